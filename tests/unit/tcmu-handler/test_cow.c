@@ -1,0 +1,704 @@
+/*
+ * test_cow.c — unit tests for tcmu-handler/cow.c: reads through the base, overlay
+ * writes incl. partial sectors and ranges crossing the base's end, the write limit,
+ * discard, reopening (daemon restart) and kill -9 survival, and that the base file is
+ * never modified.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cow.h"
+
+#define DEV 4096u      /* default device size: 8 sectors */
+#define BASE_LEN 1000u /* a base shorter than the device, not sector-aligned */
+
+struct fx {
+	char dir[64];
+	struct cow_config cfg;
+	uint8_t base[64 * 1024]; /* what the base file holds */
+	size_t base_len;
+	char err[256];
+};
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 7 + 3) | 1; /* never zero, so zeros are distinguishable */
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Give the fixture a base of len bytes (pattern bytes). */
+static void make_base(struct fx *fx, size_t len)
+{
+	assert_true(len <= sizeof(fx->base));
+	for (size_t i = 0; i < len; i++)
+		fx->base[i] = pattern(i);
+	fx->base_len = len;
+	snprintf(fx->cfg.base, sizeof(fx->cfg.base), "%s/base.img", fx->dir);
+	write_file(fx->cfg.base, fx->base, len);
+}
+
+/* The byte a device with base fx->base reads at off when nothing was written. */
+static uint8_t base_byte(const struct fx *fx, size_t off)
+{
+	return off < fx->base_len ? fx->base[off] : 0;
+}
+
+static void assert_base_unchanged(const struct fx *fx)
+{
+	uint8_t *buf = malloc(fx->base_len + 1);
+	int fd = open(fx->cfg.base, O_RDONLY);
+
+	assert_non_null(buf);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, fx->base_len + 1), (ssize_t)fx->base_len);
+	assert_memory_equal(buf, fx->base, fx->base_len);
+	close(fd);
+	free(buf);
+}
+
+static struct cow *open_cow(struct fx *fx)
+{
+	struct cow *c = cow_open(&fx->cfg, fx->err, sizeof(fx->err));
+
+	if (!c)
+		print_error("cow_open: %s\n", fx->err);
+	assert_non_null(c);
+	return c;
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	strcpy(fx->dir, "/tmp/test_cow.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	fx->cfg.size_bytes = DEV;
+	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/overlay", fx->dir);
+	snprintf(fx->cfg.bitmap, sizeof(fx->cfg.bitmap), "%s/bitmap", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int setup_base(void **state)
+{
+	setup(state);
+	make_base(*state, BASE_LEN);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	DIR *d = opendir(fx->dir);
+	struct dirent *e;
+	char p[512];
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", fx->dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(fx->dir), 0);
+	free(fx);
+	return 0;
+}
+
+static void test_blank_reads_zeros(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c = open_cow(fx);
+	uint8_t buf[DEV], zero[DEV] = { 0 };
+
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(cow_size(c), DEV);
+	assert_int_equal(cow_read(c, buf, 0, DEV), 0);
+	assert_memory_equal(buf, zero, DEV);
+	assert_int_equal(cow_used_bytes(c), 0);
+	/* Overlay created sparse at the device size; bitmap ceil(8 / 8) bytes. */
+	assert_int_equal(file_size(fx->cfg.overlay), DEV);
+	assert_int_equal(file_size(fx->cfg.bitmap), 1);
+	cow_close(c);
+}
+
+static void test_base_reads_through(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t buf[DEV];
+
+	make_base(fx, DEV);
+	c = open_cow(fx);
+	assert_int_equal(cow_read(c, buf, 0, DEV), 0);
+	assert_memory_equal(buf, fx->base, DEV);
+	assert_int_equal(cow_read(c, buf, 777, 10), 0); /* unaligned */
+	assert_memory_equal(buf, fx->base + 777, 10);
+	cow_close(c);
+}
+
+static void test_read_crosses_base_end(void **state)
+{
+	struct fx *fx = *state; /* base of 1000 bytes on a 4096-byte device */
+	struct cow *c = open_cow(fx);
+	uint8_t buf[DEV];
+
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(cow_read(c, buf, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++)
+		assert_int_equal(buf[i], base_byte(fx, i));
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(cow_read(c, buf, 990, 20), 0); /* 10 base bytes, 10 zeros */
+	for (size_t i = 0; i < 20; i++)
+		assert_int_equal(buf[i], base_byte(fx, 990 + i));
+	cow_close(c);
+}
+
+static void test_write_read_back(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c = open_cow(fx);
+	uint8_t in[1024], out[DEV];
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i ^ 0x5a);
+	assert_int_equal(cow_write(c, in, 1024, sizeof(in), 0), 0); /* sectors 2, 3 */
+	assert_int_equal(cow_used_bytes(c), 1024);
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	assert_memory_equal(out + 1024, in, sizeof(in));
+	for (size_t i = 0; i < DEV; i++)
+		if (i < 1024 || i >= 2048)
+			assert_int_equal(out[i], 0);
+	cow_close(c);
+}
+
+static void test_write_over_base(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t in[512], out[DEV];
+
+	make_base(fx, DEV);
+	c = open_cow(fx);
+	memset(in, 0x11, sizeof(in));
+	assert_int_equal(cow_write(c, in, 1536, 512, 0), 0); /* sector 3 */
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	/* One read across base, overlay, base runs. */
+	assert_memory_equal(out, fx->base, 1536);
+	assert_memory_equal(out + 1536, in, 512);
+	assert_memory_equal(out + 2048, fx->base + 2048, DEV - 2048);
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_partial_sector_write(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t in[1000], out[DEV];
+
+	make_base(fx, DEV);
+	c = open_cow(fx);
+	memset(in, 0x22, sizeof(in));
+	/* Bytes 100..1099: head of sector 0, all of sector 1, head of sector 2. */
+	assert_int_equal(cow_write(c, in, 100, sizeof(in), 0), 0);
+	assert_int_equal(cow_used_bytes(c), 3 * 512);
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	assert_memory_equal(out, fx->base, 100);
+	assert_memory_equal(out + 100, in, sizeof(in));
+	assert_memory_equal(out + 1100, fx->base + 1100, DEV - 1100);
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_partial_within_one_sector(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t out[DEV];
+
+	make_base(fx, DEV);
+	c = open_cow(fx);
+	assert_int_equal(cow_write(c, "abc", 1030, 3, 0), 0);   /* inside sector 2 */
+	assert_int_equal(cow_write(c, "XY", 1031, 2, 0), 0);    /* again, now allocated */
+	assert_int_equal(cow_write(c, "tail", 2044, 4, 0), 0);  /* end of sector 3 */
+	assert_int_equal(cow_write(c, "head", 2048, 4, 0), 0);  /* start of sector 4 */
+	assert_int_equal(cow_used_bytes(c), 3 * 512);
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++) {
+		uint8_t want = fx->base[i];
+
+		if (i == 1030)
+			want = 'a';
+		else if (i >= 1031 && i < 1033)
+			want = (uint8_t)"XY"[i - 1031];
+		else if (i >= 2044 && i < 2048)
+			want = (uint8_t)"tail"[i - 2044];
+		else if (i >= 2048 && i < 2052)
+			want = (uint8_t)"head"[i - 2048];
+		assert_int_equal(out[i], want);
+	}
+	cow_close(c);
+}
+
+static void test_write_crosses_base_end(void **state)
+{
+	struct fx *fx = *state; /* base of 1000 bytes on a 4096-byte device */
+	struct cow *c = open_cow(fx);
+	uint8_t in[200], out[DEV];
+
+	memset(in, 0x33, sizeof(in));
+	assert_int_equal(cow_write(c, in, 900, sizeof(in), 0), 0); /* 900..1099 */
+	assert_int_equal(cow_used_bytes(c), 2 * 512); /* sectors 1 and 2 */
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++)
+		assert_int_equal(out[i], i >= 900 && i < 1100 ? 0x33 : base_byte(fx, i));
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_out_of_range(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c = open_cow(fx);
+	uint8_t buf[512] = { 0 };
+
+	assert_int_equal(cow_read(c, buf, DEV, 1), -ERANGE);
+	assert_int_equal(cow_read(c, buf, DEV - 100, 200), -ERANGE);
+	assert_int_equal(cow_read(c, buf, UINT64_MAX, 2), -ERANGE); /* no wrap-around */
+	assert_int_equal(cow_write(c, buf, DEV - 511, 512, 0), -ERANGE);
+	assert_int_equal(cow_write(c, buf, UINT64_MAX - 1, 4, 1), -ERANGE);
+	assert_int_equal(cow_discard(c, DEV, 512), -ERANGE);
+	assert_int_equal(cow_discard(c, 512, UINT64_MAX), -ERANGE);
+	assert_int_equal(cow_used_bytes(c), 0);
+	/* Up to the last byte is fine, and zero-length at the end too. */
+	assert_int_equal(cow_read(c, buf, DEV - 512, 512), 0);
+	assert_int_equal(cow_write(c, buf, DEV - 1, 1, 0), 0);
+	assert_int_equal(cow_read(c, buf, DEV, 0), 0);
+	assert_int_equal(cow_write(c, buf, DEV, 0, 0), 0);
+	assert_int_equal(cow_used_bytes(c), 512);
+	cow_close(c);
+}
+
+static void test_write_limit(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t a[2048], b[1024], out[DEV];
+
+	fx->cfg.limit_bytes = 2048; /* 4 sectors */
+	c = open_cow(fx);
+	memset(a, 0x44, sizeof(a));
+	memset(b, 0x55, sizeof(b));
+	assert_int_equal(cow_write(c, a, 0, 1536, 0), 0); /* sectors 0-2 */
+	/* Sectors 2 (allocated) and 3 (new): 4 sectors in all, allowed. */
+	assert_int_equal(cow_write(c, a, 1024, 1024, 0), 0);
+	assert_int_equal(cow_used_bytes(c), 2048);
+
+	/* One more new sector: refused, nothing written. */
+	assert_int_equal(cow_write(c, b, 1536, 1024, 0), -ENOSPC); /* 3 + new 4 */
+	assert_int_equal(cow_write(c, b, 3000, 1, 1), -ENOSPC);     /* partial, new */
+	assert_int_equal(cow_used_bytes(c), 2048);
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++)
+		assert_int_equal(out[i], i < 2048 ? 0x44 : base_byte(fx, i));
+
+	/* Rewriting allocated sectors is always allowed, partial ones too. */
+	assert_int_equal(cow_write(c, b, 512, 1024, 0), 0);
+	assert_int_equal(cow_write(c, b, 10, 5, 1), 0);
+	assert_int_equal(cow_used_bytes(c), 2048);
+	assert_int_equal(cow_read(c, out, 0, 2048), 0);
+	assert_memory_equal(out + 512, b, 1024);
+	assert_int_equal(out[10], 0x55);
+	assert_int_equal(out[9], 0x44);
+
+	/* Discard frees room again. */
+	assert_int_equal(cow_discard(c, 0, 512), 0);
+	assert_int_equal(cow_write(c, b, 3584, 512, 0), 0);
+	assert_int_equal(cow_used_bytes(c), 2048);
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_limit_not_sector_multiple(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t buf[512] = { 1 };
+
+	fx->cfg.limit_bytes = 1000; /* room for one whole sector only */
+	c = open_cow(fx);
+	assert_int_equal(cow_write(c, buf, 0, 1, 0), 0);
+	assert_int_equal(cow_write(c, buf, 512, 1, 0), -ENOSPC);
+	assert_int_equal(cow_used_bytes(c), 512);
+	cow_close(c);
+}
+
+static void test_discard(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t in[DEV], out[DEV];
+	struct stat st;
+
+	make_base(fx, DEV);
+	c = open_cow(fx);
+	memset(in, 0x66, sizeof(in));
+	assert_int_equal(cow_write(c, in, 0, DEV, 0), 0);
+	assert_int_equal(cow_used_bytes(c), DEV);
+
+	/* [100, 1100) holds only sector 1 whole; sectors 0 and 2 are partial. */
+	assert_int_equal(cow_discard(c, 100, 1000), 0);
+	assert_int_equal(cow_used_bytes(c), DEV - 512);
+	/* Sectors 5 and 6 exactly. */
+	assert_int_equal(cow_discard(c, 2560, 1024), 0);
+	assert_int_equal(cow_used_bytes(c), DEV - 3 * 512);
+	/* Less than a sector: nothing. */
+	assert_int_equal(cow_discard(c, 3600, 300), 0);
+	assert_int_equal(cow_discard(c, 0, 0), 0);
+	assert_int_equal(cow_used_bytes(c), DEV - 3 * 512);
+
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++) {
+		int dropped = (i >= 512 && i < 1024) || (i >= 2560 && i < 3584);
+
+		assert_int_equal(out[i], dropped ? fx->base[i] : 0x66);
+	}
+	assert_int_equal(cow_flush(c), 0);
+	cow_close(c);
+
+	/* The cleared bits are persistent and the overlay keeps its size. */
+	assert_int_equal(stat(fx->cfg.overlay, &st), 0);
+	assert_int_equal(st.st_size, DEV);
+	c = open_cow(fx);
+	assert_int_equal(cow_used_bytes(c), DEV - 3 * 512);
+	assert_int_equal(cow_read(c, out, 512, 512), 0);
+	assert_memory_equal(out, fx->base + 512, 512);
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c = open_cow(fx);
+	uint8_t in[700], out[DEV];
+
+	memset(in, 0x77, sizeof(in));
+	assert_int_equal(cow_write(c, in, 2000, sizeof(in), 1), 0); /* FUA */
+	assert_int_equal(cow_write(c, in, 300, 10, 0), 0);
+	assert_int_equal(cow_flush(c), 0);
+	cow_close(c);
+
+	c = open_cow(fx); /* the restarted daemon */
+	assert_int_equal(cow_used_bytes(c), 4 * 512); /* sectors 0, 3, 4, 5 */
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++) {
+		int w = (i >= 2000 && i < 2700) || (i >= 300 && i < 310);
+
+		assert_int_equal(out[i], w ? 0x77 : base_byte(fx, i));
+	}
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+/* Open, write, then SIGKILL ourselves: what the daemon sees after kill -9. */
+static void child_write_and_die(struct fx *fx, int fua, int flush)
+{
+	struct cow *c = cow_open(&fx->cfg, fx->err, sizeof(fx->err));
+	uint8_t in[1536];
+
+	memset(in, 0x88, sizeof(in));
+	if (!c || cow_write(c, in, 256, sizeof(in), fua) ||
+	    (flush && cow_flush(c)))
+		_exit(1);
+	kill(getpid(), SIGKILL);
+	_exit(2);
+}
+
+static void kill9_case(struct fx *fx, int fua, int flush)
+{
+	struct cow *c;
+	uint8_t out[DEV];
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child_write_and_die(fx, fua, flush);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+
+	c = open_cow(fx);
+	assert_int_equal(cow_used_bytes(c), 4 * 512); /* sectors 0-3 */
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++)
+		assert_int_equal(out[i], i >= 256 && i < 1792 ? 0x88 : base_byte(fx, i));
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_survives_kill9_fua(void **state)
+{
+	kill9_case(*state, 1, 0);
+}
+
+static void test_survives_kill9_flush(void **state)
+{
+	kill9_case(*state, 0, 1);
+}
+
+static void test_survives_kill9_plain(void **state)
+{
+	kill9_case(*state, 0, 0); /* page cache survives a process kill */
+}
+
+static void test_bitmap_file_format(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c;
+	uint8_t bits[2], one = 1;
+	int fd;
+
+	fx->cfg.size_bytes = 16 * 512;
+	c = open_cow(fx);
+	assert_int_equal(cow_write(c, &one, 0, 1, 0), 0);        /* sector 0 */
+	assert_int_equal(cow_write(c, &one, 9 * 512, 1, 0), 0);  /* sector 9 */
+	fd = open(fx->cfg.bitmap, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, bits, 2, 0), 2);
+	close(fd);
+	assert_int_equal(bits[0], 0x01);
+	assert_int_equal(bits[1], 0x02);
+	cow_close(c);
+}
+
+static void test_many_runs(void **state)
+{
+	struct fx *fx = *state;
+	enum { SECTORS = 100, SIZE = SECTORS * 512 };
+	static uint8_t in[SIZE], out[SIZE];
+	struct cow *c;
+
+	make_base(fx, SIZE - 300);
+	fx->cfg.size_bytes = SIZE;
+	c = open_cow(fx);
+	/* Allocate every third sector, and a long run in the middle. */
+	for (size_t s = 0; s < SECTORS; s += 3) {
+		memset(in, (int)(s + 1), 512);
+		assert_int_equal(cow_write(c, in, s * 512, 512, 0), 0);
+	}
+	memset(in, 0xab, 20 * 512);
+	assert_int_equal(cow_write(c, in, 40 * 512 + 7, 20 * 512 - 14, 0), 0);
+	assert_int_equal(cow_read(c, out, 3, SIZE - 6), 0);
+	for (size_t i = 3; i < SIZE - 3; i++) {
+		size_t s = i / 512;
+		uint8_t want = base_byte(fx, i);
+
+		if (i >= 40 * 512 + 7 && i < 60 * 512 - 7)
+			want = 0xab;
+		else if (s % 3 == 0)
+			want = (uint8_t)(s + 1);
+		assert_int_equal(out[i - 3], want);
+	}
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_existing_overlay_reused(void **state)
+{
+	struct fx *fx = *state;
+	struct cow *c = open_cow(fx);
+	uint8_t out[16];
+
+	assert_int_equal(cow_write(c, "persist", 4000, 7, 0), 0);
+	cow_close(c);
+	/* A restarted daemon opening the same files (no flush: close does not flush). */
+	c = open_cow(fx);
+	assert_int_equal(cow_read(c, out, 4000, 7), 0);
+	assert_memory_equal(out, "persist", 7);
+	assert_int_equal(file_size(fx->cfg.overlay), DEV);
+	cow_close(c);
+}
+
+/* Deterministic random operations, checked against a plain in-memory model. */
+static void test_random_against_model(void **state)
+{
+	struct fx *fx = *state;
+	enum { SIZE = 64 * 512 };
+	static uint8_t model[SIZE], buf[SIZE];
+	uint64_t seed = 12345;
+	struct cow *c;
+
+	make_base(fx, SIZE - 700);
+	fx->cfg.size_bytes = SIZE;
+	for (size_t i = 0; i < SIZE; i++)
+		model[i] = base_byte(fx, i);
+	c = open_cow(fx);
+	for (int op = 0; op < 2000; op++) {
+		size_t off, len;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		off = (size_t)(seed >> 33) % SIZE;
+		len = (size_t)(seed >> 13) % (SIZE - off + 1) % 3000;
+		switch ((seed >> 5) % 8) {
+		case 0: case 1: case 2:
+			for (size_t i = 0; i < len; i++)
+				buf[i] = (uint8_t)(op + i);
+			assert_int_equal(cow_write(c, buf, off, len, (int)(seed & 1)), 0);
+			memcpy(model + off, buf, len);
+			break;
+		case 3: {
+			size_t first = (off + 511) / 512 * 512, end = (off + len) / 512 * 512;
+
+			assert_int_equal(cow_discard(c, off, len), 0);
+			for (size_t i = first; i < end; i++)
+				model[i] = base_byte(fx, i);
+			break;
+		}
+		case 4:
+			if (op % 5 == 0) { /* restart now and then */
+				cow_close(c);
+				c = open_cow(fx);
+			}
+			break;
+		default:
+			assert_int_equal(cow_read(c, buf, off, len), 0);
+			assert_memory_equal(buf, model + off, len);
+		}
+	}
+	assert_int_equal(cow_read(c, buf, 0, SIZE), 0);
+	assert_memory_equal(buf, model, SIZE);
+	assert_base_unchanged(fx);
+	cow_close(c);
+}
+
+static void test_open_errors(void **state)
+{
+	struct fx *fx = *state;
+	char want[512];
+
+	snprintf(fx->cfg.base, sizeof(fx->cfg.base), "%s/missing.img", fx->dir);
+	snprintf(want, sizeof(want), "cannot open base %s: No such file or directory",
+		 fx->cfg.base);
+	errno = 0;
+	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_int_equal(errno, ENOENT);
+	assert_string_equal(fx->err, want);
+	fx->cfg.base[0] = '\0';
+
+	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/nodir/overlay", fx->dir);
+	errno = 0;
+	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(fx->err, "cannot open overlay"));
+	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/overlay", fx->dir);
+
+	fx->cfg.size_bytes = 1000;
+	errno = 0;
+	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_int_equal(errno, EINVAL);
+	fx->cfg.size_bytes = DEV;
+
+	errno = 0;
+	assert_null(cow_open(NULL, NULL, 0));
+	assert_int_equal(errno, EINVAL);
+	cow_close(NULL);
+}
+
+static void test_bitmap_wrong_size(void **state)
+{
+	struct fx *fx = *state;
+	const uint8_t three[3] = { 0 };
+
+	write_file(fx->cfg.bitmap, three, sizeof(three)); /* 8 sectors need 1 byte */
+	errno = 0;
+	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(fx->err, fx->cfg.bitmap));
+	assert_int_equal(file_size(fx->cfg.bitmap), 3);
+}
+
+static void test_refuses_to_write_base(void **state)
+{
+	struct fx *fx = *state;
+
+	/* Overlay or bitmap naming the base would modify it. */
+	strcpy(fx->cfg.overlay, fx->cfg.base);
+	errno = 0;
+	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_int_equal(errno, EINVAL);
+	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/overlay", fx->dir);
+
+	/* A base of exactly the bitmap's size, so only the identity check catches it. */
+	make_base(fx, 1);
+	strcpy(fx->cfg.bitmap, fx->cfg.base);
+	errno = 0;
+	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_int_equal(errno, EINVAL);
+	assert_base_unchanged(fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_blank_reads_zeros, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_base_reads_through, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_crosses_base_end, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_write_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_over_base, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_sector_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_within_one_sector, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_crosses_base_end, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_limit, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_not_sector_multiple, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_survives_kill9_fua, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_survives_kill9_flush, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_survives_kill9_plain, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_bitmap_file_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_existing_overlay_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_against_model, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bitmap_wrong_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_to_write_base, setup_base, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
