@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Run the service (README, first command). Installs the Debian packages and builds,
+# then:
+#   - on a host whose kernel has LIO (configfs target + iscsi_target_mod load), runs
+#     vagrant/provision.sh start directly: the portal listens on :3260;
+#   - elsewhere boots the lab VM (Debian 12's kernel under QEMU) and runs the same
+#     provisioning script inside it, with the guest's 3260 forwarded to this host's
+#     3260 on every address.
+# Environment: SCSIPUB_PUBLIC (HOST:PORT advertised by SendTargets; default this
+# host's first global IPv4 address:3260), SCSIPUB_IMAGES (catalog directory, default
+# build/images), SCSIPUB_PORTAL_ARGS (extra portal options). Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+scripts/deps.sh
+make -s all
+export SCSIPUB_IMAGES=${SCSIPUB_IMAGES:-$TOP/build/images}
+mkdir -p "$SCSIPUB_IMAGES"
+
+if build/configfs-manager/scsipub-ctl load-modules 2>/dev/null && [ -d /sys/kernel/config/target ]; then
+  echo "run-service: this kernel has LIO; starting the stack here"
+  exec vagrant/provision.sh start
+fi
+
+echo "run-service: this kernel has no LIO; starting the stack inside the lab VM"
+if [ -z "${SCSIPUB_PUBLIC:-}" ]; then
+  ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4; exit}')
+  SCSIPUB_PUBLIC=${ip:-127.0.0.1}:3260
+fi
+# shellcheck source=tests/lab/lab.sh
+source tests/lab/lab.sh
+LAB_PORT=3260 LAB_HOST=0.0.0.0 LAB_MEM=${LAB_MEM:-2048}
+export LAB_PORT LAB_HOST
+lab_boot
+trap 'echo; echo "run-service: stopping"; lab_exec "$TOP/vagrant/provision.sh stop" >/dev/null 2>&1; lab_stop' EXIT INT TERM
+lab_exec "SCSIPUB_PORT=3260 SCSIPUB_PUBLIC=$SCSIPUB_PUBLIC SCSIPUB_IMAGES=$SCSIPUB_IMAGES \
+  SCSIPUB_PORTAL_ARGS='${SCSIPUB_PORTAL_ARGS:-}' SCSIPUB_START_DAEMONS=1 $TOP/vagrant/provision.sh start"
+echo "run-service: portal on 0.0.0.0:3260, advertised as $SCSIPUB_PUBLIC"
+echo "run-service: try: iscsiadm -m discovery -t sendtargets -p ${SCSIPUB_PUBLIC%:*}"
+# Follow the daemons' logs (written by the guest onto the shared run directory).
+lab_exec "setsid tail -n +1 -F /var/log/scsipub-portal.log /var/log/scsipub-tcmu.log >$LAB_RUN/service.log 2>&1 </dev/null &"
+tail -n +1 -F "$LAB_RUN/service.log" &
+wait "$LAB_PID" || true

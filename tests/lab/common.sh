@@ -1,0 +1,113 @@
+# Shared helpers for the lab acceptance tests (sourced). Requires tests/lab/lab.sh.
+# Each test file boots its own VM, counts checks, and ends with "N passed, M failed".
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/lab/lab.sh
+source "$TOP/tests/lab/lab.sh"
+
+PASSED=0
+FAILED=0
+BLANK_IQN=iqn.2025-01.pub.scsipub:blank
+PATTERN=$TOP/build/tools/iscsi-pattern
+GUEST_STATE=/var/lib/scsipub
+IMAGES=$TOP/build/lab/images
+
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
+
+# check DESC CMD...: run CMD, pass if it exits 0.
+check() {
+  local desc=$1; shift
+  if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+
+# A TCP port that nothing on the host listens on, for the forwarded portal.
+free_port() {
+  local p i
+  for i in $(seq 200); do
+    p=$((20000 + RANDOM % 30000))
+    grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# Boot this test's VM with a fresh forwarded port; on exit print the guest's daemon
+# logs when anything failed, then stop the VM.
+lab_up() {
+  LAB_PORT=$(free_port); export LAB_PORT
+  lab_boot || { fail "lab VM boots"; finish; exit 1; }
+  trap '[ "$FAILED" -eq 0 ] || lab_logs; lab_stop' EXIT
+}
+
+# wait_until TIMEOUT_S CMD...: poll CMD (0.2 s apart) until it succeeds or TIMEOUT_S
+# passes. Used to wait for asynchronous teardown; never to assert on timing.
+wait_until() {
+  local t=$1; shift
+  local end=$((SECONDS + t))
+  while ! "$@"; do
+    [ "$SECONDS" -ge "$end" ] && return 1
+    sleep 0.2
+  done
+}
+
+# A small ext4 catalog image with known files, built on the host (mkfs.ext4 -d).
+make_test_image() {
+  mkdir -p "$IMAGES"
+  local img=$IMAGES/testfs.img
+  if [ ! -f "$img" ]; then
+    local d; d=$(mktemp -d)
+    echo "hello from the scsipub base image" >"$d/hello.txt"
+    head -c 1048576 /dev/urandom >"$d/random.bin"
+    sha256sum "$d/random.bin" | awk '{print $1}' >"$d/random.sha256"
+    mkfs.ext4 -q -F -L testfs -d "$d" "$img.tmp" 16M
+    mv "$img.tmp" "$img"
+    rm -rf "$d"
+  fi
+  echo "$img"
+}
+
+# start_stack [PORTAL ARGS...]: start scsipub-tcmu and scsipub-portal inside the guest,
+# portal on LAB_PORT, advertising the host-side forwarded address, and wait until the
+# portal accepts connections.
+start_stack() {
+  lab_exec "SCSIPUB_PORT=$LAB_PORT SCSIPUB_PUBLIC=127.0.0.1:$LAB_PORT SCSIPUB_IMAGES=$IMAGES \
+    SCSIPUB_PORTAL_ARGS='$*' SCSIPUB_START_DAEMONS=1 $TOP/vagrant/provision.sh start" || return 1
+  wait_until 60 lab_exec "grep -q ':$(printf '%04X' "$LAB_PORT") 00000000:0000 0A' /proc/net/tcp" >/dev/null
+}
+
+# The guest's configfs has no user backstore and the target has no ACL left.
+guest_configfs_clean() {
+  lab_exec "! ls -d /sys/kernel/config/target/core/user_* 2>/dev/null | grep -q . && \
+    [ -z \"\$(ls /sys/kernel/config/target/iscsi/$BLANK_IQN/tpgt_1/acls)\" ]" >/dev/null
+}
+guest_overlays_gone() {
+  lab_exec "[ -z \"\$(ls -A $GUEST_STATE/overlays 2>/dev/null)\" ]" >/dev/null
+}
+
+# Run iscsi-pattern in the background with a "wait" step in its script:
+#   pattern_bg ARGS...   start it (stdin from a fifo, output to a log)
+#   pattern_at_wait      block (bounded) until it reached its "wait" step
+#   pattern_resume       let it continue past "wait"
+#   pattern_join         wait for it to finish; returns its exit status
+pattern_bg() {
+  PAT_DIR=$(mktemp -d)
+  mkfifo "$PAT_DIR/in"
+  "$PATTERN" "$@" <"$PAT_DIR/in" >"$PAT_DIR/out" 2>&1 &
+  PAT_PID=$!
+  exec 7>"$PAT_DIR/in"
+}
+pattern_at_wait() {
+  wait_until 120 bash -c "grep -q '^waiting' '$PAT_DIR/out' || ! kill -0 $PAT_PID 2>/dev/null"
+  grep -q '^waiting' "$PAT_DIR/out"
+}
+pattern_resume() { echo go >&7; }
+pattern_join() {
+  exec 7>&-
+  wait "$PAT_PID"; local rc=$?
+  cat "$PAT_DIR/out"; rm -rf "$PAT_DIR"
+  return $rc
+}

@@ -1,0 +1,113 @@
+# The lab VM (sourced by the lab tests and scripts/run-service.sh).
+#   lab_boot    boot Debian 12's kernel under QEMU with the host /usr and the repo
+#               over 9p; the guest's port LAB_PORT is forwarded to the host's
+#               LAB_HOST:LAB_PORT (LAB_HOST defaults to 127.0.0.1). Waits (bounded)
+#               until the guest agent is ready.
+#   lab_exec CMD  run CMD with bash inside the guest as root; prints its output and
+#               returns its exit status (bounded by LAB_EXEC_TIMEOUT seconds).
+#   lab_stop    power the guest off.
+# KVM is used when /dev/kvm can run the guest; otherwise TCG (see
+# ../shared/lab-recipe.md: on the build machines only TCG works).
+LAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LAB_MEM=${LAB_MEM:-1024}
+LAB_EXEC_TIMEOUT=${LAB_EXEC_TIMEOUT:-300}
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-180}
+LAB_RUN=
+LAB_PID=
+LAB_SEQ=0
+
+# KVM when /dev/kvm can really run the guest, else TCG. The first boot with a
+# writable /dev/kvm tries KVM (short timeout) and the verdict is cached in
+# build/lab/guest/accel; LAB_KVM=0 forces TCG, LAB_KVM=1 forces KVM.
+lab_accel_args() {
+  case $1 in
+    kvm) echo "-accel kvm -cpu host" ;;
+    *) echo "-accel tcg,thread=multi -cpu max" ;;
+  esac
+}
+
+lab_boot() {
+  local g verdict
+  g=$("$LAB_TOP/tests/lab/build-guest.sh") || { echo "lab: guest build failed" >&2; return 1; }
+  verdict=$(cat "$g/accel" 2>/dev/null || true)
+  case "${LAB_KVM:-auto}" in
+    0) verdict=tcg ;;
+    1) verdict=kvm ;;
+  esac
+  [ -n "$verdict" ] || [ -w /dev/kvm ] || verdict=tcg
+  if [ -z "$verdict" ]; then
+    if LAB_BOOT_TIMEOUT=30 lab_boot_with "$g" kvm 2>/dev/null; then
+      echo kvm >"$g/accel"; return 0
+    fi
+    echo tcg >"$g/accel"; verdict=tcg
+    echo "lab: KVM cannot run the guest here; using TCG from now on" >&2
+  fi
+  lab_boot_with "$g" "$verdict"
+}
+
+lab_boot_with() { # GUEST_DIR ACCEL
+  local g=$1
+  LAB_RUN=$(mktemp -d "$LAB_TOP/build/lab/run.XXXXXX")
+  local kernel=$g/vmlinux
+  [ -f "$kernel" ] || kernel=$g/vmlinuz
+  local fwd="hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_PORT:?LAB_PORT unset}-:${LAB_PORT}"
+  # shellcheck disable=SC2046
+  qemu-system-x86_64 $(lab_accel_args "$2") -m "$LAB_MEM" -smp 2 -nographic -no-reboot \
+    -kernel "$kernel" -initrd "$g/initrd.gz" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4 scsipub.repo=$LAB_TOP scsipub.run=$LAB_RUN" \
+    -netdev "user,id=n0,$fwd" -device virtio-net-pci,netdev=n0 \
+    -virtfs local,path=/usr,mount_tag=usr,security_model=none,readonly=on \
+    -virtfs local,path="$LAB_TOP",mount_tag=repo,security_model=none \
+    -serial "file:$LAB_RUN/console.log" -monitor none -display none \
+    </dev/null >"$LAB_RUN/qemu.log" 2>&1 &
+  LAB_PID=$!
+  local end=$((SECONDS + LAB_BOOT_TIMEOUT))
+  while [ ! -f "$LAB_RUN/ready" ]; do
+    if ! kill -0 "$LAB_PID" 2>/dev/null || [ "$SECONDS" -ge "$end" ]; then
+      echo "lab: guest did not come up ($2); console:" >&2
+      tail -n 40 "$LAB_RUN/console.log" "$LAB_RUN/qemu.log" >&2
+      lab_stop; return 1
+    fi
+    sleep 0.2
+  done
+  echo "lab: guest up ($(cat "$LAB_RUN/ready"), $2) in $LAB_RUN" >&2
+}
+
+lab_exec() {
+  [ -n "$LAB_RUN" ] || { echo "lab: not booted" >&2; return 1; }
+  LAB_SEQ=$((LAB_SEQ + 1))
+  local id="$LAB_RUN/cmd/$(date +%s%N)-$$-$BASHPID-$LAB_SEQ"
+  printf '%s\n' "$*" >"$id.tmp" && mv "$id.tmp" "$id.sh"
+  local end=$((SECONDS + LAB_EXEC_TIMEOUT))
+  while [ ! -f "$id.rc" ]; do
+    if [ "$SECONDS" -ge "$end" ] || ! kill -0 "$LAB_PID" 2>/dev/null; then
+      echo "lab: command timed out or guest died: $*" >&2
+      cat "$id.out" 2>/dev/null
+      return 124
+    fi
+    sleep 0.05
+  done
+  cat "$id.out"
+  local rc; rc=$(cat "$id.rc")
+  rm -f "$id.run" "$id.out" "$id.rc"
+  return "$rc"
+}
+
+# Copy the guest's logs next to the test's output (called on failure and at exit).
+lab_logs() {
+  [ -n "$LAB_RUN" ] && [ -n "$LAB_PID" ] && kill -0 "$LAB_PID" 2>/dev/null || return 0
+  LAB_EXEC_TIMEOUT=20 lab_exec "for f in /var/log/scsipub-*.log; do echo \"--- \$f\"; tail -n 60 \$f; done" 2>/dev/null
+}
+
+lab_stop() {
+  if [ -n "$LAB_PID" ] && kill -0 "$LAB_PID" 2>/dev/null; then
+    kill "$LAB_PID" 2>/dev/null
+    local i
+    for i in $(seq 50); do kill -0 "$LAB_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$LAB_PID" 2>/dev/null
+    wait "$LAB_PID" 2>/dev/null
+  fi
+  LAB_PID=
+  [ -n "$LAB_RUN" ] && [ "${LAB_KEEP_RUN:-0}" = 0 ] && rm -rf "$LAB_RUN"
+  LAB_RUN=
+}

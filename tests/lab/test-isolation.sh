@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Acceptance 2 (issue 2): two initiators with different InitiatorNames are logged into
+# blank at the same time, write different patterns to the same LBAs, and each reads
+# back only its own; after logout the overlay files and configfs objects are gone.
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+
+lab_up
+check "stack starts in the lab" start_stack
+
+url="iscsi://127.0.0.1:$LAB_PORT/$BLANK_IQN/0"
+A=iqn.2025-01.test.scsipub:init-a
+B=iqn.2025-01.test.scsipub:init-b
+pattern_bg -c a=$A -c b=$B "$url" \
+  a:cap:67108864 b:cap:67108864 \
+  a:w:0:128:11 b:w:0:128:22 a:w:131000:72:11 b:w:131000:72:22 \
+  wait \
+  a:r:0:128:11 b:r:0:128:22 a:r:131000:72:11 b:r:131000:72:22 \
+  a:z:4096:8 b:z:4096:8
+check "A and B are logged in at once and have written" pattern_at_wait
+check "two sessions: two overlays, two ACLs, two user backstores" lab_exec "
+  [ \$(ls $GUEST_STATE/overlays/*.ovl | wc -l) -eq 2 ] &&
+  [ \$(ls /sys/kernel/config/target/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l) -eq 2 ] &&
+  [ \$(find /sys/kernel/config/target/core -mindepth 2 -maxdepth 2 -type d -path '*/user_*/*' | wc -l) -eq 2 ]"
+pattern_resume
+check "each initiator reads back only its own pattern (same LBAs)" pattern_join
+check "after logout the configfs objects are gone" wait_until 60 guest_configfs_clean
+check "after logout the overlay and bitmap files are gone" wait_until 60 guest_overlays_gone
+check "a fresh login of A starts from a zeroed overlay" "$PATTERN" -c a=$A "$url" a:z:0:128
+check "and is torn down again" wait_until 60 guest_configfs_clean
+finish

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Acceptance 3 (issue 2): a catalog image with a filesystem (an ext4 image built here
+# with mkfs.ext4 -d) is discovered and logged into with open-iscsi inside the lab,
+# mounted, its files read; writes land in the overlay; the base image's sha256 is
+# unchanged.
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+
+img=$(make_test_image)
+before=$(sha256sum "$img" | awk '{print $1}')
+lab_up
+check "stack starts in the lab" start_stack
+IQN=iqn.2025-01.pub.scsipub:image.testfs
+
+check "open-iscsi discovery (sendtargets) lists the image at the public address" lab_exec "
+  pgrep -x iscsid >/dev/null || iscsid
+  iscsiadm -m discovery -t sendtargets -p 127.0.0.1:$LAB_PORT | tee /tmp/st.txt
+  grep -q '^127.0.0.1:$LAB_PORT,1 $IQN\$' /tmp/st.txt"
+check "open-iscsi logs in" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --login"
+check "the disk appears and mounts as ext4; its files read correctly" lab_exec "
+  for i in \$(seq 100); do
+    dev=\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
+    [ -n \"\$dev\" ] && [ -b /dev/\$dev ] && break; sleep 0.2
+  done
+  echo disk=/dev/\$dev; mkdir -p /mnt/t && mount -t ext4 /dev/\$dev /mnt/t &&
+  grep -qx 'hello from the scsipub base image' /mnt/t/hello.txt &&
+  [ \"\$(sha256sum /mnt/t/random.bin | cut -d' ' -f1)\" = \"\$(cat /mnt/t/random.sha256)\" ]"
+check "a write through the filesystem succeeds and reads back" lab_exec "
+  head -c 262144 /dev/urandom >/tmp/new.bin && cp /tmp/new.bin /mnt/t/new.bin && sync &&
+  umount /mnt/t && mount -t ext4 /dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}') /mnt/t &&
+  cmp /tmp/new.bin /mnt/t/new.bin && umount /mnt/t"
+check "the writes landed in the session's overlay (bitmap has set bits)" lab_exec "
+  b=\$(ls $GUEST_STATE/overlays/*.bitmap) && od -An -tx1 \$b | grep -q '[1-9a-f]'"
+check "open-iscsi logs out" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout"
+check "session torn down, overlay deleted" wait_until 60 guest_overlays_gone
+after=$(sha256sum "$img" | awk '{print $1}')
+check "base image sha256 unchanged ($before)" [ "$before" = "$after" ]
+finish

@@ -1,0 +1,256 @@
+/*
+ * iscsi-pattern — a scripted iSCSI initiator for the lab tests, built on libiscsi.
+ *
+ * Usage: iscsi-pattern [-c NAME=INITIATOR_IQN]... URL STEP...
+ *   URL      iscsi://HOST:PORT/TARGET_IQN/LUN
+ *   STEP     NAME:w:LBA:BLOCKS:SEED[:fua]  WRITE(16) a deterministic pattern
+ *            NAME:r:LBA:BLOCKS:SEED        READ(16) and compare with the pattern
+ *            NAME:z:LBA:BLOCKS             READ(16) and expect zeros
+ *            NAME:sync                     SYNCHRONIZE CACHE(10) of the whole LU
+ *            NAME:cap:BYTES                READ CAPACITY(16) must report BYTES
+ *            NAME:sense:w:LBA:KEY:ASC:ASCQ WRITE(16) one block, expect that sense
+ *            NAME:logout                   log out and drop the context
+ *            wait                          print "waiting" and block until stdin has a line
+ * Each NAME is a separate I_T nexus (its own InitiatorName); it logs in on first use.
+ * LBAs and BLOCKS are in 512-byte logical blocks. Exit 0 when every step succeeded,
+ * 1 on the first failure (with a message naming the step), 2 on usage errors.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+#define BLOCK 512
+#define MAXCTX 8
+
+struct ctx {
+	char name[32];
+	char initiator[256];
+	struct iscsi_context *iscsi;
+	int lun;
+};
+
+static struct ctx ctxs[MAXCTX];
+static int nctx;
+static const char *url;
+
+static uint8_t pattern_byte(unsigned seed, uint64_t lba, unsigned i)
+{
+	uint32_t x = (uint32_t)(seed * 2654435761u) ^ (uint32_t)(lba * 40503u) ^ (i * 2246822519u);
+	x ^= x >> 13;
+	return (uint8_t)(x ^ seed);
+}
+
+static void fill(uint8_t *buf, uint64_t lba, uint32_t blocks, unsigned seed)
+{
+	for (uint32_t b = 0; b < blocks; b++)
+		for (unsigned i = 0; i < BLOCK; i++)
+			buf[(size_t)b * BLOCK + i] = pattern_byte(seed, lba + b, i);
+}
+
+static struct ctx *lookup(const char *name)
+{
+	for (int i = 0; i < nctx; i++)
+		if (strcmp(ctxs[i].name, name) == 0)
+			return &ctxs[i];
+	return NULL;
+}
+
+static int connect_ctx(struct ctx *c)
+{
+	if (c->iscsi)
+		return 0;
+	c->iscsi = iscsi_create_context(c->initiator);
+	if (!c->iscsi) {
+		fprintf(stderr, "%s: cannot create iSCSI context\n", c->name);
+		return -1;
+	}
+	struct iscsi_url *u = iscsi_parse_full_url(c->iscsi, url);
+	if (!u) {
+		fprintf(stderr, "%s: bad URL %s: %s\n", c->name, url, iscsi_get_error(c->iscsi));
+		return -1;
+	}
+	iscsi_set_targetname(c->iscsi, u->target);
+	iscsi_set_session_type(c->iscsi, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(c->iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
+	c->lun = u->lun;
+	int rc = iscsi_full_connect_sync(c->iscsi, u->portal, u->lun);
+	if (rc != 0)
+		fprintf(stderr, "%s: login as %s to %s failed: %s\n", c->name, c->initiator,
+			url, iscsi_get_error(c->iscsi));
+	iscsi_destroy_url(u);
+	return rc ? -1 : 0;
+}
+
+static int task_ok(struct ctx *c, struct scsi_task *t, const char *what)
+{
+	if (!t) {
+		fprintf(stderr, "%s: %s: transport error: %s\n", c->name, what,
+			iscsi_get_error(c->iscsi));
+		return 0;
+	}
+	if (t->status != SCSI_STATUS_GOOD) {
+		fprintf(stderr, "%s: %s: status 0x%02x sense %x/%02x/%02x\n", c->name, what,
+			t->status, t->sense.key, t->sense.ascq >> 8, t->sense.ascq & 0xff);
+		scsi_free_scsi_task(t);
+		return 0;
+	}
+	return 1;
+}
+
+static int step(const char *spec)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", spec);
+	if (strcmp(buf, "wait") == 0) {
+		printf("waiting\n");
+		fflush(stdout);
+		char line[64];
+		return fgets(line, sizeof(line), stdin) ? 0 : -1;
+	}
+	char *save = NULL;
+	char *name = strtok_r(buf, ":", &save);
+	char *op = strtok_r(NULL, ":", &save);
+	struct ctx *c = name ? lookup(name) : NULL;
+	if (!c || !op) {
+		fprintf(stderr, "bad step '%s' (unknown context or missing op)\n", spec);
+		return -2;
+	}
+	if (strcmp(op, "logout") == 0) {
+		if (c->iscsi) {
+			iscsi_logout_sync(c->iscsi);
+			iscsi_destroy_context(c->iscsi);
+			c->iscsi = NULL;
+		}
+		return 0;
+	}
+	if (connect_ctx(c) != 0)
+		return -1;
+	char *a[6] = {0};
+	for (int i = 0; i < 6; i++)
+		a[i] = strtok_r(NULL, ":", &save);
+	if (strcmp(op, "sync") == 0) {
+		struct scsi_task *t = iscsi_synchronizecache10_sync(c->iscsi, c->lun, 0, 0, 0, 0);
+		if (!task_ok(c, t, "SYNCHRONIZE CACHE"))
+			return -1;
+		scsi_free_scsi_task(t);
+		return 0;
+	}
+	if (strcmp(op, "cap") == 0 && a[0]) {
+		uint64_t want = strtoull(a[0], NULL, 0);
+		struct scsi_task *t = iscsi_readcapacity16_sync(c->iscsi, c->lun);
+		if (!task_ok(c, t, "READ CAPACITY(16)"))
+			return -1;
+		struct scsi_readcapacity16 *rc16 = scsi_datain_unmarshall(t);
+		uint64_t got = rc16 ? (rc16->returned_lba + 1) * rc16->block_length : 0;
+		scsi_free_scsi_task(t);
+		if (got != want) {
+			fprintf(stderr, "%s: capacity %llu bytes, expected %llu\n", c->name,
+				(unsigned long long)got, (unsigned long long)want);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(op, "sense") == 0 && a[0] && strcmp(a[0], "w") == 0 && a[4]) {
+		uint64_t lba = strtoull(a[1], NULL, 0);
+		unsigned key = strtoul(a[2], NULL, 0), asc = strtoul(a[3], NULL, 0),
+			 ascq = strtoul(a[4], NULL, 0);
+		uint8_t data[BLOCK];
+		fill(data, lba, 1, 99);
+		struct scsi_task *t = iscsi_write16_sync(c->iscsi, c->lun, lba, data, BLOCK, BLOCK,
+							 0, 0, 0, 0, 0);
+		if (!t) {
+			fprintf(stderr, "%s: WRITE(16): transport error\n", c->name);
+			return -1;
+		}
+		int ok = t->status == SCSI_STATUS_CHECK_CONDITION && (unsigned)t->sense.key == key &&
+			 (unsigned)t->sense.ascq == ((asc << 8) | ascq);
+		if (!ok)
+			fprintf(stderr, "%s: WRITE(16) at %llu: status 0x%02x sense %x/%02x/%02x, expected %x/%02x/%02x\n",
+				c->name, (unsigned long long)lba, t->status, t->sense.key,
+				t->sense.ascq >> 8, t->sense.ascq & 0xff, key, asc, ascq);
+		scsi_free_scsi_task(t);
+		return ok ? 0 : -1;
+	}
+	if ((strcmp(op, "w") == 0 || strcmp(op, "r") == 0 || strcmp(op, "z") == 0) && a[1]) {
+		uint64_t lba = strtoull(a[0], NULL, 0);
+		uint32_t blocks = (uint32_t)strtoul(a[1], NULL, 0);
+		unsigned seed = a[2] ? (unsigned)strtoul(a[2], NULL, 0) : 0;
+		int fua = a[3] && strcmp(a[3], "fua") == 0;
+		size_t len = (size_t)blocks * BLOCK;
+		uint8_t *want = calloc(1, len ? len : 1);
+		if (!want)
+			return -1;
+		if (op[0] != 'z')
+			fill(want, lba, blocks, seed);
+		int rc = -1;
+		if (op[0] == 'w') {
+			struct scsi_task *t = iscsi_write16_sync(c->iscsi, c->lun, lba, want,
+								 (uint32_t)len, BLOCK, 0, 0, fua, 0, 0);
+			if (task_ok(c, t, "WRITE(16)")) {
+				scsi_free_scsi_task(t);
+				rc = 0;
+			}
+		} else {
+			struct scsi_task *t = iscsi_read16_sync(c->iscsi, c->lun, lba, (uint32_t)len,
+								BLOCK, 0, 0, 0, 0, 0);
+			if (task_ok(c, t, "READ(16)")) {
+				if ((size_t)t->datain.size != len || memcmp(t->datain.data, want, len)) {
+					size_t i = 0;
+					while (i < len && i < (size_t)t->datain.size &&
+					       t->datain.data[i] == want[i])
+						i++;
+					fprintf(stderr, "%s: data mismatch at LBA %llu + byte %zu (got %d bytes)\n",
+						c->name, (unsigned long long)lba, i, t->datain.size);
+				} else {
+					rc = 0;
+				}
+				scsi_free_scsi_task(t);
+			}
+		}
+		free(want);
+		return rc;
+	}
+	fprintf(stderr, "bad step '%s'\n", spec);
+	return -2;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	for (; i < argc && strcmp(argv[i], "-c") == 0 && i + 1 < argc; i += 2) {
+		char *eq = strchr(argv[i + 1], '=');
+		if (!eq || nctx == MAXCTX || (size_t)(eq - argv[i + 1]) >= sizeof(ctxs[0].name)) {
+			fprintf(stderr, "bad -c %s (want NAME=IQN)\n", argv[i + 1]);
+			return 2;
+		}
+		struct ctx *c = &ctxs[nctx++];
+		snprintf(c->name, sizeof(c->name), "%.*s", (int)(eq - argv[i + 1]), argv[i + 1]);
+		snprintf(c->initiator, sizeof(c->initiator), "%s", eq + 1);
+	}
+	if (i >= argc || nctx == 0) {
+		fprintf(stderr, "usage: iscsi-pattern -c NAME=IQN [-c ...] URL STEP...\n");
+		return 2;
+	}
+	url = argv[i++];
+	int rc = 0;
+	for (; i < argc; i++) {
+		int r = step(argv[i]);
+		if (r != 0) {
+			fprintf(stderr, "step failed: %s\n", argv[i]);
+			rc = r == -2 ? 2 : 1;
+			break;
+		}
+		printf("ok %s\n", argv[i]);
+		fflush(stdout);
+	}
+	for (int k = 0; k < nctx; k++)
+		if (ctxs[k].iscsi) {
+			iscsi_logout_sync(ctxs[k].iscsi);
+			iscsi_destroy_context(ctxs[k].iscsi);
+		}
+	return rc;
+}

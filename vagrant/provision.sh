@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The one provisioning script of scsipub-lio, used by the lab VM (tests/lab), the
+# Vagrantfile and scripts/run-service.sh on a host that has LIO.
+#
+#   provision.sh install   install Debian packages and build (needs root + apt)
+#   provision.sh start     load LIO modules (libkmod, via scsipub-ctl), start
+#                          scsipub-tcmu, wait for it to be ready, start scsipub-portal
+#   provision.sh stop      stop the portal (it tears its sessions down), then the handler
+#
+# Environment (all optional):
+#   SCSIPUB_PORT          public iSCSI port the portal listens on       (3260)
+#   SCSIPUB_PUBLIC        HOST:PORT that SendTargets advertises         (first global IPv4:PORT)
+#   SCSIPUB_IMAGES        catalog directory of *.img / *.iso             (/var/lib/scsipub/images)
+#   SCSIPUB_STATE         state directory (overlays)                     (/var/lib/scsipub)
+#   SCSIPUB_PORTAL_ARGS   extra scsipub-portal options
+#   SCSIPUB_START_DAEMONS 1 = start both daemons in the background and return;
+#                         otherwise the portal runs in the foreground (Ctrl-C stops all)
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$TOP/build
+PORT=${SCSIPUB_PORT:-3260}
+STATE=${SCSIPUB_STATE:-/var/lib/scsipub}
+IMAGES=${SCSIPUB_IMAGES:-$STATE/images}
+LOGDIR=/var/log
+say() { echo "provision: $*" >&2; }
+
+public_addr() {
+  if [ -n "${SCSIPUB_PUBLIC:-}" ]; then echo "$SCSIPUB_PUBLIC"; return; fi
+  local ip
+  ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4; exit}')
+  echo "${ip:-127.0.0.1}:$PORT"
+}
+
+start_handler() {
+  : >"$LOGDIR/scsipub-tcmu.log"
+  setsid "$BIN/tcmu-handler/scsipub-tcmu" >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
+  local i
+  for i in $(seq 300); do
+    grep -q 'ready' "$LOGDIR/scsipub-tcmu.log" && return 0
+    kill -0 $! 2>/dev/null || break
+    sleep 0.1
+  done
+  say "scsipub-tcmu did not become ready:"; cat "$LOGDIR/scsipub-tcmu.log" >&2
+  return 1
+}
+
+portal_argv() {
+  # shellcheck disable=SC2206
+  local extra=(${SCSIPUB_PORTAL_ARGS:-})
+  PORTAL=("$BIN/tls-proxy/scsipub-portal" --listen "0.0.0.0:$PORT" --public "$(public_addr)"
+    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${extra[@]}")
+}
+
+stop_all() {
+  pkill -TERM -x scsipub-portal 2>/dev/null || true
+  local i
+  for i in $(seq 100); do pgrep -x scsipub-portal >/dev/null || break; sleep 0.1; done
+  pkill -TERM -x scsipub-tcmu 2>/dev/null || true
+  for i in $(seq 50); do pgrep -x scsipub-tcmu >/dev/null || break; sleep 0.1; done
+}
+
+case "${1:-}" in
+install)
+  "$TOP/scripts/deps.sh"
+  make -C "$TOP" -s all
+  ;;
+start)
+  [ -x "$BIN/tls-proxy/scsipub-portal" ] || { say "not built: run '$0 install' (or make)"; exit 1; }
+  mkdir -p /etc/target/pr "$STATE" "$IMAGES"
+  "$BIN/configfs-manager/scsipub-ctl" load-modules
+  stop_all
+  start_handler
+  portal_argv
+  say "portal: ${PORTAL[*]}"
+  if [ "${SCSIPUB_START_DAEMONS:-0}" = 1 ]; then
+    setsid "${PORTAL[@]}" >"$LOGDIR/scsipub-portal.log" 2>&1 </dev/null &
+  else
+    trap stop_all EXIT INT TERM
+    "${PORTAL[@]}" 2>&1 | tee "$LOGDIR/scsipub-portal.log"
+  fi
+  ;;
+stop)
+  stop_all
+  ;;
+*)
+  echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+esac
