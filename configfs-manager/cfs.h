@@ -1,0 +1,128 @@
+/*
+ * cfs.h — LIO configfs manager: targets, TPGs, portals, user (TCMU) backstores, LUNs
+ * and per-initiator ACLs under /sys/kernel/config/target.
+ *
+ * All functions are idempotent where the name says ensure/remove: creating what
+ * exists, or removing what is gone, succeeds. Teardown follows the order configfs
+ * forces (see ../shared/lio-tcmu-facts.md §3.1): mapped-LUN links, ACL lun_M dirs,
+ * ACLs, LUN->backstore links, lun_N dirs, network portals, TPG, target; backstore
+ * dir, then core/user_N.
+ *
+ * The root may be a plain temporary directory (unit tests): then attribute files are
+ * created on write and regular files are deleted before rmdir. Every function returns
+ * 0 or a negative errno, with a one-line human-readable reason available from
+ * cfs_error(). A struct cfs is not thread-safe; callers serialise (one mutex).
+ */
+#ifndef SCSIPUB_CFS_H
+#define SCSIPUB_CFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CFS_DEFAULT_ROOT "/sys/kernel/config/target"
+
+struct cfs;
+
+/* Open a manager on root (NULL = CFS_DEFAULT_ROOT). Caller owns; NULL + errno on error. */
+struct cfs *cfs_open(const char *root);
+void cfs_close(struct cfs *c);
+/* The reason for the last failure (owned by c; valid until the next call). */
+const char *cfs_error(const struct cfs *c);
+
+/*
+ * Load configfs, target_core_mod, target_core_user, iscsi_target_mod and
+ * crc32c_generic (best effort for the last) with libkmod, mount configfs on
+ * /sys/kernel/config if needed and create /etc/target/pr (LIO writes APTPL files
+ * there). Returns 0 or -errno with a reason in err.
+ */
+int cfs_load_modules(char *err, size_t errlen);
+
+/*
+ * Ensure target `iqn` with tpgt_1, a network portal at `portal` ("A.B.C.D:PORT" or
+ * "[v6]:PORT"), TPG attributes for explicit ACLs (generate_node_acls=0,
+ * demo_mode_discovery=0, authentication=0, cache_dynamic_acls=0,
+ * demo_mode_write_protect=1, prod_mode_write_protect=0) and enable=1.
+ */
+int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal);
+/* Remove the target and everything under it, in configfs order. */
+int cfs_target_remove(struct cfs *c, const char *iqn);
+
+/*
+ * Create user backstore `name` in its own HBA core/user_N (lowest free N, as rtslib
+ * does, so targetcli coexists): write control
+ * "dev_size=<size_bytes>,dev_config=<dev_config>,hw_block_size=512,
+ *  hw_max_sectors=1024,max_data_area_mb=<small>,cmd_ring_size_mb=<small>", set
+ * wwn/vpd_unit_serial = serial (NULL = name), then enable=1. With the handler in
+ * reply mode, enable blocks until the handler answers, and fails with the handler's
+ * errno if it refuses the config. Size in BYTES.
+ */
+int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
+			 const char *dev_config, const char *serial);
+/* Remove backstore `name` (wherever its user_N is) and its HBA dir. */
+int cfs_backstore_remove(struct cfs *c, const char *name);
+/* Find backstore `name`: 0 and its configfs path in path, or -ENOENT. */
+int cfs_backstore_path(struct cfs *c, const char *name, char *path, size_t pathlen);
+
+/* Add a TPG LUN (lowest free lun_N of tpgt_1) linked to backstore `name`; N in *lun. */
+int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun);
+/* Remove TPG LUN N of tpgt_1 (its link, then the dir). */
+int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun);
+
+/*
+ * Ensure ACL `initiator` in tpgt_1 with mapped LUN `mapped_lun` -> TPG lun `tpg_lun`.
+ * The TPG LUN must exist (-ENOENT). If the mapped LUN already points at another TPG
+ * LUN, its link is replaced (the initiator's sessions then see the new device).
+ */
+int cfs_acl_map(struct cfs *c, const char *iqn, const char *initiator,
+		uint64_t mapped_lun, uint64_t tpg_lun);
+/* Remove ACL `initiator` (mapped LUN links and dirs first). Ends its LIO sessions. */
+int cfs_acl_remove(struct cfs *c, const char *iqn, const char *initiator);
+
+/*
+ * Callback for cfs_list_*: return 0 to continue, non-zero to stop (the list call then
+ * still returns 0). Names are sorted in version order; the string is valid during
+ * the call only.
+ */
+typedef int (*cfs_name_cb)(const char *name, void *arg);
+/* Every user backstore name (across all user_N). */
+int cfs_list_backstores(struct cfs *c, cfs_name_cb cb, void *arg);
+/* Every ACL initiator IQN of target iqn/tpgt_1 (-ENOENT when the TPG is missing). */
+int cfs_list_acls(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg);
+
+/*
+ * Additions to the contract above.
+ */
+
+/*
+ * Treat the root as a plain directory even if it is configfs (unit tests): attribute
+ * files are created on write, default groups are made by mkdir, regular files are
+ * deleted before rmdir, and the backstore index lock is <root>/.backstore.lock instead
+ * of /var/run/rtslib_backstore.lock. Without this call the mode is chosen on first use
+ * by statfs(root) (configfs magic -> real configfs, anything else -> plain).
+ */
+void cfs_force_plain(struct cfs *c);
+
+/* Every target IQN under iscsi/ (0 with no calls when the fabric dir is absent). */
+int cfs_list_targets(struct cfs *c, cfs_name_cb cb, void *arg);
+
+/*
+ * Remove objects leaked by a crashed portal, in configfs order: in every target's
+ * TPGs, each ACL whose mapped LUNs all point at TPG LUNs linked to user backstores
+ * named `prefix`* (only those mapped LUNs when the ACL also maps other LUNs), then
+ * those TPG LUNs, then every user backstore named `prefix`* with its HBA dir.
+ * Targets, ACLs without mapped LUNs and anything linked to other backstores
+ * (targetcli's own objects) are left alone. Run it only while no portal is serving.
+ * prefix must be non-empty (-EINVAL). Continues past failures and returns the first
+ * one; *removed (may be NULL) gets the number of objects removed (mapped LUNs and
+ * ACLs, TPG LUNs, backstores).
+ */
+int cfs_sweep(struct cfs *c, const char *prefix, unsigned *removed);
+
+/*
+ * Print a tree of targets (TPGs, portals, LUNs with their backstores, ACLs with their
+ * mapped LUNs) and user backstores (HBA, enable, serial) to out. 0 or -errno.
+ */
+int cfs_ls(struct cfs *c, FILE *out);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * cfs_acl.c — explicit initiator ACLs and their mapped LUNs:
+ * tpgt_1/acls/<initiator>/lun_M holding one symlink to tpgt_1/lun/lun_N
+ * (lio-tcmu-facts.md §3.1, §4; K:target_fabric_mappedlun_link). The mapped number M
+ * is what the initiator sees; N is the TPG's LUN.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs_priv.h"
+
+/* Link acl/<mapped>/<alias> -> tpg/lun/<tpglun>. */
+static int map_link(struct cfs *c, const char *tpg, const char *mrel, const char *tpglun)
+{
+	char target[PATH_MAX], link[PATH_MAX], alias[CFS_ALIAS_LEN + 1];
+	int r;
+
+	r = cfs_rel(c, target, sizeof(target), "%s/lun/%s", tpg, tpglun);
+	if (r)
+		return r;
+	cfs_alias(target, alias);
+	r = cfs_rel(c, link, sizeof(link), "%s/%s", mrel, alias);
+	if (!r)
+		r = cfs_symlink(c, target, link);
+	return r;
+}
+
+int cfs_acl_map(struct cfs *c, const char *iqn, const char *initiator,
+		uint64_t mapped_lun, uint64_t tpg_lun)
+{
+	char tpg[PATH_MAX], acl[PATH_MAX], mrel[PATH_MAX], want[32];
+	char parent[CFS_NAME_MAX + 1], old[CFS_NAME_MAX + 1];
+	bool made_acl = false, made_m = false, had_old = false;
+	int r;
+
+	r = cfs_tpg_path(c, iqn, true, tpg);
+	if (!r)
+		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
+	if (r)
+		return r;
+	snprintf(want, sizeof(want), "lun_%" PRIu64, tpg_lun);
+	if (!cfs_is_dir(c, "%s/lun/%s", tpg, want))
+		return cfs_fail(c, -ENOENT, "TPG LUN %s/%s/lun/%s does not exist", c->root, tpg,
+				want);
+	r = cfs_rel(c, acl, sizeof(acl), "%s/acls/%s", tpg, initiator);
+	if (!r)
+		r = cfs_rel(c, mrel, sizeof(mrel), "%s/lun_%" PRIu64, acl, mapped_lun);
+	if (!r)
+		r = cfs_mkdir(c, &made_acl, "%s", acl);
+	if (!r)
+		r = cfs_make_groups(c, acl, cfs_acl_groups);
+	if (!r)
+		r = cfs_mkdir(c, &made_m, "%s", mrel);
+	if (r)
+		goto undo;
+	if (!made_m) {
+		c->err_hold++;
+		had_old = cfs_link_tail(c, mrel, parent, sizeof(parent), old, sizeof(old)) == 0;
+		c->err_hold--;
+		if (had_old && !strcmp(parent, "lun") && !strcmp(old, want))
+			return 0;
+		/* Remap: the kernel drops the old device from the initiator's view
+		 * (REPORTED LUNS DATA HAS CHANGED) and the new link adds the new one. */
+		r = cfs_unlink_links(c, mrel);
+		if (r)
+			return r;
+	}
+	r = map_link(c, tpg, mrel, want);
+	if (!r)
+		return 0;
+undo:
+	c->err_hold++;
+	if (had_old && !strcmp(parent, "lun"))
+		map_link(c, tpg, mrel, old);
+	else if (made_m)
+		cfs_rmdir_obj(c, mrel, cfs_no_groups);
+	if (made_acl)
+		cfs_rmdir_obj(c, acl, cfs_acl_groups);
+	c->err_hold--;
+	return r;
+}
+
+int cfs_mapped_remove_at(struct cfs *c, const char *acl, const char *mapped)
+{
+	char rel[PATH_MAX];
+	int r;
+
+	r = cfs_rel(c, rel, sizeof(rel), "%s/%s", acl, mapped);
+	if (!r)
+		r = cfs_unlink_links(c, rel);
+	if (!r)
+		r = cfs_rmdir_obj(c, rel, cfs_no_groups);
+	return r;
+}
+
+int cfs_acl_remove_at(struct cfs *c, const char *tpg, const char *initiator)
+{
+	struct cfs_names mapped;
+	char acl[PATH_MAX];
+	size_t i;
+	uint64_t m;
+	int r;
+
+	r = cfs_rel(c, acl, sizeof(acl), "%s/acls/%s", tpg, initiator);
+	if (r)
+		return r;
+	if (!cfs_is_dir(c, "%s", acl))
+		return 0;
+	r = cfs_list(c, &mapped, CFS_DIRS, acl);
+	if (r)
+		return r;
+	for (i = 0; !r && i < mapped.n; i++)
+		if (cfs_parse_index(mapped.v[i], "lun_", &m) == 0)
+			r = cfs_mapped_remove_at(c, acl, mapped.v[i]);
+	cfs_names_free(&mapped);
+	/* rmdir of the ACL ends its sessions (core_tpg_del_initiator_node_acl, §3.2). */
+	if (!r)
+		r = cfs_rmdir_obj(c, acl, cfs_acl_groups);
+	return r;
+}
+
+int cfs_acl_remove(struct cfs *c, const char *iqn, const char *initiator)
+{
+	char tpg[PATH_MAX];
+	int r;
+
+	r = cfs_tpg_path(c, iqn, false, tpg);
+	if (!r)
+		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
+	if (r)
+		return r;
+	return cfs_acl_remove_at(c, tpg, initiator);
+}
+
+int cfs_list_acls(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg)
+{
+	struct cfs_names names;
+	char tpg[PATH_MAX], rel[PATH_MAX];
+	size_t i;
+	int r;
+
+	r = cfs_tpg_path(c, iqn, true, tpg);
+	if (!r)
+		r = cfs_rel(c, rel, sizeof(rel), "%s/acls", tpg);
+	if (!r)
+		r = cfs_list(c, &names, CFS_DIRS, rel);
+	if (r)
+		return r;
+	for (i = 0; i < names.n; i++)
+		if (cb(names.v[i], arg))
+			break;
+	cfs_names_free(&names);
+	return 0;
+}

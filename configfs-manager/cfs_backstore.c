@@ -1,0 +1,314 @@
+/*
+ * cfs_backstore.c — user (TCMU) backstores core/user_N/<name>, one HBA each.
+ *
+ * Like rtslib (tcm.py _Backstore), every storage object gets its own HBA
+ * core/<plugin>_<index> with the lowest free index below 1048576, chosen under an
+ * flock on /var/run/rtslib_backstore.lock so we and targetcli never pick the same one
+ * (lio-tcmu-facts.md §1.3). Object order per §1.5: mkdir, control, serial, enable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfs_priv.h"
+
+/* Take the backstore index lock; returns the fd (>= 0) or -errno. */
+static int lock_take(struct cfs *c)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	if (cfs_plain(c))
+		r = snprintf(path, sizeof(path), "%s/%s", c->root, CFS_PLAIN_LOCK);
+	else
+		r = snprintf(path, sizeof(path), "%s", CFS_RTSLIB_LOCK);
+	if (r < 0 || (size_t)r >= sizeof(path))
+		return cfs_fail(c, -ENAMETOOLONG, "lock path under %s too long", c->root);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		/* A minimal system (the lab's initramfs) may lack /var/run: make it. */
+		char *slash = strrchr(path, '/');
+
+		*slash = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return cfs_fail(c, -errno, "mkdir %s: %s", path, strerror(errno));
+		*slash = '/';
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return cfs_fail(c, -errno, "open %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			close(fd);
+			return cfs_fail(c, r, "flock %s: %s", path, strerror(-r));
+		}
+	}
+	return fd;
+}
+
+static void lock_drop(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the only descriptor releases the flock */
+}
+
+/* dev_config goes verbatim into `control` (split on ',' and '\n' by the kernel's
+ * match_token parser) and the uio name; rtslib refuses ':' in it (§1.3). */
+static int check_dev_config(struct cfs *c, const char *cfg)
+{
+	const unsigned char *p;
+
+	if (!cfg || !*cfg)
+		return cfs_fail(c, -EINVAL, "dev_config is empty");
+	if (strlen(cfg) > CFS_DEV_CONFIG_MAX)
+		return cfs_fail(c, -ENAMETOOLONG, "dev_config is %zu bytes, longer than %d",
+				strlen(cfg), CFS_DEV_CONFIG_MAX);
+	for (p = (const unsigned char *)cfg; *p; p++) {
+		if (*p == ',' || *p == ':')
+			return cfs_fail(c, -EINVAL, "dev_config '%s' contains '%c'", cfg, *p);
+		if (*p < 0x20 || *p == 0x7f)
+			return cfs_fail(c, -EINVAL, "dev_config contains a control character");
+	}
+	return 0;
+}
+
+static int check_serial(struct cfs *c, const char *serial)
+{
+	const unsigned char *p;
+
+	if (!*serial)
+		return cfs_fail(c, -EINVAL, "serial is empty");
+	if (strlen(serial) > CFS_SERIAL_MAX)
+		return cfs_fail(c, -ENAMETOOLONG, "serial '%.40s...' is %zu bytes, longer than %d",
+				serial, strlen(serial), CFS_SERIAL_MAX);
+	for (p = (const unsigned char *)serial; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return cfs_fail(c, -EINVAL, "serial contains a space or non-ASCII byte");
+	return 0;
+}
+
+int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
+		       char *hba, size_t hlen)
+{
+	struct cfs_names hbas;
+	size_t i;
+	int r;
+
+	r = cfs_list_hbas(c, &hbas, user_only);
+	if (r)
+		return r;
+	r = -ENOENT;
+	for (i = 0; i < hbas.n; i++) {
+		if (!cfs_is_dir(c, "core/%s/%s", hbas.v[i], name))
+			continue;
+		if (strlen(hbas.v[i]) >= hlen)
+			r = cfs_fail(c, -ENAMETOOLONG, "HBA name %s too long", hbas.v[i]);
+		else {
+			strcpy(hba, hbas.v[i]);
+			r = 0;
+		}
+		break;
+	}
+	cfs_names_free(&hbas);
+	if (r == -ENOENT)
+		return cfs_fail(c, -ENOENT, "backstore %s not found under %s/core", name, c->root);
+	return r;
+}
+
+int cfs_backstore_path(struct cfs *c, const char *name, char *path, size_t pathlen)
+{
+	char hba[CFS_NAME_MAX + 1];
+	int r;
+
+	r = cfs_check_name(c, "backstore name", name, CFS_NAME_MAX);
+	if (!r)
+		r = cfs_backstore_find(c, name, true, hba, sizeof(hba));
+	if (r)
+		return r;
+	r = snprintf(path, pathlen, "%s/core/%s/%s", c->root, hba, name);
+	if (r < 0 || (size_t)r >= pathlen)
+		return cfs_fail(c, -ENAMETOOLONG, "path of backstore %s too long", name);
+	return 0;
+}
+
+/* Remove the HBA dir core/<hba> if it holds no device any more (under the lock). */
+static int hba_remove_if_empty(struct cfs *c, const char *hba)
+{
+	struct cfs_names devs;
+	char rel[PATH_MAX];
+	int r, fd;
+
+	fd = lock_take(c);
+	if (fd < 0)
+		return fd;
+	r = cfs_rel(c, rel, sizeof(rel), "core/%s", hba);
+	if (!r)
+		r = cfs_list(c, &devs, CFS_DIRS, rel);
+	if (!r) {
+		if (!devs.n)
+			r = cfs_rmdir_obj(c, rel, cfs_no_groups);
+		cfs_names_free(&devs);
+	}
+	lock_drop(fd);
+	return r;
+}
+
+int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
+			 const char *dev_config, const char *serial)
+{
+	char control[512], hba[32], dev[PATH_MAX], found[CFS_NAME_MAX + 1];
+	bool made_hba = false, made_dev = false;
+	uint64_t *idx = NULL, k;
+	size_t n = 0, i;
+	int r, fd;
+
+	r = cfs_check_name(c, "backstore name", name, CFS_NAME_MAX);
+	if (!r)
+		r = check_dev_config(c, dev_config);
+	if (!r)
+		r = check_serial(c, serial ? serial : name);
+	if (r)
+		return r;
+	if (!size_bytes || size_bytes % 512)
+		return cfs_fail(c, -EINVAL, "size %" PRIu64 " is not a positive multiple of 512",
+				size_bytes);
+	snprintf(control, sizeof(control),
+		 "dev_size=%" PRIu64 ",dev_config=%s,hw_block_size=512,hw_max_sectors=%d,"
+		 "max_data_area_mb=%d,cmd_ring_size_mb=%d",
+		 size_bytes, dev_config, CFS_HW_MAX_SECTORS, CFS_MAX_DATA_AREA_MB,
+		 CFS_CMD_RING_SIZE_MB);
+	r = cfs_ready(c);
+	if (r)
+		return r;
+	c->err_hold++;
+	r = cfs_backstore_find(c, name, true, found, sizeof(found));
+	c->err_hold--;
+	if (r == 0)
+		return cfs_fail(c, -EEXIST, "backstore %s already exists in %s/core/%s", name,
+				c->root, found);
+	r = cfs_mkdir_p(c, NULL, "core");
+	if (r)
+		return r;
+
+	fd = lock_take(c);
+	if (fd < 0)
+		return fd;
+	r = cfs_list_indexes(c, "core", "user_", &idx, &n);
+	/* Lowest free index; skip any that appear between listing and mkdir. */
+	for (k = cfs_lowest_free(idx, n); !r && !made_hba; k++) {
+		for (i = 0; i < n && idx[i] != k; i++)
+			;
+		if (i < n)
+			continue;
+		if (k >= CFS_HBA_INDEX_MAX) {
+			r = cfs_fail(c, -ENOSPC, "no free HBA index below %u in %s/core",
+				     CFS_HBA_INDEX_MAX, c->root);
+			break;
+		}
+		snprintf(hba, sizeof(hba), "user_%" PRIu64, k);
+		r = cfs_mkdir(c, &made_hba, "core/%s", hba);
+	}
+	free(idx);
+	if (!r)
+		r = cfs_rel(c, dev, sizeof(dev), "core/%s/%s", hba, name);
+	if (!r)
+		r = cfs_mkdir(c, &made_dev, "%s", dev);
+	if (!r && !made_dev)
+		r = cfs_fail(c, -EEXIST, "%s/%s appeared while creating it", c->root, dev);
+	lock_drop(fd);
+
+	if (!r)
+		r = cfs_make_groups(c, dev, cfs_dev_groups);
+	if (!r)
+		r = cfs_write(c, control, "%s/control", dev);
+	/* The serial before enable: the handler reads it when the device appears. */
+	if (!r)
+		r = cfs_write(c, serial ? serial : name, "%s/wwn/vpd_unit_serial", dev);
+	/* In reply mode this blocks until the handler answers ADDED_DEVICE (§1.4). */
+	if (!r)
+		r = cfs_write(c, "1", "%s/enable", dev);
+	if (r && made_hba) {
+		c->err_hold++;
+		if (made_dev)
+			cfs_rmdir_obj(c, dev, cfs_dev_groups);
+		hba_remove_if_empty(c, hba);
+		c->err_hold--;
+	}
+	return r;
+}
+
+int cfs_backstore_remove(struct cfs *c, const char *name)
+{
+	char hba[CFS_NAME_MAX + 1], dev[PATH_MAX];
+	int r;
+
+	r = cfs_check_name(c, "backstore name", name, CFS_NAME_MAX);
+	if (!r)
+		r = cfs_ready(c);
+	if (r)
+		return r;
+	r = cfs_backstore_find(c, name, true, hba, sizeof(hba));
+	if (r == -ENOENT)
+		return 0;
+	if (!r)
+		r = cfs_rel(c, dev, sizeof(dev), "core/%s/%s", hba, name);
+	if (!r)
+		r = cfs_rmdir_obj(c, dev, cfs_dev_groups);
+	if (!r)
+		r = hba_remove_if_empty(c, hba);
+	return r;
+}
+
+int cfs_list_backstores(struct cfs *c, cfs_name_cb cb, void *arg)
+{
+	struct cfs_names hbas, devs, all = { NULL, 0 };
+	char rel[PATH_MAX];
+	size_t i, j, cap = 0;
+	int r;
+
+	r = cfs_list_hbas(c, &hbas, true);
+	if (r)
+		return r;
+	for (i = 0; !r && i < hbas.n; i++) {
+		r = cfs_rel(c, rel, sizeof(rel), "core/%s", hbas.v[i]);
+		if (!r)
+			r = cfs_list(c, &devs, CFS_DIRS, rel);
+		if (r)
+			break;
+		for (j = 0; !r && j < devs.n; j++) {
+			if (all.n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				char **nv = realloc(all.v, nc * sizeof(*nv));
+
+				if (!nv) {
+					r = cfs_fail(c, -ENOMEM, "listing backstores: %s",
+						     strerror(ENOMEM));
+					break;
+				}
+				all.v = nv;
+				cap = nc;
+			}
+			all.v[all.n++] = devs.v[j];
+			devs.v[j] = NULL;
+		}
+		for (j = 0; j < devs.n; j++)
+			free(devs.v[j]);
+		free(devs.v);
+	}
+	cfs_names_free(&hbas);
+	if (!r && all.n) {
+		qsort(all.v, all.n, sizeof(*all.v), cfs_names_cmp);
+		for (i = 0; i < all.n; i++)
+			if (cb(all.v[i], arg))
+				break;
+	}
+	cfs_names_free(&all);
+	return r;
+}

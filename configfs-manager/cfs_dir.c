@@ -1,0 +1,201 @@
+/*
+ * cfs_dir.c — directory listings: sorted name lists of objects, HBAs and indexes.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cfs_priv.h"
+
+int cfs_names_cmp(const void *a, const void *b)
+{
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void cfs_names_free(struct cfs_names *names)
+{
+	size_t i;
+
+	if (!names)
+		return;
+	for (i = 0; i < names->n; i++)
+		free(names->v[i]);
+	free(names->v);
+	names->v = NULL;
+	names->n = 0;
+}
+
+static int push(struct cfs_names *out, size_t *cap, const char *name)
+{
+	char *s;
+
+	if (out->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		char **nv = realloc(out->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		out->v = nv;
+		*cap = nc;
+	}
+	s = strdup(name);
+	if (!s)
+		return -ENOMEM;
+	out->v[out->n++] = s;
+	return 0;
+}
+
+int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const char *rel)
+{
+	char abs[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	size_t cap = 0;
+	DIR *d;
+	int r;
+
+	out->v = NULL;
+	out->n = 0;
+	r = cfs_ready(c);
+	if (r)
+		return r;
+	r = cfs_abs(c, abs, rel);
+	if (r)
+		return r;
+	d = opendir(abs);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return cfs_fail(c, -errno, "opendir %s: %s", abs, strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		unsigned char t = de->d_type;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (t == DT_UNKNOWN) {
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+		}
+		if ((kind == CFS_DIRS && t != DT_DIR) || (kind == CFS_LINKS && t != DT_LNK))
+			continue;
+		r = push(out, &cap, de->d_name);
+		if (r) {
+			closedir(d);
+			cfs_names_free(out);
+			return cfs_fail(c, r, "listing %s: %s", abs, strerror(-r));
+		}
+	}
+	closedir(d);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cfs_names_cmp);
+	return 0;
+}
+
+/* Keep only the names for which keep() is true, preserving order. */
+static void filter(struct cfs_names *names, bool (*keep)(const char *))
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < names->n; i++) {
+		if (keep(names->v[i]))
+			names->v[j++] = names->v[i];
+		else
+			free(names->v[i]);
+	}
+	names->n = j;
+}
+
+static bool not_discovery(const char *name)
+{
+	return strcmp(name, "discovery_auth") != 0;
+}
+
+static bool is_hba(const char *name)
+{
+	return cfs_hba_index(name, NULL);
+}
+
+static bool is_user_hba(const char *name)
+{
+	uint64_t i;
+
+	return cfs_parse_index(name, "user_", &i) == 0;
+}
+
+int cfs_list_target_dirs(struct cfs *c, struct cfs_names *out)
+{
+	int r = cfs_list(c, out, CFS_DIRS, "iscsi");
+
+	if (!r)
+		filter(out, not_discovery);
+	return r;
+}
+
+int cfs_list_hbas(struct cfs *c, struct cfs_names *out, bool user_only)
+{
+	int r = cfs_list(c, out, CFS_DIRS, "core");
+
+	if (!r)
+		filter(out, user_only ? is_user_hba : is_hba);
+	return r;
+}
+
+int cfs_list_indexes(struct cfs *c, const char *rel, const char *prefix,
+		     uint64_t **out, size_t *n)
+{
+	struct cfs_names names;
+	uint64_t *v;
+	size_t i, k = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	r = cfs_list(c, &names, CFS_DIRS, rel);
+	if (r)
+		return r;
+	if (!names.n)
+		return 0;
+	v = calloc(names.n, sizeof(*v));
+	if (!v) {
+		cfs_names_free(&names);
+		return cfs_fail(c, -ENOMEM, "listing %s: %s", rel, strerror(ENOMEM));
+	}
+	for (i = 0; i < names.n; i++)
+		if (cfs_parse_index(names.v[i], prefix, &v[k]) == 0)
+			k++;
+	cfs_names_free(&names);
+	if (!k) {
+		free(v);
+		return 0;
+	}
+	qsort(v, k, sizeof(*v), cmp_u64);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+uint64_t cfs_lowest_free(const uint64_t *idx, size_t n)
+{
+	uint64_t want = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (idx[i] == want)
+			want++;
+		else if (idx[i] > want)
+			break;
+	}
+	return want;
+}

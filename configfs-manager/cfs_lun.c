@@ -1,0 +1,138 @@
+/*
+ * cfs_lun.c — TPG LUNs: tpgt_1/lun/lun_N holding one symlink to core/user_K/<dev>
+ * (lio-tcmu-facts.md §3.1). The kernel only accepts the link once the device is
+ * enabled (K:target_fabric_port_link, -ENODEV).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs_priv.h"
+
+int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun)
+{
+	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], link[PATH_MAX];
+	char hba[CFS_NAME_MAX + 1], alias[CFS_ALIAS_LEN + 1];
+	uint64_t *idx = NULL, k;
+	size_t n = 0, i;
+	bool made = false;
+	int r;
+
+	r = cfs_tpg_path(c, iqn, true, tpg);
+	if (!r)
+		r = cfs_check_name(c, "backstore name", backstore, CFS_NAME_MAX);
+	if (!r)
+		r = cfs_backstore_find(c, backstore, true, hba, sizeof(hba));
+	if (!r)
+		r = cfs_rel(c, devrel, sizeof(devrel), "core/%s/%s", hba, backstore);
+	if (!r)
+		r = cfs_rel(c, lunrel, sizeof(lunrel), "%s/lun", tpg);
+	if (!r)
+		r = cfs_list_indexes(c, lunrel, "lun_", &idx, &n);
+	for (k = cfs_lowest_free(idx, n); !r && !made; k++) {
+		for (i = 0; i < n && idx[i] != k; i++)
+			;
+		if (i < n)
+			continue;
+		if (k > CFS_LUN_MAX) {
+			r = cfs_fail(c, -ENOSPC, "target %s has no free LUN number (0-%u)", iqn,
+				     CFS_LUN_MAX);
+			break;
+		}
+		r = cfs_rel(c, lunrel, sizeof(lunrel), "%s/lun/lun_%" PRIu64, tpg, k);
+		if (!r)
+			r = cfs_mkdir(c, &made, "%s", lunrel);
+		if (!r && made)
+			*lun = k;
+	}
+	free(idx);
+	if (r)
+		return r;
+	cfs_alias(devrel, alias);
+	r = cfs_rel(c, link, sizeof(link), "%s/%s", lunrel, alias);
+	if (!r)
+		r = cfs_symlink(c, devrel, link);
+	if (r) {
+		c->err_hold++;
+		cfs_rmdir_obj(c, lunrel, cfs_no_groups);
+		c->err_hold--;
+	}
+	return r;
+}
+
+/* -EBUSY when a mapped LUN of any ACL of tpg links to lun_<lun> (checked before the
+ * LUN's own link goes, so a refused removal changes nothing). */
+static int lun_mapped(struct cfs *c, const char *tpg, uint64_t lun)
+{
+	struct cfs_names acls, mapped;
+	char rel[PATH_MAX], want[32], parent[CFS_NAME_MAX + 1], leaf[CFS_NAME_MAX + 1];
+	size_t i, j;
+	int r, busy = 0;
+
+	snprintf(want, sizeof(want), "lun_%" PRIu64, lun);
+	r = cfs_rel(c, rel, sizeof(rel), "%s/acls", tpg);
+	if (!r)
+		r = cfs_list(c, &acls, CFS_DIRS, rel);
+	if (r)
+		return r;
+	for (i = 0; !r && !busy && i < acls.n; i++) {
+		mapped.v = NULL;
+		mapped.n = 0;
+		r = cfs_rel(c, rel, sizeof(rel), "%s/acls/%s", tpg, acls.v[i]);
+		if (!r)
+			r = cfs_list(c, &mapped, CFS_DIRS, rel);
+		for (j = 0; !r && !busy && j < mapped.n; j++) {
+			char m[PATH_MAX];
+			uint64_t ml;
+
+			if (cfs_parse_index(mapped.v[j], "lun_", &ml))
+				continue;
+			if (cfs_rel(c, m, sizeof(m), "%s/%s", rel, mapped.v[j]))
+				continue;
+			c->err_hold++;
+			if (cfs_link_tail(c, m, parent, sizeof(parent), leaf, sizeof(leaf)) == 0 &&
+			    !strcmp(parent, "lun") && !strcmp(leaf, want))
+				busy = 1;
+			c->err_hold--;
+			if (busy)
+				r = cfs_fail(c, -EBUSY, "TPG LUN %s/%s/lun/%s is still mapped by "
+					     "ACL %s as %s", c->root, tpg, want, acls.v[i],
+					     mapped.v[j]);
+		}
+		cfs_names_free(&mapped);
+	}
+	cfs_names_free(&acls);
+	return r;
+}
+
+int cfs_lun_remove_at(struct cfs *c, const char *tpg, uint64_t lun)
+{
+	char rel[PATH_MAX];
+	int r;
+
+	r = cfs_rel(c, rel, sizeof(rel), "%s/lun/lun_%" PRIu64, tpg, lun);
+	if (r)
+		return r;
+	if (!cfs_is_dir(c, "%s", rel))
+		return 0;
+	r = lun_mapped(c, tpg, lun);
+	/* Unlinking the backstore waits for the LUN's in-flight I/O (transport_clear_lun_ref). */
+	if (!r)
+		r = cfs_unlink_links(c, rel);
+	if (!r)
+		r = cfs_rmdir_obj(c, rel, cfs_no_groups);
+	return r;
+}
+
+int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun)
+{
+	char tpg[PATH_MAX];
+	int r;
+
+	r = cfs_tpg_path(c, iqn, false, tpg);
+	if (r)
+		return r;
+	return cfs_lun_remove_at(c, tpg, lun);
+}

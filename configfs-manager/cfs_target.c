@@ -1,0 +1,246 @@
+/*
+ * cfs_target.c — iSCSI targets, their TPG (tpgt_1), network portals and TPG attributes
+ * (iscsi/<iqn>/tpgt_1; lio-tcmu-facts.md §3.1, K:iscsi/iscsi_target_configfs.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs_priv.h"
+
+/*
+ * TPG attributes for explicit ACLs only (lio-tcmu-facts.md §4): no demo mode, no
+ * discovery for initiators without an ACL, no CHAP (the portal in front decides).
+ * generate_node_acls goes first: while it is 1 the kernel forces cache_dynamic_acls=1.
+ */
+static const struct {
+	const char *name;
+	const char *val;
+} tpg_attrs[] = {
+	{ "generate_node_acls", "0" },
+	{ "demo_mode_discovery", "0" },
+	{ "authentication", "0" },
+	{ "cache_dynamic_acls", "0" },
+	{ "demo_mode_write_protect", "1" },
+	{ "prod_mode_write_protect", "0" },
+};
+
+int cfs_tpg_path(struct cfs *c, const char *iqn, bool must_exist, char *tpg)
+{
+	int r = cfs_check_name(c, "target IQN", iqn, CFS_IQN_MAX);
+
+	if (!r)
+		r = cfs_rel(c, tpg, PATH_MAX, CFS_TPG_FMT, iqn);
+	if (!r)
+		r = cfs_ready(c);
+	if (r)
+		return r;
+	if (must_exist && !cfs_is_dir(c, "%s", tpg))
+		return cfs_fail(c, -ENOENT, "target %s has no TPG (%s/%s missing)", iqn, c->root,
+				tpg);
+	return 0;
+}
+
+/* "A.B.C.D:PORT" or "[v6]:PORT", port 1-65535, as the np mkdir parses it. */
+static int check_portal(struct cfs *c, const char *portal)
+{
+	char addr[CFS_PORTAL_MAX + 1];
+	unsigned char bin[16];
+	const char *colon, *p;
+	unsigned long port = 0;
+	size_t n;
+	int v6;
+
+	if (!portal || !*portal)
+		return cfs_fail(c, -EINVAL, "portal is empty");
+	if (strlen(portal) > CFS_PORTAL_MAX)
+		return cfs_fail(c, -ENAMETOOLONG, "portal '%.40s...' is too long", portal);
+	v6 = portal[0] == '[';
+	if (v6) {
+		const char *end = strstr(portal, "]:");
+
+		if (!end)
+			return cfs_fail(c, -EINVAL, "portal '%s': expected [IPv6]:PORT", portal);
+		n = (size_t)(end - portal - 1);
+		memcpy(addr, portal + 1, n);
+		colon = end + 1;
+	} else {
+		colon = strrchr(portal, ':');
+		if (!colon)
+			return cfs_fail(c, -EINVAL, "portal '%s': expected ADDRESS:PORT", portal);
+		n = (size_t)(colon - portal);
+		memcpy(addr, portal, n);
+	}
+	addr[n] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+		return cfs_fail(c, -EINVAL, "portal '%s': '%s' is not an IPv%d address", portal,
+				addr, v6 ? 6 : 4);
+	p = colon + 1;
+	if (!*p || (*p == '0' && p[1]))
+		return cfs_fail(c, -EINVAL, "portal '%s': bad port", portal);
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			return cfs_fail(c, -EINVAL, "portal '%s': bad port", portal);
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return cfs_fail(c, -EINVAL, "portal '%s': port out of range", portal);
+	return 0;
+}
+
+/* Write val unless the attribute already reads val (idempotent, and avoids the
+ * kernel's -EINVAL for enabling an already active TPG: iscsit_tpg_enable_portal_group). */
+static int ensure_attr(struct cfs *c, const char *tpg, const char *attr, const char *val)
+{
+	char cur[64];
+	int r;
+
+	c->err_hold++;
+	r = cfs_read(c, cur, sizeof(cur), "%s/%s", tpg, attr);
+	c->err_hold--;
+	if (!r && !strcmp(cur, val))
+		return 0;
+	return cfs_write(c, val, "%s/%s", tpg, attr);
+}
+
+int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal)
+{
+	char tpg[PATH_MAX];
+	bool created = false;
+	size_t i;
+	int r;
+
+	r = cfs_tpg_path(c, iqn, false, tpg);
+	if (!r)
+		r = check_portal(c, portal);
+	if (r)
+		return r;
+	r = cfs_mkdir_p(c, NULL, "iscsi");
+	if (!r)
+		r = cfs_mkdir(c, &created, "iscsi/%s", iqn);
+	if (!r)
+		r = cfs_mkdir(c, NULL, "%s", tpg);
+	if (!r)
+		r = cfs_make_groups(c, tpg, cfs_tpg_groups);
+	if (!r)
+		r = cfs_mkdir(c, NULL, "%s/np/%s", tpg, portal);
+	for (i = 0; !r && i < sizeof(tpg_attrs) / sizeof(tpg_attrs[0]); i++) {
+		char attr[64];
+
+		snprintf(attr, sizeof(attr), "attrib/%s", tpg_attrs[i].name);
+		r = ensure_attr(c, tpg, attr, tpg_attrs[i].val);
+	}
+	if (!r)
+		r = ensure_attr(c, tpg, "enable", "1");
+	if (r && created) {
+		c->err_hold++;
+		cfs_target_remove(c, iqn);
+		c->err_hold--;
+	}
+	return r;
+}
+
+/* Tear down one TPG dir: disable, ACLs, LUNs, portals, then the TPG itself. */
+static int tpg_remove(struct cfs *c, const char *tpg)
+{
+	struct cfs_names names;
+	char rel[PATH_MAX], cur[16];
+	uint64_t *luns;
+	size_t i, n;
+	int r;
+
+	/* Disabling first ends the TPG's sessions cleanly, as rtslib's TPG.delete does. */
+	c->err_hold++;
+	r = cfs_read(c, cur, sizeof(cur), "%s/enable", tpg);
+	c->err_hold--;
+	if (!r && !strcmp(cur, "1")) {
+		r = cfs_write(c, "0", "%s/enable", tpg);
+		if (r)
+			return r;
+	}
+	r = cfs_rel(c, rel, sizeof(rel), "%s/acls", tpg);
+	if (!r)
+		r = cfs_list(c, &names, CFS_DIRS, rel);
+	if (r)
+		return r;
+	for (i = 0; !r && i < names.n; i++)
+		r = cfs_acl_remove_at(c, tpg, names.v[i]);
+	cfs_names_free(&names);
+	if (r)
+		return r;
+	r = cfs_rel(c, rel, sizeof(rel), "%s/lun", tpg);
+	if (!r)
+		r = cfs_list_indexes(c, rel, "lun_", &luns, &n);
+	if (r)
+		return r;
+	for (i = 0; !r && i < n; i++)
+		r = cfs_lun_remove_at(c, tpg, luns[i]);
+	free(luns);
+	if (r)
+		return r;
+	r = cfs_rel(c, rel, sizeof(rel), "%s/np", tpg);
+	if (!r)
+		r = cfs_list(c, &names, CFS_DIRS, rel);
+	if (r)
+		return r;
+	for (i = 0; !r && i < names.n; i++) {
+		char np[PATH_MAX];
+
+		r = cfs_rel(c, np, sizeof(np), "%s/np/%s", tpg, names.v[i]);
+		if (!r)
+			r = cfs_rmdir_obj(c, np, cfs_no_groups);
+	}
+	cfs_names_free(&names);
+	if (r)
+		return r;
+	return cfs_rmdir_obj(c, tpg, cfs_tpg_groups);
+}
+
+int cfs_target_remove(struct cfs *c, const char *iqn)
+{
+	char tgt[PATH_MAX], tpg[PATH_MAX];
+	uint64_t *tpgts;
+	size_t i, n;
+	int r;
+
+	r = cfs_check_name(c, "target IQN", iqn, CFS_IQN_MAX);
+	if (!r)
+		r = cfs_rel(c, tgt, sizeof(tgt), "iscsi/%s", iqn);
+	if (!r)
+		r = cfs_ready(c);
+	if (r)
+		return r;
+	if (!cfs_is_dir(c, "%s", tgt))
+		return 0;
+	r = cfs_list_indexes(c, tgt, "tpgt_", &tpgts, &n);
+	if (r)
+		return r;
+	for (i = 0; !r && i < n; i++) {
+		r = cfs_rel(c, tpg, sizeof(tpg), "%s/tpgt_%" PRIu64, tgt, tpgts[i]);
+		if (!r)
+			r = tpg_remove(c, tpg);
+	}
+	free(tpgts);
+	if (r)
+		return r;
+	return cfs_rmdir_obj(c, tgt, cfs_no_groups);
+}
+
+int cfs_list_targets(struct cfs *c, cfs_name_cb cb, void *arg)
+{
+	struct cfs_names names;
+	size_t i;
+	int r;
+
+	r = cfs_list_target_dirs(c, &names);
+	if (r)
+		return r;
+	for (i = 0; i < names.n; i++)
+		if (cb(names.v[i], arg))
+			break;
+	cfs_names_free(&names);
+	return 0;
+}

@@ -1,0 +1,633 @@
+/*
+ * test_cfs.c — the configfs manager on a plain temporary directory (cfs_force_plain):
+ * object layout, attribute values, index choice, link targets, teardown order (with
+ * configfs's -EBUSY for a linked item emulated), sweep, listings, name checks, ls.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cfs.h"
+#include "cfs_priv.h"
+
+#define IQN "iqn.2025-01.pub.scsipub:blank"
+#define INI "iqn.1993-08.org.debian:01:abc"
+#define INI2 "iqn.1993-08.org.debian:01:def"
+#define TPG "iscsi/" IQN "/tpgt_1"
+#define MIB (1024ull * 1024)
+
+struct t {
+	char root[PATH_MAX];
+	struct cfs *c;
+};
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	snprintf(t->root, sizeof(t->root), "/tmp/test_cfs.XXXXXX");
+	assert_non_null(mkdtemp(t->root));
+	t->c = cfs_open(t->root);
+	assert_non_null(t->c);
+	cfs_force_plain(t->c);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+
+	cfs_close(t->c);
+	nftw(t->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(t);
+	return 0;
+}
+
+/* root-relative path helpers */
+static const char *P(struct t *t, const char *fmt, ...)
+{
+	static char buf[4][PATH_MAX];
+	static int slot;
+	va_list ap;
+	char *b = buf[slot++ % 4];
+	size_t n = strlen(t->root);
+
+	memcpy(b, t->root, n);
+	b[n++] = '/';
+	va_start(ap, fmt);
+	vsnprintf(b + n, PATH_MAX - n, fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+static bool isdir(const char *p)
+{
+	struct stat st;
+
+	return lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool exists(const char *p)
+{
+	struct stat st;
+
+	return lstat(p, &st) == 0;
+}
+
+static const char *slurp(const char *p)
+{
+	static char buf[1024];
+	FILE *f = fopen(p, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The target of the only symlink in directory p (fails the test otherwise). */
+static const char *only_link(const char *p)
+{
+	static char tgt[PATH_MAX];
+	char l[PATH_MAX];
+	struct dirent *de;
+	int links = 0;
+	ssize_t n;
+	DIR *d = opendir(p);
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		snprintf(l, sizeof(l), "%s/%s", p, de->d_name);
+		struct stat st;
+
+		if (lstat(l, &st) == 0 && S_ISLNK(st.st_mode)) {
+			links++;
+			n = readlink(l, tgt, sizeof(tgt) - 1);
+			assert_true(n > 0);
+			tgt[n] = '\0';
+			assert_int_equal(strlen(de->d_name), CFS_ALIAS_LEN);
+		}
+	}
+	closedir(d);
+	assert_int_equal(links, 1);
+	return tgt;
+}
+
+static void make_target(struct t *t)
+{
+	assert_int_equal(cfs_target_ensure(t->c, IQN, "127.0.0.1:3262"), 0);
+}
+
+static void make_bs(struct t *t, const char *name)
+{
+	assert_int_equal(cfs_backstore_create(t->c, name, 64 * MIB, "cow/size=67108864", NULL), 0);
+}
+
+/* ---- targets ---- */
+
+static void test_target_ensure(void **state)
+{
+	struct t *t = *state;
+	static const char *const attrs[][2] = {
+		{ "generate_node_acls", "0" },  { "demo_mode_discovery", "0" },
+		{ "authentication", "0" },      { "cache_dynamic_acls", "0" },
+		{ "demo_mode_write_protect", "1" }, { "prod_mode_write_protect", "0" },
+	};
+	size_t i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) { /* the second call must change nothing */
+		make_target(t);
+		assert_true(isdir(P(t, "%s/np/127.0.0.1:3262", TPG)));
+		for (i = 0; cfs_tpg_groups[i]; i++)
+			assert_true(isdir(P(t, "%s/%s", TPG, cfs_tpg_groups[i])));
+		for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+			const char *v = slurp(P(t, "%s/attrib/%s", TPG, attrs[i][0]));
+
+			assert_non_null(v);
+			assert_string_equal(v, attrs[i][1]);
+		}
+		assert_string_equal(slurp(P(t, "%s/enable", TPG)), "1");
+	}
+	/* A second portal, IPv6 in brackets, joins the first. */
+	assert_int_equal(cfs_target_ensure(t->c, IQN, "[::1]:3260"), 0);
+	assert_true(isdir(P(t, "%s/np/[::1]:3260", TPG)));
+	assert_true(isdir(P(t, "%s/np/127.0.0.1:3262", TPG)));
+}
+
+static void test_target_bad_portal(void **state)
+{
+	struct t *t = *state;
+	static const char *const bad[] = { "1.2.3:80", "127.0.0.1", "127.0.0.1:0",
+					   "127.0.0.1:65536", "[::1:80", "[zz]:80",
+					   "127.0.0.1:08", "" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(cfs_target_ensure(t->c, IQN, bad[i]), -EINVAL);
+		assert_non_null(strstr(cfs_error(t->c), "portal"));
+	}
+	assert_false(exists(P(t, "iscsi/%s", IQN)));
+}
+
+static void test_target_remove_full(void **state)
+{
+	struct t *t = *state;
+	uint64_t lun;
+
+	make_target(t);
+	assert_int_equal(cfs_target_ensure(t->c, IQN, "[::1]:3260"), 0);
+	make_bs(t, "sp1");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, lun), 0);
+	assert_int_equal(cfs_target_remove(t->c, IQN), 0);
+	assert_false(exists(P(t, "iscsi/%s", IQN)));
+	assert_true(isdir(P(t, "iscsi")));
+	assert_int_equal(cfs_target_remove(t->c, IQN), 0);
+	/* The backstore is no longer linked: it can go now. */
+	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0);
+	assert_false(exists(P(t, "core/user_0")));
+}
+
+/* ---- backstores ---- */
+
+static void test_backstore_create(void **state)
+{
+	struct t *t = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(mkdir(P(t, "core"), 0755), 0);
+	assert_int_equal(mkdir(P(t, "core/user_0"), 0755), 0); /* targetcli's HBA */
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", 64 * MIB,
+					      "cow/size=67108864;overlay=/o;bitmap=/b", "SER-1"), 0);
+	assert_true(isdir(P(t, "core/user_1/sp1")));
+	assert_string_equal(slurp(P(t, "core/user_1/sp1/control")),
+			    "dev_size=67108864,dev_config=cow/size=67108864;overlay=/o;bitmap=/b,"
+			    "hw_block_size=512,hw_max_sectors=1024,max_data_area_mb=16,"
+			    "cmd_ring_size_mb=1");
+	assert_string_equal(slurp(P(t, "core/user_1/sp1/wwn/vpd_unit_serial")), "SER-1");
+	assert_string_equal(slurp(P(t, "core/user_1/sp1/enable")), "1");
+
+	/* NULL serial = the name; next free HBA. */
+	make_bs(t, "sp2");
+	assert_string_equal(slurp(P(t, "core/user_2/sp2/wwn/vpd_unit_serial")), "sp2");
+
+	assert_int_equal(cfs_backstore_path(t->c, "sp2", path, sizeof(path)), 0);
+	assert_string_equal(path, P(t, "core/user_2/sp2"));
+	assert_int_equal(cfs_backstore_path(t->c, "nope", path, sizeof(path)), -ENOENT);
+	assert_non_null(strstr(cfs_error(t->c), "nope"));
+
+	/* create is not ensure */
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, "cow/x", NULL), -EEXIST);
+	assert_non_null(strstr(cfs_error(t->c), "user_1"));
+
+	/* Removing frees the HBA; the lowest free index is reused. */
+	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0);
+	assert_false(exists(P(t, "core/user_1")));
+	assert_true(isdir(P(t, "core/user_0")));
+	make_bs(t, "sp3");
+	assert_true(isdir(P(t, "core/user_1/sp3")));
+	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0); /* already gone */
+}
+
+static void test_backstore_bad_args(void **state)
+{
+	struct t *t = *state;
+	char big[300];
+
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", 1000, "cow/x", NULL), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "512"));
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", 0, "cow/x", NULL), -EINVAL);
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, "cow/a,b", NULL), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "','"));
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, "cow/a:b", NULL), -EINVAL);
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, "", NULL), -EINVAL);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, big, NULL), -ENAMETOOLONG);
+	assert_non_null(strstr(cfs_error(t->c), "dev_config"));
+	big[254] = '\0'; /* 254 bytes: a valid name, one byte too long for a serial */
+	assert_int_equal(cfs_backstore_create(t->c, big, MIB, "cow/x", NULL), -ENAMETOOLONG);
+	assert_non_null(strstr(cfs_error(t->c), "serial"));
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, "cow/x", "has space"), -EINVAL);
+	assert_false(exists(P(t, "core/user_0")));
+}
+
+/* ---- LUNs ---- */
+
+static void test_lun_add(void **state)
+{
+	struct t *t = *state;
+	uint64_t lun = 99;
+
+	make_target(t);
+	make_bs(t, "sp1");
+	make_bs(t, "sp2");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 0);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_0", TPG)), P(t, "core/user_0/sp1"));
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp2", &lun), 0);
+	assert_int_equal(lun, 1);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_1", TPG)), P(t, "core/user_1/sp2"));
+
+	/* The lowest free number is reused. */
+	assert_int_equal(cfs_lun_remove(t->c, IQN, 0), 0);
+	assert_false(exists(P(t, "%s/lun/lun_0", TPG)));
+	assert_int_equal(cfs_lun_remove(t->c, IQN, 0), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0); /* a second LUN, same dev */
+	assert_int_equal(lun, 2);
+
+	assert_int_equal(cfs_lun_add(t->c, IQN, "missing", &lun), -ENOENT);
+	assert_non_null(strstr(cfs_error(t->c), "missing"));
+	assert_false(exists(P(t, "%s/lun/lun_3", TPG)));
+	assert_int_equal(cfs_lun_add(t->c, "iqn.2025-01.x:none", "sp1", &lun), -ENOENT);
+	assert_non_null(strstr(cfs_error(t->c), "iqn.2025-01.x:none"));
+	assert_int_equal(cfs_lun_remove(t->c, "iqn.2025-01.x:none", 0), 0);
+}
+
+/* ---- ACLs ---- */
+
+static void test_acl_map(void **state)
+{
+	struct t *t = *state;
+	uint64_t l0, l1;
+	char m0[PATH_MAX];
+
+	make_target(t);
+	make_bs(t, "sp1");
+	make_bs(t, "sp2");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &l0), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp2", &l1), 0);
+
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, l0), 0);
+	snprintf(m0, sizeof(m0), "%s", P(t, "%s/acls/%s/lun_0", TPG, INI));
+	assert_string_equal(only_link(m0), P(t, "%s/lun/lun_0", TPG));
+	assert_true(isdir(P(t, "%s/acls/%s/attrib", TPG, INI)));
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, l0), 0); /* idempotent */
+	assert_string_equal(only_link(m0), P(t, "%s/lun/lun_0", TPG));
+
+	/* Remap: the link is replaced, still exactly one. */
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, l1), 0);
+	assert_string_equal(only_link(m0), P(t, "%s/lun/lun_1", TPG));
+
+	/* Another initiator sees TPG lun_0 as its LUN 0 (per-initiator mapping). */
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI2, 0, l0), 0);
+	assert_string_equal(only_link(P(t, "%s/acls/%s/lun_0", TPG, INI2)),
+			    P(t, "%s/lun/lun_0", TPG));
+
+	/* Missing TPG LUN: -ENOENT, nothing created. */
+	assert_int_equal(cfs_acl_map(t->c, IQN, "iqn.x:new", 0, 5), -ENOENT);
+	assert_non_null(strstr(cfs_error(t->c), "lun_5"));
+	assert_false(exists(P(t, "%s/acls/iqn.x:new", TPG)));
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 3, 5), -ENOENT);
+	assert_false(exists(P(t, "%s/acls/%s/lun_3", TPG, INI)));
+	assert_int_equal(cfs_acl_map(t->c, "iqn.2025-01.x:none", INI, 0, 0), -ENOENT);
+}
+
+static void test_removal_order(void **state)
+{
+	struct t *t = *state;
+	uint64_t lun;
+
+	make_target(t);
+	make_bs(t, "sp1");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, lun), 0);
+
+	/* A backstore linked by a LUN: -EBUSY, as configfs (s_links), nothing lost. */
+	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), -EBUSY);
+	assert_non_null(strstr(cfs_error(t->c), "core/user_0/sp1"));
+	assert_string_equal(slurp(P(t, "core/user_0/sp1/enable")), "1");
+	assert_string_equal(slurp(P(t, "core/user_0/sp1/wwn/vpd_unit_serial")), "sp1");
+
+	/* A TPG LUN mapped by an ACL: -EBUSY, its link kept. */
+	assert_int_equal(cfs_lun_remove(t->c, IQN, lun), -EBUSY);
+	assert_non_null(strstr(cfs_error(t->c), INI));
+	assert_string_equal(only_link(P(t, "%s/lun/lun_0", TPG)), P(t, "core/user_0/sp1"));
+
+	/* Nor the TPG dir, which still has children. */
+	assert_int_equal(cfs_rmdir_obj(t->c, TPG, cfs_tpg_groups), -ENOTEMPTY);
+	assert_non_null(strstr(cfs_error(t->c), "is left"));
+
+	assert_int_equal(cfs_acl_remove(t->c, IQN, INI), 0);
+	assert_false(exists(P(t, "%s/acls/%s", TPG, INI)));
+	assert_int_equal(cfs_acl_remove(t->c, IQN, INI), 0);
+	assert_int_equal(cfs_rmdir_obj(t->c, TPG, cfs_tpg_groups), -ENOTEMPTY);
+	assert_non_null(strstr(cfs_error(t->c), "lun_0"));
+	assert_int_equal(cfs_lun_remove(t->c, IQN, lun), 0);
+	assert_int_equal(cfs_lun_remove(t->c, IQN, lun), 0);
+	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0);
+	assert_false(exists(P(t, "core/user_0")));
+	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0);
+	assert_int_equal(cfs_target_remove(t->c, IQN), 0);
+	assert_false(exists(P(t, "iscsi/%s", IQN)));
+}
+
+/* ---- sweep ---- */
+
+static void test_sweep(void **state)
+{
+	struct t *t = *state;
+	uint64_t lo, l1, l2;
+	unsigned removed = 99;
+	char path[PATH_MAX];
+
+	make_target(t);
+	make_bs(t, "other");                 /* user_0: not ours (targetcli) */
+	make_bs(t, "sp1");                   /* user_1 */
+	make_bs(t, "sp2");                   /* user_2 */
+	/* A targetcli fileio object in an HBA of another plugin. */
+	assert_int_equal(mkdir(P(t, "core/fileio_0"), 0755), 0);
+	assert_int_equal(mkdir(P(t, "core/fileio_0/sp9"), 0755), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "other", &lo), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &l1), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp2", &l2), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, "iqn.x:keep", 0, lo), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, "iqn.x:mixed", 0, lo), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, "iqn.x:mixed", 1, l1), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, "iqn.x:gone", 0, l1), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, "iqn.x:gone", 1, l2), 0);
+	assert_int_equal(mkdir(P(t, "%s/acls/iqn.x:empty", TPG), 0755), 0);
+
+	assert_int_equal(cfs_sweep(t->c, "", &removed), -EINVAL);
+	assert_int_equal(removed, 0);
+	assert_int_equal(cfs_sweep(t->c, "sp", &removed), 0);
+	/* gone: 2 mapped + ACL; mixed: 1 mapped; 2 TPG LUNs; 2 backstores */
+	assert_int_equal(removed, 8);
+	assert_false(exists(P(t, "%s/acls/iqn.x:gone", TPG)));
+	assert_false(exists(P(t, "%s/acls/iqn.x:mixed/lun_1", TPG)));
+	assert_string_equal(only_link(P(t, "%s/acls/iqn.x:mixed/lun_0", TPG)),
+			    P(t, "%s/lun/lun_0", TPG));
+	assert_true(isdir(P(t, "%s/acls/iqn.x:keep/lun_0", TPG)));
+	assert_true(isdir(P(t, "%s/acls/iqn.x:empty", TPG)));
+	assert_true(isdir(P(t, "%s/lun/lun_0", TPG)));
+	assert_false(exists(P(t, "%s/lun/lun_1", TPG)));
+	assert_false(exists(P(t, "%s/lun/lun_2", TPG)));
+	assert_int_equal(cfs_backstore_path(t->c, "other", path, sizeof(path)), 0);
+	assert_false(exists(P(t, "core/user_1")));
+	assert_false(exists(P(t, "core/user_2")));
+	assert_true(isdir(P(t, "core/fileio_0/sp9")));
+	assert_true(isdir(P(t, "%s/np/127.0.0.1:3262", TPG)));
+
+	assert_int_equal(cfs_sweep(t->c, "sp", &removed), 0); /* nothing left */
+	assert_int_equal(removed, 0);
+}
+
+/* ---- listings ---- */
+
+struct names {
+	char v[8][64];
+	int n, stop_at;
+};
+
+static int collect(const char *name, void *arg)
+{
+	struct names *ns = arg;
+
+	assert_true(ns->n < 8);
+	snprintf(ns->v[ns->n++], sizeof(ns->v[0]), "%s", name);
+	return ns->stop_at && ns->n >= ns->stop_at;
+}
+
+static void test_lists(void **state)
+{
+	struct t *t = *state;
+	struct names ns;
+	uint64_t lun;
+
+	memset(&ns, 0, sizeof(ns));
+	assert_int_equal(cfs_list_targets(t->c, collect, &ns), 0); /* no iscsi/ yet */
+	assert_int_equal(ns.n, 0);
+	assert_int_equal(cfs_list_acls(t->c, IQN, collect, &ns), -ENOENT);
+
+	make_target(t);
+	assert_int_equal(cfs_target_ensure(t->c, "iqn.2025-01.pub.scsipub:image.a", "127.0.0.1:3262"), 0);
+	assert_int_equal(mkdir(P(t, "iscsi/discovery_auth"), 0755), 0);
+	assert_int_equal(cfs_list_targets(t->c, collect, &ns), 0);
+	assert_int_equal(ns.n, 2);
+	assert_string_equal(ns.v[0], IQN);
+	assert_string_equal(ns.v[1], "iqn.2025-01.pub.scsipub:image.a");
+
+	make_bs(t, "sp10");
+	make_bs(t, "sp2");
+	make_bs(t, "sp1");
+	memset(&ns, 0, sizeof(ns));
+	assert_int_equal(cfs_list_backstores(t->c, collect, &ns), 0);
+	assert_int_equal(ns.n, 3);
+	assert_string_equal(ns.v[0], "sp1"); /* version order across HBAs */
+	assert_string_equal(ns.v[1], "sp2");
+	assert_string_equal(ns.v[2], "sp10");
+	memset(&ns, 0, sizeof(ns));
+	ns.stop_at = 2;
+	assert_int_equal(cfs_list_backstores(t->c, collect, &ns), 0);
+	assert_int_equal(ns.n, 2);
+
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI2, 0, lun), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, lun), 0);
+	memset(&ns, 0, sizeof(ns));
+	assert_int_equal(cfs_list_acls(t->c, IQN, collect, &ns), 0);
+	assert_int_equal(ns.n, 2);
+	assert_string_equal(ns.v[0], INI);
+	assert_string_equal(ns.v[1], INI2);
+}
+
+/* ---- names ---- */
+
+static void test_bad_names(void **state)
+{
+	struct t *t = *state;
+	char big[300];
+	uint64_t lun;
+
+	assert_int_equal(cfs_target_ensure(t->c, "iqn.a/b", "127.0.0.1:3262"), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "'/'"));
+	assert_int_equal(cfs_target_ensure(t->c, "..", "127.0.0.1:3262"), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "target IQN"));
+	assert_int_equal(cfs_target_ensure(t->c, "", "127.0.0.1:3262"), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "empty"));
+	assert_int_equal(cfs_target_ensure(t->c, "iqn.a\nb", "127.0.0.1:3262"), -EINVAL);
+	memset(big, 'q', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[CFS_IQN_MAX + 1] = '\0'; /* 224 bytes: one too many for an IQN */
+	assert_int_equal(cfs_target_ensure(t->c, big, "127.0.0.1:3262"), -ENAMETOOLONG);
+	assert_non_null(strstr(cfs_error(t->c), "longer than 223"));
+	assert_int_equal(cfs_target_remove(t->c, "../x"), -EINVAL);
+
+	big[CFS_IQN_MAX + 1] = 'q';
+	assert_int_equal(cfs_backstore_create(t->c, big, MIB, "cow/x", "s"), -ENAMETOOLONG);
+	assert_non_null(strstr(cfs_error(t->c), "backstore name"));
+	assert_int_equal(cfs_backstore_create(t->c, "sp/1", MIB, "cow/x", NULL), -EINVAL);
+	assert_int_equal(cfs_backstore_remove(t->c, ".."), -EINVAL);
+	assert_int_equal(cfs_backstore_remove(t->c, "a/b"), -EINVAL);
+
+	make_target(t);
+	make_bs(t, "sp1");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "../sp1", &lun), -EINVAL);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, "iqn.x/../../y", 0, lun), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "initiator IQN"));
+	assert_int_equal(cfs_acl_map(t->c, IQN, big, 0, lun), -ENAMETOOLONG);
+	assert_int_equal(cfs_acl_remove(t->c, IQN, "."), -EINVAL);
+	/* Nothing escaped the tree. */
+	assert_false(exists(P(t, "iscsi/iqn.a")));
+	assert_false(exists(P(t, "core/user_1")));
+	assert_false(exists(P(t, "%s/acls/iqn.x", TPG)));
+}
+
+static void test_missing_root(void **state)
+{
+	struct t *t = *state;
+	struct cfs *c = cfs_open(P(t, "nonexistent"));
+
+	assert_non_null(c);
+	assert_int_equal(cfs_target_ensure(c, IQN, "127.0.0.1:3262"), -ENOENT);
+	assert_non_null(strstr(cfs_error(c), "nonexistent"));
+	assert_non_null(strstr(cfs_error(c), strerror(ENOENT)));
+	cfs_close(c);
+}
+
+/* ---- ls ---- */
+
+static void test_ls(void **state)
+{
+	struct t *t = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	uint64_t lun;
+	FILE *f;
+
+	make_target(t);
+	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, "cow/x", "SER-77"), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, lun), 0);
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(cfs_ls(t->c, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "  " IQN "\n"));
+	assert_non_null(strstr(buf, "tpgt_1 enable=1\n"));
+	assert_non_null(strstr(buf, "portal 127.0.0.1:3262\n"));
+	assert_non_null(strstr(buf, "      lun_0 -> user_0/sp1\n"));
+	assert_non_null(strstr(buf, "      acl " INI "\n        lun_0 -> lun_0\n"));
+	assert_non_null(strstr(buf, "  sp1 hba=user_0 enable=1 serial=SER-77\n"));
+	free(buf);
+}
+
+/* ---- helpers ---- */
+
+static void test_helpers(void **state)
+{
+	struct t *t = *state;
+	uint64_t v, idx[] = { 0, 1, 3 }, none[1];
+	char a[CFS_ALIAS_LEN + 1], b[CFS_ALIAS_LEN + 1];
+
+	assert_int_equal(cfs_parse_index("lun_12", "lun_", &v), 0);
+	assert_int_equal(v, 12);
+	assert_int_equal(cfs_parse_index("lun_012", "lun_", &v), -EINVAL);
+	assert_int_equal(cfs_parse_index("lun_", "lun_", &v), -EINVAL);
+	assert_int_equal(cfs_parse_index("lun_1x", "lun_", &v), -EINVAL);
+	assert_int_equal(cfs_parse_index("lun_-1", "lun_", &v), -EINVAL);
+	assert_int_equal(cfs_parse_index("lun_99999999999999999999", "lun_", &v), -EINVAL);
+	assert_true(cfs_hba_index("rd_mcp_4", &v));
+	assert_int_equal(v, 4);
+	assert_false(cfs_hba_index("alua", &v));
+	assert_false(cfs_hba_index("_3", &v));
+	assert_int_equal(cfs_lowest_free(idx, 3), 2);
+	assert_int_equal(cfs_lowest_free(none, 0), 0);
+	cfs_alias("core/user_0/sp1", a);
+	cfs_alias("core/user_0/sp1", b);
+	assert_string_equal(a, b);
+	assert_int_equal(strspn(a, "0123456789abcdef"), CFS_ALIAS_LEN);
+	cfs_alias("core/user_0/sp2", b);
+	assert_string_not_equal(a, b);
+	assert_string_equal(cfs_error(t->c), "no error");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_target_ensure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_bad_portal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_remove_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backstore_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backstore_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lun_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removal_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
