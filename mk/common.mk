@@ -1,6 +1,6 @@
 # Common build settings, included by every component Makefile.
 # Objects and binaries go under $(BUILD)/<component>/, never into the source tree.
-TOP     ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 BUILD   ?= $(TOP)/build
 CC      ?= cc
 CSTD     = -std=c11 -D_GNU_SOURCE

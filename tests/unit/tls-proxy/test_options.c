@@ -1,0 +1,90 @@
+/*
+ * test_options.c — unit tests for tls-proxy/options.c: defaults, both value
+ * syntaxes, --public defaulting and its requirement for wildcard listens, and
+ * rejection of bad addresses, numbers and unknown options.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "options.h"
+
+static char err[512];
+
+#define PARSE(...) ({ char *argv[] = { "scsipub-portal", __VA_ARGS__, NULL }; \
+	options_parse((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, &o, err, sizeof(err)); })
+
+static void test_defaults(void **state)
+{
+	struct portal_options o;
+
+	(void)state;
+	assert_int_equal(PARSE("--public", "pub.example:3260"), 0);
+	assert_string_equal(o.listen, "0.0.0.0:3260");
+	assert_string_equal(o.public_addr, "pub.example:3260");
+	assert_string_equal(o.lio, "127.0.0.1:3262");
+	assert_string_equal(o.images, "/var/lib/scsipub/images");
+	assert_string_equal(o.state, "/var/lib/scsipub");
+	assert_string_equal(o.configfs, "/sys/kernel/config/target");
+	assert_int_equal(o.write_limit, 0);
+	assert_int_equal(o.max_pdu, 65536);
+	assert_false(o.keep_overlays);
+	assert_false(o.verbose);
+}
+
+static void test_values(void **state)
+{
+	struct portal_options o;
+
+	(void)state;
+	assert_int_equal(PARSE("--listen=192.0.2.1:3261", "--write-limit", "1073741824",
+			       "--max-pdu=8192", "--keep-overlays", "--verbose",
+			       "--lio", "[::1]:3262", "--images", "/srv/img"), 0);
+	assert_string_equal(o.public_addr, "192.0.2.1:3261"); /* defaults to --listen */
+	assert_int_equal(o.write_limit, 1073741824ull);
+	assert_int_equal(o.max_pdu, 8192);
+	assert_true(o.keep_overlays);
+	assert_true(o.verbose);
+	assert_string_equal(o.lio, "[::1]:3262");
+	assert_string_equal(o.images, "/srv/img");
+}
+
+static void test_errors(void **state)
+{
+	struct portal_options o;
+
+	(void)state;
+	assert_int_equal(PARSE("--verbose"), -22); /* wildcard listen needs --public */
+	assert_non_null(strstr(err, "--public"));
+	assert_int_equal(PARSE("--listen", "[::]:3260"), -22);
+	assert_int_equal(PARSE("--public", "x:0"), -22);
+	assert_int_equal(PARSE("--public", "x:65536"), -22);
+	assert_int_equal(PARSE("--public", "x"), -22);
+	assert_int_equal(PARSE("--public", "a,b:3260"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--lio", "localhost:3262"), -22);
+	assert_non_null(strstr(err, "numeric"));
+	assert_int_equal(PARSE("--public", "p:1", "--max-pdu", "100"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--max-pdu", "16777216"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--write-limit", "-1"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--write-limit", "12k"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--keep-overlays=1"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--bogus"), -22);
+	assert_non_null(strstr(err, "unknown option"));
+	assert_int_equal(PARSE("--public", "p:1", "stray"), -22);
+	assert_int_equal(PARSE("--public"), -22);
+	assert_non_null(strstr(err, "needs a value"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,257 @@
+/*
+ * test_session.c — unit tests for tls-proxy/session.c: backstore name hashing
+ * (stable, known SHA-256 prefix, distinct per pair), stale overlay cleanup, and
+ * provisioning against a plain temporary configfs tree (cfs_force_plain): the
+ * target, backstore, TPG LUN and ACL with LUN 0 appear, a second connection shares
+ * the session, and the last release removes the objects and the overlay files.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cfs.h"
+#include "session.h"
+
+static char tmp[64];
+
+static bool exists(const char *fmt, const char *a, const char *b)
+{
+	char p[512];
+	struct stat st;
+
+	snprintf(p, sizeof(p), fmt, tmp, a, b);
+	return lstat(p, &st) == 0;
+}
+
+static void touch(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "/tmp/sess-test-%s", "");
+	memset(tmp + strlen(tmp), 'X', 6); /* mkdtemp template */
+	tmp[strlen("/tmp/sess-test-") + 6] = '\0';
+	return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd);
+}
+
+static void test_name(void **state)
+{
+	char a[SESSION_NAME_LEN + 1], b[SESSION_NAME_LEN + 1];
+
+	(void)state;
+	/* sha256("iqn.1993-08.org.debian:01:abc\niqn.2025-01.pub.scsipub:blank") */
+	assert_int_equal(session_name("iqn.1993-08.org.debian:01:abc",
+				      "iqn.2025-01.pub.scsipub:blank", a), 0);
+	assert_string_equal(a, "spf989fb399da394f7");
+	assert_int_equal(strlen(a), SESSION_NAME_LEN);
+	assert_int_equal(session_name("iqn.a", "iqn.b", b), 0);
+	assert_string_equal(b, "sp658fde5878c8f513");
+	/* Order matters. */
+	assert_int_equal(session_name("iqn.b", "iqn.a", a), 0);
+	assert_string_not_equal(a, b);
+	assert_int_equal(session_name("iqn.a", "iqn.b", a), 0);
+	assert_string_equal(a, b); /* stable */
+}
+
+static void test_clean_overlays(void **state)
+{
+	char p[256];
+
+	(void)state;
+	/* Creates the directory, then deletes only regular files in it. */
+	assert_int_equal(session_clean_overlays(tmp), 0);
+	snprintf(p, sizeof(p), "%s/overlays/old.ovl", tmp);
+	touch(p);
+	snprintf(p, sizeof(p), "%s/overlays/old.bitmap", tmp);
+	touch(p);
+	snprintf(p, sizeof(p), "%s/overlays/keepdir", tmp);
+	mkdir(p, 0700);
+	assert_int_equal(session_clean_overlays(tmp), 2);
+	assert_true(exists("%s/overlays/%s%s", "keepdir", ""));
+	assert_false(exists("%s/overlays/%s%s", "old.ovl", ""));
+	rmdir(p);
+}
+
+static void test_provision_and_teardown(void **state)
+{
+	char root[128], state_dir[128], ovl[256], bmp[256], path[512];
+	const char *ini = "iqn.2025-01.test:client";
+	struct catalog_entry blank = { .iqn = CATALOG_BLANK_IQN, .path = "",
+				       .size_bytes = CATALOG_BLANK_SIZE };
+	struct session_cfg sc;
+	struct session_mgr *m;
+	struct session *s1, *s2;
+	struct cfs *c;
+	char err[512] = "", want[SESSION_NAME_LEN + 1];
+	const char *name;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/configfs", tmp);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
+	assert_int_equal(mkdir(root, 0755), 0);
+	c = cfs_open(root);
+	assert_non_null(c);
+	cfs_force_plain(c);
+	memset(&sc, 0, sizeof(sc));
+	sc.cfs = c;
+	sc.state_dir = state_dir;
+	sc.lio_portal = "127.0.0.1:3262";
+	sc.write_limit = 1048576;
+	m = session_mgr_new(&sc);
+	assert_non_null(m);
+
+	/* A leftover overlay from an earlier run is removed before provisioning. */
+	assert_int_equal(session_clean_overlays(state_dir), 0);
+	assert_int_equal(session_name(ini, CATALOG_BLANK_IQN, want), 0);
+	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, want);
+	snprintf(bmp, sizeof(bmp), "%s/overlays/%s.bitmap", state_dir, want);
+	touch(ovl); /* a leftover of an earlier run */
+
+	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s1, err, sizeof(err)), 0);
+	name = session_backstore(s1);
+	assert_string_equal(name, want);
+	assert_int_not_equal(access(ovl, F_OK), 0); /* the leftover was removed */
+	assert_int_equal(session_count(m), 1);
+	assert_int_equal(cfs_backstore_path(c, name, path, sizeof(path)), 0);
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/np/%s", CATALOG_BLANK_IQN, "127.0.0.1:3262"));
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s/lun_0", CATALOG_BLANK_IQN, ini));
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/lun/lun_0%s", CATALOG_BLANK_IQN, ""));
+	{
+		/* The dev_config written to the backstore names our overlay files. */
+		char ctl[600], buf[1024] = "";
+		FILE *f;
+
+		snprintf(ctl, sizeof(ctl), "%s/control", path);
+		f = fopen(ctl, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+			buf[n] = '\0';
+			fclose(f);
+			assert_non_null(strstr(buf, "dev_size=67108864"));
+			assert_non_null(strstr(buf, "overlay=" ));
+			assert_non_null(strstr(buf, ovl));
+			assert_non_null(strstr(buf, bmp));
+			assert_non_null(strstr(buf, "limit=1048576"));
+		}
+	}
+
+	/* The handler would create these; teardown must delete them. */
+	touch(ovl);
+	touch(bmp);
+
+	/* Second connection: same session, nothing new. */
+	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s2, err, sizeof(err)), 0);
+	assert_ptr_equal(s1, s2);
+	assert_int_equal(session_count(m), 1);
+	session_release(m, s2, "192.0.2.5");
+	assert_int_equal(session_count(m), 1);
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	assert_int_equal(access(ovl, F_OK), 0);
+
+	/* Last release: ACL, LUN, backstore and files gone; the target stays. */
+	session_release(m, s1, "192.0.2.5");
+	assert_int_equal(session_count(m), 0);
+	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	assert_int_equal(cfs_backstore_path(c, want, path, sizeof(path)), -ENOENT);
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1%s", CATALOG_BLANK_IQN, ""));
+	assert_int_not_equal(access(ovl, F_OK), 0);
+	assert_int_not_equal(access(bmp, F_OK), 0);
+	{
+		unsigned removed = 99;
+
+		/* Nothing leaked for a sweep to find. */
+		assert_int_equal(cfs_sweep(c, SESSION_NAME_PREFIX, &removed), 0);
+		assert_int_equal(removed, 0);
+	}
+
+	/* A session still open at shutdown is torn down by session_mgr_free. */
+	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s1, err, sizeof(err)), 0);
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	session_mgr_free(m);
+	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	cfs_close(c);
+}
+
+static void test_provision_failure_rolls_back(void **state)
+{
+	char root[128], state_dir[128], path[512];
+	struct catalog_entry bad = { .iqn = CATALOG_BLANK_IQN, .size_bytes = CATALOG_BLANK_SIZE };
+	struct session_cfg sc;
+	struct session_mgr *m;
+	struct session *s = NULL;
+	struct cfs *c;
+	char err[512] = "";
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/configfs2", tmp);
+	snprintf(state_dir, sizeof(state_dir), "%s/state2", tmp);
+	assert_int_equal(mkdir(root, 0755), 0);
+	c = cfs_open(root);
+	assert_non_null(c);
+	cfs_force_plain(c);
+	memset(&sc, 0, sizeof(sc));
+	sc.cfs = c;
+	sc.state_dir = state_dir;
+	sc.lio_portal = "127.0.0.1:3262";
+	m = session_mgr_new(&sc);
+	/* A base path that cannot go into a dev_config fails before configfs is touched. */
+	snprintf(bad.path, sizeof(bad.path), "/images/a;b.img");
+	assert_true(session_acquire(m, "iqn.x:y", &bad, "192.0.2.9", &s, err, sizeof(err)) < 0);
+	assert_null(s);
+	assert_non_null(strstr(err, "dev_config"));
+	assert_int_equal(session_count(m), 0);
+	/* A portal configfs rejects fails after nothing of ours was left behind. */
+	sc.lio_portal = "not-an-address";
+	session_mgr_free(m);
+	m = session_mgr_new(&sc);
+	bad.path[0] = '\0';
+	assert_true(session_acquire(m, "iqn.x:y", &bad, "192.0.2.9", &s, err, sizeof(err)) < 0);
+	assert_int_equal(session_count(m), 0);
+	assert_int_equal(cfs_backstore_path(c, "sp", path, sizeof(path)), -ENOENT);
+	{
+		unsigned removed = 99;
+
+		assert_int_equal(cfs_sweep(c, SESSION_NAME_PREFIX, &removed), 0);
+		assert_int_equal(removed, 0);
+	}
+	session_mgr_free(m);
+	cfs_close(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name),
+		cmocka_unit_test(test_clean_overlays),
+		cmocka_unit_test(test_provision_and_teardown),
+		cmocka_unit_test(test_provision_failure_rolls_back),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,38 @@
+/*
+ * log.c — stderr logging for the portal (see log.h). One fprintf per line, so lines
+ * from concurrent connection threads do not interleave.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int plog_verbose;
+
+static void vlog(const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "scsipub-portal: %s\n", line);
+}
+
+void plog(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void plog_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!plog_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}

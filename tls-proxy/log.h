@@ -1,0 +1,13 @@
+/*
+ * log.h — one-line log messages on stderr, prefixed "scsipub-portal: ".
+ * plog_debug prints only when plog_verbose is set (--verbose).
+ */
+#ifndef SCSIPUB_PORTAL_LOG_H
+#define SCSIPUB_PORTAL_LOG_H
+
+extern int plog_verbose;
+
+void plog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void plog_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * login.c — Login Request validation and Login Response building (RFC 7143 §11.12,
+ * §11.13, §6).
+ */
+#include "login.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static uint16_t why_status(uint16_t st, char *why, size_t whylen, const char *fmt, ...)
+{
+	if (why && whylen) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return st;
+}
+
+bool login_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > LOGIN_ISCSI_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == ':' || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+uint16_t login_parse(const struct pdu *p, struct login_req *req, char *why, size_t whylen)
+{
+	const uint8_t *b = p->bhs;
+	char kwhy[160] = "";
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	if (pdu_opcode(b) != PDU_OP_LOGIN_REQ)
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
+				  "opcode 0x%02x is not a Login Request", pdu_opcode(b));
+	req->immediate = pdu_is_immediate(b);
+	req->transit = (b[1] & LOGIN_FLAG_TRANSIT) != 0;
+	req->cont = (b[1] & LOGIN_FLAG_CONTINUE) != 0;
+	req->csg = (b[1] >> 2) & 3;
+	req->nsg = b[1] & 3;
+	req->version_max = b[2];
+	req->version_min = b[3];
+	memcpy(req->isid, b + 8, 6);
+	req->tsih = pdu_get16(b + 14);
+	req->itt = pdu_get32(b + 16);
+	req->cid = pdu_get16(b + 20);
+	req->cmdsn = pdu_get32(b + 24);
+	req->exp_statsn = pdu_get32(b + 28);
+
+	if (req->version_min != 0)
+		return why_status(LOGIN_UNSUPPORTED_VERSION, why, whylen,
+				  "version-min 0x%02x (only 0x00 is supported)", req->version_min);
+	if (p->ahs_len)
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
+				  "AHS in a Login Request");
+	if (req->transit && req->cont)
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "both T and C bits set");
+	if (req->csg != LOGIN_STAGE_SECURITY && req->csg != LOGIN_STAGE_OPERATIONAL)
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "bad CSG %u", req->csg);
+	if (req->transit && (req->nsg == 2 || req->nsg <= req->csg))
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
+				  "bad stage transition %u -> %u", req->csg, req->nsg);
+
+	r = tk_parse(p->data, p->data_len, &req->keys, kwhy, sizeof(kwhy));
+	if (r == -ENOMEM)
+		return why_status(LOGIN_OUT_OF_RESOURCES, why, whylen, "out of memory");
+	if (r < 0)
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "malformed keys: %s", kwhy);
+	req->initiator = tk_get(&req->keys, "InitiatorName");
+	req->target = tk_get(&req->keys, "TargetName");
+	req->session_type = tk_get(&req->keys, "SessionType");
+	req->discovery = req->session_type && !strcmp(req->session_type, "Discovery");
+	return LOGIN_OK;
+}
+
+void login_req_free(struct login_req *req)
+{
+	tk_free(&req->keys);
+	req->initiator = req->target = req->session_type = NULL;
+}
+
+uint16_t login_check_leading(const struct login_req *req, char *why, size_t whylen)
+{
+	if (req->cont)
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
+				  "continued (C bit) leading Login Request is not supported");
+	if (!req->initiator || !req->initiator[0])
+		return why_status(LOGIN_MISSING_PARAMETER, why, whylen, "no InitiatorName");
+	if (!login_name_ok(req->initiator))
+		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "invalid InitiatorName");
+	if (req->session_type && strcmp(req->session_type, "Discovery") &&
+	    strcmp(req->session_type, "Normal"))
+		return why_status(LOGIN_SESSION_TYPE_UNSUPPORTED, why, whylen,
+				  "SessionType %.40s", req->session_type);
+	if (req->discovery) {
+		if (req->tsih)
+			return why_status(LOGIN_SESSION_NOT_FOUND, why, whylen,
+					  "discovery login names TSIH %u", req->tsih);
+		return LOGIN_OK;
+	}
+	if (!req->target || !req->target[0])
+		return why_status(LOGIN_MISSING_PARAMETER, why, whylen,
+				  "no TargetName in a normal session");
+	if (!login_name_ok(req->target))
+		return why_status(LOGIN_TARGET_NOT_FOUND, why, whylen, "invalid TargetName");
+	return LOGIN_OK;
+}
+
+void login_response_init(uint8_t bhs[PDU_BHS_LEN], const uint8_t req_bhs[PDU_BHS_LEN],
+			 uint16_t status, bool transit, uint8_t nsg, uint16_t tsih,
+			 uint32_t statsn, uint32_t exp_cmdsn, uint32_t max_cmdsn,
+			 uint32_t data_len)
+{
+	uint8_t flags = (uint8_t)(req_bhs[1] & 0x0c); /* CSG */
+
+	if (transit)
+		flags |= LOGIN_FLAG_TRANSIT | (nsg & 3);
+	pdu_bhs_init(bhs, PDU_OP_LOGIN_RSP, flags, data_len);
+	bhs[2] = 0; /* Version-max */
+	bhs[3] = 0; /* Version-active */
+	memcpy(bhs + 8, req_bhs + 8, 6);
+	pdu_put16(bhs + 14, tsih);
+	memcpy(bhs + 16, req_bhs + 16, 4);
+	pdu_put32(bhs + 24, statsn);
+	pdu_put32(bhs + 28, exp_cmdsn);
+	pdu_put32(bhs + 32, max_cmdsn);
+	bhs[36] = (uint8_t)(status >> 8);
+	bhs[37] = (uint8_t)status;
+}
+
+int login_send_reject(struct pio *io, const uint8_t req_bhs[PDU_BHS_LEN], uint16_t status,
+		      uint32_t statsn)
+{
+	uint8_t bhs[PDU_BHS_LEN];
+	uint32_t cmdsn = pdu_get32(req_bhs + 24);
+
+	login_response_init(bhs, req_bhs, status, false, 0, 0, statsn, cmdsn, cmdsn, 0);
+	return pdu_write(io, bhs, NULL, 0);
+}
+
+const char *login_status_str(uint16_t status)
+{
+	switch (status) {
+	case LOGIN_OK: return "success";
+	case LOGIN_INITIATOR_ERROR: return "initiator error";
+	case LOGIN_AUTH_FAILURE: return "authentication failure";
+	case LOGIN_AUTHZ_FAILURE: return "authorization failure";
+	case LOGIN_TARGET_NOT_FOUND: return "target not found";
+	case LOGIN_UNSUPPORTED_VERSION: return "unsupported version";
+	case LOGIN_MISSING_PARAMETER: return "missing parameter";
+	case LOGIN_SESSION_TYPE_UNSUPPORTED: return "session type not supported";
+	case LOGIN_SESSION_NOT_FOUND: return "session does not exist";
+	case LOGIN_INVALID_DURING_LOGIN: return "invalid during login";
+	case LOGIN_TARGET_ERROR: return "target error";
+	case LOGIN_SERVICE_UNAVAILABLE: return "service unavailable";
+	case LOGIN_OUT_OF_RESOURCES: return "out of resources";
+	}
+	return "unknown status";
+}

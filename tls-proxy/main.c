@@ -1,0 +1,524 @@
+/*
+ * main.c — scsipub-portal: the public iSCSI front door.
+ *
+ * Accepts initiators (a thread per connection), reads each connection's leading
+ * Login Request and either answers the whole discovery session itself
+ * (discovery.c: LIO would advertise its loopback portal) or provisions the
+ * initiator's copy-on-write LUN through configfs (session.c) and relays the
+ * connection, starting with the buffered Login Request, to LIO's loopback portal
+ * (relay.c). Startup sweeps what a crashed previous run left in configfs and the
+ * overlay directory; SIGTERM/SIGINT stop accepting, close every connection, tear
+ * down every session and exit 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cfs.h"
+#include "discovery.h"
+#include "log.h"
+#include "login.h"
+#include "options.h"
+#include "pdu.h"
+#include "pio.h"
+#include "ratelog.h"
+#include "relay.h"
+#include "session.h"
+
+#define LOGIN_TIMEOUT_S 15       /* seconds to receive each login/discovery PDU */
+#define LIO_CONNECT_TIMEOUT_S 5  /* seconds */
+#define MAX_CONNECTIONS 1024
+#define SHUTDOWN_WAIT_S 15       /* seconds to wait for connection threads at exit */
+
+struct conn {
+	struct conn *next;
+	int fd;          /* initiator socket */
+	int lio_fd;      /* LIO socket while relaying, else -1 */
+	char peer[INET6_ADDRSTRLEN];
+};
+
+static struct portal_options opts;
+static struct session_mgr *mgr;
+static struct ratelog *unknown_log;
+static char images_dir[PATH_MAX];
+
+static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t conns_cv = PTHREAD_COND_INITIALIZER;
+static struct conn *conns;
+static unsigned nconns;
+static bool stopping;
+static atomic_uint tsih_counter;
+static int stop_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (write(stop_pipe[1], &c, 1) < 0) {
+		/* nothing else can be done in a signal handler */
+	}
+	errno = saved;
+}
+
+static uint32_t random32(void)
+{
+	uint32_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint32_t)time(NULL) * 2654435761u;
+	return v;
+}
+
+static uint16_t next_tsih(void)
+{
+	unsigned v;
+
+	do
+		v = atomic_fetch_add(&tsih_counter, 1) + 1;
+	while ((v & 0xffff) == 0);
+	return (uint16_t)v;
+}
+
+static void set_timeouts(int fd, int seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int sockaddr_of(const char *hostport, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[OPTIONS_ADDR_MAX];
+	uint16_t port;
+
+	if (options_split_hostport(hostport, host, sizeof(host), &port) < 0)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int connect_lio(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (sockaddr_of(opts.lio, &ss, &len) < 0)
+		return -EINVAL;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	set_timeouts(fd, LIO_CONNECT_TIMEOUT_S); /* connect honours SO_SNDTIMEO */
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		int e = errno == EINPROGRESS ? ETIMEDOUT : errno;
+
+		close(fd);
+		return -e;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static void reject(struct pio *io, const struct pdu *p, uint16_t st)
+{
+	login_send_reject(io, p->bhs, st, random32());
+}
+
+static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p,
+			 const struct login_req *req)
+{
+	const struct catalog_entry *e;
+	struct catalog cat;
+	struct session *s = NULL;
+	struct pio_fd lio;
+	struct relay_stats st = { 0, 0 };
+	char err[512] = "";
+	int r, lfd;
+
+	r = catalog_scan(images_dir, &cat);
+	if (r < 0) {
+		plog("login from %s (%s): catalog scan failed: %s", c->peer, req->initiator,
+		     strerror(-r));
+		reject(&cio->io, p, LOGIN_TARGET_ERROR);
+		return;
+	}
+	e = catalog_find(&cat, req->target);
+	if (!e) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (ratelog_allow(unknown_log, c->peer, req->target, now.tv_sec))
+			plog("login from %s (%s) to unknown target %s (logged once per %d s)",
+			     c->peer, req->initiator, req->target, RATELOG_WINDOW_S);
+		reject(&cio->io, p, LOGIN_TARGET_NOT_FOUND);
+		catalog_free(&cat);
+		return;
+	}
+	r = session_acquire(mgr, req->initiator, e, c->peer, &s, err, sizeof(err));
+	catalog_free(&cat);
+	if (r < 0) {
+		plog("login from %s (%s) to %s: provisioning failed: %s", c->peer,
+		     req->initiator, req->target, err);
+		reject(&cio->io, p, LOGIN_TARGET_ERROR);
+		return;
+	}
+	lfd = connect_lio();
+	if (lfd < 0) {
+		plog("login from %s (%s) to %s: cannot connect to LIO at %s: %s", c->peer,
+		     req->initiator, req->target, opts.lio, strerror(-lfd));
+		reject(&cio->io, p, LOGIN_TARGET_ERROR);
+		session_release(mgr, s, c->peer);
+		return;
+	}
+	pthread_mutex_lock(&conns_mu);
+	if (stopping) {
+		pthread_mutex_unlock(&conns_mu);
+		close(lfd);
+		session_release(mgr, s, c->peer);
+		return;
+	}
+	c->lio_fd = lfd;
+	pthread_mutex_unlock(&conns_mu);
+
+	pio_fd_init(&lio, lfd);
+	r = pio_write_full(&lio.io, p->raw, p->raw_len);
+	if (r == 0) {
+		set_timeouts(c->fd, 0);
+		set_timeouts(lfd, 0);
+		if ((r = pio_fd_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
+			r = relay_run(&cio->io, &lio.io, &st);
+	} else {
+		plog("login from %s (%s) to %s: forwarding the login to LIO: %s", c->peer,
+		     req->initiator, req->target, strerror(-r));
+	}
+	plog_debug("connection from %s (%s) to %s ended (%s): %llu bytes to LIO, %llu to "
+		   "the initiator", c->peer, req->initiator, req->target,
+		   r < 0 ? strerror(-r) : "closed", (unsigned long long)st.to_lio,
+		   (unsigned long long)st.to_client);
+	pthread_mutex_lock(&conns_mu);
+	c->lio_fd = -1;
+	pthread_mutex_unlock(&conns_mu);
+	close(lfd);
+	session_release(mgr, s, c->peer);
+}
+
+static void serve(struct conn *c)
+{
+	struct pio_fd cio;
+	struct login_req req;
+	struct pdu p;
+	char why[256] = "";
+	uint16_t st;
+	int r, one = 1;
+
+	pio_fd_init(&cio, c->fd);
+	set_timeouts(c->fd, LOGIN_TIMEOUT_S);
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	r = pdu_read(&cio.io, opts.max_pdu, &p);
+	if (r == -EMSGSIZE) {
+		plog("connection from %s: first PDU data segment of %u bytes is over %u",
+		     c->peer, pdu_data_len(p.bhs), opts.max_pdu);
+		if (pdu_opcode(p.bhs) == PDU_OP_LOGIN_REQ)
+			reject(&cio.io, &p, LOGIN_INITIATOR_ERROR);
+		pdu_free(&p);
+		return;
+	}
+	if (r < 0) {
+		if (r == -EPIPE)
+			plog_debug("connection from %s closed before a login", c->peer);
+		else
+			plog("connection from %s: reading the login: %s", c->peer, strerror(-r));
+		return;
+	}
+	if (pdu_opcode(p.bhs) != PDU_OP_LOGIN_REQ) {
+		plog("connection from %s: first PDU has opcode 0x%02x, not a Login Request; "
+		     "closing", c->peer, pdu_opcode(p.bhs));
+		pdu_free(&p);
+		return;
+	}
+	st = login_parse(&p, &req, why, sizeof(why));
+	if (st == LOGIN_OK)
+		st = login_check_leading(&req, why, sizeof(why));
+	if (st != LOGIN_OK) {
+		plog("login from %s (%s): rejected: %s (0x%04x): %s", c->peer,
+		     req.initiator && login_name_ok(req.initiator) ? req.initiator : "?",
+		     login_status_str(st), st, why);
+		reject(&cio.io, &p, st);
+	} else if (req.discovery) {
+		struct discovery_cfg dc = {
+			.images_dir = images_dir, .public_addr = opts.public_addr,
+			.max_recv_dsl = opts.max_pdu, .tsih = next_tsih(),
+			.statsn = random32(), .peer = c->peer,
+		};
+
+		plog_debug("discovery login from %s (%s)", c->peer, req.initiator);
+		discovery_run(&cio.io, &p, &dc);
+	} else {
+		serve_normal(c, &cio, &p, &req);
+	}
+	login_req_free(&req);
+	pdu_free(&p);
+}
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+
+	serve(c);
+	pthread_mutex_lock(&conns_mu);
+	for (struct conn **pp = &conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	nconns--;
+	close(c->fd);
+	pthread_cond_broadcast(&conns_cv);
+	pthread_mutex_unlock(&conns_mu);
+	free(c);
+	return NULL;
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)len))
+		snprintf(out, len, "?");
+}
+
+static void accept_one(int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	pthread_attr_t attr;
+	pthread_t th;
+	struct conn *c;
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+			plog("accept: %s", strerror(errno));
+		if (errno == EMFILE || errno == ENFILE)
+			usleep(100000);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->lio_fd = -1;
+	peer_name(&ss, c->peer, sizeof(c->peer));
+	pthread_mutex_lock(&conns_mu);
+	if (nconns >= MAX_CONNECTIONS) {
+		pthread_mutex_unlock(&conns_mu);
+		plog("connection from %s refused: %d connections open", c->peer, MAX_CONNECTIONS);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = conns;
+	conns = c;
+	nconns++;
+	pthread_mutex_unlock(&conns_mu);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (pthread_create(&th, &attr, conn_thread, c) != 0) {
+		plog("connection from %s: cannot start a thread", c->peer);
+		pthread_mutex_lock(&conns_mu);
+		for (struct conn **pp = &conns; *pp; pp = &(*pp)->next)
+			if (*pp == c) {
+				*pp = c->next;
+				break;
+			}
+		nconns--;
+		pthread_mutex_unlock(&conns_mu);
+		close(fd);
+		free(c);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static int open_listener(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (sockaddr_of(opts.listen, &ss, &len) < 0)
+		return -EINVAL;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void log_option(const char *line, void *arg)
+{
+	(void)arg;
+	plog("option %s", line);
+}
+
+static void shutdown_connections(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SHUTDOWN_WAIT_S;
+	pthread_mutex_lock(&conns_mu);
+	stopping = true;
+	for (struct conn *c = conns; c; c = c->next) {
+		shutdown(c->fd, SHUT_RDWR);
+		if (c->lio_fd >= 0)
+			shutdown(c->lio_fd, SHUT_RDWR);
+	}
+	while (nconns && pthread_cond_timedwait(&conns_cv, &conns_mu, &until) == 0)
+		;
+	if (nconns)
+		plog("%u connections did not end within %d s", nconns, SHUTDOWN_WAIT_S);
+	pthread_mutex_unlock(&conns_mu);
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	struct sigaction sa;
+	struct session_cfg sc;
+	struct cfs *cfs;
+	unsigned removed = 0;
+	int lfd, r;
+
+	if (options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-portal: %s\n", err);
+		return 2;
+	}
+	if (opts.help)
+		return 0;
+	plog_verbose = opts.verbose;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (!realpath(opts.images, images_dir)) {
+		plog("images directory %s: %s (serving blank only until it appears)", opts.images,
+		     strerror(errno));
+		snprintf(images_dir, sizeof(images_dir), "%s", opts.images);
+	}
+	options_each(&opts, log_option, NULL);
+
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		plog("pipe: %s", strerror(errno));
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cfs = cfs_open(opts.configfs);
+	if (!cfs) {
+		plog("cannot open configfs at %s: %s", opts.configfs, strerror(errno));
+		return 1;
+	}
+	r = cfs_sweep(cfs, SESSION_NAME_PREFIX, &removed);
+	if (r < 0)
+		plog("sweep of leftover sessions: %s (removed %u objects)", cfs_error(cfs), removed);
+	else
+		plog("sweep: removed %u leftover session objects", removed);
+	if (!opts.keep_overlays) {
+		r = session_clean_overlays(opts.state);
+		if (r < 0)
+			plog("cleaning %s/%s: %s", opts.state, SESSION_OVERLAY_SUBDIR, strerror(-r));
+		else
+			plog("deleted %d stale overlay files", r);
+	}
+	unknown_log = ratelog_new(RATELOG_WINDOW_S);
+	memset(&sc, 0, sizeof(sc));
+	sc.cfs = cfs;
+	sc.state_dir = opts.state;
+	sc.lio_portal = opts.lio;
+	sc.write_limit = opts.write_limit;
+	sc.keep_overlays = opts.keep_overlays;
+	mgr = session_mgr_new(&sc);
+	if (!mgr || !unknown_log) {
+		plog("out of memory");
+		return 1;
+	}
+	atomic_store(&tsih_counter, random32());
+
+	lfd = open_listener();
+	if (lfd < 0) {
+		plog("cannot listen on %s: %s", opts.listen, strerror(-lfd));
+		session_mgr_free(mgr);
+		cfs_close(cfs);
+		return 1;
+	}
+	plog("listening on %s (advertising %s, relaying to LIO at %s)", opts.listen,
+	     opts.public_addr, opts.lio);
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = stop_pipe[0], .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			plog("poll: %s", strerror(errno));
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (p[0].revents & POLLIN)
+			accept_one(lfd);
+	}
+	plog("stopping: closing connections");
+	close(lfd);
+	shutdown_connections();
+	plog("tearing down %zu sessions", session_count(mgr));
+	session_mgr_free(mgr);
+	cfs_close(cfs);
+	ratelog_free(unknown_log);
+	plog("stopped");
+	return 0;
+}

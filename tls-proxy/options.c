@@ -1,0 +1,249 @@
+/*
+ * options.c — the option table (see options.h).
+ */
+#include "options.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_ADDR, OPT_HOSTPORT, OPT_PATH, OPT_U64, OPT_U32, OPT_FLAG };
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	size_t off;          /* field in struct portal_options */
+	size_t size;         /* field size for strings */
+	const char *def;     /* default as text ("" = none) */
+	const char *unit;
+	uint64_t min, max;   /* numbers */
+	const char *help;
+};
+
+#define F(f) offsetof(struct portal_options, f), sizeof(((struct portal_options *)0)->f)
+
+static const struct opt table[] = {
+	{ "listen", OPT_ADDR, F(listen), "0.0.0.0:3260", "ADDR:PORT", 0, 0,
+	  "address the portal accepts initiators on" },
+	{ "public", OPT_HOSTPORT, F(public_addr), "", "HOST:PORT", 0, 0,
+	  "address SendTargets advertises (default: --listen unless it is a wildcard)" },
+	{ "lio", OPT_ADDR, F(lio), "127.0.0.1:3262", "ADDR:PORT", 0, 0,
+	  "LIO's loopback network portal that normal sessions are relayed to" },
+	{ "images", OPT_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
+	  "catalog: *.img and *.iso files, recursively" },
+	{ "state", OPT_PATH, F(state), "/var/lib/scsipub", "DIR", 0, 0,
+	  "state directory; session overlays live in DIR/overlays" },
+	{ "configfs", OPT_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
+	  "LIO configfs root" },
+	{ "write-limit", OPT_U64, F(write_limit), "0", "BYTES", 0, UINT64_MAX,
+	  "overlay data each session may write; 0 = unlimited" },
+	{ "max-pdu", OPT_U32, F(max_pdu), "65536", "BYTES", 512, 16777215,
+	  "largest PDU data segment read from an initiator before relaying" },
+	{ "keep-overlays", OPT_FLAG, F(keep_overlays), "off", "flag", 0, 0,
+	  "keep overlay + bitmap files at session teardown and startup (crash tests)" },
+	{ "verbose", OPT_FLAG, F(verbose), "off", "flag", 0, 0,
+	  "log discovery logins, SendTargets and logouts too" },
+};
+#define NOPTS (sizeof(table) / sizeof(table[0]))
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	char *end;
+	unsigned long p;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen || !colon[1])
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || errno || p == 0 || p > 65535 || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static bool numeric_ip(const char *host)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static int set(const struct opt *o, struct portal_options *po, const char *v, char *err,
+	       size_t errlen)
+{
+	char *field = (char *)po + o->off;
+	char host[OPTIONS_ADDR_MAX];
+	uint16_t port;
+
+	switch (o->type) {
+	case OPT_ADDR:
+	case OPT_HOSTPORT:
+		if (strlen(v) >= o->size || options_split_hostport(v, host, sizeof(host), &port) < 0)
+			return fail(err, errlen, "--%s: '%s' is not %s", o->name, v, o->unit);
+		if (o->type == OPT_ADDR && !numeric_ip(host))
+			return fail(err, errlen, "--%s: '%s' is not a numeric IP address",
+				    o->name, host);
+		for (const char *c = host; *c; c++)
+			if (*c == ',' || (unsigned char)*c <= ' ' || *c == '/')
+				return fail(err, errlen, "--%s: bad character in '%s'", o->name, v);
+		strcpy(field, v);
+		return 0;
+	case OPT_PATH:
+		if (!v[0] || strlen(v) >= o->size)
+			return fail(err, errlen, "--%s: empty or too long path", o->name);
+		strcpy(field, v);
+		return 0;
+	case OPT_U64:
+	case OPT_U32: {
+		unsigned long long n;
+		char *end;
+
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (!v[0] || *end || errno || v[0] < '0' || v[0] > '9' || n < o->min || n > o->max)
+			return fail(err, errlen, "--%s: '%s' is not a number of %s in %llu..%llu",
+				    o->name, v, o->unit, (unsigned long long)o->min,
+				    (unsigned long long)o->max);
+		if (o->type == OPT_U64)
+			*(uint64_t *)(void *)field = n;
+		else
+			*(uint32_t *)(void *)field = (uint32_t)n;
+		return 0;
+	}
+	case OPT_FLAG:
+		*(bool *)(void *)field = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int options_parse(int argc, char **argv, struct portal_options *po, char *err, size_t errlen)
+{
+	char host[OPTIONS_ADDR_MAX];
+	uint16_t port;
+	int r;
+
+	memset(po, 0, sizeof(*po));
+	for (size_t i = 0; i < NOPTS; i++)
+		if (table[i].type != OPT_FLAG && table[i].def[0] &&
+		    (r = set(&table[i], po, table[i].def, err, errlen)) < 0)
+			return r;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL, *eq;
+		const struct opt *o = NULL;
+		size_t nl;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			options_usage(stdout);
+			po->help = true;
+			return 0;
+		}
+		if (strncmp(a, "--", 2))
+			return fail(err, errlen, "unexpected argument '%s' (see --help)", a);
+		a += 2;
+		eq = strchr(a, '=');
+		nl = eq ? (size_t)(eq - a) : strlen(a);
+		for (size_t k = 0; k < NOPTS; k++)
+			if (strlen(table[k].name) == nl && !strncmp(table[k].name, a, nl))
+				o = &table[k];
+		if (!o)
+			return fail(err, errlen, "unknown option '--%.*s' (see --help)", (int)nl, a);
+		if (o->type == OPT_FLAG) {
+			if (eq)
+				return fail(err, errlen, "--%s takes no value", o->name);
+		} else if (eq) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			return fail(err, errlen, "--%s needs a value (%s)", o->name, o->unit);
+		}
+		r = set(o, po, val ? val : "", err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (!po->public_addr[0]) {
+		r = options_split_hostport(po->listen, host, sizeof(host), &port);
+		if (r < 0 || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+			return fail(err, errlen, "--public HOST:PORT is required when --listen is "
+				    "a wildcard address (%s)", po->listen);
+		strcpy(po->public_addr, po->listen);
+	}
+	return 0;
+}
+
+void options_usage(FILE *out)
+{
+	fprintf(out, "usage: scsipub-portal [OPTION]...\n"
+		"Public iSCSI portal: answers discovery itself, provisions a copy-on-write\n"
+		"LUN per initiator and target in LIO, and relays normal sessions to LIO.\n\n"
+		"%-16s %-10s %-26s %s\n", "option", "unit", "default", "meaning");
+	for (size_t i = 0; i < NOPTS; i++)
+		fprintf(out, "--%-14s %-10s %-26s %s\n", table[i].name, table[i].unit,
+			table[i].def[0] ? table[i].def : "-", table[i].help);
+	fprintf(out, "--%-14s %-10s %-26s %s\n", "help", "flag", "-", "show this table");
+}
+
+void options_each(const struct portal_options *po, void (*emit)(const char *line, void *arg),
+		  void *arg)
+{
+	char line[PATH_MAX + 64];
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &table[i];
+		const char *field = (const char *)po + o->off;
+
+		switch (o->type) {
+		case OPT_ADDR:
+		case OPT_HOSTPORT:
+		case OPT_PATH:
+			snprintf(line, sizeof(line), "%s=%s", o->name, field);
+			break;
+		case OPT_U64:
+			snprintf(line, sizeof(line), "%s=%llu", o->name,
+				 (unsigned long long)*(const uint64_t *)(const void *)field);
+			break;
+		case OPT_U32:
+			snprintf(line, sizeof(line), "%s=%u", o->name,
+				 *(const uint32_t *)(const void *)field);
+			break;
+		case OPT_FLAG:
+			snprintf(line, sizeof(line), "%s=%s", o->name,
+				 *(const bool *)(const void *)field ? "on" : "off");
+			break;
+		}
+		emit(line, arg);
+	}
+}

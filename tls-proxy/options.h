@@ -1,0 +1,48 @@
+/*
+ * options.h — the portal's command-line options, declared once in a table with
+ * default and unit (options.c). --help prints the table; startup logs every
+ * effective value. Options take "--name VALUE" or "--name=VALUE".
+ */
+#ifndef SCSIPUB_OPTIONS_H
+#define SCSIPUB_OPTIONS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define OPTIONS_ADDR_MAX 300
+
+struct portal_options {
+	char listen[OPTIONS_ADDR_MAX];      /* ADDR:PORT the portal listens on */
+	char public_addr[OPTIONS_ADDR_MAX]; /* HOST:PORT advertised by SendTargets */
+	char lio[OPTIONS_ADDR_MAX];         /* LIO's loopback portal ADDR:PORT */
+	char images[PATH_MAX];              /* catalog directory */
+	char state[PATH_MAX];               /* state directory (overlays/) */
+	char configfs[PATH_MAX];            /* LIO configfs root */
+	uint64_t write_limit;               /* bytes per session, 0 = unlimited */
+	uint32_t max_pdu;                   /* bytes: cap of a PDU data segment we read */
+	bool keep_overlays;
+	bool verbose;
+	bool help;                          /* --help was given (usage printed) */
+};
+
+/*
+ * Parse argv into *o (defaults first). --help prints usage to stdout and sets
+ * o->help. Returns 0, or -EINVAL with a one-line reason in err (exit status 2).
+ */
+int options_parse(int argc, char **argv, struct portal_options *o, char *err, size_t errlen);
+/* The option table as help text. */
+void options_usage(FILE *out);
+/* Call emit once per option with "name=value" (for the startup log). */
+void options_each(const struct portal_options *o, void (*emit)(const char *line, void *arg),
+		  void *arg);
+
+/*
+ * Split "HOST:PORT" or "[V6]:PORT" into host (without brackets) and port (1..65535).
+ * 0 or -EINVAL.
+ */
+int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * relay.c — bidirectional byte relay with half-close (see relay.h).
+ */
+#include "relay.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct dir {
+	struct pio *src, *dst;
+	uint8_t *buf;
+	size_t off, len;    /* pending bytes buf[off..off+len) */
+	bool eof;           /* src ended */
+	bool shut;          /* dst was half-closed */
+	uint64_t bytes;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Move what can be moved without blocking. 0 or -errno. */
+static int pump(struct dir *d)
+{
+	for (;;) {
+		bool progress = false;
+
+		if (!d->eof && d->len == 0) {
+			ssize_t n = d->src->read(d->src, d->buf, RELAY_BUF_SIZE);
+
+			if (n > 0) {
+				d->off = 0;
+				d->len = (size_t)n;
+				progress = true;
+			} else if (n == 0) {
+				d->eof = true;
+			} else if (n != -EAGAIN) {
+				return (int)n;
+			}
+		}
+		if (d->len) {
+			ssize_t n = d->dst->write(d->dst, d->buf + d->off, d->len);
+
+			if (n > 0) {
+				d->off += (size_t)n;
+				d->len -= (size_t)n;
+				d->bytes += (uint64_t)n;
+				progress = true;
+			} else if (n != -EAGAIN) {
+				return (int)n;
+			}
+		}
+		if (d->eof && d->len == 0 && !d->shut) {
+			d->shut = true;
+			d->dst->shutdown_write(d->dst); /* the peer may be gone already */
+		}
+		if (!progress)
+			return 0;
+	}
+}
+
+int relay_run(struct pio *client, struct pio *lio, struct relay_stats *st)
+{
+	struct dir up = { .src = client, .dst = lio };
+	struct dir down = { .src = lio, .dst = client };
+	int64_t linger_until = -1;
+	int r = 0;
+
+	up.buf = malloc(RELAY_BUF_SIZE);
+	down.buf = malloc(RELAY_BUF_SIZE);
+	if (!up.buf || !down.buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		struct pollfd p[2] = { { .fd = client->fd }, { .fd = lio->fd } };
+		int timeout = -1;
+
+		if ((r = pump(&up)) < 0 || (r = pump(&down)) < 0)
+			break;
+		if (up.shut && down.shut)
+			break;
+		if ((up.shut || down.shut) && linger_until < 0)
+			linger_until = now_ms() + RELAY_LINGER_MS;
+		if (linger_until >= 0) {
+			int64_t left = linger_until - now_ms();
+
+			if (left <= 0)
+				break;
+			timeout = (int)left;
+		}
+		if (!up.eof && up.len == 0)
+			p[0].events |= POLLIN;
+		if (down.len)
+			p[0].events |= POLLOUT;
+		if (!down.eof && down.len == 0)
+			p[1].events |= POLLIN;
+		if (up.len)
+			p[1].events |= POLLOUT;
+		/* A hung-up fd we wait on for nothing would make poll spin. */
+		for (int i = 0; i < 2; i++)
+			if (!p[i].events)
+				p[i].fd = -1;
+		if (poll(p, 2, timeout) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		/* POLLERR/POLLHUP surface as read/write results in the next pump. */
+	}
+out:
+	if (st) {
+		st->to_lio = up.bytes;
+		st->to_client = down.bytes;
+	}
+	free(up.buf);
+	free(down.buf);
+	return r;
+}

@@ -1,0 +1,34 @@
+/*
+ * relay.h — copy bytes both ways between the initiator's stream and LIO's socket
+ * until the session ends.
+ *
+ * One poll loop, non-blocking on both sides, a RELAY_BUF_SIZE buffer per direction.
+ * End of stream on one side is passed on as a half-close to the other
+ * (shutdown_write), after the bytes already buffered are delivered; the relay then
+ * keeps copying the other direction until it ends too, for at most
+ * RELAY_LINGER_MS. Any error, or both directions ended, stops it. The initiator side
+ * is a struct pio so a TLS stream can take the place of the socket.
+ */
+#ifndef SCSIPUB_RELAY_H
+#define SCSIPUB_RELAY_H
+
+#include <stdint.h>
+
+#include "pio.h"
+
+#define RELAY_BUF_SIZE 65536  /* bytes per direction */
+#define RELAY_LINGER_MS 5000  /* after a half-close, wait this long for the other side */
+
+struct relay_stats {
+	uint64_t to_lio;     /* bytes initiator → LIO */
+	uint64_t to_client;  /* bytes LIO → initiator */
+};
+
+/*
+ * Relay between client and lio (both must allow -EAGAIN: non-blocking fds) until
+ * both directions ended or one failed. Returns 0 when the session ended with end of
+ * stream, or the first negative errno. Byte counts go to *st (may be NULL).
+ */
+int relay_run(struct pio *client, struct pio *lio, struct relay_stats *st);
+
+#endif

@@ -1,0 +1,328 @@
+/*
+ * session.c — session naming, provisioning through libcfs and teardown (see
+ * session.h).
+ */
+#include "session.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfs.h"
+#include "cow_config.h"
+#include "log.h"
+
+struct session {
+	struct session *next;
+	char name[SESSION_NAME_LEN + 1];
+	char initiator[256];
+	char target[CATALOG_IQN_MAX + 1];
+	char overlay[PATH_MAX];
+	char bitmap[PATH_MAX];
+	uint64_t lun;
+	unsigned refs;
+};
+
+struct session_mgr {
+	pthread_mutex_t mu;
+	struct cfs *cfs;
+	char state_dir[PATH_MAX];
+	char lio_portal[128];
+	uint64_t write_limit;
+	bool keep_overlays;
+	struct session *list;
+	size_t count;
+};
+
+int session_name(const char *initiator, const char *target, char out[SESSION_NAME_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok;
+
+	if (!ctx)
+		return -EIO;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, initiator, strlen(initiator)) &&
+	     EVP_DigestUpdate(ctx, "\n", 1) &&
+	     EVP_DigestUpdate(ctx, target, strlen(target)) &&
+	     EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	if (!ok || mdlen < 8)
+		return -EIO;
+	memcpy(out, SESSION_NAME_PREFIX, 2);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+struct session_mgr *session_mgr_new(const struct session_cfg *cfg)
+{
+	struct session_mgr *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	pthread_mutex_init(&m->mu, NULL);
+	m->cfs = cfg->cfs;
+	snprintf(m->state_dir, sizeof(m->state_dir), "%s", cfg->state_dir);
+	snprintf(m->lio_portal, sizeof(m->lio_portal), "%s", cfg->lio_portal);
+	m->write_limit = cfg->write_limit;
+	m->keep_overlays = cfg->keep_overlays;
+	return m;
+}
+
+static void unlink_quiet(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		plog("cannot delete %s: %s", path, strerror(errno));
+}
+
+/* Remove what exists of s from configfs (and its files). Caller holds m->mu. */
+static void teardown(struct session_mgr *m, struct session *s, bool have_lun)
+{
+	int r;
+
+	r = cfs_acl_remove(m->cfs, s->target, s->initiator);
+	if (r < 0)
+		plog("session %s: removing ACL %s: %s", s->name, s->initiator, cfs_error(m->cfs));
+	if (have_lun) {
+		r = cfs_lun_remove(m->cfs, s->target, s->lun);
+		if (r < 0)
+			plog("session %s: removing lun_%llu: %s", s->name,
+			     (unsigned long long)s->lun, cfs_error(m->cfs));
+	}
+	r = cfs_backstore_remove(m->cfs, s->name);
+	if (r < 0)
+		plog("session %s: removing backstore: %s", s->name, cfs_error(m->cfs));
+	if (!m->keep_overlays) {
+		unlink_quiet(s->overlay);
+		unlink_quiet(s->bitmap);
+	}
+}
+
+static int overlay_dir(const char *state, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", state, SESSION_OVERLAY_SUBDIR) >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(state, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int provision(struct session_mgr *m, struct session *s,
+		     const struct catalog_entry *t, char *err, size_t errlen)
+{
+	struct cow_config cc;
+	char dir[PATH_MAX], devcfg[COW_CONFIG_MAX + 1];
+	int r;
+
+	r = overlay_dir(m->state_dir, dir, sizeof(dir));
+	if (r < 0) {
+		snprintf(err, errlen, "overlay directory under %s: %s", m->state_dir, strerror(-r));
+		return r;
+	}
+	if ((size_t)snprintf(s->overlay, sizeof(s->overlay), "%s/%s.ovl", dir, s->name) >=
+		    sizeof(s->overlay) ||
+	    (size_t)snprintf(s->bitmap, sizeof(s->bitmap), "%s/%s.bitmap", dir, s->name) >=
+		    sizeof(s->bitmap)) {
+		snprintf(err, errlen, "overlay path too long");
+		return -ENAMETOOLONG;
+	}
+	if (!m->keep_overlays) {
+		unlink_quiet(s->overlay);
+		unlink_quiet(s->bitmap);
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.size_bytes = t->size_bytes;
+	cc.limit_bytes = m->write_limit;
+	if (strlen(s->overlay) >= sizeof(cc.overlay) || strlen(s->bitmap) >= sizeof(cc.bitmap) ||
+	    strlen(t->path) >= sizeof(cc.base)) {
+		snprintf(err, errlen, "overlay or image path too long");
+		return -ENAMETOOLONG;
+	}
+	strcpy(cc.overlay, s->overlay);
+	strcpy(cc.bitmap, s->bitmap);
+	strcpy(cc.base, t->path);
+	r = cow_config_format(&cc, devcfg, sizeof(devcfg));
+	if (r < 0) {
+		snprintf(err, errlen, "dev_config: %s", strerror(-r));
+		return r;
+	}
+
+	r = cfs_target_ensure(m->cfs, s->target, m->lio_portal);
+	if (r < 0) {
+		snprintf(err, errlen, "target %s: %s", s->target, cfs_error(m->cfs));
+		return r;
+	}
+	r = cfs_backstore_create(m->cfs, s->name, t->size_bytes, devcfg, s->name);
+	if (r < 0) {
+		snprintf(err, errlen, "backstore %s: %s", s->name, cfs_error(m->cfs));
+		cfs_backstore_remove(m->cfs, s->name);
+		goto files;
+	}
+	r = cfs_lun_add(m->cfs, s->target, s->name, &s->lun);
+	if (r < 0) {
+		snprintf(err, errlen, "LUN for %s: %s", s->name, cfs_error(m->cfs));
+		cfs_backstore_remove(m->cfs, s->name);
+		goto files;
+	}
+	r = cfs_acl_map(m->cfs, s->target, s->initiator, 0, s->lun);
+	if (r < 0) {
+		snprintf(err, errlen, "ACL %s: %s", s->initiator, cfs_error(m->cfs));
+		teardown(m, s, true);
+		return r;
+	}
+	return 0;
+files:
+	if (!m->keep_overlays) {
+		unlink_quiet(s->overlay);
+		unlink_quiet(s->bitmap);
+	}
+	return r;
+}
+
+int session_acquire(struct session_mgr *m, const char *initiator,
+		    const struct catalog_entry *t, const char *peer, struct session **out,
+		    char *err, size_t errlen)
+{
+	char name[SESSION_NAME_LEN + 1];
+	struct session *s;
+	int r;
+
+	*out = NULL;
+	if (strlen(initiator) >= sizeof(s->initiator)) {
+		snprintf(err, errlen, "initiator name too long");
+		return -ENAMETOOLONG;
+	}
+	r = session_name(initiator, t->iqn, name);
+	if (r < 0) {
+		snprintf(err, errlen, "SHA-256 failed");
+		return r;
+	}
+	pthread_mutex_lock(&m->mu);
+	for (s = m->list; s; s = s->next)
+		if (!strcmp(s->name, name))
+			break;
+	if (s) {
+		s->refs++;
+		plog("session %s: another connection from %s (%s) to %s, %u connections",
+		     s->name, initiator, peer, s->target, s->refs);
+		pthread_mutex_unlock(&m->mu);
+		*out = s;
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		pthread_mutex_unlock(&m->mu);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(s->name, name, sizeof(name));
+	snprintf(s->initiator, sizeof(s->initiator), "%s", initiator);
+	snprintf(s->target, sizeof(s->target), "%s", t->iqn);
+	r = provision(m, s, t, err, errlen);
+	if (r < 0) {
+		pthread_mutex_unlock(&m->mu);
+		free(s);
+		return r;
+	}
+	s->refs = 1;
+	s->next = m->list;
+	m->list = s;
+	m->count++;
+	plog("session create: initiator %s peer %s target %s backstore %s lun %llu size %llu",
+	     s->initiator, peer, s->target, s->name, (unsigned long long)s->lun,
+	     (unsigned long long)t->size_bytes);
+	pthread_mutex_unlock(&m->mu);
+	*out = s;
+	return 0;
+}
+
+/* Unlink s from the list and destroy it. Caller holds m->mu. */
+static void destroy(struct session_mgr *m, struct session *s, const char *peer)
+{
+	for (struct session **pp = &m->list; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	m->count--;
+	teardown(m, s, true);
+	plog("session destroy: initiator %s peer %s target %s backstore %s%s", s->initiator,
+	     peer, s->target, s->name, m->keep_overlays ? " (overlay kept)" : "");
+	free(s);
+}
+
+void session_release(struct session_mgr *m, struct session *s, const char *peer)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (--s->refs == 0)
+		destroy(m, s, peer);
+	pthread_mutex_unlock(&m->mu);
+}
+
+const char *session_backstore(const struct session *s)
+{
+	return s->name;
+}
+
+size_t session_count(struct session_mgr *m)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->mu);
+	n = m->count;
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+void session_mgr_free(struct session_mgr *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	while (m->list)
+		destroy(m, m->list, "shutdown");
+	pthread_mutex_unlock(&m->mu);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+int session_clean_overlays(const char *state_dir)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int n = 0, r;
+
+	r = overlay_dir(state_dir, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path))
+			continue;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
