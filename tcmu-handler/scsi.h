@@ -1,0 +1,60 @@
+/*
+ * scsi.h — SCSI command emulation for one TCMU device (SPC-4 / SBC-3), over a cow
+ * store. This is the layer between the ring plumbing (ring.c, device.c) and the COW
+ * backend (cow.h): the ring hands over a CDB plus the command's data buffer as an
+ * iovec array; scsi_execute() carries it out and returns the SCSI status, with
+ * fixed-format sense data on CHECK CONDITION (sense.h).
+ *
+ * The kernel (LIO) keeps REPORT LUNS, PERSISTENT RESERVE IN/OUT, RESERVE/RELEASE and
+ * ALUA for itself; everything else arrives here (../shared/lab-recipe.md).
+ *
+ * Units: the logical block is 512 bytes (SCSI_BLOCK_SIZE); CDB LBAs and transfer
+ * lengths are in logical blocks; the cow store is addressed in bytes.
+ */
+#ifndef SCSIPUB_SCSI_H
+#define SCSIPUB_SCSI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include "cow.h"
+#include "sense.h"
+
+#define SCSI_BLOCK_SIZE 512u
+
+/* What the SCSI layer needs to know about its logical unit. */
+struct scsi_lu {
+	struct cow *cow;          /* the backing store (not owned) */
+	char serial[64];          /* unit serial number (VPD 0x80, NAA/T10 ids in 0x83) */
+	uint32_t max_xfer_blocks; /* maximum transfer length in blocks (VPD 0xB0); 0 = none */
+	int write_cache;          /* WCE bit reported in the caching mode page (0/1) */
+};
+
+/* One command as handed over by the ring. */
+struct scsi_cmd {
+	const uint8_t *cdb;       /* the CDB (length implied by the opcode group) */
+	struct iovec *iov;        /* data-in or data-out buffer (may be NULL if none) */
+	int iov_cnt;
+	uint8_t sense[SENSE_BUF_LEN]; /* out: sense data when status is CHECK CONDITION */
+	uint32_t data_in_len;     /* out: bytes of data-in actually produced (≤ buffer) */
+	int data_in;              /* out: 1 if the command transfers data to the initiator */
+};
+
+/*
+ * Execute cmd against lu. Returns the SCSI status (SCSI_STATUS_GOOD or
+ * SCSI_STATUS_CHECK_CONDITION with cmd->sense filled). Never fails otherwise: an
+ * unsupported opcode is ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, a bad CDB
+ * field ILLEGAL REQUEST / INVALID FIELD IN CDB, an LBA range past the end ILLEGAL
+ * REQUEST / LBA OUT OF RANGE (SBC-3 §4.5), a write past the write limit DATA PROTECT
+ * / WRITE PROTECTED. A data buffer shorter than the CDB asks for is treated as the
+ * transfer length the initiator allowed (data_in_len tells the ring the residual).
+ */
+int scsi_execute(struct scsi_lu *lu, struct scsi_cmd *cmd);
+
+/* Copy helpers between a flat buffer and an iovec array; return bytes copied. */
+size_t scsi_iov_to_buf(const struct iovec *iov, int cnt, void *buf, size_t len);
+size_t scsi_buf_to_iov(const struct iovec *iov, int cnt, const void *buf, size_t len);
+/* Total bytes in an iovec array. */
+size_t scsi_iov_len(const struct iovec *iov, int cnt);
+
+#endif
