@@ -1,0 +1,597 @@
+/*
+ * device.c — one TCMU device served by scsipub-tcmu (see device.h): uio name parsing,
+ * sysfs/configfs helpers, the log line writer, and the per-device worker thread that
+ * drains the command ring into the SCSI layer.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cow.h"
+#include "cow_config.h"
+#include "device.h"
+#include "ring.h"
+#include "scsi.h"
+
+/* ---- log lines ------------------------------------------------------------------- */
+
+static atomic_int tlog_verbose;
+
+void tlog_set_verbose(int on)
+{
+	atomic_store(&tlog_verbose, on ? 1 : 0);
+}
+
+void tlog(enum tlog_level level, const char *fmt, ...)
+{
+	static const char *const prefix[] = {
+		[TLOG_ERROR] = "error: ",
+		[TLOG_WARN] = "warning: ",
+		[TLOG_INFO] = "",
+		[TLOG_DEBUG] = "",
+	};
+	char line[1024 + 64];
+	size_t len;
+	va_list ap;
+	int n;
+
+	if (level == TLOG_DEBUG && !atomic_load(&tlog_verbose))
+		return;
+	n = snprintf(line, sizeof(line), "scsipub-tcmu: %s",
+		     (unsigned)level <= TLOG_DEBUG ? prefix[level] : "");
+	len = n > 0 ? (size_t)n : 0;
+	va_start(ap, fmt);
+	n = vsnprintf(line + len, 1024 - len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		len += (size_t)n < 1024 - len ? (size_t)n : 1024 - len - 1;
+	line[len++] = '\n';
+	while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
+		;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- uio names ------------------------------------------------------------------- */
+
+int device_parse_uio_name(const char *name, struct device_name *out)
+{
+	const char *p, *slash, *end;
+	unsigned long long hba = 0;
+	size_t len, n;
+
+	memset(out, 0, sizeof(*out));
+	if (!name)
+		return -EINVAL;
+	len = strlen(name);
+	if (len && name[len - 1] == '\n')
+		len--;
+	end = name + len;
+	n = strlen(DEVICE_UIO_PREFIX);
+	if (len < n || memcmp(name, DEVICE_UIO_PREFIX, n) != 0)
+		return -EINVAL;
+	p = name + n;
+
+	/* <hba>: decimal, fits in 32 bits. */
+	if (p == end || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (p < end && isdigit((unsigned char)*p)) {
+		hba = hba * 10 + (unsigned)(*p - '0');
+		if (hba > UINT32_MAX)
+			return -EINVAL;
+		p++;
+	}
+	if (p == end || *p != '/')
+		return -EINVAL;
+	p++;
+
+	/* <dev>: non-empty, up to the next '/' or the end. */
+	slash = memchr(p, '/', (size_t)(end - p));
+	n = (size_t)((slash ? slash : end) - p);
+	if (n == 0)
+		return -EINVAL;
+	if (n >= sizeof(out->dev))
+		return -ENAMETOOLONG;
+	memcpy(out->dev, p, n);
+	out->dev[n] = '\0';
+	out->hba = (unsigned)hba;
+	if (!slash)
+		return 0;
+
+	/* <dev_config>: everything after, '/' included. */
+	p = slash + 1;
+	n = (size_t)(end - p);
+	if (n >= sizeof(out->config))
+		return -ENAMETOOLONG;
+	memcpy(out->config, p, n);
+	out->config[n] = '\0';
+	slash = memchr(p, '/', n);
+	if (slash)
+		n = (size_t)(slash - p);
+	if (n >= sizeof(out->subtype))
+		return -ENAMETOOLONG;
+	memcpy(out->subtype, p, n);
+	out->subtype[n] = '\0';
+	return 0;
+}
+
+/* ---- filesystem helpers ---------------------------------------------------------- */
+
+int device_write_attr(const char *path, const char *value)
+{
+	size_t len = strlen(value);
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do {
+		n = write(fd, value, len);
+	} while (n < 0 && errno == EINTR);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/*
+ * Read a small file (sysfs/configfs attribute, at most one page) into buf and strip
+ * one trailing newline. Returns the length or a negative errno (-ENAMETOOLONG when it
+ * does not fit in buflen - 1 bytes).
+ */
+static ssize_t read_small_file(const char *path, char *buf, size_t buflen)
+{
+	char tmp[4096 + 1];
+	size_t len = 0;
+	ssize_t n;
+	int fd, e = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < sizeof(tmp) - 1) {
+		n = read(fd, tmp + len, sizeof(tmp) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (e)
+		return -e;
+	if (len && tmp[len - 1] == '\n')
+		len--;
+	if (!buflen || len >= buflen)
+		return -ENAMETOOLONG;
+	memcpy(buf, tmp, len);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+int device_read_uio_name(const char *uio_sysfs, unsigned minor, char *buf, size_t buflen)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+
+	if (snprintf(path, sizeof(path), "%s/uio%u/name", uio_sysfs, minor) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	n = read_small_file(path, buf, buflen);
+	return n < 0 ? (int)n : 0;
+}
+
+/* "uio<N>" with N a decimal number that fits in unsigned. */
+static int parse_uio_dirent(const char *name, unsigned *minor)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	if (strncmp(name, "uio", 3) != 0 || !name[3])
+		return -1;
+	for (p = name + 3; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > UINT_MAX)
+			return -1;
+	}
+	*minor = (unsigned)v;
+	return 0;
+}
+
+int device_scan(const char *uio_sysfs,
+		int (*cb)(void *arg, unsigned minor, const char *name), void *arg)
+{
+	char name[1024];
+	struct dirent *de;
+	unsigned minor;
+	DIR *dir;
+	int ret = 0;
+
+	dir = opendir(uio_sysfs);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno)
+				ret = -errno;
+			break;
+		}
+		if (parse_uio_dirent(de->d_name, &minor) < 0)
+			continue;
+		/* A device removed meanwhile, or an unreadable name, is skipped. */
+		if (device_read_uio_name(uio_sysfs, minor, name, sizeof(name)) < 0)
+			continue;
+		if (strncmp(name, DEVICE_UIO_PREFIX, strlen(DEVICE_UIO_PREFIX)) != 0)
+			continue;
+		ret = cb(arg, minor, name);
+		if (ret)
+			break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* ---- served devices -------------------------------------------------------------- */
+
+struct device {
+	unsigned minor;
+	char uio_name[600];
+	char label[300];          /* user_<hba>/<dev> */
+	struct device_name name;
+	struct ring ring;
+	struct cow *cow;
+	struct scsi_lu lu;
+	pthread_t worker;
+	int worker_started;
+	int stop_fd;              /* eventfd: non-zero = stop */
+	atomic_int write_cache;   /* requested WCE, applied by the worker */
+	atomic_int gone;
+};
+
+/* The dir of the backstore in configfs: <root>/core/user_<hba>/<dev>. */
+static int backstore_path(const struct device_env *env, const struct device_name *n,
+			  const char *rel, char *buf, size_t buflen)
+{
+	int len = snprintf(buf, buflen, "%s/core/user_%u/%s/%s", env->configfs_root, n->hba,
+			   n->dev, rel);
+
+	return len < 0 || (size_t)len >= buflen ? -ENAMETOOLONG : 0;
+}
+
+/* Read an unsigned number from a configfs attribute; -errno when unavailable. */
+static int read_attr_u64(const struct device_env *env, const struct device_name *n,
+			 const char *rel, uint64_t *out)
+{
+	char path[PATH_MAX], buf[64], *end;
+	ssize_t len;
+
+	if (backstore_path(env, n, rel, path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	len = read_small_file(path, buf, sizeof(buf));
+	if (len < 0)
+		return (int)len;
+	errno = 0;
+	*out = strtoull(buf, &end, 0);
+	if (errno || end == buf)
+		return -EINVAL;
+	return 0;
+}
+
+/* Write an action attribute for the restart protocol; failures are logged only. */
+static void write_action(const struct device_env *env, const struct device_name *n,
+			 const char *rel, const char *value)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = backstore_path(env, n, rel, path, sizeof(path));
+	if (ret == 0)
+		ret = device_write_attr(path, value);
+	if (ret < 0)
+		tlog(TLOG_WARN, "user_%u/%s: cannot write %s to %s: %s", n->hba, n->dev, value,
+		     rel, strerror(-ret));
+}
+
+/*
+ * The unit serial: wwn/vpd_unit_serial reads "T10 VPD Unit Serial Number: <serial>";
+ * empty or unreadable → the backstore name.
+ */
+static void fill_serial(const struct device_env *env, const struct device_name *n,
+			char *serial, size_t len)
+{
+	static const char tag[] = "T10 VPD Unit Serial Number:";
+	char path[PATH_MAX], buf[512];
+	const char *s = "";
+	size_t copy;
+
+	if (backstore_path(env, n, "wwn/vpd_unit_serial", path, sizeof(path)) == 0 &&
+	    read_small_file(path, buf, sizeof(buf)) >= 0) {
+		s = buf;
+		if (strncmp(s, tag, sizeof(tag) - 1) == 0)
+			s += sizeof(tag) - 1;
+		while (*s == ' ' || *s == '\t')
+			s++;
+	}
+	if (!*s)
+		s = n->dev;
+	copy = strnlen(s, len - 1);
+	memcpy(serial, s, copy);
+	serial[copy] = '\0';
+}
+
+static int exec_cmd(void *arg, struct scsi_cmd *cmd)
+{
+	struct device *d = arg;
+
+	return scsi_execute(&d->lu, cmd);
+}
+
+/* Drain the ring once; returns 0, or -1 when the device must stop (gone or broken). */
+static int drain(struct device *d)
+{
+	char err[256] = "";
+	int n, ret;
+
+	d->lu.write_cache = atomic_load(&d->write_cache);
+	n = ring_process(&d->ring, exec_cmd, d, err, sizeof(err));
+	if (n > 0) {
+		ret = ring_kick(&d->ring);
+		if (ret == -EIO || ret == -ENODEV) {
+			tlog(TLOG_WARN, "%s: uio device went away", d->label);
+			return -1;
+		}
+		if (ret < 0)
+			tlog(TLOG_ERROR, "%s: cannot notify the kernel: %s", d->label,
+			     strerror(-ret));
+	} else if (n < 0) {
+		tlog(TLOG_ERROR, "%s: command ring is inconsistent (%s); no longer served",
+		     d->label, err);
+		return -1;
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct device *d = arg;
+	struct pollfd p[2];
+	int ret;
+
+	p[0].fd = ring_fd(&d->ring);
+	p[0].events = POLLIN;
+	p[1].fd = d->stop_fd;
+	p[1].events = POLLIN;
+	/* Commands queued before we attached (or while the ring was reset). */
+	if (drain(d) < 0) {
+		atomic_store(&d->gone, 1);
+		return NULL;
+	}
+	for (;;) {
+		ret = poll(p, 2, -1);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			tlog(TLOG_ERROR, "%s: poll: %s", d->label, strerror(errno));
+			atomic_store(&d->gone, 1);
+			return NULL;
+		}
+		if (p[1].revents) {
+			/* Stop: complete what is already queued, then leave. */
+			ret = ring_ack(&d->ring);
+			if (ret == 0)
+				drain(d);
+			return NULL;
+		}
+		if (p[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
+			ret = ring_ack(&d->ring);
+			if (ret == -EIO || ret == -ENODEV || (p[0].revents & POLLNVAL)) {
+				tlog(TLOG_WARN, "%s: uio device went away", d->label);
+				atomic_store(&d->gone, 1);
+				return NULL;
+			}
+			if (ret < 0)
+				tlog(TLOG_ERROR, "%s: uio read: %s", d->label, strerror(-ret));
+			if (drain(d) < 0) {
+				atomic_store(&d->gone, 1);
+				return NULL;
+			}
+		}
+	}
+}
+
+int device_open(const struct device_env *env, unsigned minor, const char *uio_name,
+		int reattach, struct device **out, char *err, size_t errlen)
+{
+	char sysname[sizeof(((struct device *)0)->uio_name)];
+	char cerr[256] = "";
+	struct cow_config cfg;
+	struct device *d;
+	int blocked = 0;
+	uint64_t v;
+	int ret;
+
+	*out = NULL;
+	ret = device_read_uio_name(env->uio_sysfs, minor, sysname, sizeof(sysname));
+	if (ret == 0 && uio_name && strcmp(sysname, uio_name) != 0) {
+		set_err(err, errlen, "uio%u is now named \"%s\", not \"%s\"", minor, sysname,
+			uio_name);
+		return -ENODEV;
+	}
+	if (ret < 0 && !uio_name) {
+		set_err(err, errlen, "cannot read the name of uio%u: %s", minor, strerror(-ret));
+		return ret == -ENOENT ? -ENODEV : ret;
+	}
+	if (!uio_name)
+		uio_name = sysname;
+	if (strlen(uio_name) >= sizeof(d->uio_name)) {
+		set_err(err, errlen, "uio%u: name too long", minor);
+		return -EINVAL;
+	}
+
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	d->stop_fd = -1;
+	d->ring.fd = -1;
+	d->minor = minor;
+	snprintf(d->uio_name, sizeof(d->uio_name), "%s", uio_name);
+	ret = device_parse_uio_name(uio_name, &d->name);
+	if (ret < 0) {
+		set_err(err, errlen, "uio%u: not a TCMU device name: \"%s\"", minor, uio_name);
+		ret = -EINVAL;
+		goto fail;
+	}
+	snprintf(d->label, sizeof(d->label), "user_%u/%s", d->name.hba, d->name.dev);
+	if (strcmp(d->name.subtype, COW_CONFIG_SUBTYPE) != 0) {
+		set_err(err, errlen, "%s: subtype \"%s\" is not ours (\"%s\")", d->label,
+			d->name.subtype, COW_CONFIG_SUBTYPE);
+		ret = -ENOENT;
+		goto fail;
+	}
+	ret = cow_config_parse(d->name.config + strlen(COW_CONFIG_SUBTYPE "/"), &cfg, cerr,
+			       sizeof(cerr));
+	if (ret < 0) {
+		set_err(err, errlen, "%s: bad dev_config: %s", d->label, cerr);
+		ret = -EINVAL;
+		goto fail;
+	}
+	/* The SCSI layer speaks 512-byte blocks; the kernel must agree. */
+	if (read_attr_u64(env, &d->name, "attrib/hw_block_size", &v) == 0 &&
+	    v != SCSI_BLOCK_SIZE) {
+		set_err(err, errlen, "%s: hw_block_size %" PRIu64 " is not supported (only %u)",
+			d->label, v, SCSI_BLOCK_SIZE);
+		ret = -EINVAL;
+		goto fail;
+	}
+
+	if (reattach) {
+		write_action(env, &d->name, "action/block_dev", "1");
+		write_action(env, &d->name, "action/reset_ring", "1");
+		blocked = 1;
+	}
+	ret = ring_open(&d->ring, minor, env->uio_sysfs, env->dev_dir, cerr, sizeof(cerr));
+	if (ret < 0) {
+		set_err(err, errlen, "%s: %s", d->label, cerr);
+		goto fail;
+	}
+	d->cow = cow_open(&cfg, cerr, sizeof(cerr));
+	if (!d->cow) {
+		ret = errno ? -errno : -EIO;
+		set_err(err, errlen, "%s: %s", d->label, cerr);
+		goto fail;
+	}
+
+	d->lu.cow = d->cow;
+	fill_serial(env, &d->name, d->lu.serial, sizeof(d->lu.serial));
+	if (read_attr_u64(env, &d->name, "attrib/hw_max_sectors", &v) == 0 && v > 0 &&
+	    v <= UINT32_MAX)
+		d->lu.max_xfer_blocks = (uint32_t)v;
+	else
+		d->lu.max_xfer_blocks = 128;
+	if (read_attr_u64(env, &d->name, "attrib/emulate_write_cache", &v) == 0)
+		atomic_store(&d->write_cache, v ? 1 : 0);
+	d->lu.write_cache = atomic_load(&d->write_cache);
+
+	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->stop_fd < 0) {
+		ret = -errno;
+		set_err(err, errlen, "%s: eventfd: %s", d->label, strerror(errno));
+		goto fail;
+	}
+	ret = pthread_create(&d->worker, NULL, worker_main, d);
+	if (ret) {
+		set_err(err, errlen, "%s: cannot start the worker: %s", d->label, strerror(ret));
+		ret = -ret;
+		goto fail;
+	}
+	d->worker_started = 1;
+	if (reattach)
+		write_action(env, &d->name, "action/block_dev", "0");
+	*out = d;
+	return 0;
+
+fail:
+	if (blocked)
+		write_action(env, &d->name, "action/block_dev", "0");
+	device_close(d);
+	return ret;
+}
+
+void device_close(struct device *d)
+{
+	uint64_t one = 1;
+
+	if (!d)
+		return;
+	if (d->worker_started) {
+		while (write(d->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+		pthread_join(d->worker, NULL);
+	}
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	ring_close(&d->ring);
+	cow_close(d->cow);
+	free(d);
+}
+
+void device_set_write_cache(struct device *d, int on)
+{
+	atomic_store(&d->write_cache, on ? 1 : 0);
+}
+
+unsigned device_minor(const struct device *d)
+{
+	return d->minor;
+}
+
+const char *device_uio_name(const struct device *d)
+{
+	return d->uio_name;
+}
+
+const char *device_label(const struct device *d)
+{
+	return d->label;
+}
+
+int device_gone(const struct device *d)
+{
+	return atomic_load(&((struct device *)d)->gone);
+}

@@ -1,0 +1,136 @@
+/*
+ * device.h — one TCMU device served by scsipub-tcmu: its uio name, its cow store
+ * (cow.h), its SCSI logical unit (scsi.h), its ring (ring.h) and a worker thread that
+ * waits on the uio fd and executes each command.
+ *
+ * The kernel names a TCMU uio device "tcm-user/<hba>/<dev>/<dev_config>"
+ * (../shared/lio-tcmu-facts.md §1.3): <hba> is N of configfs core/user_N, <dev> the
+ * backstore's directory name and <dev_config> the string written to `control`;
+ * ours is "cow/..." (cow_config.h). Devices of any other subtype are not ours.
+ *
+ * Also here: the daemon's log line writer (every module of the handler logs through
+ * it) and small sysfs/configfs helpers.
+ *
+ * Threading: device_open/device_close/device_set_write_cache are called from one
+ * thread (the main loop); each device runs its own worker thread in between.
+ */
+#ifndef SCSIPUB_DEVICE_H
+#define SCSIPUB_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- log lines ------------------------------------------------------------------- */
+
+enum tlog_level { TLOG_ERROR, TLOG_WARN, TLOG_INFO, TLOG_DEBUG };
+
+/* Show TLOG_DEBUG lines (off by default). */
+void tlog_set_verbose(int on);
+
+/*
+ * Write one line "scsipub-tcmu: [error: |warning: ]<message>\n" to stderr with a
+ * single write(2), so lines from several threads never interleave. Lines longer than
+ * 1 KiB are cut. TLOG_DEBUG lines only with tlog_set_verbose(1).
+ */
+void tlog(enum tlog_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- uio names ------------------------------------------------------------------- */
+
+#define DEVICE_UIO_PREFIX "tcm-user/"
+
+struct device_name {
+	unsigned hba;        /* N of core/user_N */
+	char dev[256];       /* backstore name (configfs directory under core/user_N) */
+	char config[256];    /* the whole dev_config ("" when the name has none) */
+	char subtype[64];    /* dev_config up to its first '/' ("" when none) */
+};
+
+/*
+ * Split a uio name "tcm-user/<hba>/<dev>[/<dev_config>]" (a trailing newline, as read
+ * from sysfs, is ignored). <hba> must be a decimal number that fits in 32 bits; <dev>
+ * must be non-empty; <dev_config> is everything after the third '/' and may contain
+ * '/'. Pure function. Returns 0, -EINVAL for a name of another shape (wrong prefix,
+ * bad hba, empty dev), -ENAMETOOLONG when a part does not fit its field.
+ */
+int device_parse_uio_name(const char *name, struct device_name *out);
+
+/* ---- filesystem helpers ---------------------------------------------------------- */
+
+/*
+ * Write value (a short string) to the sysfs/configfs attribute at path, with one
+ * write(2). Returns 0 or a negative errno (-ENOENT when the attribute does not exist).
+ */
+int device_write_attr(const char *path, const char *value);
+
+/*
+ * Read <uio_sysfs>/uio<minor>/name into buf (buflen bytes), without the trailing
+ * newline. Returns 0 or a negative errno (-ENAMETOOLONG when it does not fit).
+ */
+int device_read_uio_name(const char *uio_sysfs, unsigned minor, char *buf, size_t buflen);
+
+/*
+ * Call cb(arg, minor, name) for every <uio_sysfs>/uio<N> whose name starts with
+ * DEVICE_UIO_PREFIX, in directory order. A non-zero return from cb stops the scan and
+ * is returned. Returns 0, or a negative errno when uio_sysfs cannot be read (a
+ * missing directory, i.e. no uio devices at all, counts as empty: 0).
+ */
+int device_scan(const char *uio_sysfs,
+		int (*cb)(void *arg, unsigned minor, const char *name), void *arg);
+
+/* ---- served devices -------------------------------------------------------------- */
+
+/* Where the kernel's files are; all strings must outlive every device opened with them. */
+struct device_env {
+	const char *configfs_root; /* e.g. "/sys/kernel/config/target" */
+	const char *uio_sysfs;     /* e.g. "/sys/class/uio" */
+	const char *dev_dir;       /* e.g. "/dev" */
+};
+
+struct device;
+
+/*
+ * Serve /dev/uio<minor>: parse uio_name (NULL = read it from sysfs; otherwise it must
+ * match sysfs when sysfs is readable), check the subtype is "cow", parse the
+ * dev_config (cow_config_parse), map the ring, open the cow store, fill the logical
+ * unit (serial from core/user_<hba>/<dev>/wwn/vpd_unit_serial, else the backstore
+ * name; max transfer from attrib/hw_max_sectors, else 128 blocks; write cache from
+ * attrib/emulate_write_cache, else off) and start the worker thread.
+ * reattach != 0 runs the restart protocol around it for a device that was live before
+ * we started: action/block_dev=1, action/reset_ring=1 (outstanding commands complete
+ * BUSY, so initiators retry), open, action/block_dev=0 (also on failure).
+ * Returns 0 with *out set (caller owns; device_close), or a negative errno with a
+ * one-line reason in err: -ENOENT for a subtype that is not ours, -EINVAL for a bad
+ * name or dev_config, -ENODEV when the uio name no longer matches, -EBUSY when
+ * another process holds the uio device, or cow_open's errno.
+ */
+int device_open(const struct device_env *env, unsigned minor, const char *uio_name,
+		int reattach, struct device **out, char *err, size_t errlen);
+
+/*
+ * Stop the worker (it completes the commands already in the ring first), join it,
+ * unmap the ring, close the uio device and the cow store, free d. Deletes nothing
+ * and does not touch configfs. NULL is allowed.
+ */
+void device_close(struct device *d);
+
+/*
+ * Set the logical unit's write cache (WCE in the caching mode page) to on (0/1). The
+ * worker applies it before the next command it executes.
+ */
+void device_set_write_cache(struct device *d, int on);
+
+/* The uio minor and the uio name the device was opened with. */
+unsigned device_minor(const struct device *d);
+const char *device_uio_name(const struct device *d);
+
+/* "user_<hba>/<dev>" — how log lines name the device. */
+const char *device_label(const struct device *d);
+
+/*
+ * 1 once the worker has stopped on its own because the uio device went away (the
+ * kernel removed it while netlink was blocked, so no REMOVED_DEVICE came); the owner
+ * should then device_close() it. 0 otherwise.
+ */
+int device_gone(const struct device *d);
+
+#endif

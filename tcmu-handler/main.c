@@ -1,0 +1,364 @@
+/*
+ * main.c — scsipub-tcmu, the TCMU userspace backstore daemon of scsipub-lio.
+ *
+ * Serves every LIO user backstore whose dev_config has the subtype "cow"
+ * (cow_config.h): one device.c worker per device, created on the kernel's
+ * ADDED_DEVICE event and closed on REMOVED_DEVICE (netlink.h). At startup it resets
+ * the kernel's netlink waiters (a previous daemon may have died with configfs writes
+ * pending) and re-attaches to the devices that already exist (a restart after a
+ * crash). Logs go to stderr, one line each (device.h tlog).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <sys/uio.h>
+/* Only glibc's struct iovec may exist (see ring.h). */
+#ifndef __LINUX_UIO_H
+#define __LINUX_UIO_H
+#endif
+#include <linux/target_core_user.h>
+
+#include "cow_config.h"
+#include "device.h"
+#include "netlink.h"
+
+#define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/target"
+#define UIO_SYSFS             "/sys/class/uio"
+#define DEV_DIR               "/dev"
+#define MODULE_PARAMS         "/sys/module/target_core_user/parameters"
+
+struct daemon {
+	struct device_env env;
+	struct tcmu_nl *nl;
+	struct device **devs;
+	size_t ndevs, cap;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: scsipub-tcmu [--configfs-root DIR] [--verbose] [--help]\n"
+		"Serve LIO user (TCMU) backstores whose dev_config is \"cow/...\".\n"
+		"\n"
+		"  --configfs-root DIR  LIO's configfs directory (default %s)\n"
+		"  --verbose            log every netlink event and debug detail\n"
+		"  --help               show this help\n"
+		"\n"
+		"dev_config: cow/size=<bytes>;overlay=<path>;bitmap=<path>[;base=<path>]"
+		"[;limit=<bytes>]\n"
+		"Stops on SIGINT/SIGTERM (closing every device).\n",
+		DEFAULT_CONFIGFS_ROOT);
+}
+
+/* ---- device list ----------------------------------------------------------------- */
+
+static struct device **find_dev(struct daemon *dm, unsigned minor)
+{
+	size_t i;
+
+	for (i = 0; i < dm->ndevs; i++)
+		if (device_minor(dm->devs[i]) == minor)
+			return &dm->devs[i];
+	return NULL;
+}
+
+static int add_dev(struct daemon *dm, struct device *d)
+{
+	struct device **v;
+	size_t cap;
+
+	if (dm->ndevs == dm->cap) {
+		cap = dm->cap ? dm->cap * 2 : 16;
+		v = realloc(dm->devs, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		dm->devs = v;
+		dm->cap = cap;
+	}
+	dm->devs[dm->ndevs++] = d;
+	return 0;
+}
+
+/* Parse the device's own uio name for its configuration (size, paths). */
+static int dev_config_of(const char *uio_name, struct cow_config *cfg)
+{
+	struct device_name n;
+
+	if (device_parse_uio_name(uio_name, &n) < 0 ||
+	    strcmp(n.subtype, COW_CONFIG_SUBTYPE) != 0)
+		return -EINVAL;
+	return cow_config_parse(n.config, cfg, NULL, 0);
+}
+
+static unsigned long long dev_size_of(const struct device *d)
+{
+	struct cow_config cfg;
+
+	return dev_config_of(device_uio_name(d), &cfg) == 0 ? cfg.size_bytes : 0;
+}
+
+/* Close and forget the device at *slot, logging why. */
+static void remove_dev(struct daemon *dm, struct device **slot, const char *why)
+{
+	struct device *d = *slot;
+
+	tlog(TLOG_INFO, "device removed: %s (uio%u, %llu bytes, %s)", device_label(d),
+	     device_minor(d), dev_size_of(d), why);
+	*slot = dm->devs[--dm->ndevs];
+	device_close(d);
+}
+
+/* Open minor and add it to the list; returns 0 or a negative errno (logged). */
+static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int reattach)
+{
+	struct device *d;
+	char err[512] = "";
+	int ret;
+
+	ret = device_open(&dm->env, minor, uio_name, reattach, &d, err, sizeof(err));
+	if (ret < 0) {
+		tlog(TLOG_ERROR, "cannot serve uio%u: %s", minor, err);
+		return ret;
+	}
+	if (add_dev(dm, d) < 0) {
+		tlog(TLOG_ERROR, "cannot serve uio%u: out of memory", minor);
+		device_close(d);
+		return -ENOMEM;
+	}
+	tlog(TLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
+	     reattach ? "re-attached" : "added", device_label(d), minor, dev_size_of(d));
+	return 0;
+}
+
+/* ---- netlink events -------------------------------------------------------------- */
+
+static int on_added(struct daemon *dm, const struct tcmu_nl_event *ev)
+{
+	struct device_name n;
+
+	if (find_dev(dm, ev->minor)) {
+		/* Already served: the startup scan attached it before this event arrived. */
+		tlog(TLOG_DEBUG, "uio%u is already served", ev->minor);
+		return 0;
+	}
+	if (device_parse_uio_name(ev->uio_name, &n) < 0) {
+		tlog(TLOG_ERROR, "ADDED_DEVICE with a bad uio name \"%s\"", ev->uio_name);
+		return -EINVAL;
+	}
+	if (strcmp(n.subtype, COW_CONFIG_SUBTYPE) != 0) {
+		/*
+		 * Another handler's subtype. Only one TCMU daemon can own the netlink
+		 * replies, so refusing would make its enable fail; accept and say so.
+		 */
+		tlog(TLOG_WARN, "user_%u/%s has subtype \"%s\": not served by scsipub-tcmu",
+		     n.hba, n.dev, n.subtype);
+		return 0;
+	}
+	return open_dev(dm, ev->minor, ev->uio_name, 0);
+}
+
+static int on_removed(struct daemon *dm, const struct tcmu_nl_event *ev)
+{
+	struct device **slot = find_dev(dm, ev->minor);
+
+	if (!slot) {
+		tlog(TLOG_DEBUG, "REMOVED_DEVICE for uio%u, which we do not serve", ev->minor);
+		return 0;
+	}
+	remove_dev(dm, slot, "removed by the kernel");
+	return 0;
+}
+
+static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
+{
+	struct device **slot = find_dev(dm, ev->minor);
+	struct device_name n;
+	struct cow_config cfg;
+
+	if (!slot) {
+		tlog(TLOG_DEBUG, "RECONFIG_DEVICE for uio%u, which we do not serve", ev->minor);
+		return 0;
+	}
+	switch (ev->reconfig) {
+	case TCMU_NL_RECONFIG_DEV_CFG:
+		if (device_parse_uio_name(device_uio_name(*slot), &n) == 0 && ev->dev_cfg &&
+		    strcmp(ev->dev_cfg, n.config) == 0)
+			return 0;
+		tlog(TLOG_WARN, "%s: changing dev_config online is not supported (\"%s\")",
+		     device_label(*slot), ev->dev_cfg ? ev->dev_cfg : "");
+		return -EINVAL;
+	case TCMU_NL_RECONFIG_DEV_SIZE:
+		if (dev_config_of(device_uio_name(*slot), &cfg) == 0 &&
+		    cfg.size_bytes == ev->dev_size)
+			return 0;
+		tlog(TLOG_WARN, "%s: resizing to %llu bytes is not supported",
+		     device_label(*slot), (unsigned long long)ev->dev_size);
+		return -EINVAL;
+	case TCMU_NL_RECONFIG_WRITECACHE:
+		device_set_write_cache(*slot, ev->write_cache);
+		tlog(TLOG_INFO, "%s: write cache %s", device_label(*slot),
+		     ev->write_cache ? "on" : "off");
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int on_event(void *arg, const struct tcmu_nl_event *ev)
+{
+	struct daemon *dm = arg;
+
+	switch (ev->cmd) {
+	case TCMU_CMD_ADDED_DEVICE:
+		return on_added(dm, ev);
+	case TCMU_CMD_REMOVED_DEVICE:
+		return on_removed(dm, ev);
+	case TCMU_CMD_RECONFIG_DEVICE:
+		return on_reconfig(dm, ev);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- startup --------------------------------------------------------------------- */
+
+/* Write a target_core_user module parameter; quiet when it does not exist. */
+static void set_module_param(const char *name, const char *value)
+{
+	char path[256];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", MODULE_PARAMS, name);
+	ret = device_write_attr(path, value);
+	if (ret < 0 && ret != -ENOENT)
+		tlog(TLOG_WARN, "cannot write %s to %s: %s", value, path, strerror(-ret));
+}
+
+static int scan_cb(void *arg, unsigned minor, const char *name)
+{
+	struct daemon *dm = arg;
+	struct device_name n;
+
+	if (device_parse_uio_name(name, &n) < 0 || strcmp(n.subtype, COW_CONFIG_SUBTYPE) != 0)
+		return 0;
+	if (!find_dev(dm, minor))
+		open_dev(dm, minor, name, 1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "configfs-root", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon dm = { .env = { DEFAULT_CONFIGFS_ROOT, UIO_SYSFS, DEV_DIR } };
+	struct signalfd_siginfo si;
+	struct pollfd p[2];
+	char err[512] = "";
+	sigset_t mask;
+	int c, sfd, ret, stop = 0;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			dm.env.configfs_root = optarg;
+			break;
+		case 'v':
+			tlog_set_verbose(1);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	/* Blocked before any worker thread starts, so every thread inherits the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0) {
+		tlog(TLOG_ERROR, "cannot block SIGINT/SIGTERM");
+		return 1;
+	}
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		tlog(TLOG_ERROR, "signalfd: %s", strerror(errno));
+		return 1;
+	}
+
+	/* Fail configfs writes still waiting for a reply from a previous daemon. */
+	set_module_param("block_netlink", "1");
+	set_module_param("reset_netlink", "1");
+	set_module_param("block_netlink", "0");
+
+	dm.nl = tcmu_nl_open(on_event, &dm, err, sizeof(err));
+	if (!dm.nl) {
+		tlog(TLOG_ERROR, "netlink: %s", err);
+		close(sfd);
+		return 1;
+	}
+	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
+	if (ret < 0)
+		tlog(TLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
+	tlog(TLOG_INFO, "ready (%zu device%s, configfs %s)", dm.ndevs,
+	     dm.ndevs == 1 ? "" : "s", dm.env.configfs_root);
+
+	while (!stop) {
+		size_t i;
+
+		p[0].fd = tcmu_nl_fd(dm.nl);
+		p[0].events = POLLIN;
+		p[1].fd = sfd;
+		p[1].events = POLLIN;
+		ret = poll(p, 2, 1000);
+		if (ret < 0 && errno != EINTR) {
+			tlog(TLOG_ERROR, "poll: %s", strerror(errno));
+			break;
+		}
+		if (ret > 0 && (p[1].revents & POLLIN)) {
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				tlog(TLOG_INFO, "signal %u: stopping", si.ssi_signo);
+				stop = 1;
+			}
+		}
+		if (ret > 0 && (p[0].revents & (POLLIN | POLLERR)))
+			tcmu_nl_dispatch(dm.nl);
+		/* Devices whose uio vanished without a REMOVED_DEVICE (netlink was blocked). */
+		for (i = 0; i < dm.ndevs;) {
+			if (device_gone(dm.devs[i]))
+				remove_dev(&dm, &dm.devs[i], "uio device gone");
+			else
+				i++;
+		}
+	}
+
+	while (dm.ndevs)
+		remove_dev(&dm, &dm.devs[dm.ndevs - 1], "daemon stopping");
+	free(dm.devs);
+	ret = tcmu_nl_set_reply_mode(dm.nl, 0);
+	if (ret < 0)
+		tlog(TLOG_WARN, "cannot turn netlink replies off: %s", strerror(-ret));
+	tcmu_nl_close(dm.nl);
+	close(sfd);
+	tlog(TLOG_INFO, "stopped");
+	return stop ? 0 : 1;
+}

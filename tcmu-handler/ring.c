@@ -1,0 +1,457 @@
+/*
+ * ring.c — the UIO side of one TCMU device (see ring.h for the protocol).
+ *
+ * Reading rules: every offset and length found in the shared mapping is checked
+ * against the mapping before it is used, because the mapping is writable by the
+ * kernel at any time and a wrong offset would otherwise crash the daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "sense.h"
+
+_Static_assert(SENSE_BUF_LEN == TCMU_SENSE_BUFFERSIZE,
+	       "sense buffer size must match the TCMU completion");
+
+/* Where the request's iovec array starts inside a command entry. */
+#define ENTRY_IOV_OFF offsetof(struct tcmu_cmd_entry, req.iov)
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint32_t *mb_u32(const struct ring *r, size_t off)
+{
+	return (uint32_t *)(void *)(r->map + off);
+}
+
+static uint32_t load_head(const struct ring *r)
+{
+	return __atomic_load_n(mb_u32(r, offsetof(struct tcmu_mailbox, cmd_head)),
+			       __ATOMIC_ACQUIRE);
+}
+
+static uint32_t load_tail(const struct ring *r)
+{
+	/* We are the only writer of cmd_tail. */
+	return __atomic_load_n(mb_u32(r, offsetof(struct tcmu_mailbox, cmd_tail)),
+			       __ATOMIC_RELAXED);
+}
+
+static void store_tail(struct ring *r, uint32_t tail)
+{
+	__atomic_store_n(mb_u32(r, offsetof(struct tcmu_mailbox, cmd_tail)), tail,
+			 __ATOMIC_RELEASE);
+}
+
+int ring_init_mem(struct ring *r, void *map, size_t map_len, char *err, size_t errlen)
+{
+	uint16_t version;
+	uint32_t cmdr_off, cmdr_size;
+	uint8_t *m = map;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	if (!map || ((uintptr_t)map & 7)) {
+		set_err(err, errlen, "ring buffer is NULL or not 8-byte aligned");
+		return -EINVAL;
+	}
+	if (map_len < sizeof(struct tcmu_mailbox)) {
+		set_err(err, errlen, "mapping of %zu bytes is smaller than the mailbox",
+			map_len);
+		return -EINVAL;
+	}
+	memcpy(&version, m + offsetof(struct tcmu_mailbox, version), sizeof(version));
+	memcpy(&cmdr_off, m + offsetof(struct tcmu_mailbox, cmdr_off), sizeof(cmdr_off));
+	memcpy(&cmdr_size, m + offsetof(struct tcmu_mailbox, cmdr_size), sizeof(cmdr_size));
+	if (version != TCMU_MAILBOX_VERSION) {
+		set_err(err, errlen, "mailbox version %u, expected %u", version,
+			TCMU_MAILBOX_VERSION);
+		return -EINVAL;
+	}
+	if (cmdr_off < sizeof(struct tcmu_mailbox) || (cmdr_off & 7) ||
+	    cmdr_size == 0 || (cmdr_size & 7) ||
+	    (uint64_t)cmdr_off + cmdr_size > map_len) {
+		set_err(err, errlen,
+			"bad command ring in mailbox: cmdr_off %" PRIu32 " cmdr_size %" PRIu32
+			" mapping %zu bytes", cmdr_off, cmdr_size, map_len);
+		return -EINVAL;
+	}
+	r->map = m;
+	r->map_len = map_len;
+	r->cmdr_off = cmdr_off;
+	r->cmdr_size = cmdr_size;
+	return 0;
+}
+
+/* Read a number (decimal or 0x-hex, as sysfs prints it) from a small file. */
+static int read_u64_file(const char *path, uint64_t *out)
+{
+	char buf[64], *end;
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do {
+		n = read(fd, buf, sizeof(buf) - 1);
+	} while (n < 0 && errno == EINTR);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return e ? -e : -EIO;
+	buf[n] = '\0';
+	errno = 0;
+	*out = strtoull(buf, &end, 0);
+	if (errno || end == buf || (*end && *end != '\n'))
+		return -EINVAL;
+	return 0;
+}
+
+int ring_open(struct ring *r, unsigned minor, const char *uio_sysfs, const char *dev_dir,
+	      char *err, size_t errlen)
+{
+	char path[512];
+	uint64_t size = 0;
+	void *map;
+	int fd, ret;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+
+	snprintf(path, sizeof(path), "%s/uio%u/maps/map0/size", uio_sysfs, minor);
+	ret = read_u64_file(path, &size);
+	if (ret < 0) {
+		set_err(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (size < sizeof(struct tcmu_mailbox) || size > SIZE_MAX) {
+		set_err(err, errlen, "%s: implausible mapping size %" PRIu64, path, size);
+		return -EINVAL;
+	}
+
+	snprintf(path, sizeof(path), "%s/uio%u", dev_dir, minor);
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		set_err(err, errlen, "cannot open %s: %s%s", path, strerror(errno),
+			ret == -EBUSY ? " (another process holds this uio device)" : "");
+		return ret;
+	}
+	map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		set_err(err, errlen, "cannot mmap %" PRIu64 " bytes of %s: %s", size, path,
+			strerror(errno));
+		close(fd);
+		return ret;
+	}
+	ret = ring_init_mem(r, map, (size_t)size, err, errlen);
+	if (ret < 0) {
+		munmap(map, (size_t)size);
+		close(fd);
+		r->fd = -1;
+		return ret;
+	}
+	r->fd = fd;
+	r->mapped = 1;
+	r->minor = minor;
+	return 0;
+}
+
+void ring_close(struct ring *r)
+{
+	if (r->mapped && r->map)
+		munmap(r->map, r->map_len);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->iov);
+	r->iov = NULL;
+	r->iov_cap = 0;
+	r->map = NULL;
+	r->map_len = 0;
+	r->mapped = 0;
+	r->fd = -1;
+}
+
+int ring_fd(const struct ring *r)
+{
+	return r->fd;
+}
+
+int ring_ack(struct ring *r)
+{
+	uint32_t count;
+	ssize_t n;
+
+	if (r->fd < 0)
+		return 0;
+	do {
+		n = read(r->fd, &count, sizeof(count));
+	} while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(count))
+		return 0;
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return -EIO;
+}
+
+int ring_kick(struct ring *r)
+{
+	uint32_t one = 1;
+	ssize_t n;
+
+	if (r->fd < 0)
+		return 0;
+	do {
+		n = write(r->fd, &one, sizeof(one));
+	} while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(one))
+		return 0;
+	return n < 0 ? -errno : -EIO;
+}
+
+/* Bytes the CDB starting with opcode op occupies (SPC-4 §4.2.5.1 operation code groups). */
+static size_t cdb_wanted(const uint8_t *p, size_t avail)
+{
+	switch (p[0] >> 5) {
+	case 0:
+		return 6;
+	case 1:
+	case 2:
+		return 10;
+	case 4:
+		return 16;
+	case 5:
+		return 12;
+	default:
+		/* 0x7f: variable length, 8 bytes + ADDITIONAL CDB LENGTH (byte 7). */
+		if (p[0] == 0x7f && avail >= 8)
+			return 8 + (size_t)p[7];
+		return 16;
+	}
+}
+
+static int grow_iov(struct ring *r, size_t n)
+{
+	struct iovec *v;
+	size_t cap;
+
+	if (n <= r->iov_cap)
+		return 0;
+	cap = r->iov_cap ? r->iov_cap : 16;
+	while (cap < n)
+		cap *= 2;
+	v = realloc(r->iov, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	r->iov = v;
+	r->iov_cap = cap;
+	return 0;
+}
+
+/*
+ * Copy the CDB and the data-in/out iovecs of the CMD entry at entry_off (len bytes)
+ * out of the ring into r->cdb / r->iov, translating iovec offsets into pointers.
+ * Returns the iovec count (≥ 0), -EINVAL for an entry that points outside the mapping,
+ * or -ENOMEM.
+ */
+static int copy_request(struct ring *r, size_t entry_off, uint32_t len)
+{
+	const uint8_t *e = r->map + entry_off;
+	uint32_t iov_cnt, bidi_cnt, dif_cnt;
+	uint64_t cdb_off, total, data_off, avail;
+	size_t want, n, i;
+
+	memcpy(&iov_cnt, e + offsetof(struct tcmu_cmd_entry, req.iov_cnt), 4);
+	memcpy(&bidi_cnt, e + offsetof(struct tcmu_cmd_entry, req.iov_bidi_cnt), 4);
+	memcpy(&dif_cnt, e + offsetof(struct tcmu_cmd_entry, req.iov_dif_cnt), 4);
+	memcpy(&cdb_off, e + offsetof(struct tcmu_cmd_entry, req.cdb_off), 8);
+
+	total = (uint64_t)iov_cnt + bidi_cnt + dif_cnt;
+	if (ENTRY_IOV_OFF + total * sizeof(struct iovec) > len)
+		return -EINVAL;
+
+	/* The CDB: inside the mapping; if it lies in this entry, not past its end. */
+	if (cdb_off >= r->map_len)
+		return -EINVAL;
+	avail = r->map_len - cdb_off;
+	if (cdb_off >= entry_off && cdb_off < entry_off + len)
+		avail = entry_off + len - cdb_off;
+	want = cdb_wanted(r->map + cdb_off, avail);
+	if (want > avail)
+		want = avail;
+	if (want > sizeof(r->cdb))
+		want = sizeof(r->cdb);
+	memset(r->cdb, 0, sizeof(r->cdb));
+	memcpy(r->cdb, r->map + cdb_off, want);
+
+	/* The data iovecs: offsets into the data area, which follows the ring. */
+	n = iov_cnt;
+	if (grow_iov(r, n ? n : 1) < 0)
+		return -ENOMEM;
+	memcpy(r->iov, e + ENTRY_IOV_OFF, n * sizeof(struct iovec));
+	data_off = (uint64_t)r->cmdr_off + r->cmdr_size;
+	for (i = 0; i < n; i++) {
+		uint64_t off = (uint64_t)(uintptr_t)r->iov[i].iov_base;
+		uint64_t ilen = r->iov[i].iov_len;
+
+		if (off < data_off || off > r->map_len || ilen > r->map_len - off)
+			return -EINVAL;
+		r->iov[i].iov_base = r->map + off;
+	}
+	return (int)n;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+	int i;
+
+	for (i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* Zero the whole data-in buffer (nothing stale leaves the data area). */
+static void iov_zero(const struct iovec *iov, int cnt)
+{
+	int i;
+
+	for (i = 0; i < cnt; i++)
+		memset(iov[i].iov_base, 0, iov[i].iov_len);
+}
+
+/*
+ * Run one CMD entry (len ≥ sizeof(struct tcmu_cmd_entry)) and write its response.
+ * Returns 0, or -ENOMEM when the iovecs could not be copied (then the entry is
+ * completed with BUSY so the initiator retries).
+ */
+static int run_cmd(struct ring *r, size_t entry_off, uint32_t len, ring_cmd_fn fn,
+		   void *arg)
+{
+	struct tcmu_cmd_entry *e = (void *)(r->map + entry_off);
+	struct scsi_cmd cmd;
+	size_t total;
+	int cnt, status;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cnt = copy_request(r, entry_off, len);
+	if (cnt == -ENOMEM) {
+		e->rsp.scsi_status = SCSI_STATUS_BUSY;
+		return -ENOMEM;
+	}
+	if (cnt < 0) {
+		status = sense_set(cmd.sense, sizeof(cmd.sense), SENSE_HARDWARE_ERROR,
+				   ASC_INTERNAL_TARGET_FAILURE);
+	} else {
+		cmd.cdb = r->cdb;
+		cmd.iov = cnt ? r->iov : NULL;
+		cmd.iov_cnt = cnt;
+		status = fn(arg, &cmd);
+		if (status < 0 || status > 0xff) {
+			memset(cmd.sense, 0, sizeof(cmd.sense));
+			status = sense_set(cmd.sense, sizeof(cmd.sense),
+					   SENSE_HARDWARE_ERROR,
+					   ASC_INTERNAL_TARGET_FAILURE);
+		}
+	}
+
+	/* From here on the request half of the entry is overwritten (rsp/req union). */
+	e->rsp.scsi_status = (uint8_t)status;
+	e->rsp.read_len = 0;
+	if (status == SCSI_STATUS_CHECK_CONDITION)
+		memcpy(e->rsp.sense_buffer, cmd.sense, TCMU_SENSE_BUFFERSIZE);
+	if (cnt > 0 && status == SCSI_STATUS_GOOD && cmd.data_in) {
+		total = iov_total(r->iov, cnt);
+		if (cmd.data_in_len < total) {
+			/*
+			 * The kernel ignores a read_len of 0 and returns the whole
+			 * buffer, so make that buffer zeros rather than stale data.
+			 */
+			if (cmd.data_in_len == 0)
+				iov_zero(r->iov, cnt);
+			e->rsp.read_len = cmd.data_in_len;
+			e->hdr.uflags |= TCMU_UFLAG_READ_LEN;
+		}
+	}
+	return 0;
+}
+
+int ring_process(struct ring *r, ring_cmd_fn fn, void *arg, char *err, size_t errlen)
+{
+	uint32_t head, tail, len, op, avail;
+	struct tcmu_cmd_entry_hdr *hdr;
+	int done = 0;
+
+	if (!r->map) {
+		set_err(err, errlen, "ring is not open");
+		return -EPROTO;
+	}
+	tail = load_tail(r);
+	for (;;) {
+		head = load_head(r);
+		if (head >= r->cmdr_size || tail >= r->cmdr_size || (head & 7) || (tail & 7)) {
+			set_err(err, errlen,
+				"mailbox out of range: cmd_head %" PRIu32 " cmd_tail %" PRIu32
+				" cmdr_size %" PRIu32, head, tail, r->cmdr_size);
+			return -EPROTO;
+		}
+		if (tail == head)
+			break;
+		avail = head > tail ? head - tail : r->cmdr_size - tail;
+		hdr = (void *)(r->map + r->cmdr_off + tail);
+		len = tcmu_hdr_get_len(hdr->len_op);
+		op = tcmu_hdr_get_op(hdr->len_op);
+		if (len == 0 || len > avail) {
+			set_err(err, errlen,
+				"bad entry at cmd_tail %" PRIu32 ": length %" PRIu32
+				" (cmd_head %" PRIu32 ", cmdr_size %" PRIu32 ")",
+				tail, len, head, r->cmdr_size);
+			return -EPROTO;
+		}
+
+		switch (op) {
+		case TCMU_OP_PAD:
+		case TCMU_OP_TMR:
+			/* TMRs are notifications only; we never hold commands to abort. */
+			break;
+		case TCMU_OP_CMD:
+			if (len < sizeof(struct tcmu_cmd_entry)) {
+				/* No room for a response: let the kernel fail it. */
+				hdr->uflags |= TCMU_UFLAG_UNKNOWN_OP;
+				break;
+			}
+			if (run_cmd(r, r->cmdr_off + tail, len, fn, arg) < 0)
+				set_err(err, errlen, "out of memory copying a command's iovecs");
+			break;
+		default:
+			hdr->uflags |= TCMU_UFLAG_UNKNOWN_OP;
+			break;
+		}
+
+		tail = (tail + len) % r->cmdr_size;
+		store_tail(r, tail);
+		done++;
+	}
+	return done;
+}
