@@ -107,9 +107,12 @@ static int create_zeroed(const char *path, size_t nbytes)
 {
 	char tmp[PATH_MAX];
 	int fd, rc = 0;
+	int n = snprintf(tmp, sizeof(tmp), "%s.", path);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+	if (n < 0 || (size_t)n + 7 > sizeof(tmp))
 		return -ENAMETOOLONG;
+	memset(tmp + n, 'X', 6); /* the template suffix mkostemp(3) replaces */
+	tmp[n + 6] = '\0';
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

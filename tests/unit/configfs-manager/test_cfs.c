@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 #include "cfs.h"
 #include "cfs_priv.h"
 
@@ -45,8 +47,7 @@ static int setup(void **state)
 	struct t *t = calloc(1, sizeof(*t));
 
 	assert_non_null(t);
-	snprintf(t->root, sizeof(t->root), "/tmp/test_cfs.XXXXXX");
-	assert_non_null(mkdtemp(t->root));
+	assert_non_null(test_mkdtemp(t->root, sizeof(t->root), "test_cfs"));
 	t->c = cfs_open(t->root);
 	assert_non_null(t->c);
 	cfs_force_plain(t->c);

