@@ -27,6 +27,7 @@
 #include <linux/target_core_user.h>
 
 #include "cow_config.h"
+#include "dbus_service.h"
 #include "device.h"
 #include "netlink.h"
 
@@ -316,6 +317,10 @@ int main(int argc, char **argv)
 		close(sfd);
 		return 1;
 	}
+	/* targetcli lists user:cow backstores only through this D-Bus service. */
+	ret = dbus_service_start(err, sizeof(err));
+	if (ret < 0)
+		tlog(TLOG_WARN, "targetcli will not list user:cow backstores: %s", err);
 	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
 	if (ret < 0)
 		tlog(TLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
@@ -358,6 +363,7 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		tlog(TLOG_WARN, "cannot turn netlink replies off: %s", strerror(-ret));
 	tcmu_nl_close(dm.nl);
+	dbus_service_stop();
 	close(sfd);
 	tlog(TLOG_INFO, "stopped");
 	return stop ? 0 : 1;

@@ -63,6 +63,23 @@ case "${1:-}" in
 install)
   "$TOP/scripts/deps.sh"
   make -C "$TOP" -s all
+  # Let scsipub-tcmu (root) own org.kernel.TCMUService1 on the system bus, so
+  # targetcli lists our user:cow backstores (as tcmu-runner's policy file does).
+  if [ -d /etc/dbus-1/system.d ]; then
+    cat >/etc/dbus-1/system.d/scsipub-tcmu.conf <<'EOF'
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="root">
+    <allow own="org.kernel.TCMUService1"/>
+  </policy>
+  <policy context="default">
+    <allow send_destination="org.kernel.TCMUService1"/>
+  </policy>
+</busconfig>
+EOF
+    pkill -HUP -x dbus-daemon 2>/dev/null || true
+  fi
   ;;
 start)
   [ -x "$BIN/tls-proxy/scsipub-portal" ] || { say "not built: run '$0 install' (or make)"; exit 1; }

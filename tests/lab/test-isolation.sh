@@ -2,10 +2,14 @@
 # Acceptance 2 (issue 2): two initiators with different InitiatorNames are logged into
 # blank at the same time, write different patterns to the same LBAs, and each reads
 # back only its own; after logout the overlay files and configfs objects are gone.
+# While both are logged in, `targetcli ls` in the guest shows our objects (the target,
+# both ACLs with their mapped LUN 0, both TPG LUNs and both user:cow backstores).
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/targetcli.sh"
 
 lab_up
+check "system D-Bus in the guest (targetcli lists user:cow through it)" guest_start_dbus
 check "stack starts in the lab" start_stack
 
 url="iscsi://127.0.0.1:$LAB_PORT/$BLANK_IQN/0"
@@ -22,6 +26,12 @@ check "two sessions: two overlays, two ACLs, two user backstores" lab_exec "
   [ \$(ls $GUEST_STATE/overlays/*.ovl | wc -l) -eq 2 ] &&
   [ \$(ls /sys/kernel/config/target/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l) -eq 2 ] &&
   [ \$(find /sys/kernel/config/target/core -mindepth 2 -maxdepth 2 -type d -path '*/user_*/*' | wc -l) -eq 2 ]"
+tcli=$(guest_targetcli_ls 2>&1)
+echo "$tcli"
+check "targetcli ls shows the blank target with both initiators' ACLs" \
+  bash -c "grep -q 'o- $BLANK_IQN' <<<\"\$1\" && grep -q 'o- $A ' <<<\"\$1\" && grep -q 'o- $B ' <<<\"\$1\"" _ "$tcli"
+check "targetcli ls shows two user:cow backstores and two TPG LUNs linked to them" \
+  bash -c "grep -q 'o- user:cow .*Storage Objects: 2' <<<\"\$1\" && [ \$(grep -cE 'o- lun[0-9]+ .*\\[user/sp[0-9a-f]{16} ' <<<\"\$1\") -eq 2 ]" _ "$tcli"
 pattern_resume
 check "each initiator reads back only its own pattern (same LBAs)" pattern_join
 check "after logout the configfs objects are gone" wait_until 60 guest_configfs_clean
