@@ -11,7 +11,7 @@ make -s -C "$TOP" all tools >/dev/null || exit 1
 lab_up
 start_stack || { echo "stack did not start"; exit 1; }
 PEER=iqn.2025-01.pub.scsipub:peer-fileio
-lab_exec "set -e; cd /sys/kernel/config/target
+lab_exec "set -e; modprobe target_core_file; cd /sys/kernel/config/target
   mkdir -p core/fileio_9/peer
   truncate -s 64M /var/lib/scsipub/peer.img
   echo fd_dev_name=/var/lib/scsipub/peer.img,fd_dev_size=67108864 >core/fileio_9/peer/control
