@@ -6,7 +6,7 @@
 run=$1
 cmd=$run/cmd
 mkdir -p "$cmd"
-echo "$(uname -r)" >"$run/ready"
+echo "$(uname -r)" >"$run/ready.tmp" && mv "$run/ready.tmp" "$run/ready"
 echo "guest-agent: ready ($run)" >/dev/console
 while :; do
   for f in "$cmd"/*.sh; do
