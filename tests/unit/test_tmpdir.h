@@ -4,9 +4,11 @@
 #ifndef SCSIPUB_TEST_TMPDIR_H
 #define SCSIPUB_TEST_TMPDIR_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * Create a new directory "/tmp/<prefix>.<6 random characters>" (mkdtemp(3)) and
@@ -22,6 +24,29 @@ static inline char *test_mkdtemp(char *buf, size_t len, const char *prefix)
 	memset(buf + n, 'X', 6); /* the template suffix mkdtemp replaces */
 	buf[n + 6] = '\0';
 	return mkdtemp(buf);
+}
+
+/*
+ * Remove the regular files directly inside dir (test directories are flat), then dir
+ * itself. Returns rmdir's result: 0, or -1 with errno set (e.g. ENOTEMPTY when a
+ * subdirectory was left).
+ */
+static inline int test_rmdir_flat(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[4096];
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	return rmdir(dir);
 }
 
 #endif

@@ -121,19 +121,8 @@ static int setup_base(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	DIR *d = opendir(fx->dir);
-	struct dirent *e;
-	char p[512];
 
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", fx->dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	assert_int_equal(rmdir(fx->dir), 0);
+	assert_int_equal(test_rmdir_flat(fx->dir), 0);
 	free(fx);
 	return 0;
 }
