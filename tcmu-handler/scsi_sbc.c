@@ -531,8 +531,18 @@ int sbc_compare_and_write(struct scsi_lu *lu, struct scsi_cmd *cmd)
 		return scsi_invalid_cdb(cmd);
 	if (!scsi_lba_range_ok(lba, n, scsi_lu_blocks(lu)))
 		return lba_out_of_range(cmd);
-	if (!n)
-		return SCSI_STATUS_GOOD; /* nothing compared or written: not an error */
+	if (!n) {
+		/*
+		 * SBC-3 §5.3: NUMBER OF LOGICAL BLOCKS 0 transfers nothing from the
+		 * Data-Out Buffer and is not an error. An initiator that sent data
+		 * anyway asked for blocks the one-byte field cannot hold (256 wraps
+		 * to 0); the kernel cannot report that residual for TCMU, so the
+		 * field is rejected rather than the data silently dropped.
+		 */
+		if (scsi_iov_len(cmd->iov, cmd->iov_cnt))
+			return scsi_invalid_cdb(cmd);
+		return SCSI_STATUS_GOOD; /* nothing compared or written */
+	}
 
 	off = blk2b(lba);
 	len = (size_t)blk2b(n);

@@ -898,6 +898,12 @@ static void test_compare_and_write(void **state)
 	/* Data-out holding only the verify half. */
 	put_be64(c + 2, 6);
 	assert_check(fx, c, d, 2 * BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	/* NUMBER OF LOGICAL BLOCKS 0: GOOD without data, rejected with data (256 wraps). */
+	c[13] = 0;
+	assert_good(fx, c, NULL, 0);
+	assert_check(fx, c, d, sizeof(d), SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	read10(fx, 6, d, 2);
+	assert_memory_equal(d, r, 2 * BS);
 }
 
 static void test_verify(void **state)
