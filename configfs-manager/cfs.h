@@ -52,7 +52,7 @@ int cfs_target_remove(struct cfs *c, const char *iqn);
  * Create user backstore `name` in its own HBA core/user_N (lowest free N, as rtslib
  * does, so targetcli coexists): write control
  * "dev_size=<size_bytes>,dev_config=<dev_config>,hw_block_size=512,
- *  hw_max_sectors=1024,max_data_area_mb=<small>,cmd_ring_size_mb=<small>", set
+ *  hw_max_sectors=2048,max_data_area_mb=<small>,cmd_ring_size_mb=<small>", set
  * wwn/vpd_unit_serial = serial (NULL = name), then enable=1. With the handler in
  * reply mode, enable blocks until the handler answers, and fails with the handler's
  * errno if it refuses the config. Size in BYTES.

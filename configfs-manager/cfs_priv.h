@@ -36,7 +36,9 @@
  * and an 8 MiB eagerly vzalloc'd ring; see lio-tcmu-facts.md §1.2 and §4). */
 #define CFS_MAX_DATA_AREA_MB 16
 #define CFS_CMD_RING_SIZE_MB 1
-#define CFS_HW_MAX_SECTORS 1024  /* advisory for TCMU; the handler reports it in VPD B0 */
+/* 1 MiB per command (LIO fileio allows 8): advisory for TCMU, the handler reports it
+ * as MAXIMUM TRANSFER LENGTH in VPD B0; well inside the 16 MiB data area. */
+#define CFS_HW_MAX_SECTORS 2048
 #define CFS_RTSLIB_LOCK "/var/run/rtslib_backstore.lock"
 #define CFS_PLAIN_LOCK ".backstore.lock"
 
