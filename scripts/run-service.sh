@@ -29,10 +29,14 @@ if [ -z "${SCSIPUB_PUBLIC:-}" ]; then
 fi
 # shellcheck source=tests/lab/lab.sh
 source tests/lab/lab.sh
+# shellcheck source=tests/lab/targetcli.sh
+source tests/lab/targetcli.sh
 LAB_PORT=3260 LAB_HOST=0.0.0.0 LAB_MEM=${LAB_MEM:-2048}
 export LAB_PORT LAB_HOST
 lab_boot
 trap 'echo; echo "run-service: stopping"; lab_exec "$TOP/vagrant/provision.sh stop" >/dev/null 2>&1; lab_stop' EXIT INT TERM
+# A system D-Bus in the guest, so `targetcli ls` there lists our user:cow backstores.
+guest_start_dbus >/dev/null || echo "run-service: no D-Bus in the guest; targetcli will not list user:cow"
 lab_exec "SCSIPUB_PORT=3260 SCSIPUB_PUBLIC=$SCSIPUB_PUBLIC SCSIPUB_IMAGES=$SCSIPUB_IMAGES \
   SCSIPUB_PORTAL_ARGS='${SCSIPUB_PORTAL_ARGS:-}' SCSIPUB_START_DAEMONS=1 $TOP/vagrant/provision.sh start"
 echo "run-service: portal on 0.0.0.0:3260, advertised as $SCSIPUB_PUBLIC"
