@@ -63,7 +63,13 @@ enum {
 #define SCSI_MAX_UNMAP_DESCRIPTORS 256u      /* UNMAP block descriptors per command */
 #define SCSI_UNMAP_GRANULARITY     8u        /* optimal unmap granularity (4 KiB) */
 #define SCSI_XFER_GRANULARITY      8u        /* optimal transfer length granularity */
-#define SCSI_MAX_WRITE_SAME_BLOCKS 0x10000u  /* MAXIMUM WRITE SAME LENGTH (32 MiB) */
+/*
+ * MAXIMUM WRITE SAME LENGTH: 0xFFFF blocks, the value LIO's own block backstores
+ * advertise (K:target_core_iblock.c). It also keeps one WRITE SAME below 65536 blocks,
+ * a range initiators (libiscsi's WriteSame16.Unmap) expect to be able to fill with a
+ * plain WRITE first when the limit allows it.
+ */
+#define SCSI_MAX_WRITE_SAME_BLOCKS 0xffffu
 
 /* A handler for one command: returns a SCSI status, sense in cmd->sense. */
 typedef int (*scsi_handler_fn)(struct scsi_lu *lu, struct scsi_cmd *cmd);

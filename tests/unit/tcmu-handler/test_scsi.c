@@ -744,8 +744,12 @@ static void test_write_same_errors(void **state)
 	memset(blk, 0, BS);
 	cdb16(c, OP_WRITE_SAME_16, 0x10, 0, 1); /* ANCHOR */
 	assert_check(fx, c, blk, BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	cdb16(c, OP_WRITE_SAME_16, 0, 0, SCSI_MAX_WRITE_SAME_BLOCKS + 1);
+	/* SBC-3 §5.46: more than MAXIMUM WRITE SAME LENGTH (0xFFFF) is INVALID FIELD. */
+	assert_int_equal(SCSI_MAX_WRITE_SAME_BLOCKS, 0xffff);
+	cdb16(c, OP_WRITE_SAME_16, 0x08, 0, 0x10000);
 	assert_check(fx, c, blk, BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	cdb16(c, OP_WRITE_SAME_16, 0x08, 0, 0xffff);
+	assert_good(fx, c, blk, BS);
 	/* 0 blocks = to the end of a 131072-block disk: more than the maximum. */
 	cdb16(c, OP_WRITE_SAME_16, 0, 0, 0);
 	assert_check(fx, c, blk, BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
