@@ -166,6 +166,17 @@ static inline int scsi_invalid_param(struct scsi_cmd *cmd)
 	return scsi_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
 }
 
+/*
+ * A Data-Out Buffer shorter than the CDB's transfer length (the iSCSI Expected Data
+ * Transfer Length said less): INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 Annex
+ * D, 0E/03), what LIO's own backstores answer for such a data CDB
+ * (K:target_cmd_size_check). The CDB itself is valid, so not INVALID FIELD IN CDB.
+ */
+static inline int scsi_short_data_out(struct scsi_cmd *cmd)
+{
+	return scsi_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CMD_IU);
+}
+
 /* Errors of our own (e.g. out of memory) that are neither the CDB's nor the medium's. */
 static inline int scsi_internal_error(struct scsi_cmd *cmd)
 {

@@ -257,7 +257,7 @@ static int do_write(struct scsi_lu *lu, struct scsi_cmd *cmd, int fua, uint64_t 
 		return SCSI_STATUS_GOOD; /* no transfer is not an error */
 	/* The kernel hands over the whole data-out buffer; anything less is malformed. */
 	if (scsi_iov_len(cmd->iov, cmd->iov_cnt) < blk2b(n))
-		return scsi_invalid_cdb(cmd);
+		return scsi_short_data_out(cmd);
 	return write_data_out(lu, cmd, 0, blk2b(lba), blk2b(n), fua);
 }
 
@@ -547,7 +547,7 @@ int sbc_compare_and_write(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	off = blk2b(lba);
 	len = (size_t)blk2b(n);
 	if (scsi_iov_len(cmd->iov, cmd->iov_cnt) < 2 * len)
-		return scsi_invalid_cdb(cmd);
+		return scsi_short_data_out(cmd);
 	status = compare_data_out(lu, cmd, off, len, 0);
 	if (status != SCSI_STATUS_GOOD)
 		return status;

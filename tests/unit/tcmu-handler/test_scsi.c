@@ -609,9 +609,12 @@ static void test_zero_length_and_field_errors(void **state)
 	cdb10(c, OP_READ_10, 0, 10, 2);
 	assert_good(fx, c, buf, sizeof(buf));
 
-	/* A data-out buffer shorter than the transfer length. */
+	/* A data-out buffer shorter than the transfer length (EDTL < CDB length). */
 	cdb10(c, OP_WRITE_10, 0, 10, 2);
-	assert_check(fx, c, buf, BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	assert_check(fx, c, buf, BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CMD_IU);
+	cdb10(c, OP_WRITE_10, 0, 10, 1);
+	assert_check(fx, c, buf, 200, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CMD_IU);
+	assert_check(fx, c, NULL, 0, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CMD_IU);
 	assert_int_equal(cow_used_bytes(fx->cow), 0);
 }
 
@@ -901,7 +904,7 @@ static void test_compare_and_write(void **state)
 	assert_check(fx, c, d, sizeof(d), SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	/* Data-out holding only the verify half. */
 	put_be64(c + 2, 6);
-	assert_check(fx, c, d, 2 * BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	assert_check(fx, c, d, 2 * BS, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CMD_IU);
 	/* NUMBER OF LOGICAL BLOCKS 0: GOOD without data, rejected with data (256 wraps). */
 	c[13] = 0;
 	assert_good(fx, c, NULL, 0);
