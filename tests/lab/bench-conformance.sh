@@ -30,8 +30,11 @@ run_cu() { # URL → prints "passed total"
 d=$(mktemp -d)
 read -r ours_ok ours_total < <(run_cu "iscsi://127.0.0.1:$LAB_PORT/$BLANK_IQN/0" "$d/ours.txt")
 read -r peer_ok peer_total < <(run_cu "iscsi://127.0.0.1:3263/$PEER/0" "$d/peer.txt")
-echo "--- failed tests, scsipub blank:"; grep -B1 'FAILED' "$d/ours.txt" | grep -o 'Test: [^ ]*' | sort -u
-echo "--- failed tests, LIO fileio:";    grep -B1 'FAILED' "$d/peer.txt" | grep -o 'Test: [^ ]*' | sort -u
+# Suite.Test of every failed test: CUnit ends a failed test's output with a line that
+# ends in a bare FAILED (the "[FAILED] ..." lines are assertion messages).
+failed() { awk '/^Suite: /{s=$2} /^  Test: /{t=$2} /FAILED$/ && !/\[FAILED\]/{print s"."t}' "$1" | sort -u; }
+echo "--- failed tests, scsipub blank:"; failed "$d/ours.txt"
+echo "--- failed tests, LIO fileio:";    failed "$d/peer.txt"
 printf '%-28s %8s %8s\n' backstore passed total
 printf '%-28s %8s %8s\n' "scsipub blank (TCMU COW)" "${ours_ok:-0}" "${ours_total:-0}"
 printf '%-28s %8s %8s\n' "LIO fileio (peer)" "${peer_ok:-0}" "${peer_total:-0}"
