@@ -13,8 +13,13 @@
 #   SCSIPUB_IMAGES        catalog directory of *.img / *.iso             (/var/lib/scsipub/images)
 #   SCSIPUB_STATE         state directory (overlays)                     (/var/lib/scsipub)
 #   SCSIPUB_PORTAL_ARGS   extra scsipub-portal options
-#   SCSIPUB_START_DAEMONS 1 = start both daemons in the background and return;
+#   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
+#   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the
+#                         HTTP API scsipub-api before the portal          (1)
+#   SCSIPUB_API_LISTEN    ADDR:PORT of the HTTP API                       (0.0.0.0:8080)
+#   SCSIPUB_API_ARGS      extra scsipub-api options
+#   DATABASE_URL          libpq URL; unset = a local cluster in $SCSIPUB_STATE/pg
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$TOP/build
@@ -44,6 +49,34 @@ start_handler() {
   return 1
 }
 
+# PostgreSQL + scsipub-api. The API restores live and suspended sessions from the
+# database into configfs and writes $STATE/api.ready before the portal may start.
+start_api() {
+  [ "${SCSIPUB_API:-1}" = 1 ] || return 0
+  [ -x "$BIN/api-server/scsipub-api" ] || { say "scsipub-api not built; provisioned tier off"; return 0; }
+  if [ -z "${DATABASE_URL:-}" ]; then
+    "$TOP/scripts/pg-local.sh" start "$STATE/pg" >&2
+    DATABASE_URL=$("$TOP/scripts/pg-local.sh" url "$STATE/pg")
+  fi
+  export DATABASE_URL
+  [ -s "$STATE/admin.key" ] || { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/admin.key"; chmod 600 "$STATE/admin.key"; }
+  rm -f "$STATE/api.ready"
+  : >"$LOGDIR/scsipub-api.log"
+  # shellcheck disable=SC2206
+  local extra=(${SCSIPUB_API_ARGS:-})
+  setsid "$BIN/api-server/scsipub-api" --listen "${SCSIPUB_API_LISTEN:-0.0.0.0:8080}" \
+    --public "$(public_addr)" --state "$STATE" --admin-key-file "$STATE/admin.key" \
+    "${extra[@]}" >>"$LOGDIR/scsipub-api.log" 2>&1 </dev/null &
+  local i
+  for i in $(seq 600); do
+    [ -f "$STATE/api.ready" ] && return 0
+    kill -0 $! 2>/dev/null || break
+    sleep 0.1
+  done
+  say "scsipub-api did not become ready:"; cat "$LOGDIR/scsipub-api.log" >&2
+  return 1
+}
+
 portal_argv() {
   # shellcheck disable=SC2206
   local extra=(${SCSIPUB_PORTAL_ARGS:-})
@@ -55,6 +88,8 @@ stop_all() {
   pkill -TERM -x scsipub-portal 2>/dev/null || true
   local i
   for i in $(seq 100); do pgrep -x scsipub-portal >/dev/null || break; sleep 0.1; done
+  pkill -TERM -x scsipub-api 2>/dev/null || true
+  for i in $(seq 100); do pgrep -x scsipub-api >/dev/null || break; sleep 0.1; done
   pkill -TERM -x scsipub-tcmu 2>/dev/null || true
   for i in $(seq 50); do pgrep -x scsipub-tcmu >/dev/null || break; sleep 0.1; done
 }
@@ -87,6 +122,7 @@ start)
   "$BIN/configfs-manager/scsipub-ctl" load-modules
   stop_all
   start_handler
+  start_api
   portal_argv
   say "portal: ${PORTAL[*]}"
   if [ "${SCSIPUB_START_DAEMONS:-0}" = 1 ]; then

@@ -75,6 +75,12 @@ depmod -b "$R" "$kver"
 # Minimal /etc for iscsid, iscsiadm and friends.
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\n' >"$R/etc/group"
+# PostgreSQL (issue 3) refuses to run as root: the host's postgres account, same ids,
+# so files it makes in the guest and the host's /usr/lib/postgresql agree.
+if pg=$(getent passwd postgres); then
+  echo "$pg" | awk -F: '{print $1":x:"$3":"$4"::/var/lib/postgresql:/bin/sh"}' >>"$R/etc/passwd"
+  getent group "$(echo "$pg" | cut -d: -f4)" | awk -F: '{print $1":x:"$3":"}' >>"$R/etc/group"
+fi
 printf 'hosts: files\n' >"$R/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n' >"$R/etc/hosts"
 cp /etc/iscsi/iscsid.conf "$R/etc/iscsi/"

@@ -51,6 +51,8 @@ lab_boot_with() { # GUEST_DIR ACCEL
   local kernel=$g/vmlinux
   [ -f "$kernel" ] || kernel=$g/vmlinuz
   local fwd="hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_PORT:?LAB_PORT unset}-:${LAB_PORT}"
+  # LAB_API_PORT (optional): the HTTP API's port, forwarded the same way.
+  [ -z "${LAB_API_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_API_PORT}-:${LAB_API_PORT}"
   # shellcheck disable=SC2046
   qemu-system-x86_64 $(lab_accel_args "$2") -m "$LAB_MEM" -smp 2 -nographic -no-reboot \
     -kernel "$kernel" -initrd "$g/initrd.gz" \
