@@ -2,13 +2,17 @@
  * iscsi-pattern — a scripted iSCSI initiator for the lab tests, built on libiscsi.
  *
  * Usage: iscsi-pattern [-c NAME=INITIATOR_IQN]... URL STEP...
- *   URL      iscsi://HOST:PORT/TARGET_IQN/LUN
+ *   URL      iscsi://[USER%PASSWORD@]HOST:PORT/TARGET_IQN/LUN (CHAP when USER is given)
  *   STEP     NAME:w:LBA:BLOCKS:SEED[:fua]  WRITE(16) a deterministic pattern
  *            NAME:r:LBA:BLOCKS:SEED        READ(16) and compare with the pattern
  *            NAME:z:LBA:BLOCKS             READ(16) and expect zeros
  *            NAME:sync                     SYNCHRONIZE CACHE(10) of the whole LU
  *            NAME:cap:BYTES                READ CAPACITY(16) must report BYTES
  *            NAME:sense:w:LBA:KEY:ASC:ASCQ WRITE(16) one block, expect that sense
+ *            NAME:lun:N                    address LUN N from now on (same session)
+ *            NAME:luns:N                   REPORT LUNS must list exactly N LUNs
+ *            NAME:file:LBA:BLOCKS:PATH     READ(16) and compare with PATH's bytes at
+ *                                          LBA * 512 (zeros past its end)
  *            NAME:logout                   log out and drop the context
  *            wait                          print "waiting" and block until stdin has a line
  * Each NAME is a separate I_T nexus (its own InitiatorName); it logs in on first use.
@@ -74,6 +78,11 @@ static int connect_ctx(struct ctx *c)
 		return -1;
 	}
 	iscsi_set_targetname(c->iscsi, u->target);
+	if (u->user[0] && iscsi_set_initiator_username_pwd(c->iscsi, u->user, u->passwd) != 0) {
+		fprintf(stderr, "%s: cannot set CHAP credentials\n", c->name);
+		iscsi_destroy_url(u);
+		return -1;
+	}
 	iscsi_set_session_type(c->iscsi, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(c->iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
 	c->lun = u->lun;
@@ -138,6 +147,54 @@ static int step(const char *spec)
 			return -1;
 		scsi_free_scsi_task(t);
 		return 0;
+	}
+	if (strcmp(op, "lun") == 0 && a[0]) {
+		c->lun = (int)strtol(a[0], NULL, 0);
+		return 0;
+	}
+	if (strcmp(op, "luns") == 0 && a[0]) {
+		unsigned want = (unsigned)strtoul(a[0], NULL, 0);
+		struct scsi_task *t = iscsi_reportluns_sync(c->iscsi, 0, 16384);
+		if (!task_ok(c, t, "REPORT LUNS"))
+			return -1;
+		struct scsi_reportluns_list *l = scsi_datain_unmarshall(t);
+		unsigned got = l ? l->num : 0;
+		scsi_free_scsi_task(t);
+		if (got != want) {
+			fprintf(stderr, "%s: REPORT LUNS lists %u LUNs, expected %u\n", c->name, got, want);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(op, "file") == 0 && a[2]) {
+		uint64_t lba = strtoull(a[0], NULL, 0);
+		uint32_t blocks = (uint32_t)strtoul(a[1], NULL, 0);
+		size_t len = (size_t)blocks * BLOCK;
+		uint8_t *want = calloc(1, len ? len : 1);
+		FILE *f = fopen(a[2], "rb");
+		int rc = -1;
+		if (!want || !f) {
+			fprintf(stderr, "%s: cannot open %s\n", c->name, a[2]);
+			free(want);
+			if (f)
+				fclose(f);
+			return -1;
+		}
+		if (fseeko(f, (off_t)(lba * BLOCK), SEEK_SET) == 0)
+			(void)fread(want, 1, len, f);
+		fclose(f);
+		struct scsi_task *t = iscsi_read16_sync(c->iscsi, c->lun, lba, (uint32_t)len, BLOCK,
+							0, 0, 0, 0, 0);
+		if (task_ok(c, t, "READ(16)")) {
+			if ((size_t)t->datain.size == len && memcmp(t->datain.data, want, len) == 0)
+				rc = 0;
+			else
+				fprintf(stderr, "%s: LUN %d LBA %llu differs from %s\n", c->name, c->lun,
+					(unsigned long long)lba, a[2]);
+			scsi_free_scsi_task(t);
+		}
+		free(want);
+		return rc;
 	}
 	if (strcmp(op, "cap") == 0 && a[0]) {
 		uint64_t want = strtoull(a[0], NULL, 0);
