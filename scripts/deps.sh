@@ -8,6 +8,7 @@ PKGS=(
   libiscsi-dev libiscsi-bin open-iscsi sg3-utils
   qemu-system-x86 busybox-static kmod cpio gzip e2fsprogs xz-utils
   targetcli-fb dbus
+  curl qemu-utils chromium python3-prometheus-client
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,7 +5,9 @@
 #   provision.sh install   install Debian packages and build (needs root + apt)
 #   provision.sh start     load LIO modules (libkmod, via scsipub-ctl), start
 #                          scsipub-tcmu, wait for it to be ready, start scsipub-portal
-#   provision.sh stop      stop the portal (it tears its sessions down), then the handler
+#   provision.sh stop      stop the portal (it tears its sessions down), the API, then
+#                          the handler
+#   provision.sh restart-control   restart scsipub-api and the portal only
 #
 # Environment (all optional):
 #   SCSIPUB_PORT          public iSCSI port the portal listens on       (3260)
@@ -131,6 +133,18 @@ start)
     trap stop_all EXIT INT TERM
     "${PORTAL[@]}" 2>&1 | tee "$LOGDIR/scsipub-portal.log"
   fi
+  ;;
+restart-control)
+  # Restart scsipub-api and the portal, not the handler (tests: kill -9 recovery).
+  pkill -TERM -x scsipub-portal 2>/dev/null || true
+  pkill -TERM -x scsipub-api 2>/dev/null || true
+  for i in $(seq 100); do pgrep -x 'scsipub-portal|scsipub-api' >/dev/null || break; sleep 0.1; done
+  start_api
+  portal_argv
+  setsid "${PORTAL[@]}" >"$LOGDIR/scsipub-portal.log" 2>&1 </dev/null &
+  for i in $(seq 100); do
+    grep -q "listening on" "$LOGDIR/scsipub-portal.log" && break; sleep 0.1
+  done
   ;;
 stop)
   stop_all
