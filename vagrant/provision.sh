@@ -12,7 +12,7 @@
 # Environment (all optional):
 #   SCSIPUB_PORT          public iSCSI port the portal listens on       (3260)
 #   SCSIPUB_PUBLIC        HOST:PORT that SendTargets advertises         (first global IPv4:PORT)
-#   SCSIPUB_IMAGES        catalog directory of *.img / *.iso             (/var/lib/scsipub/images)
+#   SCSIPUB_IMAGES        catalog directory of *.img / *.iso             (/var/lib/scsipub/catalog)
 #   SCSIPUB_STATE         state directory (overlays)                     (/var/lib/scsipub)
 #   SCSIPUB_PORTAL_ARGS   extra scsipub-portal options
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
@@ -27,7 +27,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$TOP/build
 PORT=${SCSIPUB_PORT:-3260}
 STATE=${SCSIPUB_STATE:-/var/lib/scsipub}
-IMAGES=${SCSIPUB_IMAGES:-$STATE/images}
+IMAGES=${SCSIPUB_IMAGES:-$STATE/catalog}
 LOGDIR=/var/log
 say() { echo "provision: $*" >&2; }
 
