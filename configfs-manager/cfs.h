@@ -125,4 +125,48 @@ int cfs_sweep(struct cfs *c, const char *prefix, unsigned *removed);
  */
 int cfs_ls(struct cfs *c, FILE *out);
 
+/*
+ * Provisioned (demo-mode) targets, issue 3 (docs/provisioned.md).
+ */
+
+/* CHAP secret bounds for cfs_target_ensure_demo (LIO accepts up to 255 bytes;
+ * 12 is the Windows initiator's minimum). */
+#define CFS_CHAP_SECRET_MIN 12
+#define CFS_CHAP_SECRET_MAX 255
+#define CFS_CHAP_USER_MAX 255
+
+/*
+ * Ensure target `iqn` with tpgt_1 and a network portal at `portal` as
+ * cfs_target_ensure does, but with TPG attributes for demo mode with one-way CHAP
+ * (lio-tcmu-facts.md §3.1: tpgt auth/ is used for dynamic ACLs only):
+ * generate_node_acls=1, cache_dynamic_acls=1, demo_mode_write_protect=0,
+ * prod_mode_write_protect=0, demo_mode_discovery=0, authentication=1,
+ * auth/userid=chap_user, auth/password=chap_secret, then enable=1.
+ * chap_user: 1..CFS_CHAP_USER_MAX printable ASCII without spaces; chap_secret:
+ * CFS_CHAP_SECRET_MIN..CFS_CHAP_SECRET_MAX printable ASCII without spaces (-EINVAL
+ * with a reason otherwise). Idempotent: only values that differ are written (the
+ * kernel rejects enable=1 on an enabled TPG); a changed secret is written in place.
+ * A target created by this call is removed again on failure. 0 or -errno.
+ */
+int cfs_target_ensure_demo(struct cfs *c, const char *iqn, const char *portal,
+			   const char *chap_user, const char *chap_secret);
+
+/*
+ * Call cb with each initiator IQN listed in iqn/tpgt_1/dynamic_sessions (the
+ * demo-mode sessions; entries separated by "\n\0", K:target_show_dynamic_sessions).
+ * An empty file makes no calls. -ENOENT with a reason when the TPG is missing.
+ * The string is valid during the call only; cb returning non-zero stops the walk
+ * (the call still returns 0).
+ */
+int cfs_target_sessions(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg);
+
+/*
+ * Ensure TPG LUN lun_<lun> of iqn/tpgt_1 linked to user backstore `backstore`
+ * (lun 0..65535). Success when it already links to that backstore; -EEXIST with a
+ * reason when lun_<lun> exists linked to another backstore (or holds no link);
+ * -ENOENT when the TPG or the backstore is missing. A lun dir made by this call is
+ * removed again on failure.
+ */
+int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64_t lun);
+
 #endif

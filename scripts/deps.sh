@@ -9,6 +9,7 @@ PKGS=(
   qemu-system-x86 busybox-static kmod cpio gzip e2fsprogs xz-utils
   targetcli-fb dbus
   curl qemu-utils chromium python3-prometheus-client
+  libcurl4-openssl-dev liblzma-dev zlib1g-dev libjson-c-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
