@@ -136,3 +136,51 @@ int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun)
 		return r;
 	return cfs_lun_remove_at(c, tpg, lun);
 }
+
+int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64_t lun)
+{
+	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], link[PATH_MAX];
+	char hba[CFS_NAME_MAX + 1], alias[CFS_ALIAS_LEN + 1];
+	char parent[CFS_NAME_MAX + 1], leaf[CFS_NAME_MAX + 1];
+	bool made = false;
+	int r;
+
+	r = cfs_tpg_path(c, iqn, true, tpg);
+	if (!r)
+		r = cfs_check_name(c, "backstore name", backstore, CFS_NAME_MAX);
+	if (!r && lun > CFS_LUN_MAX)
+		r = cfs_fail(c, -EINVAL, "LUN %" PRIu64 " is out of range (0-%u)", lun,
+			     CFS_LUN_MAX);
+	if (!r)
+		r = cfs_backstore_find(c, backstore, true, hba, sizeof(hba));
+	if (!r)
+		r = cfs_rel(c, devrel, sizeof(devrel), "core/%s/%s", hba, backstore);
+	if (!r)
+		r = cfs_rel(c, lunrel, sizeof(lunrel), "%s/lun/lun_%" PRIu64, tpg, lun);
+	if (!r)
+		r = cfs_mkdir(c, &made, "%s", lunrel);
+	if (r)
+		return r;
+	if (!made) {
+		c->err_hold++;
+		r = cfs_link_tail(c, lunrel, parent, sizeof(parent), leaf, sizeof(leaf));
+		c->err_hold--;
+		if (r == 0 && !strcmp(parent, hba) && !strcmp(leaf, backstore))
+			return 0;
+		if (r == 0)
+			return cfs_fail(c, -EEXIST, "TPG LUN %s/%s is linked to %s/%s, not %s",
+					c->root, lunrel, parent, leaf, backstore);
+		return cfs_fail(c, -EEXIST, "TPG LUN %s/%s exists without a backstore link",
+				c->root, lunrel);
+	}
+	cfs_alias(devrel, alias);
+	r = cfs_rel(c, link, sizeof(link), "%s/%s", lunrel, alias);
+	if (!r)
+		r = cfs_symlink(c, devrel, link);
+	if (r) {
+		c->err_hold++;
+		cfs_rmdir_obj(c, lunrel, cfs_no_groups);
+		c->err_hold--;
+	}
+	return r;
+}

@@ -4,28 +4,47 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfs_priv.h"
+
+struct tpg_attr {
+	const char *name;
+	const char *val;
+};
 
 /*
  * TPG attributes for explicit ACLs only (lio-tcmu-facts.md §4): no demo mode, no
  * discovery for initiators without an ACL, no CHAP (the portal in front decides).
  * generate_node_acls goes first: while it is 1 the kernel forces cache_dynamic_acls=1.
  */
-static const struct {
-	const char *name;
-	const char *val;
-} tpg_attrs[] = {
+static const struct tpg_attr tpg_attrs[] = {
 	{ "generate_node_acls", "0" },
 	{ "demo_mode_discovery", "0" },
 	{ "authentication", "0" },
 	{ "cache_dynamic_acls", "0" },
 	{ "demo_mode_write_protect", "1" },
 	{ "prod_mode_write_protect", "0" },
+};
+
+/*
+ * Demo mode with one-way CHAP (docs/provisioned.md, lio-tcmu-facts.md §3.1): every
+ * initiator that passes CHAP gets a dynamic ACL seeing every TPG LUN read-write; the
+ * TPG is not listed to SendTargets of initiators without an ACL (the portal answers
+ * discovery anyway). auth/userid and auth/password are written after these.
+ */
+static const struct tpg_attr demo_attrs[] = {
+	{ "generate_node_acls", "1" },
+	{ "cache_dynamic_acls", "1" },
+	{ "demo_mode_write_protect", "0" },
+	{ "prod_mode_write_protect", "0" },
+	{ "demo_mode_discovery", "0" },
+	{ "authentication", "1" },
 };
 
 int cfs_tpg_path(struct cfs *c, const char *iqn, bool must_exist, char *tpg)
@@ -95,7 +114,7 @@ static int check_portal(struct cfs *c, const char *portal)
  * kernel's -EINVAL for enabling an already active TPG: iscsit_tpg_enable_portal_group). */
 static int ensure_attr(struct cfs *c, const char *tpg, const char *attr, const char *val)
 {
-	char cur[64];
+	char cur[CFS_CHAP_SECRET_MAX + 2];
 	int r;
 
 	c->err_hold++;
@@ -106,7 +125,28 @@ static int ensure_attr(struct cfs *c, const char *tpg, const char *attr, const c
 	return cfs_write(c, val, "%s/%s", tpg, attr);
 }
 
-int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal)
+/* CHAP user name or secret: min..max printable ASCII characters, no spaces. */
+static int check_chap(struct cfs *c, const char *what, const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return cfs_fail(c, -EINVAL, "CHAP %s is missing", what);
+	n = strlen(s);
+	if (n < min || n > max)
+		return cfs_fail(c, -EINVAL, "CHAP %s must be %zu-%zu characters (got %zu)", what,
+				min, max, n);
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return cfs_fail(c, -EINVAL, "CHAP %s: only printable ASCII without spaces",
+					what);
+	return 0;
+}
+
+/* cfs_target_ensure and cfs_target_ensure_demo: attrs[n], then CHAP when user != NULL. */
+static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
+			 const struct tpg_attr *attrs, size_t n, const char *user,
+			 const char *secret)
 {
 	char tpg[PATH_MAX];
 	bool created = false;
@@ -127,12 +167,16 @@ int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal)
 		r = cfs_make_groups(c, tpg, cfs_tpg_groups);
 	if (!r)
 		r = cfs_mkdir(c, NULL, "%s/np/%s", tpg, portal);
-	for (i = 0; !r && i < sizeof(tpg_attrs) / sizeof(tpg_attrs[0]); i++) {
+	for (i = 0; !r && i < n; i++) {
 		char attr[64];
 
-		snprintf(attr, sizeof(attr), "attrib/%s", tpg_attrs[i].name);
-		r = ensure_attr(c, tpg, attr, tpg_attrs[i].val);
+		snprintf(attr, sizeof(attr), "attrib/%s", attrs[i].name);
+		r = ensure_attr(c, tpg, attr, attrs[i].val);
 	}
+	if (!r && user)
+		r = ensure_attr(c, tpg, "auth/userid", user);
+	if (!r && user)
+		r = ensure_attr(c, tpg, "auth/password", secret);
 	if (!r)
 		r = ensure_attr(c, tpg, "enable", "1");
 	if (r && created) {
@@ -141,6 +185,94 @@ int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal)
 		c->err_hold--;
 	}
 	return r;
+}
+
+int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal)
+{
+	return target_ensure(c, iqn, portal, tpg_attrs, sizeof(tpg_attrs) / sizeof(tpg_attrs[0]),
+			     NULL, NULL);
+}
+
+int cfs_target_ensure_demo(struct cfs *c, const char *iqn, const char *portal,
+			   const char *chap_user, const char *chap_secret)
+{
+	int r = check_chap(c, "user", chap_user, 1, CFS_CHAP_USER_MAX);
+
+	if (!r)
+		r = check_chap(c, "secret", chap_secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX);
+	if (r)
+		return r;
+	return target_ensure(c, iqn, portal, demo_attrs,
+			     sizeof(demo_attrs) / sizeof(demo_attrs[0]), chap_user, chap_secret);
+}
+
+/*
+ * Read the whole dynamic_sessions attribute raw (it holds NULs: each entry is
+ * "<iqn>\n\0", K:target_show_dynamic_sessions; the kernel caps it at one page).
+ */
+static int read_raw(struct cfs *c, const char *rel, char *buf, size_t len, size_t *got)
+{
+	char abs[PATH_MAX];
+	ssize_t n;
+	int fd, r;
+
+	*got = 0;
+	r = cfs_abs(c, abs, rel);
+	if (r)
+		return r;
+	fd = open(abs, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cfs_fail(c, -errno, "open %s: %s", abs, strerror(errno));
+	while (*got < len) {
+		n = read(fd, buf + *got, len - *got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			close(fd);
+			return cfs_fail(c, r, "read %s: %s", abs, strerror(-r));
+		}
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+int cfs_target_sessions(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg)
+{
+	char tpg[PATH_MAX], rel[PATH_MAX], buf[8192];
+	size_t got, i = 0;
+	int r;
+
+	r = cfs_tpg_path(c, iqn, true, tpg);
+	if (!r)
+		r = cfs_rel(c, rel, sizeof(rel), "%s/dynamic_sessions", tpg);
+	if (r)
+		return r;
+	c->err_hold++;
+	r = read_raw(c, rel, buf, sizeof(buf) - 1, &got);
+	c->err_hold--;
+	/* Plain mode: no file means no sessions (the kernel always has it). */
+	if (r == -ENOENT && cfs_plain(c))
+		return 0;
+	if (r)
+		return cfs_fail(c, r, "read %s/%s: %s", c->root, rel, strerror(-r));
+	buf[got] = '\0';
+	/* Separators are '\n' and '\0' alike; empty entries are skipped. */
+	while (i < got) {
+		char *e = buf + i;
+		size_t n = strcspn(e, "\n");
+
+		i += n + 1;
+		e[n] = '\0';
+		while (n && (e[n - 1] == ' ' || e[n - 1] == '\r'))
+			e[--n] = '\0';
+		if (n && cb(e, arg))
+			break;
+	}
+	return 0;
 }
 
 /* Tear down one TPG dir: disable, ACLs, LUNs, portals, then the TPG itself. */

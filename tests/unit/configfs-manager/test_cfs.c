@@ -611,6 +611,187 @@ static void test_helpers(void **state)
 	assert_string_equal(cfs_error(t->c), "no error");
 }
 
+/* ---- demo-mode targets, dynamic sessions, LUN at a number (issue 3) ---- */
+
+#define DIQN "iqn.2025-01.pub.scsipub:s.abc123"
+#define DTPG "iscsi/" DIQN "/tpgt_1"
+#define SECRET "secret-123456"
+
+static void test_target_ensure_demo(void **state)
+{
+	struct t *t = *state;
+	static const char *const attrs[][2] = {
+		{ "generate_node_acls", "1" },      { "cache_dynamic_acls", "1" },
+		{ "demo_mode_write_protect", "0" }, { "prod_mode_write_protect", "0" },
+		{ "demo_mode_discovery", "0" },     { "authentication", "1" },
+	};
+	size_t i;
+
+	assert_int_equal(cfs_target_ensure_demo(t->c, DIQN, "127.0.0.1:3262", "u1", SECRET), 0);
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		assert_string_equal(slurp(P(t, "%s/attrib/%s", DTPG, attrs[i][0])), attrs[i][1]);
+	assert_string_equal(slurp(P(t, "%s/auth/userid", DTPG)), "u1");
+	assert_string_equal(slurp(P(t, "%s/auth/password", DTPG)), SECRET);
+	assert_string_equal(slurp(P(t, "%s/enable", DTPG)), "1");
+	assert_true(isdir(P(t, "%s/np/127.0.0.1:3262", DTPG)));
+
+	/* Idempotent, and values already right are not rewritten: a read-only enable
+	 * (as the kernel refusing enable=1 twice) does not fail the call. */
+	assert_int_equal(chmod(P(t, "%s/enable", DTPG), 0444), 0);
+	assert_int_equal(chmod(P(t, "%s/attrib/authentication", DTPG), 0444), 0);
+	if (geteuid() != 0)
+		assert_int_equal(cfs_target_ensure_demo(t->c, DIQN, "127.0.0.1:3262", "u1", SECRET),
+				 0);
+	assert_int_equal(chmod(P(t, "%s/enable", DTPG), 0644), 0);
+	assert_int_equal(chmod(P(t, "%s/attrib/authentication", DTPG), 0644), 0);
+	/* A new secret is written in place. */
+	assert_int_equal(cfs_target_ensure_demo(t->c, DIQN, "127.0.0.1:3262", "u1",
+						"another-secret"), 0);
+	assert_string_equal(slurp(P(t, "%s/auth/password", DTPG)), "another-secret");
+
+	/* Credential checks, nothing created. */
+	assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "127.0.0.1:3262", "u1",
+						"short"), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "secret"));
+	assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "127.0.0.1:3262", "u1",
+						"has a space!!"), -EINVAL);
+	assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "127.0.0.1:3262", "",
+						SECRET), -EINVAL);
+	assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "127.0.0.1:3262", NULL,
+						SECRET), -EINVAL);
+	assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "127.0.0.1:3262", "u\x01",
+						SECRET), -EINVAL);
+	assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "bad", "u1", SECRET),
+			 -EINVAL);
+	assert_false(exists(P(t, "iscsi/iqn.x:new")));
+	{
+		char big[CFS_CHAP_SECRET_MAX + 2];
+
+		memset(big, 'a', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "127.0.0.1:3262", "u1",
+							big), -EINVAL);
+		big[CFS_CHAP_SECRET_MAX] = '\0';
+		assert_int_equal(cfs_target_ensure_demo(t->c, "iqn.x:new", "127.0.0.1:3262", "u1",
+							big), 0);
+	}
+	assert_int_equal(cfs_target_remove(t->c, DIQN), 0);
+	assert_false(exists(P(t, "iscsi/" DIQN)));
+}
+
+static void write_file(const char *p, const void *data, size_t n)
+{
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+static void test_target_sessions(void **state)
+{
+	struct t *t = *state;
+	struct names ns = { .n = 0 };
+	static const char two[] = "iqn.1993-08.org.debian:01:a\n\0iqn.1993-08.org.debian:01:b\n\0";
+
+	assert_int_equal(cfs_target_sessions(t->c, DIQN, collect, &ns), -ENOENT);
+	assert_non_null(strstr(cfs_error(t->c), DIQN));
+	assert_int_equal(cfs_target_ensure_demo(t->c, DIQN, "127.0.0.1:3262", "u1", SECRET), 0);
+	/* No file (plain mode) and an empty file: no calls. */
+	assert_int_equal(cfs_target_sessions(t->c, DIQN, collect, &ns), 0);
+	assert_int_equal(ns.n, 0);
+	write_file(P(t, "%s/dynamic_sessions", DTPG), "", 0);
+	assert_int_equal(cfs_target_sessions(t->c, DIQN, collect, &ns), 0);
+	assert_int_equal(ns.n, 0);
+	/* The kernel's "\n\0" separators (sizeof - 1: the literal's own NUL excluded). */
+	write_file(P(t, "%s/dynamic_sessions", DTPG), two, sizeof(two) - 1);
+	assert_int_equal(cfs_target_sessions(t->c, DIQN, collect, &ns), 0);
+	assert_int_equal(ns.n, 2);
+	assert_string_equal(ns.v[0], "iqn.1993-08.org.debian:01:a");
+	assert_string_equal(ns.v[1], "iqn.1993-08.org.debian:01:b");
+	/* Stop early. */
+	ns.n = 0;
+	ns.stop_at = 1;
+	assert_int_equal(cfs_target_sessions(t->c, DIQN, collect, &ns), 0);
+	assert_int_equal(ns.n, 1);
+	/* A plain newline list (no NULs) parses the same. */
+	ns.n = 0;
+	ns.stop_at = 0;
+	write_file(P(t, "%s/dynamic_sessions", DTPG), "iqn.x:1\niqn.x:2\n", 16);
+	assert_int_equal(cfs_target_sessions(t->c, DIQN, collect, &ns), 0);
+	assert_int_equal(ns.n, 2);
+	assert_string_equal(ns.v[1], "iqn.x:2");
+}
+
+static void test_lun_add_at(void **state)
+{
+	struct t *t = *state;
+
+	assert_int_equal(cfs_target_ensure_demo(t->c, DIQN, "127.0.0.1:3262", "u1", SECRET), 0);
+	make_bs(t, "pvabc123l0");
+	make_bs(t, "pvabc123l1");
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l1", 1), 0);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_1", DTPG)), P(t, "core/user_1/pvabc123l1"));
+	assert_false(exists(P(t, "%s/lun/lun_0", DTPG)));
+	/* Already linked to this backstore: success, unchanged. */
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l1", 1), 0);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_1", DTPG)), P(t, "core/user_1/pvabc123l1"));
+	/* Taken by another backstore. */
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l0", 1), -EEXIST);
+	assert_non_null(strstr(cfs_error(t->c), "pvabc123l1"));
+	assert_string_equal(only_link(P(t, "%s/lun/lun_1", DTPG)), P(t, "core/user_1/pvabc123l1"));
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l0", 0), 0);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_0", DTPG)), P(t, "core/user_0/pvabc123l0"));
+	/* A lun dir without a link is not ours to reuse. */
+	assert_int_equal(mkdir(P(t, "%s/lun/lun_7", DTPG), 0755), 0);
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l0", 7), -EEXIST);
+	/* Errors: missing backstore, missing target, out of range; nothing left behind. */
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "missing", 3), -ENOENT);
+	assert_false(exists(P(t, "%s/lun/lun_3", DTPG)));
+	assert_int_equal(cfs_lun_add_at(t->c, "iqn.x:none", "pvabc123l0", 0), -ENOENT);
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l0", 65536), -EINVAL);
+	/* The target goes with its LUNs, then the backstores can go. */
+	assert_int_equal(cfs_target_remove(t->c, DIQN), 0);
+	assert_int_equal(cfs_backstore_remove(t->c, "pvabc123l0"), 0);
+	assert_int_equal(cfs_backstore_remove(t->c, "pvabc123l1"), 0);
+}
+
+/* The portal's sweep "sp" never touches provisioned "pv" objects, and the reverse. */
+static void test_sweep_prefixes(void **state)
+{
+	struct t *t = *state;
+	unsigned removed = 99;
+	uint64_t l;
+	char path[PATH_MAX];
+
+	make_target(t);
+	make_bs(t, "sp0123456789abcdef");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp0123456789abcdef", &l), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, l), 0);
+	assert_int_equal(cfs_target_ensure_demo(t->c, DIQN, "127.0.0.1:3262", "u1", SECRET), 0);
+	make_bs(t, "pvabc123l0");
+	make_bs(t, "pvabc123l1");
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l0", 0), 0);
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l1", 1), 0);
+
+	assert_int_equal(cfs_sweep(t->c, "sp", &removed), 0);
+	assert_int_equal(removed, 4); /* mapped LUN, ACL, TPG LUN, backstore */
+	assert_int_equal(cfs_backstore_path(t->c, "sp0123456789abcdef", path, sizeof(path)),
+			 -ENOENT);
+	assert_int_equal(cfs_backstore_path(t->c, "pvabc123l0", path, sizeof(path)), 0);
+	assert_int_equal(cfs_backstore_path(t->c, "pvabc123l1", path, sizeof(path)), 0);
+	assert_true(isdir(P(t, "%s/lun/lun_0", DTPG)));
+	assert_true(isdir(P(t, "%s/lun/lun_1", DTPG)));
+	assert_string_equal(slurp(P(t, "%s/enable", DTPG)), "1");
+
+	make_bs(t, "sp0123456789abcdef");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp0123456789abcdef", &l), 0);
+	assert_int_equal(cfs_sweep(t->c, "pv", &removed), 0);
+	assert_int_equal(removed, 4); /* 2 TPG LUNs, 2 backstores */
+	assert_int_equal(cfs_backstore_path(t->c, "sp0123456789abcdef", path, sizeof(path)), 0);
+	assert_true(isdir(P(t, "%s/lun/lun_%llu", TPG, (unsigned long long)l)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +809,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_ensure_demo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lun_add_at, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_prefixes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
