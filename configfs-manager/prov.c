@@ -1,0 +1,595 @@
+/*
+ * prov.c — provisioned sessions (docs/provisioned.md): a demo-mode target with CHAP
+ * and one COW backstore per image, restored idempotently, destroyed and swept by id.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfs.h"
+#include "cow_config.h"
+#include "prov.h"
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+int prov_id_valid(const char *id)
+{
+	size_t n;
+
+	if (!id)
+		return 0;
+	for (n = 0; id[n]; n++)
+		if (!((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= '0' && id[n] <= '9')))
+			return 0;
+	return n >= 1 && n <= PROV_ID_MAX;
+}
+
+const char *prov_target_iqn(const char *id, char *buf, size_t len)
+{
+	int n;
+
+	if (!prov_id_valid(id) || !buf)
+		return NULL;
+	n = snprintf(buf, len, "%s%s", PROV_IQN_PREFIX, id);
+	if (n < 0 || (size_t)n >= len)
+		return NULL;
+	return buf;
+}
+
+int prov_lock(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd, n;
+
+	if (!state_dir || !*state_dir)
+		return -EINVAL;
+	n = snprintf(path, sizeof(path), "%s/%s", state_dir, PROV_LOCK_FILE);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		int e = errno;
+
+		if (e == EINTR)
+			continue;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+void prov_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the only fd of the open file releases the flock */
+}
+
+/* "pv<id>l<N>": the id (into id, PROV_ID_MAX + 1 bytes) and N; false otherwise.
+ * The id may itself hold 'l' and digits, so the separator is the last 'l'. */
+static bool parse_backstore(const char *name, char *id, uint64_t *lun)
+{
+	const char *l, *p;
+	size_t n;
+	uint64_t v = 0;
+
+	if (strncmp(name, PROV_BACKSTORE_PREFIX, 2))
+		return false;
+	l = strrchr(name + 2, 'l');
+	if (!l || !l[1] || (l[1] == '0' && l[2]))
+		return false;
+	for (p = l + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || v > 65535)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	n = (size_t)(l - name - 2);
+	if (n < 1 || n > PROV_ID_MAX)
+		return false;
+	memcpy(id, name + 2, n);
+	id[n] = '\0';
+	if (!prov_id_valid(id))
+		return false;
+	if (lun)
+		*lun = v;
+	return true;
+}
+
+static int session_dir(char *buf, size_t len, const char *state_dir, const char *id)
+{
+	int n = snprintf(buf, len, "%s/%s/%s", state_dir, PROV_SESSIONS_SUBDIR, id);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* <dir>/lun<i>.<ext> into buf; -ENAMETOOLONG when it does not fit. */
+static int lun_file(char *buf, size_t len, const char *dir, unsigned i, const char *ext)
+{
+	int n = snprintf(buf, len, "%s/lun%u.%s", dir, i, ext);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool file_exists(const char *p)
+{
+	struct stat st;
+
+	return lstat(p, &st) == 0;
+}
+
+/* CHAP user/secret as cfs_target_ensure_demo checks them (checked before anything is
+ * created, so a bad secret costs no backstore). */
+static bool chap_ok(const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n < min || n > max)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+struct find_name {
+	const char *want;
+	bool found;
+};
+
+static int find_cb(const char *name, void *arg)
+{
+	struct find_name *f = arg;
+
+	if (!strcmp(name, f->want))
+		f->found = true;
+	return f->found;
+}
+
+/* What one prov_session_create call made, for its rollback. */
+struct made {
+	bool dir;            /* the session dir */
+	bool target;         /* the target */
+	bool *bs;            /* backstore i */
+	bool *luns;          /* TPG LUN i (linked to a backstore this call made) */
+	bool *files;         /* lun<i>.ovl / .bitmap were absent before */
+};
+
+static void rollback(struct cfs *c, const char *dir, const char *iqn,
+		     const struct prov_session *s, const struct made *m)
+{
+	char name[64], path[PATH_MAX];
+	unsigned i;
+
+	if (m->target)
+		cfs_target_remove(c, iqn);
+	for (i = 0; i < s->n_luns; i++) {
+		if (!m->bs[i])
+			continue;
+		snprintf(name, sizeof(name), PROV_BACKSTORE_PREFIX "%sl%u", s->id, i);
+		if (!m->target && m->luns[i])
+			cfs_lun_remove(c, iqn, i);
+		cfs_backstore_remove(c, name);
+	}
+	for (i = 0; i < s->n_luns; i++) {
+		if (!m->files[i])
+			continue;
+		if (!lun_file(path, sizeof(path), dir, i, "ovl"))
+			unlink(path);
+		if (!lun_file(path, sizeof(path), dir, i, "bitmap"))
+			unlink(path);
+	}
+	if (m->dir)
+		rmdir(dir);
+}
+
+static int check_session(const struct prov_session *s, char *err, size_t errlen)
+{
+	unsigned i;
+
+	if (!s || !prov_id_valid(s->id))
+		return fail(err, errlen, -EINVAL, "session id must be 1-%d of [a-z0-9]",
+			    PROV_ID_MAX);
+	if (!s->luns || s->n_luns < 1 || s->n_luns > PROV_LUNS_MAX)
+		return fail(err, errlen, -EINVAL, "session %s: 1-%d LUNs required", s->id,
+			    PROV_LUNS_MAX);
+	for (i = 0; i < s->n_luns; i++)
+		if (!s->luns[i].size_bytes || s->luns[i].size_bytes % 512)
+			return fail(err, errlen, -EINVAL,
+				    "session %s: LUN %u size %" PRIu64
+				    " is not a positive multiple of 512", s->id, i,
+				    s->luns[i].size_bytes);
+	if (!chap_ok(s->chap_user, 1, CFS_CHAP_USER_MAX))
+		return fail(err, errlen, -EINVAL, "session %s: CHAP user must be 1-%d printable "
+			    "characters without spaces", s->id, CFS_CHAP_USER_MAX);
+	if (!chap_ok(s->chap_secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX))
+		return fail(err, errlen, -EINVAL, "session %s: CHAP secret must be %d-%d "
+			    "printable characters without spaces", s->id, CFS_CHAP_SECRET_MIN,
+			    CFS_CHAP_SECRET_MAX);
+	return 0;
+}
+
+/* Create the backstore of LUN i unless it exists; *made says whether it was made. */
+static int ensure_backstore(struct cfs *c, const char *dir, const struct prov_session *s,
+			    unsigned i, bool *made, char *err, size_t errlen)
+{
+	struct cow_config cc;
+	char name[64], path[PATH_MAX], devcfg[COW_CONFIG_MAX + 1];
+	int r;
+
+	*made = false;
+	snprintf(name, sizeof(name), PROV_BACKSTORE_PREFIX "%sl%u", s->id, i);
+	if (cfs_backstore_path(c, name, path, sizeof(path)) == 0)
+		return 0;
+	memset(&cc, 0, sizeof(cc));
+	cc.size_bytes = s->luns[i].size_bytes;
+	cc.limit_bytes = s->write_limit_bytes;
+	if (lun_file(cc.overlay, sizeof(cc.overlay), dir, i, "ovl") ||
+	    lun_file(cc.bitmap, sizeof(cc.bitmap), dir, i, "bitmap"))
+		return fail(err, errlen, -ENAMETOOLONG, "overlay paths in %s are too long", dir);
+	if (s->luns[i].base_path) {
+		r = snprintf(cc.base, sizeof(cc.base), "%s", s->luns[i].base_path);
+		if (r < 0 || (size_t)r >= sizeof(cc.base))
+			return fail(err, errlen, -ENAMETOOLONG, "base path %s is too long",
+				    s->luns[i].base_path);
+	}
+	r = cow_config_format(&cc, devcfg, sizeof(devcfg));
+	if (r < 0)
+		return fail(err, errlen, r, "LUN %u: dev_config does not fit (%s): shorten the "
+			    "state directory or the base image path", i, strerror(-r));
+	r = cfs_backstore_create(c, name, cc.size_bytes, devcfg, NULL);
+	if (r) {
+		fail(err, errlen, r, "backstore %s: %s", name, cfs_error(c));
+		cfs_backstore_remove(c, name); /* a half-made one (e.g. handler refused) */
+		return r;
+	}
+	*made = true;
+	return 0;
+}
+
+static int create_locked(struct cfs *c, const char *state_dir, const char *lio_portal,
+			 const struct prov_session *s, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], path[PATH_MAX], iqn[PROV_IQN_LEN];
+	char name[64];
+	struct find_name f;
+	struct made m = { 0 };
+	unsigned i;
+	int r;
+
+	prov_target_iqn(s->id, iqn, sizeof(iqn));
+	r = snprintf(path, sizeof(path), "%s/%s", state_dir, PROV_SESSIONS_SUBDIR);
+	if (r < 0 || (size_t)r >= sizeof(path) || session_dir(dir, sizeof(dir), state_dir, s->id))
+		return fail(err, errlen, -ENAMETOOLONG, "state directory %s is too long",
+			    state_dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, -errno, "mkdir %s: %s", path, strerror(errno));
+	if (mkdir(dir, 0700) == 0)
+		m.dir = true;
+	else if (errno != EEXIST)
+		return fail(err, errlen, -errno, "mkdir %s: %s", dir, strerror(errno));
+	m.bs = calloc(s->n_luns, sizeof(*m.bs));
+	m.files = calloc(s->n_luns, sizeof(*m.files));
+	m.luns = calloc(s->n_luns, sizeof(*m.luns));
+	if (!m.bs || !m.files || !m.luns) {
+		r = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < s->n_luns; i++) {
+		m.files[i] = !lun_file(path, sizeof(path), dir, i, "ovl") && !file_exists(path);
+	}
+
+	f.want = iqn;
+	f.found = false;
+	r = cfs_list_targets(c, find_cb, &f);
+	if (r) {
+		fail(err, errlen, r, "listing targets: %s", cfs_error(c));
+		goto out;
+	}
+	for (i = 0; !r && i < s->n_luns; i++)
+		r = ensure_backstore(c, dir, s, i, &m.bs[i], err, errlen);
+	if (r)
+		goto out;
+	r = cfs_target_ensure_demo(c, iqn, lio_portal, s->chap_user, s->chap_secret);
+	if (r) {
+		fail(err, errlen, r, "target %s: %s", iqn, cfs_error(c));
+		goto out;
+	}
+	m.target = !f.found;
+	for (i = 0; !r && i < s->n_luns; i++) {
+		snprintf(name, sizeof(name), PROV_BACKSTORE_PREFIX "%sl%u", s->id, i);
+		r = cfs_lun_add_at(c, iqn, name, i);
+		if (r)
+			fail(err, errlen, r, "LUN %u of %s: %s", i, iqn, cfs_error(c));
+		else
+			m.luns[i] = m.bs[i]; /* a new backstore's LUN is new too */
+	}
+out:
+	if (r)
+		rollback(c, dir, iqn, s, &m);
+	free(m.bs);
+	free(m.files);
+	free(m.luns);
+	return r;
+}
+
+int prov_session_create(struct cfs *c, const char *state_dir, const char *lio_portal,
+			const struct prov_session *s, char *err, size_t errlen)
+{
+	int r, fd;
+
+	if (!c || !state_dir || !*state_dir || !lio_portal)
+		return fail(err, errlen, -EINVAL, "missing configfs, state directory or portal");
+	r = check_session(s, err, errlen);
+	if (r)
+		return r;
+	fd = prov_lock(state_dir);
+	if (fd < 0)
+		return fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
+			    strerror(-fd));
+	r = create_locked(c, state_dir, lio_portal, s, err, errlen);
+	prov_unlock(fd);
+	return r;
+}
+
+/* Remove the regular files in dir, then dir (missing is success). */
+static int remove_dir(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : fail(err, errlen, -errno, "opendir %s: %s", dir,
+						  strerror(errno));
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) < 0 && errno != ENOENT && !r)
+			r = fail(err, errlen, -errno, "unlink %s: %s", path, strerror(errno));
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT && !r)
+		r = fail(err, errlen, -errno, "rmdir %s: %s", dir, strerror(errno));
+	return r;
+}
+
+struct bs_list {
+	const char *id;      /* only this id (NULL: every pv* name) */
+	char (*names)[64];
+	size_t n, cap;
+	int err;
+};
+
+static int bs_cb(const char *name, void *arg)
+{
+	struct bs_list *l = arg;
+	char id[PROV_ID_MAX + 1];
+
+	if (!parse_backstore(name, id, NULL) || (l->id && strcmp(id, l->id)))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		char (*v)[64] = realloc(l->names, cap * sizeof(*v));
+
+		if (!v) {
+			l->err = -ENOMEM;
+			return 1;
+		}
+		l->names = v;
+		l->cap = cap;
+	}
+	snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", name);
+	return 0;
+}
+
+static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, char *err,
+			  size_t errlen)
+{
+	char iqn[PROV_IQN_LEN], dir[PATH_MAX];
+	struct bs_list l = { .id = id };
+	int r, first = 0;
+	size_t i;
+
+	prov_target_iqn(id, iqn, sizeof(iqn));
+	r = cfs_target_remove(c, iqn);
+	if (r)
+		first = fail(err, errlen, r, "target %s: %s", iqn, cfs_error(c));
+	r = cfs_list_backstores(c, bs_cb, &l);
+	if (!r)
+		r = l.err;
+	if (r && !first)
+		first = fail(err, errlen, r, "listing backstores: %s",
+			     r == -ENOMEM ? "out of memory" : cfs_error(c));
+	for (i = 0; i < l.n; i++) {
+		r = cfs_backstore_remove(c, l.names[i]);
+		if (r && !first)
+			first = fail(err, errlen, r, "backstore %s: %s", l.names[i], cfs_error(c));
+	}
+	free(l.names);
+	if (session_dir(dir, sizeof(dir), state_dir, id)) {
+		if (!first)
+			first = fail(err, errlen, -ENAMETOOLONG, "state directory is too long");
+	} else {
+		r = first ? remove_dir(dir, NULL, 0) : remove_dir(dir, err, errlen);
+		if (r && !first)
+			first = r;
+	}
+	return first;
+}
+
+int prov_session_destroy(struct cfs *c, const char *state_dir, const char *id, char *err,
+			 size_t errlen)
+{
+	int r, fd;
+
+	if (!c || !state_dir || !*state_dir)
+		return fail(err, errlen, -EINVAL, "missing configfs or state directory");
+	if (!prov_id_valid(id))
+		return fail(err, errlen, -EINVAL, "session id must be 1-%d of [a-z0-9]",
+			    PROV_ID_MAX);
+	fd = prov_lock(state_dir);
+	if (fd < 0)
+		return fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
+			    strerror(-fd));
+	r = destroy_locked(c, state_dir, id, err, errlen);
+	prov_unlock(fd);
+	return r;
+}
+
+static int count_cb(const char *name, void *arg)
+{
+	(void)name;
+	(*(int *)arg)++;
+	return 0;
+}
+
+int prov_session_connections(struct cfs *c, const char *id)
+{
+	char iqn[PROV_IQN_LEN];
+	int n = 0, r;
+
+	if (!c || !prov_target_iqn(id, iqn, sizeof(iqn)))
+		return -EINVAL;
+	r = cfs_target_sessions(c, iqn, count_cb, &n);
+	return r ? r : n;
+}
+
+/* A set of session ids (small: linear search is fine for the janitor's tick). */
+struct ids {
+	char (*v)[PROV_ID_MAX + 1];
+	size_t n, cap;
+	int err;
+};
+
+static void ids_add(struct ids *s, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], id))
+			return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		char (*v)[PROV_ID_MAX + 1] = realloc(s->v, cap * sizeof(*v));
+
+		if (!v) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	snprintf(s->v[s->n++], sizeof(s->v[0]), "%s", id);
+}
+
+static int target_id_cb(const char *name, void *arg)
+{
+	size_t n = strlen(PROV_IQN_PREFIX);
+
+	if (!strncmp(name, PROV_IQN_PREFIX, n) && prov_id_valid(name + n))
+		ids_add(arg, name + n);
+	return 0;
+}
+
+static int bs_id_cb(const char *name, void *arg)
+{
+	char id[PROV_ID_MAX + 1];
+
+	if (parse_backstore(name, id, NULL))
+		ids_add(arg, id);
+	return 0;
+}
+
+static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn known,
+			  void *arg, unsigned *removed, char *err, size_t errlen)
+{
+	struct ids ids = { 0 };
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	size_t i;
+	int r, first = 0;
+
+	r = cfs_list_targets(c, target_id_cb, &ids);
+	if (!r)
+		r = cfs_list_backstores(c, bs_id_cb, &ids);
+	if (r) {
+		first = fail(err, errlen, r, "listing configfs: %s", cfs_error(c));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", state_dir, PROV_SESSIONS_SUBDIR);
+	d = opendir(path);
+	if (d) {
+		while ((e = readdir(d)))
+			if (prov_id_valid(e->d_name))
+				ids_add(&ids, e->d_name);
+		closedir(d);
+	} else if (errno != ENOENT) {
+		first = fail(err, errlen, -errno, "opendir %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (ids.err) {
+		first = fail(err, errlen, ids.err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < ids.n; i++) {
+		if (known(arg, ids.v[i]) != 0)
+			continue;
+		r = first ? destroy_locked(c, state_dir, ids.v[i], NULL, 0)
+			  : destroy_locked(c, state_dir, ids.v[i], err, errlen);
+		if (r && !first)
+			first = r;
+		if (!r && removed)
+			(*removed)++;
+	}
+out:
+	free(ids.v);
+	return first;
+}
+
+int prov_janitor(struct cfs *c, const char *state_dir, prov_known_fn known, void *arg,
+		 unsigned *removed, char *err, size_t errlen)
+{
+	int r, fd;
+
+	if (removed)
+		*removed = 0;
+	if (!c || !state_dir || !*state_dir || !known)
+		return fail(err, errlen, -EINVAL, "missing configfs, state directory or callback");
+	fd = prov_lock(state_dir);
+	if (fd < 0)
+		return fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
+			    strerror(-fd));
+	r = janitor_locked(c, state_dir, known, arg, removed, err, errlen);
+	prov_unlock(fd);
+	return r;
+}
