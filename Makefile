@@ -5,7 +5,7 @@
 #   make run        run the service (directly with LIO, else inside the lab VM)
 include mk/common.mk
 
-COMPONENTS = tcmu-handler configfs-manager tls-proxy
+COMPONENTS = tcmu-handler configfs-manager tls-proxy api-server
 
 .PHONY: all tools deps test test-unit test-lab run clean $(COMPONENTS)
 
@@ -13,6 +13,7 @@ all: $(COMPONENTS)
 
 # Order: the portal links the manager library and the cow_config module.
 tls-proxy: configfs-manager tcmu-handler
+api-server: configfs-manager tcmu-handler
 $(COMPONENTS):
 	$(MAKE) -C $@
 

@@ -5,12 +5,15 @@
  * Formats, chosen by the URL path's suffix or else by the downloaded file's magic:
  *  - .xz   (magic FD 37 7A 58 5A 00): liblzma stream decoder;
  *  - .gz   (magic 1F 8B): zlib gzip decoder (concatenated members accepted);
- *  - .qcow2 (magic "QFI\xfb"): `qemu-img convert -O raw` run with posix_spawnp (no
- *    shell; qemu-img from PATH);
+ *  - .qcow2 (magic "QFI\xfb"): `qemu-img convert -f qcow2 -O raw` run with posix_spawnp
+ *    (no shell; qemu-img from PATH). Images with a backing file or an external data
+ *    file are refused (-EPROTO: they would read other files of this host), and the
+ *    header's virtual size is checked against max_bytes before converting;
  *  - anything else is taken as raw.
  * The result is written to a temporary file next to dest_path (dest_path + ".part"),
  * padded with zeros to a multiple of 512 bytes, fsync'ed and renamed onto dest_path.
- * On any failure nothing is left at dest_path (nor temporary files).
+ * On any failure dest_path is not touched (a file already there stays as it was) and
+ * no temporary file is left.
  */
 #ifndef SCSIPUB_FETCH_H
 #define SCSIPUB_FETCH_H
@@ -44,7 +47,9 @@ typedef void (*fetch_progress_fn)(void *arg, const struct fetch_progress *p);
  * Errors (negative errno, one-line reason in err): -EINVAL bad arguments or scheme,
  * -ENOENT HTTP 404 / missing file, -EACCES HTTP 401/403, -EIO other HTTP >= 400 or
  * transfer error, -EBADMSG sha256 mismatch, -EFBIG over max_bytes, -EPROTO corrupt
- * compressed data or qemu-img failure, -errno for local file errors.
+ * compressed data, an empty image, a refused qcow2 or a qemu-img failure, -errno for
+ * local file errors. Blocks until done; connect timeout 30 s, gives up when under
+ * 1 byte/s for 60 s.
  * Thread-safe when curl_global_init has been called once by the program (fetch_init).
  */
 int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,

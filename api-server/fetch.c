@@ -1,0 +1,638 @@
+/*
+ * fetch.c — image download (libcurl) with a running SHA-256 (OpenSSL EVP), then
+ * decompression (.xz liblzma, .gz zlib, .qcow2 qemu-img) to a raw image written
+ * atomically (temporary file, fsync, rename). See fetch.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <lzma.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "fetch.h"
+
+extern char **environ;
+
+#define FETCH_BUF (256 * 1024)
+#define PROGRESS_NS 200000000LL      /* at most 5 progress calls a second */
+#define QCOW2_MAGIC "QFI\xfb"
+
+enum fmt { FMT_RAW, FMT_XZ, FMT_GZ, FMT_QCOW2 };
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static CURLcode init_rc;
+
+static void do_init(void)
+{
+	init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int fetch_init(void)
+{
+	pthread_once(&init_once, do_init);
+	return init_rc == CURLE_OK ? 0 : -EIO;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct dl {
+	int fd;
+	EVP_MD_CTX *md;
+	uint64_t done, total, max;
+	bool too_big, write_err;
+	int werrno;
+	fetch_progress_fn fn;
+	void *arg;
+	int64_t last;
+};
+
+static void progress(struct dl *d, bool force)
+{
+	struct fetch_progress p;
+	int64_t t;
+
+	if (!d->fn)
+		return;
+	t = now_ns();
+	if (!force && t - d->last < PROGRESS_NS)
+		return;
+	d->last = t;
+	p.bytes_done = d->done;
+	p.bytes_total = d->total;
+	d->fn(d->arg, &p);
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct dl *d = arg;
+	size_t n = size * nmemb, off = 0;
+
+	if (d->max && d->done + n > d->max) {
+		d->too_big = true;
+		return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
+	}
+	if (EVP_DigestUpdate(d->md, ptr, n) != 1) {
+		d->write_err = true;
+		d->werrno = EIO;
+		return 0;
+	}
+	while (off < n) {
+		ssize_t w = write(d->fd, ptr + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			d->write_err = true;
+			d->werrno = errno;
+			return 0;
+		}
+		off += (size_t)w;
+	}
+	d->done += n;
+	progress(d, false);
+	return n;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct dl *d = arg;
+
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (dltotal > 0)
+		d->total = (uint64_t)dltotal;
+	if (d->max && d->total > d->max) {
+		d->too_big = true;
+		return 1; /* aborts (CURLE_ABORTED_BY_CALLBACK) */
+	}
+	return 0;
+}
+
+/* http://, https:// or file:// (any case). */
+static bool scheme_ok(const char *url)
+{
+	static const char *const ok[] = { "http://", "https://", "file://" };
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strncasecmp(url, ok[i], strlen(ok[i])))
+			return true;
+	return false;
+}
+
+static int download(const char *url, int fd, uint64_t max, fetch_progress_fn fn, void *arg,
+		    unsigned char digest[32], uint64_t *got, char *err, size_t errlen)
+{
+	struct dl d = { .fd = fd, .max = max, .fn = fn, .arg = arg };
+	char cerr[CURL_ERROR_SIZE] = "";
+	unsigned int dlen = 0;
+	long code = 0;
+	CURLcode rc;
+	CURL *h;
+	int r = 0;
+
+	d.md = EVP_MD_CTX_new();
+	if (!d.md || EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(d.md);
+		return fail(err, errlen, -ENOMEM, "cannot set up SHA-256");
+	}
+	h = curl_easy_init();
+	if (!h) {
+		EVP_MD_CTX_free(d.md);
+		return fail(err, errlen, -ENOMEM, "cannot set up libcurl");
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* < 1 byte/s ... */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);   /* ... for 60 s: give up */
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "scsipub-api/1");
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &d);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	if (max)
+		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	if (d.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+		r = fail(err, errlen, -EFBIG, "%s is larger than the limit of %" PRIu64 " bytes",
+			 url, max);
+	else if (d.write_err)
+		r = fail(err, errlen, -d.werrno, "writing the download: %s", strerror(d.werrno));
+	else if (rc == CURLE_HTTP_RETURNED_ERROR)
+		r = fail(err, errlen, code == 404 || code == 410 ? -ENOENT
+				      : code == 401 || code == 403 ? -EACCES : -EIO,
+			 "%s: HTTP %ld", url, code);
+	else if (rc == CURLE_FILE_COULDNT_READ_FILE)
+		r = fail(err, errlen, -ENOENT, "%s: %s", url, cerr[0] ? cerr : "cannot read");
+	else if (rc == CURLE_UNSUPPORTED_PROTOCOL)
+		r = fail(err, errlen, -EINVAL, "%s: only http, https and file URLs", url);
+	else if (rc != CURLE_OK)
+		r = fail(err, errlen, -EIO, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+	curl_easy_cleanup(h);
+	if (!r && EVP_DigestFinal_ex(d.md, digest, &dlen) != 1)
+		r = fail(err, errlen, -EIO, "SHA-256 failed");
+	EVP_MD_CTX_free(d.md);
+	if (!r) {
+		if (!d.total)
+			d.total = d.done;
+		progress(&d, true);
+		*got = d.done;
+	}
+	return r;
+}
+
+/* The URL's path suffix decides; then the file's magic. */
+static enum fmt detect(const char *url, int fd)
+{
+	unsigned char m[6] = { 0 };
+	size_t n = strcspn(url, "?#");
+	char path[PATH_MAX];
+	ssize_t got;
+
+	if (n < sizeof(path)) {
+		memcpy(path, url, n);
+		path[n] = '\0';
+		if (n >= 3 && !strcasecmp(path + n - 3, ".xz"))
+			return FMT_XZ;
+		if (n >= 3 && !strcasecmp(path + n - 3, ".gz"))
+			return FMT_GZ;
+		if (n >= 6 && !strcasecmp(path + n - 6, ".qcow2"))
+			return FMT_QCOW2;
+	}
+	got = pread(fd, m, sizeof(m), 0);
+	if (got >= 6 && !memcmp(m, "\xfd" "7zXZ\0", 6))
+		return FMT_XZ;
+	if (got >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+		return FMT_GZ;
+	if (got >= 4 && !memcmp(m, QCOW2_MAGIC, 4))
+		return FMT_QCOW2;
+	return FMT_RAW;
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_some(int fd, void *buf, size_t n, size_t *got)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	*got = (size_t)r;
+	return 0;
+}
+
+/* Decompressed output of either decoder: write, counting against max. */
+static int emit(int out, const void *buf, size_t n, uint64_t *total, uint64_t max, char *err,
+		size_t errlen)
+{
+	int r;
+
+	if (max && *total + n > max)
+		return fail(err, errlen, -EFBIG, "the decompressed image is larger than the limit "
+			    "of %" PRIu64 " bytes", max);
+	r = write_all(out, buf, n);
+	if (r)
+		return fail(err, errlen, r, "writing the image: %s", strerror(-r));
+	*total += n;
+	return 0;
+}
+
+static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	unsigned char *ib = malloc(FETCH_BUF), *ob = malloc(FETCH_BUF);
+	uint64_t total = 0;
+	lzma_action act = LZMA_RUN;
+	lzma_ret lr;
+	int r = 0;
+
+	if (!ib || !ob) {
+		r = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
+		r = fail(err, errlen, -ENOMEM, "cannot set up the xz decoder");
+		goto out;
+	}
+	s.next_out = ob;
+	s.avail_out = FETCH_BUF;
+	for (;;) {
+		if (!s.avail_in && act == LZMA_RUN) {
+			size_t got = 0;
+
+			r = read_some(in, ib, FETCH_BUF, &got);
+			if (r) {
+				fail(err, errlen, r, "reading the download: %s", strerror(-r));
+				break;
+			}
+			s.next_in = ib;
+			s.avail_in = got;
+			if (!got)
+				act = LZMA_FINISH;
+		}
+		lr = lzma_code(&s, act);
+		if (!s.avail_out || lr == LZMA_STREAM_END) {
+			r = emit(out, ob, FETCH_BUF - s.avail_out, &total, max, err, errlen);
+			if (r)
+				break;
+			s.next_out = ob;
+			s.avail_out = FETCH_BUF;
+		}
+		if (lr == LZMA_STREAM_END)
+			break;
+		if (lr != LZMA_OK) {
+			r = fail(err, errlen, -EPROTO, "corrupt or truncated xz data (liblzma %d)",
+				 (int)lr);
+			break;
+		}
+	}
+out:
+	lzma_end(&s);
+	free(ib);
+	free(ob);
+	return r;
+}
+
+static int ungz(int in, int out, uint64_t max, char *err, size_t errlen)
+{
+	z_stream z;
+	unsigned char *ib = malloc(FETCH_BUF), *ob = malloc(FETCH_BUF);
+	uint64_t total = 0;
+	bool ended = false, eof = false;
+	int r = 0, zr;
+
+	memset(&z, 0, sizeof(z));
+	if (!ib || !ob || inflateInit2(&z, 15 + 32) != Z_OK) {
+		free(ib);
+		free(ob);
+		return fail(err, errlen, -ENOMEM, "cannot set up the gzip decoder");
+	}
+	for (;;) {
+		if (!z.avail_in && !eof) {
+			size_t got = 0;
+
+			r = read_some(in, ib, FETCH_BUF, &got);
+			if (r) {
+				fail(err, errlen, r, "reading the download: %s", strerror(-r));
+				break;
+			}
+			z.next_in = ib;
+			z.avail_in = (uInt)got;
+			eof = !got;
+		}
+		if (!z.avail_in && eof) {
+			if (!ended)
+				r = fail(err, errlen, -EPROTO, "truncated gzip data");
+			break;
+		}
+		z.next_out = ob;
+		z.avail_out = FETCH_BUF;
+		zr = inflate(&z, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && !z.avail_in)) {
+			r = fail(err, errlen, -EPROTO, "corrupt gzip data (%s)",
+				 z.msg ? z.msg : "zlib error");
+			break;
+		}
+		r = emit(out, ob, FETCH_BUF - z.avail_out, &total, max, err, errlen);
+		if (r)
+			break;
+		ended = zr == Z_STREAM_END;
+		if (ended && inflateReset(&z) != Z_OK) { /* next member of a concatenation */
+			r = fail(err, errlen, -EPROTO, "gzip reset failed");
+			break;
+		}
+	}
+	inflateEnd(&z);
+	free(ib);
+	free(ob);
+	return r;
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Check a qcow2 header before handing the file to qemu-img: no backing file and no
+ * external data file (either would make qemu-img read other files of this host
+ * into the image), and a virtual size within max.
+ */
+static int qcow2_check(int fd, uint64_t max, char *err, size_t errlen)
+{
+	unsigned char h[104];
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	uint32_t version;
+	uint64_t vsize;
+
+	if (n < 72 || memcmp(h, QCOW2_MAGIC, 4))
+		return fail(err, errlen, -EPROTO, "not a qcow2 image");
+	version = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+	if (version < 2 || version > 3)
+		return fail(err, errlen, -EPROTO, "qcow2 version %u is not supported", version);
+	if (be64(h + 8))
+		return fail(err, errlen, -EPROTO, "qcow2 images with a backing file are refused");
+	if (version == 3 && (n < 80 || (be64(h + 72) & 4)))
+		return fail(err, errlen, -EPROTO,
+			    "qcow2 images with an external data file are refused");
+	vsize = be64(h + 24);
+	if (max && vsize > max)
+		return fail(err, errlen, -EFBIG, "the qcow2 image's virtual size %" PRIu64
+			    " is larger than the limit of %" PRIu64 " bytes", vsize, max);
+	return 0;
+}
+
+/* qemu-img convert -f qcow2 -O raw in out, without a shell; stderr kept for the reason. */
+static int qemu_img_convert(const char *in, const char *out, char *err, size_t errlen)
+{
+	char *argv[] = { "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw",
+			 (char *)in, (char *)out, NULL };
+	posix_spawn_file_actions_t fa;
+	char msg[512];
+	size_t len = 0;
+	int pfd[2], st, r;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return fail(err, errlen, -errno, "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	r = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (r) {
+		close(pfd[0]);
+		return fail(err, errlen, -r, "cannot run qemu-img: %s", strerror(r));
+	}
+	for (;;) {
+		char buf[256];
+		ssize_t n = read(pfd[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len < sizeof(msg) - 1) {
+			size_t k = (size_t)n < sizeof(msg) - 1 - len ? (size_t)n : sizeof(msg) - 1 - len;
+
+			memcpy(msg + len, buf, k);
+			len += k;
+		}
+	}
+	close(pfd[0]);
+	msg[len] = '\0';
+	while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		msg[--len] = '\0';
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return fail(err, errlen, -errno, "waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return fail(err, errlen, -EPROTO, "qemu-img convert failed: %s",
+			    len ? msg : "no message");
+	return 0;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static bool sha_hex_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (hexval(s[i]) < 0)
+			return false;
+	return s[64] == '\0';
+}
+
+/* Pad fd to a multiple of 512 with zeros, fsync; its final size in *size. */
+static int finish(int fd, const char *path, uint64_t max, uint64_t *size, char *err,
+		  size_t errlen)
+{
+	struct stat st;
+	uint64_t sz;
+
+	if (fstat(fd, &st) < 0)
+		return fail(err, errlen, -errno, "stat %s: %s", path, strerror(errno));
+	sz = ((uint64_t)st.st_size + 511) / 512 * 512;
+	if (max && sz > max)
+		return fail(err, errlen, -EFBIG, "the image (%" PRIu64 " bytes) is larger than "
+			    "the limit of %" PRIu64 " bytes", sz, max);
+	if (!sz)
+		return fail(err, errlen, -EPROTO, "the image is empty");
+	if (sz != (uint64_t)st.st_size && ftruncate(fd, (off_t)sz) < 0)
+		return fail(err, errlen, -errno, "extend %s: %s", path, strerror(errno));
+	if (fsync(fd) < 0)
+		return fail(err, errlen, -errno, "fsync %s: %s", path, strerror(errno));
+	*size = sz;
+	return 0;
+}
+
+int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
+		uint64_t max_bytes, fetch_progress_fn fn, void *arg, char out_sha256[65],
+		uint64_t *size_bytes, char *err, size_t errlen)
+{
+	char dl[PATH_MAX], part[PATH_MAX], hex[65];
+	unsigned char digest[32];
+	uint64_t got = 0, size = 0;
+	int dfd = -1, pfd = -1, r, n1, n2;
+	enum fmt f;
+	size_t i;
+
+	if (!url || !dest_path || !*dest_path)
+		return fail(err, errlen, -EINVAL, "missing URL or destination");
+	if (!scheme_ok(url))
+		return fail(err, errlen, -EINVAL, "only http, https and file URLs are accepted");
+	if (sha256_hex && !sha_hex_ok(sha256_hex))
+		return fail(err, errlen, -EINVAL, "sha256 must be 64 hex digits");
+	n1 = snprintf(dl, sizeof(dl), "%s.dl", dest_path);
+	n2 = snprintf(part, sizeof(part), "%s.part", dest_path);
+	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(dl) || (size_t)n2 >= sizeof(part))
+		return fail(err, errlen, -ENAMETOOLONG, "destination path is too long");
+	if (fetch_init())
+		return fail(err, errlen, -EIO, "libcurl initialisation failed");
+
+	dfd = open(dl, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (dfd < 0)
+		return fail(err, errlen, -errno, "create %s: %s", dl, strerror(errno));
+	r = download(url, dfd, max_bytes, fn, arg, digest, &got, err, errlen);
+	if (r)
+		goto out;
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	if (sha256_hex && strcasecmp(hex, sha256_hex)) {
+		r = fail(err, errlen, -EBADMSG, "sha256 mismatch: expected %s, got %s",
+			 sha256_hex, hex);
+		goto out;
+	}
+	f = detect(url, dfd);
+	if (f == FMT_RAW) {
+		pfd = dfd;
+		dfd = -1;
+		if (rename(dl, part) < 0) {
+			r = fail(err, errlen, -errno, "rename %s: %s", dl, strerror(errno));
+			goto out;
+		}
+	} else if (f == FMT_QCOW2) {
+		r = qcow2_check(dfd, max_bytes, err, errlen);
+		if (!r)
+			r = qemu_img_convert(dl, part, err, errlen);
+		if (!r) {
+			pfd = open(part, O_RDWR | O_CLOEXEC);
+			if (pfd < 0)
+				r = fail(err, errlen, -errno, "open %s: %s", part, strerror(errno));
+		}
+	} else {
+		pfd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (pfd < 0) {
+			r = fail(err, errlen, -errno, "create %s: %s", part, strerror(errno));
+			goto out;
+		}
+		if (lseek(dfd, 0, SEEK_SET) < 0)
+			r = fail(err, errlen, -errno, "seek %s: %s", dl, strerror(errno));
+		else if (f == FMT_XZ)
+			r = unxz(dfd, pfd, max_bytes, err, errlen);
+		else
+			r = ungz(dfd, pfd, max_bytes, err, errlen);
+	}
+	if (!r)
+		r = finish(pfd, part, max_bytes, &size, err, errlen);
+	if (!r && rename(part, dest_path) < 0)
+		r = fail(err, errlen, -errno, "rename %s: %s", part, strerror(errno));
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (pfd >= 0)
+		close(pfd);
+	unlink(dl);
+	if (r)
+		unlink(part);
+	if (!r) {
+		if (out_sha256)
+			memcpy(out_sha256, hex, 65);
+		if (size_bytes)
+			*size_bytes = size;
+	}
+	return r;
+}
