@@ -6,7 +6,11 @@
  * (discovery.c: LIO would advertise its loopback portal) or provisions the
  * initiator's copy-on-write LUN through configfs (session.c) and relays the
  * connection, starting with the buffered Login Request, to LIO's loopback portal
- * (relay.c). Startup sweeps what a crashed previous run left in configfs and the
+ * (relay.c). A Normal login to a provisioned target (iqn...:s.<id>, made by the
+ * api-server) is relayed without provisioning when LIO has that target, else answered
+ * 0x0203 (provtarget.h). Live relayed connections are published as
+ * <state>/portal/connections.json (conntab.h). Startup sweeps what a crashed previous
+ * run left in configfs ("sp*" objects only, under <state>/configfs.lock) and the
  * overlay directory; SIGTERM/SIGINT stop accepting, close every connection, tear
  * down every session and exit 0.
  */
@@ -29,12 +33,15 @@
 
 #include "catalog.h"
 #include "cfs.h"
+#include "conntab.h"
 #include "discovery.h"
 #include "log.h"
 #include "login.h"
 #include "options.h"
 #include "pdu.h"
 #include "pio.h"
+#include "prov.h"
+#include "provtarget.h"
 #include "ratelog.h"
 #include "relay.h"
 #include "session.h"
@@ -49,11 +56,13 @@ struct conn {
 	int fd;          /* initiator socket */
 	int lio_fd;      /* LIO socket while relaying, else -1 */
 	char peer[INET6_ADDRSTRLEN];
+	uint16_t port;   /* initiator's TCP port */
 };
 
 static struct portal_options opts;
 static struct session_mgr *mgr;
 static struct ratelog *unknown_log;
+static struct conntab *conn_tab;
 static char images_dir[PATH_MAX];
 
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -152,17 +161,105 @@ static void reject(struct pio *io, const struct pdu *p, uint16_t st)
 	login_send_reject(io, p->bhs, st, random32());
 }
 
+static void on_relay_bytes(void *arg, const struct relay_stats *st)
+{
+	conntab_bytes(conn_tab, *(const uint64_t *)arg, st->to_lio, st->to_client);
+}
+
+/* "ip:port" ("[v6]:port") of the initiator into out. */
+static void peer_port_str(const struct conn *c, char *out, size_t len)
+{
+	snprintf(out, len, strchr(c->peer, ':') ? "[%s]:%u" : "%s:%u", c->peer, c->port);
+}
+
+/*
+ * Connect to LIO, replay the buffered Login Request p and relay until the session
+ * ends, listing the connection in the connection table meanwhile. Answers the
+ * initiator with a target error when LIO cannot be reached. Returns when done.
+ */
+static void relay_to_lio(struct conn *c, struct pio_fd *cio, const struct pdu *p,
+			 const struct login_req *req, enum conntab_kind kind)
+{
+	struct pio_fd lio;
+	struct relay_stats st = { 0, 0 };
+	char peer[INET6_ADDRSTRLEN + 16];
+	uint64_t id;
+	int r, lfd;
+
+	lfd = connect_lio();
+	if (lfd < 0) {
+		plog("login from %s (%s) to %s: cannot connect to LIO at %s: %s", c->peer,
+		     req->initiator, req->target, opts.lio, strerror(-lfd));
+		reject(&cio->io, p, LOGIN_TARGET_ERROR);
+		return;
+	}
+	pthread_mutex_lock(&conns_mu);
+	if (stopping) {
+		pthread_mutex_unlock(&conns_mu);
+		close(lfd);
+		return;
+	}
+	c->lio_fd = lfd;
+	pthread_mutex_unlock(&conns_mu);
+
+	peer_port_str(c, peer, sizeof(peer));
+	id = conntab_add(conn_tab, peer, req->initiator, req->target, kind, time(NULL));
+	pio_fd_init(&lio, lfd);
+	r = pio_write_full(&lio.io, p->raw, p->raw_len);
+	if (r == 0) {
+		set_timeouts(c->fd, 0);
+		set_timeouts(lfd, 0);
+		if ((r = pio_fd_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
+			r = relay_run_progress(&cio->io, &lio.io, &st, on_relay_bytes, &id);
+	} else {
+		plog("login from %s (%s) to %s: forwarding the login to LIO: %s", c->peer,
+		     req->initiator, req->target, strerror(-r));
+	}
+	conntab_remove(conn_tab, id);
+	plog_debug("connection from %s (%s) to %s ended (%s): %llu bytes to LIO, %llu to "
+		   "the initiator", c->peer, req->initiator, req->target,
+		   r < 0 ? strerror(-r) : "closed", (unsigned long long)st.to_lio,
+		   (unsigned long long)st.to_client);
+	pthread_mutex_lock(&conns_mu);
+	c->lio_fd = -1;
+	pthread_mutex_unlock(&conns_mu);
+	close(lfd);
+}
+
+static void reject_unknown(struct conn *c, struct pio_fd *cio, const struct pdu *p,
+			   const struct login_req *req)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ratelog_allow(unknown_log, c->peer, req->target, now.tv_sec))
+		plog("login from %s (%s) to unknown target %s (logged once per %d s)",
+		     c->peer, req->initiator, req->target, RATELOG_WINDOW_S);
+	reject(&cio->io, p, LOGIN_TARGET_NOT_FOUND);
+}
+
 static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p,
 			 const struct login_req *req)
 {
 	const struct catalog_entry *e;
 	struct catalog cat;
 	struct session *s = NULL;
-	struct pio_fd lio;
-	struct relay_stats st = { 0, 0 };
 	char err[512] = "";
-	int r, lfd;
+	int r;
 
+	if (provtarget_name(req->target)) {
+		/* Made by the api-server; LIO checks CHAP. Nothing to provision here. */
+		r = provtarget_exists(opts.configfs, req->target);
+		if (r < 0)
+			plog("login from %s (%s) to %s: checking configfs: %s", c->peer,
+			     req->initiator, req->target, strerror(-r));
+		if (r <= 0) {
+			reject_unknown(c, cio, p, req);
+			return;
+		}
+		relay_to_lio(c, cio, p, req, CONNTAB_PROVISIONED);
+		return;
+	}
 	r = catalog_scan(images_dir, &cat);
 	if (r < 0) {
 		plog("login from %s (%s): catalog scan failed: %s", c->peer, req->initiator,
@@ -172,13 +269,7 @@ static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p
 	}
 	e = catalog_find(&cat, req->target);
 	if (!e) {
-		struct timespec now;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (ratelog_allow(unknown_log, c->peer, req->target, now.tv_sec))
-			plog("login from %s (%s) to unknown target %s (logged once per %d s)",
-			     c->peer, req->initiator, req->target, RATELOG_WINDOW_S);
-		reject(&cio->io, p, LOGIN_TARGET_NOT_FOUND);
+		reject_unknown(c, cio, p, req);
 		catalog_free(&cat);
 		return;
 	}
@@ -190,43 +281,7 @@ static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p
 		reject(&cio->io, p, LOGIN_TARGET_ERROR);
 		return;
 	}
-	lfd = connect_lio();
-	if (lfd < 0) {
-		plog("login from %s (%s) to %s: cannot connect to LIO at %s: %s", c->peer,
-		     req->initiator, req->target, opts.lio, strerror(-lfd));
-		reject(&cio->io, p, LOGIN_TARGET_ERROR);
-		session_release(mgr, s, c->peer);
-		return;
-	}
-	pthread_mutex_lock(&conns_mu);
-	if (stopping) {
-		pthread_mutex_unlock(&conns_mu);
-		close(lfd);
-		session_release(mgr, s, c->peer);
-		return;
-	}
-	c->lio_fd = lfd;
-	pthread_mutex_unlock(&conns_mu);
-
-	pio_fd_init(&lio, lfd);
-	r = pio_write_full(&lio.io, p->raw, p->raw_len);
-	if (r == 0) {
-		set_timeouts(c->fd, 0);
-		set_timeouts(lfd, 0);
-		if ((r = pio_fd_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
-			r = relay_run(&cio->io, &lio.io, &st);
-	} else {
-		plog("login from %s (%s) to %s: forwarding the login to LIO: %s", c->peer,
-		     req->initiator, req->target, strerror(-r));
-	}
-	plog_debug("connection from %s (%s) to %s ended (%s): %llu bytes to LIO, %llu to "
-		   "the initiator", c->peer, req->initiator, req->target,
-		   r < 0 ? strerror(-r) : "closed", (unsigned long long)st.to_lio,
-		   (unsigned long long)st.to_client);
-	pthread_mutex_lock(&conns_mu);
-	c->lio_fd = -1;
-	pthread_mutex_unlock(&conns_mu);
-	close(lfd);
+	relay_to_lio(c, cio, p, req, CONNTAB_ANONYMOUS);
 	session_release(mgr, s, c->peer);
 }
 
@@ -308,7 +363,8 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len,
+		      uint16_t *port)
 {
 	const void *a = ss->ss_family == AF_INET6
 		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
@@ -316,6 +372,8 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
 
 	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)len))
 		snprintf(out, len, "?");
+	*port = ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+						 : ((const struct sockaddr_in *)ss)->sin_port);
 }
 
 static void accept_one(int lfd)
@@ -341,7 +399,7 @@ static void accept_one(int lfd)
 	}
 	c->fd = fd;
 	c->lio_fd = -1;
-	peer_name(&ss, c->peer, sizeof(c->peer));
+	peer_name(&ss, c->peer, sizeof(c->peer), &c->port);
 	pthread_mutex_lock(&conns_mu);
 	if (nconns >= MAX_CONNECTIONS) {
 		pthread_mutex_unlock(&conns_mu);
@@ -427,8 +485,9 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	struct session_cfg sc;
 	struct cfs *cfs;
+	char tab_path[PATH_MAX];
 	unsigned removed = 0;
-	int lfd, r;
+	int lfd, r, lock;
 
 	if (options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
 		fprintf(stderr, "scsipub-portal: %s\n", err);
@@ -461,7 +520,13 @@ int main(int argc, char **argv)
 		plog("cannot open configfs at %s: %s", opts.configfs, strerror(errno));
 		return 1;
 	}
+	/* The api-server's janitor and provisioning change configfs too (pv* objects). */
+	lock = prov_lock(opts.state);
+	if (lock < 0)
+		plog("locking %s/%s: %s (sweeping without it)", opts.state, PROV_LOCK_FILE,
+		     strerror(-lock));
 	r = cfs_sweep(cfs, SESSION_NAME_PREFIX, &removed);
+	prov_unlock(lock);
 	if (r < 0)
 		plog("sweep of leftover sessions: %s (removed %u objects)", cfs_error(cfs), removed);
 	else
@@ -474,14 +539,23 @@ int main(int argc, char **argv)
 			plog("deleted %d stale overlay files", r);
 	}
 	unknown_log = ratelog_new(RATELOG_WINDOW_S);
+	r = conntab_default_path(opts.state, tab_path, sizeof(tab_path));
+	if (r < 0) {
+		plog("connection table under %s: %s (not published)", opts.state, strerror(-r));
+		conn_tab = conntab_new(NULL);
+	} else {
+		conn_tab = conntab_new(tab_path);
+	}
+	if (conn_tab)
+		conntab_publish(conn_tab); /* an empty list: no connections yet */
 	memset(&sc, 0, sizeof(sc));
 	sc.cfs = cfs;
 	sc.state_dir = opts.state;
 	sc.lio_portal = opts.lio;
-	sc.write_limit = opts.write_limit;
+	sc.write_limit = opts.anon_write_limit;
 	sc.keep_overlays = opts.keep_overlays;
 	mgr = session_mgr_new(&sc);
-	if (!mgr || !unknown_log) {
+	if (!mgr || !unknown_log || !conn_tab) {
 		plog("out of memory");
 		return 1;
 	}
@@ -501,7 +575,12 @@ int main(int argc, char **argv)
 		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
 				       { .fd = stop_pipe[0], .events = POLLIN } };
 
-		if (poll(p, 2, -1) < 0) {
+		struct timespec now;
+		int n = poll(p, 2, CONNTAB_TICK_S * 1000);
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		conntab_tick(conn_tab, now.tv_sec);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			plog("poll: %s", strerror(errno));
@@ -519,6 +598,8 @@ int main(int argc, char **argv)
 	session_mgr_free(mgr);
 	cfs_close(cfs);
 	ratelog_free(unknown_log);
+	conntab_clear(conn_tab);
+	conntab_free(conn_tab);
 	plog("stopped");
 	return 0;
 }

@@ -14,6 +14,7 @@ enum opt_type { OPT_ADDR, OPT_HOSTPORT, OPT_PATH, OPT_U64, OPT_U32, OPT_FLAG };
 
 struct opt {
 	const char *name;
+	const char *alias;   /* older name still accepted (NULL = none) */
 	enum opt_type type;
 	size_t off;          /* field in struct portal_options */
 	size_t size;         /* field size for strings */
@@ -26,25 +27,26 @@ struct opt {
 #define F(f) offsetof(struct portal_options, f), sizeof(((struct portal_options *)0)->f)
 
 static const struct opt table[] = {
-	{ "listen", OPT_ADDR, F(listen), "0.0.0.0:3260", "ADDR:PORT", 0, 0,
+	{ "listen", NULL, OPT_ADDR, F(listen), "0.0.0.0:3260", "ADDR:PORT", 0, 0,
 	  "address the portal accepts initiators on" },
-	{ "public", OPT_HOSTPORT, F(public_addr), "", "HOST:PORT", 0, 0,
+	{ "public", NULL, OPT_HOSTPORT, F(public_addr), "", "HOST:PORT", 0, 0,
 	  "address SendTargets advertises (default: --listen unless it is a wildcard)" },
-	{ "lio", OPT_ADDR, F(lio), "127.0.0.1:3262", "ADDR:PORT", 0, 0,
+	{ "lio", NULL, OPT_ADDR, F(lio), "127.0.0.1:3262", "ADDR:PORT", 0, 0,
 	  "LIO's loopback network portal that normal sessions are relayed to" },
-	{ "images", OPT_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
+	{ "images", NULL, OPT_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
 	  "catalog: *.img and *.iso files, recursively" },
-	{ "state", OPT_PATH, F(state), "/var/lib/scsipub", "DIR", 0, 0,
+	{ "state", NULL, OPT_PATH, F(state), "/var/lib/scsipub", "DIR", 0, 0,
 	  "state directory; session overlays live in DIR/overlays" },
-	{ "configfs", OPT_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
+	{ "configfs", NULL, OPT_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
 	  "LIO configfs root" },
-	{ "write-limit", OPT_U64, F(write_limit), "0", "BYTES", 0, UINT64_MAX,
-	  "overlay data each session may write; 0 = unlimited" },
-	{ "max-pdu", OPT_U32, F(max_pdu), "65536", "BYTES", 512, 16777215,
+	{ "anon-write-limit", "write-limit", OPT_U64, F(anon_write_limit), "67108864", "BYTES",
+	  0, UINT64_MAX,
+	  "overlay data each anonymous session may write (64 MiB tier cap); 0 = unlimited" },
+	{ "max-pdu", NULL, OPT_U32, F(max_pdu), "65536", "BYTES", 512, 16777215,
 	  "largest PDU data segment read from an initiator before relaying" },
-	{ "keep-overlays", OPT_FLAG, F(keep_overlays), "off", "flag", 0, 0,
+	{ "keep-overlays", NULL, OPT_FLAG, F(keep_overlays), "off", "flag", 0, 0,
 	  "keep overlay + bitmap files at session teardown and startup (crash tests)" },
-	{ "verbose", OPT_FLAG, F(verbose), "off", "flag", 0, 0,
+	{ "verbose", NULL, OPT_FLAG, F(verbose), "off", "flag", 0, 0,
 	  "log discovery logins, SendTargets and logouts too" },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
@@ -176,7 +178,9 @@ int options_parse(int argc, char **argv, struct portal_options *po, char *err, s
 		eq = strchr(a, '=');
 		nl = eq ? (size_t)(eq - a) : strlen(a);
 		for (size_t k = 0; k < NOPTS; k++)
-			if (strlen(table[k].name) == nl && !strncmp(table[k].name, a, nl))
+			if ((strlen(table[k].name) == nl && !strncmp(table[k].name, a, nl)) ||
+			    (table[k].alias && strlen(table[k].alias) == nl &&
+			     !strncmp(table[k].alias, a, nl)))
 				o = &table[k];
 		if (!o)
 			return fail(err, errlen, "unknown option '--%.*s' (see --help)", (int)nl, a);
@@ -209,11 +213,15 @@ void options_usage(FILE *out)
 	fprintf(out, "usage: scsipub-portal [OPTION]...\n"
 		"Public iSCSI portal: answers discovery itself, provisions a copy-on-write\n"
 		"LUN per initiator and target in LIO, and relays normal sessions to LIO.\n\n"
-		"%-16s %-10s %-26s %s\n", "option", "unit", "default", "meaning");
-	for (size_t i = 0; i < NOPTS; i++)
-		fprintf(out, "--%-14s %-10s %-26s %s\n", table[i].name, table[i].unit,
+		"%-18s %-10s %-26s %s\n", "option", "unit", "default", "meaning");
+	for (size_t i = 0; i < NOPTS; i++) {
+		fprintf(out, "--%-16s %-10s %-26s %s\n", table[i].name, table[i].unit,
 			table[i].def[0] ? table[i].def : "-", table[i].help);
-	fprintf(out, "--%-14s %-10s %-26s %s\n", "help", "flag", "-", "show this table");
+		if (table[i].alias)
+			fprintf(out, "--%-16s %-10s %-26s %s --%s\n", table[i].alias, table[i].unit,
+				"", "alias of", table[i].name);
+	}
+	fprintf(out, "--%-16s %-10s %-26s %s\n", "help", "flag", "-", "show this table");
 }
 
 void options_each(const struct portal_options *po, void (*emit)(const char *line, void *arg),

@@ -21,7 +21,8 @@ struct portal_options {
 	char images[PATH_MAX];              /* catalog directory */
 	char state[PATH_MAX];               /* state directory (overlays/) */
 	char configfs[PATH_MAX];            /* LIO configfs root */
-	uint64_t write_limit;               /* bytes per session, 0 = unlimited */
+	uint64_t anon_write_limit;          /* bytes per anonymous session, 0 = unlimited
+					       (--anon-write-limit, alias --write-limit) */
 	uint32_t max_pdu;                   /* bytes: cap of a PDU data segment we read */
 	bool keep_overlays;
 	bool verbose;

@@ -68,8 +68,15 @@ static int pump(struct dir *d)
 
 int relay_run(struct pio *client, struct pio *lio, struct relay_stats *st)
 {
+	return relay_run_progress(client, lio, st, NULL, NULL);
+}
+
+int relay_run_progress(struct pio *client, struct pio *lio, struct relay_stats *st,
+		       relay_progress_fn fn, void *arg)
+{
 	struct dir up = { .src = client, .dst = lio };
 	struct dir down = { .src = lio, .dst = client };
+	uint64_t seen = 0;
 	int64_t linger_until = -1;
 	int r = 0;
 
@@ -85,6 +92,12 @@ int relay_run(struct pio *client, struct pio *lio, struct relay_stats *st)
 
 		if ((r = pump(&up)) < 0 || (r = pump(&down)) < 0)
 			break;
+		if (fn && up.bytes + down.bytes != seen) {
+			struct relay_stats now = { .to_lio = up.bytes, .to_client = down.bytes };
+
+			seen = up.bytes + down.bytes;
+			fn(arg, &now);
+		}
 		if (up.shut && down.shut)
 			break;
 		if ((up.shut || down.shut) && linger_until < 0)

@@ -31,4 +31,14 @@ struct relay_stats {
  */
 int relay_run(struct pio *client, struct pio *lio, struct relay_stats *st);
 
+/*
+ * Live byte counts: called from the relaying thread after every poll round that
+ * moved bytes (st holds the running totals; valid during the call only).
+ */
+typedef void (*relay_progress_fn)(void *arg, const struct relay_stats *st);
+
+/* relay_run, calling fn(arg, ...) as bytes move (fn may be NULL). */
+int relay_run_progress(struct pio *client, struct pio *lio, struct relay_stats *st,
+		       relay_progress_fn fn, void *arg);
+
 #endif

@@ -18,6 +18,7 @@
 #include "cfs.h"
 #include "cow_config.h"
 #include "log.h"
+#include "prov.h"
 
 struct session {
 	struct session *next;
@@ -106,6 +107,26 @@ static void teardown(struct session_mgr *m, struct session *s, bool have_lun)
 		unlink_quiet(s->overlay);
 		unlink_quiet(s->bitmap);
 	}
+}
+
+/*
+ * flock(<state>/configfs.lock) shared with the api-server (prov.h), so the two
+ * daemons never change configfs at once. Caller holds m->mu (one flock per process
+ * at a time). Returns the lock fd, or -1 after logging (then it goes on unlocked:
+ * the lock is coordination, not a reason to refuse an initiator).
+ */
+static int cfg_lock(struct session_mgr *m)
+{
+	int fd;
+
+	if (mkdir(m->state_dir, 0755) < 0 && errno != EEXIST)
+		plog("cannot create %s: %s", m->state_dir, strerror(errno));
+	fd = prov_lock(m->state_dir);
+	if (fd < 0) {
+		plog("locking %s/%s: %s", m->state_dir, PROV_LOCK_FILE, strerror(-fd));
+		return -1;
+	}
+	return fd;
 }
 
 static int overlay_dir(const char *state, char *buf, size_t len)
@@ -197,7 +218,7 @@ int session_acquire(struct session_mgr *m, const char *initiator,
 {
 	char name[SESSION_NAME_LEN + 1];
 	struct session *s;
-	int r;
+	int r, lock;
 
 	*out = NULL;
 	if (strlen(initiator) >= sizeof(s->initiator)) {
@@ -230,7 +251,9 @@ int session_acquire(struct session_mgr *m, const char *initiator,
 	memcpy(s->name, name, sizeof(name));
 	snprintf(s->initiator, sizeof(s->initiator), "%s", initiator);
 	snprintf(s->target, sizeof(s->target), "%s", t->iqn);
+	lock = cfg_lock(m);
 	r = provision(m, s, t, err, errlen);
+	prov_unlock(lock);
 	if (r < 0) {
 		pthread_mutex_unlock(&m->mu);
 		free(s);
@@ -251,13 +274,17 @@ int session_acquire(struct session_mgr *m, const char *initiator,
 /* Unlink s from the list and destroy it. Caller holds m->mu. */
 static void destroy(struct session_mgr *m, struct session *s, const char *peer)
 {
+	int lock;
+
 	for (struct session **pp = &m->list; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
 		}
 	m->count--;
+	lock = cfg_lock(m);
 	teardown(m, s, true);
+	prov_unlock(lock);
 	plog("session destroy: initiator %s peer %s target %s backstore %s%s", s->initiator,
 	     peer, s->target, s->name, m->keep_overlays ? " (overlay kept)" : "");
 	free(s);

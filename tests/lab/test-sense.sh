@@ -8,7 +8,7 @@ source "$(dirname "$0")/common.sh"
 
 lab_up
 # 1 MiB write limit = 2048 blocks of overlay data.
-check "stack starts in the lab (portal with --write-limit 1048576)" start_stack --write-limit 1048576
+check "stack starts in the lab (portal with --anon-write-limit 1048576)" start_stack --anon-write-limit 1048576
 
 url="iscsi://127.0.0.1:$LAB_PORT/$BLANK_IQN/0"
 A=iqn.2025-01.test.scsipub:sense

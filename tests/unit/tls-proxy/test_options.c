@@ -30,7 +30,7 @@ static void test_defaults(void **state)
 	assert_string_equal(o.images, "/var/lib/scsipub/images");
 	assert_string_equal(o.state, "/var/lib/scsipub");
 	assert_string_equal(o.configfs, "/sys/kernel/config/target");
-	assert_int_equal(o.write_limit, 0);
+	assert_int_equal(o.anon_write_limit, 67108864ull); /* the anonymous tier's 64 MiB */
 	assert_int_equal(o.max_pdu, 65536);
 	assert_false(o.keep_overlays);
 	assert_false(o.verbose);
@@ -45,12 +45,16 @@ static void test_values(void **state)
 			       "--max-pdu=8192", "--keep-overlays", "--verbose",
 			       "--lio", "[::1]:3262", "--images", "/srv/img"), 0);
 	assert_string_equal(o.public_addr, "192.0.2.1:3261"); /* defaults to --listen */
-	assert_int_equal(o.write_limit, 1073741824ull);
+	assert_int_equal(o.anon_write_limit, 1073741824ull); /* --write-limit is an alias */
 	assert_int_equal(o.max_pdu, 8192);
 	assert_true(o.keep_overlays);
 	assert_true(o.verbose);
 	assert_string_equal(o.lio, "[::1]:3262");
 	assert_string_equal(o.images, "/srv/img");
+	assert_int_equal(PARSE("--public", "p:1", "--anon-write-limit=0"), 0);
+	assert_int_equal(o.anon_write_limit, 0);
+	assert_int_equal(PARSE("--public", "p:1", "--anon-write-limit", "1048576"), 0);
+	assert_int_equal(o.anon_write_limit, 1048576);
 }
 
 static void test_errors(void **state)
@@ -71,6 +75,8 @@ static void test_errors(void **state)
 	assert_int_equal(PARSE("--public", "p:1", "--max-pdu", "16777216"), -22);
 	assert_int_equal(PARSE("--public", "p:1", "--write-limit", "-1"), -22);
 	assert_int_equal(PARSE("--public", "p:1", "--write-limit", "12k"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--anon-write-limit", "-1"), -22);
+	assert_non_null(strstr(err, "--anon-write-limit"));
 	assert_int_equal(PARSE("--public", "p:1", "--keep-overlays=1"), -22);
 	assert_int_equal(PARSE("--public", "p:1", "--bogus"), -22);
 	assert_non_null(strstr(err, "unknown option"));

@@ -137,6 +137,9 @@ static void test_provision_and_teardown(void **state)
 	assert_string_equal(name, want);
 	assert_int_not_equal(access(ovl, F_OK), 0); /* the leftover was removed */
 	assert_int_equal(session_count(m), 1);
+	/* Provisioning took the configfs lock shared with the api-server (prov.h). */
+	snprintf(path, sizeof(path), "%s/configfs.lock", state_dir);
+	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(cfs_backstore_path(c, name, path, sizeof(path)), 0);
 	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
 	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/np/%s", CATALOG_BLANK_IQN, "127.0.0.1:3262"));

@@ -1,0 +1,79 @@
+/*
+ * conntab.h — the portal's table of live relayed connections, published for the
+ * api-server's admin page as <state>/portal/connections.json (docs/provisioned.md):
+ *
+ *   [{"peer":"ip:port","initiator":"iqn...","target":"iqn...",
+ *     "kind":"anonymous"|"provisioned","bytes_in":N,"bytes_out":N,"since":unix_ts}]
+ *
+ * bytes_in counts bytes from the initiator (to LIO), bytes_out bytes to the
+ * initiator; since is the UNIX time (seconds) the connection was added. The file is
+ * rewritten atomically (<path>.tmp, fsync-free write, rename) on every add and
+ * remove, and by conntab_tick at most once a second while byte counters changed.
+ * Discovery sessions are not listed (they are answered by the portal itself).
+ * Thread-safe: one mutex guards the table and the file writes. JSON via json-c.
+ */
+#ifndef SCSIPUB_CONNTAB_H
+#define SCSIPUB_CONNTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CONNTAB_SUBDIR "portal"
+#define CONNTAB_FILE "connections.json"
+#define CONNTAB_TICK_S 1   /* seconds between byte-count rewrites, at most */
+
+enum conntab_kind { CONNTAB_ANONYMOUS, CONNTAB_PROVISIONED };
+
+struct conntab;
+
+/*
+ * A table publishing to path (NULL = keep it in memory only, for tests of the JSON).
+ * The directory must exist (see conntab_default_path). Caller owns; NULL + errno.
+ */
+struct conntab *conntab_new(const char *path);
+/* Free the table (the file keeps its last contents; call conntab_clear first to
+ * publish an empty list at shutdown). */
+void conntab_free(struct conntab *t);
+
+/*
+ * <state_dir>/portal/connections.json into buf (len bytes), creating
+ * <state_dir>/portal (0755) if missing. 0 or -errno (-ENAMETOOLONG).
+ */
+int conntab_default_path(const char *state_dir, char *buf, size_t len);
+
+/*
+ * Add a connection; strings are copied (truncated to 255 bytes). Returns its id
+ * (> 0) for conntab_bytes / conntab_remove, or 0 when out of memory (the connection
+ * then simply is not listed). Publishes the file.
+ */
+uint64_t conntab_add(struct conntab *t, const char *peer, const char *initiator,
+		     const char *target, enum conntab_kind kind, time_t since);
+/* Set the byte counters of connection id (no-op for 0 or an unknown id); publishes
+ * nothing by itself (conntab_tick does). */
+void conntab_bytes(struct conntab *t, uint64_t id, uint64_t bytes_in, uint64_t bytes_out);
+/* Remove connection id (no-op for 0 or unknown) and publish the file. */
+void conntab_remove(struct conntab *t, uint64_t id);
+/* Remove every connection and publish the (empty) file. */
+void conntab_clear(struct conntab *t);
+/*
+ * Publish the file if counters changed since the last write and the last write is at
+ * least CONNTAB_TICK_S old (now: CLOCK_MONOTONIC seconds). Returns true if it wrote.
+ */
+bool conntab_tick(struct conntab *t, int64_t now);
+/* Number of connections listed. */
+size_t conntab_count(struct conntab *t);
+
+/*
+ * The table as a JSON text (malloc'd, caller frees), or NULL when out of memory.
+ * This is exactly what the file holds.
+ */
+char *conntab_json(struct conntab *t);
+
+/*
+ * Write the file now (tmp + rename). 0 or -errno; a table without a path returns 0.
+ */
+int conntab_publish(struct conntab *t);
+
+#endif
