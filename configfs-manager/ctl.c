@@ -3,13 +3,16 @@
  * Errors: "scsipub-ctl: <subcommand>: <reason>" on stderr, exit 1; usage errors exit 2.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cfs.h"
+#include "prov.h"
 
 #define PROG "scsipub-ctl"
 
@@ -36,7 +39,16 @@ static const char usage_text[] =
 	"  lun-remove IQN N                      remove TPG LUN N\n"
 	"  acl-map IQN INITIATOR MAPPED_LUN TPG_LUN\n"
 	"                                        map TPG_LUN as MAPPED_LUN for INITIATOR\n"
-	"  acl-remove IQN INITIATOR              remove the initiator's ACL (ends its sessions)\n";
+	"  acl-remove IQN INITIATOR              remove the initiator's ACL (ends its sessions)\n"
+	"  target-sessions IQN                   initiators logged in to a demo-mode target\n"
+	"\n"
+	"provisioned sessions (prov.h; STATE is the state directory, e.g. /var/lib/scsipub):\n"
+	"  session-create STATE ID USER SECRET LUN... [--limit BYTES] [--portal A:P]\n"
+	"                                        target iqn...:s.ID with CHAP USER/SECRET; each LUN is\n"
+	"                                        blank:SIZE or the path of a read-only base image\n"
+	"  session-destroy STATE ID              remove the session's target, backstores, overlays\n"
+	"  session-conns ID                      number of initiators logged in\n"
+	"  janitor STATE [KEEP_ID...]            remove every provisioned session but KEEP_IDs\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -81,6 +93,87 @@ static int fail(const char *sub, const char *reason)
 {
 	fprintf(stderr, PROG ": %s: %s\n", sub, reason);
 	return 1;
+}
+
+static int print_name(const char *name, void *arg)
+{
+	(void)arg;
+	printf("%s\n", name);
+	return 0;
+}
+
+struct keep {
+	int n;
+	char **ids;
+};
+
+static int keep_known(void *arg, const char *id)
+{
+	const struct keep *k = arg;
+	int i;
+
+	for (i = 0; i < k->n; i++)
+		if (!strcmp(k->ids[i], id))
+			return 1;
+	return 0;
+}
+
+/* session-create STATE ID USER SECRET LUN... [--limit BYTES] [--portal A:P] */
+static int session_create(struct cfs *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { "limit", required_argument, NULL, 'l' },
+					       { "portal", required_argument, NULL, 'p' },
+					       { NULL, 0, NULL, 0 } };
+	struct prov_lun luns[PROV_LUNS_MAX];
+	struct prov_session s = { 0 };
+	const char *portal = "127.0.0.1:3262";
+	char err[512];
+	int o, i, n;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc + 1, argv - 1, "l:p:", opts, NULL)) != -1) {
+		if (o == 'l' && !parse_u64(optarg, &s.write_limit_bytes, 1))
+			continue;
+		if (o == 'p') {
+			portal = optarg;
+			continue;
+		}
+		return usage_error("%s: bad option or value (--limit BYTES, --portal A:P)",
+				   "session-create");
+	}
+	argv += optind - 1;
+	argc -= optind - 1;
+	n = argc - 4;
+	if (n < 1 || n > PROV_LUNS_MAX)
+		return usage_error("%s: wrong number of arguments", "session-create");
+	for (i = 0; i < n; i++) {
+		const char *spec = argv[4 + i];
+		struct stat st;
+
+		errno = 0;
+		if (!strncmp(spec, "blank:", 6)) {
+			luns[i].base_path = NULL;
+			if (parse_u64(spec + 6, &luns[i].size_bytes, 1))
+				return usage_error("session-create: bad size in '%s'", spec);
+			continue;
+		}
+		if (stat(spec, &st) < 0 || !S_ISREG(st.st_mode)) {
+			fprintf(stderr, PROG ": session-create: %s: %s\n", spec,
+				errno ? strerror(errno) : "not a regular file");
+			return 1;
+		}
+		luns[i].base_path = spec;
+		luns[i].size_bytes = ((uint64_t)st.st_size + 511) / 512 * 512;
+	}
+	s.id = argv[1];
+	s.chap_user = argv[2];
+	s.chap_secret = argv[3];
+	s.luns = luns;
+	s.n_luns = (unsigned)n;
+	if (prov_session_create(c, argv[0], portal, &s, err, sizeof(err)))
+		return fail("session-create", err);
+	return 0;
 }
 
 static int run(struct cfs *c, const char *sub, int argc, char **argv)
@@ -149,6 +242,38 @@ static int run(struct cfs *c, const char *sub, int argc, char **argv)
 	} else if (!strcmp(sub, "acl-remove")) {
 		NARGS(2, 2);
 		r = cfs_acl_remove(c, argv[0], argv[1]);
+	} else if (!strcmp(sub, "target-sessions")) {
+		NARGS(1, 1);
+		r = cfs_target_sessions(c, argv[0], print_name, NULL);
+	} else if (!strcmp(sub, "session-create")) {
+		return session_create(c, argc, argv);
+	} else if (!strcmp(sub, "session-destroy")) {
+		char err[512];
+
+		NARGS(2, 2);
+		if (prov_session_destroy(c, argv[0], argv[1], err, sizeof(err)))
+			return fail(sub, err);
+		return 0;
+	} else if (!strcmp(sub, "session-conns")) {
+		NARGS(1, 1);
+		r = prov_session_connections(c, argv[0]);
+		if (r >= 0) {
+			printf("%d\n", r);
+			return 0;
+		}
+		return fail(sub, r == -EINVAL ? "bad session id" : cfs_error(c));
+	} else if (!strcmp(sub, "janitor")) {
+		struct keep k = { argc - 1, argv + 1 };
+		unsigned removed = 0;
+		char err[512];
+
+		NARGS(1, 1 << 20);
+		if (prov_janitor(c, argv[0], keep_known, &k, &removed, err, sizeof(err))) {
+			printf("removed %u session%s\n", removed, removed == 1 ? "" : "s");
+			return fail(sub, err);
+		}
+		printf("removed %u session%s\n", removed, removed == 1 ? "" : "s");
+		return 0;
 	} else {
 		return usage_error("unknown subcommand '%s'", sub);
 	}
