@@ -9,7 +9,8 @@
  *            NAME:sync                     SYNCHRONIZE CACHE(10) of the whole LU
  *            NAME:cap:BYTES                READ CAPACITY(16) must report BYTES
  *            NAME:sense:w:LBA:KEY:ASC:ASCQ WRITE(16) one block, expect that sense
- *            NAME:lun:N                    address LUN N from now on (same session)
+ *            NAME:lun:N                    address LUN N from now on (same session);
+ *                                          TEST UNIT READY clears its pending UAs
  *            NAME:luns:N                   REPORT LUNS must list exactly N LUNs
  *            NAME:file:LBA:BLOCKS:PATH     READ(16) and compare with PATH's bytes at
  *                                          LBA * 512 (zeros past its end)
@@ -150,6 +151,19 @@ static int step(const char *spec)
 	}
 	if (strcmp(op, "lun") == 0 && a[0]) {
 		c->lun = (int)strtol(a[0], NULL, 0);
+		/* Consume a pending UNIT ATTENTION (e.g. 3F/0E REPORTED LUNS DATA HAS CHANGED,
+		 * which LIO gives the other LUNs of a demo-mode ACL at login) with TEST UNIT
+		 * READY, as an initiator's LUN scan does, so the next command sees none. */
+		for (int i = 0; i < 4; i++) {
+			struct scsi_task *t = iscsi_testunitready_sync(c->iscsi, c->lun);
+			int ua = t && t->status == SCSI_STATUS_CHECK_CONDITION &&
+				 t->sense.key == SCSI_SENSE_UNIT_ATTENTION;
+
+			if (t)
+				scsi_free_scsi_task(t);
+			if (!ua)
+				break;
+		}
 		return 0;
 	}
 	if (strcmp(op, "luns") == 0 && a[0]) {
