@@ -13,7 +13,7 @@ all: $(COMPONENTS)
 
 # Order: the portal links the manager library and the cow_config module.
 tls-proxy: configfs-manager tcmu-handler
-api-server: configfs-manager tcmu-handler
+api-server: configfs-manager tcmu-handler tls-proxy
 $(COMPONENTS):
 	$(MAKE) -C $@
 

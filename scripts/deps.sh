@@ -10,6 +10,7 @@ PKGS=(
   targetcli-fb dbus
   curl qemu-utils chromium python3-prometheus-client
   libcurl4-openssl-dev liblzma-dev zlib1g-dev libjson-c-dev
+  libmicrohttpd-dev libpq-dev postgresql
 )
 missing=()
 for p in "${PKGS[@]}"; do
