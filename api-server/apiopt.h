@@ -1,0 +1,49 @@
+/*
+ * apiopt.h — scsipub-api's command-line options, declared once in a table with
+ * default and unit (apiopt.c), in the style of the portal's options.c: --help prints
+ * the table, startup logs every effective value, /status shows them. Options take
+ * "--name VALUE" or "--name=VALUE".
+ */
+#ifndef SCSIPUB_APIOPT_H
+#define SCSIPUB_APIOPT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define APIOPT_ADDR_MAX 300
+#define APIOPT_URL_MAX 1024
+
+struct api_options {
+	char listen[APIOPT_ADDR_MAX];      /* ADDR:PORT of the HTTP API */
+	char public_addr[APIOPT_ADDR_MAX]; /* HOST:PORT of the iSCSI portal, as advertised */
+	char database[APIOPT_URL_MAX];     /* libpq URL; "" = $DATABASE_URL */
+	char state[PATH_MAX];              /* state directory */
+	char configfs[PATH_MAX];           /* LIO configfs root */
+	char catalog[PATH_MAX];            /* anonymous catalog dir; "" = <state>/catalog */
+	char lio[APIOPT_ADDR_MAX];         /* LIO's loopback portal */
+	char admin_key_file[PATH_MAX];     /* file holding the admin key; "" = no /admin */
+	uint32_t janitor_interval;         /* seconds */
+	uint64_t max_image_bytes;          /* bytes per private image (download and raw) */
+	uint64_t default_image_budget;     /* bytes of private images per new account */
+	uint64_t lun_write_limit;          /* bytes of overlay data per LUN, 0 = none */
+	uint32_t default_ttl;              /* seconds a suspended session is kept */
+	uint32_t fetch_wait;               /* seconds POST /api/images waits for the fetch */
+	bool help;                         /* --help was given (usage printed) */
+};
+
+/*
+ * Parse argv[first..argc) into *o (defaults first). --help prints usage to stdout
+ * and sets o->help. Returns 0, or -EINVAL with a one-line reason in err.
+ */
+int apiopt_parse(int argc, char **argv, int first, struct api_options *o, char *err,
+		 size_t errlen);
+/* The option table as help text (name, unit, default, description). */
+void apiopt_usage(FILE *out);
+/* Call emit once per option with "name=value" (startup log, status page). */
+void apiopt_each(const struct api_options *o, void (*emit)(const char *line, void *arg),
+		 void *arg);
+
+#endif

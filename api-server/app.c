@@ -1,0 +1,980 @@
+/*
+ * app.c — the service core (see app.h).
+ */
+#include "app.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "catalog.h"
+#include "cfs.h"
+#include "fetch.h"
+#include "prov.h"
+
+void app_log(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "scsipub-api: %s\n", line);
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int app_random(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+void app_sha256_hex(const char *s, size_t len, char out[DB_SHA_HEX + 1])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	size_t i;
+
+	EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[DB_SHA_HEX] = '\0';
+}
+
+int app_name_valid(const char *s)
+{
+	size_t i;
+
+	if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; s[i]; i++) {
+		char c = s[i];
+
+		if (i > DB_NAME_MAX - 1 ||
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static struct timespec mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+uint64_t app_uptime(const struct app *a)
+{
+	struct timespec t = mono();
+
+	return (uint64_t)(t.tv_sec - a->started_mono.tv_sec);
+}
+
+int app_init(struct app *a, const struct api_options *o, struct db *db, struct cfs *cfs,
+	     char *err, size_t errlen)
+{
+	a->o = *o;
+	a->db = db;
+	a->cfs = cfs;
+	pthread_mutex_init(&a->cfs_mu, NULL);
+	pthread_mutex_init(&a->watch_mu, NULL);
+	pthread_mutex_init(&a->stop_mu, NULL);
+	pthread_cond_init(&a->stop_cv, NULL);
+	a->started = time(NULL);
+	a->started_mono = mono();
+	if (o->catalog[0])
+		snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s", o->catalog);
+	else if (snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s/catalog", o->state) >=
+		 (int)sizeof(a->catalog_dir)) {
+		seterr(err, errlen, "state path too long");
+		return -ENAMETOOLONG;
+	}
+	if (o->public_addr[0]) {
+		snprintf(a->public_addr, sizeof(a->public_addr), "%s", o->public_addr);
+	} else {
+		char host[256] = "localhost";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(a->public_addr, sizeof(a->public_addr), "%.250s:3260", host);
+	}
+	if (o->admin_key_file[0]) {
+		FILE *f = fopen(o->admin_key_file, "r");
+		size_t n;
+
+		if (!f) {
+			seterr(err, errlen, "admin key file %s: %s", o->admin_key_file,
+			       strerror(errno));
+			return -errno;
+		}
+		n = fread(a->admin_key, 1, sizeof(a->admin_key) - 1, f);
+		fclose(f);
+		a->admin_key[n] = '\0';
+		a->admin_key[strcspn(a->admin_key, "\r\n \t")] = '\0';
+		if (strlen(a->admin_key) < 16) {
+			seterr(err, errlen, "admin key in %s: fewer than 16 characters",
+			       o->admin_key_file);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void app_fini(struct app *a)
+{
+	if (a->threads) {
+		pthread_mutex_lock(&a->stop_mu);
+		a->stop = true;
+		pthread_cond_broadcast(&a->stop_cv);
+		pthread_mutex_unlock(&a->stop_mu);
+		pthread_join(a->watcher, NULL);
+		pthread_join(a->janitor, NULL);
+		a->threads = false;
+	}
+	free(a->w);
+	a->w = NULL;
+	a->nw = 0;
+	if (a->cfs)
+		cfs_close(a->cfs);
+	db_close(a->db);
+	a->cfs = NULL;
+	a->db = NULL;
+}
+
+/* ---- images ---------------------------------------------------------------- */
+
+int app_image_path(const struct app *a, int64_t account_id, const char *name, char *buf,
+		   size_t len)
+{
+	int n = snprintf(buf, len, "%.3900s/images/%" PRId64 "/%s.img", a->o.state, account_id,
+			 name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* One fetch, shared by the worker and the waiting request (refcounted). */
+struct job {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	bool done;
+	struct app *a;
+	int64_t account_id;
+	char name[DB_NAME_MAX + 1];
+	char *url;
+	char sha_want[DB_SHA_HEX + 1];
+	char path[PATH_MAX];
+	uint64_t cap;
+	bool cap_is_budget;          /* the cap came from the account's budget */
+	uint64_t budget, used;
+	/* results */
+	struct app_image_result res;
+};
+
+static void job_put(struct job *j)
+{
+	bool last;
+
+	pthread_mutex_lock(&j->mu);
+	last = --j->refs == 0;
+	pthread_mutex_unlock(&j->mu);
+	if (last) {
+		pthread_mutex_destroy(&j->mu);
+		pthread_cond_destroy(&j->cv);
+		free(j->url);
+		free(j);
+	}
+}
+
+static void on_progress(void *arg, const struct fetch_progress *p)
+{
+	struct job *j = arg;
+
+	db_image_progress(j->a->db, j->account_id, j->name, p->bytes_done, p->bytes_total);
+}
+
+static void *fetch_worker(void *arg)
+{
+	struct job *j = arg;
+	struct app_image_result *res = &j->res;
+	char err[512] = "", sha[DB_SHA_HEX + 1] = "";
+	uint64_t size = 0, used = 0;
+	int rc;
+
+	rc = fetch_image(j->url, j->path, j->sha_want[0] ? j->sha_want : NULL, j->cap,
+			 on_progress, j, sha, &size, err, sizeof(err));
+	if (rc == 0) {
+		rc = db_image_ready(j->a->db, j->account_id, j->name, sha, size, &used, err,
+				    sizeof(err));
+		if (rc == 0) {
+			res->status = 201;
+			snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
+			res->size_bytes = size;
+			app_log("image %s of account %" PRId64 " ready: %" PRIu64 " bytes",
+				j->name, j->account_id, size);
+		} else {
+			unlink(j->path);
+		}
+	}
+	if (rc == -EBADMSG || rc == -EFBIG || rc == -EDQUOT || (rc < 0 && rc != -ENOENT &&
+	    rc != -EACCES && rc != -EIO && rc != -EPROTO && rc != -EINVAL)) {
+		/* nothing registered: mismatch, too big, or a local failure */
+		db_image_delete(j->a->db, j->account_id, j->name, false, NULL, 0);
+	} else if (rc < 0) {
+		db_image_fail(j->a->db, j->account_id, j->name, err);
+	}
+	if (rc == -EBADMSG) {
+		res->status = 422;
+		snprintf(res->error, sizeof(res->error), "%s", err);
+	} else if (rc == -EFBIG && j->cap_is_budget) {
+		res->status = 413;
+		snprintf(res->error, sizeof(res->error),
+			 "image budget exceeded: the image is larger than the %" PRIu64
+			 " bytes left of the account's %" PRIu64 "-byte budget",
+			 j->cap, j->budget);
+	} else if (rc == -EFBIG) {
+		res->status = 413;
+		snprintf(res->error, sizeof(res->error),
+			 "image too large: over the server's limit of %" PRIu64 " bytes", j->cap);
+	} else if (rc == -EDQUOT) {
+		res->status = 413;
+		snprintf(res->error, sizeof(res->error), "%s", err);
+	} else if (rc == -ENOENT || rc == -EACCES || rc == -EIO || rc == -EPROTO ||
+		   rc == -EINVAL) {
+		res->status = 422;
+		snprintf(res->error, sizeof(res->error), "cannot fetch the image: %s", err);
+	} else if (rc < 0) {
+		res->status = 500;
+		snprintf(res->error, sizeof(res->error), "storing the image failed: %s", err);
+	}
+	if (rc < 0)
+		app_log("image %s of account %" PRId64 ": %s", j->name, j->account_id,
+			res->error);
+	pthread_mutex_lock(&j->mu);
+	j->done = true;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	job_put(j);
+	return NULL;
+}
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	char *s;
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+void app_image_create(struct app *a, const struct db_account *acct, const char *name,
+		      const char *url, const char *sha256, struct app_image_result *res)
+{
+	char dir[PATH_MAX], err[512] = "";
+	uint64_t used = 0, left;
+	struct timespec deadline;
+	pthread_attr_t attr;
+	pthread_t th;
+	struct job *j;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (db_image_used(a->db, acct->id, &used, err, sizeof(err)) < 0) {
+		res->status = 500;
+		snprintf(res->error, sizeof(res->error), "database: %s", err);
+		return;
+	}
+	if (used >= acct->image_budget_bytes) {
+		res->status = 413;
+		snprintf(res->error, sizeof(res->error),
+			 "image budget exceeded: the account's images use %" PRIu64
+			 " of its %" PRIu64 " bytes", used, acct->image_budget_bytes);
+		return;
+	}
+	left = acct->image_budget_bytes - used;
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->url = strdup(url))) {
+		free(j);
+		res->status = 500;
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return;
+	}
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	j->refs = 1;
+	j->a = a;
+	j->account_id = acct->id;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(j->sha_want, sizeof(j->sha_want), "%s", sha256 ? sha256 : "");
+	j->budget = acct->image_budget_bytes;
+	j->used = used;
+	j->cap = a->o.max_image_bytes;
+	if (left < j->cap) {
+		j->cap = left;
+		j->cap_is_budget = true;
+	}
+	snprintf(dir, sizeof(dir), "%.3900s/images/%" PRId64, a->o.state, acct->id);
+	rc = app_image_path(a, acct->id, name, j->path, sizeof(j->path));
+	if (rc == 0)
+		rc = mkdir_p(dir, 0755);
+	if (rc < 0) {
+		res->status = 500;
+		snprintf(res->error, sizeof(res->error), "image directory %.300s: %s", dir,
+			 strerror(-rc));
+		job_put(j);
+		return;
+	}
+	rc = db_image_begin(a->db, acct->id, name, url, sha256, err, sizeof(err));
+	if (rc < 0) {
+		res->status = rc == -EEXIST ? 409 : 500;
+		snprintf(res->error, sizeof(res->error), "%s", err);
+		job_put(j);
+		return;
+	}
+	j->refs = 2; /* worker + this request */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &attr, fetch_worker, j);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		db_image_delete(a->db, acct->id, name, false, NULL, 0);
+		res->status = 503;
+		snprintf(res->error, sizeof(res->error), "cannot start a fetch: %s", strerror(rc));
+		j->refs = 1;
+		job_put(j);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += a->o.fetch_wait;
+	pthread_mutex_lock(&j->mu);
+	while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, &deadline) != ETIMEDOUT)
+		;
+	if (j->done)
+		*res = j->res;
+	else
+		res->status = 202;
+	pthread_mutex_unlock(&j->mu);
+	job_put(j);
+}
+
+int app_image_delete(struct app *a, const struct db_account *acct, const char *name,
+		     char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if (app_image_path(a, acct->id, name, path, sizeof(path)) < 0) {
+		seterr(err, errlen, "name too long");
+		return -ENAMETOOLONG;
+	}
+	rc = db_image_delete(a->db, acct->id, name, true, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (unlink(path) < 0 && errno != ENOENT)
+		app_log("deleting %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- catalog ---------------------------------------------------------------- */
+
+int app_catalog(struct app *a, struct app_catalog_item **out)
+{
+	struct catalog c = { 0 };
+	size_t i, n = 0;
+	int rc = catalog_scan(a->catalog_dir, &c);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	*out = calloc(c.n + 1, sizeof(**out));
+	if (!*out) {
+		catalog_free(&c);
+		return -ENOMEM;
+	}
+	for (i = 0; i < c.n; i++) {
+		struct app_catalog_item *it = &(*out)[n];
+		const char *iqn = c.v[i].iqn, *nm;
+
+		if (!strcmp(iqn, CATALOG_BLANK_IQN))
+			nm = "blank";
+		else if (!strncmp(iqn, CATALOG_IMAGE_PREFIX, strlen(CATALOG_IMAGE_PREFIX)))
+			nm = iqn + strlen(CATALOG_IMAGE_PREFIX);
+		else
+			continue;
+		if (!app_name_valid(nm))
+			continue;
+		snprintf(it->name, sizeof(it->name), "%s", nm);
+		snprintf(it->iqn, sizeof(it->iqn), "%s", iqn);
+		snprintf(it->path, sizeof(it->path), "%s", c.v[i].path);
+		it->size_bytes = c.v[i].size_bytes;
+		n++;
+	}
+	catalog_free(&c);
+	return (int)n;
+}
+
+/* ---- sessions --------------------------------------------------------------- */
+
+struct resolved {
+	struct prov_lun *pl;
+	char (*paths)[PATH_MAX];
+	struct db_lun *dl;
+};
+
+static void resolved_free(struct resolved *r)
+{
+	free(r->pl);
+	free(r->paths);
+	free(r->dl);
+}
+
+/*
+ * Resolve LUN images for account_id: kinds given (restore) or chosen (private first,
+ * then catalog). 0, or -ENOENT/-EAGAIN with a reason.
+ */
+static int resolve(struct app *a, int64_t account_id, const char *const *names,
+		   const enum db_lun_kind *kinds, unsigned n, struct resolved *r, char *err,
+		   size_t errlen)
+{
+	struct app_catalog_item *cat = NULL;
+	int ncat = -1;
+	unsigned i;
+	int rc = 0;
+
+	r->pl = calloc(n, sizeof(*r->pl));
+	r->paths = calloc(n, sizeof(*r->paths));
+	r->dl = calloc(n, sizeof(*r->dl));
+	if (!r->pl || !r->paths || !r->dl) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		struct db_image im;
+		bool found = false;
+
+		r->dl[i].lun = i;
+		snprintf(r->dl[i].image_name, sizeof(r->dl[i].image_name), "%s", names[i]);
+		if (!kinds || kinds[i] == DB_LUN_PRIVATE) {
+			rc = db_image_get(a->db, account_id, names[i], &im, NULL, 0);
+			if (rc == 0) {
+				bool ready = im.state == DB_IMAGE_READY;
+
+				if (ready) {
+					found = true;
+					r->dl[i].kind = DB_LUN_PRIVATE;
+					r->pl[i].size_bytes = im.size_bytes;
+					app_image_path(a, account_id, names[i], r->paths[i],
+						       sizeof(r->paths[i]));
+					r->pl[i].base_path = r->paths[i];
+				}
+				db_image_clear(&im);
+				if (!ready) {
+					seterr(err, errlen, "image %s is not ready", names[i]);
+					rc = -EAGAIN;
+					break;
+				}
+			} else if (rc != -ENOENT) {
+				seterr(err, errlen, "database error looking up %s", names[i]);
+				break;
+			}
+			rc = 0;
+		}
+		if (!found && (!kinds || kinds[i] == DB_LUN_CATALOG)) {
+			int k;
+
+			if (ncat < 0 && (ncat = app_catalog(a, &cat)) < 0) {
+				seterr(err, errlen, "catalog %s: %s", a->catalog_dir,
+				       strerror(-ncat));
+				rc = ncat;
+				break;
+			}
+			for (k = 0; k < ncat && !found; k++) {
+				if (strcmp(cat[k].name, names[i]))
+					continue;
+				found = true;
+				r->dl[i].kind = DB_LUN_CATALOG;
+				r->pl[i].size_bytes = cat[k].size_bytes;
+				snprintf(r->paths[i], sizeof(r->paths[i]), "%s", cat[k].path);
+				r->pl[i].base_path = cat[k].path[0] ? r->paths[i] : NULL;
+			}
+		}
+		if (!found) {
+			seterr(err, errlen, "no image named %s (neither a ready private image nor"
+			       " in the catalog)", names[i]);
+			rc = -ENOENT;
+		}
+	}
+	free(cat);
+	return rc;
+}
+
+static void watch_add(struct app *a, const char *id, bool had, int zero_ticks)
+{
+	struct app_watch *w;
+	size_t i;
+
+	pthread_mutex_lock(&a->watch_mu);
+	for (i = 0; i < a->nw; i++)
+		if (!strcmp(a->w[i].id, id))
+			break;
+	if (i == a->nw) {
+		w = realloc(a->w, (a->nw + 1) * sizeof(*w));
+		if (!w) {
+			pthread_mutex_unlock(&a->watch_mu);
+			return;
+		}
+		a->w = w;
+		a->nw++;
+	}
+	memset(&a->w[i], 0, sizeof(a->w[i]));
+	snprintf(a->w[i].id, sizeof(a->w[i].id), "%s", id);
+	a->w[i].had_conn = had;
+	a->w[i].zero_ticks = zero_ticks;
+	a->w[i].connections = -1;
+	pthread_mutex_unlock(&a->watch_mu);
+}
+
+static void watch_del(struct app *a, const char *id)
+{
+	size_t i;
+
+	pthread_mutex_lock(&a->watch_mu);
+	for (i = 0; i < a->nw; i++)
+		if (!strcmp(a->w[i].id, id)) {
+			a->w[i] = a->w[--a->nw];
+			break;
+		}
+	pthread_mutex_unlock(&a->watch_mu);
+}
+
+int app_session_connections(struct app *a, const char *id)
+{
+	int c = -1;
+	size_t i;
+
+	pthread_mutex_lock(&a->watch_mu);
+	for (i = 0; i < a->nw; i++)
+		if (!strcmp(a->w[i].id, id))
+			c = a->w[i].connections;
+	pthread_mutex_unlock(&a->watch_mu);
+	return c;
+}
+
+static int prov_create_locked(struct app *a, const struct db_session *s,
+			      const struct prov_lun *pl, char *err, size_t errlen)
+{
+	struct prov_session ps = { .id = s->id, .chap_user = s->chap_user,
+				   .chap_secret = s->chap_secret, .luns = pl, .n_luns = s->n_luns,
+				   .write_limit_bytes = a->o.lun_write_limit };
+	int rc;
+
+	pthread_mutex_lock(&a->cfs_mu);
+	rc = prov_session_create(a->cfs, a->o.state, a->o.lio, &ps, err, errlen);
+	pthread_mutex_unlock(&a->cfs_mu);
+	return rc;
+}
+
+void app_session_create(struct app *a, const struct db_account *acct,
+			const char *const *images, unsigned n, bool persistent, int32_t ttl_s,
+			struct app_session_result *res)
+{
+	static const char alnum[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[APP_SESSION_ID_LEN / 2 + APP_CHAP_SECRET_LEN];
+	struct db_session s = { 0 };
+	struct resolved r = { 0 };
+	char err[512] = "";
+	unsigned i;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (n == 0 || n > PROV_LUNS_MAX) {
+		res->status = 400;
+		snprintf(res->error, sizeof(res->error), "images: 1 to %d names", PROV_LUNS_MAX);
+		return;
+	}
+	rc = resolve(a, acct->id, images, NULL, n, &r, err, sizeof(err));
+	if (rc < 0) {
+		res->status = rc == -ENOENT || rc == -EAGAIN ? 422 : 500;
+		snprintf(res->error, sizeof(res->error), "%s", err);
+		resolved_free(&r);
+		return;
+	}
+	if (app_random(rnd, sizeof(rnd)) < 0) {
+		res->status = 500;
+		snprintf(res->error, sizeof(res->error), "no randomness");
+		resolved_free(&r);
+		return;
+	}
+	for (i = 0; i < APP_SESSION_ID_LEN / 2; i++)
+		snprintf(s.id + 2 * i, 3, "%02x", rnd[i]);
+	for (i = 0; i < APP_CHAP_SECRET_LEN; i++)
+		s.chap_secret[i] = alnum[rnd[APP_SESSION_ID_LEN / 2 + i] % (sizeof(alnum) - 1)];
+	snprintf(s.chap_user, sizeof(s.chap_user), "u%s", s.id);
+	s.account_id = acct->id;
+	s.persistent = persistent;
+	s.ttl_s = ttl_s;
+	s.luns = r.dl;
+	s.n_luns = n;
+	rc = db_session_insert(a->db, &s, err, sizeof(err));
+	if (rc < 0) {
+		res->status = rc == -ENOENT ? 422 : 500;
+		snprintf(res->error, sizeof(res->error), "%s", err);
+		resolved_free(&r);
+		return;
+	}
+	watch_add(a, s.id, false, 0);
+	rc = prov_create_locked(a, &s, r.pl, err, sizeof(err));
+	resolved_free(&r);
+	if (rc < 0) {
+		app_log("session %s: configfs: %s", s.id, err);
+		watch_del(a, s.id);
+		db_session_delete(a->db, s.id, NULL, 0);
+		res->status = 500;
+		snprintf(res->error, sizeof(res->error), "creating the target failed: %s", err);
+		return;
+	}
+	res->status = 201;
+	snprintf(res->id, sizeof(res->id), "%s", s.id);
+	prov_target_iqn(s.id, res->iqn, sizeof(res->iqn));
+	snprintf(res->chap_user, sizeof(res->chap_user), "%s", s.chap_user);
+	snprintf(res->chap_secret, sizeof(res->chap_secret), "%s", s.chap_secret);
+	res->lun_count = n;
+	app_log("session %s of account %s: %u LUN(s), %s, ttl %d s", s.id, acct->name, n,
+		persistent ? "persistent" : "non-persistent", ttl_s);
+}
+
+int app_session_destroy(struct app *a, const char *id, int64_t account_id, char *err,
+			size_t errlen)
+{
+	struct db_session s;
+	int rc;
+
+	if (!prov_id_valid(id)) {
+		seterr(err, errlen, "no session %s", id);
+		return -ENOENT;
+	}
+	rc = db_session_get(a->db, id, account_id, &s, err, errlen);
+	if (rc < 0)
+		return rc;
+	db_session_clear(&s);
+	pthread_mutex_lock(&a->cfs_mu);
+	rc = prov_session_destroy(a->cfs, a->o.state, id, err, errlen);
+	pthread_mutex_unlock(&a->cfs_mu);
+	if (rc < 0) {
+		app_log("session %s: destroy: %s", id, err);
+		return rc;
+	}
+	watch_del(a, id);
+	rc = db_session_delete(a->db, id, err, errlen);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+uint64_t app_session_written(const struct app *a, const char *id)
+{
+	char dir[PATH_MAX];
+	uint64_t sum = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (!prov_id_valid(id) ||
+	    snprintf(dir, sizeof(dir), "%s/%s/%s", a->o.state, PROV_SESSIONS_SUBDIR, id) >=
+		    (int)sizeof(dir))
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		struct stat st;
+
+		if (l < 5 || strcmp(e->d_name + l - 4, ".ovl"))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	return sum;
+}
+
+/* ---- restore, watcher, janitor --------------------------------------------- */
+
+int app_restore(struct app *a)
+{
+	struct db_image *im = NULL;
+	struct db_session *v = NULL;
+	char err[512];
+	int n, i, ok = 0;
+
+	n = db_image_list(a->db, -1, &im, err, sizeof(err));
+	for (i = 0; i < n; i++)
+		if (im[i].state == DB_IMAGE_FETCHING)
+			db_image_fail(a->db, im[i].account_id, im[i].name,
+				      "interrupted by a restart of scsipub-api");
+	if (n >= 0)
+		db_images_free(im, (size_t)n);
+	n = db_session_list(a->db, -1, &v, err, sizeof(err));
+	if (n < 0) {
+		app_log("restore: %s", err);
+		return n;
+	}
+	for (i = 0; i < n; i++) {
+		struct db_session *s = &v[i];
+		const char **names = calloc(s->n_luns + 1, sizeof(*names));
+		enum db_lun_kind *kinds = calloc(s->n_luns + 1, sizeof(*kinds));
+		struct resolved r = { 0 };
+		unsigned k;
+		int rc = -ENOMEM;
+
+		if (names && kinds) {
+			for (k = 0; k < s->n_luns; k++) {
+				names[k] = s->luns[k].image_name;
+				kinds[k] = s->luns[k].kind;
+			}
+			rc = s->n_luns ? resolve(a, s->account_id, names, kinds, s->n_luns, &r,
+						 err, sizeof(err)) : -EINVAL;
+			if (rc == 0)
+				rc = prov_create_locked(a, s, r.pl, err, sizeof(err));
+		}
+		free(names);
+		free(kinds);
+		resolved_free(&r);
+		if (rc < 0) {
+			app_log("restore of session %s failed: %s", s->id,
+				rc == -ENOMEM ? "out of memory" : err);
+			continue;
+		}
+		/* a restored live session had a connection: give its initiator time */
+		watch_add(a, s->id, s->state == DB_SESSION_LIVE,
+			  s->state == DB_SESSION_LIVE ? -APP_RESTORE_GRACE_S : 0);
+		ok++;
+	}
+	db_sessions_free(v, (size_t)n);
+	app_log("restored %d of %d session(s)", ok, n);
+	return ok;
+}
+
+static void evict(struct app *a, const struct db_session *s, const char *why)
+{
+	char err[512];
+
+	app_log("session %s: %s", s->id, why);
+	if (app_session_destroy(a, s->id, -1, err, sizeof(err)) < 0 &&
+	    db_session_exists(a->db, s->id) == 1)
+		app_log("session %s: %s", s->id, err);
+}
+
+void app_watch_tick(struct app *a, time_t now)
+{
+	static unsigned tick;
+	struct db_session *v = NULL;
+	char err[512];
+	int n, i;
+
+	n = db_session_list(a->db, -1, &v, err, sizeof(err));
+	if (n < 0) {
+		app_log("watcher: %s", err);
+		return;
+	}
+	tick++;
+	for (i = 0; i < n; i++) {
+		struct db_session *s = &v[i];
+		struct app_watch w = { .connections = -1 };
+		int conns;
+		size_t k;
+
+		pthread_mutex_lock(&a->cfs_mu);
+		conns = prov_session_connections(a->cfs, s->id);
+		pthread_mutex_unlock(&a->cfs_mu);
+		pthread_mutex_lock(&a->watch_mu);
+		for (k = 0; k < a->nw && strcmp(a->w[k].id, s->id); k++)
+			;
+		if (k < a->nw) {
+			struct app_watch *e = &a->w[k];
+
+			e->connections = conns;
+			if (conns > 0) {
+				e->had_conn = true;
+				e->zero_ticks = 0;
+			} else if (conns == 0 && e->had_conn) {
+				e->zero_ticks++;
+			}
+			w = *e;
+		}
+		pthread_mutex_unlock(&a->watch_mu);
+		if (k == a->nw) {
+			/* a row made by another process (or before a failed restore) */
+			watch_add(a, s->id, false, 0);
+			continue;
+		}
+		if (conns < 0)
+			continue; /* target missing or being made: nothing to judge */
+		if (conns > 0 && s->state == DB_SESSION_SUSPENDED) {
+			app_log("session %s: reconnected, live again", s->id);
+			db_session_set_state(a->db, s->id, DB_SESSION_LIVE);
+		} else if (conns == 0 && w.had_conn && w.zero_ticks >= 2) {
+			/* no connection for a whole tick after having had one */
+			if (!s->persistent) {
+				evict(a, s, "last connection closed: destroyed");
+				continue;
+			}
+			if (s->state == DB_SESSION_LIVE) {
+				app_log("session %s: disconnected, suspended (ttl %d s)", s->id,
+					s->ttl_s);
+				db_session_set_state(a->db, s->id, DB_SESSION_SUSPENDED);
+				s->state = DB_SESSION_SUSPENDED;
+				s->suspended_at = now;
+			}
+			watch_add(a, s->id, false, 0);
+		} else if (conns == 0 && !w.had_conn) {
+			if (s->state == DB_SESSION_SUSPENDED && now - s->suspended_at >= s->ttl_s) {
+				evict(a, s, "suspended longer than its ttl: evicted");
+				continue;
+			}
+			if (s->state == DB_SESSION_LIVE && now - s->created_at >= s->ttl_s) {
+				evict(a, s, "never connected within its ttl: evicted");
+				continue;
+			}
+		}
+		if (tick % 10 == 0)
+			db_session_set_written(a->db, s->id, app_session_written(a, s->id));
+	}
+	/* forget sessions whose rows are gone */
+	pthread_mutex_lock(&a->watch_mu);
+	for (size_t k = 0; k < a->nw;) {
+		bool found = false;
+
+		for (i = 0; i < n && !found; i++)
+			found = !strcmp(v[i].id, a->w[k].id);
+		if (found)
+			k++;
+		else
+			a->w[k] = a->w[--a->nw];
+	}
+	pthread_mutex_unlock(&a->watch_mu);
+	db_sessions_free(v, (size_t)n);
+}
+
+static int known(void *arg, const char *id)
+{
+	struct app *a = arg;
+
+	return db_session_exists(a->db, id);
+}
+
+int app_janitor_pass(struct app *a, unsigned *removed)
+{
+	char err[512] = "";
+	unsigned n = 0;
+	int rc;
+
+	pthread_mutex_lock(&a->cfs_mu);
+	rc = prov_janitor(a->cfs, a->o.state, known, a, &n, err, sizeof(err));
+	pthread_mutex_unlock(&a->cfs_mu);
+	if (rc < 0)
+		app_log("janitor: %s", err);
+	if (n)
+		app_log("janitor: removed %u unknown session(s)", n);
+	if (removed)
+		*removed = n;
+	return rc;
+}
+
+/* Sleep up to s seconds; true when asked to stop. */
+static bool nap(struct app *a, unsigned s)
+{
+	struct timespec t;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += s;
+	pthread_mutex_lock(&a->stop_mu);
+	while (!a->stop && pthread_cond_timedwait(&a->stop_cv, &a->stop_mu, &t) != ETIMEDOUT)
+		;
+	stop = a->stop;
+	pthread_mutex_unlock(&a->stop_mu);
+	return stop;
+}
+
+static void *watcher_main(void *arg)
+{
+	struct app *a = arg;
+
+	while (!nap(a, 1))
+		app_watch_tick(a, time(NULL));
+	return NULL;
+}
+
+static void *janitor_main(void *arg)
+{
+	struct app *a = arg;
+
+	while (!nap(a, a->o.janitor_interval))
+		app_janitor_pass(a, NULL);
+	return NULL;
+}
+
+int app_start_threads(struct app *a)
+{
+	int rc = pthread_create(&a->watcher, NULL, watcher_main, a);
+
+	if (rc)
+		return -rc;
+	rc = pthread_create(&a->janitor, NULL, janitor_main, a);
+	if (rc) {
+		pthread_mutex_lock(&a->stop_mu);
+		a->stop = true;
+		pthread_cond_broadcast(&a->stop_cv);
+		pthread_mutex_unlock(&a->stop_mu);
+		pthread_join(a->watcher, NULL);
+		return -rc;
+	}
+	a->threads = true;
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * http_priv.h — what the route handlers of http.c and http_status.c share.
+ */
+#ifndef SCSIPUB_HTTP_PRIV_H
+#define SCSIPUB_HTTP_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "app.h"
+#include "db.h"
+
+/* One request being answered. */
+struct http_req {
+	struct app *app;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *param;          /* the <name>/<id> part of the path, or NULL */
+	char *body;                 /* NUL-terminated */
+	size_t body_len;
+	struct db_account acct;     /* the caller, for routes under /api */
+};
+
+/* A response: status, body (malloc'd, owned) and its content type. */
+struct http_resp {
+	unsigned status;
+	char *body;
+	size_t len;
+	const char *ctype;
+	const char *allow;          /* Allow header for 405 */
+	bool www_auth;              /* WWW-Authenticate: Bearer for 401 */
+};
+
+/* r = status with JSON text of obj (obj is released). */
+void http_json(struct http_resp *r, unsigned status, json_object *obj);
+/* r = status with {"error": "<formatted>"}. */
+void http_error(struct http_resp *r, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* r = status with a malloc'd text body (taken over) of a content type. */
+void http_text(struct http_resp *r, unsigned status, const char *ctype, char *body, size_t len);
+
+/* GET /status, GET /metrics, GET /admin (http_status.c). */
+void http_status(struct http_req *q, struct http_resp *r);
+void http_metrics(struct http_req *q, struct http_resp *r);
+void http_admin(struct http_req *q, struct http_resp *r);
+
+#endif

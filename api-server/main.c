@@ -1,0 +1,243 @@
+/*
+ * main.c — scsipub-api: the HTTP API of the provisioned tier (issue 3,
+ * docs/provisioned.md).
+ *
+ *   scsipub-api [OPTIONS]      connect to PostgreSQL (retrying for 10 s), migrate the
+ *                              schema, restore live and suspended sessions into
+ *                              configfs, serve HTTP, write <state>/api.ready and log
+ *                              "scsipub-api: ready"; SIGTERM/SIGINT stop it (sessions
+ *                              stay in place for the next start)
+ *   scsipub-api account-create NAME [--image-budget BYTES] [OPTIONS]
+ *                              create an account and print its new API key (32 hex;
+ *                              only its SHA-256 is stored)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apiopt.h"
+#include "app.h"
+#include "cfs.h"
+#include "db.h"
+#include "fetch.h"
+#include "http.h"
+
+#define DB_RETRY_S 10
+
+static void log_option(const char *line, void *arg)
+{
+	(void)arg;
+	app_log("option %s", line);
+}
+
+static const char *db_url(const struct api_options *o)
+{
+	const char *env = getenv("DATABASE_URL");
+
+	if (o->database[0])
+		return o->database;
+	return env && env[0] ? env : NULL;
+}
+
+static struct db *connect_and_migrate(const struct api_options *o)
+{
+	const char *url = db_url(o);
+	char err[512];
+	struct db *d;
+	int v = 0;
+
+	if (!url) {
+		app_log("no database: give --database URL or set DATABASE_URL");
+		return NULL;
+	}
+	d = db_open(url, DB_RETRY_S, err, sizeof(err));
+	if (!d) {
+		app_log("%s", err);
+		return NULL;
+	}
+	if (db_migrate(d, db_schema, db_schema_count, &v, err, sizeof(err)) < 0) {
+		app_log("schema migration failed: %s", err);
+		db_close(d);
+		return NULL;
+	}
+	app_log("database: PostgreSQL %s, schema version %d", db_server_version(d), v);
+	return d;
+}
+
+static int account_create(int argc, char **argv)
+{
+	struct api_options o;
+	char err[512], key[33], sha[DB_SHA_HEX + 1];
+	unsigned char rnd[16];
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	uint64_t budget = 0;
+	bool have_budget = false;
+	const char *name;
+	struct db *d;
+	int i, nrest = 1, rc;
+
+	if (!rest)
+		return 1;
+	if (argc < 3 || argv[2][0] == '-') {
+		fprintf(stderr, "usage: scsipub-api account-create NAME [--image-budget BYTES]"
+			" [--database URL]\n");
+		free(rest);
+		return 2;
+	}
+	name = argv[2];
+	rest[0] = argv[0];
+	for (i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--image-budget") && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			budget = strtoull(argv[++i], &end, 10);
+			if (errno || *end || argv[i][0] < '0' || argv[i][0] > '9' ||
+			    budget > INT64_MAX) {
+				fprintf(stderr, "scsipub-api: --image-budget: not a number of bytes\n");
+				free(rest);
+				return 2;
+			}
+			have_budget = true;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	rc = apiopt_parse(nrest, rest, 1, &o, err, sizeof(err));
+	free(rest);
+	if (rc < 0) {
+		fprintf(stderr, "scsipub-api: %s\n", err);
+		return 2;
+	}
+	if (o.help)
+		return 0;
+	if (!app_name_valid(name)) {
+		fprintf(stderr, "scsipub-api: account name must match ^[a-z0-9][a-z0-9.-]{0,62}$\n");
+		return 2;
+	}
+	if (!have_budget)
+		budget = o.default_image_budget;
+	d = connect_and_migrate(&o);
+	if (!d)
+		return 1;
+	if (app_random(rnd, sizeof(rnd)) < 0) {
+		db_close(d);
+		return 1;
+	}
+	for (i = 0; i < 16; i++)
+		snprintf(key + 2 * i, 3, "%02x", rnd[i]);
+	app_sha256_hex(key, strlen(key), sha);
+	rc = db_account_create(d, name, budget, sha, NULL, err, sizeof(err));
+	db_close(d);
+	if (rc < 0) {
+		fprintf(stderr, "scsipub-api: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "scsipub-api: account %s created (image budget %" PRIu64
+		" bytes); its API key:\n", name, budget);
+	printf("%s\n", key);
+	return 0;
+}
+
+static int write_ready(const char *state)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/api.ready", state) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	dprintf(fd, "%d\n", (int)getpid());
+	close(fd);
+	return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct api_options o;
+	struct app a;
+	struct http_server *srv;
+	struct db *d;
+	struct cfs *cfs;
+	char err[512], ready[PATH_MAX + 16];
+	sigset_t set;
+	int sig = 0;
+
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "account-create"))
+		return account_create(argc, argv);
+	if (apiopt_parse(argc, argv, 1, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-api: %s\n", err);
+		return 2;
+	}
+	if (o.help)
+		return 0;
+	apiopt_each(&o, log_option, NULL);
+
+	/* Signals are taken by sigwait below; every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mkdir(o.state, 0755) < 0 && errno != EEXIST) {
+		app_log("state directory %s: %s", o.state, strerror(errno));
+		return 1;
+	}
+	snprintf(ready, sizeof(ready), "%s/api.ready", o.state);
+	unlink(ready);
+	if (fetch_init() < 0) {
+		app_log("libcurl initialisation failed");
+		return 1;
+	}
+	d = connect_and_migrate(&o);
+	if (!d)
+		return 1;
+	cfs = cfs_open(o.configfs);
+	if (!cfs) {
+		app_log("cannot open configfs at %s: %s", o.configfs, strerror(errno));
+		db_close(d);
+		return 1;
+	}
+	memset(&a, 0, sizeof(a));
+	if (app_init(&a, &o, d, cfs, err, sizeof(err)) < 0) {
+		app_log("%s", err);
+		app_fini(&a);
+		return 1;
+	}
+	app_restore(&a);
+	srv = http_start(&a, o.listen, err, sizeof(err));
+	if (!srv) {
+		app_log("%s", err);
+		app_fini(&a);
+		return 1;
+	}
+	if (app_start_threads(&a) < 0) {
+		app_log("cannot start the watcher and janitor threads");
+		http_stop(srv);
+		app_fini(&a);
+		return 1;
+	}
+	if (write_ready(o.state) < 0)
+		app_log("writing %s: %s", ready, strerror(errno));
+	app_log("listening on %s (port %u), portal %s", o.listen, http_port(srv), a.public_addr);
+	app_log("ready");
+
+	while (sigwait(&set, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
+		;
+	app_log("signal %d: stopping (sessions are kept)", sig);
+	unlink(ready);
+	http_stop(srv);
+	app_fini(&a);
+	return 0;
+}
