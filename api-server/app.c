@@ -259,7 +259,7 @@ static void *fetch_worker(void *arg)
 	}
 	if (rc == -EBADMSG) {
 		res->status = 422;
-		snprintf(res->error, sizeof(res->error), "%s", err);
+		snprintf(res->error, sizeof(res->error), "%.500s", err);
 	} else if (rc == -EFBIG && j->cap_is_budget) {
 		res->status = 413;
 		snprintf(res->error, sizeof(res->error),
@@ -272,14 +272,14 @@ static void *fetch_worker(void *arg)
 			 "image too large: over the server's limit of %" PRIu64 " bytes", j->cap);
 	} else if (rc == -EDQUOT) {
 		res->status = 413;
-		snprintf(res->error, sizeof(res->error), "%s", err);
+		snprintf(res->error, sizeof(res->error), "%.500s", err);
 	} else if (rc == -ENOENT || rc == -EACCES || rc == -EIO || rc == -EPROTO ||
 		   rc == -EINVAL) {
 		res->status = 422;
-		snprintf(res->error, sizeof(res->error), "cannot fetch the image: %s", err);
+		snprintf(res->error, sizeof(res->error), "cannot fetch the image: %.400s", err);
 	} else if (rc < 0) {
 		res->status = 500;
-		snprintf(res->error, sizeof(res->error), "storing the image failed: %s", err);
+		snprintf(res->error, sizeof(res->error), "storing the image failed: %.400s", err);
 	}
 	if (rc < 0)
 		app_log("image %s of account %" PRId64 ": %s", j->name, j->account_id,
@@ -326,7 +326,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	memset(res, 0, sizeof(*res));
 	if (db_image_used(a->db, acct->id, &used, err, sizeof(err)) < 0) {
 		res->status = 500;
-		snprintf(res->error, sizeof(res->error), "database: %s", err);
+		snprintf(res->error, sizeof(res->error), "database: %.400s", err);
 		return;
 	}
 	if (used >= acct->image_budget_bytes) {
@@ -372,7 +372,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	rc = db_image_begin(a->db, acct->id, name, url, sha256, err, sizeof(err));
 	if (rc < 0) {
 		res->status = rc == -EEXIST ? 409 : 500;
-		snprintf(res->error, sizeof(res->error), "%s", err);
+		snprintf(res->error, sizeof(res->error), "%.500s", err);
 		job_put(j);
 		return;
 	}
@@ -641,7 +641,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 	rc = resolve(a, acct->id, images, NULL, n, &r, err, sizeof(err));
 	if (rc < 0) {
 		res->status = rc == -ENOENT || rc == -EAGAIN ? 422 : 500;
-		snprintf(res->error, sizeof(res->error), "%s", err);
+		snprintf(res->error, sizeof(res->error), "%.500s", err);
 		resolved_free(&r);
 		return;
 	}
@@ -664,7 +664,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 	rc = db_session_insert(a->db, &s, err, sizeof(err));
 	if (rc < 0) {
 		res->status = rc == -ENOENT ? 422 : 500;
-		snprintf(res->error, sizeof(res->error), "%s", err);
+		snprintf(res->error, sizeof(res->error), "%.500s", err);
 		resolved_free(&r);
 		return;
 	}
@@ -676,14 +676,14 @@ void app_session_create(struct app *a, const struct db_account *acct,
 		watch_del(a, s.id);
 		db_session_delete(a->db, s.id, NULL, 0);
 		res->status = 500;
-		snprintf(res->error, sizeof(res->error), "creating the target failed: %s", err);
+		snprintf(res->error, sizeof(res->error), "creating the target failed: %.400s", err);
 		return;
 	}
 	res->status = 201;
 	snprintf(res->id, sizeof(res->id), "%s", s.id);
 	prov_target_iqn(s.id, res->iqn, sizeof(res->iqn));
 	snprintf(res->chap_user, sizeof(res->chap_user), "%s", s.chap_user);
-	snprintf(res->chap_secret, sizeof(res->chap_secret), "%s", s.chap_secret);
+	snprintf(res->chap_secret, sizeof(res->chap_secret), "%.16s", s.chap_secret);
 	res->lun_count = n;
 	app_log("session %s of account %s: %u LUN(s), %s, ttl %d s", s.id, acct->name, n,
 		persistent ? "persistent" : "non-persistent", ttl_s);

@@ -747,7 +747,7 @@ struct http_server *http_start(struct app *a, const char *listen, char *err, siz
 	struct http_server *s;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+			 MHD_USE_AUTO; /* no MHD error log: malformed requests would spam it */
 	const char *colon = strrchr(listen, ':');
 
 	/* port 0 (tests) is not accepted by options_split_hostport */

@@ -226,7 +226,7 @@ void http_metrics(struct http_req *q, struct http_resp *r)
 	ni = db_image_list(a->db, -1, &im, err, sizeof(err));
 	for (i = 0; i < ni; i++)
 		st[im[i].state]++;
-	if (ni > 0)
+	if (ni >= 0)
 		db_images_free(im, (size_t)ni);
 	conns = connections(a);
 	f = open_memstream(&buf, &len);
