@@ -67,7 +67,7 @@ start_api() {
   # shellcheck disable=SC2206
   local extra=(${SCSIPUB_API_ARGS:-})
   setsid "$BIN/api-server/scsipub-api" --listen "${SCSIPUB_API_LISTEN:-0.0.0.0:8080}" \
-    --public "$(public_addr)" --state "$STATE" --admin-key-file "$STATE/admin.key" \
+    --public "$(public_addr)" --state "$STATE" --catalog "$IMAGES" --admin-key-file "$STATE/admin.key" \
     "${extra[@]}" >>"$LOGDIR/scsipub-api.log" 2>&1 </dev/null &
   local i
   for i in $(seq 600); do

@@ -50,6 +50,7 @@ if [ -f "$G/initrd.gz" ] && [ "$(cat "$G/initrd.stamp" 2>/dev/null)" = "$stamp" 
 fi
 log "building initramfs"
 R=$(mktemp -d "$LAB/initrd.XXXXXX")
+chmod 755 "$R"   # the guest's / : mktemp makes it 0700, which locks out non-root users (postgres)
 trap 'rm -rf "$R"' EXIT
 mkdir -p "$R"/{bin,sbin,dev,proc,sys,tmp,run,mnt,root,etc/iscsi,var/lib/iscsi,var/log,var/lib/scsipub,usr,lib/modules/"$kver"}
 cp /bin/busybox "$R/bin/busybox"
