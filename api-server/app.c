@@ -570,12 +570,35 @@ static void watch_add(struct app *a, const char *id, bool had, int zero_ticks)
 		}
 		a->w = w;
 		a->nw++;
+		memset(&a->w[i], 0, sizeof(a->w[i]));
 	}
-	memset(&a->w[i], 0, sizeof(a->w[i]));
+	{
+		/* the login counter's baseline survives a reset of the other fields */
+		uint64_t logins = a->w[i].logins;
+		bool known = a->w[i].logins_known;
+
+		memset(&a->w[i], 0, sizeof(a->w[i]));
+		a->w[i].logins = logins;
+		a->w[i].logins_known = known;
+	}
 	snprintf(a->w[i].id, sizeof(a->w[i].id), "%s", id);
 	a->w[i].had_conn = had;
 	a->w[i].zero_ticks = zero_ticks;
 	a->w[i].connections = -1;
+	pthread_mutex_unlock(&a->watch_mu);
+}
+
+/* A target this process just made: its login counter starts from 0. */
+static void watch_logins_from_zero(struct app *a, const char *id)
+{
+	size_t i;
+
+	pthread_mutex_lock(&a->watch_mu);
+	for (i = 0; i < a->nw; i++)
+		if (!strcmp(a->w[i].id, id)) {
+			a->w[i].logins = 0;
+			a->w[i].logins_known = true;
+		}
 	pthread_mutex_unlock(&a->watch_mu);
 }
 
@@ -669,6 +692,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 		return;
 	}
 	watch_add(a, s.id, false, 0);
+	watch_logins_from_zero(a, s.id);
 	rc = prov_create_locked(a, &s, r.pl, err, sizeof(err));
 	resolved_free(&r);
 	if (rc < 0) {
@@ -826,11 +850,14 @@ void app_watch_tick(struct app *a, time_t now)
 	for (i = 0; i < n; i++) {
 		struct db_session *s = &v[i];
 		struct app_watch w = { .connections = -1 };
-		int conns;
+		bool relogin = false;
+		uint64_t logins = 0;
+		int conns, lr;
 		size_t k;
 
 		pthread_mutex_lock(&a->cfs_mu);
 		conns = prov_session_connections(a->cfs, s->id);
+		lr = prov_session_logins(a->cfs, s->id, &logins);
 		pthread_mutex_unlock(&a->cfs_mu);
 		pthread_mutex_lock(&a->watch_mu);
 		for (k = 0; k < a->nw && strcmp(a->w[k].id, s->id); k++)
@@ -839,6 +866,18 @@ void app_watch_tick(struct app *a, time_t now)
 			struct app_watch *e = &a->w[k];
 
 			e->connections = conns;
+			/*
+			 * A login since the last tick counts as a connection even when it
+			 * was over before dynamic_sessions could show it.
+			 */
+			if (lr == 0) {
+				if (e->logins_known && logins > e->logins) {
+					e->had_conn = true;
+					relogin = true;
+				}
+				e->logins = logins;
+				e->logins_known = true;
+			}
 			if (conns > 0) {
 				e->had_conn = true;
 				e->zero_ticks = 0;
@@ -855,9 +894,13 @@ void app_watch_tick(struct app *a, time_t now)
 		}
 		if (conns < 0)
 			continue; /* target missing or being made: nothing to judge */
-		if (conns > 0 && s->state == DB_SESSION_SUSPENDED) {
+		if ((conns > 0 || relogin) && s->state == DB_SESSION_SUSPENDED) {
 			app_log("session %s: reconnected, live again", s->id);
 			db_session_set_state(a->db, s->id, DB_SESSION_LIVE);
+			s->state = DB_SESSION_LIVE;
+		}
+		if (conns > 0) {
+			/* live: nothing more to judge this tick */
 		} else if (conns == 0 && w.had_conn && w.zero_ticks >= 2) {
 			/* no connection for a whole tick after having had one */
 			if (!s->persistent) {

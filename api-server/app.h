@@ -33,6 +33,8 @@ struct app_watch {
 	bool had_conn;      /* seen with a connection since created / resumed / restored */
 	int zero_ticks;     /* consecutive ticks without a connection (negative = grace) */
 	int connections;    /* at the last tick (-1 unknown) */
+	uint64_t logins;    /* LIO's login counter of the target at the last tick */
+	bool logins_known;  /* logins holds a baseline (0 for a target we just made) */
 };
 
 struct app {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cfs.h"
+#include "cfs_priv.h"
 #include "cow_config.h"
 #include "prov.h"
 
@@ -481,6 +482,26 @@ int prov_session_connections(struct cfs *c, const char *id)
 		return -EINVAL;
 	r = cfs_target_sessions(c, iqn, count_cb, &n);
 	return r ? r : n;
+}
+
+int prov_session_logins(struct cfs *c, const char *id, uint64_t *accepts)
+{
+	char iqn[PROV_IQN_LEN], buf[32], *end;
+	unsigned long long v;
+	int r;
+
+	if (!c || !accepts || !prov_target_iqn(id, iqn, sizeof(iqn)))
+		return -EINVAL;
+	r = cfs_read(c, buf, sizeof(buf), "iscsi/%s/fabric_statistics/iscsi_login_stats/accepts",
+		     iqn);
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || end == buf || *end)
+		return -EINVAL;
+	*accepts = v;
+	return 0;
 }
 
 /* A set of session ids (small: linear search is fine for the janitor's tick). */

@@ -84,6 +84,16 @@ int prov_session_destroy(struct cfs *c, const char *state_dir, const char *id, c
 int prov_session_connections(struct cfs *c, const char *id);
 
 /*
+ * Successful logins to session id's target since it was created: LIO's per-target
+ * counter iscsi/<iqn>/fabric_statistics/iscsi_login_stats/accepts (RFC 4544
+ * iscsiTgtLoginAccepts), into *accepts. It only grows, so a watcher polling
+ * dynamic_sessions can tell that a connection came and went between two polls.
+ * 0, -ENOENT when the target or the counter is missing (a plain test tree),
+ * -EINVAL for a bad id or an unreadable value. Takes no lock (read only).
+ */
+int prov_session_logins(struct cfs *c, const char *id, uint64_t *accepts);
+
+/*
  * Callback for prov_janitor: 1 when session id is live or suspended (keep it), 0 when
  * unknown (remove it), negative on error (keep it: the janitor never removes what it
  * cannot prove unknown).
