@@ -31,15 +31,16 @@ fi
 source tests/lab/lab.sh
 # shellcheck source=tests/lab/targetcli.sh
 source tests/lab/targetcli.sh
-LAB_PORT=3260 LAB_HOST=0.0.0.0 LAB_MEM=${LAB_MEM:-2048}
-export LAB_PORT LAB_HOST
+LAB_PORT=3260 LAB_API_PORT=8080 LAB_HOST=0.0.0.0 LAB_MEM=${LAB_MEM:-2048}
+export LAB_PORT LAB_API_PORT LAB_HOST
 lab_boot
 trap 'echo; echo "run-service: stopping"; lab_exec "$TOP/vagrant/provision.sh stop" >/dev/null 2>&1; lab_stop' EXIT INT TERM
 # A system D-Bus in the guest, so `targetcli ls` there lists our user:cow backstores.
 guest_start_dbus >/dev/null || echo "run-service: no D-Bus in the guest; targetcli will not list user:cow"
-lab_exec "SCSIPUB_PORT=3260 SCSIPUB_PUBLIC=$SCSIPUB_PUBLIC SCSIPUB_IMAGES=$SCSIPUB_IMAGES \
+lab_exec "SCSIPUB_PORT=3260 SCSIPUB_API_LISTEN=0.0.0.0:8080 SCSIPUB_PUBLIC=$SCSIPUB_PUBLIC SCSIPUB_IMAGES=$SCSIPUB_IMAGES \
   SCSIPUB_PORTAL_ARGS='${SCSIPUB_PORTAL_ARGS:-}' SCSIPUB_START_DAEMONS=1 $TOP/vagrant/provision.sh start"
-echo "run-service: portal on 0.0.0.0:3260, advertised as $SCSIPUB_PUBLIC"
+echo "run-service: portal on 0.0.0.0:3260, advertised as $SCSIPUB_PUBLIC; HTTP API on 0.0.0.0:8080"
+echo "run-service: API key: $(lab_exec "DATABASE_URL=\$($TOP/scripts/pg-local.sh url /var/lib/scsipub/pg) $TOP/build/api-server/scsipub-api account-create demo" | tail -n1)"
 echo "run-service: try: iscsiadm -m discovery -t sendtargets -p ${SCSIPUB_PUBLIC%:*}"
 # Follow the daemons' logs (written by the guest onto the shared run directory).
 lab_exec "setsid tail -n +1 -F /var/log/scsipub-portal.log /var/log/scsipub-tcmu.log >$LAB_RUN/service.log 2>&1 </dev/null &"
