@@ -63,7 +63,7 @@ make_test_image() {
     echo "hello from the scsipub base image" >"$d/hello.txt"
     head -c 1048576 /dev/urandom >"$d/random.bin"
     sha256sum "$d/random.bin" | awk '{print $1}' >"$d/random.sha256"
-    mkfs.ext4 -q -F -L testfs -d "$d" "$img.tmp" 16M
+    mkfs.ext4 -q -F -L testfs -d "$d" "$img.tmp" 16M >&2
     mv "$img.tmp" "$img"
     rm -rf "$d"
   fi
