@@ -3,8 +3,8 @@
 # the lab's loopback (a raw ext4 image, an .img.xz and a .qcow2) answers 201 only when
 # the image is ready; a wrong sha256 → 422 and nothing registered. A session on the
 # image: open-iscsi logs in with CHAP and mounts it; DELETE /api/images while mounted
-# → 409, after logout → 204. A wrong CHAP secret is refused; the private IQN is absent
-# from an anonymous SendTargets.
+# → 409, after logout → 204. Over the account's byte budget → 413. A wrong CHAP secret
+# is refused; the private IQN is absent from an anonymous SendTargets.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/api.sh"
@@ -29,6 +29,13 @@ api POST /api/images "{\"name\":\"ci-bad\",\"url\":\"$SRC_URL/fs.img\",\"sha256\
 check "wrong sha256 → 422" [ "$API_CODE" = 422 ]
 api GET /api/images/ci-bad
 check "… and nothing registered (GET → 404)" [ "$API_CODE" = 404 ]
+SMALL_KEY=$(lab_exec "DATABASE_URL=\$($TOP/scripts/pg-local.sh url $GUEST_STATE/pg) \
+  $TOP/build/api-server/scsipub-api account-create small --image-budget 1048576" | tail -n1)
+API_AUTH=$SMALL_KEY api POST /api/images "{\"name\":\"too-big\",\"url\":\"$SRC_URL/fs.img\"}"
+check "an image over the account's byte budget → 413 with a clear message" \
+  bash -c '[ "$1" = 413 ] && grep -qi budget <<<"$2"' _ "$API_CODE" "$API_BODY"
+API_AUTH=$SMALL_KEY api GET /api/images/too-big
+check "… and nothing registered" [ "$API_CODE" = 404 ]
 api GET /api/images/ci-raw
 check "GET /api/images/ci-raw shows it ready" bash -c 'grep -q "\"ready\"" <<<"$1"' _ "$API_BODY"
 
