@@ -133,7 +133,11 @@ static void test_relay_progress(void **state)
 	assert_int_equal(ra.r, 0);
 	assert_int_equal(ra.st.to_lio, 5);
 	assert_int_equal(ra.st.to_client, 6);
-	assert_true(ra.calls >= 2);
+	/*
+	 * Both directions may move in one poll round, so only "at least once" is certain;
+	 * the last report must carry the final totals.
+	 */
+	assert_true(ra.calls >= 1);
 	assert_int_equal(ra.last.to_lio, 5);
 	assert_int_equal(ra.last.to_client, 6);
 	close(a[0]);
