@@ -169,4 +169,48 @@ int cfs_target_sessions(struct cfs *c, const char *iqn, cfs_name_cb cb, void *ar
  */
 int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64_t lun);
 
+/*
+ * Persistent Reservations, issue 4 (docs/persistent-reservations.md; lio-tcmu-facts.md
+ * §2). LIO's SPC-4 PR emulation runs in the kernel for TCMU devices (pgr_support=1);
+ * these calls only make its state observable and restorable.
+ */
+
+/*
+ * attrib/force_pr_aptpl=1 on user backstore `backstore`: every PERSISTENT RESERVE OUT
+ * that changes state then rewrites <db_root>/pr/aptpl_<unit serial> (the change feed
+ * pr-store watches). The kernel accepts it only while the device is not exported (no
+ * TPG LUN links it): call between cfs_backstore_create and cfs_lun_add_at. 0 or -errno
+ * with a reason.
+ */
+int cfs_pr_force_aptpl(struct cfs *c, const char *backstore);
+
+/*
+ * Queue one registration for restore: write `line` (aptpl_format_reg) to
+ * pr/res_aptpl_metadata of `backstore`. The kernel keeps it pending and makes it live
+ * (with its reservation, if res_holder=1) when a mapped LUN of the same initiator IQN,
+ * target IQN, TPG tag, mapped LUN and TPG LUN appears. Only before the device is
+ * exported (else -EINVAL from the kernel). 0 or -errno with a reason.
+ */
+int cfs_pr_preload(struct cfs *c, const char *backstore, const char *line);
+
+/*
+ * PRgeneration of `backstore` (pr/res_pr_generation, printed 0x%08x; SPC-4 §6.16.2)
+ * into *gen. 0, -ENOENT when the backstore is missing, -EINVAL for an unreadable value.
+ */
+int cfs_pr_generation(struct cfs *c, const char *backstore, uint32_t *gen);
+
+/*
+ * The target core's db_root (<root>/dbroot; /etc/target or /var/target) into buf of
+ * len bytes; the APTPL files are in <db_root>/pr. 0 or -errno with a reason.
+ */
+int cfs_dbroot(struct cfs *c, char *buf, size_t len);
+
+/*
+ * One-way CHAP for explicit ACL `initiator` of iqn/tpgt_1 (acls/<initiator>/auth/userid
+ * and password; an explicit ACL in a demo-mode TPG does not use the TPG's auth/). The
+ * ACL must exist (-ENOENT). Same charset rules as cfs_target_ensure_demo. 0 or -errno.
+ */
+int cfs_acl_set_chap(struct cfs *c, const char *iqn, const char *initiator,
+		     const char *chap_user, const char *chap_secret);
+
 #endif

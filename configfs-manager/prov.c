@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aptpl.h"
 #include "cfs.h"
 #include "cfs_priv.h"
 #include "cow_config.h"
@@ -90,9 +91,7 @@ void prov_unlock(int fd)
 		close(fd); /* closing the only fd of the open file releases the flock */
 }
 
-/* "pv<id>l<N>": the id (into id, PROV_ID_MAX + 1 bytes) and N; false otherwise.
- * The id may itself hold 'l' and digits, so the separator is the last 'l'. */
-static bool parse_backstore(const char *name, char *id, uint64_t *lun)
+bool prov_parse_backstore(const char *name, char *id, uint64_t *lun)
 {
 	const char *l, *p;
 	size_t n;
@@ -236,12 +235,71 @@ static int check_session(const struct prov_session *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* True when st holds anything to restore (registrations or a generation). */
+static bool pr_has_state(const struct aptpl_state *st)
+{
+	return st && (st->n || st->generation);
+}
+
+/* Placeholder registrations needed to bring PRgeneration back to st->generation. */
+static unsigned pr_pad_count(const struct aptpl_state *st)
+{
+	uint64_t pad;
+
+	if (!st || st->generation <= st->n)
+		return 0;
+	pad = st->generation - st->n;
+	return pad > PROV_PR_PAD_MAX ? PROV_PR_PAD_MAX : (unsigned)pad;
+}
+
+/*
+ * Queue LUN i's PR state in the new, not yet exported backstore `name`: the generation
+ * placeholders first, then the registrations in the kernel's order (SPC-4 §5.12.1:
+ * registrations and the reservation persist through a restart).
+ */
+static int pr_preload(struct cfs *c, const char *name, const char *iqn,
+		      const struct aptpl_state *st, unsigned lun, char *err, size_t errlen)
+{
+	struct aptpl_reg pad;
+	char line[APTPL_LINE_MAX];
+	unsigned k, npad = pr_pad_count(st);
+	size_t j;
+	int r;
+
+	if (!pr_has_state(st))
+		return 0;
+	memset(&pad, 0, sizeof(pad));
+	snprintf(pad.initiator, sizeof(pad.initiator), "%s", PROV_PR_PAD_INITIATOR);
+	pad.mapped_lun = lun;
+	pad.target_lun = lun;
+	pad.tpgt = 1;
+	snprintf(pad.target, sizeof(pad.target), "%s", iqn);
+	for (k = 0; k < npad; k++) {
+		pad.key = (uint64_t)k + 1;
+		r = aptpl_format_reg(&pad, line, sizeof(line));
+		if (r >= 0)
+			r = cfs_pr_preload(c, name, line);
+		if (r < 0)
+			return fail(err, errlen, r, "restoring PRgeneration of %s: %s", name,
+				    cfs_error(c));
+	}
+	for (j = 0; j < st->n; j++) {
+		r = aptpl_format_reg(&st->regs[j], line, sizeof(line));
+		if (r >= 0)
+			r = cfs_pr_preload(c, name, line);
+		if (r < 0)
+			return fail(err, errlen, r, "restoring PR registration %zu of %s (%s): %s",
+				    j, name, st->regs[j].initiator, cfs_error(c));
+	}
+	return 0;
+}
+
 /* Create the backstore of LUN i unless it exists; *made says whether it was made. */
 static int ensure_backstore(struct cfs *c, const char *dir, const struct prov_session *s,
 			    unsigned i, bool *made, char *err, size_t errlen)
 {
 	struct cow_config cc;
-	char name[64], path[PATH_MAX], devcfg[COW_CONFIG_MAX + 1];
+	char name[64], path[PATH_MAX], devcfg[COW_CONFIG_MAX + 1], iqn[PROV_IQN_LEN];
 	int r;
 
 	*made = false;
@@ -265,12 +323,88 @@ static int ensure_backstore(struct cfs *c, const char *dir, const struct prov_se
 		return fail(err, errlen, r, "LUN %u: dev_config does not fit (%s): shorten the "
 			    "state directory or the base image path", i, strerror(-r));
 	r = cfs_backstore_create(c, name, cc.size_bytes, devcfg, NULL);
-	if (r) {
+	if (!r)
+		r = cfs_pr_force_aptpl(c, name);
+	if (!r)
+		r = pr_preload(c, name, prov_target_iqn(s->id, iqn, sizeof(iqn)), s->luns[i].pr, i,
+			       err, errlen);
+	else
 		fail(err, errlen, r, "backstore %s: %s", name, cfs_error(c));
+	if (r) {
 		cfs_backstore_remove(c, name); /* a half-made one (e.g. handler refused) */
 		return r;
 	}
 	*made = true;
+	return 0;
+}
+
+/* Whether initiator already got its ACL in an earlier registration (regs before j). */
+static bool seen_before(const struct prov_session *s, unsigned lun, size_t j,
+			const char *initiator)
+{
+	unsigned i;
+	size_t k;
+
+	for (i = 0; i <= lun; i++) {
+		const struct aptpl_state *st = s->luns[i].pr;
+
+		for (k = 0; st && k < st->n && (i < lun || k < j); k++)
+			if (!strcmp(st->regs[k].initiator, initiator))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Make the queued PR state of a freshly created target live (prov.h): pad each LUN's
+ * PRgeneration with placeholders on a transient ACL, then give every registered
+ * initiator an explicit ACL mapping all LUNs, with the session's CHAP credentials.
+ */
+static int pr_activate(struct cfs *c, const char *iqn, const struct prov_session *s,
+		       char *err, size_t errlen)
+{
+	bool pad = false;
+	unsigned i, k;
+	size_t j;
+	int r;
+
+	for (i = 0; i < s->n_luns; i++) {
+		if (!pr_pad_count(s->luns[i].pr))
+			continue;
+		r = cfs_acl_map(c, iqn, PROV_PR_PAD_INITIATOR, i, i);
+		if (r)
+			return fail(err, errlen, r, "PRgeneration of LUN %u: %s", i, cfs_error(c));
+		pad = true;
+	}
+	/* Removing the ACL frees its registrations; PRgeneration keeps its count. */
+	if (pad && (r = cfs_acl_remove(c, iqn, PROV_PR_PAD_INITIATOR)))
+		return fail(err, errlen, r, "PRgeneration placeholders: %s", cfs_error(c));
+	for (i = 0; i < s->n_luns; i++) {
+		const struct aptpl_state *st = s->luns[i].pr;
+
+		for (j = 0; st && j < st->n; j++) {
+			const struct aptpl_reg *g = &st->regs[j];
+
+			if (strcmp(g->target, iqn) || g->tpgt != 1 || g->target_lun != i ||
+			    g->mapped_lun != i)
+				return fail(err, errlen, -EINVAL, "PR registration of %s on LUN %u "
+					    "names %s tpgt %u LUN %" PRIu64 "->%" PRIu64 ", not "
+					    "this session's target", g->initiator, i, g->target,
+					    g->tpgt, g->mapped_lun, g->target_lun);
+			if (seen_before(s, i, j, g->initiator))
+				continue;
+			for (k = 0; k < s->n_luns; k++) {
+				r = cfs_acl_map(c, iqn, g->initiator, k, k);
+				if (r)
+					return fail(err, errlen, r, "ACL %s (PR restore): %s",
+						    g->initiator, cfs_error(c));
+			}
+			r = cfs_acl_set_chap(c, iqn, g->initiator, s->chap_user, s->chap_secret);
+			if (r)
+				return fail(err, errlen, r, "ACL %s CHAP: %s", g->initiator,
+					    cfs_error(c));
+		}
+	}
 	return 0;
 }
 
@@ -313,6 +447,19 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 		fail(err, errlen, r, "listing targets: %s", cfs_error(c));
 		goto out;
 	}
+	/* A restore needs backstores that were never exported; one that outlived its
+	 * target is re-created (its overlay files stay). */
+	for (i = 0; !f.found && i < s->n_luns; i++) {
+		if (!pr_has_state(s->luns[i].pr))
+			continue;
+		snprintf(name, sizeof(name), PROV_BACKSTORE_PREFIX "%sl%u", s->id, i);
+		if (cfs_backstore_path(c, name, path, sizeof(path)) == 0 &&
+		    (r = cfs_backstore_remove(c, name))) {
+			fail(err, errlen, r, "re-creating backstore %s for the PR restore: %s",
+			     name, cfs_error(c));
+			goto out;
+		}
+	}
 	for (i = 0; !r && i < s->n_luns; i++)
 		r = ensure_backstore(c, dir, s, i, &m.bs[i], err, errlen);
 	if (r)
@@ -331,6 +478,8 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 		else
 			m.luns[i] = m.bs[i]; /* a new backstore's LUN is new too */
 	}
+	if (!r && m.target)
+		r = pr_activate(c, iqn, s, err, errlen);
 out:
 	if (r)
 		rollback(c, dir, iqn, s, &m);
@@ -395,7 +544,7 @@ static int bs_cb(const char *name, void *arg)
 	struct bs_list *l = arg;
 	char id[PROV_ID_MAX + 1];
 
-	if (!parse_backstore(name, id, NULL) || (l->id && strcmp(id, l->id)))
+	if (!prov_parse_backstore(name, id, NULL) || (l->id && strcmp(id, l->id)))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 16;
@@ -415,8 +564,9 @@ static int bs_cb(const char *name, void *arg)
 static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, char *err,
 			  size_t errlen)
 {
-	char iqn[PROV_IQN_LEN], dir[PATH_MAX];
+	char iqn[PROV_IQN_LEN], dir[PATH_MAX], dbroot[PATH_MAX], path[PATH_MAX + 64];
 	struct bs_list l = { .id = id };
+	bool have_dbroot;
 	int r, first = 0;
 	size_t i;
 
@@ -430,10 +580,18 @@ static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, 
 	if (r && !first)
 		first = fail(err, errlen, r, "listing backstores: %s",
 			     r == -ENOMEM ? "out of memory" : cfs_error(c));
+	c->err_hold++;
+	have_dbroot = cfs_dbroot(c, dbroot, sizeof(dbroot)) == 0;
+	c->err_hold--;
 	for (i = 0; i < l.n; i++) {
 		r = cfs_backstore_remove(c, l.names[i]);
 		if (r && !first)
 			first = fail(err, errlen, r, "backstore %s: %s", l.names[i], cfs_error(c));
+		/* Its PR state goes with it (pr-store drops the rows with the session). */
+		if (!r && have_dbroot &&
+		    snprintf(path, sizeof(path), "%s/pr/aptpl_%s", dbroot, l.names[i]) <
+			    (int)sizeof(path))
+			unlink(path);
 	}
 	free(l.names);
 	if (session_dir(dir, sizeof(dir), state_dir, id)) {
@@ -545,7 +703,7 @@ static int bs_id_cb(const char *name, void *arg)
 {
 	char id[PROV_ID_MAX + 1];
 
-	if (parse_backstore(name, id, NULL))
+	if (prov_parse_backstore(name, id, NULL))
 		ids_add(arg, id);
 	return 0;
 }

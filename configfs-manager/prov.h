@@ -23,6 +23,7 @@
 #ifndef SCSIPUB_PROV_H
 #define SCSIPUB_PROV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,10 +38,25 @@ struct cfs;
 /* Buffer for prov_target_iqn: prefix + id + NUL. */
 #define PROV_IQN_LEN (sizeof(PROV_IQN_PREFIX) + PROV_ID_MAX)
 
+struct aptpl_state;
+
 struct prov_lun {
 	const char *base_path;   /* read-only base image; NULL = blank disk */
 	uint64_t size_bytes;     /* device size in bytes, multiple of 512, > 0 */
+	/* Persistent Reservation state to put back when this call creates the target
+	 * (restore after a restart or reboot; aptpl.h), or NULL. Not owned. */
+	const struct aptpl_state *pr;
 };
+
+/*
+ * PRgeneration restore (issue 4): the kernel restarts a device's PRgeneration at 0 and
+ * counts one per restored registration, so a restore first activates
+ * (generation - registrations) placeholder registrations of this initiator on an
+ * explicit ACL and removes that ACL again (its registrations go without a generation
+ * bump). At most PROV_PR_PAD_MAX placeholders per LUN.
+ */
+#define PROV_PR_PAD_INITIATOR "iqn.2025-01.pub.scsipub:pr-generation"
+#define PROV_PR_PAD_MAX 65536
 
 struct prov_session {
 	const char *id;                /* [a-z0-9]{1,32} */
@@ -58,6 +74,16 @@ struct prov_session {
  * (existing overlay files are kept: their data survives), the target
  * prov_target_iqn(id) via cfs_target_ensure_demo with its portal at lio_portal
  * ("127.0.0.1:3262") and CHAP, and TPG LUN i -> backstore i (cfs_lun_add_at).
+ * Every backstore this call creates gets attrib/force_pr_aptpl=1 before its LUN is
+ * linked, so LIO's PR emulation writes each PR change to <db_root>/pr/aptpl_<backstore
+ * name> (the unit serial), which pr-store captures. When this call creates the target
+ * and luns[i].pr holds state, that state is restored before any login is possible:
+ * each registration is queued in pr/res_aptpl_metadata (cfs_pr_preload), the LUNs are
+ * linked, PRgeneration is padded (PROV_PR_PAD_INITIATOR), and every registered
+ * initiator gets an explicit ACL with all the session's LUNs mapped (mapped LUN i ->
+ * TPG LUN i, as demo mode maps them) and the session's CHAP credentials, which makes
+ * its registrations and the reservation live at once (lio-tcmu-facts.md §2). A
+ * backstore that exists while the target does not is re-created for such a restore.
  * Idempotent: pieces that exist are kept, missing ones are made (used to restore
  * sessions at restart). On failure, what this call created is removed again (target
  * or LUNs, backstores, new overlay files and dir) and a reason is left in err.
@@ -69,7 +95,8 @@ int prov_session_create(struct cfs *c, const char *state_dir, const char *lio_po
 
 /*
  * Destroy session id: the target (disabling the TPG ends its LIO sessions), every
- * backstore pv<id>l<N>, and the directory <state_dir>/sessions/<id> with its files.
+ * backstore pv<id>l<N>, its APTPL file <db_root>/pr/aptpl_pv<id>l<N>, and the
+ * directory <state_dir>/sessions/<id> with its files.
  * Idempotent: what is gone already counts as removed. 0 or -errno (continues past
  * failures and returns the first).
  */
@@ -116,6 +143,13 @@ int prov_janitor(struct cfs *c, const char *state_dir, prov_known_fn known, void
  * Returns buf, or NULL for a bad id or a short buffer.
  */
 const char *prov_target_iqn(const char *id, char *buf, size_t len);
+
+/*
+ * Split a backstore name "pv<id>l<N>" into the session id (id: PROV_ID_MAX + 1 bytes)
+ * and LUN N (lun may be NULL). The id may itself hold 'l' and digits, so the separator
+ * is the last 'l'. false for any other name.
+ */
+bool prov_parse_backstore(const char *name, char *id, uint64_t *lun);
 
 /* 1 when id matches [a-z0-9]{1,32}, else 0. */
 int prov_id_valid(const char *id);

@@ -11,6 +11,7 @@ PKGS=(
   curl qemu-utils chromium python3-prometheus-client
   libcurl4-openssl-dev liblzma-dev zlib1g-dev libjson-c-dev
   libmicrohttpd-dev libpq-dev postgresql
+  libisal-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

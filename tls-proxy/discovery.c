@@ -20,6 +20,7 @@ struct disc {
 	struct pio *io;
 	uint8_t stage;          /* current login stage (CSG expected next) */
 	bool ffp;               /* in Full Feature Phase */
+	struct pdu_digests dg;  /* negotiated; on the wire in Full Feature Phase only */
 	bool declared_mrdsl;    /* our MaxRecvDataSegmentLength was sent */
 	unsigned login_pdus;
 	uint32_t statsn, exp_cmdsn;
@@ -65,6 +66,28 @@ static bool list_has(const char *list, const char *item)
 	return false;
 }
 
+/*
+ * HeaderDigest / DataDigest (RFC 7143 §13.1) are list negotiations: answer the first
+ * value of the initiator's list that we support (§6.2.1), CRC32C or None. Sets *crc
+ * and returns the answer, or "Reject" when the list holds neither.
+ */
+static const char *pick_digest(const char *list, bool *crc)
+{
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 6 && !strncmp(p, "CRC32C", 6)) {
+			*crc = true;
+			return "CRC32C";
+		}
+		if (n == 4 && !strncmp(p, "None", 4)) {
+			*crc = false;
+			return "None";
+		}
+	}
+	return "Reject";
+}
+
 static bool one_of(const char *key, const char *const *set)
 {
 	for (; *set; set++)
@@ -99,8 +122,10 @@ static uint16_t negotiate(struct disc *d, const struct login_req *req, struct tk
 				tk_buf_add(rsp, k, "Reject");
 				st = LOGIN_AUTH_FAILURE;
 			}
-		} else if (!strcmp(k, "HeaderDigest") || !strcmp(k, "DataDigest")) {
-			tk_buf_add(rsp, k, list_has(v, "None") ? "None" : "Reject");
+		} else if (!strcmp(k, "HeaderDigest")) {
+			tk_buf_add(rsp, k, pick_digest(v, &d->dg.header));
+		} else if (!strcmp(k, "DataDigest")) {
+			tk_buf_add(rsp, k, pick_digest(v, &d->dg.data));
 		} else if (!strcmp(k, "MaxRecvDataSegmentLength")) {
 			if (parse_num(v, PDU_DSL_MAX, &n) && n >= 512)
 				d->peer_mrdsl = (uint32_t)n;
@@ -205,10 +230,20 @@ static int on_login(struct disc *d, const struct pdu *p)
 		return r;
 	if (to_ffp) {
 		d->ffp = true;
-		plog_debug("discovery from %s (%s): logged in, TSIH %u", d->cfg->peer,
-			   d->initiator, d->cfg->tsih);
+		plog_debug("discovery from %s (%s): logged in, TSIH %u, HeaderDigest=%s, "
+			   "DataDigest=%s", d->cfg->peer, d->initiator, d->cfg->tsih,
+			   d->dg.header ? "CRC32C" : "None", d->dg.data ? "CRC32C" : "None");
+		if (d->cfg->logged_in)
+			d->cfg->logged_in(d->cfg->arg);
 	}
 	return 0;
+}
+
+/* A Reject (§11.17) in Full Feature Phase, with the session's digests. */
+static int reject_pdu(struct disc *d, const uint8_t *bhs, uint8_t reason)
+{
+	return pdu_send_reject_dg(d->io, bhs, reason, d->statsn, d->exp_cmdsn, max_cmdsn(d),
+				  &d->dg);
 }
 
 /* Account a Full Feature Phase request's CmdSN (§4.2.2.1). */
@@ -262,7 +297,8 @@ static int send_text_part(struct disc *d, const uint8_t *req_bhs)
 	pdu_put32(bhs + 24, d->statsn++);
 	pdu_put32(bhs + 28, d->exp_cmdsn);
 	pdu_put32(bhs + 32, max_cmdsn(d));
-	r = pdu_write(d->io, bhs, d->pending.data + d->pending_off, (uint32_t)part);
+	r = pdu_write_dg(d->io, bhs, d->pending.data + d->pending_off, (uint32_t)part,
+			 &d->dg);
 	d->pending_off += part;
 	if (last) {
 		tk_buf_free(&d->pending);
@@ -283,15 +319,13 @@ static int on_text(struct disc *d, const struct pdu *p)
 	if (p->bhs[1] & PDU_CONTINUE) {
 		plog("discovery from %s (%s): continued Text Requests are not supported",
 		     d->cfg->peer, d->initiator);
-		pdu_send_reject(d->io, p->bhs, PDU_REJECT_CMD_NOT_SUPPORTED, d->statsn,
-				d->exp_cmdsn, max_cmdsn(d));
+		reject_pdu(d, p->bhs, PDU_REJECT_CMD_NOT_SUPPORTED);
 		return -EPROTO;
 	}
 	if (ttt != PDU_RESERVED_TAG) {
 		if (d->pending.len && ttt == d->pending_ttt)
 			return send_text_part(d, p->bhs);
-		return pdu_send_reject(d->io, p->bhs, PDU_REJECT_INVALID_FIELD, d->statsn,
-				       d->exp_cmdsn, max_cmdsn(d));
+		return reject_pdu(d, p->bhs, PDU_REJECT_INVALID_FIELD);
 	}
 	/* A new request drops any unfinished response (§11.10.4). */
 	tk_buf_free(&d->pending);
@@ -300,8 +334,7 @@ static int on_text(struct disc *d, const struct pdu *p)
 	if (r < 0) {
 		plog("discovery from %s (%s): bad Text Request: %s", d->cfg->peer,
 		     d->initiator, why);
-		return pdu_send_reject(d->io, p->bhs, PDU_REJECT_INVALID_FIELD, d->statsn,
-				       d->exp_cmdsn, max_cmdsn(d));
+		return reject_pdu(d, p->bhs, PDU_REJECT_INVALID_FIELD);
 	}
 	tk_buf_init(&d->pending);
 	for (size_t i = 0; i < keys.n && r == 0; i++) {
@@ -335,7 +368,7 @@ static int on_nop_out(struct disc *d, const struct pdu *p)
 	pdu_put32(bhs + 24, d->statsn++);
 	pdu_put32(bhs + 28, d->exp_cmdsn);
 	pdu_put32(bhs + 32, max_cmdsn(d));
-	return pdu_write(d->io, bhs, p->data, p->data_len);
+	return pdu_write_dg(d->io, bhs, p->data, p->data_len, &d->dg);
 }
 
 static int on_logout(struct disc *d, const struct pdu *p)
@@ -351,7 +384,7 @@ static int on_logout(struct disc *d, const struct pdu *p)
 	pdu_put32(bhs + 28, d->exp_cmdsn);
 	pdu_put32(bhs + 32, max_cmdsn(d));
 	/* Time2Wait, Time2Retain (bytes 40-43) stay 0. */
-	r = pdu_write(d->io, bhs, NULL, 0);
+	r = pdu_write_dg(d->io, bhs, NULL, 0, &d->dg);
 	if (r == 0)
 		plog_debug("discovery from %s (%s): logged out", d->cfg->peer, d->initiator);
 	return r < 0 ? r : 1;
@@ -377,13 +410,11 @@ static int on_pdu(struct disc *d, const struct pdu *p)
 	case PDU_OP_LOGOUT_REQ:
 		return on_logout(d, p);
 	case PDU_OP_LOGIN_REQ:
-		pdu_send_reject(d->io, p->bhs, PDU_REJECT_PROTOCOL_ERROR, d->statsn,
-				d->exp_cmdsn, max_cmdsn(d));
+		reject_pdu(d, p->bhs, PDU_REJECT_PROTOCOL_ERROR);
 		return -EPROTO;
 	default:
 		take_cmdsn(d, p->bhs);
-		return pdu_send_reject(d->io, p->bhs, PDU_REJECT_CMD_NOT_SUPPORTED, d->statsn,
-				       d->exp_cmdsn, max_cmdsn(d));
+		return reject_pdu(d, p->bhs, PDU_REJECT_CMD_NOT_SUPPORTED);
 	}
 }
 
@@ -398,7 +429,20 @@ int discovery_run(struct pio *io, const struct pdu *first, const struct discover
 	while (r == 0) {
 		struct pdu p;
 
-		r = pdu_read(io, cfg->max_recv_dsl, &p);
+		r = pdu_read_dg(io, cfg->max_recv_dsl, d.ffp ? &d.dg : NULL, &p);
+		if (r == -EILSEQ) {
+			/* Data digest error: Reject and discard, the session goes on (§7.8). */
+			plog("discovery from %s (%s): data digest error (opcode 0x%02x); "
+			     "rejected", cfg->peer, d.initiator, pdu_opcode(p.bhs));
+			r = reject_pdu(&d, p.bhs, PDU_REJECT_DATA_DIGEST);
+			pdu_free(&p);
+			continue;
+		}
+		if (r == -EBADMSG) {
+			plog("discovery from %s (%s): header digest error; closing", cfg->peer,
+			     d.initiator);
+			break;
+		}
 		if (r == -EMSGSIZE) {
 			plog("discovery from %s (%s): PDU data segment of %u bytes over %u",
 			     cfg->peer, d.initiator, pdu_data_len(p.bhs), cfg->max_recv_dsl);

@@ -14,7 +14,10 @@
  *  - NOP-Out → NOP-In (§11.18, §11.19); Logout Request → Logout Response (§11.14,
  *    §11.15), after which the session ends;
  *  - anything else → Reject (§11.17).
- * Operational keys get answers per §13 (HeaderDigest/DataDigest=None,
+ * Operational keys get answers per §13 (HeaderDigest/DataDigest: the first of
+ * CRC32C and None in the initiator's list, §6.2.1 and §13.1, and with CRC32C the
+ * Full Feature Phase PDUs both ways carry checked digests: a header digest error
+ * closes the connection, a data digest error gets a Reject and is discarded, §7.8;
  * DefaultTime2Wait=max(offer,2), DefaultTime2Retain=0, ErrorRecoveryLevel=0, keys that
  * are irrelevant in discovery sessions=Irrelevant, unknown keys=NotUnderstood), and
  * the portal declares its own MaxRecvDataSegmentLength.
@@ -43,13 +46,18 @@ struct discovery_cfg {
 	uint16_t tsih;            /* TSIH for this session, non-zero */
 	uint32_t statsn;          /* first StatSN */
 	const char *peer;         /* peer address, for logs */
+	/* Called once when the Login Phase ends and Full Feature Phase begins (the
+	 * portal's login deadline stops there); may be NULL. */
+	void (*logged_in)(void *arg);
+	void *arg;                /* for logged_in */
 };
 
 /*
  * Run a discovery session whose leading Login Request (already read, opcode checked)
  * is first. Reads and answers PDUs on io until the Logout Response is sent (returns 0)
  * or the session fails: -EPROTO after a login rejected with a Login Response or a
- * protocol violation, -EPIPE when the initiator closed, -ETIMEDOUT, -EMSGSIZE, or
+ * protocol violation, -EBADMSG after a header digest error, -EPIPE when the
+ * initiator closed, -ETIMEDOUT, -EMSGSIZE, or
  * other transport errors. Each failure is logged with the peer.
  */
 int discovery_run(struct pio *io, const struct pdu *first, const struct discovery_cfg *cfg);

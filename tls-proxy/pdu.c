@@ -1,11 +1,15 @@
 /*
- * pdu.c — iSCSI PDU framing (RFC 7143 §11.2) and the Reject PDU (§11.17).
+ * pdu.c — iSCSI PDU framing (RFC 7143 §11.2), CRC32C digests (§13.1) and the Reject
+ * PDU (§11.17).
  */
 #include "pdu.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <isa-l/crc.h>
 
 void pdu_bhs_init(uint8_t bhs[PDU_BHS_LEN], unsigned opcode, uint8_t flags, uint32_t data_len)
 {
@@ -21,10 +25,42 @@ void pdu_free(struct pdu *p)
 	memset(p, 0, sizeof(*p));
 }
 
+uint32_t pdu_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	/* crc32_iscsi neither pre- nor post-inverts; the digest form does both. */
+	crc = ~crc;
+	while (len) {
+		int n = len > INT_MAX ? INT_MAX : (int)len;
+
+		crc = crc32_iscsi((unsigned char *)p, n, crc);
+		p += n;
+		len -= (size_t)n;
+	}
+	return ~crc;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 int pdu_read(struct pio *io, uint32_t max_data, struct pdu *out)
 {
+	return pdu_read_dg(io, max_data, NULL, out);
+}
+
+int pdu_read_dg(struct pio *io, uint32_t max_data, const struct pdu_digests *dg,
+		struct pdu *out)
+{
 	uint8_t bhs[PDU_BHS_LEN];
-	size_t ahs, total;
+	size_t ahs, total, hd, dd;
 	uint32_t dl;
 	uint8_t *raw;
 	ssize_t n;
@@ -58,7 +94,9 @@ int pdu_read(struct pio *io, uint32_t max_data, struct pdu *out)
 		out->bhs = out->raw;
 		return -EMSGSIZE;
 	}
-	total = PDU_BHS_LEN + ahs + pdu_pad4(dl);
+	hd = dg && dg->header ? PDU_DIGEST_LEN : 0;
+	dd = dg && dg->data && dl ? PDU_DIGEST_LEN : 0;
+	total = PDU_BHS_LEN + ahs + hd + pdu_pad4(dl) + dd;
 	raw = malloc(total);
 	if (!raw)
 		return -ENOMEM;
@@ -68,31 +106,60 @@ int pdu_read(struct pio *io, uint32_t max_data, struct pdu *out)
 		free(raw);
 		return r;
 	}
+	if (hd && get_le32(raw + PDU_BHS_LEN + ahs) != pdu_crc32c(0, raw, PDU_BHS_LEN + ahs)) {
+		free(raw);
+		return -EBADMSG;
+	}
 	out->raw = raw;
 	out->raw_len = total;
 	out->bhs = raw;
 	out->ahs = raw + PDU_BHS_LEN;
 	out->ahs_len = ahs;
-	out->data = raw + PDU_BHS_LEN + ahs;
+	out->data = raw + PDU_BHS_LEN + ahs + hd;
 	out->data_len = dl;
+	if (dd && get_le32(out->data + pdu_pad4(dl)) != pdu_crc32c(0, out->data, pdu_pad4(dl)))
+		return -EILSEQ;
 	return 0;
 }
 
 int pdu_write(struct pio *io, const uint8_t bhs[PDU_BHS_LEN], const void *data, uint32_t data_len)
 {
+	return pdu_write_dg(io, bhs, data, data_len, NULL);
+}
+
+int pdu_write_dg(struct pio *io, const uint8_t bhs[PDU_BHS_LEN], const void *data,
+		 uint32_t data_len, const struct pdu_digests *dg)
+{
 	static const uint8_t zero[4];
+	size_t pad = pdu_pad4(data_len) - data_len;
+	uint8_t digest[PDU_DIGEST_LEN];
 	int r = pio_write_full(io, bhs, PDU_BHS_LEN);
 
+	if (r == 0 && dg && dg->header) {
+		put_le32(digest, pdu_crc32c(0, bhs, PDU_BHS_LEN));
+		r = pio_write_full(io, digest, sizeof(digest));
+	}
 	if (r < 0 || data_len == 0)
 		return r;
 	r = pio_write_full(io, data, data_len);
-	if (r < 0)
-		return r;
-	return pio_write_full(io, zero, pdu_pad4(data_len) - data_len);
+	if (r == 0)
+		r = pio_write_full(io, zero, pad);
+	if (r == 0 && dg && dg->data) {
+		put_le32(digest, pdu_crc32c(pdu_crc32c(0, data, data_len), zero, pad));
+		r = pio_write_full(io, digest, sizeof(digest));
+	}
+	return r;
 }
 
 int pdu_send_reject(struct pio *io, const uint8_t rejected_bhs[PDU_BHS_LEN], uint8_t reason,
 		    uint32_t statsn, uint32_t exp_cmdsn, uint32_t max_cmdsn)
+{
+	return pdu_send_reject_dg(io, rejected_bhs, reason, statsn, exp_cmdsn, max_cmdsn, NULL);
+}
+
+int pdu_send_reject_dg(struct pio *io, const uint8_t rejected_bhs[PDU_BHS_LEN], uint8_t reason,
+		       uint32_t statsn, uint32_t exp_cmdsn, uint32_t max_cmdsn,
+		       const struct pdu_digests *dg)
 {
 	uint8_t bhs[PDU_BHS_LEN];
 
@@ -102,5 +169,5 @@ int pdu_send_reject(struct pio *io, const uint8_t rejected_bhs[PDU_BHS_LEN], uin
 	pdu_put32(bhs + 24, statsn);
 	pdu_put32(bhs + 28, exp_cmdsn);
 	pdu_put32(bhs + 32, max_cmdsn);
-	return pdu_write(io, bhs, rejected_bhs, PDU_BHS_LEN);
+	return pdu_write_dg(io, bhs, rejected_bhs, PDU_BHS_LEN, dg);
 }

@@ -3,9 +3,11 @@
  * big-endian field access, segment lengths and padding, reading one whole PDU from a
  * struct pio, and the Reject PDU (§11.17).
  *
- * The portal never negotiates digests (HeaderDigest=None, DataDigest=None), and
- * digests are never present during the Login Phase, so a PDU on the wire is exactly
- * BHS + AHS + data segment + pad to 4 bytes.
+ * Digests are never present during the Login Phase, so a login PDU on the wire is
+ * exactly BHS + AHS + data segment + pad to 4 bytes. In Full Feature Phase a session
+ * that negotiated CRC32C (RFC 7143 §13.1) adds a 4-byte header digest after the AHS
+ * and, when the data segment is not empty, a 4-byte data digest after its padding
+ * (§11.1, §11.2); the *_dg functions take the negotiated struct pdu_digests.
  */
 #ifndef SCSIPUB_PDU_H
 #define SCSIPUB_PDU_H
@@ -40,9 +42,18 @@ enum pdu_opcode {
 
 /* Reject reasons (§11.17.1). */
 enum pdu_reject_reason {
+	PDU_REJECT_DATA_DIGEST = 0x02,
 	PDU_REJECT_PROTOCOL_ERROR = 0x04,
 	PDU_REJECT_CMD_NOT_SUPPORTED = 0x05,
 	PDU_REJECT_INVALID_FIELD = 0x09,
+};
+
+#define PDU_DIGEST_LEN 4    /* bytes of a CRC32C digest on the wire */
+
+/* Digests in use on a connection (RFC 7143 §13.1: CRC32C when true, None when false). */
+struct pdu_digests {
+	bool header;
+	bool data;
 };
 
 /* One PDU as read from the wire. raw holds every byte read, in wire order. */
@@ -101,8 +112,33 @@ void pdu_bhs_init(uint8_t bhs[PDU_BHS_LEN], unsigned opcode, uint8_t flags, uint
 int pdu_read(struct pio *io, uint32_t max_data, struct pdu *out);
 void pdu_free(struct pdu *p);
 
+/*
+ * pdu_read with digests dg (NULL = none): the header digest follows the AHS and
+ * covers BHS + AHS; the data digest follows the padded data segment and covers data
+ * and padding; it is absent when DataSegmentLength is 0 (RFC 7143 §11.1, §13.1).
+ * Digests are checked, and counted in raw/raw_len but not in data_len. Extra errors:
+ *  -EBADMSG   header digest mismatch: the length fields cannot be trusted, so the
+ *             connection must be closed (§7.8); nothing is returned in out;
+ *  -EILSEQ    data digest mismatch: the whole PDU was read and is in out (release
+ *             with pdu_free); answer with a Reject, reason PDU_REJECT_DATA_DIGEST, and
+ *             discard it (§7.8, §11.17.1).
+ */
+int pdu_read_dg(struct pio *io, uint32_t max_data, const struct pdu_digests *dg,
+		struct pdu *out);
+
 /* Write bhs (48 bytes) then data (data_len bytes) and zero padding. 0 or -errno. */
 int pdu_write(struct pio *io, const uint8_t bhs[PDU_BHS_LEN], const void *data, uint32_t data_len);
+/* pdu_write adding the digests dg (NULL = none) for a BHS without AHS. 0 or -errno. */
+int pdu_write_dg(struct pio *io, const uint8_t bhs[PDU_BHS_LEN], const void *data,
+		 uint32_t data_len, const struct pdu_digests *dg);
+
+/*
+ * CRC32C (Castagnoli, RFC 7143 §13.1 and Appendix B.4) of len bytes at buf, continuing
+ * crc (0 to start), in the form the digest carries: pdu_crc32c(0, "123456789", 9) is
+ * 0xe3069283. On the wire the digest is sent least significant byte first (as in
+ * Appendix B.4 and by Linux and libiscsi). Computed by Intel ISA-L (crc32_iscsi).
+ */
+uint32_t pdu_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
  * Send a Reject PDU (§11.17) for the PDU whose BHS is rejected_bhs: reason, the
@@ -110,5 +146,9 @@ int pdu_write(struct pio *io, const uint8_t bhs[PDU_BHS_LEN], const void *data, 
  */
 int pdu_send_reject(struct pio *io, const uint8_t rejected_bhs[PDU_BHS_LEN], uint8_t reason,
 		    uint32_t statsn, uint32_t exp_cmdsn, uint32_t max_cmdsn);
+/* pdu_send_reject with the digests dg (NULL = none). */
+int pdu_send_reject_dg(struct pio *io, const uint8_t rejected_bhs[PDU_BHS_LEN], uint8_t reason,
+		       uint32_t statsn, uint32_t exp_cmdsn, uint32_t max_cmdsn,
+		       const struct pdu_digests *dg);
 
 #endif

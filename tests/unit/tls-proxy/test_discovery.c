@@ -3,8 +3,10 @@
  * driven in memory by a scripted initiator: security and operational login stages
  * with key answers, TSIH and sequence numbers, SendTargets=All listing blank and the
  * catalog at the public address, SendTargets=<iqn>, Text Response continuation when
- * the initiator's MaxRecvDataSegmentLength is small, NOP-Out/NOP-In, Logout, and a
- * rejected leading login.
+ * the initiator's MaxRecvDataSegmentLength is small, NOP-Out/NOP-In, Logout, a
+ * rejected leading login, and CRC32C header/data digests (negotiation in the
+ * initiator's order, digests on every Full Feature Phase PDU both ways, a data digest
+ * error rejected, a header digest error closing).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,7 +146,7 @@ static void test_full_session(void **state)
 		     K("InitiatorName=iqn.2025-01.test:init\0SessionType=Discovery\0"
 		       "AuthMethod=CHAP,None\0"));
 	n += put_pdu(in + n, 0x43, 0x87, 1, 0, 10,
-		     K("HeaderDigest=CRC32C,None\0DataDigest=None\0"
+		     K("HeaderDigest=None,CRC32C\0DataDigest=None\0"
 		       "MaxRecvDataSegmentLength=32768\0DefaultTime2Wait=5\0"
 		       "DefaultTime2Retain=20\0ErrorRecoveryLevel=2\0MaxConnections=1\0"
 		       "X-com.example.Thing=1\0"));
@@ -406,6 +408,144 @@ static void test_rejected_logins(void **state)
 	pio_mem_free(&m);
 }
 
+/* ---- CRC32C digests (RFC 7143 §13.1, §7.8) ---- */
+
+/* put_pdu with a header digest and, for a non-empty data segment, a data digest. */
+static size_t put_pdu_dg(uint8_t *out, uint8_t op, uint8_t flags, uint32_t itt,
+			 uint32_t cmdsn, const void *data, size_t dlen)
+{
+	uint8_t tmp[512];
+	size_t n = put_pdu(tmp, op, flags, itt, 0xffffffff, cmdsn, data, dlen), pos = 0;
+	uint32_t c = pdu_crc32c(0, tmp, 48);
+
+	memcpy(out, tmp, 48);
+	pos = 48;
+	for (int i = 0; i < 4; i++)
+		out[pos++] = (uint8_t)(c >> (8 * i));
+	memcpy(out + pos, tmp + 48, n - 48);
+	pos += n - 48;
+	if (dlen) {
+		c = pdu_crc32c(0, tmp + 48, n - 48);
+		for (int i = 0; i < 4; i++)
+			out[pos++] = (uint8_t)(c >> (8 * i));
+	}
+	return pos;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Split digest-carrying responses, checking every digest. */
+static size_t split_dg(const uint8_t *out, size_t len, struct rsp *r, size_t max)
+{
+	size_t n = 0, pos = 0;
+
+	while (pos + 52 <= len && n < max) {
+		size_t padded;
+
+		r[n].bhs = out + pos;
+		r[n].dlen = pdu_data_len(out + pos);
+		assert_int_equal(get_le32(out + pos + 48), pdu_crc32c(0, out + pos, 48));
+		r[n].data = (const char *)out + pos + 52;
+		padded = pdu_pad4(r[n].dlen);
+		pos += 52 + padded;
+		if (r[n].dlen) {
+			assert_int_equal(get_le32(out + pos), pdu_crc32c(0, r[n].data, padded));
+			pos += 4;
+		}
+		n++;
+	}
+	assert_int_equal(pos, len);
+	return n;
+}
+
+static void count_login(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void test_digests(void **state)
+{
+	struct discovery_cfg c = cfg();
+	uint8_t in[4096];
+	size_t n = 0, login_len, bad_at;
+	struct pio_mem src, m;
+	struct pdu first;
+	struct rsp r[8];
+	struct tk_list l = { 0 };
+	int logins = 0;
+
+	(void)state;
+	c.logged_in = count_login;
+	c.arg = &logins;
+	/* The initiator prefers CRC32C: that is the answer (first supported, §6.2.1). */
+	n += put_pdu(in + n, 0x43, 0x87, 1, 0, 10,
+		     K("InitiatorName=iqn.x\0SessionType=Discovery\0"
+		       "HeaderDigest=CRC32C,None\0DataDigest=CRC32C\0"));
+	login_len = n;
+	n += put_pdu_dg(in + n, 0x04, 0x80, 2, 10,
+			K("SendTargets=iqn.2025-01.pub.scsipub:image.debian\0"));
+	bad_at = n;
+	n += put_pdu_dg(in + n, 0x40, 0x80, 3, 11, K("ping"));
+	n += put_pdu_dg(in + n, 0x40, 0x80, 4, 11, K("pong"));
+	n += put_pdu_dg(in + n, 0x46, 0x80, 5, 11, NULL, 0);
+	in[bad_at + 52] ^= 0x20; /* "ping" → "Ping": its data digest no longer matches */
+
+	pio_mem_init(&src, in, n);
+	assert_int_equal(pdu_read(&src.io, 65536, &first), 0);
+	pio_mem_init(&m, in + src.in_pos, n - src.in_pos);
+	assert_int_equal(discovery_run(&m.io, &first, &c), 0);
+	pdu_free(&first);
+	assert_int_equal(logins, 1);
+
+	/* The final Login Response has no digests; everything after it has both. */
+	assert_true(m.out_len > 48 + pdu_pad4(pdu_data_len(m.out)));
+	{
+		size_t lr = 48 + pdu_pad4(pdu_data_len(m.out));
+
+		split(m.out, lr, r, 1);
+		assert_string_equal(key(&r[0], "HeaderDigest", &l), "CRC32C");
+		assert_string_equal(tk_get(&l, "DataDigest"), "CRC32C");
+		tk_free(&l);
+		assert_int_equal(split_dg(m.out + lr, m.out_len - lr, r, 8), 4);
+	}
+	assert_int_equal(r[0].bhs[0], 0x24);
+	assert_non_null(memmem(r[0].data, r[0].dlen, "image.debian", 12));
+	/* The corrupted NOP-Out gets a Reject "data digest error" carrying its header. */
+	assert_int_equal(r[1].bhs[0], 0x3f);
+	assert_int_equal(r[1].bhs[2], PDU_REJECT_DATA_DIGEST);
+	assert_int_equal(pdu_get32((const uint8_t *)r[1].data + 16), 3);
+	/* The session goes on: the next NOP-Out is echoed, then the logout. */
+	assert_int_equal(r[2].bhs[0], 0x20);
+	assert_memory_equal(r[2].data, "pong", 4);
+	assert_int_equal(r[3].bhs[0], 0x26);
+	pio_mem_free(&m);
+
+	/* A header digest error ends the session without an answer. */
+	n = login_len;
+	n += put_pdu_dg(in + n, 0x40, 0x80, 3, 10, K("ping"));
+	in[login_len + 20] ^= 0x01;
+	pio_mem_init(&src, in, n);
+	assert_int_equal(pdu_read(&src.io, 65536, &first), 0);
+	pio_mem_init(&m, in + src.in_pos, n - src.in_pos);
+	assert_int_equal(discovery_run(&m.io, &first, &c), -EBADMSG);
+	pdu_free(&first);
+	assert_int_equal(m.out_len, 48 + pdu_pad4(pdu_data_len(m.out))); /* login rsp only */
+	pio_mem_free(&m);
+
+	/* Neither CRC32C nor None offered: Reject, and the session has no digests. */
+	n = put_pdu(in, 0x43, 0x87, 1, 0, 10,
+		    K("InitiatorName=iqn.x\0SessionType=Discovery\0HeaderDigest=MD5\0"));
+	n += put_pdu(in + n, 0x46, 0x80, 2, 0, 10, NULL, 0);
+	assert_int_equal(run(in, n, &m), 0);
+	assert_int_equal(split(m.out, m.out_len, r, 8), 2);
+	assert_string_equal(key(&r[0], "HeaderDigest", &l), "Reject");
+	tk_free(&l);
+	pio_mem_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_sendtargets_one_and_unknown_text),
 		cmocka_unit_test(test_continuation),
 		cmocka_unit_test(test_rejected_logins),
+		cmocka_unit_test(test_digests),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,8 @@
 /*
  * test_pdu.c — unit tests for tls-proxy/pdu.c: big-endian fields, lengths and
  * padding, reading whole PDUs (with AHS, padded data, oversized and truncated
- * input), writing with zero padding, and the Reject PDU layout.
+ * input), writing with zero padding, the Reject PDU layout, and CRC32C digests
+ * (RFC 7143 Appendix B.4 vectors, digest placement, mismatches).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +163,111 @@ static void test_reject_layout(void **state)
 	pio_mem_free(&m);
 }
 
+/* RFC 7143 Appendix B.4: CRC32C of 32-byte patterns and of a READ (10) command PDU. */
+static void test_crc32c_vectors(void **state)
+{
+	static const uint8_t read10[48] = {
+		0x01, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0x14, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0x14, 0, 0, 0, 0x18,
+		0x28, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0,
+	};
+	uint8_t b[32];
+
+	(void)state;
+	assert_int_equal(pdu_crc32c(0, "123456789", 9), 0xe3069283);
+	memset(b, 0, sizeof(b));
+	assert_int_equal(pdu_crc32c(0, b, 32), 0x8a9136aa);
+	memset(b, 0xff, sizeof(b));
+	assert_int_equal(pdu_crc32c(0, b, 32), 0x62a8ab43);
+	for (int i = 0; i < 32; i++)
+		b[i] = (uint8_t)i;
+	assert_int_equal(pdu_crc32c(0, b, 32), 0x46dd794e);
+	for (int i = 0; i < 32; i++)
+		b[i] = (uint8_t)(31 - i);
+	assert_int_equal(pdu_crc32c(0, b, 32), 0x113fdb5c);
+	assert_int_equal(pdu_crc32c(0, read10, 48), 0xd9963a56);
+	/* Continuing a CRC equals one pass over the whole buffer. */
+	assert_int_equal(pdu_crc32c(pdu_crc32c(0, read10, 20), read10 + 20, 28), 0xd9963a56);
+	assert_int_equal(pdu_crc32c(0, NULL, 0), 0);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void test_digests_roundtrip(void **state)
+{
+	struct pdu_digests both = { .header = true, .data = true };
+	struct pdu_digests hdr_only = { .header = true, .data = false };
+	uint8_t bhs[PDU_BHS_LEN], wire[256];
+	struct pio_mem m, in;
+	struct pdu p;
+	size_t len;
+
+	(void)state;
+	pdu_bhs_init(bhs, PDU_OP_TEXT_RSP, PDU_FINAL, 5);
+	pdu_put32(bhs + 16, 0x42);
+	pio_mem_init(&m, NULL, 0);
+	assert_int_equal(pdu_write_dg(&m.io, bhs, "hello", 5, &both), 0);
+	/* BHS, header digest, data, 3 pad bytes, data digest over data + pad. */
+	assert_int_equal(m.out_len, 48 + 4 + 8 + 4);
+	assert_int_equal(le32(m.out + 48), pdu_crc32c(0, bhs, 48));
+	assert_memory_equal(m.out + 52, "hello\0\0\0", 8);
+	assert_int_equal(le32(m.out + 60), pdu_crc32c(0, "hello\0\0\0", 8));
+	len = m.out_len;
+	memcpy(wire, m.out, len);
+	pio_mem_free(&m);
+
+	pio_mem_init(&in, wire, len);
+	assert_int_equal(pdu_read_dg(&in.io, 100, &both, &p), 0);
+	assert_int_equal(p.data_len, 5);
+	assert_memory_equal(p.data, "hello", 5);
+	assert_int_equal(p.raw_len, len);
+	assert_int_equal(pdu_itt(p.bhs), 0x42);
+	pdu_free(&p);
+
+	/* A flipped data bit: the whole PDU is read and handed back for a Reject. */
+	wire[53] ^= 0x01;
+	pio_mem_init(&in, wire, len);
+	assert_int_equal(pdu_read_dg(&in.io, 100, &both, &p), -EILSEQ);
+	assert_non_null(p.bhs);
+	assert_int_equal(pdu_itt(p.bhs), 0x42);
+	assert_int_equal(in.in_pos, len);
+	pdu_free(&p);
+	wire[53] ^= 0x01;
+
+	/* A flipped header bit: nothing can be trusted any more. */
+	wire[20] ^= 0x80;
+	pio_mem_init(&in, wire, len);
+	assert_int_equal(pdu_read_dg(&in.io, 100, &both, &p), -EBADMSG);
+	assert_null(p.raw);
+	wire[20] ^= 0x80;
+
+	/* No data segment → no data digest, even when DataDigest=CRC32C. */
+	pdu_bhs_init(bhs, PDU_OP_NOP_IN, PDU_FINAL, 0);
+	pio_mem_init(&m, NULL, 0);
+	assert_int_equal(pdu_write_dg(&m.io, bhs, NULL, 0, &both), 0);
+	assert_int_equal(m.out_len, 52);
+	pio_mem_init(&in, m.out, m.out_len);
+	assert_int_equal(pdu_read_dg(&in.io, 100, &both, &p), 0);
+	assert_int_equal(in.in_pos, 52);
+	pdu_free(&p);
+	pio_mem_free(&m);
+
+	/* Header digest only, and a Reject carrying digests. */
+	pio_mem_init(&m, NULL, 0);
+	assert_int_equal(pdu_send_reject_dg(&m.io, wire, PDU_REJECT_DATA_DIGEST, 1, 2, 3,
+					    &hdr_only), 0);
+	assert_int_equal(m.out_len, 48 + 4 + 48);
+	assert_int_equal(m.out[2], PDU_REJECT_DATA_DIGEST);
+	pio_mem_init(&in, m.out, m.out_len);
+	assert_int_equal(pdu_read_dg(&in.io, 100, &hdr_only, &p), 0);
+	assert_memory_equal(p.data, wire, 48);
+	pdu_free(&p);
+	pio_mem_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +278,8 @@ int main(void)
 		cmocka_unit_test(test_read_truncated),
 		cmocka_unit_test(test_write_pads_with_zeros),
 		cmocka_unit_test(test_reject_layout),
+		cmocka_unit_test(test_crc32c_vectors),
+		cmocka_unit_test(test_digests_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
