@@ -5,7 +5,7 @@
 #   make run        run the service (directly with LIO, else inside the lab VM)
 include mk/common.mk
 
-COMPONENTS = tcmu-handler configfs-manager tls-proxy api-server
+COMPONENTS = tcmu-handler configfs-manager tls-proxy pr-store api-server
 
 .PHONY: all tools deps test test-unit test-lab run clean $(COMPONENTS)
 
@@ -13,7 +13,8 @@ all: $(COMPONENTS)
 
 # Order: the portal links the manager library and the cow_config module.
 tls-proxy: configfs-manager tcmu-handler
-api-server: configfs-manager tcmu-handler tls-proxy
+pr-store: configfs-manager tcmu-handler
+api-server: configfs-manager tcmu-handler tls-proxy pr-store
 $(COMPONENTS):
 	$(MAKE) -C $@
 

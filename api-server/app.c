@@ -2,6 +2,7 @@
  * app.c — the service core (see app.h).
  */
 #include "app.h"
+#include "aptpl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -793,6 +794,7 @@ int app_restore(struct app *a)
 		const char **names = calloc(s->n_luns + 1, sizeof(*names));
 		enum db_lun_kind *kinds = calloc(s->n_luns + 1, sizeof(*kinds));
 		struct resolved r = { 0 };
+		struct aptpl_state *prs = NULL;
 		unsigned k;
 		int rc = -ENOMEM;
 
@@ -803,9 +805,23 @@ int app_restore(struct app *a)
 			}
 			rc = s->n_luns ? resolve(a, s->account_id, names, kinds, s->n_luns, &r,
 						 err, sizeof(err)) : -EINVAL;
-			if (rc == 0)
+			/* PR state must come back with the target (SPC-4 §5.12.1): a session
+			 * whose state cannot be read is not restored (retried next start). */
+			if (rc == 0 && !(prs = calloc(s->n_luns, sizeof(*prs))))
+				rc = -ENOMEM;
+			if (rc == 0 && (rc = db_pr_load(a->db, s->id, s->n_luns, prs, err,
+							sizeof(err))) > 0)
+				app_log("session %s: restoring Persistent Reservation state of %d "
+					"LUN(s)", s->id, rc);
+			if (rc >= 0) {
+				for (k = 0; k < s->n_luns; k++)
+					r.pl[k].pr = &prs[k];
 				rc = prov_create_locked(a, s, r.pl, err, sizeof(err));
+			}
 		}
+		for (k = 0; prs && k < s->n_luns; k++)
+			aptpl_state_free(&prs[k]);
+		free(prs);
 		free(names);
 		free(kinds);
 		resolved_free(&r);

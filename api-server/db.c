@@ -3,6 +3,7 @@
  * parameters; times are read as UNIX seconds (extract(epoch ...)::bigint).
  */
 #include "db.h"
+#include "prdb.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -900,4 +901,15 @@ const char *db_session_state_name(enum db_session_state st)
 const char *db_lun_kind_name(enum db_lun_kind k)
 {
 	return k == DB_LUN_CATALOG ? "catalog" : "private";
+}
+
+int db_pr_load(struct db *d, const char *id, unsigned n_luns, struct aptpl_state *st,
+	       char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&d->mu);
+	rc = prdb_load(d->conn, id, n_luns, st, err, errlen);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
 }

@@ -181,6 +181,15 @@ int db_session_set_written(struct db *d, const char *id, uint64_t bytes);
 int db_session_delete(struct db *d, const char *id, char *err, size_t errlen);
 /* 1 when session id exists, 0 when not, -EIO on error (prov_janitor's known()). */
 int db_session_exists(struct db *d, const char *id);
+
+struct aptpl_state;
+/*
+ * Load session id's Persistent Reservation state (pr-store, prdb_load) for LUNs
+ * 0..n_luns-1 into st[0..n_luns) under the connection's lock. Returns the number of
+ * LUNs with stored state, or -EIO / -EINVAL with a reason in err.
+ */
+int db_pr_load(struct db *d, const char *id, unsigned n_luns, struct aptpl_state *st,
+	       char *err, size_t errlen);
 /* Free what one db_session holds (not the struct). */
 void db_session_clear(struct db_session *s);
 /* Free an array from db_session_list. */
