@@ -7,7 +7,7 @@
 #                          scsipub-tcmu, wait for it to be ready, start scsipub-portal
 #   provision.sh stop      stop the portal (it tears its sessions down), the API, then
 #                          the handler
-#   provision.sh restart-control   restart scsipub-api and the portal only
+#   provision.sh restart-control   restart scsipub-api, scsipub-prstore and the portal
 #
 # Environment (all optional):
 #   SCSIPUB_PORT          public iSCSI port the portal listens on       (3260)
@@ -21,6 +21,7 @@
 #                         HTTP API scsipub-api before the portal          (1)
 #   SCSIPUB_API_LISTEN    ADDR:PORT of the HTTP API                       (0.0.0.0:8080)
 #   SCSIPUB_API_ARGS      extra scsipub-api options
+#   SCSIPUB_PRSTORE_ARGS  extra scsipub-prstore options (PR state capture)
 #   DATABASE_URL          libpq URL; unset = a local cluster in $SCSIPUB_STATE/pg
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,6 +80,26 @@ start_api() {
   return 1
 }
 
+# scsipub-prstore: writes each Persistent Reservation change of the provisioned LUNs
+# to PostgreSQL (after start_api: the API restored the sessions, with their PR state,
+# and migrated the schema). Waits for its first scan ($STATE/prstore.ready).
+start_prstore() {
+  [ "${SCSIPUB_API:-1}" = 1 ] && [ -n "${DATABASE_URL:-}" ] || return 0
+  [ -x "$BIN/pr-store/scsipub-prstore" ] || { say "scsipub-prstore not built; PR state not persisted"; return 0; }
+  rm -f "$STATE/prstore.ready"
+  : >"$LOGDIR/scsipub-prstore.log"
+  setsid "$BIN/pr-store/scsipub-prstore" --state "$STATE" ${SCSIPUB_PRSTORE_ARGS:-} \
+    >>"$LOGDIR/scsipub-prstore.log" 2>&1 </dev/null &
+  local i
+  for i in $(seq 300); do
+    [ -f "$STATE/prstore.ready" ] && return 0
+    kill -0 $! 2>/dev/null || break
+    sleep 0.1
+  done
+  say "scsipub-prstore did not become ready:"; cat "$LOGDIR/scsipub-prstore.log" >&2
+  return 1
+}
+
 portal_argv() {
   # shellcheck disable=SC2206
   local extra=(${SCSIPUB_PORTAL_ARGS:-})
@@ -92,6 +113,7 @@ stop_all() {
   for i in $(seq 100); do pgrep -x scsipub-portal >/dev/null || break; sleep 0.1; done
   pkill -TERM -x scsipub-api 2>/dev/null || true
   for i in $(seq 100); do pgrep -x scsipub-api >/dev/null || break; sleep 0.1; done
+  pkill -TERM -x scsipub-prstore 2>/dev/null || true
   pkill -TERM -x scsipub-tcmu 2>/dev/null || true
   for i in $(seq 50); do pgrep -x scsipub-tcmu >/dev/null || break; sleep 0.1; done
 }
@@ -125,6 +147,7 @@ start)
   stop_all
   start_handler
   start_api
+  start_prstore
   portal_argv
   say "portal: ${PORTAL[*]}"
   if [ "${SCSIPUB_START_DAEMONS:-0}" = 1 ]; then
@@ -138,8 +161,10 @@ restart-control)
   # Restart scsipub-api and the portal, not the handler (tests: kill -9 recovery).
   pkill -TERM -x scsipub-portal 2>/dev/null || true
   pkill -TERM -x scsipub-api 2>/dev/null || true
-  for i in $(seq 100); do pgrep -x 'scsipub-portal|scsipub-api' >/dev/null || break; sleep 0.1; done
+  pkill -TERM -x scsipub-prstore 2>/dev/null || true
+  for i in $(seq 100); do pgrep -x 'scsipub-portal|scsipub-api|scsipub-prstore' >/dev/null || break; sleep 0.1; done
   start_api
+  start_prstore
   portal_argv
   setsid "${PORTAL[@]}" >"$LOGDIR/scsipub-portal.log" 2>&1 </dev/null &
   for i in $(seq 100); do
