@@ -50,8 +50,15 @@ static int fd_shutdown_write(struct pio *io)
 	return shutdown(io->fd, SHUT_WR) < 0 ? -errno : 0;
 }
 
+static int fd_set_nonblock(struct pio *io, int on)
+{
+	return pio_fd_set_nonblock((struct pio_fd *)io, on);
+}
+
 void pio_fd_init(struct pio_fd *p, int fd)
 {
+	memset(p, 0, sizeof(*p));
+	p->io.set_nonblock = fd_set_nonblock;
 	p->io.read = fd_read;
 	p->io.write = fd_write;
 	p->io.shutdown_write = fd_shutdown_write;
@@ -132,12 +139,27 @@ void pio_mem_free(struct pio_mem *m)
 	m->out_len = m->out_cap = 0;
 }
 
-static int wait_fd(int fd, short ev)
+short pio_poll_events(struct pio *io, short want)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	return io->poll_events ? io->poll_events(io, want) : want;
+}
+
+int pio_pending(struct pio *io)
+{
+	return io->pending ? io->pending(io) : 0;
+}
+
+int pio_set_nonblock(struct pio *io, int on)
+{
+	return io->set_nonblock ? io->set_nonblock(io, on) : 0;
+}
+
+static int wait_fd(struct pio *io, short want)
+{
+	struct pollfd p = { .fd = io->fd, .events = pio_poll_events(io, want) };
 	int r;
 
-	if (fd < 0)
+	if (p.fd < 0)
 		return -EAGAIN;
 	do
 		r = poll(&p, 1, -1);
@@ -153,7 +175,7 @@ int pio_read_full(struct pio *io, void *buf, size_t len)
 		ssize_t n = io->read(io, p, len);
 
 		if (n == -EAGAIN) {
-			int r = wait_fd(io->fd, POLLIN);
+			int r = wait_fd(io, POLLIN);
 
 			if (r < 0)
 				return r;
@@ -177,7 +199,7 @@ int pio_write_full(struct pio *io, const void *buf, size_t len)
 		ssize_t n = io->write(io, p, len);
 
 		if (n == -EAGAIN) {
-			int r = wait_fd(io->fd, POLLOUT);
+			int r = wait_fd(io, POLLOUT);
 
 			if (r < 0)
 				return r;

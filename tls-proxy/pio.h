@@ -10,6 +10,10 @@
  * Callouts return bytes moved (> 0), 0 for end of stream (read only), or a negative
  * errno (-EAGAIN when a non-blocking stream would block, -ETIMEDOUT when a receive
  * timeout expired). They never return a short count of 0 for a write.
+ *
+ * A stream that is not a plain fd (TLS: tls.h) may also set the optional callouts
+ * poll_events, pending and set_nonblock; NULL means "plain fd" and the pio_* helpers
+ * below supply that behaviour, so callers always go through the helpers.
  */
 #ifndef SCSIPUB_PIO_H
 #define SCSIPUB_PIO_H
@@ -25,7 +29,26 @@ struct pio {
 	int (*shutdown_write)(struct pio *io);
 	/* Descriptor to poll for readiness, or -1 for a memory stream. */
 	int fd;
+	/*
+	 * Optional. After a read (want = POLLIN) or a write (want = POLLOUT) returned
+	 * -EAGAIN: the poll(2) events to wait for on fd before retrying it. A TLS stream
+	 * may need the other direction (a read that must first send a record, a write
+	 * that must first receive one).
+	 */
+	short (*poll_events)(struct pio *io, short want);
+	/* Optional. Nonzero when a read returns bytes without waiting on fd (data
+	 * already received and buffered inside the stream). */
+	int (*pending)(struct pio *io);
+	/* Optional. Non-blocking mode on (1) or off (0), as pio_fd_set_nonblock. */
+	int (*set_nonblock)(struct pio *io, int on);
 };
+
+/* io->poll_events(io, want), or want itself for a plain stream. */
+short pio_poll_events(struct pio *io, short want);
+/* io->pending(io), or 0 for a plain stream (the kernel buffers, poll sees it). */
+int pio_pending(struct pio *io);
+/* io->set_nonblock(io, on): 0 or -errno; 0 for a stream without one (memory). */
+int pio_set_nonblock(struct pio *io, int on);
 
 /*
  * A plain socket (or any fd). The fd stays owned by the caller. A blocking fd whose

@@ -109,14 +109,19 @@ int relay_run_progress(struct pio *client, struct pio *lio, struct relay_stats *
 				break;
 			timeout = (int)left;
 		}
+		/* A TLS stream may need the other direction first (pio.h). */
 		if (!up.eof && up.len == 0)
-			p[0].events |= POLLIN;
+			p[0].events |= pio_poll_events(client, POLLIN);
 		if (down.len)
-			p[0].events |= POLLOUT;
+			p[0].events |= pio_poll_events(client, POLLOUT);
 		if (!down.eof && down.len == 0)
-			p[1].events |= POLLIN;
+			p[1].events |= pio_poll_events(lio, POLLIN);
 		if (up.len)
-			p[1].events |= POLLOUT;
+			p[1].events |= pio_poll_events(lio, POLLOUT);
+		/* Bytes buffered inside a stream do not make its fd readable: no waiting. */
+		if ((!up.eof && up.len == 0 && pio_pending(client)) ||
+		    (!down.eof && down.len == 0 && pio_pending(lio)))
+			timeout = 0;
 		/* A hung-up fd we wait on for nothing would make poll spin. */
 		for (int i = 0; i < 2; i++)
 			if (!p[i].events)

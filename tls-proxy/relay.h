@@ -7,7 +7,9 @@
  * (shutdown_write), after the bytes already buffered are delivered; the relay then
  * keeps copying the other direction until it ends too, for at most
  * RELAY_LINGER_MS. Any error, or both directions ended, stops it. The initiator side
- * is a struct pio so a TLS stream can take the place of the socket.
+ * is a struct pio so a TLS stream can take the place of the socket: the loop polls
+ * the events pio_poll_events asks for and does not wait while pio_pending says
+ * bytes are already buffered in the stream.
  */
 #ifndef SCSIPUB_RELAY_H
 #define SCSIPUB_RELAY_H
