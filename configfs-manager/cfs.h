@@ -42,7 +42,9 @@ int cfs_load_modules(char *err, size_t errlen);
  * Ensure target `iqn` with tpgt_1, a network portal at `portal` ("A.B.C.D:PORT" or
  * "[v6]:PORT"), TPG attributes for explicit ACLs (generate_node_acls=0,
  * demo_mode_discovery=0, authentication=0, cache_dynamic_acls=0,
- * demo_mode_write_protect=1, prod_mode_write_protect=0) and enable=1.
+ * demo_mode_write_protect=1, prod_mode_write_protect=0), TPG parameters
+ * HeaderDigest=DataDigest="CRC32C,None" (RFC 7143 §13.1: digests offered, not forced)
+ * and enable=1.
  */
 int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal);
 /* Remove the target and everything under it, in configfs order. */
@@ -78,6 +80,25 @@ int cfs_acl_map(struct cfs *c, const char *iqn, const char *initiator,
 		uint64_t mapped_lun, uint64_t tpg_lun);
 /* Remove ACL `initiator` (mapped LUN links and dirs first). Ends its LIO sessions. */
 int cfs_acl_remove(struct cfs *c, const char *iqn, const char *initiator);
+
+/*
+ * NOP-In keepalive of explicit ACL `initiator` of iqn/tpgt_1 (issue 4): LIO sends a
+ * NOP-In after interval_s seconds without traffic on a connection and drops the
+ * connection when no NOP-Out answers it within timeout_s seconds, so a half-open
+ * session dies after about interval_s + timeout_s. Writes attrib/nopin_timeout =
+ * interval_s and attrib/nopin_response_timeout = timeout_s (values that already match
+ * are not rewritten). LIO accepts CFS_NOPIN_MIN_S..CFS_NOPIN_MAX_S for both
+ * (K:iscsi/iscsi_target_nodeattrib.c; nopin_timeout 0 switches NOP-Ins off, which
+ * this call does not offer): -EINVAL outside; -ENOENT when the ACL does not exist.
+ * Demo-mode dynamic ACLs have no configfs directory: LIO gives them its compiled-in
+ * 15 s / 30 s (K:iscsit_set_default_node_attribues), which no attribute changes.
+ */
+#define CFS_NOPIN_MIN_S 3
+#define CFS_NOPIN_MAX_S 60
+#define CFS_NOPIN_INTERVAL_S 5   /* default interval, seconds */
+#define CFS_NOPIN_TIMEOUT_S 5    /* default response timeout, seconds */
+int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
+		      unsigned interval_s, unsigned timeout_s);
 
 /*
  * Callback for cfs_list_*: return 0 to continue, non-zero to stop (the list call then
@@ -141,7 +162,8 @@ int cfs_ls(struct cfs *c, FILE *out);
  * (lio-tcmu-facts.md §3.1: tpgt auth/ is used for dynamic ACLs only):
  * generate_node_acls=1, cache_dynamic_acls=1, demo_mode_write_protect=0,
  * prod_mode_write_protect=0, demo_mode_discovery=0, authentication=1,
- * auth/userid=chap_user, auth/password=chap_secret, then enable=1.
+ * auth/userid=chap_user, auth/password=chap_secret, the digest parameters of
+ * cfs_target_ensure, then enable=1.
  * chap_user: 1..CFS_CHAP_USER_MAX printable ASCII without spaces; chap_secret:
  * CFS_CHAP_SECRET_MIN..CFS_CHAP_SECRET_MAX printable ASCII without spaces (-EINVAL
  * with a reason otherwise). Idempotent: only values that differ are written (the

@@ -135,6 +135,41 @@ int cfs_acl_remove(struct cfs *c, const char *iqn, const char *initiator)
 	return cfs_acl_remove_at(c, tpg, initiator);
 }
 
+int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
+		      unsigned interval_s, unsigned timeout_s)
+{
+	const struct { const char *attr; unsigned val; } set[] = {
+		{ "nopin_response_timeout", timeout_s },
+		{ "nopin_timeout", interval_s },
+	};
+	char tpg[PATH_MAX], cur[32], val[16];
+	int r;
+
+	r = cfs_tpg_path(c, iqn, true, tpg);
+	if (!r)
+		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
+	if (r)
+		return r;
+	if (interval_s < CFS_NOPIN_MIN_S || interval_s > CFS_NOPIN_MAX_S ||
+	    timeout_s < CFS_NOPIN_MIN_S || timeout_s > CFS_NOPIN_MAX_S)
+		return cfs_fail(c, -EINVAL, "NOP-In interval %u s / timeout %u s: LIO accepts "
+				"%d..%d s", interval_s, timeout_s, CFS_NOPIN_MIN_S,
+				CFS_NOPIN_MAX_S);
+	if (!cfs_is_dir(c, "%s/acls/%s", tpg, initiator))
+		return cfs_fail(c, -ENOENT, "ACL %s of %s does not exist", initiator, iqn);
+	for (size_t i = 0; !r && i < sizeof(set) / sizeof(set[0]); i++) {
+		snprintf(val, sizeof(val), "%u", set[i].val);
+		c->err_hold++;
+		r = cfs_read(c, cur, sizeof(cur), "%s/acls/%s/attrib/%s", tpg, initiator,
+			     set[i].attr);
+		c->err_hold--;
+		if (!r && !strcmp(cur, val))
+			continue;
+		r = cfs_write(c, val, "%s/acls/%s/attrib/%s", tpg, initiator, set[i].attr);
+	}
+	return r;
+}
+
 int cfs_list_acls(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg)
 {
 	struct cfs_names names;

@@ -33,6 +33,16 @@ static const struct tpg_attr tpg_attrs[] = {
 };
 
 /*
+ * TPG parameters (param/, K:iscsi/iscsi_target_configfs.c DEF_TPG_PARAM) for every
+ * target we make: CRC32C header and data digests offered (RFC 7143 §13.1), None still
+ * accepted. These are LIO's defaults; writing them keeps them whatever the kernel's.
+ */
+static const struct tpg_attr tpg_params[] = {
+	{ "HeaderDigest", "CRC32C,None" },
+	{ "DataDigest", "CRC32C,None" },
+};
+
+/*
  * Demo mode with one-way CHAP (docs/provisioned.md, lio-tcmu-facts.md §3.1): every
  * initiator that passes CHAP gets a dynamic ACL seeing every TPG LUN read-write; the
  * TPG is not listed to SendTargets of initiators without an ACL (the portal answers
@@ -172,6 +182,12 @@ static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 
 		snprintf(attr, sizeof(attr), "attrib/%s", attrs[i].name);
 		r = ensure_attr(c, tpg, attr, attrs[i].val);
+	}
+	for (i = 0; !r && i < sizeof(tpg_params) / sizeof(tpg_params[0]); i++) {
+		char param[64];
+
+		snprintf(param, sizeof(param), "param/%s", tpg_params[i].name);
+		r = ensure_attr(c, tpg, param, tpg_params[i].val);
 	}
 	if (!r && user)
 		r = ensure_attr(c, tpg, "auth/userid", user);

@@ -403,6 +403,12 @@ static int pr_activate(struct cfs *c, const char *iqn, const struct prov_session
 			if (r)
 				return fail(err, errlen, r, "ACL %s CHAP: %s", g->initiator,
 					    cfs_error(c));
+			/* Explicit ACLs take a short NOP-In keepalive (issue 4). */
+			r = cfs_acl_set_nopin(c, iqn, g->initiator, CFS_NOPIN_INTERVAL_S,
+					      CFS_NOPIN_TIMEOUT_S);
+			if (r)
+				return fail(err, errlen, r, "ACL %s NOP-In: %s", g->initiator,
+					    cfs_error(c));
 		}
 	}
 	return 0;

@@ -38,6 +38,7 @@ struct session_mgr {
 	char lio_portal[128];
 	uint64_t write_limit;
 	bool keep_overlays;
+	unsigned nopin_interval, nopin_timeout;
 	struct session *list;
 	size_t count;
 };
@@ -77,6 +78,8 @@ struct session_mgr *session_mgr_new(const struct session_cfg *cfg)
 	snprintf(m->lio_portal, sizeof(m->lio_portal), "%s", cfg->lio_portal);
 	m->write_limit = cfg->write_limit;
 	m->keep_overlays = cfg->keep_overlays;
+	m->nopin_interval = cfg->nopin_interval;
+	m->nopin_timeout = cfg->nopin_timeout;
 	return m;
 }
 
@@ -198,6 +201,9 @@ static int provision(struct session_mgr *m, struct session *s,
 		goto files;
 	}
 	r = cfs_acl_map(m->cfs, s->target, s->initiator, 0, s->lun);
+	if (r == 0 && m->nopin_interval)
+		r = cfs_acl_set_nopin(m->cfs, s->target, s->initiator, m->nopin_interval,
+				      m->nopin_timeout);
 	if (r < 0) {
 		snprintf(err, errlen, "ACL %s: %s", s->initiator, cfs_error(m->cfs));
 		teardown(m, s, true);

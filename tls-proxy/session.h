@@ -40,6 +40,9 @@ struct session_cfg {
 	const char *lio_portal;   /* LIO's network portal, "A.B.C.D:PORT" */
 	uint64_t write_limit;     /* bytes of overlay data per session, 0 = unlimited */
 	bool keep_overlays;       /* keep overlay + bitmap at teardown and creation */
+	/* NOP-In keepalive of each session's ACL (cfs_acl_set_nopin), seconds, 3..60;
+	 * nopin_interval 0 leaves LIO's defaults. */
+	unsigned nopin_interval, nopin_timeout;
 };
 
 struct session_mgr;
@@ -55,8 +58,9 @@ void session_mgr_free(struct session_mgr *m);
  * first use: remove leftover overlay files (unless keep_overlays), ensure the target
  * with its portal at lio_portal, create the backstore (dev_config from
  * cow_config_format: size t->size_bytes, base t->path, limit write_limit), add a TPG
- * LUN, map it as LUN 0 in the initiator's ACL. On failure everything created is
- * rolled back and a reason is left in err. Returns 0 with *out, or a negative errno.
+ * LUN, map it as LUN 0 in the initiator's ACL and set its NOP-In keepalive (when
+ * nopin_interval is set). On failure everything created is rolled back and a reason
+ * is left in err. Returns 0 with *out, or a negative errno.
  */
 int session_acquire(struct session_mgr *m, const char *initiator,
 		    const struct catalog_entry *t, const char *peer, struct session **out,

@@ -172,6 +172,9 @@ static void test_target_ensure(void **state)
 			assert_non_null(v);
 			assert_string_equal(v, attrs[i][1]);
 		}
+		/* CRC32C digests offered (issue 4). */
+		assert_string_equal(slurp(P(t, "%s/param/HeaderDigest", TPG)), "CRC32C,None");
+		assert_string_equal(slurp(P(t, "%s/param/DataDigest", TPG)), "CRC32C,None");
 		assert_string_equal(slurp(P(t, "%s/enable", TPG)), "1");
 	}
 	/* A second portal, IPv6 in brackets, joins the first. */
@@ -349,6 +352,40 @@ static void test_acl_map(void **state)
 	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 3, 5), -ENOENT);
 	assert_false(exists(P(t, "%s/acls/%s/lun_3", TPG, INI)));
 	assert_int_equal(cfs_acl_map(t->c, "iqn.2025-01.x:none", INI, 0, 0), -ENOENT);
+}
+
+/* NOP-In keepalive on an explicit ACL (issue 4). */
+static void test_acl_nopin(void **state)
+{
+	struct t *t = *state;
+	uint64_t l0;
+
+	make_target(t);
+	make_bs(t, "sp1");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &l0), 0);
+	/* No ACL yet: -ENOENT, nothing created. */
+	assert_int_equal(cfs_acl_set_nopin(t->c, IQN, INI, 5, 5), -ENOENT);
+	assert_false(exists(P(t, "%s/acls/%s", TPG, INI)));
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, l0), 0);
+	assert_int_equal(cfs_acl_set_nopin(t->c, IQN, INI, 5, 7), 0);
+	assert_string_equal(slurp(P(t, "%s/acls/%s/attrib/nopin_timeout", TPG, INI)), "5");
+	assert_string_equal(slurp(P(t, "%s/acls/%s/attrib/nopin_response_timeout", TPG, INI)),
+			    "7");
+	/* Idempotent: values already right are not rewritten (read-only is fine). */
+	assert_int_equal(chmod(P(t, "%s/acls/%s/attrib/nopin_timeout", TPG, INI), 0444), 0);
+	if (geteuid() != 0)
+		assert_int_equal(cfs_acl_set_nopin(t->c, IQN, INI, 5, 7), 0);
+	assert_int_equal(chmod(P(t, "%s/acls/%s/attrib/nopin_timeout", TPG, INI), 0644), 0);
+	assert_int_equal(cfs_acl_set_nopin(t->c, IQN, INI, 60, 3), 0);
+	assert_string_equal(slurp(P(t, "%s/acls/%s/attrib/nopin_timeout", TPG, INI)), "60");
+	/* LIO's range is 3..60 s for both. */
+	assert_int_equal(cfs_acl_set_nopin(t->c, IQN, INI, 2, 5), -EINVAL);
+	assert_non_null(strstr(cfs_error(t->c), "3..60"));
+	assert_int_equal(cfs_acl_set_nopin(t->c, IQN, INI, 5, 61), -EINVAL);
+	assert_int_equal(cfs_acl_set_nopin(t->c, IQN, INI, 0, 5), -EINVAL);
+	assert_string_equal(slurp(P(t, "%s/acls/%s/attrib/nopin_timeout", TPG, INI)), "60");
+	/* Unknown target: -ENOENT. */
+	assert_int_equal(cfs_acl_set_nopin(t->c, "iqn.x:none", INI, 5, 5), -ENOENT);
 }
 
 static void test_removal_order(void **state)
@@ -632,6 +669,8 @@ static void test_target_ensure_demo(void **state)
 		assert_string_equal(slurp(P(t, "%s/attrib/%s", DTPG, attrs[i][0])), attrs[i][1]);
 	assert_string_equal(slurp(P(t, "%s/auth/userid", DTPG)), "u1");
 	assert_string_equal(slurp(P(t, "%s/auth/password", DTPG)), SECRET);
+	assert_string_equal(slurp(P(t, "%s/param/HeaderDigest", DTPG)), "CRC32C,None");
+	assert_string_equal(slurp(P(t, "%s/param/DataDigest", DTPG)), "CRC32C,None");
 	assert_string_equal(slurp(P(t, "%s/enable", DTPG)), "1");
 	assert_true(isdir(P(t, "%s/np/127.0.0.1:3262", DTPG)));
 
@@ -802,6 +841,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backstore_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lun_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acl_nopin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removal_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
