@@ -297,7 +297,9 @@ static int send_text_part(struct disc *d, const uint8_t *req_bhs)
 	pdu_put32(bhs + 24, d->statsn++);
 	pdu_put32(bhs + 28, d->exp_cmdsn);
 	pdu_put32(bhs + 32, max_cmdsn(d));
-	r = pdu_write_dg(d->io, bhs, d->pending.data + d->pending_off, (uint32_t)part,
+	/* An empty response (no keys, or SendTargets naming no target) has no buffer:
+	 * no pointer arithmetic on NULL then. */
+	r = pdu_write_dg(d->io, bhs, part ? d->pending.data + d->pending_off : NULL, (uint32_t)part,
 			 &d->dg);
 	d->pending_off += part;
 	if (last) {

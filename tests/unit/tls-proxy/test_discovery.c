@@ -546,6 +546,37 @@ static void test_digests(void **state)
 	pio_mem_free(&m);
 }
 
+/*
+ * Regression (found by tests/fuzz/fuzz_login): an empty Text Response — a Text
+ * Request without keys, or SendTargets naming no target — is one final Text Response
+ * without data; the empty response has no buffer and the part offset was added to
+ * its NULL pointer (undefined behaviour, reported by clang's UBSan).
+ */
+static void test_empty_text_response(void **state)
+{
+	uint8_t in[1024];
+	size_t n;
+	struct pio_mem m;
+	struct rsp r[8];
+
+	(void)state;
+	n = put_pdu(in, 0x43, 0x87, 1, 0, 1, K("InitiatorName=iqn.x\0SessionType=Discovery\0"));
+	n += put_pdu(in + n, 0x04, 0x80, 2, 0xffffffff, 1, NULL, 0);
+	n += put_pdu(in + n, 0x04, 0x80, 3, 0xffffffff, 2, K("SendTargets=iqn.nope\0"));
+	n += put_pdu(in + n, 0x46, 0x80, 4, 0, 3, NULL, 0);
+	assert_int_equal(run(in, n, &m), 0);
+	assert_int_equal(split(m.out, m.out_len, r, 8), 4);
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(r[i].bhs[0], 0x24);
+		assert_int_equal(r[i].bhs[1], 0x80);                      /* F, no C */
+		assert_int_equal(r[i].dlen, 0);
+		assert_int_equal(pdu_get32(r[i].bhs + 16), (uint32_t)i + 1); /* ITT */
+		assert_int_equal(pdu_get32(r[i].bhs + 20), 0xffffffff);      /* no TTT */
+	}
+	assert_int_equal(r[3].bhs[0], 0x26);
+	pio_mem_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_continuation),
 		cmocka_unit_test(test_rejected_logins),
 		cmocka_unit_test(test_digests),
+		cmocka_unit_test(test_empty_text_response),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
