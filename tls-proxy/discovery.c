@@ -96,8 +96,12 @@ static bool one_of(const char *key, const char *const *set)
 	return false;
 }
 
-/* Answer the offered keys of one Login Request into rsp. Returns a login status. */
-static uint16_t negotiate(struct disc *d, const struct login_req *req, struct tk_buf *rsp)
+/*
+ * Answer the offered keys of one Login Request into rsp. Returns a login status; on
+ * failure *why says which key failed.
+ */
+static uint16_t negotiate(struct disc *d, const struct login_req *req, struct tk_buf *rsp,
+			  const char **why)
 {
 	static const char *const declared[] = {
 		"InitiatorName", "InitiatorAlias", "SessionType", "TargetName", NULL,
@@ -120,17 +124,28 @@ static uint16_t negotiate(struct disc *d, const struct login_req *req, struct tk
 				tk_buf_add(rsp, k, "None");
 			} else {
 				tk_buf_add(rsp, k, "Reject");
-				st = LOGIN_AUTH_FAILURE;
+				if (st == LOGIN_OK) {
+					st = LOGIN_AUTH_FAILURE;
+					*why = "AuthMethod None not offered";
+				}
 			}
 		} else if (!strcmp(k, "HeaderDigest")) {
 			tk_buf_add(rsp, k, pick_digest(v, &d->dg.header));
 		} else if (!strcmp(k, "DataDigest")) {
 			tk_buf_add(rsp, k, pick_digest(v, &d->dg.data));
 		} else if (!strcmp(k, "MaxRecvDataSegmentLength")) {
-			if (parse_num(v, PDU_DSL_MAX, &n) && n >= 512)
+			/*
+			 * A declaration (§13.12), 512..2^24-1. An invalid one cannot be
+			 * answered "Reject": our own declaration of the same key goes into
+			 * this response, and no key may appear twice (§6.2). Initiator
+			 * error instead, as for any inadmissible value.
+			 */
+			if (parse_num(v, PDU_DSL_MAX, &n) && n >= 512) {
 				d->peer_mrdsl = (uint32_t)n;
-			else
-				tk_buf_add(rsp, k, "Reject");
+			} else if (st == LOGIN_OK) {
+				st = LOGIN_INITIATOR_ERROR;
+				*why = "invalid MaxRecvDataSegmentLength";
+			}
 		} else if (!strcmp(k, "DefaultTime2Wait")) {
 			if (parse_num(v, 3600, &n))
 				tk_buf_add_uint(rsp, k, n > 2 ? n : 2);
@@ -172,6 +187,7 @@ static int on_login(struct disc *d, const struct pdu *p)
 	struct tk_buf rsp;
 	uint8_t bhs[PDU_BHS_LEN];
 	char why[200] = "";
+	const char *fail = "";
 	uint16_t st;
 	bool first = d->login_pdus == 0;
 	bool to_ffp;
@@ -205,17 +221,19 @@ static int on_login(struct disc *d, const struct pdu *p)
 	}
 
 	tk_buf_init(&rsp);
-	st = negotiate(d, &req, &rsp);
+	st = negotiate(d, &req, &rsp, &fail);
 	if (st == LOGIN_OK && req.csg == LOGIN_STAGE_OPERATIONAL && !d->declared_mrdsl) {
 		tk_buf_add_uint(&rsp, "MaxRecvDataSegmentLength", d->cfg->max_recv_dsl);
 		d->declared_mrdsl = true;
 	}
-	if (st == LOGIN_OK && rsp.err)
+	if (st == LOGIN_OK && rsp.err) {
 		st = LOGIN_OUT_OF_RESOURCES;
+		fail = "out of memory";
+	}
 	if (st != LOGIN_OK) {
 		tk_buf_free(&rsp);
 		login_req_free(&req);
-		return reject_login(d, p, st, "AuthMethod None not offered");
+		return reject_login(d, p, st, fail);
 	}
 	to_ffp = req.transit && req.nsg == LOGIN_STAGE_FULL_FEATURE;
 	login_response_init(bhs, p->bhs, LOGIN_OK, req.transit, req.nsg,

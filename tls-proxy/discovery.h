@@ -20,7 +20,9 @@
  * closes the connection, a data digest error gets a Reject and is discarded, §7.8;
  * DefaultTime2Wait=max(offer,2), DefaultTime2Retain=0, ErrorRecoveryLevel=0, keys that
  * are irrelevant in discovery sessions=Irrelevant, unknown keys=NotUnderstood), and
- * the portal declares its own MaxRecvDataSegmentLength.
+ * the portal declares its own MaxRecvDataSegmentLength. The initiator's
+ * MaxRecvDataSegmentLength must be 512..16777215 (§13.12), else the login fails with
+ * an initiator error (a "Reject" answer would repeat the key in the response, §6.2).
  *
  * Sequence numbers: StatSN starts at cfg->statsn and advances per status-carrying
  * response; ExpCmdSN starts at the leading Login Request's CmdSN and advances for

@@ -577,6 +577,47 @@ static void test_empty_text_response(void **state)
 	pio_mem_free(&m);
 }
 
+/*
+ * Regression (found by tests/fuzz/fuzz_login): an invalid MaxRecvDataSegmentLength
+ * was answered "MaxRecvDataSegmentLength=Reject" next to the portal's own declaration
+ * of the same key, one key twice in a Login Response (RFC 7143 §6.2). Values outside
+ * 512..16777215 (§13.12) now fail the login with an initiator error; the bounds pass.
+ */
+static void test_bad_mrdsl(void **state)
+{
+	static const char *const bad[] = { "abc", "511", "16777216", "", "0512x" };
+	static const char *const good[] = { "512", "16777215" };
+	uint8_t in[1024];
+	char data[256];
+	size_t n, dl;
+	struct pio_mem m;
+	struct rsp r[4];
+	struct tk_list l = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + 2; i++) {
+		bool ok = i >= sizeof(bad) / sizeof(bad[0]);
+		const char *v = ok ? good[i - sizeof(bad) / sizeof(bad[0])] : bad[i];
+
+		dl = (size_t)snprintf(data, sizeof(data), "InitiatorName=iqn.x%cSessionType=Discovery"
+				      "%cMaxRecvDataSegmentLength=%s", 0, 0, v) + 1;
+		n = put_pdu(in, 0x43, 0x87, 1, 0, 5, data, dl);
+		assert_int_equal(run(in, n, &m), ok ? -EPIPE : -EPROTO);
+		assert_int_equal(split(m.out, m.out_len, r, 4), 1);
+		assert_int_equal(r[0].bhs[0], 0x23);
+		if (ok) {
+			assert_int_equal(pdu_get16(r[0].bhs + 36), 0);
+			/* tk_parse refuses a key given twice. */
+			assert_string_equal(key(&r[0], "MaxRecvDataSegmentLength", &l), "65536");
+		} else {
+			assert_int_equal(pdu_get16(r[0].bhs + 36), 0x0200);
+			assert_int_equal(r[0].dlen, 0);
+		}
+		pio_mem_free(&m);
+	}
+	tk_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_rejected_logins),
 		cmocka_unit_test(test_digests),
 		cmocka_unit_test(test_empty_text_response),
+		cmocka_unit_test(test_bad_mrdsl),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
