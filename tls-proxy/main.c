@@ -13,6 +13,16 @@
  * run left in configfs ("sp*" objects only, under <state>/configfs.lock) and the
  * overlay directory; SIGTERM/SIGINT stop accepting, close every connection, tear
  * down every session and exit 0.
+ *
+ * Hardening (issue 4): each source address may hold --max-conn-per-ip connections and
+ * open new ones at --login-rate per second with a --login-burst (iplimit.h); others
+ * are closed at once, logged at most once per address and reason per 5 minutes and
+ * REFUSE_LINES_MAX lines per minute, with a summary line a minute. A connection
+ * whose login is not done within --login-timeout seconds of its accept (discovery:
+ * until Full Feature Phase; a normal session: its first Login PDU, the rest of its
+ * login is bounded by LIO's own login timer) is shut down by the accept loop. Client
+ * sockets get TCP keepalive and TCP_USER_TIMEOUT from --nopin-interval/--nopin-timeout,
+ * and anonymous sessions' ACLs get the same NOP-In settings in LIO (session.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +45,7 @@
 #include "cfs.h"
 #include "conntab.h"
 #include "discovery.h"
+#include "iplimit.h"
 #include "log.h"
 #include "login.h"
 #include "options.h"
@@ -57,12 +68,15 @@ struct conn {
 	int lio_fd;      /* LIO socket while relaying, else -1 */
 	char peer[INET6_ADDRSTRLEN];
 	uint16_t port;   /* initiator's TCP port */
+	int64_t login_deadline_ms; /* CLOCK_MONOTONIC ms; 0 once the login is done */
 };
 
 static struct portal_options opts;
 static struct session_mgr *mgr;
 static struct ratelog *unknown_log;
 static struct conntab *conn_tab;
+static struct iplimit *limits;       /* per-address admission (accept loop) */
+static struct ratelog *refuse_log;   /* refused and timed-out connections */
 static char images_dir[PATH_MAX];
 
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -156,6 +170,109 @@ static int connect_lio(void)
 	return fd;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Refused connections (accept loop only). Anyone can make these at will, so each is
+ * logged at most once per RATELOG_WINDOW_S per (address, reason) and at most
+ * REFUSE_LINES_MAX lines per REFUSE_SUMMARY_S; a summary counts them all.
+ */
+#define REFUSE_SUMMARY_S 60
+#define REFUSE_LINES_MAX 20
+enum refusal { REFUSE_PER_ADDR, REFUSE_RATE, REFUSE_TABLE_FULL, REFUSE_PORTAL_FULL,
+	       REFUSE_LOGIN_TIMEOUT, REFUSE_N };
+static const char *const refusal_str[REFUSE_N] = {
+	"per-address connection limit", "per-address login rate", "address table full",
+	"portal connection limit", "login timeout",
+};
+static unsigned long refused[REFUSE_N];
+static unsigned refuse_lines;
+
+static void refuse_log_one(const char *peer, enum refusal why, int64_t now_ms)
+{
+	refused[why]++;
+	if (refuse_lines >= REFUSE_LINES_MAX ||
+	    !ratelog_allow(refuse_log, peer, refusal_str[why], now_ms / 1000))
+		return;
+	refuse_lines++;
+	if (why == REFUSE_LOGIN_TIMEOUT)
+		plog("connection from %s dropped: login not done within %u s (logged once "
+		     "per %d s per address)", peer, opts.login_timeout, RATELOG_WINDOW_S);
+	else
+		plog("connection from %s refused: %s (logged once per %d s per address)", peer,
+		     refusal_str[why], RATELOG_WINDOW_S);
+}
+
+/* Every REFUSE_SUMMARY_S: one line with the counts since the last one, if any. */
+static void refuse_summary(int64_t now_ms)
+{
+	static int64_t since;
+	unsigned long total = 0;
+
+	if (!since)
+		since = now_ms;
+	if (now_ms - since < REFUSE_SUMMARY_S * 1000)
+		return;
+	for (int i = 0; i < REFUSE_N; i++)
+		total += refused[i];
+	if (total)
+		plog("last %d s: %lu connections refused or dropped (%s %lu, %s %lu, %s %lu, "
+		     "%s %lu, %s %lu)", REFUSE_SUMMARY_S, total,
+		     refusal_str[0], refused[0], refusal_str[1], refused[1], refusal_str[2],
+		     refused[2], refusal_str[3], refused[3], refusal_str[4], refused[4]);
+	memset(refused, 0, sizeof(refused));
+	refuse_lines = 0;
+	since = now_ms;
+}
+
+/* The login of c is done (or handed to LIO): its deadline no longer applies. */
+static void login_done(void *arg)
+{
+	struct conn *c = arg;
+
+	pthread_mutex_lock(&conns_mu);
+	c->login_deadline_ms = 0;
+	pthread_mutex_unlock(&conns_mu);
+}
+
+/* Shut down connections whose login deadline passed; their threads then end. */
+static void reap_logins(int64_t now_ms)
+{
+	pthread_mutex_lock(&conns_mu);
+	for (struct conn *c = conns; c; c = c->next)
+		if (c->login_deadline_ms && now_ms >= c->login_deadline_ms) {
+			c->login_deadline_ms = 0;
+			shutdown(c->fd, SHUT_RDWR);
+			refuse_log_one(c->peer, REFUSE_LOGIN_TIMEOUT, now_ms);
+		}
+	pthread_mutex_unlock(&conns_mu);
+}
+
+/*
+ * A peer that vanished (host gone, traffic dropped) is noticed within about
+ * --nopin-interval + --nopin-timeout seconds even while nothing is sent: keepalive
+ * probes after nopin_interval idle seconds, and TCP_USER_TIMEOUT for data or probes
+ * unacknowledged for nopin_timeout seconds (then the relay ends and LIO's session
+ * with it). An initiator whose host still answers TCP is LIO's NOP-In's job.
+ */
+static void set_keepalive(int fd)
+{
+	int one = 1, idle = (int)opts.nopin_interval, intvl = 1, cnt = (int)opts.nopin_timeout;
+	unsigned user_ms = opts.nopin_timeout * 1000u;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
+}
+
 static void reject(struct pio *io, const struct pdu *p, uint16_t st)
 {
 	login_send_reject(io, p->bhs, st, random32());
@@ -247,6 +364,7 @@ static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p
 	char err[512] = "";
 	int r;
 
+	login_done(c); /* the rest of the login is LIO's (its own login timer) */
 	if (provtarget_name(req->target)) {
 		/* Made by the api-server; LIO checks CHAP. Nothing to provision here. */
 		r = provtarget_exists(opts.configfs, req->target);
@@ -297,6 +415,7 @@ static void serve(struct conn *c)
 	pio_fd_init(&cio, c->fd);
 	set_timeouts(c->fd, LOGIN_TIMEOUT_S);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	set_keepalive(c->fd);
 
 	r = pdu_read(&cio.io, opts.max_pdu, &p);
 	if (r == -EMSGSIZE) {
@@ -333,6 +452,7 @@ static void serve(struct conn *c)
 			.images_dir = images_dir, .public_addr = opts.public_addr,
 			.max_recv_dsl = opts.max_pdu, .tsih = next_tsih(),
 			.statsn = random32(), .peer = c->peer,
+			.logged_in = login_done, .arg = c,
 		};
 
 		plog_debug("discovery login from %s (%s)", c->peer, req.initiator);
@@ -359,6 +479,7 @@ static void *conn_thread(void *arg)
 	close(c->fd);
 	pthread_cond_broadcast(&conns_cv);
 	pthread_mutex_unlock(&conns_mu);
+	iplimit_release(limits, c->peer);
 	free(c);
 	return NULL;
 }
@@ -383,6 +504,8 @@ static void accept_one(int lfd)
 	pthread_attr_t attr;
 	pthread_t th;
 	struct conn *c;
+	enum iplimit_verdict v;
+	int64_t now;
 	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 
 	if (fd < 0) {
@@ -400,10 +523,22 @@ static void accept_one(int lfd)
 	c->fd = fd;
 	c->lio_fd = -1;
 	peer_name(&ss, c->peer, sizeof(c->peer), &c->port);
+	now = mono_ms();
+	v = iplimit_acquire(limits, c->peer, now);
+	if (v != IPLIMIT_OK) {
+		/* Closed at once, before any byte is read. */
+		refuse_log_one(c->peer, v == IPLIMIT_TOO_MANY ? REFUSE_PER_ADDR :
+			       v == IPLIMIT_RATE ? REFUSE_RATE : REFUSE_TABLE_FULL, now);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->login_deadline_ms = now + (int64_t)opts.login_timeout * 1000;
 	pthread_mutex_lock(&conns_mu);
 	if (nconns >= MAX_CONNECTIONS) {
 		pthread_mutex_unlock(&conns_mu);
-		plog("connection from %s refused: %d connections open", c->peer, MAX_CONNECTIONS);
+		refuse_log_one(c->peer, REFUSE_PORTAL_FULL, now);
+		iplimit_release(limits, c->peer);
 		close(fd);
 		free(c);
 		return;
@@ -426,6 +561,7 @@ static void accept_one(int lfd)
 			}
 		nconns--;
 		pthread_mutex_unlock(&conns_mu);
+		iplimit_release(limits, c->peer);
 		close(fd);
 		free(c);
 	}
@@ -539,6 +675,15 @@ int main(int argc, char **argv)
 			plog("deleted %d stale overlay files", r);
 	}
 	unknown_log = ratelog_new(RATELOG_WINDOW_S);
+	refuse_log = ratelog_new(RATELOG_WINDOW_S);
+	{
+		struct iplimit_cfg lc = {
+			.max_conns = opts.max_conn_per_ip, .rate = opts.login_rate,
+			.burst = opts.login_burst,
+		};
+
+		limits = iplimit_new(&lc);
+	}
 	r = conntab_default_path(opts.state, tab_path, sizeof(tab_path));
 	if (r < 0) {
 		plog("connection table under %s: %s (not published)", opts.state, strerror(-r));
@@ -554,8 +699,10 @@ int main(int argc, char **argv)
 	sc.lio_portal = opts.lio;
 	sc.write_limit = opts.anon_write_limit;
 	sc.keep_overlays = opts.keep_overlays;
+	sc.nopin_interval = opts.nopin_interval;
+	sc.nopin_timeout = opts.nopin_timeout;
 	mgr = session_mgr_new(&sc);
-	if (!mgr || !unknown_log || !conn_tab) {
+	if (!mgr || !unknown_log || !conn_tab || !limits || !refuse_log) {
 		plog("out of memory");
 		return 1;
 	}
@@ -580,6 +727,8 @@ int main(int argc, char **argv)
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		conntab_tick(conn_tab, now.tv_sec);
+		reap_logins(mono_ms());
+		refuse_summary(mono_ms());
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -598,6 +747,8 @@ int main(int argc, char **argv)
 	session_mgr_free(mgr);
 	cfs_close(cfs);
 	ratelog_free(unknown_log);
+	ratelog_free(refuse_log);
+	iplimit_free(limits);
 	conntab_clear(conn_tab);
 	conntab_free(conn_tab);
 	plog("stopped");

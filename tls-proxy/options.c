@@ -44,6 +44,21 @@ static const struct opt table[] = {
 	  "overlay data each anonymous session may write (64 MiB tier cap); 0 = unlimited" },
 	{ "max-pdu", NULL, OPT_U32, F(max_pdu), "65536", "BYTES", 512, 16777215,
 	  "largest PDU data segment read from an initiator before relaying" },
+	{ "max-conn-per-ip", NULL, OPT_U32, F(max_conn_per_ip), "16", "CONNS", 0, 65535,
+	  "open connections per source address (IPv6: per /64); more are closed at once; "
+	  "0 = no cap" },
+	{ "login-rate", NULL, OPT_U32, F(login_rate), "10", "PER-SECOND", 0, 100000,
+	  "new connections (logins) per source address per second, token bucket; 0 = off" },
+	{ "login-burst", NULL, OPT_U32, F(login_burst), "40", "CONNS", 1, 100000,
+	  "token bucket size of --login-rate: logins at once from a quiet address" },
+	{ "login-timeout", NULL, OPT_U32, F(login_timeout), "10", "SECONDS", 1, 3600,
+	  "a connection whose login (discovery: until Full Feature Phase; normal: its first "
+	  "Login PDU) is not done by then is dropped" },
+	{ "nopin-interval", NULL, OPT_U32, F(nopin_interval), "5", "SECONDS", 3, 60,
+	  "LIO sends a NOP-In after this long without traffic (anonymous sessions' ACLs)" },
+	{ "nopin-timeout", NULL, OPT_U32, F(nopin_timeout), "5", "SECONDS", 3, 60,
+	  "LIO drops a connection whose NOP-In is unanswered this long; also the TCP "
+	  "keepalive/user timeout of relayed initiators" },
 	{ "keep-overlays", NULL, OPT_FLAG, F(keep_overlays), "off", "flag", 0, 0,
 	  "keep overlay + bitmap files at session teardown and startup (crash tests)" },
 	{ "verbose", NULL, OPT_FLAG, F(verbose), "off", "flag", 0, 0,

@@ -24,6 +24,12 @@ struct portal_options {
 	uint64_t anon_write_limit;          /* bytes per anonymous session, 0 = unlimited
 					       (--anon-write-limit, alias --write-limit) */
 	uint32_t max_pdu;                   /* bytes: cap of a PDU data segment we read */
+	uint32_t max_conn_per_ip;           /* open connections per address, 0 = no cap */
+	uint32_t login_rate;                /* new connections per address per second, 0 = off */
+	uint32_t login_burst;               /* token bucket size for login_rate, connections */
+	uint32_t login_timeout;             /* seconds for a login before the drop */
+	uint32_t nopin_interval;            /* seconds idle before LIO's NOP-In (3..60) */
+	uint32_t nopin_timeout;             /* seconds for the NOP-Out answer (3..60) */
 	bool keep_overlays;
 	bool verbose;
 	bool help;                          /* --help was given (usage printed) */

@@ -1,7 +1,8 @@
 /*
  * test_options.c — unit tests for tls-proxy/options.c: defaults, both value
- * syntaxes, --public defaulting and its requirement for wildcard listens, and
- * rejection of bad addresses, numbers and unknown options.
+ * syntaxes, --public defaulting and its requirement for wildcard listens,
+ * rejection of bad addresses, numbers and unknown options, and the hardening
+ * options (per-address limits, login timeout, NOP-In keepalive).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,12 @@ static void test_defaults(void **state)
 	assert_string_equal(o.configfs, "/sys/kernel/config/target");
 	assert_int_equal(o.anon_write_limit, 67108864ull); /* the anonymous tier's 64 MiB */
 	assert_int_equal(o.max_pdu, 65536);
+	assert_int_equal(o.max_conn_per_ip, 16);
+	assert_int_equal(o.login_rate, 10);
+	assert_int_equal(o.login_burst, 40);
+	assert_int_equal(o.login_timeout, 10);
+	assert_int_equal(o.nopin_interval, 5);
+	assert_int_equal(o.nopin_timeout, 5);
 	assert_false(o.keep_overlays);
 	assert_false(o.verbose);
 }
@@ -55,6 +62,15 @@ static void test_values(void **state)
 	assert_int_equal(o.anon_write_limit, 0);
 	assert_int_equal(PARSE("--public", "p:1", "--anon-write-limit", "1048576"), 0);
 	assert_int_equal(o.anon_write_limit, 1048576);
+	assert_int_equal(PARSE("--public", "p:1", "--max-conn-per-ip=0", "--login-rate", "0",
+			       "--login-burst=1", "--login-timeout", "3", "--nopin-interval=60",
+			       "--nopin-timeout", "3"), 0);
+	assert_int_equal(o.max_conn_per_ip, 0);
+	assert_int_equal(o.login_rate, 0);
+	assert_int_equal(o.login_burst, 1);
+	assert_int_equal(o.login_timeout, 3);
+	assert_int_equal(o.nopin_interval, 60);
+	assert_int_equal(o.nopin_timeout, 3);
 }
 
 static void test_errors(void **state)
@@ -83,6 +99,13 @@ static void test_errors(void **state)
 	assert_int_equal(PARSE("--public", "p:1", "stray"), -22);
 	assert_int_equal(PARSE("--public"), -22);
 	assert_non_null(strstr(err, "needs a value"));
+	/* LIO's NOP-In range is 3..60 s; a login needs at least a second. */
+	assert_int_equal(PARSE("--public", "p:1", "--nopin-interval", "2"), -22);
+	assert_non_null(strstr(err, "3..60"));
+	assert_int_equal(PARSE("--public", "p:1", "--nopin-timeout", "61"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--login-timeout", "0"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--login-burst", "0"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--max-conn-per-ip", "65536"), -22);
 }
 
 int main(void)
