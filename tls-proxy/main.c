@@ -8,11 +8,15 @@
  * connection, starting with the buffered Login Request, to LIO's loopback portal
  * (relay.c). A Normal login to a provisioned target (iqn...:s.<id>, made by the
  * api-server) is relayed without provisioning when LIO has that target, else answered
- * 0x0203 (provtarget.h). Live relayed connections are published as
- * <state>/portal/connections.json (conntab.h). Startup sweeps what a crashed previous
- * run left in configfs ("sp*" objects only, under <state>/configfs.lock) and the
- * overlay directory; SIGTERM/SIGINT stop accepting, close every connection, tear
- * down every session and exit 0.
+ * 0x0203 (provtarget.h). A second listener (--tls-listen, port 3261) terminates TLS
+ * 1.2/1.3 (tls.h) in the connection thread and then serves the decrypted stream
+ * through exactly the same path; its SendTargets advertise --tls-public, and its
+ * certificate is reloaded when the files change (the handshake is part of the
+ * login, under --login-timeout). Live relayed connections are published as
+ * <state>/portal/connections.json (conntab.h). Startup sweeps what a crashed
+ * previous run left in configfs ("sp*" objects only, under <state>/configfs.lock)
+ * and the overlay directory; SIGTERM/SIGINT stop accepting, close every connection,
+ * tear down every session and exit 0.
  *
  * Hardening (issue 4): each source address may hold --max-conn-per-ip connections and
  * open new ones at --login-rate per second with a --login-burst (iplimit.h); others
@@ -56,6 +60,7 @@
 #include "ratelog.h"
 #include "relay.h"
 #include "session.h"
+#include "tls.h"
 
 #define LOGIN_TIMEOUT_S 15       /* seconds to receive each login/discovery PDU */
 #define LIO_CONNECT_TIMEOUT_S 5  /* seconds */
@@ -69,6 +74,7 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN];
 	uint16_t port;   /* initiator's TCP port */
 	int64_t login_deadline_ms; /* CLOCK_MONOTONIC ms; 0 once the login is done */
+	bool tls;        /* accepted on the TLS listener */
 };
 
 static struct portal_options opts;
@@ -77,6 +83,7 @@ static struct ratelog *unknown_log;
 static struct conntab *conn_tab;
 static struct iplimit *limits;       /* per-address admission (accept loop) */
 static struct ratelog *refuse_log;   /* refused and timed-out connections */
+static struct tls_server *tls_srv;   /* NULL: no TLS listener */
 static char images_dir[PATH_MAX];
 
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -123,6 +130,14 @@ static void set_timeouts(int fd, int seconds)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec;
 }
 
 static int sockaddr_of(const char *hostport, struct sockaddr_storage *ss, socklen_t *len)
@@ -294,7 +309,7 @@ static void peer_port_str(const struct conn *c, char *out, size_t len)
  * ends, listing the connection in the connection table meanwhile. Answers the
  * initiator with a target error when LIO cannot be reached. Returns when done.
  */
-static void relay_to_lio(struct conn *c, struct pio_fd *cio, const struct pdu *p,
+static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const struct login_req *req, enum conntab_kind kind)
 {
 	struct pio_fd lio;
@@ -307,7 +322,7 @@ static void relay_to_lio(struct conn *c, struct pio_fd *cio, const struct pdu *p
 	if (lfd < 0) {
 		plog("login from %s (%s) to %s: cannot connect to LIO at %s: %s", c->peer,
 		     req->initiator, req->target, opts.lio, strerror(-lfd));
-		reject(&cio->io, p, LOGIN_TARGET_ERROR);
+		reject(cio, p, LOGIN_TARGET_ERROR);
 		return;
 	}
 	pthread_mutex_lock(&conns_mu);
@@ -326,8 +341,8 @@ static void relay_to_lio(struct conn *c, struct pio_fd *cio, const struct pdu *p
 	if (r == 0) {
 		set_timeouts(c->fd, 0);
 		set_timeouts(lfd, 0);
-		if ((r = pio_fd_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
-			r = relay_run_progress(&cio->io, &lio.io, &st, on_relay_bytes, &id);
+		if ((r = pio_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
+			r = relay_run_progress(cio, &lio.io, &st, on_relay_bytes, &id);
 	} else {
 		plog("login from %s (%s) to %s: forwarding the login to LIO: %s", c->peer,
 		     req->initiator, req->target, strerror(-r));
@@ -343,7 +358,7 @@ static void relay_to_lio(struct conn *c, struct pio_fd *cio, const struct pdu *p
 	close(lfd);
 }
 
-static void reject_unknown(struct conn *c, struct pio_fd *cio, const struct pdu *p,
+static void reject_unknown(struct conn *c, struct pio *cio, const struct pdu *p,
 			   const struct login_req *req)
 {
 	struct timespec now;
@@ -352,10 +367,10 @@ static void reject_unknown(struct conn *c, struct pio_fd *cio, const struct pdu 
 	if (ratelog_allow(unknown_log, c->peer, req->target, now.tv_sec))
 		plog("login from %s (%s) to unknown target %s (logged once per %d s)",
 		     c->peer, req->initiator, req->target, RATELOG_WINDOW_S);
-	reject(&cio->io, p, LOGIN_TARGET_NOT_FOUND);
+	reject(cio, p, LOGIN_TARGET_NOT_FOUND);
 }
 
-static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p,
+static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const struct login_req *req)
 {
 	const struct catalog_entry *e;
@@ -382,7 +397,7 @@ static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p
 	if (r < 0) {
 		plog("login from %s (%s): catalog scan failed: %s", c->peer, req->initiator,
 		     strerror(-r));
-		reject(&cio->io, p, LOGIN_TARGET_ERROR);
+		reject(cio, p, LOGIN_TARGET_ERROR);
 		return;
 	}
 	e = catalog_find(&cat, req->target);
@@ -396,33 +411,74 @@ static void serve_normal(struct conn *c, struct pio_fd *cio, const struct pdu *p
 	if (r < 0) {
 		plog("login from %s (%s) to %s: provisioning failed: %s", c->peer,
 		     req->initiator, req->target, err);
-		reject(&cio->io, p, LOGIN_TARGET_ERROR);
+		reject(cio, p, LOGIN_TARGET_ERROR);
 		return;
 	}
 	relay_to_lio(c, cio, p, req, CONNTAB_ANONYMOUS);
 	session_release(mgr, s, c->peer);
 }
 
+/*
+ * TLS connections: the handshake, part of the login and so bounded by
+ * --login-timeout. 0 with *t ready, or -errno (logged at most once per 5 minutes
+ * per peer: anyone can fail it).
+ */
+static int tls_handshake(struct conn *c, struct pio_tls *t)
+{
+	SSL_CTX *ctx = tls_server_ctx(tls_srv, mono_s());
+	char err[768];
+	int r;
+
+	r = pio_tls_accept(t, ctx, c->fd, (int)opts.login_timeout * 1000, err, sizeof(err));
+	SSL_CTX_free(ctx); /* the session holds its own reference */
+	if (r < 0) {
+		if (ratelog_allow(unknown_log, c->peer, "(TLS handshake)", mono_s()))
+			plog("TLS connection from %s: %s (logged once per %d s)", c->peer, err,
+			     RATELOG_WINDOW_S);
+		return r;
+	}
+	plog_debug("TLS connection from %s: %s, %s", c->peer, SSL_get_version(t->ssl),
+		   SSL_get_cipher_name(t->ssl));
+	return 0;
+}
+
+static void serve_stream(struct conn *c, struct pio *cio);
+
 static void serve(struct conn *c)
 {
-	struct pio_fd cio;
+	struct pio_fd fio;
+	struct pio_tls tio;
+	int one = 1;
+
+	pio_fd_init(&fio, c->fd);
+	set_timeouts(c->fd, LOGIN_TIMEOUT_S);
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	set_keepalive(c->fd);
+	if (!c->tls) {
+		serve_stream(c, &fio.io);
+		return;
+	}
+	if (tls_handshake(c, &tio) < 0)
+		return;
+	serve_stream(c, &tio.io);
+	pio_tls_end(&tio); /* close_notify unless the relay sent it already */
+}
+
+/* The first Login PDU, then discovery, a relayed session or a rejection: on io. */
+static void serve_stream(struct conn *c, struct pio *cio)
+{
 	struct login_req req;
 	struct pdu p;
 	char why[256] = "";
 	uint16_t st;
-	int r, one = 1;
+	int r;
 
-	pio_fd_init(&cio, c->fd);
-	set_timeouts(c->fd, LOGIN_TIMEOUT_S);
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	set_keepalive(c->fd);
-
-	r = pdu_read(&cio.io, opts.max_pdu, &p);
+	r = pdu_read(cio, opts.max_pdu, &p);
 	if (r == -EMSGSIZE) {
 		plog("connection from %s: first PDU data segment of %u bytes is over %u",
 		     c->peer, pdu_data_len(p.bhs), opts.max_pdu);
 		if (pdu_opcode(p.bhs) == PDU_OP_LOGIN_REQ)
-			reject(&cio.io, &p, LOGIN_INITIATOR_ERROR);
+			reject(cio, &p, LOGIN_INITIATOR_ERROR);
 		pdu_free(&p);
 		return;
 	}
@@ -446,19 +502,20 @@ static void serve(struct conn *c)
 		plog("login from %s (%s): rejected: %s (0x%04x): %s", c->peer,
 		     req.initiator && login_name_ok(req.initiator) ? req.initiator : "?",
 		     login_status_str(st), st, why);
-		reject(&cio.io, &p, st);
+		reject(cio, &p, st);
 	} else if (req.discovery) {
 		struct discovery_cfg dc = {
-			.images_dir = images_dir, .public_addr = opts.public_addr,
+			.images_dir = images_dir,
+			.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 			.max_recv_dsl = opts.max_pdu, .tsih = next_tsih(),
 			.statsn = random32(), .peer = c->peer,
 			.logged_in = login_done, .arg = c,
 		};
 
 		plog_debug("discovery login from %s (%s)", c->peer, req.initiator);
-		discovery_run(&cio.io, &p, &dc);
+		discovery_run(cio, &p, &dc);
 	} else {
-		serve_normal(c, &cio, &p, &req);
+		serve_normal(c, cio, &p, &req);
 	}
 	login_req_free(&req);
 	pdu_free(&p);
@@ -497,7 +554,7 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len,
 						 : ((const struct sockaddr_in *)ss)->sin_port);
 }
 
-static void accept_one(int lfd)
+static void accept_one(int lfd, bool tls)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -522,6 +579,7 @@ static void accept_one(int lfd)
 	}
 	c->fd = fd;
 	c->lio_fd = -1;
+	c->tls = tls;
 	peer_name(&ss, c->peer, sizeof(c->peer), &c->port);
 	now = mono_ms();
 	v = iplimit_acquire(limits, c->peer, now);
@@ -568,13 +626,13 @@ static void accept_one(int lfd)
 	pthread_attr_destroy(&attr);
 }
 
-static int open_listener(void)
+static int open_listener(const char *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, one = 1;
 
-	if (sockaddr_of(opts.listen, &ss, &len) < 0)
+	if (sockaddr_of(addr, &ss, &len) < 0)
 		return -EINVAL;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -586,6 +644,46 @@ static int open_listener(void)
 		close(fd);
 		return -e;
 	}
+	return fd;
+}
+
+/*
+ * The TLS listener: its certificate holder (tls_srv) and socket. Returns the
+ * listening fd, -1 when TLS is off (logged), or -2 when it is configured but cannot
+ * start (logged; the portal exits).
+ */
+static int open_tls_listener(void)
+{
+	char err[PATH_MAX * 2 + 512], fpr[TLS_FINGERPRINT_LEN];
+	const char *key = opts.tls_key[0] ? opts.tls_key : opts.tls_cert;
+	int fd;
+
+	if (!opts.tls_listen[0]) {
+		plog("TLS listener off (--tls-listen is empty)");
+		return -1;
+	}
+	if (!opts.tls_cert[0]) {
+		plog("TLS listener on %s off: no certificate configured (--tls-cert)",
+		     opts.tls_listen);
+		return -1;
+	}
+	tls_srv = tls_server_new(opts.tls_cert, key, opts.tls_reload_interval, mono_s(), err,
+				 sizeof(err));
+	if (!tls_srv) {
+		plog("TLS listener on %s cannot start: %s", opts.tls_listen, err);
+		return -2;
+	}
+	fd = open_listener(opts.tls_listen);
+	if (fd < 0) {
+		plog("cannot listen on %s (TLS): %s", opts.tls_listen, strerror(-fd));
+		tls_server_free(tls_srv);
+		tls_srv = NULL;
+		return -2;
+	}
+	tls_server_fingerprint(tls_srv, fpr, sizeof(fpr));
+	plog("TLS listening on %s (TLS 1.2-1.3, advertising %s; certificate %s, sha256 %s, "
+	     "looked at every %u s)", opts.tls_listen, opts.tls_public, opts.tls_cert, fpr,
+	     opts.tls_reload_interval);
 	return fd;
 }
 
@@ -623,7 +721,7 @@ int main(int argc, char **argv)
 	struct cfs *cfs;
 	char tab_path[PATH_MAX];
 	unsigned removed = 0;
-	int lfd, r, lock;
+	int lfd, tls_lfd, r, lock;
 
 	if (options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
 		fprintf(stderr, "scsipub-portal: %s\n", err);
@@ -708,9 +806,16 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&tsih_counter, random32());
 
-	lfd = open_listener();
+	lfd = open_listener(opts.listen);
 	if (lfd < 0) {
 		plog("cannot listen on %s: %s", opts.listen, strerror(-lfd));
+		session_mgr_free(mgr);
+		cfs_close(cfs);
+		return 1;
+	}
+	tls_lfd = open_tls_listener();
+	if (tls_lfd == -2) {
+		close(lfd);
 		session_mgr_free(mgr);
 		cfs_close(cfs);
 		return 1;
@@ -719,16 +824,19 @@ int main(int argc, char **argv)
 	     opts.public_addr, opts.lio);
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
-				       { .fd = stop_pipe[0], .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = stop_pipe[0], .events = POLLIN },
+				       { .fd = tls_lfd, .events = POLLIN } };
 
 		struct timespec now;
-		int n = poll(p, 2, CONNTAB_TICK_S * 1000);
+		int n = poll(p, 3, CONNTAB_TICK_S * 1000);
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		conntab_tick(conn_tab, now.tv_sec);
 		reap_logins(mono_ms());
 		refuse_summary(mono_ms());
+		if (tls_srv) /* a changed certificate is picked up without a connection too */
+			tls_server_maybe_reload(tls_srv, now.tv_sec);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -738,10 +846,14 @@ int main(int argc, char **argv)
 		if (p[1].revents)
 			break;
 		if (p[0].revents & POLLIN)
-			accept_one(lfd);
+			accept_one(lfd, false);
+		if (p[2].revents & POLLIN)
+			accept_one(tls_lfd, true);
 	}
 	plog("stopping: closing connections");
 	close(lfd);
+	if (tls_lfd >= 0)
+		close(tls_lfd);
 	shutdown_connections();
 	plog("tearing down %zu sessions", session_count(mgr));
 	session_mgr_free(mgr);
@@ -749,6 +861,7 @@ int main(int argc, char **argv)
 	ratelog_free(unknown_log);
 	ratelog_free(refuse_log);
 	iplimit_free(limits);
+	tls_server_free(tls_srv); /* after the connections: none uses it any more */
 	conntab_clear(conn_tab);
 	conntab_free(conn_tab);
 	plog("stopped");

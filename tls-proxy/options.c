@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { OPT_ADDR, OPT_HOSTPORT, OPT_PATH, OPT_U64, OPT_U32, OPT_FLAG };
+/* OPT_ADDR_OFF: an OPT_ADDR that may be set to "" (feature off). */
+enum opt_type {
+	OPT_ADDR, OPT_ADDR_OFF, OPT_HOSTPORT, OPT_PATH, OPT_U64, OPT_U32, OPT_FLAG
+};
 
 struct opt {
 	const char *name;
@@ -59,6 +62,17 @@ static const struct opt table[] = {
 	{ "nopin-timeout", NULL, OPT_U32, F(nopin_timeout), "5", "SECONDS", 3, 60,
 	  "LIO drops a connection whose NOP-In is unanswered this long; also the TCP "
 	  "keepalive/user timeout of relayed initiators" },
+	{ "tls-listen", NULL, OPT_ADDR_OFF, F(tls_listen), "0.0.0.0:3261", "ADDR:PORT", 0, 0,
+	  "TLS listener (TLS 1.2/1.3, same service as --listen); empty = off" },
+	{ "tls-public", NULL, OPT_HOSTPORT, F(tls_public), "", "HOST:PORT", 0, 0,
+	  "address SendTargets advertises on TLS connections (default: --public's host "
+	  "with --tls-listen's port)" },
+	{ "tls-cert", NULL, OPT_PATH, F(tls_cert), "", "FILE", 0, 0,
+	  "PEM certificate (chain) of the TLS listener; none = TLS listener off" },
+	{ "tls-key", NULL, OPT_PATH, F(tls_key), "", "FILE", 0, 0,
+	  "PEM private key (unencrypted) of --tls-cert (default: in --tls-cert's file)" },
+	{ "tls-reload-interval", NULL, OPT_U32, F(tls_reload_interval), "60", "SECONDS", 1,
+	  86400, "look at --tls-cert/--tls-key this often; changed files are reloaded" },
 	{ "keep-overlays", NULL, OPT_FLAG, F(keep_overlays), "off", "flag", 0, 0,
 	  "keep overlay + bitmap files at session teardown and startup (crash tests)" },
 	{ "verbose", NULL, OPT_FLAG, F(verbose), "off", "flag", 0, 0,
@@ -124,11 +138,17 @@ static int set(const struct opt *o, struct portal_options *po, const char *v, ch
 	uint16_t port;
 
 	switch (o->type) {
+	case OPT_ADDR_OFF:
+		if (!v[0]) {
+			field[0] = '\0';
+			return 0;
+		}
+		/* fall through */
 	case OPT_ADDR:
 	case OPT_HOSTPORT:
 		if (strlen(v) >= o->size || options_split_hostport(v, host, sizeof(host), &port) < 0)
 			return fail(err, errlen, "--%s: '%s' is not %s", o->name, v, o->unit);
-		if (o->type == OPT_ADDR && !numeric_ip(host))
+		if (o->type != OPT_HOSTPORT && !numeric_ip(host))
 			return fail(err, errlen, "--%s: '%s' is not a numeric IP address",
 				    o->name, host);
 		for (const char *c = host; *c; c++)
@@ -220,6 +240,18 @@ int options_parse(int argc, char **argv, struct portal_options *po, char *err, s
 				    "a wildcard address (%s)", po->listen);
 		strcpy(po->public_addr, po->listen);
 	}
+	if (!po->tls_public[0] && po->tls_listen[0]) {
+		uint16_t tls_port;
+		char pub[OPTIONS_ADDR_MAX];
+
+		if (options_split_hostport(po->tls_listen, host, sizeof(host), &tls_port) < 0 ||
+		    options_split_hostport(po->public_addr, pub, sizeof(pub), &port) < 0)
+			return fail(err, errlen, "--tls-public: cannot derive it from --public");
+		r = snprintf(po->tls_public, sizeof(po->tls_public),
+			     strchr(pub, ':') ? "[%s]:%u" : "%s:%u", pub, tls_port);
+		if (r < 0 || (size_t)r >= sizeof(po->tls_public))
+			return fail(err, errlen, "--tls-public: too long when derived from --public");
+	}
 	return 0;
 }
 
@@ -250,6 +282,7 @@ void options_each(const struct portal_options *po, void (*emit)(const char *line
 
 		switch (o->type) {
 		case OPT_ADDR:
+		case OPT_ADDR_OFF:
 		case OPT_HOSTPORT:
 		case OPT_PATH:
 			snprintf(line, sizeof(line), "%s=%s", o->name, field);

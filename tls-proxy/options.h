@@ -30,6 +30,12 @@ struct portal_options {
 	uint32_t login_timeout;             /* seconds for a login before the drop */
 	uint32_t nopin_interval;            /* seconds idle before LIO's NOP-In (3..60) */
 	uint32_t nopin_timeout;             /* seconds for the NOP-Out answer (3..60) */
+	char tls_listen[OPTIONS_ADDR_MAX];  /* ADDR:PORT of the TLS listener, "" = off */
+	char tls_public[OPTIONS_ADDR_MAX];  /* HOST:PORT SendTargets advertises on TLS
+					       connections (default: public host, TLS port) */
+	char tls_cert[PATH_MAX];            /* PEM certificate (chain), "" = TLS off */
+	char tls_key[PATH_MAX];             /* PEM private key, "" = in tls_cert */
+	uint32_t tls_reload_interval;       /* seconds between looks at cert/key */
 	bool keep_overlays;
 	bool verbose;
 	bool help;                          /* --help was given (usage printed) */

@@ -41,6 +41,40 @@ static void test_defaults(void **state)
 	assert_int_equal(o.nopin_timeout, 5);
 	assert_false(o.keep_overlays);
 	assert_false(o.verbose);
+	/* TLS (issue 4): listener on 3261, advertised with the public host; no cert. */
+	assert_string_equal(o.tls_listen, "0.0.0.0:3261");
+	assert_string_equal(o.tls_public, "pub.example:3261");
+	assert_string_equal(o.tls_cert, "");
+	assert_string_equal(o.tls_key, "");
+	assert_int_equal(o.tls_reload_interval, 60); /* the issue's "at most once per 60 s" */
+}
+
+static void test_tls(void **state)
+{
+	struct portal_options o;
+
+	(void)state;
+	assert_int_equal(PARSE("--public", "[2001:db8::1]:3260", "--tls-listen=[::]:4443",
+			       "--tls-cert", "/etc/p.crt", "--tls-key=/etc/p.key",
+			       "--tls-reload-interval", "5"), 0);
+	assert_string_equal(o.tls_listen, "[::]:4443");
+	assert_string_equal(o.tls_public, "[2001:db8::1]:4443");
+	assert_string_equal(o.tls_cert, "/etc/p.crt");
+	assert_string_equal(o.tls_key, "/etc/p.key");
+	assert_int_equal(o.tls_reload_interval, 5);
+	assert_int_equal(PARSE("--public", "p:1", "--tls-public", "tls.example:443"), 0);
+	assert_string_equal(o.tls_public, "tls.example:443");
+	assert_int_equal(PARSE("--public", "p:1", "--tls-listen="), 0); /* off */
+	assert_string_equal(o.tls_listen, "");
+	assert_string_equal(o.tls_public, "");
+	assert_int_equal(PARSE("--public", "p:1", "--tls-listen", ""), 0);
+	assert_string_equal(o.tls_listen, "");
+	assert_int_equal(PARSE("--public", "p:1", "--tls-listen", "example:3261"), -22);
+	assert_non_null(strstr(err, "numeric"));
+	assert_int_equal(PARSE("--public", "p:1", "--tls-listen", "1.2.3.4"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--tls-reload-interval", "0"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--tls-reload-interval", "86401"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--tls-public", "x"), -22);
 }
 
 static void test_values(void **state)
@@ -114,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_tls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
