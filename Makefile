@@ -1,13 +1,15 @@
 # scsipub-lio — top-level build.
 #   make            build every C program (build/)
 #   make deps       install the Debian 12 packages the build, lab and tests need
-#   make test       unit tests (ASan+UBSan) then the lab integration tests (QEMU VM)
+#   make test       unit tests (ASan+UBSan), a bounded fuzz run, then the lab tests (QEMU VM)
 #   make run        run the service (directly with LIO, else inside the lab VM)
+#   make fuzz-smoke the bounded libFuzzer run of the login parser (part of make test)
+#   make fuzz       the long libFuzzer run (FUZZ_RUNS executions, default 2 000 000)
 include mk/common.mk
 
 COMPONENTS = tcmu-handler configfs-manager tls-proxy pr-store api-server
 
-.PHONY: all tools deps test test-unit test-lab run clean $(COMPONENTS)
+.PHONY: all tools deps test test-unit test-lab run clean fuzz fuzz-smoke $(COMPONENTS)
 
 all: $(COMPONENTS)
 
@@ -32,6 +34,10 @@ test-lab: all tools
 
 run:
 	scripts/run-service.sh
+
+# libFuzzer harnesses, built with clang into build/fuzz (tests/fuzz/Makefile).
+fuzz fuzz-smoke:
+	$(MAKE) -C tests/fuzz $@
 
 # Test clients used by the lab tests (libiscsi).
 tools: $(BUILD)/tools/iscsi-pattern

@@ -12,6 +12,7 @@ PKGS=(
   libcurl4-openssl-dev liblzma-dev zlib1g-dev libjson-c-dev
   libmicrohttpd-dev libpq-dev postgresql
   libisal-dev
+  clang libclang-rt-dev llvm
 )
 missing=()
 for p in "${PKGS[@]}"; do
