@@ -22,6 +22,14 @@
 #   SCSIPUB_API_LISTEN    ADDR:PORT of the HTTP API                       (0.0.0.0:8080)
 #   SCSIPUB_API_ARGS      extra scsipub-api options
 #   SCSIPUB_PRSTORE_ARGS  extra scsipub-prstore options (PR state capture)
+#   SCSIPUB_TLS_PORT      port of the portal's TLS listener; empty = off  (3261)
+#   SCSIPUB_TLS_CERT      PEM certificate (chain) of the TLS listener     (a self-signed one,
+#                         generated once into $SCSIPUB_STATE/tls/)
+#   SCSIPUB_TLS_KEY       its PEM private key                             (SCSIPUB_TLS_CERT)
+#   SCSIPUB_TLS_PUBLIC    HOST:PORT SendTargets advertises on TLS connections
+#                         (the portal's default: SCSIPUB_PUBLIC's host, SCSIPUB_TLS_PORT);
+#                         --tls-public and --tls-reload-interval may also come in
+#                         SCSIPUB_PORTAL_ARGS
 #   DATABASE_URL          libpq URL; unset = a local cluster in $SCSIPUB_STATE/pg
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +37,7 @@ BIN=$TOP/build
 PORT=${SCSIPUB_PORT:-3260}
 STATE=${SCSIPUB_STATE:-/var/lib/scsipub}
 IMAGES=${SCSIPUB_IMAGES:-$STATE/catalog}
+TLS_PORT=${SCSIPUB_TLS_PORT-3261}
 LOGDIR=/var/log
 say() { echo "provision: $*" >&2; }
 
@@ -100,6 +109,39 @@ start_prstore() {
   return 1
 }
 
+# The TLS listener's options, appended to PORTAL. Without SCSIPUB_TLS_CERT a
+# self-signed certificate for the public host is generated once into $STATE/tls/ (the
+# portal re-reads the files when they change, so replacing them needs no restart).
+tls_argv() {
+  if [ -z "$TLS_PORT" ]; then PORTAL+=(--tls-listen=); return 0; fi
+  local cert=${SCSIPUB_TLS_CERT:-} key=${SCSIPUB_TLS_KEY:-${SCSIPUB_TLS_CERT:-}}
+  if [ -z "$cert" ]; then
+    local host san pub
+    pub=$(public_addr); host=${pub%:*}; host=${host#[}; host=${host%]}
+    if [[ $host =~ ^[0-9.]+$ || $host == *:* ]]; then san=IP:$host; else san=DNS:$host; fi
+    cert=$STATE/tls/portal.crt key=$STATE/tls/portal.key
+    if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
+      mkdir -p "$STATE/tls" && chmod 700 "$STATE/tls"
+      # Our own minimal request config: the lab guest has no /etc/ssl/openssl.cnf.
+      printf '[req]\ndistinguished_name = dn\n[dn]\n' >"$STATE/tls/req.cnf"
+      if ! openssl req -config "$STATE/tls/req.cnf" -x509 -newkey ec \
+          -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj "/CN=$host" \
+          -addext "subjectAltName=$san" -keyout "$key.tmp" -out "$cert.tmp" 2>/dev/null; then
+        say "no SCSIPUB_TLS_CERT and openssl could not generate one: TLS listener off"
+        PORTAL+=(--tls-listen=); return 0
+      fi
+      chmod 600 "$key.tmp"; mv "$key.tmp" "$key"; mv "$cert.tmp" "$cert"
+      say "no SCSIPUB_TLS_CERT: generated a self-signed TLS certificate $cert (CN=$host," \
+        "$(openssl x509 -in "$cert" -noout -fingerprint -sha256)); set SCSIPUB_TLS_CERT" \
+        "and SCSIPUB_TLS_KEY for a real one"
+    else
+      say "no SCSIPUB_TLS_CERT: using the self-signed TLS certificate $cert"
+    fi
+  fi
+  PORTAL+=(--tls-listen "0.0.0.0:$TLS_PORT" --tls-cert "$cert" --tls-key "$key")
+  [ -z "${SCSIPUB_TLS_PUBLIC:-}" ] || PORTAL+=(--tls-public "$SCSIPUB_TLS_PUBLIC")
+}
+
 portal_argv() {
   # shellcheck disable=SC2206
   local extra=(${SCSIPUB_PORTAL_ARGS:-})
@@ -149,6 +191,7 @@ start)
   start_api
   start_prstore
   portal_argv
+  tls_argv
   say "portal: ${PORTAL[*]}"
   if [ "${SCSIPUB_START_DAEMONS:-0}" = 1 ]; then
     setsid "${PORTAL[@]}" >"$LOGDIR/scsipub-portal.log" 2>&1 </dev/null &
@@ -166,6 +209,7 @@ restart-control)
   start_api
   start_prstore
   portal_argv
+  tls_argv
   setsid "${PORTAL[@]}" >"$LOGDIR/scsipub-portal.log" 2>&1 </dev/null &
   for i in $(seq 100); do
     grep -q "listening on" "$LOGDIR/scsipub-portal.log" && break; sleep 0.1

@@ -1,7 +1,8 @@
 # The lab VM (sourced by the lab tests and scripts/run-service.sh).
 #   lab_boot    boot Debian 12's kernel under QEMU with the host /usr and the repo
-#               over 9p; the guest's port LAB_PORT is forwarded to the host's
-#               LAB_HOST:LAB_PORT (LAB_HOST defaults to 127.0.0.1). Waits (bounded)
+#               over 9p; the guest's port LAB_PORT (and LAB_API_PORT, LAB_TLS_PORT
+#               when set) is forwarded to the host's LAB_HOST:LAB_PORT (LAB_HOST
+#               defaults to 127.0.0.1). Waits (bounded)
 #               until the guest agent is ready.
 #   lab_exec CMD  run CMD with bash inside the guest as root; prints its output and
 #               returns its exit status (bounded by LAB_EXEC_TIMEOUT seconds).
@@ -53,6 +54,8 @@ lab_boot_with() { # GUEST_DIR ACCEL
   local fwd="hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_PORT:?LAB_PORT unset}-:${LAB_PORT}"
   # LAB_API_PORT (optional): the HTTP API's port, forwarded the same way.
   [ -z "${LAB_API_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_API_PORT}-:${LAB_API_PORT}"
+  # LAB_TLS_PORT (optional): the portal's TLS port, forwarded the same way.
+  [ -z "${LAB_TLS_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_TLS_PORT}-:${LAB_TLS_PORT}"
   # shellcheck disable=SC2046
   qemu-system-x86_64 $(lab_accel_args "$2") -m "$LAB_MEM" -smp 2 -nographic -no-reboot \
     -kernel "$kernel" -initrd "$g/initrd.gz" \
