@@ -14,7 +14,12 @@
 #   SCSIPUB_PUBLIC        HOST:PORT that SendTargets advertises         (first global IPv4:PORT)
 #   SCSIPUB_IMAGES        catalog directory of *.img / *.iso             (/var/lib/scsipub/catalog)
 #   SCSIPUB_STATE         state directory (overlays)                     (/var/lib/scsipub)
-#   SCSIPUB_PORTAL_ARGS   extra scsipub-portal options
+#   SCSIPUB_PORTAL_ARGS   extra scsipub-portal options (after the hardening ones, so
+#                         they override them)
+#   SCSIPUB_PORTAL_HARDENING  the portal's per-address limits, login timeout and NOP-In
+#                         keepalive (see scsipub-portal --help)
+#                         ("--max-conn-per-ip 16 --login-rate 10 --login-burst 40
+#                           --login-timeout 10 --nopin-interval 5 --nopin-timeout 5")
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
 #   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the
@@ -145,8 +150,10 @@ tls_argv() {
 portal_argv() {
   # shellcheck disable=SC2206
   local extra=(${SCSIPUB_PORTAL_ARGS:-})
+  local hardening=(${SCSIPUB_PORTAL_HARDENING:---max-conn-per-ip 16 --login-rate 10 \
+    --login-burst 40 --login-timeout 10 --nopin-interval 5 --nopin-timeout 5})
   PORTAL=("$BIN/tls-proxy/scsipub-portal" --listen "0.0.0.0:$PORT" --public "$(public_addr)"
-    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${extra[@]}")
+    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}" "${extra[@]}")
 }
 
 stop_all() {
