@@ -132,9 +132,9 @@ static const char *control(struct t *t, const char *name)
 }
 
 static struct prov_lun luns3[3] = {
-	{ "/srv/img/a.img", 4 * MIB },
-	{ NULL, 64 * MIB },
-	{ "/srv/img/c.img", 8 * MIB },
+	{ "/srv/img/a.img", 4 * MIB, NULL },
+	{ NULL, 64 * MIB, NULL },
+	{ "/srv/img/c.img", 8 * MIB, NULL },
 };
 
 static struct prov_session sess(const char *id, unsigned n)
@@ -260,7 +260,7 @@ static void test_create_rollback(void **state)
 {
 	struct t *t = *state;
 	struct prov_session s = sess("rb", 3);
-	struct prov_lun longbase[1] = { { NULL, MIB } };
+	struct prov_lun longbase[1] = { { NULL, MIB, NULL } };
 	char base[240];
 
 	/* LUN 1 of an existing target is taken by another backstore: -EEXIST, and what
@@ -297,7 +297,7 @@ static void test_bad_args(void **state)
 {
 	struct t *t = *state;
 	struct prov_session s = sess("ok", 1);
-	struct prov_lun odd[1] = { { NULL, 1000 } };
+	struct prov_lun odd[1] = { { NULL, 1000, NULL } };
 	struct prov_lun many[PROV_LUNS_MAX + 1];
 
 	s.id = "Bad";
