@@ -25,6 +25,7 @@
 
 #include "test_tmpdir.h"
 
+#include "aptpl.h"
 #include "cfs.h"
 #include "prov.h"
 
@@ -256,6 +257,68 @@ static void test_recreate_restores(void **state)
 	assert_string_equal(slurp(P(t->state, "sessions/p1/lun0.ovl")), "data");
 }
 
+/*
+ * PR restore (issue 4): a re-created target gets force_pr_aptpl on its new backstore,
+ * the registrations queued in res_aptpl_metadata (plain mode keeps the last write),
+ * explicit ACLs with CHAP for the registered initiators, and no placeholder ACL left.
+ */
+static void test_pr_restore(void **state)
+{
+	struct t *t = *state;
+	struct prov_lun l[1] = { { NULL, 4 * MIB, NULL } };
+	struct prov_session s = sess("pr1", 1);
+	struct aptpl_state st = { 0 };
+	struct aptpl_reg regs[2];
+	char path[PATH_MAX];
+	const char *meta;
+
+	memset(regs, 0, sizeof(regs));
+	snprintf(regs[0].initiator, sizeof(regs[0].initiator), "iqn.2025-01.test:a");
+	snprintf(regs[0].isid, sizeof(regs[0].isid), "23d000001");
+	regs[0].key = 0xa1;
+	regs[0].holder = true;
+	regs[0].type = APTPL_EXCLUSIVE_ACCESS_ALLREG;
+	snprintf(regs[1].initiator, sizeof(regs[1].initiator), "iqn.2025-01.test:b");
+	regs[1].key = 0xb2;
+	for (int i = 0; i < 2; i++) {
+		snprintf(regs[i].target, sizeof(regs[i].target), PROV_IQN_PREFIX "pr1");
+		regs[i].tpgt = 1;
+	}
+	st.regs = regs;
+	st.n = 2;
+	st.generation = 7;
+	l[0].pr = &st;
+	s.luns = l;
+	assert_int_equal(prov_session_create(t->c, t->state, PORTAL, &s, t->err,
+					     sizeof(t->err)), 0);
+	assert_int_equal(cfs_backstore_path(t->c, "pvpr1l0", path, sizeof(path)), 0);
+	assert_string_equal(slurp(P(path, "attrib/force_pr_aptpl")), "1");
+	meta = slurp(P(path, "pr/res_aptpl_metadata"));
+	assert_non_null(meta);
+	/* The last queued registration: B's, numbers in decimal. */
+	assert_non_null(strstr(meta, "initiator_node=iqn.2025-01.test:b,"));
+	assert_non_null(strstr(meta, "sa_res_key=178,"));
+	assert_true(exists(P(t->root, TGT("pr1") "/acls/iqn.2025-01.test:a/lun_0")));
+	assert_true(exists(P(t->root, TGT("pr1") "/acls/iqn.2025-01.test:b/lun_0")));
+	assert_string_equal(slurp(P(t->root, TGT("pr1") "/acls/iqn.2025-01.test:a/auth/userid")),
+			    "user1");
+	assert_string_equal(slurp(P(t->root, TGT("pr1") "/acls/iqn.2025-01.test:b/auth/password")),
+			    SECRET);
+	assert_false(exists(P(t->root, TGT("pr1") "/acls/" PROV_PR_PAD_INITIATOR)));
+	/* Idempotent with the target present: nothing is queued again. */
+	write_file(P(path, "pr/res_aptpl_metadata"), "untouched");
+	assert_int_equal(prov_session_create(t->c, t->state, PORTAL, &s, t->err,
+					     sizeof(t->err)), 0);
+	assert_string_equal(slurp(P(path, "pr/res_aptpl_metadata")), "untouched");
+	/* A registration naming another target is refused, and rolled back. */
+	assert_int_equal(cfs_target_remove(t->c, PROV_IQN_PREFIX "pr1"), 0);
+	snprintf(regs[1].target, sizeof(regs[1].target), PROV_IQN_PREFIX "other");
+	assert_int_equal(prov_session_create(t->c, t->state, PORTAL, &s, t->err,
+					     sizeof(t->err)), -EINVAL);
+	assert_non_null(strstr(t->err, "not this session's target"));
+	assert_false(exists(P(t->root, "iscsi/" PROV_IQN_PREFIX "pr1")));
+}
+
 static void test_create_rollback(void **state)
 {
 	struct t *t = *state;
@@ -443,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_iqn_and_ids),
 		cmocka_unit_test_setup_teardown(test_create_destroy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recreate_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pr_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connections, setup, teardown),
