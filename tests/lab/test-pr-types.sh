@@ -47,4 +47,22 @@ while read -r t name ur uw rr rw; do
   check "type $t ($name): every PR OUT succeeded" [ "${#L[@]}" = 3 ]
 done <<<"$TABLE"
 check "nodes log out" lab_exec "$G; pr_logout ifa $IQN $P && pr_logout ifb $IQN $P"
+
+# Acceptance 2: libiscsi's PR families against a fresh provisioned LUN, two
+# InitiatorNames under the session's one CHAP user (from the host, through the portal).
+api POST /api/sessions '{"images":["blank"],"persistent":false,"ttl_s":600}'
+check "second provisioned session → 201" [ "$API_CODE" = 201 ]
+IQN2=$(json_field iqn); CU2=$(json_field chap_user); CS2=$(json_field chap_secret)
+FAMILIES=SCSI.PrinReadKeys,SCSI.PrinReportCapabilities,SCSI.PrinServiceactionRange,SCSI.ProutRegister,SCSI.ProutReserve,SCSI.ProutClear,SCSI.ProutPreempt
+out=$(iscsi-test-cu --dataloss -i iqn.2025-01.test.scsipub:cu-1 -I iqn.2025-01.test.scsipub:cu-2 \
+  "iscsi://$CU2%$CS2@127.0.0.1:$LAB_PORT/$IQN2/0" -t "$FAMILIES" 2>&1)
+rc=$?
+echo "--- iscsi-test-cu PR families (test: result)"
+echo "$out" | awk '/^  Test: /{t=$2} /\.\.\.passed/{if(t)print t": passed"; t=""} /\.\.\.FAILED/{if(t)print t": FAILED"; t=""}'
+echo "$out" | grep -E 'FAILED|Assertion|ERROR' | head -20
+summary=$(echo "$out" | grep -E '^\s+tests\s' | head -n1)
+total=$(awk '{print $2}' <<<"$summary"); ok=$(awk '{print $4}' <<<"$summary"); bad=$(awk '{print $5}' <<<"$summary")
+echo "iscsi-test-cu PR families: ${ok:-0}/${total:-0} passed, ${bad:-?} failed"
+check "iscsi-test-cu ran the PR families (found tests)" [ "${total:-0}" -gt 15 ]
+check "iscsi-test-cu: every PR test passed" [ "$rc" -eq 0 -a "${bad:-1}" = 0 ]
 finish
