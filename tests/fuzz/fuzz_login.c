@@ -36,7 +36,6 @@
 #include "login.h"
 #include "pdu.h"
 #include "pio.h"
-#include "test_tmpdir.h"
 #include "textkeys.h"
 
 /* Data segment bound for the reads: small enough for quick inputs, above the
@@ -70,16 +69,41 @@ static const struct {
 };
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+static void remove_catalog(void);
+
 static void die(const char *what)
 {
 	fprintf(stderr, "fuzz_login: invariant broken: %s\n", what);
+	remove_catalog();
 	abort();
+}
+
+/*
+ * mkdtemp(3) of "<FUZZ_TMPDIR or /tmp>/scsipub-fuzz-catalog.<6 random characters>"
+ * into catdir. The Makefile points FUZZ_TMPDIR into the build directory, so the
+ * directory a sanitizer crash leaves behind stays there.
+ */
+static int make_catdir(void)
+{
+	const char *base = getenv("FUZZ_TMPDIR");
+	int n;
+
+	if (!base || !base[0])
+		base = "/tmp";
+	n = snprintf(catdir, sizeof(catdir), "%s/scsipub-fuzz-catalog.", base);
+	if (n < 0 || (size_t)n + 7 > sizeof(catdir))
+		return -1;
+	memset(catdir + n, 'X', 6); /* the template suffix mkdtemp replaces */
+	catdir[n + 6] = '\0';
+	return mkdtemp(catdir) ? 0 : -1;
 }
 
 static void remove_catalog(void)
 {
 	char p[PATH_MAX + 128];
 
+	if (!catdir[0])
+		return;
 	for (size_t i = 0; i < NELEM(cat_files); i++) {
 		snprintf(p, sizeof(p), "%s/%s", catdir, cat_files[i].rel);
 		unlink(p);
@@ -89,6 +113,7 @@ static void remove_catalog(void)
 		rmdir(p);
 	}
 	rmdir(catdir);
+	catdir[0] = '\0';
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -97,7 +122,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	if (!test_mkdtemp(catdir, sizeof(catdir), "scsipub-fuzz-catalog")) {
+	if (make_catdir() < 0) {
 		perror("fuzz_login: mkdtemp");
 		exit(1);
 	}
