@@ -637,15 +637,45 @@ static int count_cb(const char *name, void *arg)
 	return 0;
 }
 
+struct acl_active {
+	struct cfs *c;
+	const char *iqn;
+	int n;
+};
+
+/* acls/<initiator>/info reads "No active iSCSI Session ..." unless logged in
+ * (K:lio_target_nacl_info_show). */
+static int acl_active_cb(const char *name, void *arg)
+{
+	struct acl_active *a = arg;
+	char info[256];
+
+	if (cfs_read(a->c, info, sizeof(info), "iscsi/%s/tpgt_1/acls/%s/info", a->iqn,
+		     name) == 0 && info[0] && strncmp(info, "No active", 9))
+		a->n++;
+	return 0;
+}
+
 int prov_session_connections(struct cfs *c, const char *id)
 {
+	struct acl_active acl_ctx;
 	char iqn[PROV_IQN_LEN];
 	int n = 0, r;
 
 	if (!c || !prov_target_iqn(id, iqn, sizeof(iqn)))
 		return -EINVAL;
 	r = cfs_target_sessions(c, iqn, count_cb, &n);
-	return r ? r : n;
+	if (r)
+		return r;
+	/* Initiators with an explicit ACL (made by a PR restore) are not in
+	 * dynamic_sessions: count those whose ACL reports an active session. */
+	acl_ctx.c = c;
+	acl_ctx.iqn = iqn;
+	acl_ctx.n = 0;
+	c->err_hold++;
+	r = cfs_list_acls(c, iqn, acl_active_cb, &acl_ctx);
+	c->err_hold--;
+	return n + (r ? 0 : acl_ctx.n);
 }
 
 int prov_session_logins(struct cfs *c, const char *id, uint64_t *accepts)
