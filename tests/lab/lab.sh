@@ -53,6 +53,8 @@ lab_boot_with() { # GUEST_DIR ACCEL
   [ -f "$kernel" ] || kernel=$g/vmlinuz
   local fwd="hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_PORT:?LAB_PORT unset}-:${LAB_PORT}"
   # LAB_API_PORT (optional): the HTTP API's port, forwarded the same way.
+  # LAB_DISK (optional): a raw disk image the guest sees as /dev/vda (state that must
+  # survive a reboot of the VM).
   [ -z "${LAB_API_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_API_PORT}-:${LAB_API_PORT}"
   # LAB_TLS_PORT (optional): the portal's TLS port, forwarded the same way.
   [ -z "${LAB_TLS_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_TLS_PORT}-:${LAB_TLS_PORT}"
@@ -63,6 +65,7 @@ lab_boot_with() { # GUEST_DIR ACCEL
     -netdev "user,id=n0,$fwd" -device virtio-net-pci,netdev=n0 \
     -virtfs local,path=/usr,mount_tag=usr,security_model=none,readonly=on \
     -virtfs local,path="$LAB_TOP",mount_tag=repo,security_model=none \
+    ${LAB_DISK:+-drive "file=$LAB_DISK,format=raw,if=virtio"} \
     -serial "file:$LAB_RUN/console.log" -monitor none -display none \
     </dev/null >"$LAB_RUN/qemu.log" 2>&1 &
   LAB_PID=$!
