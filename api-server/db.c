@@ -4,6 +4,7 @@
  */
 #include "db.h"
 #include "prdb.h"
+#include "reason.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,18 +24,6 @@ struct db {
 	pthread_mutex_t mu;
 	char version[32];
 };
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* The server's message without its trailing newline, into a static-per-call buffer. */
 static const char *pqmsg(PGconn *c, const PGresult *r)
@@ -90,7 +79,7 @@ static int exec_simple(struct db *d, bool in_tx, const char *sql, char *err, siz
 	int rc = 0;
 
 	if (!ok(r))
-		rc = fail(err, errlen, -EIO, "%s: %s", sql, pqmsg(d->conn, r));
+		rc = reason_fail(err, errlen, -EIO, "%s: %s", sql, pqmsg(d->conn, r));
 	PQclear(r);
 	return rc;
 }
@@ -131,7 +120,7 @@ struct db *db_open(const char *url, int retry_s, char *err, size_t errlen)
 	PGresult *r;
 
 	if (!d) {
-		fail(err, errlen, 0, "out of memory");
+		reason_fail(err, errlen, 0, "out of memory");
 		return NULL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -141,7 +130,7 @@ struct db *db_open(const char *url, int retry_s, char *err, size_t errlen)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec >= retry_s) {
-			fail(err, errlen, 0, "cannot connect to the database: %s",
+			reason_fail(err, errlen, 0, "cannot connect to the database: %s",
 			     pqmsg(d->conn, NULL));
 			PQfinish(d->conn);
 			free(d);
@@ -200,7 +189,7 @@ int db_migrate(struct db *d, const struct db_migration *m, size_t n, int *versio
 		/* One migrator at a time (two daemons starting together). */
 		r = run(d, true, "SELECT pg_advisory_xact_lock(73757369)", 0, NULL);
 		if (!ok(r)) {
-			rc = fail(err, errlen, -EIO, "migration lock: %s", pqmsg(d->conn, r));
+			rc = reason_fail(err, errlen, -EIO, "migration lock: %s", pqmsg(d->conn, r));
 			PQclear(r);
 			rollback(d);
 			break;
@@ -208,7 +197,7 @@ int db_migrate(struct db *d, const struct db_migration *m, size_t n, int *versio
 		PQclear(r);
 		r = run(d, true, "SELECT 1 FROM schema_version WHERE version = $1::integer", 1, p);
 		if (!ok(r)) {
-			rc = fail(err, errlen, -EIO, "schema_version: %s", pqmsg(d->conn, r));
+			rc = reason_fail(err, errlen, -EIO, "schema_version: %s", pqmsg(d->conn, r));
 			PQclear(r);
 			rollback(d);
 			break;
@@ -222,7 +211,7 @@ int db_migrate(struct db *d, const struct db_migration *m, size_t n, int *versio
 		PQclear(r);
 		r = PQexec(d->conn, m[i].sql); /* several statements: simple query protocol */
 		if (!ok(r)) {
-			rc = fail(err, errlen, -EIO, "migration %s: %s", m[i].name,
+			rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m[i].name,
 				  pqmsg(d->conn, r));
 			PQclear(r);
 			rollback(d);
@@ -232,7 +221,7 @@ int db_migrate(struct db *d, const struct db_migration *m, size_t n, int *versio
 		r = run(d, true, "INSERT INTO schema_version (version, name) VALUES ($1::integer, $2)",
 			2, p);
 		if (!ok(r)) {
-			rc = fail(err, errlen, -EIO, "migration %s: %s", m[i].name,
+			rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m[i].name,
 				  pqmsg(d->conn, r));
 			PQclear(r);
 			rollback(d);
@@ -263,7 +252,7 @@ static PGresult *query(struct db *d, const char *sql, int n, const char *const *
 		return r;
 	}
 	*rc = !strcmp(sqlstate(r), "23505") ? -EEXIST : -EIO;
-	fail(err, errlen, *rc, "%s", pqmsg(d->conn, r));
+	reason_fail(err, errlen, *rc, "%s", pqmsg(d->conn, r));
 	PQclear(r);
 	return NULL;
 }
@@ -277,7 +266,7 @@ int db_account_create(struct db *d, const char *name, uint64_t image_budget_byte
 	int rc;
 
 	if (strlen(key_sha256_hex) != DB_SHA_HEX || image_budget_bytes > INT64_MAX)
-		return fail(err, errlen, -EINVAL, "bad key hash or budget");
+		return reason_fail(err, errlen, -EINVAL, "bad key hash or budget");
 	lower_hex(key_sha256_hex, key);
 	snprintf(budget, sizeof(budget), "%" PRIu64, image_budget_bytes);
 	r = query(d,
@@ -288,7 +277,7 @@ int db_account_create(struct db *d, const char *name, uint64_t image_budget_byte
 		  3, p, err, errlen, &rc);
 	if (!r) {
 		if (rc == -EEXIST)
-			fail(err, errlen, rc, "account %s exists", name);
+			reason_fail(err, errlen, rc, "account %s exists", name);
 		return rc;
 	}
 	if (id)
@@ -314,7 +303,7 @@ int db_account_by_key(struct db *d, const char *key_sha256_hex, struct db_accoun
 		return rc;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
-		return fail(err, errlen, -ENOENT, "unknown API key");
+		return reason_fail(err, errlen, -ENOENT, "unknown API key");
 	}
 	out->id = col_i64(r, 0, 0);
 	col_str(r, 0, 1, out->name, sizeof(out->name));
@@ -353,7 +342,7 @@ int db_image_begin(struct db *d, int64_t account_id, const char *name, const cha
 		  4, p, err, errlen, &rc);
 	if (!r)
 		return rc;
-	rc = PQntuples(r) == 1 ? 0 : fail(err, errlen, -EEXIST, "image %s exists", name);
+	rc = PQntuples(r) == 1 ? 0 : reason_fail(err, errlen, -EEXIST, "image %s exists", name);
 	PQclear(r);
 	return rc;
 }
@@ -397,7 +386,7 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 		" FROM accounts a WHERE a.id = $1::bigint FOR UPDATE",
 		2, p);
 	if (!ok(r) || PQntuples(r) != 1) {
-		rc = fail(err, errlen, ok(r) ? -ENOENT : -EIO, "account %s: %s", acct,
+		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "account %s: %s", acct,
 			  ok(r) ? "gone" : pqmsg(d->conn, r));
 		PQclear(r);
 		rollback(d);
@@ -410,7 +399,7 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 		*used = others;
 	if (others > budget || size_bytes > budget - others) {
 		rollback(d);
-		rc = fail(err, errlen, -EDQUOT,
+		rc = reason_fail(err, errlen, -EDQUOT,
 			  "image budget exceeded: the image is %" PRIu64 " bytes, the account's"
 			  " other images use %" PRIu64 " of its %" PRIu64 " bytes",
 			  size_bytes, others, budget);
@@ -422,7 +411,7 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 		" WHERE account_id = $1::bigint AND name = $2 AND state = 'fetching'",
 		4, p);
 	if (!ok(r) || strcmp(PQcmdTuples(r), "1")) {
-		rc = fail(err, errlen, ok(r) ? -ENOENT : -EIO, "image %s: %s", name,
+		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "image %s: %s", name,
 			  ok(r) ? "no longer fetching" : pqmsg(d->conn, r));
 		PQclear(r);
 		rollback(d);
@@ -469,7 +458,7 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 	r = run(d, true, "SELECT 1 FROM images WHERE account_id = $1::bigint AND name = $2"
 		" FOR UPDATE", 2, p);
 	if (!ok(r) || PQntuples(r) != 1) {
-		rc = fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s", ok(r) ? "no image " : "",
+		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s", ok(r) ? "no image " : "",
 			  ok(r) ? name : pqmsg(d->conn, r));
 		PQclear(r);
 		rollback(d);
@@ -482,7 +471,7 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 			" WHERE s.account_id = $1::bigint AND l.image_name = $2"
 			" AND l.kind = 'private'", 2, p);
 		if (!ok(r)) {
-			rc = fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
+			rc = reason_fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
 			PQclear(r);
 			rollback(d);
 			goto out;
@@ -491,7 +480,7 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 		PQclear(r);
 		if (used) {
 			rollback(d);
-			rc = fail(err, errlen, -EBUSY,
+			rc = reason_fail(err, errlen, -EBUSY,
 				  "image %s is in use by %" PRId64 " LUN(s) of live or suspended"
 				  " sessions", name, used);
 			goto out;
@@ -499,7 +488,7 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 	}
 	r = run(d, true, "DELETE FROM images WHERE account_id = $1::bigint AND name = $2", 2, p);
 	if (!ok(r)) {
-		rc = fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
+		rc = reason_fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
 		PQclear(r);
 		rollback(d);
 		goto out;
@@ -547,7 +536,7 @@ int db_image_get(struct db *d, int64_t account_id, const char *name, struct db_i
 	if (!r)
 		return rc;
 	if (PQntuples(r) != 1)
-		rc = fail(err, errlen, -ENOENT, "no image %s", name);
+		rc = reason_fail(err, errlen, -ENOENT, "no image %s", name);
 	else
 		image_row(r, 0, out);
 	PQclear(r);
@@ -573,7 +562,7 @@ int db_image_list(struct db *d, int64_t account_id, struct db_image **out, char 
 	*out = calloc((size_t)n + 1, sizeof(**out));
 	if (!*out) {
 		PQclear(r);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < n; i++)
 		image_row(r, i, &(*out)[i]);
@@ -640,7 +629,7 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 		6, p);
 	if (!ok(r)) {
 		rc = !strcmp(sqlstate(r), "23505") ? -EEXIST : -EIO;
-		fail(err, errlen, rc, "session %s: %s", s->id, pqmsg(d->conn, r));
+		reason_fail(err, errlen, rc, "session %s: %s", s->id, pqmsg(d->conn, r));
 		PQclear(r);
 		rollback(d);
 		goto out;
@@ -657,7 +646,7 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 				" AND state = 'ready' FOR SHARE",
 				2, (const char *const[]){ acct, l->image_name });
 			if (!ok(r) || PQntuples(r) != 1) {
-				rc = fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s",
+				rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s",
 					  ok(r) ? "no ready image " : "",
 					  ok(r) ? l->image_name : pqmsg(d->conn, r));
 				PQclear(r);
@@ -671,7 +660,7 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 			" VALUES ($1, $2::integer, $3, $4)",
 			4, (const char *const[]){ q[0], q[1], q[2], db_lun_kind_name(l->kind) });
 		if (!ok(r)) {
-			rc = fail(err, errlen, -EIO, "LUN %u: %s", l->lun, pqmsg(d->conn, r));
+			rc = reason_fail(err, errlen, -EIO, "LUN %u: %s", l->lun, pqmsg(d->conn, r));
 			PQclear(r);
 			rollback(d);
 			goto out;
@@ -726,7 +715,7 @@ static int attach_luns(struct db *d, const char *sql, int np, const char *const 
 			v[i].luns = calloc((size_t)(k - j), sizeof(*v[i].luns));
 			if (!v[i].luns) {
 				PQclear(r);
-				return fail(err, errlen, -ENOMEM, "out of memory");
+				return reason_fail(err, errlen, -ENOMEM, "out of memory");
 			}
 			for (; j < k; j++) {
 				struct db_lun *l = &v[i].luns[v[i].n_luns++];
@@ -763,7 +752,7 @@ int db_session_list(struct db *d, int64_t account_id, struct db_session **out, c
 	*out = calloc((size_t)n + 1, sizeof(**out));
 	if (!*out) {
 		PQclear(r);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < n; i++)
 		session_row(r, i, &(*out)[i]);
@@ -799,7 +788,7 @@ int db_session_get(struct db *d, const char *id, int64_t account_id, struct db_s
 		return rc;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
-		return fail(err, errlen, -ENOENT, "no session %s", id);
+		return reason_fail(err, errlen, -ENOENT, "no session %s", id);
 	}
 	session_row(r, 0, out);
 	PQclear(r);
@@ -849,7 +838,7 @@ int db_session_delete(struct db *d, const char *id, char *err, size_t errlen)
 	r = query(d, "DELETE FROM sessions WHERE id = $1", 1, p, err, errlen, &rc);
 	if (!r)
 		return rc;
-	rc = strcmp(PQcmdTuples(r), "1") ? fail(err, errlen, -ENOENT, "no session %s", id) : 0;
+	rc = strcmp(PQcmdTuples(r), "1") ? reason_fail(err, errlen, -ENOENT, "no session %s", id) : 0;
 	PQclear(r);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "fetch.h"
+#include "reason.h"
 
 extern char **environ;
 
@@ -34,21 +35,6 @@ extern char **environ;
 #define QCOW2_MAGIC "QFI\xfb"
 
 enum fmt { FMT_RAW, FMT_XZ, FMT_GZ, FMT_QCOW2 };
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static CURLcode init_rc;
@@ -173,12 +159,12 @@ static int download(const char *url, int fd, uint64_t max, fetch_progress_fn fn,
 	d.md = EVP_MD_CTX_new();
 	if (!d.md || EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(d.md);
-		return fail(err, errlen, -ENOMEM, "cannot set up SHA-256");
+		return reason_fail(err, errlen, -ENOMEM, "cannot set up SHA-256");
 	}
 	h = curl_easy_init();
 	if (!h) {
 		EVP_MD_CTX_free(d.md);
-		return fail(err, errlen, -ENOMEM, "cannot set up libcurl");
+		return reason_fail(err, errlen, -ENOMEM, "cannot set up libcurl");
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
@@ -202,23 +188,23 @@ static int download(const char *url, int fd, uint64_t max, fetch_progress_fn fn,
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (d.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-		r = fail(err, errlen, -EFBIG, "%s is larger than the limit of %" PRIu64 " bytes",
+		r = reason_fail(err, errlen, -EFBIG, "%s is larger than the limit of %" PRIu64 " bytes",
 			 url, max);
 	else if (d.write_err)
-		r = fail(err, errlen, -d.werrno, "writing the download: %s", strerror(d.werrno));
+		r = reason_fail(err, errlen, -d.werrno, "writing the download: %s", strerror(d.werrno));
 	else if (rc == CURLE_HTTP_RETURNED_ERROR)
-		r = fail(err, errlen, code == 404 || code == 410 ? -ENOENT
+		r = reason_fail(err, errlen, code == 404 || code == 410 ? -ENOENT
 				      : code == 401 || code == 403 ? -EACCES : -EIO,
 			 "%s: HTTP %ld", url, code);
 	else if (rc == CURLE_FILE_COULDNT_READ_FILE)
-		r = fail(err, errlen, -ENOENT, "%s: %s", url, cerr[0] ? cerr : "cannot read");
+		r = reason_fail(err, errlen, -ENOENT, "%s: %s", url, cerr[0] ? cerr : "cannot read");
 	else if (rc == CURLE_UNSUPPORTED_PROTOCOL)
-		r = fail(err, errlen, -EINVAL, "%s: only http, https and file URLs", url);
+		r = reason_fail(err, errlen, -EINVAL, "%s: only http, https and file URLs", url);
 	else if (rc != CURLE_OK)
-		r = fail(err, errlen, -EIO, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+		r = reason_fail(err, errlen, -EIO, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
 	curl_easy_cleanup(h);
 	if (!r && EVP_DigestFinal_ex(d.md, digest, &dlen) != 1)
-		r = fail(err, errlen, -EIO, "SHA-256 failed");
+		r = reason_fail(err, errlen, -EIO, "SHA-256 failed");
 	EVP_MD_CTX_free(d.md);
 	if (!r) {
 		if (!d.total)
@@ -294,11 +280,11 @@ static int emit(int out, const void *buf, size_t n, uint64_t *total, uint64_t ma
 	int r;
 
 	if (max && *total + n > max)
-		return fail(err, errlen, -EFBIG, "the decompressed image is larger than the limit "
+		return reason_fail(err, errlen, -EFBIG, "the decompressed image is larger than the limit "
 			    "of %" PRIu64 " bytes", max);
 	r = write_all(out, buf, n);
 	if (r)
-		return fail(err, errlen, r, "writing the image: %s", strerror(-r));
+		return reason_fail(err, errlen, r, "writing the image: %s", strerror(-r));
 	*total += n;
 	return 0;
 }
@@ -313,11 +299,11 @@ static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
 	int r = 0;
 
 	if (!ib || !ob) {
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = reason_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-		r = fail(err, errlen, -ENOMEM, "cannot set up the xz decoder");
+		r = reason_fail(err, errlen, -ENOMEM, "cannot set up the xz decoder");
 		goto out;
 	}
 	s.next_out = ob;
@@ -328,7 +314,7 @@ static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
 
 			r = read_some(in, ib, FETCH_BUF, &got);
 			if (r) {
-				fail(err, errlen, r, "reading the download: %s", strerror(-r));
+				reason_fail(err, errlen, r, "reading the download: %s", strerror(-r));
 				break;
 			}
 			s.next_in = ib;
@@ -347,7 +333,7 @@ static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
 		if (lr == LZMA_STREAM_END)
 			break;
 		if (lr != LZMA_OK) {
-			r = fail(err, errlen, -EPROTO, "corrupt or truncated xz data (liblzma %d)",
+			r = reason_fail(err, errlen, -EPROTO, "corrupt or truncated xz data (liblzma %d)",
 				 (int)lr);
 			break;
 		}
@@ -371,7 +357,7 @@ static int ungz(int in, int out, uint64_t max, char *err, size_t errlen)
 	if (!ib || !ob || inflateInit2(&z, 15 + 32) != Z_OK) {
 		free(ib);
 		free(ob);
-		return fail(err, errlen, -ENOMEM, "cannot set up the gzip decoder");
+		return reason_fail(err, errlen, -ENOMEM, "cannot set up the gzip decoder");
 	}
 	for (;;) {
 		if (!z.avail_in && !eof) {
@@ -379,7 +365,7 @@ static int ungz(int in, int out, uint64_t max, char *err, size_t errlen)
 
 			r = read_some(in, ib, FETCH_BUF, &got);
 			if (r) {
-				fail(err, errlen, r, "reading the download: %s", strerror(-r));
+				reason_fail(err, errlen, r, "reading the download: %s", strerror(-r));
 				break;
 			}
 			z.next_in = ib;
@@ -388,14 +374,14 @@ static int ungz(int in, int out, uint64_t max, char *err, size_t errlen)
 		}
 		if (!z.avail_in && eof) {
 			if (!ended)
-				r = fail(err, errlen, -EPROTO, "truncated gzip data");
+				r = reason_fail(err, errlen, -EPROTO, "truncated gzip data");
 			break;
 		}
 		z.next_out = ob;
 		z.avail_out = FETCH_BUF;
 		zr = inflate(&z, Z_NO_FLUSH);
 		if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && !z.avail_in)) {
-			r = fail(err, errlen, -EPROTO, "corrupt gzip data (%s)",
+			r = reason_fail(err, errlen, -EPROTO, "corrupt gzip data (%s)",
 				 z.msg ? z.msg : "zlib error");
 			break;
 		}
@@ -404,7 +390,7 @@ static int ungz(int in, int out, uint64_t max, char *err, size_t errlen)
 			break;
 		ended = zr == Z_STREAM_END;
 		if (ended && inflateReset(&z) != Z_OK) { /* next member of a concatenation */
-			r = fail(err, errlen, -EPROTO, "gzip reset failed");
+			r = reason_fail(err, errlen, -EPROTO, "gzip reset failed");
 			break;
 		}
 	}
@@ -437,18 +423,18 @@ static int qcow2_check(int fd, uint64_t max, char *err, size_t errlen)
 	uint64_t vsize;
 
 	if (n < 72 || memcmp(h, QCOW2_MAGIC, 4))
-		return fail(err, errlen, -EPROTO, "not a qcow2 image");
+		return reason_fail(err, errlen, -EPROTO, "not a qcow2 image");
 	version = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
 	if (version < 2 || version > 3)
-		return fail(err, errlen, -EPROTO, "qcow2 version %u is not supported", version);
+		return reason_fail(err, errlen, -EPROTO, "qcow2 version %u is not supported", version);
 	if (be64(h + 8))
-		return fail(err, errlen, -EPROTO, "qcow2 images with a backing file are refused");
+		return reason_fail(err, errlen, -EPROTO, "qcow2 images with a backing file are refused");
 	if (version == 3 && (n < 80 || (be64(h + 72) & 4)))
-		return fail(err, errlen, -EPROTO,
+		return reason_fail(err, errlen, -EPROTO,
 			    "qcow2 images with an external data file are refused");
 	vsize = be64(h + 24);
 	if (max && vsize > max)
-		return fail(err, errlen, -EFBIG, "the qcow2 image's virtual size %" PRIu64
+		return reason_fail(err, errlen, -EFBIG, "the qcow2 image's virtual size %" PRIu64
 			    " is larger than the limit of %" PRIu64 " bytes", vsize, max);
 	return 0;
 }
@@ -465,7 +451,7 @@ static int qemu_img_convert(const char *in, const char *out, char *err, size_t e
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return fail(err, errlen, -errno, "pipe: %s", strerror(errno));
+		return reason_fail(err, errlen, -errno, "pipe: %s", strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -475,7 +461,7 @@ static int qemu_img_convert(const char *in, const char *out, char *err, size_t e
 	close(pfd[1]);
 	if (r) {
 		close(pfd[0]);
-		return fail(err, errlen, -r, "cannot run qemu-img: %s", strerror(r));
+		return reason_fail(err, errlen, -r, "cannot run qemu-img: %s", strerror(r));
 	}
 	for (;;) {
 		char buf[256];
@@ -498,9 +484,9 @@ static int qemu_img_convert(const char *in, const char *out, char *err, size_t e
 		msg[--len] = '\0';
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
-			return fail(err, errlen, -errno, "waitpid: %s", strerror(errno));
+			return reason_fail(err, errlen, -errno, "waitpid: %s", strerror(errno));
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return fail(err, errlen, -EPROTO, "qemu-img convert failed: %s",
+		return reason_fail(err, errlen, -EPROTO, "qemu-img convert failed: %s",
 			    len ? msg : "no message");
 	return 0;
 }
@@ -534,17 +520,17 @@ static int finish(int fd, const char *path, uint64_t max, uint64_t *size, char *
 	uint64_t sz;
 
 	if (fstat(fd, &st) < 0)
-		return fail(err, errlen, -errno, "stat %s: %s", path, strerror(errno));
+		return reason_fail(err, errlen, -errno, "stat %s: %s", path, strerror(errno));
 	sz = ((uint64_t)st.st_size + 511) / 512 * 512;
 	if (max && sz > max)
-		return fail(err, errlen, -EFBIG, "the image (%" PRIu64 " bytes) is larger than "
+		return reason_fail(err, errlen, -EFBIG, "the image (%" PRIu64 " bytes) is larger than "
 			    "the limit of %" PRIu64 " bytes", sz, max);
 	if (!sz)
-		return fail(err, errlen, -EPROTO, "the image is empty");
+		return reason_fail(err, errlen, -EPROTO, "the image is empty");
 	if (sz != (uint64_t)st.st_size && ftruncate(fd, (off_t)sz) < 0)
-		return fail(err, errlen, -errno, "extend %s: %s", path, strerror(errno));
+		return reason_fail(err, errlen, -errno, "extend %s: %s", path, strerror(errno));
 	if (fsync(fd) < 0)
-		return fail(err, errlen, -errno, "fsync %s: %s", path, strerror(errno));
+		return reason_fail(err, errlen, -errno, "fsync %s: %s", path, strerror(errno));
 	*size = sz;
 	return 0;
 }
@@ -561,28 +547,28 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 	size_t i;
 
 	if (!url || !dest_path || !*dest_path)
-		return fail(err, errlen, -EINVAL, "missing URL or destination");
+		return reason_fail(err, errlen, -EINVAL, "missing URL or destination");
 	if (!scheme_ok(url))
-		return fail(err, errlen, -EINVAL, "only http, https and file URLs are accepted");
+		return reason_fail(err, errlen, -EINVAL, "only http, https and file URLs are accepted");
 	if (sha256_hex && !sha_hex_ok(sha256_hex))
-		return fail(err, errlen, -EINVAL, "sha256 must be 64 hex digits");
+		return reason_fail(err, errlen, -EINVAL, "sha256 must be 64 hex digits");
 	n1 = snprintf(dl, sizeof(dl), "%s.dl", dest_path);
 	n2 = snprintf(part, sizeof(part), "%s.part", dest_path);
 	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(dl) || (size_t)n2 >= sizeof(part))
-		return fail(err, errlen, -ENAMETOOLONG, "destination path is too long");
+		return reason_fail(err, errlen, -ENAMETOOLONG, "destination path is too long");
 	if (fetch_init())
-		return fail(err, errlen, -EIO, "libcurl initialisation failed");
+		return reason_fail(err, errlen, -EIO, "libcurl initialisation failed");
 
 	dfd = open(dl, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (dfd < 0)
-		return fail(err, errlen, -errno, "create %s: %s", dl, strerror(errno));
+		return reason_fail(err, errlen, -errno, "create %s: %s", dl, strerror(errno));
 	r = download(url, dfd, max_bytes, fn, arg, digest, &got, err, errlen);
 	if (r)
 		goto out;
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	if (sha256_hex && strcasecmp(hex, sha256_hex)) {
-		r = fail(err, errlen, -EBADMSG, "sha256 mismatch: expected %s, got %s",
+		r = reason_fail(err, errlen, -EBADMSG, "sha256 mismatch: expected %s, got %s",
 			 sha256_hex, hex);
 		goto out;
 	}
@@ -591,7 +577,7 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 		pfd = dfd;
 		dfd = -1;
 		if (rename(dl, part) < 0) {
-			r = fail(err, errlen, -errno, "rename %s: %s", dl, strerror(errno));
+			r = reason_fail(err, errlen, -errno, "rename %s: %s", dl, strerror(errno));
 			goto out;
 		}
 	} else if (f == FMT_QCOW2) {
@@ -601,16 +587,16 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 		if (!r) {
 			pfd = open(part, O_RDWR | O_CLOEXEC);
 			if (pfd < 0)
-				r = fail(err, errlen, -errno, "open %s: %s", part, strerror(errno));
+				r = reason_fail(err, errlen, -errno, "open %s: %s", part, strerror(errno));
 		}
 	} else {
 		pfd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (pfd < 0) {
-			r = fail(err, errlen, -errno, "create %s: %s", part, strerror(errno));
+			r = reason_fail(err, errlen, -errno, "create %s: %s", part, strerror(errno));
 			goto out;
 		}
 		if (lseek(dfd, 0, SEEK_SET) < 0)
-			r = fail(err, errlen, -errno, "seek %s: %s", dl, strerror(errno));
+			r = reason_fail(err, errlen, -errno, "seek %s: %s", dl, strerror(errno));
 		else if (f == FMT_XZ)
 			r = unxz(dfd, pfd, max_bytes, err, errlen);
 		else
@@ -619,7 +605,7 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 	if (!r)
 		r = finish(pfd, part, max_bytes, &size, err, errlen);
 	if (!r && rename(part, dest_path) < 0)
-		r = fail(err, errlen, -errno, "rename %s: %s", part, strerror(errno));
+		r = reason_fail(err, errlen, -errno, "rename %s: %s", part, strerror(errno));
 out:
 	if (dfd >= 0)
 		close(dfd);

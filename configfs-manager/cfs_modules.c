@@ -16,24 +16,10 @@
 #include <sys/vfs.h>
 
 #include "cfs_priv.h"
+#include "reason.h"
 
 #define CONFIGFS_MNT "/sys/kernel/config"
 #define TARGET_DBROOT "/etc/target"
-
-static int failf(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int failf(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 static int mkdir_p(const char *path, char *err, size_t errlen)
 {
@@ -41,7 +27,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 	char *s;
 
 	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
-		return failf(err, errlen, -ENAMETOOLONG, "path %s too long", path);
+		return reason_fail(err, errlen, -ENAMETOOLONG, "path %s too long", path);
 	for (s = p + 1;; s++) {
 		if (*s != '/' && *s)
 			continue;
@@ -49,7 +35,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 
 		*s = '\0';
 		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return failf(err, errlen, -errno, "mkdir %s: %s", p, strerror(errno));
+			return reason_fail(err, errlen, -errno, "mkdir %s: %s", p, strerror(errno));
 		*s = save;
 		if (!save)
 			break;
@@ -65,19 +51,19 @@ static int probe(struct kmod_ctx *ctx, const char *name, char *err, size_t errle
 
 	r = kmod_module_new_from_lookup(ctx, name, &list);
 	if (r < 0)
-		return failf(err, errlen, r, "module %s: lookup failed: %s", name, strerror(-r));
+		return reason_fail(err, errlen, r, "module %s: lookup failed: %s", name, strerror(-r));
 	if (!list) {
 		/* Not in modules.alias/dep: maybe built in or already loaded under its name. */
 		struct kmod_module *mod;
 
 		r = kmod_module_new_from_name(ctx, name, &mod);
 		if (r < 0)
-			return failf(err, errlen, r, "module %s: %s", name, strerror(-r));
+			return reason_fail(err, errlen, r, "module %s: %s", name, strerror(-r));
 		r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL,
 						    NULL, NULL);
 		kmod_module_unref(mod);
 		if (r < 0)
-			return failf(err, errlen, r, "module %s: not found (%s)", name,
+			return reason_fail(err, errlen, r, "module %s: not found (%s)", name,
 				     strerror(-r));
 		return 0;
 	}
@@ -87,7 +73,7 @@ static int probe(struct kmod_ctx *ctx, const char *name, char *err, size_t errle
 		r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL,
 						    NULL, NULL);
 		if (r < 0)
-			failf(err, errlen, r, "insert module %s (for %s): %s",
+			reason_fail(err, errlen, r, "insert module %s (for %s): %s",
 			      kmod_module_get_name(mod), name, strerror(-r));
 		else
 			n++;
@@ -114,16 +100,16 @@ int cfs_load_modules(char *err, size_t errlen)
 		return r;
 	ctx = kmod_new(NULL, NULL);
 	if (!ctx)
-		return failf(err, errlen, -ENOMEM, "kmod_new failed (no /lib/modules?)");
+		return reason_fail(err, errlen, -ENOMEM, "kmod_new failed (no /lib/modules?)");
 	r = probe(ctx, required[0], err, errlen);
 	if (!r) {
 		/* configfs registers its mount point /sys/kernel/config at init. */
 		if (statfs(CONFIGFS_MNT, &sf) < 0)
-			r = failf(err, errlen, -errno, "statfs %s: %s", CONFIGFS_MNT,
+			r = reason_fail(err, errlen, -errno, "statfs %s: %s", CONFIGFS_MNT,
 				  strerror(errno));
 		else if (sf.f_type != CFS_CONFIGFS_MAGIC &&
 			 mount("none", CONFIGFS_MNT, "configfs", 0, NULL) < 0 && errno != EBUSY)
-			r = failf(err, errlen, -errno, "mount configfs on %s: %s", CONFIGFS_MNT,
+			r = reason_fail(err, errlen, -errno, "mount configfs on %s: %s", CONFIGFS_MNT,
 				  strerror(errno));
 	}
 	for (i = 1; !r && i < sizeof(required) / sizeof(required[0]); i++)

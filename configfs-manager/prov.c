@@ -21,21 +21,7 @@
 #include "cfs_priv.h"
 #include "cow_config.h"
 #include "prov.h"
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
+#include "reason.h"
 
 int prov_id_valid(const char *id)
 {
@@ -214,22 +200,22 @@ static int check_session(const struct prov_session *s, char *err, size_t errlen)
 	unsigned i;
 
 	if (!s || !prov_id_valid(s->id))
-		return fail(err, errlen, -EINVAL, "session id must be 1-%d of [a-z0-9]",
+		return reason_fail(err, errlen, -EINVAL, "session id must be 1-%d of [a-z0-9]",
 			    PROV_ID_MAX);
 	if (!s->luns || s->n_luns < 1 || s->n_luns > PROV_LUNS_MAX)
-		return fail(err, errlen, -EINVAL, "session %s: 1-%d LUNs required", s->id,
+		return reason_fail(err, errlen, -EINVAL, "session %s: 1-%d LUNs required", s->id,
 			    PROV_LUNS_MAX);
 	for (i = 0; i < s->n_luns; i++)
 		if (!s->luns[i].size_bytes || s->luns[i].size_bytes % 512)
-			return fail(err, errlen, -EINVAL,
+			return reason_fail(err, errlen, -EINVAL,
 				    "session %s: LUN %u size %" PRIu64
 				    " is not a positive multiple of 512", s->id, i,
 				    s->luns[i].size_bytes);
 	if (!chap_ok(s->chap_user, 1, CFS_CHAP_USER_MAX))
-		return fail(err, errlen, -EINVAL, "session %s: CHAP user must be 1-%d printable "
+		return reason_fail(err, errlen, -EINVAL, "session %s: CHAP user must be 1-%d printable "
 			    "characters without spaces", s->id, CFS_CHAP_USER_MAX);
 	if (!chap_ok(s->chap_secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX))
-		return fail(err, errlen, -EINVAL, "session %s: CHAP secret must be %d-%d "
+		return reason_fail(err, errlen, -EINVAL, "session %s: CHAP secret must be %d-%d "
 			    "printable characters without spaces", s->id, CFS_CHAP_SECRET_MIN,
 			    CFS_CHAP_SECRET_MAX);
 	return 0;
@@ -280,7 +266,7 @@ static int pr_preload(struct cfs *c, const char *name, const char *iqn,
 		if (r >= 0)
 			r = cfs_pr_preload(c, name, line);
 		if (r < 0)
-			return fail(err, errlen, r, "restoring PRgeneration of %s: %s", name,
+			return reason_fail(err, errlen, r, "restoring PRgeneration of %s: %s", name,
 				    cfs_error(c));
 	}
 	for (j = 0; j < st->n; j++) {
@@ -288,7 +274,7 @@ static int pr_preload(struct cfs *c, const char *name, const char *iqn,
 		if (r >= 0)
 			r = cfs_pr_preload(c, name, line);
 		if (r < 0)
-			return fail(err, errlen, r, "restoring PR registration %zu of %s (%s): %s",
+			return reason_fail(err, errlen, r, "restoring PR registration %zu of %s (%s): %s",
 				    j, name, st->regs[j].initiator, cfs_error(c));
 	}
 	return 0;
@@ -311,16 +297,16 @@ static int ensure_backstore(struct cfs *c, const char *dir, const struct prov_se
 	cc.limit_bytes = s->write_limit_bytes;
 	if (lun_file(cc.overlay, sizeof(cc.overlay), dir, i, "ovl") ||
 	    lun_file(cc.bitmap, sizeof(cc.bitmap), dir, i, "bitmap"))
-		return fail(err, errlen, -ENAMETOOLONG, "overlay paths in %s are too long", dir);
+		return reason_fail(err, errlen, -ENAMETOOLONG, "overlay paths in %s are too long", dir);
 	if (s->luns[i].base_path) {
 		r = snprintf(cc.base, sizeof(cc.base), "%s", s->luns[i].base_path);
 		if (r < 0 || (size_t)r >= sizeof(cc.base))
-			return fail(err, errlen, -ENAMETOOLONG, "base path %s is too long",
+			return reason_fail(err, errlen, -ENAMETOOLONG, "base path %s is too long",
 				    s->luns[i].base_path);
 	}
 	r = cow_config_format(&cc, devcfg, sizeof(devcfg));
 	if (r < 0)
-		return fail(err, errlen, r, "LUN %u: dev_config does not fit (%s): shorten the "
+		return reason_fail(err, errlen, r, "LUN %u: dev_config does not fit (%s): shorten the "
 			    "state directory or the base image path", i, strerror(-r));
 	r = cfs_backstore_create(c, name, cc.size_bytes, devcfg, NULL);
 	if (!r)
@@ -329,7 +315,7 @@ static int ensure_backstore(struct cfs *c, const char *dir, const struct prov_se
 		r = pr_preload(c, name, prov_target_iqn(s->id, iqn, sizeof(iqn)), s->luns[i].pr, i,
 			       err, errlen);
 	else
-		fail(err, errlen, r, "backstore %s: %s", name, cfs_error(c));
+		reason_fail(err, errlen, r, "backstore %s: %s", name, cfs_error(c));
 	if (r) {
 		cfs_backstore_remove(c, name); /* a half-made one (e.g. handler refused) */
 		return r;
@@ -373,12 +359,12 @@ static int pr_activate(struct cfs *c, const char *iqn, const struct prov_session
 			continue;
 		r = cfs_acl_map(c, iqn, PROV_PR_PAD_INITIATOR, i, i);
 		if (r)
-			return fail(err, errlen, r, "PRgeneration of LUN %u: %s", i, cfs_error(c));
+			return reason_fail(err, errlen, r, "PRgeneration of LUN %u: %s", i, cfs_error(c));
 		pad = true;
 	}
 	/* Removing the ACL frees its registrations; PRgeneration keeps its count. */
 	if (pad && (r = cfs_acl_remove(c, iqn, PROV_PR_PAD_INITIATOR)))
-		return fail(err, errlen, r, "PRgeneration placeholders: %s", cfs_error(c));
+		return reason_fail(err, errlen, r, "PRgeneration placeholders: %s", cfs_error(c));
 	for (i = 0; i < s->n_luns; i++) {
 		const struct aptpl_state *st = s->luns[i].pr;
 
@@ -387,7 +373,7 @@ static int pr_activate(struct cfs *c, const char *iqn, const struct prov_session
 
 			if (strcmp(g->target, iqn) || g->tpgt != 1 || g->target_lun != i ||
 			    g->mapped_lun != i)
-				return fail(err, errlen, -EINVAL, "PR registration of %s on LUN %u "
+				return reason_fail(err, errlen, -EINVAL, "PR registration of %s on LUN %u "
 					    "names %s tpgt %u LUN %" PRIu64 "->%" PRIu64 ", not "
 					    "this session's target", g->initiator, i, g->target,
 					    g->tpgt, g->mapped_lun, g->target_lun);
@@ -396,18 +382,18 @@ static int pr_activate(struct cfs *c, const char *iqn, const struct prov_session
 			for (k = 0; k < s->n_luns; k++) {
 				r = cfs_acl_map(c, iqn, g->initiator, k, k);
 				if (r)
-					return fail(err, errlen, r, "ACL %s (PR restore): %s",
+					return reason_fail(err, errlen, r, "ACL %s (PR restore): %s",
 						    g->initiator, cfs_error(c));
 			}
 			r = cfs_acl_set_chap(c, iqn, g->initiator, s->chap_user, s->chap_secret);
 			if (r)
-				return fail(err, errlen, r, "ACL %s CHAP: %s", g->initiator,
+				return reason_fail(err, errlen, r, "ACL %s CHAP: %s", g->initiator,
 					    cfs_error(c));
 			/* Explicit ACLs take a short NOP-In keepalive (issue 4). */
 			r = cfs_acl_set_nopin(c, iqn, g->initiator, CFS_NOPIN_INTERVAL_S,
 					      CFS_NOPIN_TIMEOUT_S);
 			if (r)
-				return fail(err, errlen, r, "ACL %s NOP-In: %s", g->initiator,
+				return reason_fail(err, errlen, r, "ACL %s NOP-In: %s", g->initiator,
 					    cfs_error(c));
 		}
 	}
@@ -427,19 +413,19 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 	prov_target_iqn(s->id, iqn, sizeof(iqn));
 	r = snprintf(path, sizeof(path), "%s/%s", state_dir, PROV_SESSIONS_SUBDIR);
 	if (r < 0 || (size_t)r >= sizeof(path) || session_dir(dir, sizeof(dir), state_dir, s->id))
-		return fail(err, errlen, -ENAMETOOLONG, "state directory %s is too long",
+		return reason_fail(err, errlen, -ENAMETOOLONG, "state directory %s is too long",
 			    state_dir);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "mkdir %s: %s", path, strerror(errno));
+		return reason_fail(err, errlen, -errno, "mkdir %s: %s", path, strerror(errno));
 	if (mkdir(dir, 0700) == 0)
 		m.dir = true;
 	else if (errno != EEXIST)
-		return fail(err, errlen, -errno, "mkdir %s: %s", dir, strerror(errno));
+		return reason_fail(err, errlen, -errno, "mkdir %s: %s", dir, strerror(errno));
 	m.bs = calloc(s->n_luns, sizeof(*m.bs));
 	m.files = calloc(s->n_luns, sizeof(*m.files));
 	m.luns = calloc(s->n_luns, sizeof(*m.luns));
 	if (!m.bs || !m.files || !m.luns) {
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = reason_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < s->n_luns; i++) {
@@ -450,7 +436,7 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 	f.found = false;
 	r = cfs_list_targets(c, find_cb, &f);
 	if (r) {
-		fail(err, errlen, r, "listing targets: %s", cfs_error(c));
+		reason_fail(err, errlen, r, "listing targets: %s", cfs_error(c));
 		goto out;
 	}
 	/* A restore needs backstores that were never exported; one that outlived its
@@ -461,7 +447,7 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 		snprintf(name, sizeof(name), PROV_BACKSTORE_PREFIX "%sl%u", s->id, i);
 		if (cfs_backstore_path(c, name, path, sizeof(path)) == 0 &&
 		    (r = cfs_backstore_remove(c, name))) {
-			fail(err, errlen, r, "re-creating backstore %s for the PR restore: %s",
+			reason_fail(err, errlen, r, "re-creating backstore %s for the PR restore: %s",
 			     name, cfs_error(c));
 			goto out;
 		}
@@ -472,7 +458,7 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 		goto out;
 	r = cfs_target_ensure_demo(c, iqn, lio_portal, s->chap_user, s->chap_secret);
 	if (r) {
-		fail(err, errlen, r, "target %s: %s", iqn, cfs_error(c));
+		reason_fail(err, errlen, r, "target %s: %s", iqn, cfs_error(c));
 		goto out;
 	}
 	m.target = !f.found;
@@ -480,7 +466,7 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 		snprintf(name, sizeof(name), PROV_BACKSTORE_PREFIX "%sl%u", s->id, i);
 		r = cfs_lun_add_at(c, iqn, name, i);
 		if (r)
-			fail(err, errlen, r, "LUN %u of %s: %s", i, iqn, cfs_error(c));
+			reason_fail(err, errlen, r, "LUN %u of %s: %s", i, iqn, cfs_error(c));
 		else
 			m.luns[i] = m.bs[i]; /* a new backstore's LUN is new too */
 	}
@@ -501,13 +487,13 @@ int prov_session_create(struct cfs *c, const char *state_dir, const char *lio_po
 	int r, fd;
 
 	if (!c || !state_dir || !*state_dir || !lio_portal)
-		return fail(err, errlen, -EINVAL, "missing configfs, state directory or portal");
+		return reason_fail(err, errlen, -EINVAL, "missing configfs, state directory or portal");
 	r = check_session(s, err, errlen);
 	if (r)
 		return r;
 	fd = prov_lock(state_dir);
 	if (fd < 0)
-		return fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
+		return reason_fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
 			    strerror(-fd));
 	r = create_locked(c, state_dir, lio_portal, s, err, errlen);
 	prov_unlock(fd);
@@ -523,18 +509,18 @@ static int remove_dir(const char *dir, char *err, size_t errlen)
 	int r = 0;
 
 	if (!d)
-		return errno == ENOENT ? 0 : fail(err, errlen, -errno, "opendir %s: %s", dir,
+		return errno == ENOENT ? 0 : reason_fail(err, errlen, -errno, "opendir %s: %s", dir,
 						  strerror(errno));
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		if (unlink(path) < 0 && errno != ENOENT && !r)
-			r = fail(err, errlen, -errno, "unlink %s: %s", path, strerror(errno));
+			r = reason_fail(err, errlen, -errno, "unlink %s: %s", path, strerror(errno));
 	}
 	closedir(d);
 	if (rmdir(dir) < 0 && errno != ENOENT && !r)
-		r = fail(err, errlen, -errno, "rmdir %s: %s", dir, strerror(errno));
+		r = reason_fail(err, errlen, -errno, "rmdir %s: %s", dir, strerror(errno));
 	return r;
 }
 
@@ -579,12 +565,12 @@ static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, 
 	prov_target_iqn(id, iqn, sizeof(iqn));
 	r = cfs_target_remove(c, iqn);
 	if (r)
-		first = fail(err, errlen, r, "target %s: %s", iqn, cfs_error(c));
+		first = reason_fail(err, errlen, r, "target %s: %s", iqn, cfs_error(c));
 	r = cfs_list_backstores(c, bs_cb, &l);
 	if (!r)
 		r = l.err;
 	if (r && !first)
-		first = fail(err, errlen, r, "listing backstores: %s",
+		first = reason_fail(err, errlen, r, "listing backstores: %s",
 			     r == -ENOMEM ? "out of memory" : cfs_error(c));
 	c->err_hold++;
 	have_dbroot = cfs_dbroot(c, dbroot, sizeof(dbroot)) == 0;
@@ -592,7 +578,7 @@ static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, 
 	for (i = 0; i < l.n; i++) {
 		r = cfs_backstore_remove(c, l.names[i]);
 		if (r && !first)
-			first = fail(err, errlen, r, "backstore %s: %s", l.names[i], cfs_error(c));
+			first = reason_fail(err, errlen, r, "backstore %s: %s", l.names[i], cfs_error(c));
 		/* Its PR state goes with it (pr-store drops the rows with the session). */
 		if (!r && have_dbroot &&
 		    snprintf(path, sizeof(path), "%s/pr/aptpl_%s", dbroot, l.names[i]) <
@@ -602,7 +588,7 @@ static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, 
 	free(l.names);
 	if (session_dir(dir, sizeof(dir), state_dir, id)) {
 		if (!first)
-			first = fail(err, errlen, -ENAMETOOLONG, "state directory is too long");
+			first = reason_fail(err, errlen, -ENAMETOOLONG, "state directory is too long");
 	} else {
 		r = first ? remove_dir(dir, NULL, 0) : remove_dir(dir, err, errlen);
 		if (r && !first)
@@ -617,13 +603,13 @@ int prov_session_destroy(struct cfs *c, const char *state_dir, const char *id, c
 	int r, fd;
 
 	if (!c || !state_dir || !*state_dir)
-		return fail(err, errlen, -EINVAL, "missing configfs or state directory");
+		return reason_fail(err, errlen, -EINVAL, "missing configfs or state directory");
 	if (!prov_id_valid(id))
-		return fail(err, errlen, -EINVAL, "session id must be 1-%d of [a-z0-9]",
+		return reason_fail(err, errlen, -EINVAL, "session id must be 1-%d of [a-z0-9]",
 			    PROV_ID_MAX);
 	fd = prov_lock(state_dir);
 	if (fd < 0)
-		return fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
+		return reason_fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
 			    strerror(-fd));
 	r = destroy_locked(c, state_dir, id, err, errlen);
 	prov_unlock(fd);
@@ -758,7 +744,7 @@ static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn kn
 	if (!r)
 		r = cfs_list_backstores(c, bs_id_cb, &ids);
 	if (r) {
-		first = fail(err, errlen, r, "listing configfs: %s", cfs_error(c));
+		first = reason_fail(err, errlen, r, "listing configfs: %s", cfs_error(c));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/%s", state_dir, PROV_SESSIONS_SUBDIR);
@@ -769,11 +755,11 @@ static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn kn
 				ids_add(&ids, e->d_name);
 		closedir(d);
 	} else if (errno != ENOENT) {
-		first = fail(err, errlen, -errno, "opendir %s: %s", path, strerror(errno));
+		first = reason_fail(err, errlen, -errno, "opendir %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (ids.err) {
-		first = fail(err, errlen, ids.err, "out of memory");
+		first = reason_fail(err, errlen, ids.err, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < ids.n; i++) {
@@ -799,10 +785,10 @@ int prov_janitor(struct cfs *c, const char *state_dir, prov_known_fn known, void
 	if (removed)
 		*removed = 0;
 	if (!c || !state_dir || !*state_dir || !known)
-		return fail(err, errlen, -EINVAL, "missing configfs, state directory or callback");
+		return reason_fail(err, errlen, -EINVAL, "missing configfs, state directory or callback");
 	fd = prov_lock(state_dir);
 	if (fd < 0)
-		return fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
+		return reason_fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
 			    strerror(-fd));
 	r = janitor_locked(c, state_dir, known, arg, removed, err, errlen);
 	prov_unlock(fd);

@@ -17,6 +17,7 @@
 #include "cfs.h"
 #include "prdb.h"
 #include "prov.h"
+#include "reason.h"
 
 #define APTPL_FILE_PREFIX "aptpl_"
 #define APTPL_FILE_MAX (1 << 20)   /* bytes: far above 4096 registrations */
@@ -35,21 +36,6 @@ struct prcap {
 	struct seen *v;
 	size_t n, cap;
 };
-
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 struct prcap *prcap_new(struct cfs *c, const char *pr_dir, PGconn *db)
 {
@@ -153,7 +139,7 @@ int prcap_capture(struct prcap *p, const char *name, char *err, size_t errlen)
 			return 0; /* backstore gone: the file is stale */
 		text = slurp(path);
 		if (!text)
-			return errno == ENOENT ? 0 : seterr(err, errlen, -errno, "reading %s: %s",
+			return errno == ENOENT ? 0 : reason_fail(err, errlen, -errno, "reading %s: %s",
 							    path, strerror(errno));
 		if (cfs_pr_generation(p->cfs, name, &g2) < 0) {
 			free(text);
@@ -165,7 +151,7 @@ int prcap_capture(struct prcap *p, const char *name, char *err, size_t errlen)
 	r = aptpl_parse(text, &st, why, sizeof(why));
 	if (r < 0) {
 		free(text);
-		return seterr(err, errlen, r, "%s: %s", path, why);
+		return reason_fail(err, errlen, r, "%s: %s", path, why);
 	}
 	aptpl_state_free(&st);
 	s = seen_get(p, name, false);
@@ -203,7 +189,7 @@ int prcap_scan(struct prcap *p, unsigned *saved, char *err, size_t errlen)
 	if (saved)
 		*saved = 0;
 	if (!d)
-		return errno == ENOENT ? 0 : seterr(err, errlen, -errno, "opendir %s: %s",
+		return errno == ENOENT ? 0 : reason_fail(err, errlen, -errno, "opendir %s: %s",
 						    p->pr_dir, strerror(errno));
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, APTPL_FILE_PREFIX PROV_BACKSTORE_PREFIX,

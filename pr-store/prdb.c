@@ -10,21 +10,7 @@
 
 #include "aptpl.h"
 #include "prdb.h"
-
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
+#include "reason.h"
 
 /* The first line of libpq's message for r (or the connection's). */
 static const char *pgmsg(PGconn *db, const PGresult *r, char *buf, size_t len)
@@ -55,9 +41,9 @@ int prdb_save(PGconn *db, const char *session_id, unsigned lun, uint32_t generat
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		if (state && !strcmp(state, "23503")) /* foreign_key_violation */
-			rc = seterr(err, errlen, -ENOENT, "session %s is gone", session_id);
+			rc = reason_fail(err, errlen, -ENOENT, "session %s is gone", session_id);
 		else
-			rc = seterr(err, errlen, -EIO, "saving PR state of %s LUN %u: %s",
+			rc = reason_fail(err, errlen, -EIO, "saving PR state of %s LUN %u: %s",
 				    session_id, lun, pgmsg(db, r, m, sizeof(m)));
 	}
 	PQclear(r);
@@ -78,7 +64,7 @@ int prdb_load(PGconn *db, const char *session_id, unsigned n_luns, struct aptpl_
 	r = PQexecParams(db, "SELECT lun, generation, aptpl FROM pr_state "
 			 "WHERE session_id = $1 ORDER BY lun", 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		seterr(err, errlen, -EIO, "loading PR state of %s: %s", session_id,
+		reason_fail(err, errlen, -EIO, "loading PR state of %s: %s", session_id,
 		       pgmsg(db, r, m, sizeof(m)));
 		PQclear(r);
 		return -EIO;
@@ -91,7 +77,7 @@ int prdb_load(PGconn *db, const char *session_id, unsigned n_luns, struct aptpl_
 		if (lun >= n_luns)
 			continue; /* a LUN the session no longer has */
 		if (aptpl_parse(PQgetvalue(r, k, 2), &st[lun], why, sizeof(why)) < 0) {
-			seterr(err, errlen, -EINVAL, "stored PR state of %s LUN %lu: %s",
+			reason_fail(err, errlen, -EINVAL, "stored PR state of %s LUN %lu: %s",
 			       session_id, lun, why);
 			for (i = 0; i < n_luns; i++)
 				aptpl_state_free(&st[i]);
@@ -115,7 +101,7 @@ int prdb_delete(PGconn *db, const char *session_id, char *err, size_t errlen)
 	r = PQexecParams(db, "DELETE FROM pr_state WHERE session_id = $1", 1, NULL, p, NULL,
 			 NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		rc = seterr(err, errlen, -EIO, "deleting PR state of %s: %s", session_id,
+		rc = reason_fail(err, errlen, -EIO, "deleting PR state of %s: %s", session_id,
 			    pgmsg(db, r, m, sizeof(m)));
 	else
 		rc = atoi(PQcmdTuples(r));
