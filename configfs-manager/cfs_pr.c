@@ -87,18 +87,6 @@ int cfs_dbroot(struct cfs *c, char *buf, size_t len)
 	return r;
 }
 
-static bool chap_ok(const char *s, size_t min, size_t max)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < min || n > max)
-		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return false;
-	return true;
-}
-
 int cfs_acl_set_chap(struct cfs *c, const char *iqn, const char *initiator,
 		     const char *chap_user, const char *chap_secret)
 {
@@ -110,9 +98,9 @@ int cfs_acl_set_chap(struct cfs *c, const char *iqn, const char *initiator,
 		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
 	if (r)
 		return r;
-	if (!chap_ok(chap_user, 1, CFS_CHAP_USER_MAX) ||
-	    !chap_ok(chap_secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX))
-		return cfs_fail(c, -EINVAL, "ACL %s: CHAP user or secret out of bounds", initiator);
+	r = cfs_check_chap(c, chap_user, chap_secret);
+	if (r)
+		return r;
 	if (!cfs_is_dir(c, "%s/acls/%s", tpg, initiator))
 		return cfs_fail(c, -ENOENT, "ACL %s of %s does not exist", initiator, iqn);
 	r = cfs_write(c, chap_user, "%s/acls/%s/auth/userid", tpg, initiator);

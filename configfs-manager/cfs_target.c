@@ -153,6 +153,13 @@ static int check_chap(struct cfs *c, const char *what, const char *s, size_t min
 	return 0;
 }
 
+int cfs_check_chap(struct cfs *c, const char *user, const char *secret)
+{
+	int r = check_chap(c, "user", user, 1, CFS_CHAP_USER_MAX);
+
+	return r ? r : check_chap(c, "secret", secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX);
+}
+
 /* cfs_target_ensure and cfs_target_ensure_demo: attrs[n], then CHAP when user != NULL. */
 static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 			 const struct tpg_attr *attrs, size_t n, const char *user,
@@ -212,10 +219,8 @@ int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal)
 int cfs_target_ensure_demo(struct cfs *c, const char *iqn, const char *portal,
 			   const char *chap_user, const char *chap_secret)
 {
-	int r = check_chap(c, "user", chap_user, 1, CFS_CHAP_USER_MAX);
+	int r = cfs_check_chap(c, chap_user, chap_secret);
 
-	if (!r)
-		r = check_chap(c, "secret", chap_secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX);
 	if (r)
 		return r;
 	return target_ensure(c, iqn, portal, demo_attrs,

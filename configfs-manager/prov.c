@@ -127,23 +127,6 @@ static bool file_exists(const char *p)
 	return lstat(p, &st) == 0;
 }
 
-/* CHAP user/secret as cfs_target_ensure_demo checks them (checked before anything is
- * created, so a bad secret costs no backstore). */
-static bool chap_ok(const char *s, size_t min, size_t max)
-{
-	size_t n;
-
-	if (!s)
-		return false;
-	n = strlen(s);
-	if (n < min || n > max)
-		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return false;
-	return true;
-}
-
 struct find_name {
 	const char *want;
 	bool found;
@@ -195,7 +178,8 @@ static void rollback(struct cfs *c, const char *dir, const char *iqn,
 		rmdir(dir);
 }
 
-static int check_session(const struct prov_session *s, char *err, size_t errlen)
+static int check_session(struct cfs *c, const struct prov_session *s, char *err,
+			 size_t errlen)
 {
 	unsigned i;
 
@@ -211,13 +195,9 @@ static int check_session(const struct prov_session *s, char *err, size_t errlen)
 				    "session %s: LUN %u size %" PRIu64
 				    " is not a positive multiple of 512", s->id, i,
 				    s->luns[i].size_bytes);
-	if (!chap_ok(s->chap_user, 1, CFS_CHAP_USER_MAX))
-		return reason_fail(err, errlen, -EINVAL, "session %s: CHAP user must be 1-%d printable "
-			    "characters without spaces", s->id, CFS_CHAP_USER_MAX);
-	if (!chap_ok(s->chap_secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX))
-		return reason_fail(err, errlen, -EINVAL, "session %s: CHAP secret must be %d-%d "
-			    "printable characters without spaces", s->id, CFS_CHAP_SECRET_MIN,
-			    CFS_CHAP_SECRET_MAX);
+	/* Checked before anything is created, so a bad secret costs no backstore. */
+	if (cfs_check_chap(c, s->chap_user, s->chap_secret))
+		return reason_fail(err, errlen, -EINVAL, "session %s: %s", s->id, cfs_error(c));
 	return 0;
 }
 
@@ -488,7 +468,7 @@ int prov_session_create(struct cfs *c, const char *state_dir, const char *lio_po
 
 	if (!c || !state_dir || !*state_dir || !lio_portal)
 		return reason_fail(err, errlen, -EINVAL, "missing configfs, state directory or portal");
-	r = check_session(s, err, errlen);
+	r = check_session(c, s, err, errlen);
 	if (r)
 		return r;
 	fd = prov_lock(state_dir);
