@@ -504,6 +504,36 @@ out:
 	"account_id, name, url, coalesce(sha256, ''), size_bytes, state, bytes_done,"     \
 	" bytes_total, error, extract(epoch FROM created_at)::bigint"
 
+/*
+ * Run sql and decode every row into a calloc'd array of (rows + 1) elements of size
+ * bytes each, row(r, i, element) filling one. *out gets the array (NULL on error).
+ * Returns the row count or a negative errno with a reason in err.
+ */
+static int query_rows(struct db *d, const char *sql, int np, const char *const *p,
+		      size_t size, void (*row)(const PGresult *, int, void *), void **out,
+		      char *err, size_t errlen)
+{
+	PGresult *r;
+	char *v;
+	int rc, i, n;
+
+	*out = NULL;
+	r = query(d, sql, np, p, err, errlen, &rc);
+	if (!r)
+		return rc;
+	n = PQntuples(r);
+	v = calloc((size_t)n + 1, size);
+	if (!v) {
+		PQclear(r);
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		row(r, i, v + (size_t)i * size);
+	PQclear(r);
+	*out = v;
+	return n;
+}
+
 static void image_row(const PGresult *r, int i, struct db_image *im)
 {
 	const char *st = PQgetvalue(r, i, 5);
@@ -543,30 +573,25 @@ int db_image_get(struct db *d, int64_t account_id, const char *name, struct db_i
 	return rc;
 }
 
+static void image_row_cb(const PGresult *r, int i, void *elem)
+{
+	image_row(r, i, elem);
+}
+
 int db_image_list(struct db *d, int64_t account_id, struct db_image **out, char *err,
 		  size_t errlen)
 {
 	char acct[24];
 	const char *p[1] = { acct };
-	PGresult *r;
-	int rc, i, n;
+	void *v;
+	int n;
 
 	i64s(acct, sizeof(acct), account_id);
-	r = query(d,
-		  "SELECT " IMAGE_COLS " FROM images WHERE $1::bigint < 0 OR account_id = $1::bigint"
-		  " ORDER BY account_id, name",
-		  1, p, err, errlen, &rc);
-	if (!r)
-		return rc;
-	n = PQntuples(r);
-	*out = calloc((size_t)n + 1, sizeof(**out));
-	if (!*out) {
-		PQclear(r);
-		return reason_fail(err, errlen, -ENOMEM, "out of memory");
-	}
-	for (i = 0; i < n; i++)
-		image_row(r, i, &(*out)[i]);
-	PQclear(r);
+	n = query_rows(d,
+		       "SELECT " IMAGE_COLS " FROM images WHERE $1::bigint < 0 OR account_id = $1::bigint"
+		       " ORDER BY account_id, name",
+		       1, p, sizeof(**out), image_row_cb, &v, err, errlen);
+	*out = v;
 	return n;
 }
 
@@ -731,32 +756,28 @@ static int attach_luns(struct db *d, const char *sql, int np, const char *const 
 	return 0;
 }
 
+static void session_row_cb(const PGresult *r, int i, void *elem)
+{
+	session_row(r, i, elem);
+}
+
 int db_session_list(struct db *d, int64_t account_id, struct db_session **out, char *err,
 		    size_t errlen)
 {
 	char acct[24];
 	const char *p[1] = { acct };
-	PGresult *r;
-	int rc, i, n;
+	void *v;
+	int rc, n;
 
-	*out = NULL;
 	i64s(acct, sizeof(acct), account_id);
 	/* Sorted by id in both queries so the LUN rows line up with their sessions. */
-	r = query(d,
-		  "SELECT " SESSION_COLS " FROM sessions s JOIN accounts a ON a.id = s.account_id"
-		  " WHERE $1::bigint < 0 OR s.account_id = $1::bigint ORDER BY s.id",
-		  1, p, err, errlen, &rc);
-	if (!r)
-		return rc;
-	n = PQntuples(r);
-	*out = calloc((size_t)n + 1, sizeof(**out));
-	if (!*out) {
-		PQclear(r);
-		return reason_fail(err, errlen, -ENOMEM, "out of memory");
-	}
-	for (i = 0; i < n; i++)
-		session_row(r, i, &(*out)[i]);
-	PQclear(r);
+	n = query_rows(d,
+		       "SELECT " SESSION_COLS " FROM sessions s JOIN accounts a ON a.id = s.account_id"
+		       " WHERE $1::bigint < 0 OR s.account_id = $1::bigint ORDER BY s.id",
+		       1, p, sizeof(**out), session_row_cb, &v, err, errlen);
+	*out = v;
+	if (n < 0)
+		return n;
 	rc = attach_luns(d,
 			 "SELECT l.session_id, l.lun, l.image_name, l.kind FROM luns l"
 			 " JOIN sessions s ON s.id = l.session_id"
