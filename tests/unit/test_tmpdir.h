@@ -5,9 +5,11 @@
 #define SCSIPUB_TEST_TMPDIR_H
 
 #include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -47,6 +49,23 @@ static inline int test_rmdir_flat(const char *dir)
 	}
 	closedir(d);
 	return rmdir(dir);
+}
+
+static inline int test_rmtree_one(const char *p, const struct stat *st, int flag,
+				  struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+/*
+ * Remove dir and everything below it (depth first, symlinks not followed). 0, or -1
+ * when a walk step failed.
+ */
+static inline int test_rmtree(const char *dir)
+{
+	return nftw(dir, test_rmtree_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

@@ -42,13 +42,6 @@ static char root[256], state[256];
 static uint16_t port;
 static char resp[1 << 20];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
 static int group_setup(void **st)
 {
 	struct api_options o;
@@ -109,8 +102,8 @@ static int group_teardown(void **st)
 	http_stop(srv);
 	app_fini(&a);
 	pg_test_stop(&pg);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	nftw(state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(root);
+	test_rmtree(state);
 	return 0;
 }
 

@@ -35,13 +35,6 @@ struct t {
 	struct cfs *c;
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
 static int setup(void **state)
 {
 	struct t *t = calloc(1, sizeof(*t));
@@ -60,7 +53,7 @@ static int teardown(void **state)
 	struct t *t = *state;
 
 	cfs_close(t->c);
-	nftw(t->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(t->root);
 	free(t);
 	return 0;
 }

@@ -40,13 +40,6 @@ struct t {
 	char err[512];
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
 static int setup(void **state)
 {
 	struct t *t = calloc(1, sizeof(*t));
@@ -66,8 +59,8 @@ static int teardown(void **state)
 	struct t *t = *state;
 
 	cfs_close(t->c);
-	nftw(t->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	nftw(t->state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(t->root);
+	test_rmtree(t->state);
 	free(t);
 	return 0;
 }

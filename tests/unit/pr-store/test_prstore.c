@@ -37,13 +37,6 @@
 static struct pg_test pg;
 static PGconn *db;
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
 static void exec_ok(const char *sql)
 {
 	PGresult *r = PQexec(db, sql);
@@ -202,8 +195,8 @@ static void test_capture(void **state)
 
 	prcap_free(cap);
 	cfs_close(c);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	nftw(prdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(root);
+	test_rmtree(prdir);
 }
 
 int main(void)
