@@ -135,6 +135,34 @@ int cfs_acl_remove(struct cfs *c, const char *iqn, const char *initiator)
 	return cfs_acl_remove_at(c, tpg, initiator);
 }
 
+/* The TPG dir of iqn into tpg (PATH_MAX) when ACL `initiator` exists there; -ENOENT
+ * (or a name error) with a reason otherwise. */
+static int acl_existing(struct cfs *c, const char *iqn, const char *initiator, char *tpg)
+{
+	int r = cfs_tpg_path(c, iqn, true, tpg);
+
+	if (!r)
+		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
+	if (!r && !cfs_is_dir(c, "%s/acls/%s", tpg, initiator))
+		r = cfs_fail(c, -ENOENT, "ACL %s of %s does not exist", initiator, iqn);
+	return r;
+}
+
+int cfs_acl_set_chap(struct cfs *c, const char *iqn, const char *initiator,
+		     const char *chap_user, const char *chap_secret)
+{
+	char tpg[PATH_MAX];
+	int r = cfs_check_chap(c, chap_user, chap_secret);
+
+	if (!r)
+		r = acl_existing(c, iqn, initiator, tpg);
+	if (!r)
+		r = cfs_write(c, chap_user, "%s/acls/%s/auth/userid", tpg, initiator);
+	if (!r)
+		r = cfs_write(c, chap_secret, "%s/acls/%s/auth/password", tpg, initiator);
+	return r;
+}
+
 int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
 		      unsigned interval_s, unsigned timeout_s)
 {
@@ -145,18 +173,14 @@ int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
 	char tpg[PATH_MAX], cur[32], val[16];
 	int r;
 
-	r = cfs_tpg_path(c, iqn, true, tpg);
-	if (!r)
-		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
-	if (r)
-		return r;
 	if (interval_s < CFS_NOPIN_MIN_S || interval_s > CFS_NOPIN_MAX_S ||
 	    timeout_s < CFS_NOPIN_MIN_S || timeout_s > CFS_NOPIN_MAX_S)
 		return cfs_fail(c, -EINVAL, "NOP-In interval %u s / timeout %u s: LIO accepts "
 				"%d..%d s", interval_s, timeout_s, CFS_NOPIN_MIN_S,
 				CFS_NOPIN_MAX_S);
-	if (!cfs_is_dir(c, "%s/acls/%s", tpg, initiator))
-		return cfs_fail(c, -ENOENT, "ACL %s of %s does not exist", initiator, iqn);
+	r = acl_existing(c, iqn, initiator, tpg);
+	if (r)
+		return r;
 	for (size_t i = 0; !r && i < sizeof(set) / sizeof(set[0]); i++) {
 		snprintf(val, sizeof(val), "%u", set[i].val);
 		c->err_hold++;

@@ -1,6 +1,7 @@
 /*
  * cfs_pr.c — configfs side of Persistent Reservations (cfs.h, issue 4): force APTPL,
- * queue restored registrations, read PRgeneration and db_root, ACL CHAP.
+ * queue restored registrations, read PRgeneration and db_root (the explicit ACLs a
+ * restore makes get their CHAP from cfs_acl_set_chap in cfs_acl.c).
  * The SCSI semantics (SPC-4 §5.12, §6.15, §6.16) stay in the kernel's PR emulation.
  */
 #include <errno.h>
@@ -84,27 +85,5 @@ int cfs_dbroot(struct cfs *c, char *buf, size_t len)
 
 	if (!r && buf[0] != '/')
 		return cfs_fail(c, -EINVAL, "dbroot '%.60s' is not an absolute path", buf);
-	return r;
-}
-
-int cfs_acl_set_chap(struct cfs *c, const char *iqn, const char *initiator,
-		     const char *chap_user, const char *chap_secret)
-{
-	char tpg[PATH_MAX];
-	int r;
-
-	r = cfs_tpg_path(c, iqn, true, tpg);
-	if (!r)
-		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
-	if (r)
-		return r;
-	r = cfs_check_chap(c, chap_user, chap_secret);
-	if (r)
-		return r;
-	if (!cfs_is_dir(c, "%s/acls/%s", tpg, initiator))
-		return cfs_fail(c, -ENOENT, "ACL %s of %s does not exist", initiator, iqn);
-	r = cfs_write(c, chap_user, "%s/acls/%s/auth/userid", tpg, initiator);
-	if (!r)
-		r = cfs_write(c, chap_secret, "%s/acls/%s/auth/password", tpg, initiator);
 	return r;
 }
