@@ -53,17 +53,23 @@ public_addr() {
   echo "${ip:-127.0.0.1}:$PORT"
 }
 
+# wait_ready NAME PID TENTHS CMD...: poll CMD every 0.1 s, at most TENTHS times, while
+# PID lives; on failure print NAME's log and return 1.
+wait_ready() {
+  local name=$1 pid=$2 n=$3 i; shift 3
+  for i in $(seq "$n"); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  say "$name did not become ready:"; cat "$LOGDIR/$name.log" >&2
+  return 1
+}
+
 start_handler() {
   : >"$LOGDIR/scsipub-tcmu.log"
   setsid "$BIN/tcmu-handler/scsipub-tcmu" >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
-  local i
-  for i in $(seq 300); do
-    grep -q 'ready' "$LOGDIR/scsipub-tcmu.log" && return 0
-    kill -0 $! 2>/dev/null || break
-    sleep 0.1
-  done
-  say "scsipub-tcmu did not become ready:"; cat "$LOGDIR/scsipub-tcmu.log" >&2
-  return 1
+  wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
 }
 
 # PostgreSQL + scsipub-api. The API restores live and suspended sessions from the
@@ -84,14 +90,7 @@ start_api() {
   setsid "$BIN/api-server/scsipub-api" --listen "${SCSIPUB_API_LISTEN:-0.0.0.0:8080}" \
     --public "$(public_addr)" --state "$STATE" --catalog "$IMAGES" --admin-key-file "$STATE/admin.key" \
     "${extra[@]}" >>"$LOGDIR/scsipub-api.log" 2>&1 </dev/null &
-  local i
-  for i in $(seq 600); do
-    [ -f "$STATE/api.ready" ] && return 0
-    kill -0 $! 2>/dev/null || break
-    sleep 0.1
-  done
-  say "scsipub-api did not become ready:"; cat "$LOGDIR/scsipub-api.log" >&2
-  return 1
+  wait_ready scsipub-api $! 600 test -f "$STATE/api.ready"
 }
 
 # scsipub-prstore: writes each Persistent Reservation change of the provisioned LUNs
@@ -104,14 +103,7 @@ start_prstore() {
   : >"$LOGDIR/scsipub-prstore.log"
   setsid "$BIN/pr-store/scsipub-prstore" --state "$STATE" ${SCSIPUB_PRSTORE_ARGS:-} \
     >>"$LOGDIR/scsipub-prstore.log" 2>&1 </dev/null &
-  local i
-  for i in $(seq 300); do
-    [ -f "$STATE/prstore.ready" ] && return 0
-    kill -0 $! 2>/dev/null || break
-    sleep 0.1
-  done
-  say "scsipub-prstore did not become ready:"; cat "$LOGDIR/scsipub-prstore.log" >&2
-  return 1
+  wait_ready scsipub-prstore $! 300 test -f "$STATE/prstore.ready"
 }
 
 # The TLS listener's options, appended to PORTAL. Without SCSIPUB_TLS_CERT a
