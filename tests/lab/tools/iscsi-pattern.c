@@ -15,16 +15,21 @@
  *            NAME:file:LBA:BLOCKS:PATH     READ(16) and compare with PATH's bytes at
  *                                          LBA * 512 (zeros past its end)
  *            NAME:logout                   log out and drop the context
- *            wait                          print "waiting" and block until stdin has a line
+ *            wait                          print "waiting" and block until stdin has a line,
+ *                                          meanwhile servicing every logged-in session
+ *                                          (answering the target's NOP-Ins, RFC 7143
+ *                                          §11.19) as a live initiator does
  * Each NAME is a separate I_T nexus (its own InitiatorName); it logs in on first use.
  * LBAs and BLOCKS are in 512-byte logical blocks. Exit 0 when every step succeeded,
  * 1 on the first failure (with a message naming the step), 2 on usage errors.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
@@ -111,6 +116,48 @@ static int task_ok(struct ctx *c, struct scsi_task *t, const char *what)
 	return 1;
 }
 
+/*
+ * Block until a whole line arrives on stdin (read unbuffered, so several waits share
+ * one stream), servicing the live sessions meanwhile: libiscsi answers a NOP-In that
+ * asks for a reply, so LIO's keepalive does not drop an idle test session.
+ */
+static int wait_line(void)
+{
+	for (;;) {
+		struct pollfd pf[MAXCTX + 1];
+		struct ctx *owner[MAXCTX + 1];
+		int n = 0;
+
+		pf[n].fd = 0;
+		pf[n].events = POLLIN;
+		owner[n++] = NULL;
+		for (int i = 0; i < nctx; i++) {
+			if (!ctxs[i].iscsi)
+				continue;
+			pf[n].fd = iscsi_get_fd(ctxs[i].iscsi);
+			pf[n].events = (short)iscsi_which_events(ctxs[i].iscsi);
+			owner[n++] = &ctxs[i];
+		}
+		if (poll(pf, (nfds_t)n, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (int i = 1; i < n; i++)
+			if (pf[i].revents && iscsi_service(owner[i]->iscsi, pf[i].revents) < 0)
+				fprintf(stderr, "%s: while waiting: %s\n", owner[i]->name,
+					iscsi_get_error(owner[i]->iscsi));
+		if (pf[0].revents) {
+			char ch;
+			ssize_t k;
+
+			while ((k = read(0, &ch, 1)) == 1 && ch != '\n')
+				;
+			return k == 1 ? 0 : -1;
+		}
+	}
+}
+
 static int step(const char *spec)
 {
 	char buf[512];
@@ -118,8 +165,7 @@ static int step(const char *spec)
 	if (strcmp(buf, "wait") == 0) {
 		printf("waiting\n");
 		fflush(stdout);
-		char line[64];
-		return fgets(line, sizeof(line), stdin) ? 0 : -1;
+		return wait_line();
 	}
 	char *save = NULL;
 	char *name = strtok_r(buf, ":", &save);
