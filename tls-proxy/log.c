@@ -8,13 +8,15 @@
 #include <stdio.h>
 
 int plog_verbose;
+int plog_quiet;
 
 static void vlog(const char *fmt, va_list ap)
 {
 	char line[1024];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "scsipub-portal: %s\n", line);
+	if (!plog_quiet)
+		fprintf(stderr, "scsipub-portal: %s\n", line);
 }
 
 void plog(const char *fmt, ...)

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "discovery.h"
+#include "log.h"
 #include "login.h"
 #include "pdu.h"
 #include "pio.h"
@@ -122,6 +123,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	/* Format every message, debug ones too, but write none: stderr output would slow
+	 * the run down and bury libFuzzer's own report. */
+	plog_quiet = 1;
+	plog_verbose = 1;
 	if (make_catdir() < 0) {
 		perror("fuzz_login: mkdtemp");
 		exit(1);
