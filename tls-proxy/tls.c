@@ -379,12 +379,15 @@ static ssize_t io_result(struct pio_tls *t, int n, int errno_after, short *wants
 	}
 }
 
-static ssize_t tls_read(struct pio *io, void *buf, size_t len)
+/*
+ * One SSL_read into rd, or (rd == NULL) one SSL_write from wr, with the pio result
+ * convention; a signal interrupting a blocking call is retried. For a write, the
+ * peer's close_notify ends our writing too (-EPIPE).
+ */
+static ssize_t tls_io(struct pio_tls *t, void *rd, const void *wr, size_t len)
 {
-	struct pio_tls *t = (struct pio_tls *)io;
+	short *wants = rd ? &t->rd_wants : &t->wr_wants;
 
-	if (!t->ssl || t->failed)
-		return -EPIPE;
 	if (len > INT_MAX)
 		len = INT_MAX;
 	for (;;) {
@@ -393,15 +396,24 @@ static ssize_t tls_read(struct pio *io, void *buf, size_t len)
 
 		ERR_clear_error();
 		errno = 0;
-		n = SSL_read(t->ssl, buf, (int)len);
+		n = rd ? SSL_read(t->ssl, rd, (int)len) : SSL_write(t->ssl, wr, (int)len);
 		e = errno;
 		if (n > 0)
 			return n;
-		r = io_result(t, n, e, &t->rd_wants);
+		r = io_result(t, n, e, wants);
 		if (r == -ETIMEDOUT && e == EINTR)
-			continue; /* a signal, not the receive timeout */
-		return r;
+			continue; /* a signal, not the receive/send timeout */
+		return r == 0 && !rd ? -EPIPE : r;
 	}
+}
+
+static ssize_t tls_read(struct pio *io, void *buf, size_t len)
+{
+	struct pio_tls *t = (struct pio_tls *)io;
+
+	if (!t->ssl || t->failed)
+		return -EPIPE;
+	return tls_io(t, buf, NULL, len);
 }
 
 static ssize_t tls_write(struct pio *io, const void *buf, size_t len)
@@ -410,25 +422,7 @@ static ssize_t tls_write(struct pio *io, const void *buf, size_t len)
 
 	if (!t->ssl || t->failed || t->shut)
 		return -EPIPE;
-	if (len > INT_MAX)
-		len = INT_MAX;
-	for (;;) {
-		ssize_t r;
-		int n, e;
-
-		ERR_clear_error();
-		errno = 0;
-		n = SSL_write(t->ssl, buf, (int)len);
-		e = errno;
-		if (n > 0)
-			return n;
-		r = io_result(t, n, e, &t->wr_wants);
-		if (r == 0)
-			return -EPIPE; /* the peer's close_notify ends our writing too */
-		if (r == -ETIMEDOUT && e == EINTR)
-			continue;
-		return r;
-	}
+	return tls_io(t, NULL, buf, len);
 }
 
 static int tls_shutdown_write(struct pio *io)
