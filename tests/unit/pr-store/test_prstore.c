@@ -132,6 +132,29 @@ static void write_file(const char *path, const char *s)
 	fclose(f);
 }
 
+/* Write PRgeneration text gen into backstore dir bs's pr/res_pr_generation. */
+static void set_generation(const char *bs, const char *gen)
+{
+	char p[2 * PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/pr", bs);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/pr/res_pr_generation", bs);
+	write_file(p, gen);
+}
+
+/* A plain-tree backstore `name` (its dir into bs) with PRgeneration gen, and its APTPL
+ * file aptpl_<name> in prdir holding text (path into file). */
+static void plant(struct cfs *c, const char *prdir, const char *name, const char *gen,
+		  const char *text, char *bs, char *file)
+{
+	assert_int_equal(cfs_backstore_create(c, name, 1 << 20, "cow/size=1048576", NULL), 0);
+	assert_int_equal(cfs_backstore_path(c, name, bs, PATH_MAX), 0);
+	set_generation(bs, gen);
+	snprintf(file, 2 * PATH_MAX, "%s/aptpl_%s", prdir, name);
+	write_file(file, text);
+}
+
 static void test_capture(void **state)
 {
 	char root[PATH_MAX], prdir[PATH_MAX], bs[PATH_MAX], p[2 * PATH_MAX], err[256];
@@ -146,14 +169,7 @@ static void test_capture(void **state)
 	c = cfs_open(root);
 	assert_non_null(c);
 	cfs_force_plain(c);
-	assert_int_equal(cfs_backstore_create(c, "pvs1l0", 1 << 20, "cow/size=1048576", NULL), 0);
-	assert_int_equal(cfs_backstore_path(c, "pvs1l0", bs, sizeof(bs)), 0);
-	snprintf(p, sizeof(p), "%s/pr", bs);
-	mkdir(p, 0700);
-	snprintf(p, sizeof(p), "%s/pr/res_pr_generation", bs);
-	write_file(p, "0x00000004\n");
-	snprintf(p, sizeof(p), "%s/aptpl_pvs1l0", prdir);
-	write_file(p, TEXT_A);
+	plant(c, prdir, "pvs1l0", "0x00000004\n", TEXT_A, bs, p);
 	cap = prcap_new(c, prdir, db);
 	assert_non_null(cap);
 
@@ -167,15 +183,13 @@ static void test_capture(void **state)
 	write_file(p, "No Registrations or Reservations\n");
 	assert_int_equal(prcap_capture(cap, "aptpl_pvs1l0", err, sizeof(err)), 1);
 	/* A generation bump alone is captured too. */
-	snprintf(p, sizeof(p), "%s/pr/res_pr_generation", bs);
-	write_file(p, "0x00000005\n");
+	set_generation(bs, "0x00000005\n");
 	assert_int_equal(prcap_scan(cap, &saved, err, sizeof(err)), 0);
 	assert_int_equal(saved, 1);
 	assert_int_equal(prdb_load(db, "s1", 1, st, err, sizeof(err)), 1);
 	assert_int_equal(st[0].generation, 5);
 	assert_int_equal(st[0].n, 0);
 	/* A file that does not parse is refused; the stored state stays. */
-	snprintf(p, sizeof(p), "%s/aptpl_pvs1l0", prdir);
 	write_file(p, "PR_REG_START: 0\n");
 	assert_int_equal(prcap_capture(cap, "aptpl_pvs1l0", err, sizeof(err)), -EINVAL);
 	assert_int_equal(prdb_load(db, "s1", 1, st, err, sizeof(err)), 1);
@@ -183,14 +197,7 @@ static void test_capture(void **state)
 	/* Not ours: other names, a missing backstore, a session without a row. */
 	assert_int_equal(prcap_capture(cap, "aptpl_spdeadbeef", err, sizeof(err)), 0);
 	assert_int_equal(prcap_capture(cap, "aptpl_pvs1l9", err, sizeof(err)), 0);
-	assert_int_equal(cfs_backstore_create(c, "pvs2l0", 1 << 20, "cow/size=1048576", NULL), 0);
-	assert_int_equal(cfs_backstore_path(c, "pvs2l0", bs, sizeof(bs)), 0);
-	snprintf(p, sizeof(p), "%s/pr", bs);
-	mkdir(p, 0700);
-	snprintf(p, sizeof(p), "%s/pr/res_pr_generation", bs);
-	write_file(p, "0x00000001\n");
-	snprintf(p, sizeof(p), "%s/aptpl_pvs2l0", prdir);
-	write_file(p, TEXT_A);
+	plant(c, prdir, "pvs2l0", "0x00000001\n", TEXT_A, bs, p);
 	assert_int_equal(prcap_capture(cap, "aptpl_pvs2l0", err, sizeof(err)), 0);
 
 	prcap_free(cap);
