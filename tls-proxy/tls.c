@@ -20,29 +20,15 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "certwatch.h"
 #include "log.h"
 
 #define SHUTDOWN_WAIT_MS 1000   /* close_notify on a full non-blocking socket */
 
-/* What identifies one version of a file: a change of any field is a new version. */
-struct stamp {
-	int err;                    /* stat's errno, 0 when the rest is valid */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
-
 struct tls_server {
 	pthread_mutex_t mu;
 	SSL_CTX *ctx;               /* in service; one reference held here */
-	char cert[PATH_MAX], key[PATH_MAX];
-	unsigned reload_s;
-	int64_t last_check;         /* monotonic seconds */
-	struct stamp cert_st, key_st;     /* of the files ctx was built from */
-	bool failed;                /* the files as fcert_st/fkey_st did not load */
-	struct stamp fcert_st, fkey_st;
-	int fail_r;
+	struct certwatch w;         /* when to reload (certwatch.h) */
 	char fpr[TLS_FINGERPRINT_LEN];
 };
 
@@ -70,30 +56,6 @@ static void ssl_errors(char *buf, size_t len)
 
 /* ---- certificate holder ---- */
 
-static void stamp_of(const char *path, struct stamp *st)
-{
-	struct stat sb;
-
-	memset(st, 0, sizeof(*st));
-	if (stat(path, &sb) < 0) {
-		st->err = errno ? errno : EIO;
-		return;
-	}
-	st->dev = sb.st_dev;
-	st->ino = sb.st_ino;
-	st->size = sb.st_size;
-	st->mtime = sb.st_mtim;
-	st->ctime = sb.st_ctim;
-}
-
-static bool stamp_eq(const struct stamp *a, const struct stamp *b)
-{
-	return a->err == b->err && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
-	       a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 /* Never prompt on a terminal for an encrypted key: refuse it. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
@@ -108,13 +70,10 @@ static void fingerprint(X509 *x, char *out, size_t len)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
-	size_t used = 0;
 
 	out[0] = '\0';
-	if (!x || !X509_digest(x, EVP_sha256(), md, &n))
-		return;
-	for (unsigned i = 0; i < n && used + 4 <= len; i++)
-		used += (size_t)snprintf(out + used, len - used, "%s%02X", i ? ":" : "", md[i]);
+	if (x && X509_digest(x, EVP_sha256(), md, &n))
+		certwatch_hex_fingerprint(md, n, out, len);
 }
 
 /* A server context from the two files, or NULL with the reason in err. */
@@ -195,35 +154,38 @@ static void describe(SSL_CTX *ctx, const char *fpr, char *out, size_t len)
 	snprintf(out, len, "subject %s, expires %s, sha256 %s", subject, expires, fpr);
 }
 
+/* certwatch_load_fn: a new SSL_CTX from the files replaces the one in service. */
+static int load_ctx(void *arg, const char *cert, const char *key, char *err, size_t errlen)
+{
+	struct tls_server *ts = arg;
+	SSL_CTX *ctx = build_ctx(cert, key, err, errlen);
+
+	if (!ctx)
+		return -EPROTO;
+	SSL_CTX_free(ts->ctx); /* live connections hold their own references */
+	ts->ctx = ctx;
+	fingerprint(SSL_CTX_get0_certificate(ctx), ts->fpr, sizeof(ts->fpr));
+	return 0;
+}
+
 struct tls_server *tls_server_new(const char *cert_path, const char *key_path,
 				  unsigned reload_s, int64_t now_s, char *err, size_t errlen)
 {
-	struct tls_server *ts;
+	struct tls_server *ts = calloc(1, sizeof(*ts));
 
-	if (!cert_path[0] || !key_path[0] || strlen(cert_path) >= PATH_MAX ||
-	    strlen(key_path) >= PATH_MAX || reload_s == 0) {
-		snprintf(err, errlen, "TLS needs a certificate, a key and a reload interval "
-			 ">= 1 s");
-		return NULL;
-	}
-	ts = calloc(1, sizeof(*ts));
 	if (!ts) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	snprintf(ts->cert, sizeof(ts->cert), "%s", cert_path);
-	snprintf(ts->key, sizeof(ts->key), "%s", key_path);
-	ts->reload_s = reload_s;
-	ts->last_check = now_s;
-	/* Stamps first: a change during the load is seen by the next check. */
-	stamp_of(ts->cert, &ts->cert_st);
-	stamp_of(ts->key, &ts->key_st);
-	ts->ctx = build_ctx(ts->cert, ts->key, err, errlen);
-	if (!ts->ctx) {
+	if (!key_path[0] || certwatch_init(&ts->w, cert_path, key_path, reload_s, now_s,
+					   load_ctx, ts, err, errlen) < 0) {
+		if (!key_path[0])
+			snprintf(err, errlen, "TLS needs a certificate, a key and a reload "
+				 "interval >= 1 s");
+		SSL_CTX_free(ts->ctx);
 		free(ts);
 		return NULL;
 	}
-	fingerprint(SSL_CTX_get0_certificate(ts->ctx), ts->fpr, sizeof(ts->fpr));
 	pthread_mutex_init(&ts->mu, NULL);
 	return ts;
 }
@@ -237,53 +199,29 @@ void tls_server_free(struct tls_server *ts)
 	free(ts);
 }
 
-/* tls_server_check_now with ts->mu held. */
-static int check_locked(struct tls_server *ts)
+/* Log what a check of the files did (r: certwatch's result, err: its reason). */
+static int report(struct tls_server *ts, int r, const char *err)
 {
-	struct stamp cs, ks;
-	char err[PATH_MAX + 1024], about[512];
-	SSL_CTX *ctx;
+	char about[512];
 
-	stamp_of(ts->cert, &cs);
-	stamp_of(ts->key, &ks);
-	if (stamp_eq(&cs, &ts->cert_st) && stamp_eq(&ks, &ts->key_st))
-		return 0;
-	if (ts->failed && stamp_eq(&cs, &ts->fcert_st) && stamp_eq(&ks, &ts->fkey_st))
-		return ts->fail_r; /* logged when it first failed */
-	if (cs.err || ks.err) {
-		ts->fail_r = -(cs.err ? cs.err : ks.err);
-		snprintf(err, sizeof(err), "%s: %s", cs.err ? ts->cert : ts->key,
-			 strerror(-ts->fail_r));
-	} else {
-		ctx = build_ctx(ts->cert, ts->key, err, sizeof(err));
-		if (ctx) {
-			SSL_CTX_free(ts->ctx); /* live connections hold their own references */
-			ts->ctx = ctx;
-			ts->cert_st = cs;
-			ts->key_st = ks;
-			ts->failed = false;
-			fingerprint(SSL_CTX_get0_certificate(ctx), ts->fpr, sizeof(ts->fpr));
-			describe(ctx, ts->fpr, about, sizeof(about));
-			plog("TLS certificate reloaded from %s (%s); new connections use it, "
-			     "live ones keep theirs", ts->cert, about);
-			return 1;
-		}
-		ts->fail_r = -EPROTO;
+	if (r == 1) {
+		describe(ts->ctx, ts->fpr, about, sizeof(about));
+		plog("TLS certificate reloaded from %s (%s); new connections use it, "
+		     "live ones keep theirs", ts->w.cert, about);
+	} else if (r < 0 && err[0]) {
+		plog("TLS certificate/key changed but cannot be used: %s; still serving the "
+		     "previous certificate (sha256 %s)", err, ts->fpr);
 	}
-	ts->failed = true;
-	ts->fcert_st = cs;
-	ts->fkey_st = ks;
-	plog("TLS certificate/key changed but cannot be used: %s; still serving the "
-	     "previous certificate (sha256 %s)", err, ts->fpr);
-	return ts->fail_r;
+	return r;
 }
 
 int tls_server_check_now(struct tls_server *ts)
 {
+	char err[PATH_MAX + 1024];
 	int r;
 
 	pthread_mutex_lock(&ts->mu);
-	r = check_locked(ts);
+	r = report(ts, certwatch_check_now(&ts->w, load_ctx, ts, err, sizeof(err)), err);
 	pthread_mutex_unlock(&ts->mu);
 	return r;
 }
@@ -291,10 +229,9 @@ int tls_server_check_now(struct tls_server *ts)
 /* With ts->mu held. */
 static int maybe_locked(struct tls_server *ts, int64_t now_s)
 {
-	if (now_s - ts->last_check < (int64_t)ts->reload_s && now_s >= ts->last_check)
-		return 0;
-	ts->last_check = now_s;
-	return check_locked(ts);
+	char err[PATH_MAX + 1024];
+
+	return report(ts, certwatch_maybe(&ts->w, now_s, load_ctx, ts, err, sizeof(err)), err);
 }
 
 int tls_server_maybe_reload(struct tls_server *ts, int64_t now_s)
