@@ -19,7 +19,8 @@
  * tear down every session and exit 0.
  *
  * Hardening (issue 4): each source address may hold --max-conn-per-ip connections and
- * open new ones at --login-rate per second with a --login-burst (iplimit.h); others
+ * open new ones at --login-rate per second with a --login-burst, and each network
+ * (IPv4 /24, IPv6 /48) --max-conn-per-net4/6 at --net-login-rate (iplimit.h); others
  * are closed at once, logged at most once per address and reason per 5 minutes and
  * REFUSE_LINES_MAX lines per minute, with a summary line a minute. A connection
  * whose login is not done within --login-timeout seconds of its accept (discovery:
@@ -201,10 +202,11 @@ static int64_t mono_ms(void)
 #define REFUSE_SUMMARY_S 60
 #define REFUSE_LINES_MAX 20
 enum refusal { REFUSE_PER_ADDR, REFUSE_RATE, REFUSE_TABLE_FULL, REFUSE_PORTAL_FULL,
-	       REFUSE_LOGIN_TIMEOUT, REFUSE_N };
+	       REFUSE_LOGIN_TIMEOUT, REFUSE_PER_NET, REFUSE_NET_RATE, REFUSE_N };
 static const char *const refusal_str[REFUSE_N] = {
 	"per-address connection limit", "per-address login rate", "address table full",
-	"portal connection limit", "login timeout",
+	"portal connection limit", "login timeout", "per-network connection limit",
+	"per-network login rate",
 };
 static unsigned long refused[REFUSE_N];
 static unsigned refuse_lines;
@@ -229,18 +231,26 @@ static void refuse_summary(int64_t now_ms)
 {
 	static int64_t since;
 	unsigned long total = 0;
+	char counts[512];
+	size_t n = 0;
 
 	if (!since)
 		since = now_ms;
 	if (now_ms - since < REFUSE_SUMMARY_S * 1000)
 		return;
-	for (int i = 0; i < REFUSE_N; i++)
+	counts[0] = '\0';
+	for (int i = 0; i < REFUSE_N; i++) {
 		total += refused[i];
+		if (n < sizeof(counts)) {
+			int w = snprintf(counts + n, sizeof(counts) - n, "%s%s %lu", i ? ", " : "",
+					 refusal_str[i], refused[i]);
+
+			n += w > 0 ? (size_t)w : 0;
+		}
+	}
 	if (total)
-		plog("last %d s: %lu connections refused or dropped (%s %lu, %s %lu, %s %lu, "
-		     "%s %lu, %s %lu)", REFUSE_SUMMARY_S, total,
-		     refusal_str[0], refused[0], refusal_str[1], refused[1], refusal_str[2],
-		     refused[2], refusal_str[3], refused[3], refusal_str[4], refused[4]);
+		plog("last %d s: %lu connections refused or dropped (%s)", REFUSE_SUMMARY_S,
+		     total, counts);
 	memset(refused, 0, sizeof(refused));
 	refuse_lines = 0;
 	since = now_ms;
@@ -586,7 +596,9 @@ static void accept_one(int lfd, bool tls)
 	if (v != IPLIMIT_OK) {
 		/* Closed at once, before any byte is read. */
 		refuse_log_one(c->peer, v == IPLIMIT_TOO_MANY ? REFUSE_PER_ADDR :
-			       v == IPLIMIT_RATE ? REFUSE_RATE : REFUSE_TABLE_FULL, now);
+			       v == IPLIMIT_RATE ? REFUSE_RATE :
+			       v == IPLIMIT_NET_TOO_MANY ? REFUSE_PER_NET :
+			       v == IPLIMIT_NET_RATE ? REFUSE_NET_RATE : REFUSE_TABLE_FULL, now);
 		close(fd);
 		free(c);
 		return;
@@ -777,7 +789,9 @@ int main(int argc, char **argv)
 	{
 		struct iplimit_cfg lc = {
 			.max_conns = opts.max_conn_per_ip, .rate = opts.login_rate,
-			.burst = opts.login_burst,
+			.burst = opts.login_burst, .net4_max_conns = opts.max_conn_per_net4,
+			.net6_max_conns = opts.max_conn_per_net6, .net_rate = opts.net_login_rate,
+			.net_burst = opts.net_login_burst,
 		};
 
 		limits = iplimit_new(&lc);

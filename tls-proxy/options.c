@@ -38,6 +38,18 @@ static const struct optable_opt table[] = {
 	  "new connections (logins) per source address per second, token bucket; 0 = off", false },
 	{ "login-burst", NULL, OPTABLE_U32, F(login_burst), "40", "CONNS", 1, 100000,
 	  "token bucket size of --login-rate: logins at once from a quiet address", false },
+	{ "max-conn-per-net4", NULL, OPTABLE_U32, F(max_conn_per_net4), "64", "CONNS", 0, 65535,
+	  "open connections per IPv4 /24 (all its addresses together); a NATed office or a "
+	  "Pi rack behind one router fits, and one /24 holds at most 1/16 of the portal's "
+	  "1024; 0 = no cap", false },
+	{ "max-conn-per-net6", NULL, OPTABLE_U32, F(max_conn_per_net6), "64", "CONNS", 0, 65535,
+	  "open connections per IPv6 /48 (one site); 0 = no cap", false },
+	{ "net-login-rate", NULL, OPTABLE_U32, F(net_login_rate), "40", "PER-SECOND", 0, 100000,
+	  "new connections per /24 (IPv6: /48) per second, token bucket; 4 addresses at "
+	  "--login-rate's default; 0 = off", false },
+	{ "net-login-burst", NULL, OPTABLE_U32, F(net_login_burst), "160", "CONNS", 1, 100000,
+	  "token bucket size of --net-login-rate: 64 hosts booting at once (discovery + "
+	  "login each) fit", false },
 	{ "login-timeout", NULL, OPTABLE_U32, F(login_timeout), "10", "SECONDS", 1, 3600,
 	  "a connection whose login (discovery: until Full Feature Phase; normal: its first "
 	  "Login PDU) is not done by then is dropped", false },

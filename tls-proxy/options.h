@@ -27,6 +27,10 @@ struct portal_options {
 	uint32_t max_conn_per_ip;           /* open connections per address, 0 = no cap */
 	uint32_t login_rate;                /* new connections per address per second, 0 = off */
 	uint32_t login_burst;               /* token bucket size for login_rate, connections */
+	uint32_t max_conn_per_net4;         /* open connections per IPv4 /24, 0 = no cap */
+	uint32_t max_conn_per_net6;         /* open connections per IPv6 /48, 0 = no cap */
+	uint32_t net_login_rate;            /* new connections per network per second, 0 = off */
+	uint32_t net_login_burst;           /* token bucket size for net_login_rate */
 	uint32_t login_timeout;             /* seconds for a login before the drop */
 	uint32_t nopin_interval;            /* seconds idle before LIO's NOP-In (3..60) */
 	uint32_t nopin_timeout;             /* seconds for the NOP-Out answer (3..60) */

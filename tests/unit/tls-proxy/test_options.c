@@ -36,6 +36,12 @@ static void test_defaults(void **state)
 	assert_int_equal(o.max_conn_per_ip, 16);
 	assert_int_equal(o.login_rate, 10);
 	assert_int_equal(o.login_burst, 40);
+	/* Per network (issue 8): 64 per /24 or /48, so one network holds at most 1/16 of
+	 * the portal's 1024 connections; 40/s with a burst of 160. */
+	assert_int_equal(o.max_conn_per_net4, 64);
+	assert_int_equal(o.max_conn_per_net6, 64);
+	assert_int_equal(o.net_login_rate, 40);
+	assert_int_equal(o.net_login_burst, 160);
 	assert_int_equal(o.login_timeout, 10);
 	assert_int_equal(o.nopin_interval, 5);
 	assert_int_equal(o.nopin_timeout, 5);
@@ -105,6 +111,12 @@ static void test_values(void **state)
 	assert_int_equal(o.login_timeout, 3);
 	assert_int_equal(o.nopin_interval, 60);
 	assert_int_equal(o.nopin_timeout, 3);
+	assert_int_equal(PARSE("--public", "p:1", "--max-conn-per-net4=0", "--max-conn-per-net6",
+			       "256", "--net-login-rate", "0", "--net-login-burst=5"), 0);
+	assert_int_equal(o.max_conn_per_net4, 0);
+	assert_int_equal(o.max_conn_per_net6, 256);
+	assert_int_equal(o.net_login_rate, 0);
+	assert_int_equal(o.net_login_burst, 5);
 }
 
 static void test_errors(void **state)
@@ -140,6 +152,8 @@ static void test_errors(void **state)
 	assert_int_equal(PARSE("--public", "p:1", "--login-timeout", "0"), -22);
 	assert_int_equal(PARSE("--public", "p:1", "--login-burst", "0"), -22);
 	assert_int_equal(PARSE("--public", "p:1", "--max-conn-per-ip", "65536"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--max-conn-per-net4", "65536"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--net-login-burst", "0"), -22);
 }
 
 int main(void)
