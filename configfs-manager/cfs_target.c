@@ -35,11 +35,14 @@ static const struct tpg_attr tpg_attrs[] = {
 /*
  * TPG parameters (param/, K:iscsi/iscsi_target_configfs.c DEF_TPG_PARAM) for every
  * target we make: CRC32C header and data digests offered (RFC 7143 §13.1), None still
- * accepted. These are LIO's defaults; writing them keeps them whatever the kernel's.
+ * accepted; one connection per session (MaxConnections=1, §13.2): an anonymous
+ * session is private to its connection (tls-proxy/session.h). These are LIO's
+ * defaults; writing them keeps them whatever the kernel's.
  */
 static const struct tpg_attr tpg_params[] = {
 	{ "HeaderDigest", "CRC32C,None" },
 	{ "DataDigest", "CRC32C,None" },
+	{ "MaxConnections", "1" },
 };
 
 /*

@@ -22,7 +22,7 @@
 struct entry {
 	struct entry *next;
 	uint64_t id;
-	char peer[FIELD_MAX], initiator[FIELD_MAX], target[FIELD_MAX];
+	char peer[FIELD_MAX], initiator[FIELD_MAX], lio_initiator[FIELD_MAX], target[FIELD_MAX];
 	enum conntab_kind kind;
 	uint64_t bytes_in, bytes_out;
 	time_t since;
@@ -89,7 +89,7 @@ int conntab_default_path(const char *state_dir, char *buf, size_t len)
 		return -ENAMETOOLONG;
 	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	if ((mkdir(dir, 0750) < 0 && errno != EEXIST) || chmod(dir, 0750) < 0)
 		return -errno;
 	return 0;
 }
@@ -125,6 +125,9 @@ static char *json_locked(struct conntab *t)
 			goto out;
 		json_object_object_add(o, "peer", json_object_new_string(e->peer));
 		json_object_object_add(o, "initiator", json_object_new_string(e->initiator));
+		if (e->lio_initiator[0])
+			json_object_object_add(o, "lio_initiator",
+					       json_object_new_string(e->lio_initiator));
 		json_object_object_add(o, "target", json_object_new_string(e->target));
 		json_object_object_add(o, "kind", json_object_new_string(kind_str(e->kind)));
 		json_object_object_add(o, "bytes_in", json_object_new_uint64(e->bytes_in));
@@ -169,7 +172,10 @@ static int publish_locked(struct conntab *t)
 		free(s);
 		return -ENAMETOOLONG;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Initiator names and addresses are for the service's own users only. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, CONNTAB_MODE);
+	if (fd >= 0)
+		fchmod(fd, CONNTAB_MODE); /* whatever the umask or an older file said */
 	if (fd < 0) {
 		r = -errno;
 		free(s);
@@ -217,7 +223,8 @@ static void publish_logged(struct conntab *t)
 }
 
 uint64_t conntab_add(struct conntab *t, const char *peer, const char *initiator,
-		     const char *target, enum conntab_kind kind, time_t since)
+		     const char *lio_initiator, const char *target, enum conntab_kind kind,
+		     time_t since)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	uint64_t id;
@@ -226,6 +233,8 @@ uint64_t conntab_add(struct conntab *t, const char *peer, const char *initiator,
 		return 0;
 	snprintf(e->peer, sizeof(e->peer), "%s", peer ? peer : "");
 	snprintf(e->initiator, sizeof(e->initiator), "%s", initiator ? initiator : "");
+	snprintf(e->lio_initiator, sizeof(e->lio_initiator), "%s",
+		 lio_initiator ? lio_initiator : "");
 	snprintf(e->target, sizeof(e->target), "%s", target ? target : "");
 	e->kind = kind;
 	e->since = since;

@@ -2,8 +2,13 @@
  * conntab.h — the portal's table of live relayed connections, published for the
  * api-server's admin page as <state>/portal/connections.json (docs/provisioned.md):
  *
- *   [{"peer":"ip:port","initiator":"iqn...","target":"iqn...",
+ *   [{"peer":"ip:port","initiator":"iqn...","lio_initiator":"iqn...","target":"iqn...",
  *     "kind":"anonymous"|"provisioned","bytes_in":N,"bytes_out":N,"since":unix_ts}]
+ *
+ * initiator is the InitiatorName the client sent (for operators); lio_initiator, only
+ * present when it differs, the name LIO knows the session by (an anonymous
+ * connection's own name, session.h). The file is mode 0640 in a 0750 directory:
+ * readable by the service's own users only, never world-readable.
  *
  * bytes_in counts bytes from the initiator (to LIO), bytes_out bytes to the
  * initiator; since is the UNIX time (seconds) the connection was added. The file is
@@ -23,6 +28,7 @@
 #define CONNTAB_SUBDIR "portal"
 #define CONNTAB_FILE "connections.json"
 #define CONNTAB_TICK_S 1   /* seconds between byte-count rewrites, at most */
+#define CONNTAB_MODE 0640  /* the published file: owner and group only */
 
 enum conntab_kind { CONNTAB_ANONYMOUS, CONNTAB_PROVISIONED };
 
@@ -39,7 +45,7 @@ void conntab_free(struct conntab *t);
 
 /*
  * <state_dir>/portal/connections.json into buf (len bytes), creating
- * <state_dir>/portal (0755) if missing. 0 or -errno (-ENAMETOOLONG).
+ * <state_dir>/portal (0750) if missing. 0 or -errno (-ENAMETOOLONG).
  */
 int conntab_default_path(const char *state_dir, char *buf, size_t len);
 
@@ -49,7 +55,8 @@ int conntab_default_path(const char *state_dir, char *buf, size_t len);
  * then simply is not listed). Publishes the file.
  */
 uint64_t conntab_add(struct conntab *t, const char *peer, const char *initiator,
-		     const char *target, enum conntab_kind kind, time_t since);
+		     const char *lio_initiator, const char *target, enum conntab_kind kind,
+		     time_t since);
 /* Set the byte counters of connection id (no-op for 0 or an unknown id); publishes
  * nothing by itself (conntab_tick does). */
 void conntab_bytes(struct conntab *t, uint64_t id, uint64_t bytes_in, uint64_t bytes_out);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint16_t why_status(uint16_t st, char *why, size_t whylen, const char *fmt, ...)
@@ -87,6 +88,75 @@ uint16_t login_parse(const struct pdu *p, struct login_req *req, char *why, size
 	return LOGIN_OK;
 }
 
+/* The names LIO's first-PDU scan matches by prefix (login.h). */
+static const char *const identity_keys[] = { "InitiatorName", "SessionType", "TargetName" };
+
+uint16_t login_check_identity_keys(const struct tk_list *l, bool allow_identity, char *why,
+				   size_t whylen)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const char *k = l->pairs[i].key;
+
+		for (size_t j = 0; j < sizeof(identity_keys) / sizeof(identity_keys[0]); j++) {
+			size_t n = strlen(identity_keys[j]);
+
+			if (strncmp(k, identity_keys[j], n))
+				continue;
+			if (k[n])
+				return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
+						  "key %.63s would be read as %s by the target",
+						  k, identity_keys[j]);
+			if (!allow_identity)
+				return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
+						  "%s after the first Login Request", k);
+		}
+	}
+	return LOGIN_OK;
+}
+
+int login_rewrite_initiator(const struct pdu *p, const char *name, uint8_t **raw,
+			    size_t *raw_len)
+{
+	struct tk_list l;
+	struct tk_buf b;
+	bool found = false;
+	uint8_t *out;
+	size_t len;
+
+	*raw = NULL;
+	*raw_len = 0;
+	if (tk_parse(p->data, p->data_len, &l, NULL, 0) < 0)
+		return -EINVAL;
+	tk_buf_init(&b);
+	for (size_t i = 0; i < l.n; i++) {
+		bool is_name = !strcmp(l.pairs[i].key, "InitiatorName");
+
+		found |= is_name;
+		tk_buf_add(&b, l.pairs[i].key, is_name ? name : l.pairs[i].value);
+	}
+	tk_free(&l);
+	if (b.err || !found || b.len > PDU_DSL_MAX) {
+		int r = b.err ? b.err : -EINVAL;
+
+		tk_buf_free(&b);
+		return r;
+	}
+	len = PDU_BHS_LEN + pdu_pad4(b.len);
+	out = calloc(1, len);
+	if (!out) {
+		tk_buf_free(&b);
+		return -ENOMEM;
+	}
+	memcpy(out, p->bhs, PDU_BHS_LEN);
+	out[4] = 0; /* no AHS */
+	pdu_put24(out + 5, (uint32_t)b.len);
+	memcpy(out + PDU_BHS_LEN, b.data, b.len);
+	tk_buf_free(&b);
+	*raw = out;
+	*raw_len = len;
+	return 0;
+}
+
 void login_req_free(struct login_req *req)
 {
 	tk_free(&req->keys);
@@ -98,6 +168,8 @@ uint16_t login_check_leading(const struct login_req *req, char *why, size_t whyl
 	if (req->cont)
 		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
 				  "continued (C bit) leading Login Request is not supported");
+	if (login_check_identity_keys(&req->keys, true, why, whylen) != LOGIN_OK)
+		return LOGIN_INITIATOR_ERROR;
 	if (!req->initiator || !req->initiator[0])
 		return why_status(LOGIN_MISSING_PARAMETER, why, whylen, "no InitiatorName");
 	if (!login_name_ok(req->initiator))
@@ -161,6 +233,7 @@ const char *login_status_str(uint16_t status)
 	case LOGIN_AUTHZ_FAILURE: return "authorization failure";
 	case LOGIN_TARGET_NOT_FOUND: return "target not found";
 	case LOGIN_UNSUPPORTED_VERSION: return "unsupported version";
+	case LOGIN_TOO_MANY_CONNECTIONS: return "too many connections";
 	case LOGIN_MISSING_PARAMETER: return "missing parameter";
 	case LOGIN_SESSION_TYPE_UNSUPPORTED: return "session type not supported";
 	case LOGIN_SESSION_NOT_FOUND: return "session does not exist";

@@ -24,6 +24,7 @@ enum login_status {
 	LOGIN_AUTHZ_FAILURE = 0x0202,
 	LOGIN_TARGET_NOT_FOUND = 0x0203,
 	LOGIN_UNSUPPORTED_VERSION = 0x0205,
+	LOGIN_TOO_MANY_CONNECTIONS = 0x0206,
 	LOGIN_MISSING_PARAMETER = 0x0207,
 	LOGIN_SESSION_TYPE_UNSUPPORTED = 0x0209,
 	LOGIN_SESSION_NOT_FOUND = 0x020a,
@@ -72,6 +73,7 @@ void login_req_free(struct login_req *req);
 
 /*
  * Checks for the leading Login Request of a new session (§6.3, §13.5-13.7):
+ * no key LIO would read differently (login_check_identity_keys);
  * InitiatorName present and non-empty (else LOGIN_MISSING_PARAMETER) and a valid
  * iSCSI name (<= 223 bytes of [A-Za-z0-9.:_-], else LOGIN_INITIATOR_ERROR);
  * SessionType absent, Normal or Discovery (else LOGIN_SESSION_TYPE_UNSUPPORTED);
@@ -79,6 +81,31 @@ void login_req_free(struct login_req *req);
  * session cannot name an existing TSIH (LOGIN_SESSION_NOT_FOUND).
  */
 uint16_t login_check_leading(const struct login_req *req, char *why, size_t whylen);
+
+/*
+ * Keys LIO reads differently from us. The kernel's first-PDU scan
+ * (iscsi_target_locate_portal in drivers/target/iscsi/iscsi_target_nego.c, Linux 6.1)
+ * takes any key that merely starts with "InitiatorName", "SessionType" or
+ * "TargetName" (strncmp over the name's length, the last such key winning) and a
+ * SessionType value that starts with "Discovery". A key such as
+ * "SessionTypeX=Discovery" would be nothing to us and a discovery session to LIO.
+ * Returns LOGIN_OK when no key of l starts with one of those three names unless it
+ * is exactly that name, else LOGIN_INITIATOR_ERROR with the key in why. When
+ * allow_identity is false (the later PDUs of a login we relay), even the exact
+ * names are refused: the identity of a relayed session is fixed by its first PDU.
+ */
+uint16_t login_check_identity_keys(const struct tk_list *l, bool allow_identity, char *why,
+				   size_t whylen);
+
+/*
+ * A copy of the leading Login Request p (BHS + data, no AHS: login_parse refuses AHS)
+ * whose InitiatorName value is replaced by name, every other key kept in order, and
+ * DataSegmentLength set to match (RFC 7143 §11.12; Login PDUs carry no digests).
+ * On success *raw (malloc'd, owned by the caller) holds *raw_len wire bytes and 0 is
+ * returned; -EINVAL when p has no InitiatorName or keys that do not parse, -ENOMEM.
+ */
+int login_rewrite_initiator(const struct pdu *p, const char *name, uint8_t **raw,
+			    size_t *raw_len);
 
 /* True when s is a plausible iSCSI name we can put into configfs paths. */
 bool login_name_ok(const char *s);

@@ -55,6 +55,7 @@
 #include "login.h"
 #include "options.h"
 #include "pdu.h"
+#include "pdufilter.h"
 #include "pio.h"
 #include "prov.h"
 #include "provtarget.h"
@@ -315,44 +316,62 @@ static void peer_port_str(const struct conn *c, char *out, size_t len)
 }
 
 /*
- * Connect to LIO, replay the buffered Login Request p and relay until the session
- * ends, listing the connection in the connection table meanwhile. Answers the
- * initiator with a target error when LIO cannot be reached. Returns when done.
+ * Connect to LIO, send the leading Login Request (login: wire bytes, the buffered p
+ * or its rewrite) and relay until the session ends, through a pdufilter (SendTargets
+ * inside the session names its own target at our public address only; later Login
+ * Requests cannot change its identity), listing the connection in the connection
+ * table meanwhile (shown_initiator: the name the client sent; lio_initiator: the one
+ * LIO knows, or NULL when the same). Answers the initiator with a target error when
+ * LIO cannot be reached. Returns when done.
  */
 static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
-			 const struct login_req *req, enum conntab_kind kind)
+			 const uint8_t *login, size_t login_len, const struct login_req *req,
+			 const char *lio_initiator, enum conntab_kind kind)
 {
 	struct pio_fd lio;
 	struct relay_stats st = { 0, 0 };
 	char peer[INET6_ADDRSTRLEN + 16];
+	struct pdufilter_cfg fc = {
+		.target = req->target, .peer = c->peer,
+		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
+	};
+	struct pdufilter *filter;
 	uint64_t id;
 	int r, lfd;
 
+	filter = pdufilter_new(&fc);
+	if (!filter) {
+		reject(cio, p, LOGIN_OUT_OF_RESOURCES);
+		return;
+	}
 	lfd = connect_lio();
 	if (lfd < 0) {
 		plog("login from %s (%s) to %s: cannot connect to LIO at %s: %s", c->peer,
 		     req->initiator, req->target, opts.lio, strerror(-lfd));
 		reject(cio, p, LOGIN_TARGET_ERROR);
+		pdufilter_free(filter);
 		return;
 	}
 	pthread_mutex_lock(&conns_mu);
 	if (stopping) {
 		pthread_mutex_unlock(&conns_mu);
 		close(lfd);
+		pdufilter_free(filter);
 		return;
 	}
 	c->lio_fd = lfd;
 	pthread_mutex_unlock(&conns_mu);
 
 	peer_port_str(c, peer, sizeof(peer));
-	id = conntab_add(conn_tab, peer, req->initiator, req->target, kind, time(NULL));
+	id = conntab_add(conn_tab, peer, req->initiator, lio_initiator, req->target, kind,
+			 time(NULL));
 	pio_fd_init(&lio, lfd);
-	r = pio_write_full(&lio.io, p->raw, p->raw_len);
+	r = pio_write_full(&lio.io, login, login_len);
 	if (r == 0) {
 		set_timeouts(c->fd, 0);
 		set_timeouts(lfd, 0);
 		if ((r = pio_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
-			r = relay_run_progress(cio, &lio.io, &st, on_relay_bytes, &id);
+			r = relay_run_filtered(cio, &lio.io, filter, &st, on_relay_bytes, &id);
 	} else {
 		plog("login from %s (%s) to %s: forwarding the login to LIO: %s", c->peer,
 		     req->initiator, req->target, strerror(-r));
@@ -366,6 +385,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 	c->lio_fd = -1;
 	pthread_mutex_unlock(&conns_mu);
 	close(lfd);
+	pdufilter_free(filter);
 }
 
 static void reject_unknown(struct conn *c, struct pio *cio, const struct pdu *p,
@@ -387,6 +407,8 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 	struct catalog cat;
 	struct session *s = NULL;
 	char err[512] = "";
+	uint8_t *login = NULL;
+	size_t login_len = 0;
 	int r;
 
 	login_done(c); /* the rest of the login is LIO's (its own login timer) */
@@ -400,7 +422,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 			reject_unknown(c, cio, p, req);
 			return;
 		}
-		relay_to_lio(c, cio, p, req, CONNTAB_PROVISIONED);
+		relay_to_lio(c, cio, p, p->raw, p->raw_len, req, NULL, CONNTAB_PROVISIONED);
 		return;
 	}
 	r = catalog_scan(images_dir, &cat);
@@ -416,6 +438,20 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		catalog_free(&cat);
 		return;
 	}
+	/*
+	 * Anonymous targets: one connection per session (MaxConnections=1 in their TPG),
+	 * so a login that names an existing session (TSIH != 0: adding or reinstating a
+	 * connection, RFC 7143 §5.3, §6.3.1) has nothing to join: every connection
+	 * gets a new private session.
+	 */
+	if (req->tsih) {
+		catalog_free(&cat);
+		plog("login from %s (%s) to %s: refused: TSIH %u names an existing session; "
+		     "anonymous targets allow one connection per session", c->peer,
+		     req->initiator, req->target, req->tsih);
+		reject(cio, p, LOGIN_TOO_MANY_CONNECTIONS);
+		return;
+	}
 	r = session_acquire(mgr, req->initiator, e, c->peer, &s, err, sizeof(err));
 	catalog_free(&cat);
 	if (r < 0) {
@@ -424,7 +460,17 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		reject(cio, p, LOGIN_TARGET_ERROR);
 		return;
 	}
-	relay_to_lio(c, cio, p, req, CONNTAB_ANONYMOUS);
+	/* LIO sees the session's own name, never the one the client sent (session.h). */
+	r = login_rewrite_initiator(p, session_lio_initiator(s), &login, &login_len);
+	if (r < 0) {
+		plog("login from %s (%s) to %s: rewriting the login: %s", c->peer,
+		     req->initiator, req->target, strerror(-r));
+		reject(cio, p, LOGIN_TARGET_ERROR);
+	} else {
+		relay_to_lio(c, cio, p, login, login_len, req, session_lio_initiator(s),
+			     CONNTAB_ANONYMOUS);
+	}
+	free(login);
 	session_release(mgr, s, c->peer);
 }
 

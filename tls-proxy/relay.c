@@ -9,8 +9,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "pdufilter.h"
+
 struct dir {
 	struct pio *src, *dst;
+	struct pdufilter *filter; /* NULL: bytes pass unchanged */
+	enum pf_dir way;
+	uint8_t *in;        /* read buffer when filtering */
+	struct pf_buf out;  /* the filter's output */
 	uint8_t *buf;
 	size_t off, len;    /* pending bytes buf[off..off+len) */
 	bool eof;           /* src ended */
@@ -33,9 +39,20 @@ static int pump(struct dir *d)
 		bool progress = false;
 
 		if (!d->eof && d->len == 0) {
-			ssize_t n = d->src->read(d->src, d->buf, RELAY_BUF_SIZE);
+			ssize_t n = d->src->read(d->src, d->filter ? d->in : d->buf, RELAY_BUF_SIZE);
 
-			if (n > 0) {
+			if (n > 0 && d->filter) {
+				int r;
+
+				d->out.len = 0;
+				r = pdufilter_feed(d->filter, d->way, d->in, (size_t)n, &d->out);
+				if (r < 0)
+					return r;
+				d->buf = d->out.data;
+				d->off = 0;
+				d->len = d->out.len;
+				progress = true;
+			} else if (n > 0) {
 				d->off = 0;
 				d->len = (size_t)n;
 				progress = true;
@@ -74,17 +91,30 @@ int relay_run(struct pio *client, struct pio *lio, struct relay_stats *st)
 int relay_run_progress(struct pio *client, struct pio *lio, struct relay_stats *st,
 		       relay_progress_fn fn, void *arg)
 {
-	struct dir up = { .src = client, .dst = lio };
-	struct dir down = { .src = lio, .dst = client };
+	return relay_run_filtered(client, lio, NULL, st, fn, arg);
+}
+
+int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *filter,
+		       struct relay_stats *st, relay_progress_fn fn, void *arg)
+{
+	struct dir up = { .src = client, .dst = lio, .filter = filter, .way = PF_TO_TARGET };
+	struct dir down = { .src = lio, .dst = client, .filter = filter,
+			    .way = PF_TO_INITIATOR };
+	uint8_t *own_up, *own_down;
 	uint64_t seen = 0;
 	int64_t linger_until = -1;
 	int r = 0;
 
-	up.buf = malloc(RELAY_BUF_SIZE);
-	down.buf = malloc(RELAY_BUF_SIZE);
+	/* Unfiltered: read straight into the send buffer; filtered: into in. */
+	own_up = up.buf = malloc(RELAY_BUF_SIZE);
+	own_down = down.buf = malloc(RELAY_BUF_SIZE);
 	if (!up.buf || !down.buf) {
 		r = -ENOMEM;
 		goto out;
+	}
+	if (filter) {
+		up.in = own_up;
+		down.in = own_down;
 	}
 	for (;;) {
 		struct pollfd p[2] = { { .fd = client->fd }, { .fd = lio->fd } };
@@ -137,7 +167,9 @@ out:
 		st->to_lio = up.bytes;
 		st->to_client = down.bytes;
 	}
-	free(up.buf);
-	free(down.buf);
+	free(own_up);
+	free(own_down);
+	pf_buf_free(&up.out);
+	pf_buf_free(&down.out);
 	return r;
 }

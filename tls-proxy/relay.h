@@ -18,6 +18,8 @@
 
 #include "pio.h"
 
+struct pdufilter;
+
 #define RELAY_BUF_SIZE 65536  /* bytes per direction */
 #define RELAY_LINGER_MS 5000  /* after a half-close, wait this long for the other side */
 
@@ -42,5 +44,14 @@ typedef void (*relay_progress_fn)(void *arg, const struct relay_stats *st);
 /* relay_run, calling fn(arg, ...) as bytes move (fn may be NULL). */
 int relay_run_progress(struct pio *client, struct pio *lio, struct relay_stats *st,
 		       relay_progress_fn fn, void *arg);
+
+/*
+ * relay_run_progress with every byte of both directions passed through filter
+ * (pdufilter.h; NULL = none): what the filter emits is sent, and a filter error
+ * (-EPROTO: the session must be closed) ends the relay with that error. The filter is
+ * not freed.
+ */
+int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *filter,
+		       struct relay_stats *st, relay_progress_fn fn, void *arg);
 
 #endif

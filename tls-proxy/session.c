@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,12 +24,12 @@
 struct session {
 	struct session *next;
 	char name[SESSION_NAME_LEN + 1];
-	char initiator[256];
+	char initiator[SESSION_ANON_NAME_LEN + 1]; /* the LIO name (ACL) */
+	char client[256];                          /* what the client sent, for logs */
 	char target[CATALOG_IQN_MAX + 1];
 	char overlay[PATH_MAX];
 	char bitmap[PATH_MAX];
 	uint64_t lun;
-	unsigned refs;
 };
 
 struct session_mgr {
@@ -63,6 +64,26 @@ int session_name(const char *initiator, const char *target, char out[SESSION_NAM
 	memcpy(out, SESSION_NAME_PREFIX, 2);
 	for (int i = 0; i < 8; i++)
 		snprintf(out + 2 + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int session_anon_name(char out[SESSION_ANON_NAME_LEN + 1])
+{
+	unsigned char r[16];
+	size_t off = sizeof(SESSION_ANON_PREFIX) - 1;
+
+	for (size_t got = 0; got < sizeof(r);) {
+		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		got += (size_t)n;
+	}
+	memcpy(out, SESSION_ANON_PREFIX, off);
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(out + off + 2 * i, 3, "%02x", r[i]);
 	return 0;
 }
 
@@ -162,9 +183,10 @@ static int provision(struct session_mgr *m, struct session *s,
 		snprintf(err, errlen, "overlay path too long");
 		return -ENAMETOOLONG;
 	}
-	if (!m->keep_overlays) {
-		unlink_quiet(s->overlay);
-		unlink_quiet(s->bitmap);
+	/* Files under a fresh name can only be kept ones: never hand them out. */
+	if (access(s->overlay, F_OK) == 0 || access(s->bitmap, F_OK) == 0) {
+		snprintf(err, errlen, "overlay %s exists", s->overlay);
+		return -EEXIST;
 	}
 	memset(&cc, 0, sizeof(cc));
 	cc.size_bytes = t->size_bytes;
@@ -218,60 +240,46 @@ files:
 	return r;
 }
 
-int session_acquire(struct session_mgr *m, const char *initiator,
+int session_acquire(struct session_mgr *m, const char *client_initiator,
 		    const struct catalog_entry *t, const char *peer, struct session **out,
 		    char *err, size_t errlen)
 {
-	char name[SESSION_NAME_LEN + 1];
 	struct session *s;
-	int r, lock;
+	int r = -EEXIST, lock;
 
 	*out = NULL;
-	if (strlen(initiator) >= sizeof(s->initiator)) {
-		snprintf(err, errlen, "initiator name too long");
-		return -ENAMETOOLONG;
-	}
-	r = session_name(initiator, t->iqn, name);
-	if (r < 0) {
-		snprintf(err, errlen, "SHA-256 failed");
-		return r;
-	}
-	pthread_mutex_lock(&m->mu);
-	for (s = m->list; s; s = s->next)
-		if (!strcmp(s->name, name))
-			break;
-	if (s) {
-		s->refs++;
-		plog("session %s: another connection from %s (%s) to %s, %u connections",
-		     s->name, initiator, peer, s->target, s->refs);
-		pthread_mutex_unlock(&m->mu);
-		*out = s;
-		return 0;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		pthread_mutex_unlock(&m->mu);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	memcpy(s->name, name, sizeof(name));
-	snprintf(s->initiator, sizeof(s->initiator), "%s", initiator);
+	snprintf(s->client, sizeof(s->client), "%s", client_initiator);
 	snprintf(s->target, sizeof(s->target), "%s", t->iqn);
+	pthread_mutex_lock(&m->mu);
 	lock = cfg_lock(m);
-	r = provision(m, s, t, err, errlen);
+	/* A fresh name; another one only if its files exist (kept overlays). */
+	for (int tries = 0; tries < 3 && r == -EEXIST; tries++) {
+		r = session_anon_name(s->initiator);
+		if (r == 0)
+			r = session_name(s->initiator, t->iqn, s->name);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot make a session name: %s", strerror(-r));
+			break;
+		}
+		r = provision(m, s, t, err, errlen);
+	}
 	prov_unlock(lock);
 	if (r < 0) {
 		pthread_mutex_unlock(&m->mu);
 		free(s);
 		return r;
 	}
-	s->refs = 1;
 	s->next = m->list;
 	m->list = s;
 	m->count++;
-	plog("session create: initiator %s peer %s target %s backstore %s lun %llu size %llu",
-	     s->initiator, peer, s->target, s->name, (unsigned long long)s->lun,
-	     (unsigned long long)t->size_bytes);
+	plog("session create: initiator %s (as %s) peer %s target %s backstore %s lun %llu "
+	     "size %llu", s->client, s->initiator, peer, s->target, s->name,
+	     (unsigned long long)s->lun, (unsigned long long)t->size_bytes);
 	pthread_mutex_unlock(&m->mu);
 	*out = s;
 	return 0;
@@ -291,8 +299,9 @@ static void destroy(struct session_mgr *m, struct session *s, const char *peer)
 	lock = cfg_lock(m);
 	teardown(m, s, true);
 	prov_unlock(lock);
-	plog("session destroy: initiator %s peer %s target %s backstore %s%s", s->initiator,
-	     peer, s->target, s->name, m->keep_overlays ? " (overlay kept)" : "");
+	plog("session destroy: initiator %s (as %s) peer %s target %s backstore %s%s",
+	     s->client, s->initiator, peer, s->target, s->name,
+	     m->keep_overlays ? " (overlay kept)" : "");
 	free(s);
 }
 
@@ -301,14 +310,18 @@ void session_release(struct session_mgr *m, struct session *s, const char *peer)
 	if (!s)
 		return;
 	pthread_mutex_lock(&m->mu);
-	if (--s->refs == 0)
-		destroy(m, s, peer);
+	destroy(m, s, peer);
 	pthread_mutex_unlock(&m->mu);
 }
 
 const char *session_backstore(const struct session *s)
 {
 	return s->name;
+}
+
+const char *session_lio_initiator(const struct session *s)
+{
+	return s->initiator;
 }
 
 size_t session_count(struct session_mgr *m)

@@ -168,6 +168,7 @@ static void test_target_ensure(void **state)
 		/* CRC32C digests offered (issue 4). */
 		assert_string_equal(slurp(P(t, "%s/param/HeaderDigest", TPG)), "CRC32C,None");
 		assert_string_equal(slurp(P(t, "%s/param/DataDigest", TPG)), "CRC32C,None");
+		assert_string_equal(slurp(P(t, "%s/param/MaxConnections", TPG)), "1");
 		assert_string_equal(slurp(P(t, "%s/enable", TPG)), "1");
 	}
 	/* A second portal, IPv6 in brackets, joins the first. */

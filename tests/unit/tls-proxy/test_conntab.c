@@ -86,12 +86,21 @@ static void test_publish(void **state)
 	assert_int_equal(json_object_array_length(a), 0);
 	json_object_put(a);
 
-	id1 = conntab_add(t, "192.0.2.7:50123", "iqn.1993-08.org.debian:01:a",
+	id1 = conntab_add(t, "192.0.2.7:50123", "iqn.1993-08.org.debian:01:a", NULL,
 			  "iqn.2025-01.pub.scsipub:blank", CONNTAB_ANONYMOUS, 1700000000);
-	id2 = conntab_add(t, "[2001:db8::1]:4000", "iqn.x:\"quoted\"",
+	id2 = conntab_add(t, "[2001:db8::1]:4000", "iqn.x:\"quoted\"", "iqn.lio:x",
 			  "iqn.2025-01.pub.scsipub:s.abc", CONNTAB_PROVISIONED, 1700000005);
 	assert_true(id1 > 0 && id2 > 0 && id1 != id2);
 	assert_int_equal(conntab_count(t), 2);
+	{
+		struct stat st;
+
+		/* Owner and group only: initiator names are not for everyone (issue 8). */
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0640);
+		assert_int_equal(stat(sub, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0750);
+	}
 	a = parse_file(path); /* published on add */
 	assert_int_equal(json_object_array_length(a), 2);
 	e = json_object_array_get_idx(a, 0); /* oldest first */
@@ -105,6 +114,8 @@ static void test_publish(void **state)
 	e = json_object_array_get_idx(a, 1);
 	assert_string_equal(str(e, "kind"), "provisioned");
 	assert_string_equal(str(e, "initiator"), "iqn.x:\"quoted\""); /* escaped and back */
+	assert_string_equal(str(e, "lio_initiator"), "iqn.lio:x");
+	assert_null(json_object_object_get(json_object_array_get_idx(a, 0), "lio_initiator"));
 	assert_string_equal(str(e, "peer"), "[2001:db8::1]:4000");
 	json_object_put(a);
 
@@ -164,7 +175,7 @@ static void test_memory_only(void **state)
 	s = conntab_json(t);
 	assert_string_equal(s, "[]");
 	free(s);
-	conntab_add(t, "p:1", "i", "t", CONNTAB_ANONYMOUS, 42);
+	conntab_add(t, "p:1", "i", NULL, "t", CONNTAB_ANONYMOUS, 42);
 	s = conntab_json(t);
 	assert_string_equal(s, "[{\"peer\":\"p:1\",\"initiator\":\"i\",\"target\":\"t\","
 			       "\"kind\":\"anonymous\",\"bytes_in\":0,\"bytes_out\":0,"
@@ -182,7 +193,7 @@ static void test_unwritable(void **state)
 	(void)state;
 	assert_non_null(t);
 	assert_int_equal(conntab_publish(t), -ENOENT);
-	assert_true(conntab_add(t, "p:1", "i", "t", CONNTAB_ANONYMOUS, 1) > 0); /* still listed */
+	assert_true(conntab_add(t, "p:1", "i", NULL, "t", CONNTAB_ANONYMOUS, 1) > 0); /* still listed */
 	assert_int_equal(conntab_count(t), 1);
 	conntab_free(t);
 }

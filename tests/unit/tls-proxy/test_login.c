@@ -1,7 +1,9 @@
 /*
  * test_login.c — unit tests for tls-proxy/login.c: every validation outcome maps to
  * the exact Login Response status class/detail (RFC 7143 §11.13.5), and the reject
- * response echoes the request's ISID, ITT and CmdSN with TSIH 0.
+ * response echoes the request's ISID, ITT and CmdSN with TSIH 0; keys LIO would read
+ * as InitiatorName/SessionType/TargetName (prefix match in the kernel) are refused;
+ * the InitiatorName rewrite keeps every other key and fixes DataSegmentLength.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +11,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "textkeys.h"
 
 #include "login.h"
 #include "pdu.h"
@@ -185,6 +191,70 @@ static void test_response_init_transit(void **state)
 	assert_int_equal(bhs[37], 0);
 }
 
+static void test_identity_key_spellings(void **state)
+{
+	(void)state;
+	/* LIO matches these by prefix (iscsi_target_locate_portal): ambiguous, refused. */
+	assert_int_equal(check(mk(T_SEC_OP, 0, 0, K("InitiatorName=iqn.a:x\0"
+						    "SessionTypeX=Discovery\0"
+						    "TargetName=iqn.2025-01.pub.scsipub:blank\0"))),
+			 LOGIN_INITIATOR_ERROR);
+	assert_non_null(strstr(why, "SessionTypeX"));
+	assert_int_equal(check(mk(T_SEC_OP, 0, 0, K("InitiatorName=iqn.a:x\0"
+						    "InitiatorName2=iqn.victim:y\0"
+						    "TargetName=iqn.2025-01.pub.scsipub:blank\0"))),
+			 LOGIN_INITIATOR_ERROR);
+	assert_int_equal(check(mk(T_SEC_OP, 0, 0, K("InitiatorName=iqn.a:x\0"
+						    "TargetName=iqn.2025-01.pub.scsipub:blank\0"
+						    "TargetNameOther=iqn.2025-01.pub.scsipub:s.x\0"))),
+			 LOGIN_INITIATOR_ERROR);
+	/* Other letter case is a different key to LIO too (strncmp): not ambiguous. */
+	assert_int_equal(check(mk(T_SEC_OP, 0, 0, K("InitiatorName=IQN.2099-01.X:VICTIM\0"
+						    "initiatorname=iqn.y:z\0"
+						    "TargetName=iqn.2025-01.pub.scsipub:blank\0"))),
+			 LOGIN_OK);
+	/* Later PDUs of a relayed login may not name anybody at all. */
+	{
+		struct tk_list l;
+
+		assert_int_equal(tk_parse(K("HeaderDigest=None\0InitiatorName=iqn.x:y\0"), &l,
+					  NULL, 0), 0);
+		assert_int_equal(login_check_identity_keys(&l, true, why, sizeof(why)), LOGIN_OK);
+		assert_int_equal(login_check_identity_keys(&l, false, why, sizeof(why)),
+				 LOGIN_INITIATOR_ERROR);
+		tk_free(&l);
+	}
+}
+
+static void test_rewrite_initiator(void **state)
+{
+	static const char name[] = "iqn.2025-01.pub.scsipub:anon.0123456789abcdef0123456789abcdef";
+	struct pdu p = mk(T_SEC_OP, 0, 0, K("InitiatorName=iqn.a:x\0"
+					    "TargetName=iqn.2025-01.pub.scsipub:blank\0"
+					    "SessionType=Normal\0AuthMethod=None\0"));
+	static const char want[] = "InitiatorName=iqn.2025-01.pub.scsipub:anon."
+				   "0123456789abcdef0123456789abcdef\0"
+				   "TargetName=iqn.2025-01.pub.scsipub:blank\0"
+				   "SessionType=Normal\0AuthMethod=None\0";
+	uint8_t *raw;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(login_rewrite_initiator(&p, name, &raw, &len), 0);
+	assert_int_equal(pdu_data_len(raw), sizeof(want) - 1);
+	assert_int_equal(len, 48 + pdu_pad4(sizeof(want) - 1));
+	assert_memory_equal(raw, wire, 5);               /* opcode, flags, versions */
+	assert_memory_equal(raw + 8, wire + 8, 40);      /* ISID, TSIH, ITT, CID, CmdSN... */
+	assert_memory_equal(raw + 48, want, sizeof(want) - 1);
+	for (size_t i = 48 + sizeof(want) - 1; i < len; i++)
+		assert_int_equal(raw[i], 0);                 /* padding */
+	free(raw);
+	/* No InitiatorName: nothing to rewrite. */
+	p = mk(T_SEC_OP, 0, 0, K("TargetName=iqn.2025-01.pub.scsipub:blank\0"));
+	assert_int_equal(login_rewrite_initiator(&p, name, &raw, &len), -EINVAL);
+	assert_null(raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +263,8 @@ int main(void)
 		cmocka_unit_test(test_not_a_login),
 		cmocka_unit_test(test_reject_response),
 		cmocka_unit_test(test_response_init_transit),
+		cmocka_unit_test(test_identity_key_spellings),
+		cmocka_unit_test(test_rewrite_initiator),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

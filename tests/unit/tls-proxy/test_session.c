@@ -2,8 +2,10 @@
  * test_session.c — unit tests for tls-proxy/session.c: backstore name hashing
  * (stable, known SHA-256 prefix, distinct per pair), stale overlay cleanup, and
  * provisioning against a plain temporary configfs tree (cfs_force_plain): the
- * target, backstore, TPG LUN and ACL with LUN 0 appear, a second connection shares
- * the session, and the last release removes the objects and the overlay files.
+ * target, backstore, TPG LUN and an ACL for a fresh per-connection name with LUN 0
+ * appear; a second connection with the same InitiatorName gets a session of its own;
+ * release removes the objects and the overlay files; kept overlay files are never
+ * handed out again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +100,43 @@ static void test_clean_overlays(void **state)
 	rmdir(p);
 }
 
+static void test_anon_name(void **state)
+{
+	char a[SESSION_ANON_NAME_LEN + 1], b[SESSION_ANON_NAME_LEN + 1];
+	size_t plen = strlen(SESSION_ANON_PREFIX);
+
+	(void)state;
+	assert_int_equal(session_anon_name(a), 0);
+	assert_int_equal(session_anon_name(b), 0);
+	assert_int_equal(strlen(a), SESSION_ANON_NAME_LEN);
+	assert_memory_equal(a, SESSION_ANON_PREFIX, plen);
+	assert_int_equal(strspn(a + plen, "0123456789abcdef"), 32); /* 128 bits, lowercase */
+	assert_string_not_equal(a, b);
+}
+
+/* <root>/iscsi/<target>/tpgt_1/acls has exactly one entry, copied to name. */
+static void one_acl(const char *root, char *name, size_t len)
+{
+	char p[512];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/acls", root, CATALOG_BLANK_IQN);
+	d = opendir(p);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(name, len, "%s", e->d_name);
+			n++;
+		}
+	closedir(d);
+	assert_int_equal(n, 1);
+}
+
 static void test_provision_and_teardown(void **state)
 {
-	char root[128], state_dir[128], ovl[256], bmp[256], path[512];
+	char root[128], state_dir[128], ovl[256], bmp[256], path[512], acl[256];
 	const char *ini = "iqn.2025-01.test:client";
 	struct catalog_entry blank = { .iqn = CATALOG_BLANK_IQN, .path = "",
 				       .size_bytes = CATALOG_BLANK_SIZE };
@@ -107,8 +144,8 @@ static void test_provision_and_teardown(void **state)
 	struct session_mgr *m;
 	struct session *s1, *s2;
 	struct cfs *c;
-	char err[512] = "", want[SESSION_NAME_LEN + 1];
-	const char *name;
+	char err[512] = "", want[SESSION_NAME_LEN + 1], name1[SESSION_NAME_LEN + 1];
+	const char *name, *lio1;
 
 	(void)state;
 	snprintf(root, sizeof(root), "%s/configfs", tmp);
@@ -124,26 +161,29 @@ static void test_provision_and_teardown(void **state)
 	sc.write_limit = 1048576;
 	m = session_mgr_new(&sc);
 	assert_non_null(m);
-
-	/* A leftover overlay from an earlier run is removed before provisioning. */
 	assert_int_equal(session_clean_overlays(state_dir), 0);
-	assert_int_equal(session_name(ini, CATALOG_BLANK_IQN, want), 0);
-	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, want);
-	snprintf(bmp, sizeof(bmp), "%s/overlays/%s.bitmap", state_dir, want);
-	touch(ovl); /* a leftover of an earlier run */
 
 	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s1, err, sizeof(err)), 0);
 	name = session_backstore(s1);
+	lio1 = session_lio_initiator(s1);
+	/* LIO knows the session by its own name, not by what the client sent. */
+	assert_memory_equal(lio1, SESSION_ANON_PREFIX, strlen(SESSION_ANON_PREFIX));
+	assert_string_not_equal(lio1, ini);
+	assert_int_equal(session_name(lio1, CATALOG_BLANK_IQN, want), 0);
 	assert_string_equal(name, want);
-	assert_int_not_equal(access(ovl, F_OK), 0); /* the leftover was removed */
+	snprintf(name1, sizeof(name1), "%s", name);
+	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, want);
+	snprintf(bmp, sizeof(bmp), "%s/overlays/%s.bitmap", state_dir, want);
 	assert_int_equal(session_count(m), 1);
 	/* Provisioning took the configfs lock shared with the api-server (prov.h). */
 	snprintf(path, sizeof(path), "%s/configfs.lock", state_dir);
 	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(cfs_backstore_path(c, name, path, sizeof(path)), 0);
-	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	one_acl(root, acl, sizeof(acl));
+	assert_string_equal(acl, lio1);
+	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
 	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/np/%s", CATALOG_BLANK_IQN, "127.0.0.1:3262"));
-	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s/lun_0", CATALOG_BLANK_IQN, ini));
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s/lun_0", CATALOG_BLANK_IQN, lio1));
 	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/lun/lun_0%s", CATALOG_BLANK_IQN, ""));
 	{
 		/* The dev_config written to the backstore names our overlay files. */
@@ -158,7 +198,6 @@ static void test_provision_and_teardown(void **state)
 			buf[n] = '\0';
 			fclose(f);
 			assert_non_null(strstr(buf, "dev_size=67108864"));
-			assert_non_null(strstr(buf, "overlay=" ));
 			assert_non_null(strstr(buf, ovl));
 			assert_non_null(strstr(buf, bmp));
 			assert_non_null(strstr(buf, "limit=1048576"));
@@ -169,19 +208,25 @@ static void test_provision_and_teardown(void **state)
 	touch(ovl);
 	touch(bmp);
 
-	/* Second connection: same session, nothing new. */
+	/* A second connection with the same InitiatorName: a session of its own. */
 	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s2, err, sizeof(err)), 0);
-	assert_ptr_equal(s1, s2);
-	assert_int_equal(session_count(m), 1);
+	assert_ptr_not_equal(s1, s2);
+	assert_string_not_equal(session_lio_initiator(s2), lio1);
+	assert_string_not_equal(session_backstore(s2), name1);
+	assert_int_equal(session_count(m), 2);
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN,
+			   session_lio_initiator(s2)));
 	session_release(m, s2, "192.0.2.5");
 	assert_int_equal(session_count(m), 1);
-	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	/* The first one is untouched by the second one's end. */
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, lio1));
 	assert_int_equal(access(ovl, F_OK), 0);
 
-	/* Last release: ACL, LUN, backstore and files gone; the target stays. */
+	/* Release: ACL, LUN, backstore and files gone; the target stays. */
+	snprintf(acl, sizeof(acl), "%s", lio1);
 	session_release(m, s1, "192.0.2.5");
 	assert_int_equal(session_count(m), 0);
-	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, acl));
 	assert_int_equal(cfs_backstore_path(c, want, path, sizeof(path)), -ENOENT);
 	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1%s", CATALOG_BLANK_IQN, ""));
 	assert_int_not_equal(access(ovl, F_OK), 0);
@@ -196,9 +241,49 @@ static void test_provision_and_teardown(void **state)
 
 	/* A session still open at shutdown is torn down by session_mgr_free. */
 	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s1, err, sizeof(err)), 0);
-	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	snprintf(acl, sizeof(acl), "%s", session_lio_initiator(s1));
+	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, acl));
 	session_mgr_free(m);
-	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, acl));
+	cfs_close(c);
+}
+
+static void test_keep_overlays_never_reused(void **state)
+{
+	char root[128], state_dir[128], ovl[300], name[SESSION_NAME_LEN + 1];
+	struct catalog_entry blank = { .iqn = CATALOG_BLANK_IQN, .path = "",
+				       .size_bytes = CATALOG_BLANK_SIZE };
+	struct session_cfg sc;
+	struct session_mgr *m;
+	struct session *s;
+	struct cfs *c;
+	char err[512] = "";
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/configfs3", tmp);
+	snprintf(state_dir, sizeof(state_dir), "%s/state3", tmp);
+	assert_int_equal(mkdir(root, 0755), 0);
+	c = cfs_open(root);
+	assert_non_null(c);
+	cfs_force_plain(c);
+	memset(&sc, 0, sizeof(sc));
+	sc.cfs = c;
+	sc.state_dir = state_dir;
+	sc.lio_portal = "127.0.0.1:3262";
+	sc.keep_overlays = true;
+	m = session_mgr_new(&sc);
+	assert_non_null(m);
+	assert_int_equal(session_acquire(m, "iqn.x:same", &blank, "p", &s, err, sizeof(err)), 0);
+	snprintf(name, sizeof(name), "%s", session_backstore(s));
+	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, name);
+	touch(ovl);
+	session_release(m, s, "p");
+	assert_int_equal(access(ovl, F_OK), 0); /* kept (the crash test's option) */
+	/* The same client again: a new, empty disk; the kept file is not its. */
+	assert_int_equal(session_acquire(m, "iqn.x:same", &blank, "p", &s, err, sizeof(err)), 0);
+	assert_string_not_equal(session_backstore(s), name);
+	session_release(m, s, "p");
+	session_mgr_free(m);
 	cfs_close(c);
 }
 
@@ -253,7 +338,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_clean_overlays),
+		cmocka_unit_test(test_anon_name),
 		cmocka_unit_test(test_provision_and_teardown),
+		cmocka_unit_test(test_keep_overlays_never_reused),
 		cmocka_unit_test(test_provision_failure_rolls_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
