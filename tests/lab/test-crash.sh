@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Acceptance 6 (issue 2): kill -9 of scsipub-tcmu after a SYNCHRONIZE CACHE; restart
 # it; the synced data is there — both for the still-logged-in session (the handler
-# re-attaches to the live TCMU device) and after a re-login (the portal runs with
-# --keep-overlays, so this session's overlay is kept across logout).
+# re-attaches to the live TCMU device) and in the overlay file the portal keeps after
+# logout (--keep-overlays). A re-login is a new connection and so gets a new, empty
+# disk (issue 8: a kept overlay is never handed to another connection).
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -27,5 +28,24 @@ check "same session reads the synced data after the restart, and writes again" p
 check "session torn down after logout (overlay kept)" wait_until 60 guest_configfs_clean
 check "overlay file kept for this session" lab_exec "ls $GUEST_STATE/overlays/*.ovl"
 check "kill -9 and restart the handler again" restart_handler
-check "re-login: the synced data is there" "$PATTERN" -c a=$A "$url" a:r:100:64:7 a:r:5000:8:9 a:r:200:8:3
+# The kept overlay holds the synced blocks at their own offsets (LBA * 512), byte for
+# byte as iscsi-pattern wrote them (its pattern_byte, recomputed here).
+check "the kept overlay file holds the synced data" lab_exec "python3 -S -c '
+import glob, sys
+def pat(seed, lba, i):
+    m = 0xffffffff
+    x = ((seed * 2654435761) & m) ^ ((lba * 40503) & m) ^ ((i * 2246822519) & m)
+    x ^= x >> 13
+    return (x ^ seed) & 0xff
+ovl = glob.glob(\"$GUEST_STATE/overlays/*.ovl\")
+assert len(ovl) == 1, ovl
+with open(ovl[0], \"rb\") as f:
+    for lba0, n, seed in ((100, 64, 7), (5000, 8, 9), (200, 8, 3)):
+        f.seek(lba0 * 512)
+        got = f.read(n * 512)
+        want = bytes(pat(seed, lba0 + b, i) for b in range(n) for i in range(512))
+        assert got == want, (lba0, seed)
+'"
+check "re-login is a new connection: a new, empty disk, not the kept overlay" \
+  "$PATTERN" -c a=$A "$url" a:z:100:64 a:z:5000:8
 finish

@@ -3,7 +3,9 @@
 # blank at the same time, write different patterns to the same LBAs, and each reads
 # back only its own; after logout the overlay files and configfs objects are gone.
 # While both are logged in, `targetcli ls` in the guest shows our objects (the target,
-# both ACLs with their mapped LUN 0, both TPG LUNs and both user:cow backstores).
+# both connections' ACLs — named after the identity the portal gave each connection,
+# iqn.2025-01.pub.scsipub:anon.<hex> (issue 8) — both TPG LUNs and both user:cow
+# backstores).
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/targetcli.sh"
@@ -28,8 +30,8 @@ check "two sessions: two overlays, two ACLs, two user backstores" lab_exec "
   [ \$(find /sys/kernel/config/target/core -mindepth 2 -maxdepth 2 -type d -path '*/user_*/*' | wc -l) -eq 2 ]"
 tcli=$(guest_targetcli_ls 2>&1)
 echo "$tcli"
-check "targetcli ls shows the blank target with both initiators' ACLs" \
-  bash -c "grep -q 'o- $BLANK_IQN' <<<\"\$1\" && grep -q 'o- $A ' <<<\"\$1\" && grep -q 'o- $B ' <<<\"\$1\"" _ "$tcli"
+check "targetcli ls shows the blank target with both connections' ACLs (per-connection names)" \
+  bash -c "grep -q 'o- $BLANK_IQN' <<<\"\$1\" && [ \$(grep -cE 'o- iqn\.2025-01\.pub\.scsipub:anon\.[0-9a-f]{32} ' <<<\"\$1\") -eq 2 ] && ! grep -q 'o- $A ' <<<\"\$1\"" _ "$tcli"
 check "targetcli ls shows two user:cow backstores and two TPG LUNs linked to them" \
   bash -c "grep -q 'o- user:cow .*Storage Objects: 2' <<<\"\$1\" && [ \$(grep -cE 'o- lun[0-9]+ .*\\[user/sp[0-9a-f]{16} ' <<<\"\$1\") -eq 2 ]" _ "$tcli"
 pattern_resume

@@ -1,7 +1,9 @@
 /*
  * iscsi-pattern — a scripted iSCSI initiator for the lab tests, built on libiscsi.
  *
- * Usage: iscsi-pattern [-c NAME=INITIATOR_IQN]... URL STEP...
+ * Usage: iscsi-pattern [-I] [-c NAME=INITIATOR_IQN]... URL STEP...
+ *   -I       every context logs in with the same fixed ISID (OUI format 0x00163e,
+ *            qualifier 1): with equal InitiatorNames, the same I_T nexus claimed twice
  *   URL      iscsi://[USER%PASSWORD@]HOST:PORT/TARGET_IQN/LUN (CHAP when USER is given)
  *   STEP     NAME:w:LBA:BLOCKS:SEED[:fua]  WRITE(16) a deterministic pattern
  *            NAME:r:LBA:BLOCKS:SEED        READ(16) and compare with the pattern
@@ -46,6 +48,7 @@ struct ctx {
 static struct ctx ctxs[MAXCTX];
 static int nctx;
 static const char *url;
+static int fixed_isid;
 
 static uint8_t pattern_byte(unsigned seed, uint64_t lba, unsigned i)
 {
@@ -90,6 +93,11 @@ static int connect_ctx(struct ctx *c)
 		return -1;
 	}
 	iscsi_set_session_type(c->iscsi, ISCSI_SESSION_NORMAL);
+	if (fixed_isid && iscsi_set_isid_oui(c->iscsi, 0x00163e, 1) != 0) {
+		fprintf(stderr, "%s: cannot set the ISID\n", c->name);
+		iscsi_destroy_url(u);
+		return -1;
+	}
 	iscsi_set_header_digest(c->iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
 	c->lun = u->lun;
 	int rc = iscsi_full_connect_sync(c->iscsi, u->portal, u->lun);
@@ -338,6 +346,10 @@ static int step(const char *spec)
 int main(int argc, char **argv)
 {
 	int i = 1;
+	if (i < argc && strcmp(argv[i], "-I") == 0) {
+		fixed_isid = 1;
+		i++;
+	}
 	for (; i < argc && strcmp(argv[i], "-c") == 0 && i + 1 < argc; i += 2) {
 		char *eq = strchr(argv[i + 1], '=');
 		if (!eq || nctx == MAXCTX || (size_t)(eq - argv[i + 1]) >= sizeof(ctxs[0].name)) {
@@ -349,7 +361,7 @@ int main(int argc, char **argv)
 		snprintf(c->initiator, sizeof(c->initiator), "%s", eq + 1);
 	}
 	if (i >= argc || nctx == 0) {
-		fprintf(stderr, "usage: iscsi-pattern -c NAME=IQN [-c ...] URL STEP...\n");
+		fprintf(stderr, "usage: iscsi-pattern [-I] -c NAME=IQN [-c ...] URL STEP...\n");
 		return 2;
 	}
 	url = argv[i++];

@@ -36,6 +36,7 @@ time.monotonic().
       "loris-discovery: ", "halfopen: ", "crc: ".
 """
 import ctypes
+import json
 import os
 import random
 import socket
@@ -328,6 +329,16 @@ def cmd_halfopen(port, src, initiator, target, conns, acl_dir, tag=""):
         die("no transit to Full Feature Phase")
     t0 = time.monotonic()
     say("logged_in", tag)
+    # An anonymous connection's ACL is named after the identity the portal gave it
+    # (connections.json "lio_initiator"), not after the name we sent (issue 8).
+    if not os.path.isdir(acl_dir):
+        try:
+            with open(conns) as f:
+                for e in json.load(f):
+                    if e.get("initiator") == initiator and e.get("lio_initiator"):
+                        acl_dir = os.path.join(os.path.dirname(acl_dir), e["lio_initiator"])
+        except (OSError, ValueError):
+            pass
     try:
         with open(os.path.join(acl_dir, "attrib/nopin_timeout")) as f:
             a = f.read().strip()
