@@ -235,4 +235,20 @@ int cfs_dbroot(struct cfs *c, char *buf, size_t len);
 int cfs_acl_set_chap(struct cfs *c, const char *iqn, const char *initiator,
 		     const char *chap_user, const char *chap_secret);
 
+/*
+ * Free the demo-mode (dynamic) node ACL LIO keeps for `initiator` in iqn/tpgt_1, if it
+ * carries nothing: LIO makes one per InitiatorName at the first Login PDU, before CHAP,
+ * and with generate_node_acls=1 (which forces cache_dynamic_acls=1) keeps it after the
+ * login failed or the session ended (lio-tcmu-facts.md §2, §4). Dynamic ACLs have no
+ * configfs directory; mkdir acls/<initiator> turns one into an explicit ACL and the
+ * rmdir frees it. Nothing is done (returns 0) when the TPG is not in demo mode, an
+ * explicit ACL of that name exists, dynamic_sessions lists the name (compared
+ * case-blind), or the name holds a PR registration on a device behind one of the
+ * TPG's LUNs (registrations live on the ACL and must survive a logout). Pass the name
+ * as LIO stores it (it lowercases the InitiatorName of a login). Callers serialise
+ * against logins of the same name. 1 when an ACL was removed (or was absent: the
+ * mkdir made a fresh one), 0 when left alone, -errno with a reason.
+ */
+int cfs_acl_sweep_dynamic(struct cfs *c, const char *iqn, const char *initiator);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cfs_priv.h"
 
@@ -213,4 +214,117 @@ int cfs_list_acls(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg)
 			break;
 	cfs_names_free(&names);
 	return 0;
+}
+
+struct find_name {
+	const char *name;
+	bool found;
+};
+
+static int session_cb(const char *name, void *arg)
+{
+	struct find_name *f = arg;
+
+	if (strcasecmp(name, f->name))
+		return 0;
+	f->found = true;
+	return 1;
+}
+
+/* Whether text (pr/res_pr_registered_i_pts: "iSCSI Node: <name>[,i,0x<isid>] Key: ...")
+ * names initiator. LIO compares IQNs case-blind here as in its ACL lookup. */
+static bool names_node(const char *text, const char *initiator)
+{
+	size_t n = strlen(initiator);
+
+	for (const char *p = strstr(text, "Node: "); p; p = strstr(p + 1, "Node: ")) {
+		p += 6;
+		if (!strncasecmp(p, initiator, n) && (p[n] == ',' || p[n] == ' ' ||
+						       p[n] == '\n' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/* *holds: initiator has a PR registration on the device behind a TPG LUN of tpg. */
+static int holds_registration(struct cfs *c, const char *tpg, const char *initiator,
+			      bool *holds)
+{
+	struct cfs_names luns;
+	char rel[PATH_MAX], lun[PATH_MAX], hba[CFS_NAME_MAX + 1], dev[CFS_NAME_MAX + 1];
+	char text[8192];
+	int r;
+
+	*holds = false;
+	r = cfs_rel(c, rel, sizeof(rel), "%s/lun", tpg);
+	if (!r)
+		r = cfs_list(c, &luns, CFS_DIRS, rel);
+	if (r)
+		return r;
+	for (size_t i = 0; !*holds && i < luns.n; i++) {
+		bool none;
+
+		if (cfs_rel(c, lun, sizeof(lun), "%s/%s", rel, luns.v[i]))
+			continue;
+		/* No backstore link, or no PR file (plain mode): nothing held there. */
+		c->err_hold++;
+		none = cfs_link_tail(c, lun, hba, sizeof(hba), dev, sizeof(dev)) ||
+		       cfs_read(c, text, sizeof(text), "core/%s/%s/pr/res_pr_registered_i_pts",
+				hba, dev);
+		c->err_hold--;
+		if (!none)
+			*holds = names_node(text, initiator);
+	}
+	cfs_names_free(&luns);
+	return 0;
+}
+
+int cfs_acl_sweep_dynamic(struct cfs *c, const char *iqn, const char *initiator)
+{
+	struct find_name f = { initiator, false };
+	char tpg[PATH_MAX], acl[PATH_MAX], cur[16];
+	bool holds, made = false;
+	int r;
+
+	r = cfs_tpg_path(c, iqn, true, tpg);
+	if (!r)
+		r = cfs_check_name(c, "initiator IQN", initiator, CFS_IQN_MAX);
+	if (r)
+		return r;
+	/* Only a demo-mode TPG makes dynamic ACLs. */
+	c->err_hold++;
+	r = cfs_read(c, cur, sizeof(cur), "%s/attrib/generate_node_acls", tpg);
+	c->err_hold--;
+	if (r || strcmp(cur, "1"))
+		return 0;
+	/* An explicit ACL (PR restore, the PR pad) is not ours to touch. */
+	if (cfs_is_dir(c, "%s/acls/%s", tpg, initiator))
+		return 0;
+	r = cfs_target_sessions(c, iqn, session_cb, &f);
+	if (r)
+		return r;
+	if (f.found)
+		return 0;
+	r = holds_registration(c, tpg, initiator, &holds);
+	if (r || holds)
+		return r;
+	/*
+	 * mkdir acls/<initiator> turns the cached dynamic ACL of that name into an explicit
+	 * one (or makes a new, empty one); rmdir then frees it with its LUN entries
+	 * (K:core_tpg_add_initiator_node_acl, core_tpg_del_initiator_node_acl).
+	 */
+	r = cfs_rel(c, acl, sizeof(acl), "%s/acls/%s", tpg, initiator);
+	if (!r)
+		r = cfs_mkdir(c, &made, "%s", acl);
+	if (!r && !made)
+		return 0; /* appeared meanwhile: explicit, someone else's */
+	if (!r)
+		r = cfs_make_groups(c, acl, cfs_acl_groups);
+	if (!r || made) {
+		int r2 = cfs_acl_remove_at(c, tpg, initiator);
+
+		if (!r)
+			r = r2;
+	}
+	return r ? r : 1;
 }

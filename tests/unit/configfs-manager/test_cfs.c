@@ -756,6 +756,50 @@ static void test_target_sessions(void **state)
 	assert_string_equal(ns.v[1], "iqn.x:2");
 }
 
+/* Issue 8 §4: a demo-mode TPG's dynamic ACL of a name with no session, no explicit ACL
+ * and no PR registration is swept (mkdir + rmdir of acls/<name>); anything else is
+ * left alone, and nothing is ever left behind in acls/. */
+static void test_acl_sweep_dynamic(void **state)
+{
+	struct t *t = *state;
+	static const char sess[] = "iqn.x:live\n\0";
+	static const char regs[] = "iSCSI Node: iqn.x:registered,i,0x23d000001 Key: "
+				   "0x0000000000000abc PRgen: 0x00000001\n";
+
+	/* No target: -ENOENT. Not demo mode (anonymous target): left alone. */
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "iqn.x:a"), -ENOENT);
+	make_target(t);
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, IQN, "iqn.x:a"), 0);
+	assert_int_equal(cfs_target_ensure_demo(t->c, DIQN, "127.0.0.1:3262", "u1", SECRET), 0);
+	make_bs(t, "pvabc123l0");
+	make_bs(t, "pvabc123l1");
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l0", 0), 0);
+	assert_int_equal(cfs_lun_add_at(t->c, DIQN, "pvabc123l1", 1), 0);
+	/* A failed login's name: swept, acls/ stays empty. */
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "iqn.x:failed"), 1);
+	assert_false(exists(P(t, "%s/acls/iqn.x:failed", DTPG)));
+	/* A name with a live session (dynamic_sessions, any letter case): left alone. */
+	write_file(P(t, "%s/dynamic_sessions", DTPG), sess, sizeof(sess) - 1);
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "iqn.x:live"), 0);
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "IQN.X:LIVE"), 0);
+	assert_false(exists(P(t, "%s/acls/iqn.x:live", DTPG)));
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "iqn.x:liv"), 1);
+	/* A name holding a PR registration on LUN 1's device: left alone; a name that only
+	 * starts like it is not. */
+	write_file(P(t, "core/user_1/pvabc123l1/pr/res_pr_registered_i_pts"), regs,
+		   sizeof(regs) - 1);
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "iqn.x:registered"), 0);
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "iqn.x:register"), 1);
+	/* An explicit ACL (PR restore) is never touched. */
+	assert_int_equal(cfs_acl_map(t->c, DIQN, "iqn.x:explicit", 0, 0), 0);
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "iqn.x:explicit"), 0);
+	assert_true(isdir(P(t, "%s/acls/iqn.x:explicit/lun_0", DTPG)));
+	/* A name that cannot be a configfs directory. */
+	assert_int_equal(cfs_acl_sweep_dynamic(t->c, DIQN, "../x"), -EINVAL);
+	assert_int_equal(cfs_target_remove(t->c, DIQN), 0);
+	assert_int_equal(cfs_target_remove(t->c, IQN), 0);
+}
+
 static void test_lun_add_at(void **state)
 {
 	struct t *t = *state;
@@ -846,6 +890,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_target_ensure_demo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lun_add_at, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acl_sweep_dynamic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_prefixes, setup, teardown),
 	};
 
