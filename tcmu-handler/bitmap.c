@@ -99,9 +99,25 @@ static void mask_tail(struct bitmap *b)
 }
 
 /*
- * Create a zeroed bitmap file atomically: size a temporary file in the same
- * directory, then link it into place (fails with EEXIST if someone else won).
- * Returns an fd open O_RDWR or -errno.
+ * Give the file its blocks now (zeros), so that later bit writes never need space on
+ * a filesystem that may be full by then (cow.h: the reserve and ENOSPC). 0, or -errno
+ * (a filesystem without fallocate counts as success: it allocates on write).
+ */
+static int allocate_all(int fd, size_t nbytes)
+{
+	while (fallocate(fd, 0, 0, (off_t)nbytes) < 0) {
+		if (errno == EOPNOTSUPP)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Create a zeroed bitmap file atomically: size and allocate a temporary file in the
+ * same directory, then link it into place (fails with EEXIST if someone else won).
+ * Returns an fd open O_RDWR or -errno (-ENOSPC when the filesystem is full).
  */
 static int create_zeroed(const char *path, size_t nbytes)
 {
@@ -116,7 +132,11 @@ static int create_zeroed(const char *path, size_t nbytes)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)nbytes) < 0 || link(tmp, path) < 0)
+	if (ftruncate(fd, (off_t)nbytes) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = allocate_all(fd, nbytes);
+	if (!rc && link(tmp, path) < 0)
 		rc = -errno;
 	unlink(tmp);
 	if (rc) {
@@ -169,8 +189,13 @@ static int open_file(struct bitmap *b, const char *path, char *err, size_t errle
 	/* Two rounds: if another process creates the file first, open theirs. */
 	for (int tries = 0; tries < 2 && rc == -ENOENT; tries++) {
 		b->fd = open(path, O_RDWR | O_CLOEXEC);
-		if (b->fd >= 0)
-			return load(b, path, err, errlen);
+		if (b->fd >= 0) {
+			rc = load(b, path, err, errlen);
+			/* Best effort for a file from before preallocation (or a restart). */
+			if (!rc)
+				(void)allocate_all(b->fd, b->nbytes);
+			return rc;
+		}
 		if (errno != ENOENT) {
 			rc = -errno;
 			break;

@@ -28,7 +28,9 @@ struct bitmap;
 /*
  * Open the bitmap file at path for nbits bits (nbits > 0). A missing file is created
  * zeroed, ceil(nbits / 8) bytes, mode 0600 (atomically: a crash never leaves a file of
- * the wrong size behind). An existing file is loaded into memory; if its size is not
+ * the wrong size behind) and fully allocated (fallocate; -ENOSPC on a full
+ * filesystem), so later bit writes never need space; an existing file is allocated
+ * too, best effort. An existing file is loaded into memory; if its size is not
  * ceil(nbits / 8) bytes that is an error (EINVAL). Returns a new bitmap (caller owns,
  * free with bitmap_close) or NULL with errno set and a one-line reason in err
  * (errlen bytes; err may be NULL).

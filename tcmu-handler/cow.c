@@ -11,10 +11,18 @@
  * SYNCHRONIZE CACHE (cow_flush) additionally fdatasync the overlay, then the bitmap,
  * for durability across a power loss.
  *
+ * Space: the store counts allocation units (filesystem blocks) that hold at least one
+ * set sector (alloc_units); a write computes the units of its range that hold none
+ * ("fresh" units), charges them against the write limit and the disk reserve, and
+ * fallocates them before writing any data, so ENOSPC surfaces before the overlay is
+ * touched. A failed write punches its fresh units out again (no bit points into
+ * them), so alloc_units stays equal to what the overlay occupies.
+ *
  * Not thread-safe: the caller serialises every call on one store.
  */
 #include "cow.h"
 #include "bitmap.h"
+#include "fsspace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +43,16 @@ struct cow {
 	int overlay_fd;
 	uint64_t size;       /* device size in bytes */
 	uint64_t base_size;  /* bytes of the base (0 for a blank disk) */
-	uint64_t limit;      /* write limit in bytes of overlay data; 0 = none */
+	uint64_t limit;      /* write limit in bytes of allocation units; 0 = none */
 	struct bitmap *bm;   /* one bit per sector: set = sector lives in the overlay */
+	uint64_t nsec;       /* sectors of the device */
+	uint32_t unit;       /* allocation unit in bytes (filesystem block) */
+	uint32_t spu;        /* sectors per allocation unit */
+	uint64_t alloc_units; /* units holding at least one set sector */
+	uint64_t reserve;    /* bytes to keep available on the filesystem; 0 = none */
+	cow_avail_fn avail;  /* free-space source of the reserve check */
+	void *avail_arg;
+	int no_fallocate;    /* the filesystem refused fallocate (EOPNOTSUPP) */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -164,16 +180,108 @@ int cow_read(struct cow *c, void *buf, uint64_t off, size_t len)
 	return 0;
 }
 
-/* -ENOSPC if writing sectors [first, first + n) would pass the write limit. */
-static int check_limit(const struct cow *c, uint64_t first, uint64_t n)
+static uint64_t min_u64(uint64_t a, uint64_t b)
 {
-	uint64_t used, fresh;
+	return a < b ? a : b;
+}
 
-	if (!c->limit)
+/* Allocation units in [u_lo, u_hi) holding at least one set sector (walks bit runs). */
+static uint64_t units_in_use(const struct cow *c, uint64_t u_lo, uint64_t u_hi)
+{
+	uint64_t s = u_lo * c->spu, end = min_u64(u_hi * c->spu, c->nsec);
+	uint64_t n = 0, next = u_lo; /* next: first unit not counted yet */
+
+	while (s < end) {
+		int set;
+		uint64_t run = bitmap_run(c->bm, s, end - s, &set);
+
+		if (!run)
+			break;
+		if (set) {
+			uint64_t a = s / c->spu, b = (s + run - 1) / c->spu;
+
+			if (a < next)
+				a = next;
+			if (b >= a) {
+				n += b - a + 1;
+				next = b + 1;
+			}
+		}
+		s += run;
+	}
+	return n;
+}
+
+static int unit_in_use(const struct cow *c, uint64_t u)
+{
+	return bitmap_count_range(c->bm, u * c->spu, c->spu) != 0;
+}
+
+/* fallocate with EINTR retried. 0 or -errno. */
+static int falloc(int fd, int mode, uint64_t off, uint64_t len)
+{
+	while (fallocate(fd, mode, (off_t)off, (off_t)len) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Apply fallocate mode to every maximal run of units in [u_lo, u_hi] that holds no set
+ * sector, clipped to the device size. Stops at the first error: 0 or -errno.
+ */
+static int fresh_runs(struct cow *c, uint64_t u_lo, uint64_t u_hi, int mode)
+{
+	uint64_t u = u_lo;
+
+	while (u <= u_hi) {
+		uint64_t start, off, end;
+		int rc;
+
+		if (unit_in_use(c, u)) {
+			u++;
+			continue;
+		}
+		start = u;
+		while (u + 1 <= u_hi && !unit_in_use(c, u + 1))
+			u++;
+		off = start * c->unit;
+		end = min_u64((u + 1) * c->unit, c->size);
+		rc = falloc(c->overlay_fd, mode, off, end - off);
+		if (rc)
+			return rc;
+		u++;
+	}
+	return 0;
+}
+
+/* Give the units of [u_lo, u_hi] that hold no set sector back to the filesystem. */
+static void release_fresh(struct cow *c, uint64_t u_lo, uint64_t u_hi)
+{
+	(void)fresh_runs(c, u_lo, u_hi, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+}
+
+/* A full filesystem, however it says so. */
+static int space_err(int rc)
+{
+	return rc == -EDQUOT ? -ENOSPC : rc;
+}
+
+/*
+ * Charge `fresh` new units: -EDQUOT past the write limit, -ENOSPC when they would
+ * leave less than the reserve available. 0 when the write may go ahead.
+ */
+static int check_space(const struct cow *c, uint64_t fresh)
+{
+	uint64_t want = fresh * c->unit, used = c->alloc_units * c->unit, avail;
+
+	if (!fresh)
 		return 0;
-	used = cow_used_bytes(c);
-	fresh = n - bitmap_count_range(c->bm, first, n);
-	if (fresh && (used > c->limit || fresh > (c->limit - used) / SECTOR))
+	if (c->limit && (used > c->limit || want > c->limit - used))
+		return -EDQUOT;
+	if (c->reserve && c->avail(c->avail_arg, c->overlay_fd, &avail) == 0 &&
+	    (avail < c->reserve || want > avail - c->reserve))
 		return -ENOSPC;
 	return 0;
 }
@@ -227,25 +335,46 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 
 int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
 {
-	uint64_t first, n;
+	uint64_t first, n, u_lo, u_hi, fresh;
 	int rc = check_range(c, off, len);
 
 	if (rc || !len)
 		return rc;
 	first = off / SECTOR;
 	n = (off + len - 1) / SECTOR - first + 1;
-	rc = check_limit(c, first, n);
+	u_lo = first / c->spu;
+	u_hi = (first + n - 1) / c->spu;
+	fresh = u_hi - u_lo + 1 - units_in_use(c, u_lo, u_hi + 1);
+	rc = check_space(c, fresh);
 	if (rc)
 		return rc;
+	/* Reserve the new units first: a full filesystem fails here, nothing written. */
+	if (fresh && !c->no_fallocate) {
+		rc = fresh_runs(c, u_lo, u_hi, 0);
+		if (rc == -EOPNOTSUPP) {
+			c->no_fallocate = 1;
+			rc = 0;
+		}
+		if (rc)
+			goto fail;
+	}
 	/* Data first, then the bits that point at it (see the file comment). */
 	rc = write_overlay(c, buf, off, len);
 	if (!rc && fua)
 		rc = sync_fd(c->overlay_fd);
-	if (!rc)
-		rc = bitmap_set(c->bm, first, n);
+	if (rc)
+		goto fail;
+	rc = bitmap_set(c->bm, first, n);
+	/* Memory has the bits even if the file write failed (bitmap.h): count them. */
+	c->alloc_units += fresh;
 	if (!rc && fua)
 		rc = bitmap_sync(c->bm);
 	return rc;
+
+fail:
+	if (fresh)
+		release_fresh(c, u_lo, u_hi);
+	return space_err(rc);
 }
 
 int cow_flush(struct cow *c)
@@ -257,7 +386,7 @@ int cow_flush(struct cow *c)
 
 int cow_discard(struct cow *c, uint64_t off, uint64_t len)
 {
-	uint64_t first, end;
+	uint64_t first, end, u_lo, u_hi, before;
 	int rc = check_range(c, off, len);
 
 	if (rc)
@@ -266,22 +395,22 @@ int cow_discard(struct cow *c, uint64_t off, uint64_t len)
 	end = (off + len) / SECTOR;
 	if (first >= end)
 		return 0;
+	u_lo = first / c->spu;
+	u_hi = (end - 1) / c->spu;
+	before = units_in_use(c, u_lo, u_hi + 1);
 	/*
 	 * Bits first: a crash between the two steps leaves the sectors reading from
 	 * the base with stale overlay blocks still allocated, never a set bit
 	 * pointing at a punched hole.
 	 */
 	rc = bitmap_clear(c->bm, first, end - first);
+	/* Memory has the cleared bits even if the file write failed (bitmap.h). */
+	c->alloc_units -= before - units_in_use(c, u_lo, u_hi + 1);
 	if (rc)
 		return rc;
-	while (fallocate(c->overlay_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 (off_t)(first * SECTOR), (off_t)((end - first) * SECTOR)) < 0) {
-		if (errno == EOPNOTSUPP)
-			break;
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
+	/* Whole units left without a set sector go back to the filesystem. */
+	rc = fresh_runs(c, u_lo, u_hi, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+	return rc == -EOPNOTSUPP ? 0 : rc;
 }
 
 uint64_t cow_size(const struct cow *c)
@@ -292,6 +421,29 @@ uint64_t cow_size(const struct cow *c)
 uint64_t cow_used_bytes(const struct cow *c)
 {
 	return bitmap_count(c->bm) * SECTOR;
+}
+
+uint64_t cow_charged_bytes(const struct cow *c)
+{
+	return c->alloc_units * c->unit;
+}
+
+uint32_t cow_alloc_unit(const struct cow *c)
+{
+	return c->unit;
+}
+
+static int avail_statvfs(void *arg, int fd, uint64_t *avail)
+{
+	(void)arg;
+	return fsspace_avail_fd(fd, avail);
+}
+
+void cow_set_reserve(struct cow *c, uint64_t reserve_bytes, cow_avail_fn avail, void *arg)
+{
+	c->reserve = reserve_bytes;
+	c->avail = avail ? avail : avail_statvfs;
+	c->avail_arg = avail ? arg : NULL;
 }
 
 void cow_close(struct cow *c)
@@ -431,7 +583,9 @@ struct cow *cow_open(const struct cow_config *cfg, char *err, size_t errlen)
 	c->base_fd = -1;
 	c->overlay_fd = -1;
 	c->size = cfg->size_bytes;
+	c->nsec = c->size / SECTOR;
 	c->limit = cfg->limit_bytes;
+	cow_set_reserve(c, 0, NULL, NULL);
 	if (cfg->base[0]) {
 		rc = open_base(c, cfg->base, &base_st, err, errlen);
 		if (rc)
@@ -443,11 +597,14 @@ struct cow *cow_open(const struct cow_config *cfg, char *err, size_t errlen)
 		rc = check_bitmap_path(c, cfg->bitmap, base, err, errlen);
 	if (rc)
 		goto fail;
-	c->bm = bitmap_open(cfg->bitmap, c->size / SECTOR, err, errlen);
+	c->bm = bitmap_open(cfg->bitmap, c->nsec, err, errlen);
 	if (!c->bm) {
 		rc = -errno;
 		goto fail;
 	}
+	c->unit = fsspace_block_size_fd(c->overlay_fd);
+	c->spu = c->unit / SECTOR;
+	c->alloc_units = units_in_use(c, 0, (c->nsec + c->spu - 1) / c->spu);
 	sync_dir_of(cfg->overlay);
 	sync_dir_of(cfg->bitmap);
 	return c;

@@ -18,6 +18,18 @@
  * Durability: cow_flush() makes every completed write durable (fdatasync of the
  * overlay, then of the bitmap). Ordering for crash safety: a bit is only set after
  * the overlay data is written, so a crash never exposes unwritten overlay bytes.
+ *
+ * Space (issue 8 §4): the overlay is charged in ALLOCATION UNITS, the block size of
+ * the filesystem that holds it (cow_alloc_unit, e.g. 4096 on ext4): a unit is in use
+ * while at least one of its sectors has its bit set, because the filesystem then
+ * holds the whole block. The write limit and the disk reserve both count those
+ * bytes, so one sector written per filesystem block costs a whole block of quota,
+ * as it costs a whole block of disk. A write that needs new units first reserves
+ * them on the filesystem (fallocate), so a full filesystem fails the write before
+ * any byte of it lands (nothing written, no bit set); units that a failed write
+ * allocated are punched out again, so the count always matches the allocation.
+ * The bitmap file is allocated whole when created (1/4096 of the device size, not
+ * charged), so setting bits never needs space.
  */
 #ifndef SCSIPUB_COW_H
 #define SCSIPUB_COW_H
@@ -50,9 +62,15 @@ int cow_read(struct cow *c, void *buf, uint64_t off, size_t len);
 
 /*
  * Write len bytes at byte offset off. Returns 0; -ERANGE past the device size;
- * -ENOSPC if the write would allocate new overlay sectors beyond the write limit
- * (nothing is written then); -EIO or another -errno on I/O error.
- * fua != 0 makes this write durable before returning (SBC-3 FUA).
+ * -EDQUOT if the write needs new allocation units and they would take
+ * cow_charged_bytes() past the write limit; -ENOSPC if the units it needs would leave
+ * less than the reserve available on the overlay's filesystem (cow_set_reserve), or
+ * the filesystem itself has no room (ENOSPC or EDQUOT from fallocate/pwrite). After
+ * -EDQUOT and -ENOSPC nothing of the write is visible: no bit was set and units it
+ * allocated were released. -EIO or another -errno on other I/O errors (allocated
+ * sectors in the range may then hold part of the new data; the bitmap never points
+ * at unwritten data). Rewriting sectors of units already in use never fails for
+ * space. fua != 0 makes this write durable before returning (SBC-3 FUA).
  */
 int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua);
 
@@ -61,12 +79,43 @@ int cow_flush(struct cow *c);
 
 /*
  * Drop the overlay for [off, off+len) so those sectors read from the base again
- * (UNMAP / WRITE SAME with UNMAP). Only whole sectors inside the range are dropped.
+ * (UNMAP / WRITE SAME with UNMAP). Only whole sectors inside the range are dropped;
+ * allocation units left without a set sector are punched out of the overlay (hole),
+ * which gives their bytes back to the write limit and to the filesystem.
  * 0 or -errno (-ERANGE past the end).
  */
 int cow_discard(struct cow *c, uint64_t off, uint64_t len);
 
-/* Bytes of overlay data currently allocated (set bits × 512). */
+/* Bytes of overlay data currently written (set bits × 512). */
 uint64_t cow_used_bytes(const struct cow *c);
+
+/*
+ * Bytes of the overlay's filesystem this store's data occupies: allocation units with
+ * at least one set sector × cow_alloc_unit(). What the write limit counts. O(1).
+ */
+uint64_t cow_charged_bytes(const struct cow *c);
+
+/* The allocation unit in bytes (fsspace_block_size_fd of the overlay, 512..1 MiB). */
+uint32_t cow_alloc_unit(const struct cow *c);
+
+/*
+ * Where the reserve check gets the bytes available on the overlay's filesystem:
+ * store *avail for the filesystem holding the open file fd (the overlay); 0, or
+ * -errno when it cannot tell (the write then goes ahead; a full filesystem still
+ * fails it cleanly with -ENOSPC). Called from the store's own thread, once per write
+ * that needs new allocation units.
+ */
+typedef int (*cow_avail_fn)(void *arg, int fd, uint64_t *avail);
+
+/*
+ * Keep reserve_bytes available on the overlay's filesystem (a global budget shared
+ * by every store on it, issue 8 §4): a write whose new allocation units would leave
+ * less than that fails with -ENOSPC (SBC-3 §4.7.3.6: the SCSI layer answers DATA
+ * PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT). 0 = no reserve, the state after
+ * cow_open. avail NULL = fsspace_avail_fd (statvfs); tests pass a fake with its arg.
+ * Stores on one filesystem check independently: concurrent writers may overshoot the
+ * reserve by at most one write each, never the filesystem (see cow_write).
+ */
+void cow_set_reserve(struct cow *c, uint64_t reserve_bytes, cow_avail_fn avail, void *arg);
 
 #endif

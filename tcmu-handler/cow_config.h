@@ -11,7 +11,9 @@
  * - overlay: the per-session overlay file (created sparse if missing), required.
  * - bitmap:  the per-session bitmap file, 1 bit per 512-byte sector, required.
  * - base:    read-only base image (.img/.iso); absent for a blank disk.
- * - limit:   write limit in bytes of overlay data (0 or absent = unlimited).
+ * - limit:   write limit in bytes of overlay allocation (0 or absent = unlimited):
+ *            whole filesystem blocks, so sparse writes are charged what they
+ *            occupy (cow.h, cow_charged_bytes).
  *
  * Fields are separated by ';' because configfs `control` splits on ',' and the
  * rtslib/kernel convention forbids ':' in the config. Paths therefore may not contain
@@ -29,7 +31,7 @@
 
 struct cow_config {
 	uint64_t size_bytes;   /* device size in bytes */
-	uint64_t limit_bytes;  /* write limit in bytes of overlay data; 0 = none */
+	uint64_t limit_bytes;  /* write limit in bytes of overlay allocation; 0 = none */
 	char overlay[256];     /* overlay file path */
 	char bitmap[256];      /* bitmap file path */
 	char base[256];        /* base image path; "" = none (blank disk) */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cow.h"
@@ -280,7 +281,12 @@ struct device {
 	int stop_fd;              /* eventfd: non-zero = stop */
 	atomic_int write_cache;   /* requested WCE, applied by the worker */
 	atomic_int gone;
+	uint64_t disk_reserve;    /* env->disk_reserve, for the log line */
+	unsigned long space_refused; /* writes refused for space since the last log line */
+	int64_t space_logged;     /* CLOCK_MONOTONIC seconds of that line; 0 = never */
 };
+
+#define SPACE_LOG_INTERVAL_S 60
 
 /* The dir of the backstore in configfs: <root>/core/user_<hba>/<dev>. */
 static int backstore_path(const struct device_env *env, const struct device_name *n,
@@ -353,11 +359,38 @@ static void fill_serial(const struct device_env *env, const struct device_name *
 	serial[copy] = '\0';
 }
 
+/*
+ * A write refused with DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (the state
+ * filesystem at its reserve, or full): tell the operator, at most once a minute per
+ * device, with the count since the last line. Worker thread only.
+ */
+static void note_space_refusal(struct device *d, int status, const struct scsi_cmd *cmd)
+{
+	struct timespec now;
+
+	if (status != SCSI_STATUS_CHECK_CONDITION || (cmd->sense[2] & 0x0f) != SENSE_DATA_PROTECT ||
+	    cmd->sense[12] != ASC_SPACE_ALLOC_FAILED >> 8 ||
+	    cmd->sense[13] != (ASC_SPACE_ALLOC_FAILED & 0xff))
+		return;
+	d->space_refused++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (d->space_logged && now.tv_sec - d->space_logged < SPACE_LOG_INTERVAL_S)
+		return;
+	tlog(TLOG_WARN, "%s: %lu write%s refused: no space on the state filesystem (reserve "
+	     "%" PRIu64 " bytes): DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT; reads "
+	     "and overwrites go on (logged at most once per %d s)", d->label, d->space_refused,
+	     d->space_refused == 1 ? "" : "s", d->disk_reserve, SPACE_LOG_INTERVAL_S);
+	d->space_logged = now.tv_sec ? now.tv_sec : 1;
+	d->space_refused = 0;
+}
+
 static int exec_cmd(void *arg, struct scsi_cmd *cmd)
 {
 	struct device *d = arg;
+	int status = scsi_execute(&d->lu, cmd);
 
-	return scsi_execute(&d->lu, cmd);
+	note_space_refusal(d, status, cmd);
+	return status;
 }
 
 /* Drain the ring once; returns 0, or -1 when the device must stop (gone or broken). */
@@ -516,6 +549,8 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		set_err(err, errlen, "%s: %s", d->label, cerr);
 		goto fail;
 	}
+	d->disk_reserve = env->disk_reserve;
+	cow_set_reserve(d->cow, env->disk_reserve, NULL, NULL);
 
 	d->lu.cow = d->cow;
 	fill_serial(env, &d->name, d->lu.serial, sizeof(d->lu.serial));

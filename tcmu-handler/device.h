@@ -79,11 +79,16 @@ int device_scan(const char *uio_sysfs,
 
 /* ---- served devices -------------------------------------------------------------- */
 
-/* Where the kernel's files are; all strings must outlive every device opened with them. */
+/*
+ * Where the kernel's files are, and the daemon-wide settings every device gets; all
+ * strings must outlive every device opened with them.
+ */
 struct device_env {
 	const char *configfs_root; /* e.g. "/sys/kernel/config/target" */
 	const char *uio_sysfs;     /* e.g. "/sys/class/uio" */
 	const char *dev_dir;       /* e.g. "/dev" */
+	uint64_t disk_reserve;     /* bytes kept available on each overlay's filesystem
+				      (cow_set_reserve); 0 = none */
 };
 
 struct device;
@@ -91,7 +96,9 @@ struct device;
 /*
  * Serve /dev/uio<minor>: parse uio_name (NULL = read it from sysfs; otherwise it must
  * match sysfs when sysfs is readable), check the subtype is "cow", parse the
- * dev_config (cow_config_parse), map the ring, open the cow store, fill the logical
+ * dev_config (cow_config_parse), map the ring, open the cow store (with
+ * env->disk_reserve as its reserve; writes refused for it are logged at most once a
+ * minute per device), fill the logical
  * unit (serial from core/user_<hba>/<dev>/wwn/vpd_unit_serial, else the backstore
  * name; max transfer from attrib/hw_max_sectors, else 128 blocks; write cache from
  * attrib/emulate_write_cache, else off) and start the worker thread.

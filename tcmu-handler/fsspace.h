@@ -24,6 +24,8 @@
  * WAL segments plus a catalog image in flight.
  */
 #define FSSPACE_DEFAULT_RESERVE (512ull * 1024 * 1024)
+/* The same, as text, for option tables (test_fsspace checks that the two agree). */
+#define FSSPACE_DEFAULT_RESERVE_TEXT "536870912"
 
 /*
  * Bytes available on the filesystem that holds the open file fd (fstatvfs:

@@ -29,6 +29,7 @@
 #include "cow_config.h"
 #include "dbus_service.h"
 #include "device.h"
+#include "fsspace.h"
 #include "netlink.h"
 
 #define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/target"
@@ -46,17 +47,39 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: scsipub-tcmu [--configfs-root DIR] [--verbose] [--help]\n"
+		"Usage: scsipub-tcmu [--configfs-root DIR] [--disk-reserve BYTES] [--verbose]"
+		" [--help]\n"
 		"Serve LIO user (TCMU) backstores whose dev_config is \"cow/...\".\n"
 		"\n"
-		"  --configfs-root DIR  LIO's configfs directory (default %s)\n"
-		"  --verbose            log every netlink event and debug detail\n"
-		"  --help               show this help\n"
+		"  --configfs-root DIR   LIO's configfs directory (default %s)\n"
+		"  --disk-reserve BYTES  keep this much available on each overlay's filesystem:\n"
+		"                        a write that needs new blocks past it gets DATA PROTECT /\n"
+		"                        SPACE ALLOCATION FAILED WRITE PROTECT (27/07); 0 = none\n"
+		"                        (default %llu = 512 MiB, as scsipub-portal's)\n"
+		"  --verbose             log every netlink event and debug detail\n"
+		"  --help                show this help\n"
 		"\n"
 		"dev_config: cow/size=<bytes>;overlay=<path>;bitmap=<path>[;base=<path>]"
 		"[;limit=<bytes>]\n"
+		"The write limit counts whole filesystem blocks of overlay allocation.\n"
 		"Stops on SIGINT/SIGTERM (closing every device).\n",
-		DEFAULT_CONFIGFS_ROOT);
+		DEFAULT_CONFIGFS_ROOT, (unsigned long long)FSSPACE_DEFAULT_RESERVE);
+}
+
+/* A decimal byte count (digits only, fits in 64 bits) into *out. 0 or -EINVAL. */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 /* ---- device list ----------------------------------------------------------------- */
@@ -259,21 +282,30 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "configfs-root", required_argument, NULL, 'c' },
+		{ "disk-reserve", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon dm = { .env = { DEFAULT_CONFIGFS_ROOT, UIO_SYSFS, DEV_DIR } };
+	struct daemon dm = { .env = { DEFAULT_CONFIGFS_ROOT, UIO_SYSFS, DEV_DIR,
+				      FSSPACE_DEFAULT_RESERVE } };
 	struct signalfd_siginfo si;
 	struct pollfd p[2];
 	char err[512] = "";
 	sigset_t mask;
 	int c, sfd, ret, stop = 0;
 
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			dm.env.configfs_root = optarg;
+			break;
+		case 'r':
+			if (parse_bytes(optarg, &dm.env.disk_reserve) < 0) {
+				fprintf(stderr, "scsipub-tcmu: --disk-reserve: not a number of "
+					"bytes: \"%s\"\n", optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			tlog_set_verbose(1);
@@ -324,8 +356,9 @@ int main(int argc, char **argv)
 	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
 	if (ret < 0)
 		tlog(TLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
-	tlog(TLOG_INFO, "ready (%zu device%s, configfs %s)", dm.ndevs,
-	     dm.ndevs == 1 ? "" : "s", dm.env.configfs_root);
+	tlog(TLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes)", dm.ndevs,
+	     dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
+	     (unsigned long long)dm.env.disk_reserve);
 
 	while (!stop) {
 		size_t i;

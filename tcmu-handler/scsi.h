@@ -46,7 +46,9 @@ struct scsi_cmd {
  * unsupported opcode is ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, a bad CDB
  * field ILLEGAL REQUEST / INVALID FIELD IN CDB, an LBA range past the end ILLEGAL
  * REQUEST / LBA OUT OF RANGE (SBC-3 §4.5), a write past the write limit DATA PROTECT
- * / WRITE PROTECTED. A data buffer shorter than the CDB asks for is treated as the
+ * / WRITE PROTECTED, a write that needs space the state filesystem does not have (its
+ * reserve, cow_set_reserve, or ENOSPC) DATA PROTECT / SPACE ALLOCATION FAILED WRITE
+ * PROTECT (SBC-3 §4.7.3.6). A data buffer shorter than the CDB asks for is treated as the
  * transfer length the initiator allowed (data_in_len tells the ring the residual).
  */
 int scsi_execute(struct scsi_lu *lu, struct scsi_cmd *cmd);

@@ -72,9 +72,17 @@ int sense_from_errno(uint8_t *buf, size_t buflen, int err, int is_write)
 	case ERANGE:
 		/* SBC-3 §4.5: an LBA past the capacity. */
 		return sense_set(buf, buflen, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-	case ENOSPC:
+	case EDQUOT:
 		/* The session's write limit: the medium is write protected from now on. */
 		return sense_set(buf, buflen, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+	case ENOSPC:
+		/*
+		 * The state filesystem is at its reserve or full: thin provisioning
+		 * resource exhaustion (SBC-3 §4.7.3.6), DATA PROTECT / SPACE
+		 * ALLOCATION FAILED WRITE PROTECT. Overwrites of allocated blocks
+		 * still work, so the medium is not write protected as a whole.
+		 */
+		return sense_set(buf, buflen, SENSE_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
 	default:
 		return sense_set(buf, buflen, SENSE_MEDIUM_ERROR,
 				 is_write ? ASC_WRITE_ERROR : ASC_READ_ERROR);

@@ -69,9 +69,11 @@ int sense_set_info(uint8_t *buf, size_t buflen, uint8_t key, uint16_t asc_ascq,
 /*
  * Map a negative errno from the COW store to sense data and return
  * SCSI_STATUS_CHECK_CONDITION: -ERANGE → ILLEGAL REQUEST / LBA OUT OF RANGE;
- * -ENOSPC → DATA PROTECT / WRITE PROTECTED (write limit reached); anything else →
- * MEDIUM ERROR / UNRECOVERED READ ERROR (is_write == 0) or WRITE ERROR (is_write != 0).
- * err == 0 returns SCSI_STATUS_GOOD and leaves buf alone.
+ * -EDQUOT → DATA PROTECT / WRITE PROTECTED 27/00 (the session's write limit);
+ * -ENOSPC → DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT 27/07 (the state
+ * filesystem's reserve or the filesystem itself is exhausted, SBC-3 §4.7.3.6);
+ * anything else → MEDIUM ERROR / UNRECOVERED READ ERROR (is_write == 0) or WRITE ERROR
+ * (is_write != 0). err == 0 returns SCSI_STATUS_GOOD and leaves buf alone.
  */
 int sense_from_errno(uint8_t *buf, size_t buflen, int err, int is_write);
 

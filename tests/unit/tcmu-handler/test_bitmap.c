@@ -104,6 +104,21 @@ static void test_create_zeroed(void **state)
 	bitmap_close(b);
 }
 
+/* A new bitmap file is allocated whole: setting bits later never needs space. */
+static void test_create_allocates(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t nbits = 8ull * 64 * 1024; /* 64 KiB of bits: a 256 MiB device */
+	struct bitmap *b = bitmap_open(fx->path, nbits, fx->err, sizeof(fx->err));
+	struct stat st;
+
+	assert_non_null(b);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_size, 64 * 1024);
+	assert_true((uint64_t)st.st_blocks * 512 >= 64 * 1024);
+	bitmap_close(b);
+}
+
 static void test_set_clear_across_bytes(void **state)
 {
 	struct fx *fx = *state;
@@ -316,6 +331,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_zeroed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_allocates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_clear_across_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),

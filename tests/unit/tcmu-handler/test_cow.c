@@ -1,7 +1,9 @@
 /*
  * test_cow.c — unit tests for tcmu-handler/cow.c: reads through the base, overlay
- * writes incl. partial sectors and ranges crossing the base's end, the write limit,
- * discard, reopening (daemon restart) and kill -9 survival, and that the base file is
+ * writes incl. partial sectors and ranges crossing the base's end, the write limit
+ * in allocation units (the sparse pattern charged what it occupies), the disk reserve
+ * (fake free-space source), ENOSPC from the filesystem (fallocate/pwritev
+ * interposed), discard, reopening (daemon restart) and kill -9 survival, and that the base file is
  * never modified.
  */
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include "test_tmpdir.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,10 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cow.h"
+#include "fsspace.h"
 
 #define DEV 4096u      /* default device size: 8 sectors */
 #define BASE_LEN 1000u /* a base shorter than the device, not sector-aligned */
@@ -302,58 +307,320 @@ static void test_out_of_range(void **state)
 	cow_close(c);
 }
 
+/* The allocation unit of the filesystem the fixture's files live on. */
+static uint32_t tmp_unit(const struct fx *fx)
+{
+	int fd = open(fx->dir, O_RDONLY | O_DIRECTORY);
+	uint32_t u;
+
+	assert_true(fd >= 0);
+	u = fsspace_block_size_fd(fd);
+	close(fd);
+	assert_true(u >= 512 && u <= 64 * 1024);
+	return u;
+}
+
+/* Bytes the file at path occupies on its filesystem (st_blocks × 512). */
+static uint64_t disk_bytes(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/* The limit counts whole allocation units, partial and sparse writes included. */
 static void test_write_limit(void **state)
 {
 	struct fx *fx = *state;
+	uint32_t u = tmp_unit(fx);
+	uint8_t *a = malloc(u), *b = malloc(u), *out = malloc(8 * (size_t)u);
 	struct cow *c;
-	uint8_t a[2048], b[1024], out[DEV];
 
-	fx->cfg.limit_bytes = 2048; /* 4 sectors */
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(out);
+	fx->cfg.size_bytes = 16 * (uint64_t)u;
+	fx->cfg.limit_bytes = 4 * (uint64_t)u;
 	c = open_cow(fx);
-	memset(a, 0x44, sizeof(a));
-	memset(b, 0x55, sizeof(b));
-	assert_int_equal(cow_write(c, a, 0, 1536, 0), 0); /* sectors 0-2 */
-	/* Sectors 2 (allocated) and 3 (new): 4 sectors in all, allowed. */
-	assert_int_equal(cow_write(c, a, 1024, 1024, 0), 0);
-	assert_int_equal(cow_used_bytes(c), 2048);
+	assert_int_equal(cow_alloc_unit(c), u);
+	memset(a, 0x44, u);
+	memset(b, 0x55, u);
+	assert_int_equal(cow_write(c, a, 0, u, 0), 0);               /* unit 0, whole */
+	assert_int_equal(cow_write(c, a, u, 512, 0), 0);             /* unit 1, a sector */
+	assert_int_equal(cow_write(c, a, 2 * u + 700, 10, 0), 0);    /* unit 2, partial */
+	assert_int_equal(cow_charged_bytes(c), 3 * (uint64_t)u);
+	assert_int_equal(cow_used_bytes(c), u + 1024);
+	/* Units 2 (in use) and 3 (new): the fourth unit, allowed. */
+	assert_int_equal(cow_write(c, a, 3 * u - 512, 1024, 0), 0);
+	assert_int_equal(cow_charged_bytes(c), 4 * (uint64_t)u);
 
-	/* One more new sector: refused, nothing written. */
-	assert_int_equal(cow_write(c, b, 1536, 1024, 0), -ENOSPC); /* 3 + new 4 */
-	assert_int_equal(cow_write(c, b, 3000, 1, 1), -ENOSPC);     /* partial, new */
-	assert_int_equal(cow_used_bytes(c), 2048);
-	assert_int_equal(cow_read(c, out, 0, DEV), 0);
-	for (size_t i = 0; i < DEV; i++)
-		assert_int_equal(out[i], i < 2048 ? 0x44 : base_byte(fx, i));
+	/* Any new unit now: -EDQUOT, nothing written. */
+	assert_int_equal(cow_write(c, b, 5 * u, 1, 0), -EDQUOT);
+	assert_int_equal(cow_write(c, b, 4 * u - 512, 1024, 1), -EDQUOT); /* 3 + new 4 */
+	assert_int_equal(cow_charged_bytes(c), 4 * (uint64_t)u);
+	assert_int_equal(cow_read(c, out, 0, 8 * (size_t)u), 0);
+	for (size_t i = 4 * (size_t)u - 512; i < 8 * (size_t)u; i++)
+		assert_int_equal(out[i], 0);
 
-	/* Rewriting allocated sectors is always allowed, partial ones too. */
-	assert_int_equal(cow_write(c, b, 512, 1024, 0), 0);
+	/* Sectors of units in use cost nothing more, written or not before. */
+	assert_int_equal(cow_write(c, b, u + 512, u - 512, 0), 0);  /* rest of unit 1 */
 	assert_int_equal(cow_write(c, b, 10, 5, 1), 0);
-	assert_int_equal(cow_used_bytes(c), 2048);
-	assert_int_equal(cow_read(c, out, 0, 2048), 0);
-	assert_memory_equal(out + 512, b, 1024);
-	assert_int_equal(out[10], 0x55);
+	assert_int_equal(cow_charged_bytes(c), 4 * (uint64_t)u);
+	assert_int_equal(cow_read(c, out, 0, 2 * (size_t)u), 0);
 	assert_int_equal(out[9], 0x44);
+	assert_int_equal(out[10], 0x55);
+	assert_int_equal(out[u], 0x44);
+	assert_int_equal(out[u + 512], 0x55);
 
-	/* Discard frees room again. */
-	assert_int_equal(cow_discard(c, 0, 512), 0);
-	assert_int_equal(cow_write(c, b, 3584, 512, 0), 0);
-	assert_int_equal(cow_used_bytes(c), 2048);
-	assert_base_unchanged(fx);
+	/* A partly discarded unit stays charged; a wholly discarded one frees room. */
+	assert_int_equal(cow_discard(c, 0, u / 2), 0);
+	assert_int_equal(cow_charged_bytes(c), 4 * (uint64_t)u);
+	assert_int_equal(cow_write(c, b, 5 * u, 1, 0), -EDQUOT);
+	assert_int_equal(cow_discard(c, 0, u), 0);
+	assert_int_equal(cow_charged_bytes(c), 3 * (uint64_t)u);
+	assert_int_equal(cow_write(c, b, 5 * u, 1, 0), 0);
+	assert_int_equal(cow_charged_bytes(c), 4 * (uint64_t)u);
+	cow_close(c);
+
+	/* A restarted daemon counts the same units from the bitmap. */
+	c = open_cow(fx);
+	assert_int_equal(cow_charged_bytes(c), 4 * (uint64_t)u);
+	assert_int_equal(cow_write(c, b, 6 * u, 1, 0), -EDQUOT);
+	cow_close(c);
+	free(a);
+	free(b);
+	free(out);
+}
+
+static void test_limit_not_unit_multiple(void **state)
+{
+	struct fx *fx = *state;
+	uint32_t u = tmp_unit(fx);
+	uint8_t buf[512] = { 1 };
+	struct cow *c;
+
+	fx->cfg.size_bytes = 4 * (uint64_t)u;
+	fx->cfg.limit_bytes = 2 * (uint64_t)u - 1; /* room for one whole unit only */
+	c = open_cow(fx);
+	assert_int_equal(cow_write(c, buf, 0, 1, 0), 0);
+	assert_int_equal(cow_write(c, buf, u, 1, 0), -EDQUOT);
+	assert_int_equal(cow_charged_bytes(c), u);
+	assert_int_equal(cow_used_bytes(c), 512);
 	cow_close(c);
 }
 
-static void test_limit_not_sector_multiple(void **state)
+/*
+ * The sparse pattern of issue 8: one sector per filesystem block. Charged a whole
+ * unit each, so the limit is reached after limit / unit writes (limit / unit × 512
+ * bytes of payload, not limit bytes), and what is charged is what the overlay really
+ * occupies on disk (st_blocks), within a block of file metadata.
+ */
+static void test_sparse_pattern_charged_what_it_allocates(void **state)
 {
 	struct fx *fx = *state;
+	uint32_t u = tmp_unit(fx);
+	uint64_t limit = 64 * (uint64_t)u, n = 0;
+	uint8_t sector[512];
 	struct cow *c;
-	uint8_t buf[512] = { 1 };
+	int rc;
 
-	fx->cfg.limit_bytes = 1000; /* room for one whole sector only */
+	fx->cfg.size_bytes = 1024 * (uint64_t)u;
+	fx->cfg.limit_bytes = limit;
 	c = open_cow(fx);
-	assert_int_equal(cow_write(c, buf, 0, 1, 0), 0);
-	assert_int_equal(cow_write(c, buf, 512, 1, 0), -ENOSPC);
-	assert_int_equal(cow_used_bytes(c), 512);
+	memset(sector, 0x3c, sizeof(sector));
+	while ((rc = cow_write(c, sector, n * u, sizeof(sector), 0)) == 0)
+		n++;
+	assert_int_equal(rc, -EDQUOT);
+	assert_int_equal(n, limit / u);
+	assert_int_equal(cow_used_bytes(c), n * 512);
+	assert_int_equal(cow_charged_bytes(c), limit);
+	assert_true(disk_bytes(fx->cfg.overlay) >= limit);
+	assert_true(disk_bytes(fx->cfg.overlay) <= limit + u);
+	/* Every other unit: the same, with holes between the extents. */
 	cow_close(c);
+	assert_int_equal(test_rmdir_flat(fx->dir), 0);
+	assert_int_equal(mkdir(fx->dir, 0700), 0);
+	c = open_cow(fx);
+	for (n = 0; (rc = cow_write(c, sector, 2 * n * u + 512, sizeof(sector), 0)) == 0; n++)
+		;
+	assert_int_equal(rc, -EDQUOT);
+	assert_int_equal(n, limit / u);
+	assert_true(disk_bytes(fx->cfg.overlay) >= limit);
+	assert_true(disk_bytes(fx->cfg.overlay) <= limit + 2 * (uint64_t)u);
+	cow_close(c);
+}
+
+struct fake_fs {
+	uint64_t avail;  /* what the fake free-space source reports */
+	int err;         /* non-zero: it fails with -err instead */
+	unsigned calls;
+};
+
+static int fake_avail(void *arg, int fd, uint64_t *avail)
+{
+	struct fake_fs *f = arg;
+
+	(void)fd;
+	f->calls++;
+	if (f->err)
+		return -f->err;
+	*avail = f->avail;
+	return 0;
+}
+
+/* The reserve: new units that would cross it → -ENOSPC, nothing written. */
+static void test_reserve(void **state)
+{
+	struct fx *fx = *state;
+	uint32_t u = tmp_unit(fx);
+	uint64_t reserve = 1 << 20;
+	struct fake_fs fs = { reserve + 2 * (uint64_t)u, 0, 0 };
+	uint8_t *buf = calloc(4, u), *out = malloc(8 * (size_t)u);
+	struct cow *c;
+
+	assert_non_null(buf);
+	assert_non_null(out);
+	fx->cfg.size_bytes = 16 * (uint64_t)u;
+	c = open_cow(fx);
+	cow_set_reserve(c, reserve, fake_avail, &fs);
+	memset(buf, 0x21, 4 * (size_t)u);
+	assert_int_equal(cow_write(c, buf, 0, 3 * (size_t)u, 0), -ENOSPC); /* 3 > 2 */
+	assert_int_equal(cow_charged_bytes(c), 0);
+	assert_int_equal(cow_used_bytes(c), 0);
+	assert_int_equal(disk_bytes(fx->cfg.overlay), 0);
+	assert_int_equal(cow_write(c, buf, 0, 2 * (size_t)u, 0), 0);       /* exactly */
+	assert_int_equal(cow_charged_bytes(c), 2 * (uint64_t)u);
+	fs.avail = reserve - 1;
+	assert_int_equal(cow_write(c, buf, 3 * u, 1, 1), -ENOSPC);
+	/* Rewrites need no space: the source is not even asked. */
+	fs.calls = 0;
+	memset(buf, 0x22, u);
+	assert_int_equal(cow_write(c, buf, u / 2, u, 1), 0);
+	assert_int_equal(fs.calls, 0);
+	assert_int_equal(cow_read(c, out, 0, 4 * (size_t)u), 0);
+	for (size_t i = 0; i < 4 * (size_t)u; i++)
+		assert_int_equal(out[i], i < u / 2 ? 0x21 : i < u / 2 + u ? 0x22 :
+					 i < 2 * (size_t)u ? 0x21 : 0);
+	/* A source that cannot tell does not block writes. */
+	fs.err = EIO;
+	assert_int_equal(cow_write(c, buf, 3 * u, 1, 0), 0);
+	/* No reserve: not asked. */
+	fs.err = 0;
+	fs.calls = 0;
+	cow_set_reserve(c, 0, fake_avail, &fs);
+	assert_int_equal(cow_write(c, buf, 5 * u, 1, 0), 0);
+	assert_int_equal(fs.calls, 0);
+	/* The default source (statvfs of the real filesystem) lets a small reserve by. */
+	cow_set_reserve(c, 4096, NULL, NULL);
+	assert_int_equal(cow_write(c, buf, 7 * u, 1, 0), 0);
+	assert_int_equal(cow_charged_bytes(c), 5 * (uint64_t)u);
+	cow_close(c);
+	free(buf);
+	free(out);
+}
+
+/*
+ * The filesystem itself full, as the kernel says it: fallocate and pwritev are
+ * interposed below and fail with the errno a test arms (once armed, every call
+ * fails until disarmed). The real calls run otherwise.
+ */
+static int fail_fallocate, fail_pwritev; /* errno to fail with; 0 = pass through */
+
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	int (*real)(int, int, off_t, off_t);
+	void *sym;
+
+	if (fail_fallocate && !(mode & FALLOC_FL_PUNCH_HOLE)) {
+		errno = fail_fallocate;
+		return -1;
+	}
+	sym = dlsym(RTLD_NEXT, "fallocate");
+	memcpy(&real, &sym, sizeof(real));
+	return real(fd, mode, off, len);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	ssize_t (*real)(int, const struct iovec *, int, off_t);
+	void *sym;
+
+	if (fail_pwritev) {
+		errno = fail_pwritev;
+		return -1;
+	}
+	sym = dlsym(RTLD_NEXT, "pwritev");
+	memcpy(&real, &sym, sizeof(real));
+	return real(fd, iov, cnt, off);
+}
+
+/* One armed failure: the write fails with -ENOSPC and leaves no trace. */
+static void enospc_case(struct fx *fx, struct cow *c, int *arm, int err, uint64_t off,
+			size_t len, const uint8_t *before, size_t span)
+{
+	uint64_t used = cow_used_bytes(c), charged = cow_charged_bytes(c);
+	uint64_t disk = disk_bytes(fx->cfg.overlay);
+	uint8_t *buf = malloc(len), *out = malloc(span);
+
+	assert_non_null(buf);
+	assert_non_null(out);
+	memset(buf, 0xf0, len);
+	*arm = err;
+	assert_int_equal(cow_write(c, buf, off, len, 0), -ENOSPC);
+	*arm = 0;
+	assert_int_equal(cow_used_bytes(c), used);          /* no bit set */
+	assert_int_equal(cow_charged_bytes(c), charged);
+	assert_int_equal(disk_bytes(fx->cfg.overlay), disk); /* fresh units given back */
+	assert_int_equal(cow_read(c, out, 0, span), 0);
+	assert_memory_equal(out, before, span);              /* nothing else changed */
+	free(buf);
+	free(out);
+}
+
+static void test_enospc_from_filesystem(void **state)
+{
+	struct fx *fx = *state;
+	uint32_t u = tmp_unit(fx);
+	size_t span = 8 * (size_t)u;
+	uint8_t *model = calloc(1, span), *out = malloc(span);
+	struct cow *c;
+
+	assert_non_null(model);
+	assert_non_null(out);
+	fx->cfg.size_bytes = span;
+	c = open_cow(fx);
+	memset(model, 0x5e, u);
+	assert_int_equal(cow_write(c, model, 0, u, 1), 0); /* unit 0 in use */
+
+	/* fallocate ENOSPC on new units: refused before any data is written. */
+	enospc_case(fx, c, &fail_fallocate, ENOSPC, 2 * u, 2 * (size_t)u, model, span);
+	/* The filesystem's own quota (EDQUOT) is the same exhaustion. */
+	enospc_case(fx, c, &fail_fallocate, EDQUOT, 3 * u + 100, 10, model, span);
+	/* pwritev ENOSPC after fallocate worked: the units are punched out again. */
+	enospc_case(fx, c, &fail_pwritev, ENOSPC, 4 * u, u, model, span);
+	/* A write straddling unit 0 (in use) and unit 1 (new). */
+	enospc_case(fx, c, &fail_fallocate, ENOSPC, u - 512, 1024, model, span);
+
+	/* A filesystem without fallocate: pwritev's ENOSPC is the answer. */
+	fail_fallocate = EOPNOTSUPP;
+	assert_int_equal(cow_write(c, model, 5 * u, 512, 0), 0); /* learns: no fallocate */
+	fail_fallocate = 0;
+	memset(model + 5 * (size_t)u, 0x5e, 512);
+	enospc_case(fx, c, &fail_pwritev, ENOSPC, 6 * u, u, model, span);
+
+	/* Disarmed: the same writes go through; the store was not damaged. */
+	memset(model + 2 * (size_t)u, 0x77, 2 * (size_t)u);
+	assert_int_equal(cow_write(c, model + 2 * (size_t)u, 2 * u, 2 * (size_t)u, 1), 0);
+	assert_int_equal(cow_flush(c), 0);
+	cow_close(c);
+	c = open_cow(fx);
+	assert_int_equal(cow_read(c, out, 0, span), 0);
+	assert_memory_equal(out, model, span);
+	assert_int_equal(cow_charged_bytes(c), 4 * (uint64_t)u); /* units 0, 2, 3, 5 */
+	cow_close(c);
+	free(model);
+	free(out);
 }
 
 static void test_discard(void **state)
@@ -674,8 +941,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partial_within_one_sector, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_crosses_base_end, setup_base, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_limit, setup_base, teardown),
-		cmocka_unit_test_setup_teardown(test_limit_not_sector_multiple, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_not_unit_multiple, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_pattern_charged_what_it_allocates,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enospc_from_filesystem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup_base, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_kill9_fua, setup_base, teardown),

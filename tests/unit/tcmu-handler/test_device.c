@@ -348,6 +348,7 @@ static struct device_env fake_env(void)
 	env.configfs_root = cfs;
 	env.uio_sysfs = sys;
 	env.dev_dir = dev;
+	env.disk_reserve = 0;
 	return env;
 }
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -80,12 +81,22 @@ static void test_block_size(void **state)
 	assert_int_equal(fsspace_avail_fd(-1, &(uint64_t){ 0 }), -EBADF);
 }
 
+/* The option tables' text default is the handler's number. */
+static void test_default_text(void **state)
+{
+	(void)state;
+	assert_int_equal(strtoull(FSSPACE_DEFAULT_RESERVE_TEXT, NULL, 10),
+			 FSSPACE_DEFAULT_RESERVE);
+	assert_int_equal(FSSPACE_DEFAULT_RESERVE, 512ull << 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_avail_matches_statvfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_has_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_size, setup, teardown),
+		cmocka_unit_test(test_default_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * test_scsi.c — unit tests for the SCSI command emulation (scsi.c, scsi_spc.c,
  * scsi_sbc.c) over a real cow store in a temporary directory: INQUIRY and its VPD
  * pages, capacity, READ / WRITE in every CDB size with single and multi-iovec buffers,
- * range and CDB field errors, the write limit, WRITE SAME / UNMAP reading the base
+ * range and CDB field errors, the write limit (whole allocation units) and the disk
+ * reserve (DATA PROTECT 27/07), WRITE SAME / UNMAP reading the base
  * back, COMPARE AND WRITE, VERIFY, MODE SENSE / MODE SELECT and REPORT SUPPORTED
  * OPERATION CODES.
  */
@@ -82,10 +83,14 @@ static int setup(void **state)
 	return setup_common(state, 0);
 }
 
-/* A store with a write limit of 8 blocks (4 KiB) of overlay data. */
+/*
+ * A store with a write limit of 128 blocks (64 KiB) of overlay allocation: a whole
+ * number of allocation units on any filesystem whose block is at most 64 KiB.
+ */
+#define LIMIT_BLOCKS 128u
 static int setup_limit(void **state)
 {
-	return setup_common(state, 8 * BS);
+	return setup_common(state, LIMIT_BLOCKS * BS);
 }
 
 static int teardown(void **state)
@@ -644,20 +649,82 @@ static void test_out_of_range(void **state)
 static void test_write_limit(void **state)
 {
 	struct fx *fx = *state;
-	uint8_t w[8 * BS], r[8 * BS], c[10];
+	static uint8_t w[LIMIT_BLOCKS * BS], r[LIMIT_BLOCKS * BS];
+	uint8_t c[10];
 
 	fill(w, sizeof(w), 7);
-	write10(fx, 100, w, 8); /* exactly the limit */
-	cdb10(c, OP_WRITE_10, 0, 200, 1);
+	/* Exactly the limit, aligned to any allocation unit up to 64 KiB. */
+	write10(fx, LIMIT_BLOCKS, w, LIMIT_BLOCKS);
+	assert_int_equal(cow_charged_bytes(fx->cow), LIMIT_BLOCKS * BS);
+	cdb10(c, OP_WRITE_10, 0, 8 * LIMIT_BLOCKS, 1);
 	assert_check(fx, c, w, BS, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 	/* Reads still work, and rewriting allocated blocks too. */
-	read10(fx, 100, r, 8);
+	read10(fx, LIMIT_BLOCKS, r, LIMIT_BLOCKS);
 	assert_memory_equal(w, r, sizeof(r));
-	read10(fx, 200, r, 1);
+	read10(fx, 8 * LIMIT_BLOCKS, r, 1);
 	fill(w, BS, 8);
-	write10(fx, 101, w, 1);
-	read10(fx, 101, r, 1);
+	write10(fx, LIMIT_BLOCKS + 1, w, 1);
+	read10(fx, LIMIT_BLOCKS + 1, r, 1);
 	assert_memory_equal(w, r, BS);
+}
+
+/* The reserve check's free-space source: whatever the test says is available. */
+static int fake_avail(void *arg, int fd, uint64_t *avail)
+{
+	(void)fd;
+	*avail = *(const uint64_t *)arg;
+	return 0;
+}
+
+/*
+ * The state filesystem at its reserve: writes that need new overlay blocks get
+ * CHECK CONDITION, DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (27/07,
+ * SBC-3 §4.7.3.6) and leave nothing behind; reads and rewrites of allocated blocks
+ * go on; with room again, writes work again.
+ */
+static void test_space_allocation_failed(void **state)
+{
+	struct fx *fx = *state;
+	uint32_t unit = cow_alloc_unit(fx->cow), ub = unit / BS; /* blocks per unit */
+	uint64_t reserve = 1 << 20, avail = reserve + unit; /* room for one unit */
+	static uint8_t w[64 * BS], r[64 * BS];
+	uint8_t c[16], zero[BS] = { 0 };
+	const uint32_t at = 2 * BASE_LEN / BS; /* past the base: unwritten reads zeros */
+
+	assert_true(ub >= 1 && ub <= 64);
+	cow_set_reserve(fx->cow, reserve, fake_avail, &avail);
+	fill(w, sizeof(w), 3);
+	write10(fx, at + 4 * ub, w, (uint16_t)ub); /* one new unit: exactly the room */
+	/* Two new units: refused, and nothing of it is visible. */
+	cdb10(c, OP_WRITE_10, 0, at + 8 * ub, (uint16_t)(2 * ub));
+	assert_check(fx, c, w, 2 * ub * BS, SENSE_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
+	avail = reserve - 1; /* below the reserve from now on */
+	cdb16(c, OP_WRITE_16, 0, at + 20 * ub, 1);
+	assert_check(fx, c, w, BS, SENSE_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
+	cdb10(c, OP_WRITE_SAME_10, 0, at + 30 * ub, 4);
+	assert_check(fx, c, w, BS, SENSE_DATA_PROTECT, ASC_SPACE_ALLOC_FAILED);
+	for (uint32_t b = 0; b < 2 * ub; b++) {
+		read10(fx, at + 8 * ub + b, r, 1);
+		assert_memory_equal(r, zero, BS);
+	}
+	read10(fx, at + 20 * ub, r, 1);
+	assert_memory_equal(r, zero, BS);
+	assert_int_equal(cow_charged_bytes(fx->cow), unit);
+	/* Reads of what was written and rewrites of its unit still work. */
+	read10(fx, at + 4 * ub, r, (uint16_t)ub);
+	assert_memory_equal(r, w, ub * BS);
+	fill(w, sizeof(w), 4);
+	write10(fx, at + 4 * ub, w, (uint16_t)ub);
+	read10(fx, at + 4 * ub, r, (uint16_t)ub);
+	assert_memory_equal(r, w, ub * BS);
+	/* Base blocks read as ever (the base is not overlay data). */
+	read10(fx, 0, r, 1);
+	assert_memory_equal(r, fx->base, BS);
+	/* Room again: the same write goes through. */
+	avail = reserve + 64 * (uint64_t)unit;
+	cdb10(c, OP_WRITE_10, 0, at + 8 * ub, (uint16_t)(2 * ub));
+	assert_good(fx, c, w, 2 * ub * BS);
+	assert_int_equal(cow_charged_bytes(fx->cow), 3 * (uint64_t)unit);
 }
 
 /* ---- SYNCHRONIZE CACHE, PRE-FETCH, START STOP UNIT ---------------------------------- */
@@ -1210,6 +1277,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_limit, setup_limit, teardown),
+		cmocka_unit_test_setup_teardown(test_space_allocation_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_prefetch_start_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_same_errors, setup, teardown),
