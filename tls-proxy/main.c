@@ -48,6 +48,7 @@
 
 #include "catalog.h"
 #include "cfs.h"
+#include "fsspace.h"
 #include "conntab.h"
 #include "discovery.h"
 #include "iplimit.h"
@@ -400,6 +401,40 @@ static void reject_unknown(struct conn *c, struct pio *cio, const struct pdu *p,
 	reject(cio, p, LOGIN_TARGET_NOT_FOUND);
 }
 
+/*
+ * Room for one more anonymous disk (issue 8 §4): false when <state>/overlays' filesystem
+ * has less than --disk-reserve available (fsspace.h). Logged at most once per
+ * RATELOG_WINDOW_S with the count refused meanwhile; a filesystem that cannot tell
+ * (statvfs fails, no size) does not refuse.
+ */
+static bool disk_room(const struct conn *c, const struct login_req *req)
+{
+	static atomic_ulong refused;
+	char dir[PATH_MAX];
+	uint64_t avail = 0;
+	int r;
+
+	if (!opts.disk_reserve)
+		return true;
+	r = snprintf(dir, sizeof(dir), "%s/%s", opts.state, SESSION_OVERLAY_SUBDIR);
+	r = r < 0 || (size_t)r >= sizeof(dir) ? -ENOENT
+					       : fsspace_has_reserve(dir, opts.disk_reserve, &avail);
+	if (r == -ENOENT) {
+		snprintf(dir, sizeof(dir), "%s", opts.state);
+		r = fsspace_has_reserve(dir, opts.disk_reserve, &avail);
+	}
+	if (r != 0)
+		return true;
+	atomic_fetch_add(&refused, 1);
+	if (ratelog_allow(unknown_log, "-", "(disk reserve)", mono_s()))
+		plog("login from %s (%s) to %s: refused, out of resources (0x0302): %s has %llu "
+		     "bytes available, below --disk-reserve %llu; %lu refused (logged once per "
+		     "%d s)", c->peer, req->initiator, req->target, dir,
+		     (unsigned long long)avail, (unsigned long long)opts.disk_reserve,
+		     atomic_exchange(&refused, 0), RATELOG_WINDOW_S);
+	return false;
+}
+
 static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const struct login_req *req)
 {
@@ -436,6 +471,11 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 	if (!e) {
 		reject_unknown(c, cio, p, req);
 		catalog_free(&cat);
+		return;
+	}
+	if (!disk_room(c, req)) {
+		catalog_free(&cat);
+		reject(cio, p, LOGIN_OUT_OF_RESOURCES);
 		return;
 	}
 	/*

@@ -2,6 +2,7 @@
  * options.c — the option table (see options.h).
  */
 #include "options.h"
+#include "fsspace.h"
 #include "optable.h"
 
 #include <arpa/inet.h>
@@ -28,7 +29,13 @@ static const struct optable_opt table[] = {
 	  "LIO configfs root", false },
 	{ "anon-write-limit", "write-limit", OPTABLE_U64, F(anon_write_limit), "67108864", "BYTES",
 	  0, UINT64_MAX,
-	  "overlay data each anonymous session may write (64 MiB tier cap); 0 = unlimited", false },
+	  "overlay each anonymous session may allocate, in whole filesystem blocks (64 MiB "
+	  "tier cap); 0 = unlimited", false },
+	{ "disk-reserve", NULL, OPTABLE_U64, F(disk_reserve), FSSPACE_DEFAULT_RESERVE_TEXT, "BYTES",
+	  0, UINT64_MAX,
+	  "new anonymous logins get 0x0302 (out of resources) while DIR/overlays' filesystem "
+	  "has less available (512 MiB: room for PostgreSQL, logs, fetches); give "
+	  "scsipub-tcmu the same --disk-reserve; 0 = off", false },
 	{ "max-pdu", NULL, OPTABLE_U32, F(max_pdu), "65536", "BYTES", 512, 16777215,
 	  "largest PDU data segment read from an initiator before relaying", false },
 	{ "max-conn-per-ip", NULL, OPTABLE_U32, F(max_conn_per_ip), "16", "CONNS", 0, 65535,

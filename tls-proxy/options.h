@@ -23,6 +23,9 @@ struct portal_options {
 	char configfs[PATH_MAX];            /* LIO configfs root */
 	uint64_t anon_write_limit;          /* bytes per anonymous session, 0 = unlimited
 					       (--anon-write-limit, alias --write-limit) */
+	uint64_t disk_reserve;              /* bytes kept available on <state>/overlays'
+					       filesystem: below it new anonymous logins
+					       get 0x0302 (fsspace.h); 0 = no check */
 	uint32_t max_pdu;                   /* bytes: cap of a PDU data segment we read */
 	uint32_t max_conn_per_ip;           /* open connections per address, 0 = no cap */
 	uint32_t login_rate;                /* new connections per address per second, 0 = off */
