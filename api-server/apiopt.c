@@ -4,6 +4,7 @@
  */
 #include "apiopt.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "optable.h"
@@ -11,8 +12,17 @@
 #define F(f) OPTABLE_FIELD(struct api_options, f)
 
 static const struct optable_opt table[] = {
-	{ "listen", NULL, OPTABLE_ADDR, F(listen), "0.0.0.0:8080", "ADDR:PORT", 0, 0,
-	  "address the HTTP API listens on", false },
+	{ "listen", NULL, OPTABLE_ADDR_OFF, F(listen), "", "ADDR:PORT", 0, 0,
+	  "plain HTTP address of the API (default: " APIOPT_LISTEN_LOOPBACK " with --https-listen,"
+	  " else " APIOPT_LISTEN_ANY ")", false },
+	{ "https-listen", NULL, OPTABLE_ADDR_OFF, F(https_listen), "", "ADDR:PORT", 0, 0,
+	  "HTTPS address of the API (TLS 1.2/1.3, --tls-cert); empty = no HTTPS", false },
+	{ "tls-cert", NULL, OPTABLE_STR, F(tls_cert), "", "FILE", 0, 0,
+	  "PEM certificate (chain) of HTTPS: the portal's --tls-cert", false },
+	{ "tls-key", NULL, OPTABLE_STR, F(tls_key), "", "FILE", 0, 0,
+	  "PEM private key (unencrypted) of --tls-cert (default: in --tls-cert's file)", false },
+	{ "tls-reload-interval", NULL, OPTABLE_U32, F(tls_reload_interval), "60", "SECONDS", 1,
+	  86400, "look at --tls-cert/--tls-key this often; changed files are reloaded", false },
 	{ "public", NULL, OPTABLE_HOSTPORT_OFF, F(public_addr), "", "HOST:PORT", 0, 0,
 	  "iSCSI portal address returned to clients (default: this host's name, port 3260)",
 	  false },
@@ -52,7 +62,17 @@ int apiopt_parse(int argc, char **argv, int first, struct api_options *ao, char 
 	r = optable_parse(table, NOPTS, argc, argv, first, ao, &ao->help, err, errlen);
 	if (r == 0 && ao->help)
 		apiopt_usage(stdout);
-	return r;
+	if (r < 0 || ao->help)
+		return r;
+	if (ao->https_listen[0] && !ao->tls_cert[0]) {
+		snprintf(err, errlen, "--https-listen needs --tls-cert (and --tls-key unless the key"
+			 " is in the certificate's file)");
+		return -EINVAL;
+	}
+	if (!ao->listen[0])
+		snprintf(ao->listen, sizeof(ao->listen), "%s",
+			 ao->https_listen[0] ? APIOPT_LISTEN_LOOPBACK : APIOPT_LISTEN_ANY);
+	return 0;
 }
 
 void apiopt_usage(FILE *out)

@@ -15,9 +15,15 @@
 
 #define APIOPT_ADDR_MAX 300
 #define APIOPT_URL_MAX 1024
+#define APIOPT_LISTEN_ANY "0.0.0.0:8080"          /* --listen without --https-listen */
+#define APIOPT_LISTEN_LOOPBACK "127.0.0.1:8080"   /* --listen with --https-listen */
 
 struct api_options {
-	char listen[APIOPT_ADDR_MAX];      /* ADDR:PORT of the HTTP API */
+	char listen[APIOPT_ADDR_MAX];      /* ADDR:PORT of plain HTTP (derived when not given) */
+	char https_listen[APIOPT_ADDR_MAX]; /* ADDR:PORT of HTTPS; "" = no HTTPS */
+	char tls_cert[PATH_MAX];           /* PEM certificate (chain) of HTTPS */
+	char tls_key[PATH_MAX];            /* its PEM key; "" = in tls_cert's file */
+	uint32_t tls_reload_interval;      /* seconds between looks at the two files */
 	char public_addr[APIOPT_ADDR_MAX]; /* HOST:PORT of the iSCSI portal, as advertised */
 	char database[APIOPT_URL_MAX];     /* libpq URL; "" = $DATABASE_URL */
 	char state[PATH_MAX];              /* state directory */
@@ -36,7 +42,10 @@ struct api_options {
 
 /*
  * Parse argv[first..argc) into *o (defaults first). --help prints usage to stdout
- * and sets o->help. Returns 0, or -EINVAL with a one-line reason in err.
+ * and sets o->help. An empty --listen becomes APIOPT_LISTEN_LOOPBACK when
+ * --https-listen is set (plain HTTP for the host itself only), else
+ * APIOPT_LISTEN_ANY. --https-listen needs --tls-cert. Returns 0, or -EINVAL with a
+ * one-line reason in err.
  */
 int apiopt_parse(int argc, char **argv, int first, struct api_options *o, char *err,
 		 size_t errlen);

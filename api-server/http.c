@@ -18,12 +18,14 @@
 #include <openssl/crypto.h>
 
 #include "http_priv.h"
+#include "https_cert.h"
 #include "options.h" /* tls-proxy: options_split_hostport */
 #include "prov.h"
 
 struct http_server {
 	struct MHD_Daemon *d;
 	struct app *app;
+	struct https_cert *hc;      /* installed by http_start_https, else NULL */
 	uint16_t port;
 };
 
@@ -486,7 +488,8 @@ static void session_delete(struct http_req *q, struct http_resp *r)
 
 /* ---- router ----------------------------------------------------------------- */
 
-enum auth { AUTH_NONE, AUTH_ACCOUNT, AUTH_ADMIN };
+/* AUTH_VIEW: no key is the public view; a key must be valid and picks the view. */
+enum auth { AUTH_NONE, AUTH_VIEW, AUTH_ACCOUNT, AUTH_ADMIN };
 enum param { P_NONE, P_NAME, P_ID };
 typedef void (*handler)(struct http_req *, struct http_resp *);
 
@@ -505,7 +508,7 @@ static const struct route routes[] = {
 	  NULL },
 	{ "/api/sessions/", P_ID, AUTH_ACCOUNT, "GET, HEAD, DELETE", session_get, NULL,
 	  session_delete },
-	{ "/status", P_NONE, AUTH_NONE, "GET, HEAD", http_status, NULL, NULL },
+	{ "/status", P_NONE, AUTH_VIEW, "GET, HEAD", http_status, NULL, NULL },
 	{ "/metrics", P_NONE, AUTH_NONE, "GET, HEAD", http_metrics, NULL, NULL },
 	{ "/admin", P_NONE, AUTH_ADMIN, "GET, HEAD", http_admin, NULL, NULL },
 };
@@ -576,31 +579,34 @@ static const char *bearer(struct MHD_Connection *c)
 	return *h ? h : NULL;
 }
 
-/* Authenticate per the route: true, or false with a 401/500 in r. */
+/* Authenticate per the route: true (view set), or false with a 401/500 in r. */
 static bool authenticate(struct app *a, const struct route *rt, struct MHD_Connection *c,
-			 struct db_account *acct, struct http_resp *r)
+			 struct db_account *acct, enum http_view *view, struct http_resp *r)
 {
 	const char *tok = bearer(c);
 	char sha[DB_SHA_HEX + 1], err[256];
-	size_t n = tok ? strlen(tok) : 0;
+	size_t n = tok ? strlen(tok) : 0, kl = strlen(a->admin_key);
 	int rc;
 
+	*view = HTTP_VIEW_PUBLIC;
 	if (rt->auth == AUTH_NONE)
+		return true;
+	if (rt->auth == AUTH_VIEW && !MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_AUTHORIZATION))
 		return true;
 	r->www_auth = true;
 	if (!tok || n > 128) {
 		http_error(r, 401, "missing or malformed Authorization: Bearer <key>");
 		return false;
 	}
-	if (rt->auth == AUTH_ADMIN) {
-		size_t kl = strlen(a->admin_key);
-
-		if (!kl || n != kl || CRYPTO_memcmp(tok, a->admin_key, kl)) {
-			http_error(r, 401, "the admin key is required");
-			return false;
-		}
+	if (rt->auth != AUTH_ACCOUNT && kl && n == kl && !CRYPTO_memcmp(tok, a->admin_key, kl)) {
 		r->www_auth = false;
+		*view = HTTP_VIEW_ADMIN;
 		return true;
+	}
+	if (rt->auth == AUTH_ADMIN) {
+		http_error(r, 401, "the admin key is required");
+		return false;
 	}
 	app_sha256_hex(tok, n, sha);
 	rc = db_account_by_key(a->db, sha, acct, err, sizeof(err));
@@ -614,6 +620,7 @@ static bool authenticate(struct app *a, const struct route *rt, struct MHD_Conne
 		return false;
 	}
 	r->www_auth = false;
+	*view = HTTP_VIEW_ACCOUNT;
 	return true;
 }
 
@@ -683,7 +690,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	q.method = method;
 	q.body = x->body ? x->body : (char *)"";
 	q.body_len = x->len;
-	if (!authenticate(srv->app, x->route, c, &q.acct, &r))
+	if (!authenticate(srv->app, x->route, c, &q.acct, &q.view, &r))
 		return send_resp(c, &r);
 	if (x->route->param != P_NONE) {
 		q.param = x->param;
@@ -737,7 +744,20 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 	return (size_t)(w - s);
 }
 
-struct http_server *http_start(struct app *a, const char *listen, char *err, size_t errlen)
+/* The options both daemons take (after the port and handler arguments). */
+#define COMMON_OPTIONS(ai, s)                                                         \
+	MHD_OPTION_SOCK_ADDR, (ai)->ai_addr,                                           \
+	MHD_OPTION_NOTIFY_COMPLETED, on_completed, (s),                                \
+	MHD_OPTION_UNESCAPE_CALLBACK, unescape, (s),                                   \
+	MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,                          \
+	MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_CONN_PER_IP,                \
+	MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,                  \
+	MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,                             \
+	MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1
+
+/* http_start (hc NULL) or http_start_https. */
+static struct http_server *start(struct app *a, const char *listen, struct https_cert *hc,
+				 char *err, size_t errlen)
 {
 	char host[300];
 	uint16_t port = 0;
@@ -775,25 +795,50 @@ struct http_server *http_start(struct app *a, const char *listen, char *err, siz
 	s->app = a;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,
-				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_CONN_PER_IP,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-				MHD_OPTION_END);
+	if (hc && https_cert_install(hc) < 0) {
+		freeaddrinfo(ai);
+		free(s);
+		snprintf(err, errlen, "another HTTPS server runs in this process");
+		return NULL;
+	}
+	errno = 0;
+	if (hc)
+		s->d = MHD_start_daemon(flags | MHD_USE_TLS, port, NULL, NULL, on_request, s,
+					COMMON_OPTIONS(ai, s),
+					MHD_OPTION_HTTPS_CERT_CALLBACK, https_cert_retrieve,
+					MHD_OPTION_HTTPS_PRIORITIES, HTTPS_PRIORITIES,
+					MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,
+					COMMON_OPTIONS(ai, s), MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!s->d) {
-		snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(errno));
+		snprintf(err, errlen, "cannot listen on %s%s: %s", listen, hc ? " (HTTPS)" : "",
+			 errno ? strerror(errno) : "libmicrohttpd refused the options");
+		if (hc)
+			https_cert_install(NULL);
 		free(s);
 		return NULL;
 	}
+	s->hc = hc;
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : port;
 	return s;
+}
+
+struct http_server *http_start(struct app *a, const char *listen, char *err, size_t errlen)
+{
+	return start(a, listen, NULL, err, errlen);
+}
+
+struct http_server *http_start_https(struct app *a, const char *listen, struct https_cert *hc,
+				     char *err, size_t errlen)
+{
+	if (!hc) {
+		snprintf(err, errlen, "HTTPS needs a certificate");
+		return NULL;
+	}
+	return start(a, listen, hc, err, errlen);
 }
 
 uint16_t http_port(const struct http_server *s)
@@ -806,5 +851,7 @@ void http_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->d);
+	if (s->hc)
+		https_cert_install(NULL);
 	free(s);
 }

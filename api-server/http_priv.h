@@ -13,6 +13,13 @@
 #include "app.h"
 #include "db.h"
 
+/*
+ * Who is asking, for routes whose answer depends on it (/status): nobody (no
+ * Authorization header: the public view), an account (its key: its own rows) or the
+ * operator (the admin key: every row).
+ */
+enum http_view { HTTP_VIEW_PUBLIC, HTTP_VIEW_ACCOUNT, HTTP_VIEW_ADMIN };
+
 /* One request being answered. */
 struct http_req {
 	struct app *app;
@@ -21,7 +28,8 @@ struct http_req {
 	const char *param;          /* the <name>/<id> part of the path, or NULL */
 	char *body;                 /* NUL-terminated */
 	size_t body_len;
-	struct db_account acct;     /* the caller, for routes under /api */
+	struct db_account acct;     /* the caller, for routes under /api; HTTP_VIEW_ACCOUNT */
+	enum http_view view;
 };
 
 /* A response: status, body (malloc'd, owned) and its content type. */

@@ -4,7 +4,9 @@
  *
  *   scsipub-api [OPTIONS]      connect to PostgreSQL (retrying for 10 s), migrate the
  *                              schema, restore live and suspended sessions into
- *                              configfs, serve HTTP, write <state>/api.ready and log
+ *                              configfs, serve HTTP (and HTTPS with --https-listen:
+ *                              the portal's certificate, reloaded when its files
+ *                              change), write <state>/api.ready and log
  *                              "scsipub-api: ready"; SIGTERM/SIGINT stop it (sessions
  *                              stay in place for the next start)
  *   scsipub-api account-create NAME [--image-budget BYTES] [OPTIONS]
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apiopt.h"
@@ -27,6 +30,7 @@
 #include "db.h"
 #include "fetch.h"
 #include "http.h"
+#include "https_cert.h"
 
 #define DB_RETRY_S 10
 
@@ -145,6 +149,49 @@ static int account_create(int argc, char **argv)
 	return 0;
 }
 
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/*
+ * The HTTPS listener of o (NULL *srv when --https-listen is empty): its certificate
+ * holder in *hc. 0, or -1 with the reason logged.
+ */
+static int start_https(struct app *a, const struct api_options *o, struct https_cert **hc,
+		       struct http_server **srv)
+{
+	char err[PATH_MAX + 1024], fpr[HTTPS_FINGERPRINT_LEN] = "";
+
+	*hc = NULL;
+	*srv = NULL;
+	if (!o->https_listen[0]) {
+		app_log("HTTPS off (--https-listen is empty)");
+		return 0;
+	}
+	*hc = https_cert_new(o->tls_cert, o->tls_key, o->tls_reload_interval, mono_s(), err,
+			     sizeof(err));
+	if (!*hc) {
+		app_log("HTTPS on %s cannot start: %s", o->https_listen, err);
+		return -1;
+	}
+	*srv = http_start_https(a, o->https_listen, *hc, err, sizeof(err));
+	if (!*srv) {
+		app_log("%s", err);
+		https_cert_free(*hc);
+		*hc = NULL;
+		return -1;
+	}
+	https_cert_fingerprint(*hc, fpr, sizeof(fpr));
+	app_log("HTTPS listening on %s (port %u), certificate %s (sha256 %s; its files are "
+		"looked at every %u s)", o->https_listen, http_port(*srv), o->tls_cert, fpr,
+		o->tls_reload_interval);
+	return 0;
+}
+
 static int write_ready(const char *state)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
@@ -165,7 +212,9 @@ int main(int argc, char **argv)
 {
 	struct api_options o;
 	struct app a;
-	struct http_server *srv;
+	struct http_server *srv, *tls_srv;
+	struct https_cert *hc;
+	struct timespec tick = { .tv_sec = 1 };
 	struct db *d;
 	struct cfs *cfs;
 	char err[512], ready[PATH_MAX + 16];
@@ -222,8 +271,15 @@ int main(int argc, char **argv)
 		app_fini(&a);
 		return 1;
 	}
+	if (start_https(&a, &o, &hc, &tls_srv) < 0) {
+		http_stop(srv);
+		app_fini(&a);
+		return 1;
+	}
 	if (app_start_threads(&a) < 0) {
 		app_log("cannot start the watcher and janitor threads");
+		http_stop(tls_srv);
+		https_cert_free(hc);
 		http_stop(srv);
 		app_fini(&a);
 		return 1;
@@ -233,10 +289,14 @@ int main(int argc, char **argv)
 	app_log("listening on %s (port %u), portal %s", o.listen, http_port(srv), a.public_addr);
 	app_log("ready");
 
-	while (sigwait(&set, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
-		;
+	/* A changed certificate is picked up without a connection too (1 s tick). */
+	while ((sig = sigtimedwait(&set, NULL, &tick)) != SIGTERM && sig != SIGINT)
+		if (hc)
+			https_cert_maybe_reload(hc, mono_s());
 	app_log("signal %d: stopping (sessions are kept)", sig);
 	unlink(ready);
+	http_stop(tls_srv);
+	https_cert_free(hc);
 	http_stop(srv);
 	app_fini(&a);
 	return 0;

@@ -10,7 +10,7 @@ PKGS=(
   targetcli-fb dbus stunnel4
   curl qemu-utils chromium python3-prometheus-client
   libcurl4-openssl-dev liblzma-dev zlib1g-dev libjson-c-dev
-  libmicrohttpd-dev libpq-dev postgresql
+  libmicrohttpd-dev libgnutls28-dev libpq-dev postgresql
   libisal-dev
   clang libclang-rt-dev llvm
 )

@@ -4,11 +4,16 @@
  * raw sockets. The 4xx matrix (bad JSON, unknown field, wrong type, huge number, path
  * traversal, missing auth, unknown route, method not allowed, huge body), images
  * fetched over HTTP from the server itself (201 ready, 422 sha256 mismatch, 409 in
- * use), sessions with configfs objects, the watcher's lifecycle, the status pages, and
- * a fuzz run of 10 000 malformed requests (seeded PRNG) answered only with 4xx.
+ * use), sessions with configfs objects, the watcher's lifecycle, the status pages, who
+ * sees what on /status (nobody: no account, session id or private image; an account:
+ * its own rows; the admin key: all), HTTPS with the portal's certificate (verified
+ * against it, same fingerprint, TLS 1.1 refused, new files served within the reload
+ * interval, a broken or mismatched pair keeps the old one), and a fuzz run of 10 000
+ * malformed requests (seeded PRNG) answered only with 4xx.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -25,12 +30,21 @@
 
 #include <cmocka.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include "app.h"
 #include "cfs.h"
 #include "db.h"
 #include "http.h"
+#include "https_cert.h"
 #include "pg_test.h"
 #include "prov.h"
+#include "tls.h" /* tls-proxy: the portal's certificate holder, for its fingerprint */
 
 #define KEY "0123456789abcdef0123456789abcdef"
 #define ADMIN "admin-key-0123456789"
@@ -170,6 +184,19 @@ static int call(const char *method, const char *path, const char *auth, const ch
 }
 
 #define AUTH "Bearer " KEY
+
+/* GET path with an Accept header (NULL: none) and an Authorization value (NULL: none). */
+static int get_accept(const char *path, const char *auth, const char *accept)
+{
+	static char req[4096];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+			 "%s%s%s%s%s%s\r\n", path, auth ? "Authorization: " : "", auth ? auth : "",
+			 auth ? "\r\n" : "", accept ? "Accept: " : "", accept ? accept : "",
+			 accept ? "\r\n" : "");
+
+	assert_true(n > 0 && (size_t)n < sizeof(req));
+	return raw(req, (size_t)n);
+}
 
 static void test_errors(void **st)
 {
@@ -325,11 +352,11 @@ static void test_images_sessions(void **st)
 	assert_string_equal(field("state"), "live");
 	assert_non_null(strstr(body(), "\"images\":[\"img1\",\"blank\",\"img1\"]"));
 
-	assert_int_equal(call("GET", "/status", NULL, NULL), 200);
+	assert_int_equal(call("GET", "/status", AUTH, NULL), 200);
 	assert_non_null(strstr(resp, "text/html"));
 	assert_non_null(strstr(body(), id));
 	assert_non_null(strstr(body(), "<tr"));
-	assert_int_equal(call("GET", "/status?format=json", NULL, NULL), 200);
+	assert_int_equal(call("GET", "/status?format=json", AUTH, NULL), 200);
 	assert_non_null(strstr(body(), "\"uptime_s\""));
 	assert_non_null(strstr(body(), id));
 	assert_int_equal(call("GET", "/metrics", NULL, NULL), 200);
@@ -414,6 +441,422 @@ static void test_watcher(void **st)
 	assert_int_equal(app_janitor_pass(&a, &removed), 0);
 	assert_int_equal(removed, 1);
 	assert_int_equal(stat(path, &sb), -1);
+}
+
+/* ---- /status: what the public, an account and the operator see ---------------- */
+
+#define KEY_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* A ready private image name of account id, with a 1 MiB file behind it. */
+static void plant_image(int64_t id, const char *name)
+{
+	char path[PATH_MAX], dir[PATH_MAX], err[256];
+	int fd;
+
+	assert_int_equal(app_image_path(&a, id, name, path, sizeof(path)), 0);
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	mkdir(dir, 0755);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	assert_int_equal(db_image_begin(a.db, id, name, "http://198.51.100.9/x.img", NULL, err,
+					sizeof(err)), 0);
+	assert_int_equal(db_image_ready(a.db, id, name, "", 1 << 20, NULL, err, sizeof(err)), 0);
+}
+
+/* The status page (html or JSON) as the caller auth (NULL: nobody) into out. */
+static void status_as(const char *auth, bool json, char *out, size_t len)
+{
+	int s = json ? get_accept("/status", auth, "application/json")
+		     : get_accept("/status", auth, NULL);
+
+	if (s != 200)
+		fail_msg("GET /status (%s) -> %d %s", auth ? auth : "no key", s, body());
+	assert_non_null(strstr(resp, json ? "application/json" : "text/html"));
+	snprintf(out, len, "%s", body());
+}
+
+static void assert_has(const char *page, const char *const *words, bool want)
+{
+	for (; *words; words++)
+		if ((strstr(page, *words) != NULL) != want)
+			fail_msg("%s \"%s\" in:\n%s", want ? "missing" : "leaked", *words, page);
+}
+
+static void test_status_privacy(void **st)
+{
+	static char page[65536];
+	char sha[DB_SHA_HEX + 1], err[256], ida[64], idb[64];
+	int64_t aid, bid;
+	int json;
+
+	(void)st;
+	app_sha256_hex(KEY_A, strlen(KEY_A), sha);
+	assert_int_equal(db_account_create(a.db, "alice-acct", 1 << 30, sha, &aid, err,
+					   sizeof(err)), 0);
+	app_sha256_hex(KEY_B, strlen(KEY_B), sha);
+	assert_int_equal(db_account_create(a.db, "bob-acct", 1 << 30, sha, &bid, err,
+					   sizeof(err)), 0);
+	plant_image(aid, "alice-secret");
+	plant_image(bid, "bob-secret");
+	assert_int_equal(call("POST", "/api/sessions", "Bearer " KEY_A,
+			      "{\"images\":[\"alice-secret\"],\"persistent\":true}"), 201);
+	snprintf(ida, sizeof(ida), "%s", field("id"));
+	assert_int_equal(call("POST", "/api/sessions", "Bearer " KEY_B,
+			      "{\"images\":[\"bob-secret\",\"blank\"],\"persistent\":true}"), 201);
+	snprintf(idb, sizeof(idb), "%s", field("id"));
+	assert_int_equal(strlen(ida), APP_SESSION_ID_LEN);
+	assert_int_equal(strlen(idb), APP_SESSION_ID_LEN);
+	{
+		const char *const alice[] = { ida, "alice-acct", "alice-secret", NULL };
+		const char *const bob[] = { idb, "bob-acct", "bob-secret", NULL };
+		const char *const opts[] = { "admin-key-file", "configfs", NULL };
+
+		for (json = 0; json < 2; json++) {
+			/* nobody: health, counts and the catalog, nothing else */
+			status_as(NULL, json, page, sizeof(page));
+			assert_has(page, alice, false);
+			assert_has(page, bob, false);
+			assert_has(page, opts, false);
+			assert_null(strstr(page, "tester"));
+			assert_non_null(strstr(page, "blank"));
+			assert_non_null(strstr(page, json ? "\"status\":\"ok\"" : "status ok"));
+			assert_non_null(strstr(page, json ? "\"sessions\":2" : "sessions</th><td>2 "));
+			if (json)
+				assert_null(strstr(page, "\"sessions\":["));
+			/* an account: its own rows only */
+			status_as("Bearer " KEY_A, json, page, sizeof(page));
+			assert_has(page, alice, true);
+			assert_has(page, bob, false);
+			assert_has(page, opts, false);
+			status_as("Bearer " KEY_B, json, page, sizeof(page));
+			assert_has(page, alice, false);
+			assert_has(page, bob, true);
+			/* the operator: everything */
+			status_as("Bearer " ADMIN, json, page, sizeof(page));
+			assert_has(page, alice, true);
+			assert_has(page, bob, true);
+			assert_has(page, opts, true);
+		}
+	}
+	/* ?format=json is the same view */
+	assert_int_equal(call("GET", "/status?format=json", NULL, NULL), 200);
+	assert_null(strstr(body(), ida));
+	assert_null(strstr(body(), "alice-secret"));
+	/* a key that is given must be valid */
+	assert_int_equal(get_accept("/status", "Bearer nosuchkey", NULL), 401);
+	assert_int_equal(get_accept("/status", "Basic Zm9vOmJhcg==", NULL), 401);
+	/* /metrics stays public: totals only, no account, session or image */
+	assert_int_equal(call("GET", "/metrics", NULL, NULL), 200);
+	assert_null(strstr(body(), ida));
+	assert_null(strstr(body(), idb));
+	assert_null(strstr(body(), "acct"));
+	assert_null(strstr(body(), "secret"));
+	assert_non_null(strstr(body(), "scsipub_sessions{state=\"live\"} 2"));
+	/* /admin still needs the admin key */
+	assert_int_equal(call("GET", "/admin", "Bearer " KEY_A, NULL), 401);
+
+	snprintf(page, sizeof(page), "/api/sessions/%s", ida);
+	assert_int_equal(call("DELETE", page, "Bearer " KEY_A, NULL), 204);
+	snprintf(page, sizeof(page), "/api/sessions/%s", idb);
+	assert_int_equal(call("DELETE", page, "Bearer " KEY_A, NULL), 404);
+	assert_int_equal(call("DELETE", page, "Bearer " KEY_B, NULL), 204);
+}
+
+/* ---- HTTPS with the portal's certificate --------------------------------------- */
+
+/* The portal's certificate and key files; cafile: a copy of the last good certificate. */
+static char tlsdir[256], crt[PATH_MAX], keyf[PATH_MAX], cafile[PATH_MAX];
+
+static void write_atomic(const char *path, EVP_PKEY *key, X509 *x, const char *text)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	if (key)
+		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+	if (x)
+		assert_int_equal(PEM_write_X509(f, x), 1);
+	if (text)
+		fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/*
+ * A new P-256 key and a self-signed certificate for 127.0.0.1 (CN cn), written to
+ * crt/keyf by rename, as provision.sh makes the portal's. keyonly: the key file only.
+ */
+static void new_cert(const char *cn, bool keyonly)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	X509_NAME *name;
+
+	assert_non_null(key);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(random() & 0x7fffffff));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	name = X509_get_subject_name(x);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+						    (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(x, name), 1);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	write_atomic(keyf, key, NULL, NULL);
+	if (!keyonly) {
+		write_atomic(crt, NULL, x, NULL);
+		write_atomic(cafile, NULL, x, NULL);
+	}
+	EVP_PKEY_free(key);
+	X509_free(x);
+}
+
+/* The portal's view of the files: its holder's fingerprint (tls-proxy/tls.c). */
+static void portal_fingerprint(char *out, size_t len)
+{
+	char err[512];
+	struct tls_server *ts = tls_server_new(crt, keyf, 60, 0, err, sizeof(err));
+
+	if (!ts)
+		fail_msg("portal cannot load the certificate: %s", err);
+	assert_int_equal(tls_server_fingerprint(ts, out, len), 0);
+	tls_server_free(ts);
+}
+
+/*
+ * One HTTPS GET of path on port p, verifying the server against cafile (the portal's
+ * last good certificate as the only trust anchor, IP 127.0.0.1) like curl --cacert. max_ver: 0
+ * or the highest TLS version offered. The served certificate's fingerprint goes into
+ * fpr. Returns the HTTP status (answer in resp), or -1 when the handshake failed.
+ */
+static int https_get(uint16_t p, const char *path, int max_ver, char *fpr, size_t fprlen)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p) };
+	struct timeval tv = { .tv_sec = 30 };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	X509 *peer;
+	char req[512];
+	size_t got = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1, n;
+
+	assert_non_null(ctx);
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(SSL_CTX_load_verify_locations(ctx, cafile, NULL), 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (max_ver) {
+		SSL_CTX_set_security_level(ctx, 0); /* so OpenSSL really offers TLS 1.1 */
+		SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+		SSL_CTX_set_min_proto_version(ctx, max_ver < TLS1_2_VERSION ? max_ver : 0);
+		SSL_CTX_set_max_proto_version(ctx, max_ver);
+	}
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1) {
+		ERR_clear_error();
+		goto out;
+	}
+	assert_int_equal(SSL_get_verify_result(ssl), X509_V_OK);
+	peer = SSL_get1_peer_certificate(ssl);
+	assert_non_null(peer);
+	{
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned mdn = 0;
+		size_t used = 0;
+
+		assert_int_equal(X509_digest(peer, EVP_sha256(), md, &mdn), 1);
+		for (unsigned i = 0; i < mdn; i++)
+			used += (size_t)snprintf(fpr + used, fprlen - used, "%s%02X", i ? ":" : "",
+						 md[i]);
+	}
+	X509_free(peer);
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+		     "Accept: application/json\r\n\r\n", path);
+	assert_int_equal(SSL_write(ssl, req, n), n);
+	while ((n = SSL_read(ssl, resp + got, (int)(sizeof(resp) - 1 - got))) > 0)
+		got += (size_t)n;
+	resp[got] = '\0';
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+		status = 0;
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return status;
+}
+
+static int64_t now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static void test_https(void **st)
+{
+	char err[1024], want[HTTPS_FINGERPRINT_LEN], got[HTTPS_FINGERPRINT_LEN] = "";
+	char held[HTTPS_FINGERPRINT_LEN];
+	struct https_cert *hc, *hc2;
+	struct http_server *hs, *hs2;
+	uint16_t hp, keep = port;
+	int i, s;
+
+	(void)st;
+	assert_non_null(test_mkdtemp(tlsdir, sizeof(tlsdir), "test_http_tls"));
+	snprintf(crt, sizeof(crt), "%s/portal.crt", tlsdir);
+	snprintf(keyf, sizeof(keyf), "%s/portal.key", tlsdir);
+	snprintf(cafile, sizeof(cafile), "%s/ca.pem", tlsdir);
+	new_cert("cert-one", false);
+	portal_fingerprint(want, sizeof(want));
+
+	hc = https_cert_new(crt, keyf, 1, now_mono(), err, sizeof(err));
+	if (!hc)
+		fail_msg("https_cert_new: %s", err);
+	assert_int_equal(https_cert_fingerprint(hc, held, sizeof(held)), 0);
+	assert_string_equal(held, want);
+	assert_int_equal(https_cert_fingerprint(hc, held, 10), -ENOSPC);
+	hs = http_start_https(&a, "127.0.0.1:0", hc, err, sizeof(err));
+	if (!hs)
+		fail_msg("http_start_https: %s", err);
+	hp = http_port(hs);
+	/* one HTTPS server per process */
+	hc2 = https_cert_new(crt, keyf, 1, now_mono(), err, sizeof(err));
+	assert_non_null(hc2);
+	hs2 = http_start_https(&a, "127.0.0.1:0", hc2, err, sizeof(err));
+	assert_null(hs2);
+	assert_non_null(strstr(err, "another HTTPS server"));
+	https_cert_free(hc2);
+
+	/* verified against the portal's certificate; the fingerprint is the portal's */
+	s = https_get(hp, "/status", 0, got, sizeof(got));
+	if (s != 200)
+		fail_msg("HTTPS GET /status -> %d %s", s, resp);
+	assert_string_equal(got, want);
+	assert_non_null(strstr(body(), "\"status\":\"ok\""));
+	assert_null(strstr(body(), "\"sessions\":["));
+	assert_int_equal(https_get(hp, "/status", TLS1_2_VERSION, got, sizeof(got)), 200);
+	assert_int_equal(https_get(hp, "/status", TLS1_1_VERSION, got, sizeof(got)), -1);
+	/* plain HTTP on the HTTPS port gets no HTTP answer */
+	port = hp;
+	assert_true(call("GET", "/status", NULL, NULL) <= 0);
+	port = keep;
+
+	/*
+	 * New files: served within the reload interval (1 s), polled with a bound (10 s).
+	 * Until then the handshake fails: the client trusts only the new certificate.
+	 */
+	new_cert("cert-two", false);
+	portal_fingerprint(want, sizeof(want));
+	for (i = 0, s = -1; i < 100; i++) {
+		s = https_get(hp, "/metrics", 0, got, sizeof(got));
+		assert_true(s == 200 || s == -1);
+		if (s == 200)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_int_equal(s, 200);
+	assert_string_equal(got, want);
+	assert_int_equal(https_cert_fingerprint(hc, held, sizeof(held)), 0);
+	assert_string_equal(held, want);
+
+	/* a broken certificate keeps the one in service (once, and on later looks) */
+	write_atomic(crt, NULL, NULL, "-----BEGIN CERTIFICATE-----\nbroken\n");
+	assert_true(https_cert_check_now(hc) < 0);
+	assert_true(https_cert_check_now(hc) < 0);
+	assert_int_equal(https_get(hp, "/status", 0, got, sizeof(got)), 200);
+	assert_string_equal(got, want);
+	/* a key that does not match the certificate: the same */
+	new_cert("cert-three", false);
+	portal_fingerprint(want, sizeof(want));
+	assert_int_equal(https_cert_check_now(hc), 1);
+	new_cert("cert-four", true);
+	assert_true(https_cert_check_now(hc) < 0);
+	assert_int_equal(https_get(hp, "/status", 0, got, sizeof(got)), 200);
+	assert_string_equal(got, want);
+	/* a missing key file: the same */
+	assert_int_equal(unlink(keyf), 0);
+	assert_true(https_cert_check_now(hc) < 0);
+	assert_int_equal(https_get(hp, "/status", 0, got, sizeof(got)), 200);
+	assert_string_equal(got, want);
+
+	http_stop(hs);
+	https_cert_free(hc);
+
+	/* key and certificate in one file; refusals at start */
+	new_cert("cert-five", false);
+	{
+		char both[PATH_MAX + 8];
+		FILE *f, *in;
+		int c;
+
+		snprintf(both, sizeof(both), "%s/both.pem", tlsdir);
+		f = fopen(both, "w");
+		assert_non_null(f);
+		for (i = 0; i < 2; i++) {
+			in = fopen(i ? crt : keyf, "r");
+			assert_non_null(in);
+			while ((c = fgetc(in)) != EOF)
+				fputc(c, f);
+			fclose(in);
+		}
+		fclose(f);
+		hc = https_cert_new(both, "", 60, 0, err, sizeof(err));
+		if (!hc)
+			fail_msg("key in the certificate's file: %s", err);
+		https_cert_free(hc);
+		assert_null(https_cert_new(keyf, keyf, 60, 0, err, sizeof(err)));
+		assert_null(https_cert_new(crt, crt, 60, 0, err, sizeof(err)));
+		assert_null(https_cert_new(crt, keyf, 0, 0, err, sizeof(err)));
+		snprintf(both, sizeof(both), "%s/missing.pem", tlsdir);
+		assert_null(https_cert_new(both, keyf, 60, 0, err, sizeof(err)));
+	}
+	test_rmtree(tlsdir);
+}
+
+static void test_https_options(void **st)
+{
+	struct api_options o;
+	char err[256];
+	char *plain[] = { "x", NULL };
+	char *https[] = { "x", "--https-listen", "0.0.0.0:8443", "--tls-cert", "/c.pem", NULL };
+	char *nocert[] = { "x", "--https-listen", "0.0.0.0:8443", NULL };
+	char *explicit[] = { "x", "--https-listen", "0.0.0.0:8443", "--tls-cert", "/c.pem",
+			     "--listen", "0.0.0.0:8080", "--tls-reload-interval", "5", NULL };
+
+	(void)st;
+	assert_int_equal(apiopt_parse(1, plain, 1, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.listen, "0.0.0.0:8080");
+	assert_string_equal(o.https_listen, "");
+	assert_int_equal(o.tls_reload_interval, 60);
+	assert_int_equal(apiopt_parse(5, https, 1, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.listen, "127.0.0.1:8080");
+	assert_int_equal(apiopt_parse(3, nocert, 1, &o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--tls-cert"));
+	assert_int_equal(apiopt_parse(9, explicit, 1, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.listen, "0.0.0.0:8080");
+	assert_int_equal(o.tls_reload_interval, 5);
 }
 
 /* ---- fuzz ------------------------------------------------------------------- */
@@ -529,6 +972,9 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_images_sessions),
 		cmocka_unit_test(test_watcher),
+		cmocka_unit_test(test_status_privacy),
+		cmocka_unit_test(test_https),
+		cmocka_unit_test(test_https_options),
 		cmocka_unit_test(test_fuzz),
 	};
 
