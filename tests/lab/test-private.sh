@@ -85,9 +85,10 @@ check "open-iscsi: the two disks are private (each reads back its own pattern, z
   d1=\$(dev same1); d2=\$(dev same2); echo \"same1=\$d1 same2=\$d2\"; [ \"\$d1\" != \"\$d2\" ] || exit 1
   head -c 1048576 /dev/urandom >/tmp/p1; head -c 1048576 /dev/urandom >/tmp/p2
   dd if=/tmp/p1 of=\$d1 bs=1M oflag=direct status=none && dd if=/tmp/p2 of=\$d2 bs=1M oflag=direct status=none &&
-  cmp <(dd if=\$d1 bs=1M count=1 iflag=direct status=none) /tmp/p1 &&
-  cmp <(dd if=\$d2 bs=1M count=1 iflag=direct status=none) /tmp/p2 &&
-  cmp <(dd if=\$d1 bs=1M skip=1 count=1 iflag=direct status=none) <(head -c 1048576 /dev/zero)"
+  dd if=\$d1 of=/tmp/r1 bs=1M count=1 iflag=direct status=none && cmp /tmp/r1 /tmp/p1 &&
+  dd if=\$d2 of=/tmp/r2 bs=1M count=1 iflag=direct status=none && cmp /tmp/r2 /tmp/p2 &&
+  head -c 1048576 /dev/zero >/tmp/z1 &&
+  dd if=\$d1 of=/tmp/r3 bs=1M skip=1 count=1 iflag=direct status=none && cmp /tmp/r3 /tmp/z1"
 check "open-iscsi: both log out; everything is torn down" lab_exec "
   iscsiadm -m node -T $BLANK_IQN -p 127.0.0.1:$LAB_PORT --logout >/dev/null"
 check "configfs clean after the open-iscsi logouts" wait_until 60 guest_configfs_clean
