@@ -486,9 +486,11 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 	 */
 	if (req->tsih) {
 		catalog_free(&cat);
-		plog("login from %s (%s) to %s: refused: TSIH %u names an existing session; "
-		     "anonymous targets allow one connection per session", c->peer,
-		     req->initiator, req->target, req->tsih);
+		if (ratelog_allow(unknown_log, c->peer, "(TSIH)", mono_s()))
+			plog("login from %s (%s) to %s: refused: TSIH %u names an existing "
+			     "session; anonymous targets allow one connection per session "
+			     "(logged once per %d s)", c->peer, req->initiator, req->target,
+			     req->tsih, RATELOG_WINDOW_S);
 		reject(cio, p, LOGIN_TOO_MANY_CONNECTIONS);
 		return;
 	}

@@ -20,6 +20,10 @@
 #                         keepalive (see scsipub-portal --help)
 #                         ("--max-conn-per-ip 16 --login-rate 10 --login-burst 40
 #                           --login-timeout 10 --nopin-interval 5 --nopin-timeout 5")
+#   SCSIPUB_DISK_RESERVE  bytes kept available on the state filesystem, given to both
+#                         scsipub-tcmu and the portal as --disk-reserve: below it
+#                         writes needing new blocks get DATA PROTECT 27/07 and new
+#                         anonymous logins 0x0302               (the programs' 512 MiB)
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
 #   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the
@@ -68,7 +72,8 @@ wait_ready() {
 
 start_handler() {
   : >"$LOGDIR/scsipub-tcmu.log"
-  setsid "$BIN/tcmu-handler/scsipub-tcmu" >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
+  setsid "$BIN/tcmu-handler/scsipub-tcmu" ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} \
+    >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
   wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
 }
 
@@ -145,7 +150,8 @@ portal_argv() {
   local hardening=(${SCSIPUB_PORTAL_HARDENING:---max-conn-per-ip 16 --login-rate 10 \
     --login-burst 40 --login-timeout 10 --nopin-interval 5 --nopin-timeout 5})
   PORTAL=("$BIN/tls-proxy/scsipub-portal" --listen "0.0.0.0:$PORT" --public "$(public_addr)"
-    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}" "${extra[@]}")
+    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}"
+    ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} "${extra[@]}")
 }
 
 stop_all() {
