@@ -60,6 +60,7 @@
 #include "pio.h"
 #include "prov.h"
 #include "provtarget.h"
+#include "provsweep.h"
 #include "ratelog.h"
 #include "relay.h"
 #include "session.h"
@@ -86,6 +87,7 @@ static struct ratelog *unknown_log;
 static struct conntab *conn_tab;
 static struct iplimit *limits;       /* per-address admission (accept loop) */
 static struct ratelog *refuse_log;   /* refused and timed-out connections */
+static struct provsweep *sweeper;    /* dynamic ACLs of ended s.<id> relays */
 static struct tls_server *tls_srv;   /* NULL: no TLS listener */
 static char images_dir[PATH_MAX];
 
@@ -402,6 +404,24 @@ static void reject_unknown(struct conn *c, struct pio *cio, const struct pdu *p,
 }
 
 /*
+ * Relay a login to a provisioned target; when it was the last relay of its
+ * (target, InitiatorName), free the dynamic ACL LIO made for the name (provsweep.h),
+ * so failed logins with ever new names leave no kernel state behind (issue 8 §4).
+ */
+static void relay_provisioned(struct conn *c, struct pio *cio, const struct pdu *p,
+			      const struct login_req *req)
+{
+	char err[512] = "";
+	int r = provsweep_enter(sweeper, req->target, req->initiator);
+
+	relay_to_lio(c, cio, p, p->raw, p->raw_len, req, NULL, CONNTAB_PROVISIONED);
+	if (r == 0 && provsweep_leave(sweeper, req->target, req->initiator, err,
+				      sizeof(err)) < 0)
+		plog("after the login from %s (%s) to %s: freeing its dynamic ACL: %s", c->peer,
+		     req->initiator, req->target, err);
+}
+
+/*
  * Room for one more anonymous disk (issue 8 §4): false when <state>/overlays' filesystem
  * has less than --disk-reserve available (fsspace.h). Logged at most once per
  * RATELOG_WINDOW_S with the count refused meanwhile; a filesystem that cannot tell
@@ -457,7 +477,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 			reject_unknown(c, cio, p, req);
 			return;
 		}
-		relay_to_lio(c, cio, p, p->raw, p->raw_len, req, NULL, CONNTAB_PROVISIONED);
+		relay_provisioned(c, cio, p, req);
 		return;
 	}
 	r = catalog_scan(images_dir, &cat);
@@ -884,6 +904,11 @@ int main(int argc, char **argv)
 
 		limits = iplimit_new(&lc);
 	}
+	sweeper = provsweep_new(opts.configfs, opts.state);
+	if (!sweeper) {
+		plog("out of memory");
+		return 1;
+	}
 	r = conntab_default_path(opts.state, tab_path, sizeof(tab_path));
 	if (r < 0) {
 		plog("connection table under %s: %s (not published)", opts.state, strerror(-r));
@@ -963,6 +988,7 @@ int main(int argc, char **argv)
 	ratelog_free(unknown_log);
 	ratelog_free(refuse_log);
 	iplimit_free(limits);
+	provsweep_free(sweeper);
 	tls_server_free(tls_srv); /* after the connections: none uses it any more */
 	conntab_clear(conn_tab);
 	conntab_free(conn_tab);
