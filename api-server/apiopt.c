@@ -50,6 +50,10 @@ static const struct optable_opt table[] = {
 	  "ttl_s of sessions that give none: how long a suspended session is kept", false },
 	{ "fetch-wait", NULL, OPTABLE_U32, F(fetch_wait), "1800", "SECONDS", 1, 86400,
 	  "how long POST /api/images waits for the fetch before answering 202", false },
+	{ "fetch-allow-net", NULL, OPTABLE_STR, F(fetch_allow_net), "", "CIDR,...", 0, 0,
+	  "networks POST /api/images may fetch from besides public addresses, e.g. "
+	  "10.0.2.0/24,fd00::/8 (default: none: loopback, private, link-local... refused)",
+	  false },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
 
@@ -63,6 +67,9 @@ int apiopt_parse(int argc, char **argv, int first, struct api_options *ao, char 
 	if (r == 0 && ao->help)
 		apiopt_usage(stdout);
 	if (r < 0 || ao->help)
+		return r;
+	r = fetch_nets_parse(ao->fetch_allow_net, &ao->fetch_allow, err, errlen);
+	if (r < 0)
 		return r;
 	if (ao->https_listen[0] && !ao->tls_cert[0]) {
 		snprintf(err, errlen, "--https-listen needs --tls-cert (and --tls-key unless the key"

@@ -13,7 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fetch.h"
+
 #define APIOPT_ADDR_MAX 300
+#define APIOPT_NETS_MAX 1024
 #define APIOPT_URL_MAX 1024
 #define APIOPT_LISTEN_ANY "0.0.0.0:8080"          /* --listen without --https-listen */
 #define APIOPT_LISTEN_LOOPBACK "127.0.0.1:8080"   /* --listen with --https-listen */
@@ -37,6 +40,8 @@ struct api_options {
 	uint64_t lun_write_limit;          /* bytes of overlay data per LUN, 0 = none */
 	uint32_t default_ttl;              /* seconds a suspended session is kept */
 	uint32_t fetch_wait;               /* seconds POST /api/images waits for the fetch */
+	char fetch_allow_net[APIOPT_NETS_MAX]; /* CIDR list image fetches may reach, "" = none */
+	struct fetch_nets fetch_allow;     /* fetch_allow_net, parsed by apiopt_parse */
 	bool help;                         /* --help was given (usage printed) */
 };
 
@@ -44,8 +49,9 @@ struct api_options {
  * Parse argv[first..argc) into *o (defaults first). --help prints usage to stdout
  * and sets o->help. An empty --listen becomes APIOPT_LISTEN_LOOPBACK when
  * --https-listen is set (plain HTTP for the host itself only), else
- * APIOPT_LISTEN_ANY. --https-listen needs --tls-cert. Returns 0, or -EINVAL with a
- * one-line reason in err.
+ * APIOPT_LISTEN_ANY. --https-listen needs --tls-cert. --fetch-allow-net is parsed
+ * into o->fetch_allow (fetch_nets_parse). Returns 0, or -EINVAL with a one-line
+ * reason in err.
  */
 int apiopt_parse(int argc, char **argv, int first, struct api_options *o, char *err,
 		 size_t errlen);

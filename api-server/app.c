@@ -116,6 +116,7 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, struct c
 	pthread_mutex_init(&a->watch_mu, NULL);
 	pthread_mutex_init(&a->stop_mu, NULL);
 	pthread_cond_init(&a->stop_cv, NULL);
+	pthread_mutex_init(&a->resv_mu, NULL);
 	a->started = time(NULL);
 	a->started_mono = mono();
 	if (o->catalog[0])
@@ -169,6 +170,9 @@ void app_fini(struct app *a)
 	free(a->w);
 	a->w = NULL;
 	a->nw = 0;
+	free(a->resv);
+	a->resv = NULL;
+	a->nresv = 0;
 	if (a->cfs)
 		cfs_close(a->cfs);
 	db_close(a->db);
@@ -187,6 +191,131 @@ int app_image_path(const struct app *a, int64_t account_id, const char *name, ch
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* ---- image budget reservations (see app_image_create in app.h) ---------------- */
+
+/* Minimum a fetch reserves when it starts: the smallest image there is. */
+#define RESV_START 512
+
+/* used + reserved + need <= budget, without overflowing. */
+static bool resv_fits(uint64_t used, uint64_t reserved, uint64_t need, uint64_t budget)
+{
+	return used <= budget && reserved <= budget - used && need <= budget - used - reserved;
+}
+
+/* The entry of account id, or NULL. Called with resv_mu held. */
+static struct app_resv *resv_find(struct app *a, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < a->nresv; i++)
+		if (a->resv[i].account_id == id)
+			return &a->resv[i];
+	return NULL;
+}
+
+/* Drop entry e when no fetch holds it any more. Called with resv_mu held. */
+static void resv_drop_idle(struct app *a, struct app_resv *e)
+{
+	if (e->fetches)
+		return;
+	*e = a->resv[--a->nresv];
+}
+
+/*
+ * A fetch of account id starts and holds RESV_START bytes of budget. The account's
+ * entry is made on its first fetch with its ready images' bytes from the database.
+ * 0; -EDQUOT when even that does not fit; -errno (database, memory). Reason in err.
+ */
+static int resv_begin(struct app *a, int64_t id, uint64_t budget, char *err, size_t errlen)
+{
+	struct app_resv *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->resv_mu);
+	e = resv_find(a, id);
+	if (!e) {
+		uint64_t used = 0;
+		struct app_resv *v;
+
+		rc = db_image_used(a->db, id, &used, err, errlen);
+		if (rc < 0)
+			goto out;
+		v = realloc(a->resv, (a->nresv + 1) * sizeof(*v));
+		if (!v) {
+			rc = -ENOMEM;
+			seterr(err, errlen, "out of memory");
+			goto out;
+		}
+		a->resv = v;
+		e = &a->resv[a->nresv++];
+		*e = (struct app_resv){ .account_id = id, .used = used };
+	}
+	if (!resv_fits(e->used, e->reserved, RESV_START, budget)) {
+		rc = -EDQUOT;
+		seterr(err, errlen, "image budget exceeded: the account's images use %" PRIu64
+		       " and its fetches in progress hold %" PRIu64 " of its %" PRIu64 " bytes",
+		       e->used, e->reserved, budget);
+		resv_drop_idle(a, e);
+		goto out;
+	}
+	e->reserved += RESV_START;
+	e->fetches++;
+out:
+	pthread_mutex_unlock(&a->resv_mu);
+	return rc;
+}
+
+/*
+ * The fetch holding *held bytes of account id needs `need` in total: grow *held to it
+ * if the account's images and all its fetches' reservations stay within budget,
+ * else -EDQUOT with the reason in err.
+ */
+static int resv_grow(struct app *a, int64_t id, uint64_t budget, uint64_t *held,
+		     uint64_t need, char *err, size_t errlen)
+{
+	struct app_resv *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->resv_mu);
+	e = resv_find(a, id);
+	if (!e || need <= *held) {
+		rc = e ? 0 : -EIO;
+		if (!e)
+			seterr(err, errlen, "internal error: no budget reservation");
+	} else if (!resv_fits(e->used, e->reserved - *held, need, budget)) {
+		rc = -EDQUOT;
+		seterr(err, errlen, "image budget exceeded: the image needs at least %" PRIu64
+		       " bytes; the account's images use %" PRIu64 " and its other fetches in "
+		       "progress hold %" PRIu64 " of its %" PRIu64 " bytes", need, e->used,
+		       e->reserved - *held, budget);
+	} else {
+		e->reserved += need - *held;
+		*held = need;
+	}
+	pthread_mutex_unlock(&a->resv_mu);
+	return rc;
+}
+
+/*
+ * The fetch holding `held` bytes of account id ended; `committed` bytes of it became
+ * a ready image (0 when it failed). Called after db_image_ready, so that the bytes are
+ * counted in the database or in the reservation at every moment.
+ */
+static void resv_end(struct app *a, int64_t id, uint64_t held, uint64_t committed)
+{
+	struct app_resv *e;
+
+	pthread_mutex_lock(&a->resv_mu);
+	e = resv_find(a, id);
+	if (e) {
+		e->reserved -= held <= e->reserved ? held : e->reserved;
+		e->used += committed;
+		e->fetches--;
+		resv_drop_idle(a, e);
+	}
+	pthread_mutex_unlock(&a->resv_mu);
+}
+
 /* One fetch, shared by the worker and the waiting request (refcounted). */
 struct job {
 	pthread_mutex_t mu;
@@ -199,9 +328,9 @@ struct job {
 	char *url;
 	char sha_want[DB_SHA_HEX + 1];
 	char path[PATH_MAX];
-	uint64_t cap;
-	bool cap_is_budget;          /* the cap came from the account's budget */
-	uint64_t budget, used;
+	uint64_t cap;                /* --max-image-bytes */
+	uint64_t budget;             /* the account's image budget */
+	uint64_t held;               /* bytes reserved (resv_*), worker thread only */
 	/* results */
 	struct app_image_result res;
 };
@@ -228,15 +357,24 @@ static void on_progress(void *arg, const struct fetch_progress *p)
 	db_image_progress(j->a->db, j->account_id, j->name, p->bytes_done, p->bytes_total);
 }
 
+static int on_reserve(void *arg, uint64_t bytes, char *err, size_t errlen)
+{
+	struct job *j = arg;
+
+	return resv_grow(j->a, j->account_id, j->budget, &j->held, bytes, err, errlen);
+}
+
 static void *fetch_worker(void *arg)
 {
 	struct job *j = arg;
 	struct app_image_result *res = &j->res;
+	struct fetch_policy pol = { .allow = &j->a->o.fetch_allow, .reserve = on_reserve,
+				    .reserve_arg = j };
 	char err[512] = "", sha[DB_SHA_HEX + 1] = "";
 	uint64_t size = 0, used = 0;
 	int rc;
 
-	rc = fetch_image(j->url, j->path, j->sha_want[0] ? j->sha_want : NULL, j->cap,
+	rc = fetch_image(j->url, j->path, &pol, j->sha_want[0] ? j->sha_want : NULL, j->cap,
 			 on_progress, j, sha, &size, err, sizeof(err));
 	if (rc == 0) {
 		rc = db_image_ready(j->a->db, j->account_id, j->name, sha, size, &used, err,
@@ -251,6 +389,7 @@ static void *fetch_worker(void *arg)
 			unlink(j->path);
 		}
 	}
+	resv_end(j->a, j->account_id, j->held, rc == 0 ? size : 0);
 	if (rc == -EBADMSG || rc == -EFBIG || rc == -EDQUOT || (rc < 0 && rc != -ENOENT &&
 	    rc != -EACCES && rc != -EIO && rc != -EPROTO && rc != -EINVAL)) {
 		/* nothing registered: mismatch, too big, or a local failure */
@@ -258,15 +397,9 @@ static void *fetch_worker(void *arg)
 	} else if (rc < 0) {
 		db_image_fail(j->a->db, j->account_id, j->name, err);
 	}
-	if (rc == -EBADMSG) {
+	if (rc == -EBADMSG || rc == -EPERM) { /* sha256 mismatch; a non-public address */
 		res->status = 422;
 		snprintf(res->error, sizeof(res->error), "%.500s", err);
-	} else if (rc == -EFBIG && j->cap_is_budget) {
-		res->status = 413;
-		snprintf(res->error, sizeof(res->error),
-			 "image budget exceeded: the image is larger than the %" PRIu64
-			 " bytes left of the account's %" PRIu64 "-byte budget",
-			 j->cap, j->budget);
 	} else if (rc == -EFBIG) {
 		res->status = 413;
 		snprintf(res->error, sizeof(res->error),
@@ -317,7 +450,6 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 		      const char *url, const char *sha256, struct app_image_result *res)
 {
 	char dir[PATH_MAX], err[512] = "";
-	uint64_t used = 0, left;
 	struct timespec deadline;
 	pthread_attr_t attr;
 	pthread_t th;
@@ -325,19 +457,6 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (db_image_used(a->db, acct->id, &used, err, sizeof(err)) < 0) {
-		res->status = 500;
-		snprintf(res->error, sizeof(res->error), "database: %.400s", err);
-		return;
-	}
-	if (used >= acct->image_budget_bytes) {
-		res->status = 413;
-		snprintf(res->error, sizeof(res->error),
-			 "image budget exceeded: the account's images use %" PRIu64
-			 " of its %" PRIu64 " bytes", used, acct->image_budget_bytes);
-		return;
-	}
-	left = acct->image_budget_bytes - used;
 	j = calloc(1, sizeof(*j));
 	if (!j || !(j->url = strdup(url))) {
 		free(j);
@@ -353,12 +472,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	snprintf(j->sha_want, sizeof(j->sha_want), "%s", sha256 ? sha256 : "");
 	j->budget = acct->image_budget_bytes;
-	j->used = used;
 	j->cap = a->o.max_image_bytes;
-	if (left < j->cap) {
-		j->cap = left;
-		j->cap_is_budget = true;
-	}
 	snprintf(dir, sizeof(dir), "%.3900s/images/%" PRId64, a->o.state, acct->id);
 	rc = app_image_path(a, acct->id, name, j->path, sizeof(j->path));
 	if (rc == 0)
@@ -370,8 +484,19 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 		job_put(j);
 		return;
 	}
+	/* the budget is reserved before the row exists: a refusal registers nothing */
+	rc = resv_begin(a, acct->id, j->budget, err, sizeof(err));
+	if (rc < 0) {
+		res->status = rc == -EDQUOT ? 413 : 500;
+		snprintf(res->error, sizeof(res->error), "%s%.480s", rc == -EDQUOT ? "" :
+			 "database: ", err);
+		job_put(j);
+		return;
+	}
+	j->held = RESV_START;
 	rc = db_image_begin(a->db, acct->id, name, url, sha256, err, sizeof(err));
 	if (rc < 0) {
+		resv_end(a, acct->id, j->held, 0);
 		res->status = rc == -EEXIST ? 409 : 500;
 		snprintf(res->error, sizeof(res->error), "%.500s", err);
 		job_put(j);
@@ -384,6 +509,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	pthread_attr_destroy(&attr);
 	if (rc) {
 		db_image_delete(a->db, acct->id, name, false, NULL, 0);
+		resv_end(a, acct->id, j->held, 0);
 		res->status = 503;
 		snprintf(res->error, sizeof(res->error), "cannot start a fetch: %s", strerror(rc));
 		j->refs = 1;

@@ -27,6 +27,17 @@ struct cfs;
 #define APP_TTL_MAX 2592000        /* seconds (30 days) */
 #define APP_RESTORE_GRACE_S 120    /* seconds a restored live session may stay unconnected */
 
+/*
+ * Image budget held by one account's fetches in progress (app_image_create). used is
+ * the account's ready images (from the database when the first fetch began, plus what
+ * fetches finished since); reserved is the sum of what its running fetches hold.
+ */
+struct app_resv {
+	int64_t account_id;
+	uint64_t used, reserved;
+	unsigned fetches;
+};
+
 /* What the watcher remembers about one session between ticks. */
 struct app_watch {
 	char id[DB_ID_MAX + 1];
@@ -57,6 +68,10 @@ struct app {
 	bool stop;
 	pthread_t watcher, janitor;
 	bool threads;
+
+	pthread_mutex_t resv_mu;       /* guards resv, nresv */
+	struct app_resv *resv;         /* accounts with fetches in progress */
+	size_t nresv;
 };
 
 /*
@@ -99,8 +114,16 @@ struct app_image_result {
  * thread into <state>/images/<account>/<name>.img (progress stored in the row) and
  * wait up to o.fetch_wait seconds. 201 ready; 202 still fetching; 409 name taken;
  * 413 over --max-image-bytes or the account's budget (nothing registered); 422 sha256
- * mismatch (nothing registered) or an unusable source (row kept as failed); 500
- * local failures. name, url and sha256 must be validated by the caller.
+ * mismatch or a URL leading to a non-public address outside --fetch-allow-net
+ * (nothing registered), or an unusable source (row kept as failed); 500 local
+ * failures. name, url and sha256 must be validated by the caller.
+ * Budget: a fetch reserves its bytes in a->resv from the start (512, then the
+ * Content-Length, the bytes downloaded and decompressed as they grow) and keeps them
+ * until its image is registered or it failed; a reservation that would take the
+ * account's ready images plus its fetches' reservations over its budget fails the
+ * fetch with 413, so concurrent fetches of one account cannot together exceed it.
+ * (One API process per database is assumed for this; db_image_ready still checks the
+ * final sizes against the budget in the database.)
  */
 void app_image_create(struct app *a, const struct db_account *acct, const char *name,
 		      const char *url, const char *sha256, struct app_image_result *res);

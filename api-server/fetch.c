@@ -1,12 +1,15 @@
 /*
  * fetch.c — image download (libcurl) with a running SHA-256 (OpenSSL EVP), then
  * decompression (.xz liblzma, .gz zlib, .qcow2 qemu-img) to a raw image written
- * atomically (temporary file, fsync, rename). See fetch.h.
+ * atomically (temporary file, fsync, rename). Every address libcurl connects to passes
+ * fetch_addr_allowed first (CURLOPT_OPENSOCKETFUNCTION). See fetch.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,6 +54,209 @@ int fetch_init(void)
 	return init_rc == CURLE_OK ? 0 : -EIO;
 }
 
+/* ---- which addresses a fetch may connect to ------------------------------------ */
+
+/* IPv4 networks that are not global unicast (IANA special-purpose registry, RFC 6890). */
+static const struct {
+	uint32_t net;
+	unsigned bits;
+} v4_special[] = {
+	{ 0x00000000, 8 },  /* 0.0.0.0/8 "this network" (incl. unspecified) */
+	{ 0x0a000000, 8 },  /* 10/8 private (RFC 1918) */
+	{ 0x64400000, 10 }, /* 100.64/10 shared address space, CGNAT (RFC 6598) */
+	{ 0x7f000000, 8 },  /* 127/8 loopback */
+	{ 0xa9fe0000, 16 }, /* 169.254/16 link-local (incl. 169.254.169.254 metadata) */
+	{ 0xac100000, 12 }, /* 172.16/12 private */
+	{ 0xc0000000, 24 }, /* 192.0.0/24 IETF protocol assignments */
+	{ 0xc0000200, 24 }, /* 192.0.2/24 TEST-NET-1 */
+	{ 0xc0586300, 24 }, /* 192.88.99/24 6to4 relay anycast (deprecated) */
+	{ 0xc0a80000, 16 }, /* 192.168/16 private */
+	{ 0xc6120000, 15 }, /* 198.18/15 benchmarking */
+	{ 0xc6336400, 24 }, /* 198.51.100/24 TEST-NET-2 */
+	{ 0xcb007100, 24 }, /* 203.0.113/24 TEST-NET-3 */
+	{ 0xe0000000, 4 },  /* 224/4 multicast */
+	{ 0xf0000000, 4 },  /* 240/4 reserved, incl. 255.255.255.255 broadcast */
+};
+
+static uint32_t rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* a (4 bytes, network order) is a global unicast IPv4 address. */
+static bool v4_global(const unsigned char *a)
+{
+	uint32_t v = rd32(a);
+	size_t i;
+
+	for (i = 0; i < sizeof(v4_special) / sizeof(v4_special[0]); i++)
+		if ((v ^ v4_special[i].net) >> (32 - v4_special[i].bits) == 0)
+			return false;
+	return true;
+}
+
+static const unsigned char v4mapped_pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const unsigned char nat64_pfx[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+/* a (16 bytes) is a global unicast IPv6 address (see fetch.h). */
+static bool v6_global(const unsigned char *a)
+{
+	if (!memcmp(a, v4mapped_pfx, 12) || !memcmp(a, nat64_pfx, 12))
+		return v4_global(a + 12);
+	if ((a[0] & 0xe0) != 0x20)
+		return false;          /* outside 2000::/3: ::, ::1, fc00::/7, fe80::/10, ff00::/8 ... */
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02)
+		return false;          /* 2001::/23 IETF protocol assignments (Teredo, ORCHID, ...) */
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
+		return false;          /* 2001:db8::/32 documentation */
+	if (a[0] == 0x3f && a[1] == 0xff && (a[2] & 0xf0) == 0)
+		return false;          /* 3fff::/20 documentation (RFC 9637) */
+	if (a[0] == 0x20 && a[1] == 0x02)
+		return v4_global(a + 2); /* 6to4: the relay would send to the embedded address */
+	return true;
+}
+
+/* The first bits of a and b (len bytes each) are equal. */
+static bool prefix_eq(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full))
+		return false;
+	return !rest || ((a[full] ^ b[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+static bool in_nets(const struct fetch_nets *nets, sa_family_t fam, const unsigned char *a)
+{
+	size_t i;
+
+	for (i = 0; nets && i < nets->n; i++)
+		if (nets->v[i].family == fam && prefix_eq(a, nets->v[i].addr, nets->v[i].bits))
+			return true;
+	return false;
+}
+
+bool fetch_addr_allowed(const struct sockaddr *sa, const struct fetch_nets *allow)
+{
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		const unsigned char *a = (const unsigned char *)&in->sin_addr;
+
+		return in_nets(allow, AF_INET, a) || v4_global(a);
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const unsigned char *a = in6->sin6_addr.s6_addr;
+
+		if (in_nets(allow, AF_INET6, a) ||
+		    (!memcmp(a, v4mapped_pfx, 12) && in_nets(allow, AF_INET, a + 12)))
+			return true;
+		return v6_global(a);
+	}
+	return false;
+}
+
+/* One CIDR item s (n bytes, no commas) into *net. */
+static int net_parse(const char *s, size_t n, struct fetch_net *net, char *err, size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned max, i;
+	unsigned long bits;
+
+	if (!n || n >= sizeof(buf))
+		return reason_fail(err, errlen, -EINVAL, "fetch-allow-net: \"%.*s\" is not a network "
+				   "(ADDR/BITS)", (int)(n > 60 ? 60 : n), s);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	memset(net, 0, sizeof(*net));
+	if (inet_pton(AF_INET, buf, net->addr) == 1) {
+		net->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, net->addr) == 1) {
+		net->family = AF_INET6;
+		max = 128;
+	} else {
+		return reason_fail(err, errlen, -EINVAL, "fetch-allow-net: \"%s\" is not an IPv4 or "
+				   "IPv6 address", buf);
+	}
+	bits = max;
+	if (slash) {
+		errno = 0;
+		bits = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || bits > max || slash[1] == '-' || slash[1] == '+')
+			return reason_fail(err, errlen, -EINVAL, "fetch-allow-net: prefix \"/%s\" of %s "
+					   "is not 0..%u", slash + 1, buf, max);
+	}
+	net->bits = (unsigned)bits;
+	for (i = net->bits; i < max; i++)
+		if (net->addr[i / 8] & (0x80 >> (i % 8)))
+			return reason_fail(err, errlen, -EINVAL, "fetch-allow-net: %s/%u has host bits "
+					   "set", buf, net->bits);
+	return 0;
+}
+
+int fetch_nets_parse(const char *list, struct fetch_nets *out, char *err, size_t errlen)
+{
+	const char *p = list ? list : "";
+	struct fetch_nets nets = { 0 };
+	int r;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	while (*p) { /* one item per comma; an empty item is an error */
+		const char *e = p + strcspn(p, ",");
+		const char *b = p, *t = e;
+
+		while (b < t && (*b == ' ' || *b == '\t'))
+			b++;
+		while (t > b && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if (nets.n == FETCH_NETS_MAX)
+			return reason_fail(err, errlen, -EINVAL, "fetch-allow-net: more than %d networks",
+					   FETCH_NETS_MAX);
+		r = net_parse(b, (size_t)(t - b), &nets.v[nets.n], err, errlen);
+		if (r)
+			return r;
+		nets.n++;
+		if (!*e)
+			break;
+		p = e + 1;
+		if (!*p)
+			return reason_fail(err, errlen, -EINVAL, "fetch-allow-net: empty item after ','");
+	}
+	*out = nets;
+	return 0;
+}
+
+/* ---- budget reservation --------------------------------------------------------- */
+
+/* What the reserve callback has granted so far. */
+struct budget {
+	const struct fetch_policy *pol;
+	uint64_t held;
+};
+
+/* The fetch needs n bytes in total: ask the callback when n exceeds what it granted. */
+static int budget_need(struct budget *b, uint64_t n, char *err, size_t errlen)
+{
+	int r;
+
+	if (!b || !b->pol || !b->pol->reserve || n <= b->held)
+		return 0;
+	r = b->pol->reserve(b->pol->reserve_arg, n, err, errlen);
+	if (r)
+		return r < 0 ? r : reason_fail(err, errlen, -EDQUOT, "over the image budget");
+	b->held = n;
+	return 0;
+}
+
+/* ---- download ------------------------------------------------------------------ */
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -60,6 +267,7 @@ static int64_t now_ns(void)
 
 struct dl {
 	int fd;
+	CURL *h;
 	EVP_MD_CTX *md;
 	uint64_t done, total, max;
 	bool too_big, write_err;
@@ -67,6 +275,12 @@ struct dl {
 	fetch_progress_fn fn;
 	void *arg;
 	int64_t last;
+	const struct fetch_nets *allow;
+	bool refused;            /* an address was refused in on_open */
+	struct budget *budget;
+	int rerr;                /* the reserve callback's errno (reason already in err) */
+	char *err;
+	size_t errlen;
 };
 
 static void progress(struct dl *d, bool force)
@@ -89,11 +303,20 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct dl *d = arg;
 	size_t n = size * nmemb, off = 0;
+	uint64_t need = d->done + n;
+	curl_off_t cl = -1;
 
 	if (d->max && d->done + n > d->max) {
 		d->too_big = true;
 		return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
 	}
+	/* The announced length is reserved at the first chunk, the rest as it arrives. */
+	if (curl_easy_getinfo(d->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+	    cl > 0 && (uint64_t)cl > need)
+		need = (uint64_t)cl;
+	d->rerr = budget_need(d->budget, need, d->err, d->errlen);
+	if (d->rerr)
+		return 0;
 	if (EVP_DigestUpdate(d->md, ptr, n) != 1) {
 		d->write_err = true;
 		d->werrno = EIO;
@@ -133,10 +356,52 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return 0;
 }
 
-/* http://, https:// or file:// (any case). */
+/*
+ * CURLOPT_OPENSOCKETFUNCTION: libcurl is about to connect to a->addr (each address of
+ * each hop). Refused addresses get no socket, so no packet: libcurl then tries the
+ * next address or fails with CURLE_COULDNT_CONNECT.
+ */
+static curl_socket_t on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct dl *d = arg;
+	struct sockaddr_storage ss;
+	int fd;
+
+	(void)purpose;
+	memset(&ss, 0, sizeof(ss));
+	if (a->addrlen > sizeof(ss) ||
+	    (a->family == AF_INET && a->addrlen < sizeof(struct sockaddr_in)) ||
+	    (a->family == AF_INET6 && a->addrlen < sizeof(struct sockaddr_in6))) {
+		d->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	memcpy(&ss, &a->addr, a->addrlen); /* libcurl's storage holds addrlen bytes */
+	if (!fetch_addr_allowed((const struct sockaddr *)&ss, d->allow)) {
+		d->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+/* The host part of url into out ("?" when it has none). */
+static void url_host(const char *url, char *out, size_t len)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+
+	snprintf(out, len, "?");
+	if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host)
+		snprintf(out, len, "%s", host);
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
+/* http:// or https:// (any case). */
 static bool scheme_ok(const char *url)
 {
-	static const char *const ok[] = { "http://", "https://", "file://" };
+	static const char *const ok[] = { "http://", "https://" };
 	size_t i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -145,11 +410,14 @@ static bool scheme_ok(const char *url)
 	return false;
 }
 
-static int download(const char *url, int fd, uint64_t max, fetch_progress_fn fn, void *arg,
-		    unsigned char digest[32], uint64_t *got, char *err, size_t errlen)
+static int download(const char *url, int fd, struct budget *b, uint64_t max,
+		    fetch_progress_fn fn, void *arg, unsigned char digest[32], uint64_t *got,
+		    char *err, size_t errlen)
 {
-	struct dl d = { .fd = fd, .max = max, .fn = fn, .arg = arg };
-	char cerr[CURL_ERROR_SIZE] = "";
+	struct dl d = { .fd = fd, .max = max, .fn = fn, .arg = arg, .budget = b, .err = err,
+			.errlen = errlen, .allow = b->pol ? b->pol->allow : NULL };
+	char host[256];
+	char *eff = NULL;
 	unsigned int dlen = 0;
 	long code = 0;
 	CURLcode rc;
@@ -166,18 +434,21 @@ static int download(const char *url, int fd, uint64_t max, fetch_progress_fn fn,
 		EVP_MD_CTX_free(d.md);
 		return reason_fail(err, errlen, -ENOMEM, "cannot set up libcurl");
 	}
+	d.h = h;
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRS);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");   /* no proxy, whatever the environment says */
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &d);
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* < 1 byte/s ... */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);   /* ... for 60 s: give up */
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "scsipub-api/1");
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -187,21 +458,34 @@ static int download(const char *url, int fd, uint64_t max, fetch_progress_fn fn,
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	if (d.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-		r = reason_fail(err, errlen, -EFBIG, "%s is larger than the limit of %" PRIu64 " bytes",
-			 url, max);
+	/* the URL of the last hop tried (a redirect's target when it failed there) */
+	if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff) != CURLE_OK)
+		eff = NULL;
+	url_host(eff ? eff : url, host, sizeof(host));
+	/* reasons name the host and libcurl's fixed error text only, never its error
+	 * buffer (that holds the addresses and ports it tried) */
+	if (d.rerr)
+		r = d.rerr;
+	else if (d.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+		r = reason_fail(err, errlen, -EFBIG, "%.200s: the image is larger than the limit of %"
+				PRIu64 " bytes", host, max);
 	else if (d.write_err)
 		r = reason_fail(err, errlen, -d.werrno, "writing the download: %s", strerror(d.werrno));
+	else if (rc == CURLE_COULDNT_CONNECT && d.refused)
+		r = reason_fail(err, errlen, -EPERM, "url: the address of %.200s is not a public "
+				"address", host);
 	else if (rc == CURLE_HTTP_RETURNED_ERROR)
 		r = reason_fail(err, errlen, code == 404 || code == 410 ? -ENOENT
 				      : code == 401 || code == 403 ? -EACCES : -EIO,
-			 "%s: HTTP %ld", url, code);
-	else if (rc == CURLE_FILE_COULDNT_READ_FILE)
-		r = reason_fail(err, errlen, -ENOENT, "%s: %s", url, cerr[0] ? cerr : "cannot read");
+			 "%.200s: HTTP %ld", host, code);
 	else if (rc == CURLE_UNSUPPORTED_PROTOCOL)
-		r = reason_fail(err, errlen, -EINVAL, "%s: only http, https and file URLs", url);
+		r = reason_fail(err, errlen, -EINVAL, "%.200s: only http and https URLs are "
+				"accepted (also for redirects)", host);
+	else if (rc == CURLE_TOO_MANY_REDIRECTS)
+		r = reason_fail(err, errlen, -EIO, "%.200s: more than %d redirects", host,
+				FETCH_MAX_REDIRS);
 	else if (rc != CURLE_OK)
-		r = reason_fail(err, errlen, -EIO, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+		r = reason_fail(err, errlen, -EIO, "%.200s: %s", host, curl_easy_strerror(rc));
 	curl_easy_cleanup(h);
 	if (!r && EVP_DigestFinal_ex(d.md, digest, &dlen) != 1)
 		r = reason_fail(err, errlen, -EIO, "SHA-256 failed");
@@ -273,15 +557,18 @@ static int read_some(int fd, void *buf, size_t n, size_t *got)
 	return 0;
 }
 
-/* Decompressed output of either decoder: write, counting against max. */
-static int emit(int out, const void *buf, size_t n, uint64_t *total, uint64_t max, char *err,
-		size_t errlen)
+/* Decompressed output of either decoder: write, counting against max and the budget. */
+static int emit(int out, const void *buf, size_t n, uint64_t *total, uint64_t max,
+		struct budget *b, char *err, size_t errlen)
 {
 	int r;
 
 	if (max && *total + n > max)
 		return reason_fail(err, errlen, -EFBIG, "the decompressed image is larger than the limit "
 			    "of %" PRIu64 " bytes", max);
+	r = budget_need(b, *total + n, err, errlen);
+	if (r)
+		return r;
 	r = write_all(out, buf, n);
 	if (r)
 		return reason_fail(err, errlen, r, "writing the image: %s", strerror(-r));
@@ -289,7 +576,7 @@ static int emit(int out, const void *buf, size_t n, uint64_t *total, uint64_t ma
 	return 0;
 }
 
-static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
+static int unxz(int in, int out, uint64_t max, struct budget *b, char *err, size_t errlen)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	unsigned char *ib = malloc(FETCH_BUF), *ob = malloc(FETCH_BUF);
@@ -302,7 +589,7 @@ static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
 		r = reason_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
+	if (lzma_stream_decoder(&s, FETCH_XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK) {
 		r = reason_fail(err, errlen, -ENOMEM, "cannot set up the xz decoder");
 		goto out;
 	}
@@ -324,7 +611,7 @@ static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
 		}
 		lr = lzma_code(&s, act);
 		if (!s.avail_out || lr == LZMA_STREAM_END) {
-			r = emit(out, ob, FETCH_BUF - s.avail_out, &total, max, err, errlen);
+			r = emit(out, ob, FETCH_BUF - s.avail_out, &total, max, b, err, errlen);
 			if (r)
 				break;
 			s.next_out = ob;
@@ -332,6 +619,14 @@ static int unxz(int in, int out, uint64_t max, char *err, size_t errlen)
 		}
 		if (lr == LZMA_STREAM_END)
 			break;
+		if (lr == LZMA_MEMLIMIT_ERROR) {
+			r = reason_fail(err, errlen, -EPROTO, "the xz stream needs %" PRIu64 " MiB of "
+					"memory to decode, more than the limit of %llu MiB (compress "
+					"with xz -9 or a lower level)",
+					((uint64_t)lzma_memusage(&s) + (1 << 20) - 1) >> 20,
+					FETCH_XZ_MEMLIMIT >> 20);
+			break;
+		}
 		if (lr != LZMA_OK) {
 			r = reason_fail(err, errlen, -EPROTO, "corrupt or truncated xz data (liblzma %d)",
 				 (int)lr);
@@ -345,7 +640,7 @@ out:
 	return r;
 }
 
-static int ungz(int in, int out, uint64_t max, char *err, size_t errlen)
+static int ungz(int in, int out, uint64_t max, struct budget *b, char *err, size_t errlen)
 {
 	z_stream z;
 	unsigned char *ib = malloc(FETCH_BUF), *ob = malloc(FETCH_BUF);
@@ -385,7 +680,7 @@ static int ungz(int in, int out, uint64_t max, char *err, size_t errlen)
 				 z.msg ? z.msg : "zlib error");
 			break;
 		}
-		r = emit(out, ob, FETCH_BUF - z.avail_out, &total, max, err, errlen);
+		r = emit(out, ob, FETCH_BUF - z.avail_out, &total, max, b, err, errlen);
 		if (r)
 			break;
 		ended = zr == Z_STREAM_END;
@@ -415,7 +710,7 @@ static uint64_t be64(const unsigned char *p)
  * external data file (either would make qemu-img read other files of this host
  * into the image), and a virtual size within max.
  */
-static int qcow2_check(int fd, uint64_t max, char *err, size_t errlen)
+static int qcow2_check(int fd, uint64_t max, struct budget *b, char *err, size_t errlen)
 {
 	unsigned char h[104];
 	ssize_t n = pread(fd, h, sizeof(h), 0);
@@ -436,7 +731,7 @@ static int qcow2_check(int fd, uint64_t max, char *err, size_t errlen)
 	if (max && vsize > max)
 		return reason_fail(err, errlen, -EFBIG, "the qcow2 image's virtual size %" PRIu64
 			    " is larger than the limit of %" PRIu64 " bytes", vsize, max);
-	return 0;
+	return budget_need(b, vsize, err, errlen);
 }
 
 /* qemu-img convert -f qcow2 -O raw in out, without a shell; stderr kept for the reason. */
@@ -513,9 +808,11 @@ static bool sha_hex_ok(const char *s)
 }
 
 /* Pad fd to a multiple of 512 with zeros, fsync; its final size in *size. */
-static int finish(int fd, const char *path, uint64_t max, uint64_t *size, char *err,
-		  size_t errlen)
+static int finish(int fd, const char *path, uint64_t max, struct budget *b, uint64_t *size,
+		  char *err, size_t errlen)
 {
+	int r;
+
 	struct stat st;
 	uint64_t sz;
 
@@ -527,6 +824,9 @@ static int finish(int fd, const char *path, uint64_t max, uint64_t *size, char *
 			    "the limit of %" PRIu64 " bytes", sz, max);
 	if (!sz)
 		return reason_fail(err, errlen, -EPROTO, "the image is empty");
+	r = budget_need(b, sz, err, errlen);
+	if (r)
+		return r;
 	if (sz != (uint64_t)st.st_size && ftruncate(fd, (off_t)sz) < 0)
 		return reason_fail(err, errlen, -errno, "extend %s: %s", path, strerror(errno));
 	if (fsync(fd) < 0)
@@ -535,10 +835,11 @@ static int finish(int fd, const char *path, uint64_t max, uint64_t *size, char *
 	return 0;
 }
 
-int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
-		uint64_t max_bytes, fetch_progress_fn fn, void *arg, char out_sha256[65],
-		uint64_t *size_bytes, char *err, size_t errlen)
+int fetch_image(const char *url, const char *dest_path, const struct fetch_policy *pol,
+		const char *sha256_hex, uint64_t max_bytes, fetch_progress_fn fn, void *arg,
+		char out_sha256[65], uint64_t *size_bytes, char *err, size_t errlen)
 {
+	struct budget b = { .pol = pol };
 	char dl[PATH_MAX], part[PATH_MAX], hex[65];
 	unsigned char digest[32];
 	uint64_t got = 0, size = 0;
@@ -549,7 +850,7 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 	if (!url || !dest_path || !*dest_path)
 		return reason_fail(err, errlen, -EINVAL, "missing URL or destination");
 	if (!scheme_ok(url))
-		return reason_fail(err, errlen, -EINVAL, "only http, https and file URLs are accepted");
+		return reason_fail(err, errlen, -EINVAL, "only http and https URLs are accepted");
 	if (sha256_hex && !sha_hex_ok(sha256_hex))
 		return reason_fail(err, errlen, -EINVAL, "sha256 must be 64 hex digits");
 	n1 = snprintf(dl, sizeof(dl), "%s.dl", dest_path);
@@ -562,7 +863,7 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 	dfd = open(dl, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return reason_fail(err, errlen, -errno, "create %s: %s", dl, strerror(errno));
-	r = download(url, dfd, max_bytes, fn, arg, digest, &got, err, errlen);
+	r = download(url, dfd, &b, max_bytes, fn, arg, digest, &got, err, errlen);
 	if (r)
 		goto out;
 	for (i = 0; i < 32; i++)
@@ -581,7 +882,7 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 			goto out;
 		}
 	} else if (f == FMT_QCOW2) {
-		r = qcow2_check(dfd, max_bytes, err, errlen);
+		r = qcow2_check(dfd, max_bytes, &b, err, errlen);
 		if (!r)
 			r = qemu_img_convert(dl, part, err, errlen);
 		if (!r) {
@@ -598,12 +899,12 @@ int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
 		if (lseek(dfd, 0, SEEK_SET) < 0)
 			r = reason_fail(err, errlen, -errno, "seek %s: %s", dl, strerror(errno));
 		else if (f == FMT_XZ)
-			r = unxz(dfd, pfd, max_bytes, err, errlen);
+			r = unxz(dfd, pfd, max_bytes, &b, err, errlen);
 		else
-			r = ungz(dfd, pfd, max_bytes, err, errlen);
+			r = ungz(dfd, pfd, max_bytes, &b, err, errlen);
 	}
 	if (!r)
-		r = finish(pfd, part, max_bytes, &size, err, errlen);
+		r = finish(pfd, part, max_bytes, &b, &size, err, errlen);
 	if (!r && rename(part, dest_path) < 0)
 		r = reason_fail(err, errlen, -errno, "rename %s: %s", part, strerror(errno));
 out:

@@ -14,12 +14,82 @@
  * padded with zeros to a multiple of 512 bytes, fsync'ed and renamed onto dest_path.
  * On any failure dest_path is not touched (a file already there stays as it was) and
  * no temporary file is left.
+ *
+ * Not a proxy into our network (issue 8 §2): only http and https, also after redirects
+ * (at most FETCH_MAX_REDIRS); proxies from the environment are ignored; and every
+ * address libcurl is about to connect to (each redirect hop, each address of a name,
+ * checked in CURLOPT_OPENSOCKETFUNCTION before the socket exists) must be a global
+ * unicast address (fetch_addr_allowed) or lie in an operator-allowed network
+ * (struct fetch_nets, --fetch-allow-net). A refused address is never sent a packet.
  */
 #ifndef SCSIPUB_FETCH_H
 #define SCSIPUB_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+#define FETCH_MAX_REDIRS 5
+/*
+ * liblzma's memory limit for decoding one .xz image: 80 MiB. Every xz preset up to
+ * -9/-9e (64 MiB dictionary) decodes in at most 65 MiB; the limit stops a crafted
+ * header from making each concurrent fetch allocate a dictionary of up to 4 GiB.
+ * A stream that needs more is refused (-EPROTO, "needs N MiB of memory").
+ */
+#define FETCH_XZ_MEMLIMIT (80ULL << 20)
+#define FETCH_NETS_MAX 32
+
+/* One network (CIDR): family AF_INET (addr[0..3]) or AF_INET6 (addr[0..15]), prefix bits. */
+struct fetch_net {
+	sa_family_t family;
+	unsigned char addr[16];
+	unsigned bits;
+};
+
+/* Networks a fetch may connect to besides global unicast addresses (n = 0: none). */
+struct fetch_nets {
+	size_t n;
+	struct fetch_net v[FETCH_NETS_MAX];
+};
+
+/*
+ * Parse a comma-separated list of CIDRs ("10.0.2.0/24,127.0.0.1,fd00::/8"; an address
+ * without /BITS is one host; spaces around items are ignored; "" = none) into *out.
+ * Returns 0, or -EINVAL with a one-line reason naming the bad item in err (not an
+ * address, prefix out of range, host bits set, more than FETCH_NETS_MAX items).
+ */
+int fetch_nets_parse(const char *list, struct fetch_nets *out, char *err, size_t errlen);
+
+/*
+ * May a fetch connect to sa (AF_INET or AF_INET6; other families: false)? True when
+ * sa lies in a network of allow (may be NULL), or is a global unicast address: not
+ * 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.0.2/24,
+ * 192.88.99/24, 192.168/16, 198.18/15, 198.51.100/24, 203.0.113/24, 224/4, 240/4
+ * (incl. 255.255.255.255); for IPv6 only 2000::/3 outside 2001::/23, 2001:db8::/32 and
+ * 3fff::/20, where 2002::/16 (6to4) is judged by its embedded IPv4 address; IPv4-mapped
+ * ::ffff:0:0/96 and NAT64 64:ff9b::/96 are judged by the IPv4 address they carry
+ * (also against allow); everything else (::, ::1, fc00::/7, fe80::/10, ff00::/8,
+ * 64:ff9b:1::/48, ...) is refused.
+ */
+bool fetch_addr_allowed(const struct sockaddr *sa, const struct fetch_nets *allow);
+
+/*
+ * Budget reservation callback: the fetch needs `bytes` of the caller's budget so far
+ * (the largest of the announced Content-Length, the bytes downloaded, the bytes
+ * decompressed, a qcow2's virtual size and the final padded size; it only grows).
+ * Called from the fetching thread, possibly for every chunk. Return 0 to go on, or a
+ * negative errno (e.g. -EDQUOT) with a one-line reason in err to stop: fetch_image
+ * then fails with that errno and reason.
+ */
+typedef int (*fetch_reserve_fn)(void *arg, uint64_t bytes, char *err, size_t errlen);
+
+/* What a fetch may do beyond the defaults; every field may be NULL / zero. */
+struct fetch_policy {
+	const struct fetch_nets *allow; /* networks allowed besides global addresses */
+	fetch_reserve_fn reserve;       /* budget reservation (NULL: none) */
+	void *reserve_arg;
+};
 
 struct fetch_progress {
 	uint64_t bytes_done;   /* bytes downloaded so far (as served, compressed) */
@@ -34,8 +104,10 @@ struct fetch_progress {
 typedef void (*fetch_progress_fn)(void *arg, const struct fetch_progress *p);
 
 /*
- * Fetch url (schemes http, https, file only; redirects followed only to those) into
- * dest_path as a raw image.
+ * Fetch url (schemes http and https only, also for redirects) into dest_path as a raw
+ * image.
+ *  - pol: allowed networks and budget reservation (NULL = global addresses only, no
+ *    reservation).
  *  - sha256_hex: NULL, or 64 hex digits (either case) the SHA-256 of the file as
  *    served (before decompression) must equal; mismatch -> -EBADMSG.
  *  - max_bytes: cap in bytes on both the download and the decompressed image
@@ -45,16 +117,20 @@ typedef void (*fetch_progress_fn)(void *arg, const struct fetch_progress *p);
  *  - size_bytes (may be NULL): size in bytes of the image at dest_path (a multiple
  *    of 512).
  * Errors (negative errno, one-line reason in err): -EINVAL bad arguments or scheme,
- * -ENOENT HTTP 404 / missing file, -EACCES HTTP 401/403, -EIO other HTTP >= 400 or
- * transfer error, -EBADMSG sha256 mismatch, -EFBIG over max_bytes, -EPROTO corrupt
- * compressed data, an empty image, a refused qcow2 or a qemu-img failure, -errno for
+ * -EPERM the URL or a redirect leads only to addresses that are neither global nor
+ * allowed (reason "url: the address of HOST is not a public address"; no connection
+ * was made to them), -ENOENT HTTP 404/410, -EACCES HTTP 401/403, -EIO other HTTP
+ * >= 400 or transfer error (reason: host and libcurl's fixed error text, never its
+ * error buffer), -EBADMSG sha256 mismatch, -EFBIG over max_bytes, -EPROTO corrupt
+ * compressed data, an xz stream needing more than FETCH_XZ_MEMLIMIT, an empty image,
+ * a refused qcow2 or a qemu-img failure, the reserve callback's errno, -errno for
  * local file errors. Blocks until done; connect timeout 30 s, gives up when under
  * 1 byte/s for 60 s.
  * Thread-safe when curl_global_init has been called once by the program (fetch_init).
  */
-int fetch_image(const char *url, const char *dest_path, const char *sha256_hex,
-		uint64_t max_bytes, fetch_progress_fn fn, void *arg, char out_sha256[65],
-		uint64_t *size_bytes, char *err, size_t errlen);
+int fetch_image(const char *url, const char *dest_path, const struct fetch_policy *pol,
+		const char *sha256_hex, uint64_t max_bytes, fetch_progress_fn fn, void *arg,
+		char out_sha256[65], uint64_t *size_bytes, char *err, size_t errlen);
 
 /*
  * curl_global_init(CURL_GLOBAL_DEFAULT), once per process, before threads start.

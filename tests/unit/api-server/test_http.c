@@ -10,6 +10,10 @@
  * against it, same fingerprint, TLS 1.1 refused, new files served within the reload
  * interval, a broken or mismatched pair keeps the old one), and a fuzz run of 10 000
  * malformed requests (seeded PRNG) answered only with 4xx.
+ * Issue 8 §2: image URLs on loopback, on private addresses and behind a redirect to
+ * loopback answered 422 with nothing registered, --fetch-allow-net letting a listed
+ * network through, and concurrent fetches of one account kept within its budget by
+ * reservations (srv_test.h serves the sources on 127.0.0.1 / 127.0.0.2 only).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -44,6 +49,7 @@
 #include "https_cert.h"
 #include "pg_test.h"
 #include "prov.h"
+#include "srv_test.h"
 #include "tls.h" /* tls-proxy: the portal's certificate holder, for its fingerprint */
 
 #define KEY "0123456789abcdef0123456789abcdef"
@@ -60,7 +66,8 @@ static int group_setup(void **st)
 {
 	struct api_options o;
 	char err[512], sha[DB_SHA_HEX + 1], keyfile[300];
-	char *argv[] = { "x", NULL };
+	/* image sources in the tests are this server itself, on 127.0.0.1 */
+	char *argv[] = { "x", "--fetch-allow-net", "127.0.0.1/32", NULL };
 	struct db *d;
 	struct cfs *c;
 	FILE *f;
@@ -90,7 +97,7 @@ static int group_setup(void **st)
 		return -1;
 	fprintf(f, "%s\n", ADMIN);
 	fclose(f);
-	if (apiopt_parse(1, argv, 1, &o, err, sizeof(err)) < 0)
+	if (apiopt_parse(3, argv, 1, &o, err, sizeof(err)) < 0 || o.fetch_allow.n != 1)
 		return -1;
 	snprintf(o.state, sizeof(o.state), "%s", state);
 	snprintf(o.configfs, sizeof(o.configfs), "%s", root);
@@ -122,10 +129,11 @@ static int group_teardown(void **st)
 }
 
 /*
- * Send raw bytes, read the answer into resp until the server closes. Returns the
- * HTTP status, 0 when the connection closed without an answer, -1 on a socket error.
+ * Send raw bytes, read the answer into out (cap bytes) until the server closes.
+ * Returns the HTTP status, 0 when the connection closed without an answer, -1 on a
+ * socket error.
  */
-static int raw(const char *req, size_t len)
+static int raw_to(const char *req, size_t len, char *out, size_t cap)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct timeval tv = { .tv_sec = 30 };
@@ -148,17 +156,23 @@ static int raw(const char *req, size_t len)
 		off += (size_t)n;
 	}
 	for (;;) {
-		ssize_t n = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+		ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
 
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
 	close(fd);
-	resp[got] = '\0';
-	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+	out[got] = '\0';
+	if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
 		return 0;
 	return status;
+}
+
+/* raw_to into resp. */
+static int raw(const char *req, size_t len)
+{
+	return raw_to(req, len, resp, sizeof(resp));
 }
 
 /* The body of the last answer. */
@@ -966,11 +980,213 @@ static void test_fuzz(void **st)
 	assert_int_equal(call("GET", "/api/sessions", AUTH, NULL), 200);
 }
 
+/* ---- image fetch: SSRF and budget (issue 8 §2) ----------------------------- */
+
+/* Nothing of image name is registered or left on disk (no row, no .img/.dl/.part). */
+static void assert_unregistered(const char *name)
+{
+	static const char *const sfx[] = { ".img", ".img.dl", ".img.part" };
+	char path[PATH_MAX + 64];
+	struct stat sb;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/api/images/%s", name);
+	assert_int_equal(call("GET", path, AUTH, NULL), 404);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/images/1/%s%s", state, name, sfx[i]);
+		assert_int_equal(stat(path, &sb), -1);
+	}
+}
+
+/* Replace the running app's --fetch-allow-net (no fetch is in progress). */
+static void set_allow(const char *list)
+{
+	char err[256];
+
+	assert_int_equal(fetch_nets_parse(list, &a.o.fetch_allow, err, sizeof(err)), 0);
+}
+
+static int post_image(const char *name, const char *url, const char *sha)
+{
+	char req[1024];
+
+	snprintf(req, sizeof(req), "{\"name\":\"%s\",\"url\":\"%s\"%s%s%s}", name, url,
+		 sha ? ",\"sha256\":\"" : "", sha ? sha : "", sha ? "\"" : "");
+	return call("POST", "/api/images", AUTH, req);
+}
+
+static void test_images_ssrf(void **st)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct srv_test red;
+	char url[300], target[300];
+	int s;
+
+	(void)st;
+	set_allow(""); /* the default: public addresses only */
+
+	/* a URL on 127.0.0.1 (this very API), by address and by name */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+	assert_int_equal(post_image("lo", url, NULL), 422);
+	assert_non_null(strstr(body(), "url: the address of 127.0.0.1 is not a public address"));
+	assert_unregistered("lo");
+	snprintf(url, sizeof(url), "http://localhost:%u/metrics", port);
+	assert_int_equal(post_image("lo", url, NULL), 422);
+	assert_unregistered("lo");
+
+	/* private addresses: the classifier refuses them, so fetch_image never opens a
+	 * socket to them (no packet leaves this host) */
+	sin.sin_addr.s_addr = htonl(0x0a000001); /* 10.0.0.1 */
+	assert_false(fetch_addr_allowed((struct sockaddr *)&sin, &a.o.fetch_allow));
+	assert_int_equal(post_image("priv", "http://10.0.0.1/disk.img", NULL), 422);
+	assert_non_null(strstr(body(), "url: the address of 10.0.0.1 is not a public address"));
+	assert_unregistered("priv");
+	sin.sin_addr.s_addr = htonl(0xc0a80101); /* 192.168.1.1 */
+	assert_false(fetch_addr_allowed((struct sockaddr *)&sin, &a.o.fetch_allow));
+	assert_int_equal(post_image("priv", "http://192.168.1.1:8080/disk.img", NULL), 422);
+	assert_unregistered("priv");
+	sin.sin_addr.s_addr = htonl(0xa9fea9fe); /* 169.254.169.254 */
+	assert_false(fetch_addr_allowed((struct sockaddr *)&sin, &a.o.fetch_allow));
+	assert_int_equal(post_image("meta", "http://169.254.169.254/latest/meta-data/", NULL),
+			 422);
+	assert_unregistered("meta");
+
+	/* a "public" host (the only allowed address, 127.0.0.2) that 302-redirects to
+	 * 127.0.0.1 */
+	assert_int_equal(srv_test_start(&red, "127.0.0.2", NULL), 0);
+	snprintf(target, sizeof(target), "http://127.0.0.1:%u/metrics", port);
+	red.redirect = target;
+	set_allow("127.0.0.2/32");
+	assert_int_equal(post_image("redir", srv_test_url(&red, "disk.img", url, sizeof(url)),
+				    NULL), 422);
+	assert_non_null(strstr(body(), "url: the address of 127.0.0.1 is not a public address"));
+	assert_unregistered("redir");
+	assert_int_equal(srv_test_accepted(&red), 1);
+
+	/* the allow-list lets a listed network through: the same redirect now works */
+	set_allow("127.0.0.2/32,127.0.0.0/8");
+	s = post_image("redir", url, NULL);
+	if (s != 201)
+		fail_msg("POST redir with 127.0.0.0/8 allowed -> %d %s", s, body());
+	assert_int_equal(srv_test_accepted(&red), 2);
+	assert_int_equal(call("GET", "/api/images/redir", AUTH, NULL), 200);
+	assert_string_equal(field("state"), "ready");
+	assert_int_equal(call("DELETE", "/api/images/redir", AUTH, NULL), 204);
+	srv_test_stop(&red);
+	set_allow("127.0.0.1/32");
+}
+
+/* POST /api/images from another thread (own buffers). */
+struct bg_post {
+	const char *json;
+	int status;
+	char out[8192];
+};
+
+static void *bg_post_main(void *arg)
+{
+	struct bg_post *b = arg;
+	char req[2048];
+	int n = snprintf(req, sizeof(req), "POST /api/images HTTP/1.1\r\nHost: t\r\n"
+			 "Connection: close\r\nAuthorization: " AUTH "\r\nContent-Length: %zu"
+			 "\r\n\r\n%s", strlen(b->json), b->json);
+
+	b->status = n > 0 && (size_t)n < sizeof(req) ?
+		    raw_to(req, (size_t)n, b->out, sizeof(b->out)) : -1;
+	return NULL;
+}
+
+static void put_file(const char *dir, const char *name, size_t len, unsigned char fill)
+{
+	char path[PATH_MAX + 64];
+	unsigned char *buf = malloc(len);
+	FILE *f;
+
+	assert_non_null(buf);
+	memset(buf, fill, len);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	free(buf);
+}
+
+static void test_images_budget_concurrent(void **st)
+{
+	/* account 1 ("tester") has a 1 MiB budget (group_setup) and no image now */
+	char dir[PATH_MAX], url[300], json[512], err[256];
+	uint64_t used = 1;
+	struct srv_test src;
+	struct bg_post big = { .json = json };
+	pthread_t th;
+	int i, s;
+
+	(void)st;
+	assert_int_equal(db_image_used(a.db, 1, &used, err, sizeof(err)), 0);
+	assert_int_equal(used, 0);
+	assert_non_null(test_mkdtemp(dir, sizeof(dir), "test_http_src"));
+	put_file(dir, "b400.img", 400 << 10, 0xb4);
+	put_file(dir, "c300.img", 300 << 10, 0xc3);
+	assert_int_equal(srv_test_start(&src, "127.0.0.1", dir), 0);
+	src.stall_len = 700 << 10;
+
+	/* A: 700 KiB announced, 1 KiB sent, then the source stalls */
+	snprintf(json, sizeof(json), "{\"name\":\"big\",\"url\":\"%s\"}",
+		 srv_test_url(&src, "stall", url, sizeof(url)));
+	assert_int_equal(pthread_create(&th, NULL, bg_post_main, &big), 0);
+	/* wait (bounded) until A's first bytes are stored: its reservation came before */
+	for (i = 0; i < 3000; i++) {
+		if (call("GET", "/api/images/big", AUTH, NULL) == 200 &&
+		    atoi(field("bytes_done")) > 0)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	}
+	assert_true(atoi(field("bytes_done")) > 0);
+	assert_string_equal(field("state"), "fetching");
+
+	/* B: 400 KiB do not fit next to A's 700 KiB: 413 at once, nothing registered */
+	s = post_image("b", srv_test_url(&src, "b400.img", url, sizeof(url)), NULL);
+	if (s != 413)
+		fail_msg("POST b while big is fetching -> %d %s", s, body());
+	assert_non_null(strstr(body(), "image budget exceeded"));
+	assert_unregistered("b");
+	/* C with a wrong sha256: its 300 KiB fit, are reserved, then given back */
+	srv_test_url(&src, "c300.img", url, sizeof(url));
+	assert_int_equal(post_image("c", url, "00000000000000000000000000000000"
+				    "00000000000000000000000000000000"), 422);
+	assert_unregistered("c");
+	/* C again: fits only because the failed fetch gave its reservation back */
+	s = post_image("c", url, NULL);
+	if (s != 201)
+		fail_msg("POST c while big is fetching -> %d %s", s, body());
+
+	/* A completes */
+	srv_test_go(&src);
+	pthread_join(th, NULL);
+	if (big.status != 201)
+		fail_msg("POST big -> %d %s", big.status, big.out);
+	pthread_mutex_lock(&a.resv_mu);
+	assert_int_equal(a.nresv, 0); /* no fetch in progress holds anything */
+	pthread_mutex_unlock(&a.resv_mu);
+	/* 700 + 300 KiB used: B still does not fit */
+	assert_int_equal(post_image("b", srv_test_url(&src, "b400.img", url, sizeof(url)), NULL),
+			 413);
+	assert_unregistered("b");
+
+	assert_int_equal(call("DELETE", "/api/images/big", AUTH, NULL), 204);
+	assert_int_equal(call("DELETE", "/api/images/c", AUTH, NULL), 204);
+	srv_test_stop(&src);
+	test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_images_sessions),
+		cmocka_unit_test(test_images_ssrf),
+		cmocka_unit_test(test_images_budget_concurrent),
 		cmocka_unit_test(test_watcher),
 		cmocka_unit_test(test_status_privacy),
 		cmocka_unit_test(test_https),
