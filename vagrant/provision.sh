@@ -30,6 +30,8 @@
 #                         HTTP API scsipub-api before the portal          (1)
 #   SCSIPUB_API_LISTEN    ADDR:PORT of the HTTP API                       (0.0.0.0:8080)
 #   SCSIPUB_API_ARGS      extra scsipub-api options
+#   SCSIPUB_FETCH_ALLOW   networks POST /api/images may fetch from besides public
+#                         addresses: scsipub-api --fetch-allow-net, CIDR list (none)
 #   SCSIPUB_PRSTORE_ARGS  extra scsipub-prstore options (PR state capture)
 #   SCSIPUB_TLS_PORT      port of the portal's TLS listener; empty = off  (3261)
 #   SCSIPUB_TLS_CERT      PEM certificate (chain) of the TLS listener     (a self-signed one,
@@ -94,6 +96,7 @@ start_api() {
   local extra=(${SCSIPUB_API_ARGS:-})
   setsid "$BIN/api-server/scsipub-api" --listen "${SCSIPUB_API_LISTEN:-0.0.0.0:8080}" \
     --public "$(public_addr)" --state "$STATE" --catalog "$IMAGES" --admin-key-file "$STATE/admin.key" \
+    ${SCSIPUB_FETCH_ALLOW:+--fetch-allow-net "$SCSIPUB_FETCH_ALLOW"} \
     "${extra[@]}" >>"$LOGDIR/scsipub-api.log" 2>&1 </dev/null &
   wait_ready scsipub-api $! 600 test -f "$STATE/api.ready"
 }

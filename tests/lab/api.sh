@@ -14,6 +14,9 @@ api_lab_up() {
   LAB_API_PORT=$(free_port); export LAB_API_PORT
   lab_up
   STACK_API=1
+  # image sources are serve_dir's server on the guest's 127.0.0.1 (SRC_URL): the API
+  # fetches only from public addresses unless told, so allow exactly that address
+  STACK_FETCH_ALLOW=127.0.0.1/32
   check "stack with PostgreSQL and scsipub-api starts in the lab" start_stack "$@"
   API_KEY=$(lab_exec "DATABASE_URL=\$($TOP/scripts/pg-local.sh url $GUEST_STATE/pg) \
     $TOP/build/api-server/scsipub-api account-create ci --image-budget 268435456" | tail -n1)

@@ -76,12 +76,13 @@ make_test_image() {
 # LAB_API_PORT (issue 3 tests; set LAB_API_PORT before lab_up so it is forwarded). The
 # portal's TLS listener is on LAB_TLS_PORT (issue 4; set it before lab_up so it is
 # forwarded too; unset: 3261 inside the guest only). STACK_DISK_RESERVE=BYTES gives the
-# handler and the portal that --disk-reserve (unset: their default).
+# handler and the portal that --disk-reserve (unset: their default). STACK_FETCH_ALLOW
+# is the API's --fetch-allow-net (SCSIPUB_FETCH_ALLOW; unset: public addresses only).
 start_stack() {
   lab_exec "SCSIPUB_PORT=$LAB_PORT SCSIPUB_PUBLIC=127.0.0.1:$LAB_PORT SCSIPUB_IMAGES=$IMAGES \
     SCSIPUB_TLS_PORT=${LAB_TLS_PORT:-3261} \
     SCSIPUB_PORTAL_ARGS='$*' SCSIPUB_START_DAEMONS=1 SCSIPUB_API=${STACK_API:-0} \
-    SCSIPUB_DISK_RESERVE=${STACK_DISK_RESERVE:-} \
+    SCSIPUB_DISK_RESERVE=${STACK_DISK_RESERVE:-} SCSIPUB_FETCH_ALLOW=${STACK_FETCH_ALLOW:-} \
     SCSIPUB_API_LISTEN=0.0.0.0:${LAB_API_PORT:-8080} $TOP/vagrant/provision.sh start" || return 1
   wait_until 60 lab_exec "grep -q ':$(printf '%04X' "$LAB_PORT") 00000000:0000 0A' /proc/net/tcp" >/dev/null
 }
