@@ -113,7 +113,7 @@ echo "$via"
 check "through the portal: exactly one TargetName, the session's own" \
   bash -c '[ "$(grep -c "^TargetName=" <<<"$1")" = 1 ] && grep -qx "TargetName=$2" <<<"$1"' _ "$via" "$BLANK_IQN"
 check "through the portal: only the public address, never LIO's loopback portal or s.* targets" \
-  bash -c 'grep -qx "TargetAddress=127.0.0.1:$2,1" <<<"$1" && ! grep -q "3262\|:s\\." <<<"$1" &&
+  bash -c 'grep -qx "TargetAddress=127.0.0.1:$2,1" <<<"$1" && ! grep -q ":3262,\|:s\\." <<<"$1" &&
            [ "$(grep -c "^TargetAddress=" <<<"$1")" = 1 ]' _ "$via" "$LAB_PORT"
 pattern_resume
 check "the live session still reads its data afterwards" pattern_join
