@@ -39,7 +39,8 @@ static const char config_desc[] =
 	"  overlay: per-session overlay file (created sparse if missing)\n"
 	"  bitmap:  per-session bitmap file, 1 bit per 512-byte sector\n"
 	"  base:    read-only base image; omit for a blank disk\n"
-	"  limit:   write limit in bytes of overlay allocation, whole filesystem blocks (0 or omitted = none)\n"
+	"  limit:   write limit in bytes of overlay allocation, counted in whole\n"
+	"           filesystem blocks (0 or omitted = none)\n"
 	"Paths may not contain ';', ',', ':' or newlines; the whole dev_config\n"
 	"(\"cow/\" + this string) must fit in 255 bytes.";
 

@@ -368,7 +368,8 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 {
 	struct timespec now;
 
-	if (status != SCSI_STATUS_CHECK_CONDITION || (cmd->sense[2] & 0x0f) != SENSE_DATA_PROTECT ||
+	if (status != SCSI_STATUS_CHECK_CONDITION ||
+	    (cmd->sense[2] & 0x0f) != SENSE_DATA_PROTECT ||
 	    cmd->sense[12] != ASC_SPACE_ALLOC_FAILED >> 8 ||
 	    cmd->sense[13] != (ASC_SPACE_ALLOC_FAILED & 0xff))
 		return;
