@@ -20,21 +20,19 @@
 #                         keepalive (see scsipub-portal --help)
 #                         ("--max-conn-per-ip 16 --login-rate 10 --login-burst 40
 #                           --login-timeout 10 --nopin-interval 5 --nopin-timeout 5")
-#   SCSIPUB_DISK_RESERVE  bytes kept available on the state filesystem, given to both
-#                         scsipub-tcmu and the portal as --disk-reserve: below it
-#                         writes needing new blocks get DATA PROTECT 27/07 and new
-#                         anonymous logins 0x0302               (the programs' 512 MiB)
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
 #   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the
 #                         HTTP API scsipub-api before the portal          (1)
-#   SCSIPUB_API_LISTEN    ADDR:PORT of the HTTP API                       (0.0.0.0:8080)
-#   SCSIPUB_API_ARGS      extra scsipub-api options
-#   SCSIPUB_FETCH_ALLOW   networks POST /api/images may fetch from besides public
-#                         addresses: scsipub-api --fetch-allow-net, CIDR list (none)
+#   SCSIPUB_API_HTTPS_PORT  port of the API's HTTPS listener (all addresses, the
+#                         TLS certificate below); empty = off            (8443)
+#   SCSIPUB_API_LISTEN    ADDR:PORT of the API's plain HTTP      (127.0.0.1:8080 with
+#                         HTTPS: the host itself only; 0.0.0.0:8080 without)
+#   SCSIPUB_API_ARGS      extra scsipub-api options (e.g. --tls-reload-interval)
 #   SCSIPUB_PRSTORE_ARGS  extra scsipub-prstore options (PR state capture)
 #   SCSIPUB_TLS_PORT      port of the portal's TLS listener; empty = off  (3261)
-#   SCSIPUB_TLS_CERT      PEM certificate (chain) of the TLS listener     (a self-signed one,
+#   SCSIPUB_TLS_CERT      PEM certificate (chain) of the TLS listener and of the API's
+#                         HTTPS                                          (a self-signed one,
 #                         generated once into $SCSIPUB_STATE/tls/)
 #   SCSIPUB_TLS_KEY       its PEM private key                             (SCSIPUB_TLS_CERT)
 #   SCSIPUB_TLS_PUBLIC    HOST:PORT SendTargets advertises on TLS connections
@@ -49,6 +47,8 @@ PORT=${SCSIPUB_PORT:-3260}
 STATE=${SCSIPUB_STATE:-/var/lib/scsipub}
 IMAGES=${SCSIPUB_IMAGES:-$STATE/catalog}
 TLS_PORT=${SCSIPUB_TLS_PORT-3261}
+API_HTTPS_PORT=${SCSIPUB_API_HTTPS_PORT-8443}
+TLS_CERT= TLS_KEY=
 LOGDIR=/var/log
 say() { echo "provision: $*" >&2; }
 
@@ -74,8 +74,7 @@ wait_ready() {
 
 start_handler() {
   : >"$LOGDIR/scsipub-tcmu.log"
-  setsid "$BIN/tcmu-handler/scsipub-tcmu" ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} \
-    >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
+  setsid "$BIN/tcmu-handler/scsipub-tcmu" >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
   wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
 }
 
@@ -93,12 +92,22 @@ start_api() {
   rm -f "$STATE/api.ready"
   : >"$LOGDIR/scsipub-api.log"
   # shellcheck disable=SC2206
-  local extra=(${SCSIPUB_API_ARGS:-})
-  setsid "$BIN/api-server/scsipub-api" --listen "${SCSIPUB_API_LISTEN:-0.0.0.0:8080}" \
+  local extra=(${SCSIPUB_API_ARGS:-}) https=() listen=${SCSIPUB_API_LISTEN:-0.0.0.0:8080}
+  # HTTPS with the portal's certificate; plain HTTP then stays on loopback by default.
+  if [ -n "$API_HTTPS_PORT" ] && [ -n "$TLS_CERT" ]; then
+    https=(--https-listen "0.0.0.0:$API_HTTPS_PORT" --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
+    listen=${SCSIPUB_API_LISTEN:-127.0.0.1:8080}
+  fi
+  setsid "$BIN/api-server/scsipub-api" --listen "$listen" "${https[@]}" \
     --public "$(public_addr)" --state "$STATE" --catalog "$IMAGES" --admin-key-file "$STATE/admin.key" \
-    ${SCSIPUB_FETCH_ALLOW:+--fetch-allow-net "$SCSIPUB_FETCH_ALLOW"} \
     "${extra[@]}" >>"$LOGDIR/scsipub-api.log" 2>&1 </dev/null &
-  wait_ready scsipub-api $! 600 test -f "$STATE/api.ready"
+  wait_ready scsipub-api $! 600 test -f "$STATE/api.ready" || return 1
+  if [ ${#https[@]} -gt 0 ]; then
+    say "API: https://$(public_addr | sed 's/:[0-9]*$//'):$API_HTTPS_PORT (certificate $TLS_CERT," \
+      "$(openssl x509 -in "$TLS_CERT" -noout -fingerprint -sha256 2>/dev/null)); plain HTTP on $listen"
+  else
+    say "API: http://$listen (no HTTPS)"
+  fi
 }
 
 # scsipub-prstore: writes each Persistent Reservation change of the provisioned LUNs
@@ -114,11 +123,16 @@ start_prstore() {
   wait_ready scsipub-prstore $! 300 test -f "$STATE/prstore.ready"
 }
 
-# The TLS listener's options, appended to PORTAL. Without SCSIPUB_TLS_CERT a
-# self-signed certificate for the public host is generated once into $STATE/tls/ (the
-# portal re-reads the files when they change, so replacing them needs no restart).
-tls_argv() {
-  if [ -z "$TLS_PORT" ]; then PORTAL+=(--tls-listen=); return 0; fi
+# The certificate of the portal's TLS listener and of the API's HTTPS listener (the
+# same files): SCSIPUB_TLS_CERT/SCSIPUB_TLS_KEY, else a self-signed certificate for
+# the public host generated once into $STATE/tls/. Both re-read the files when they
+# change, so replacing them needs no restart. Sets TLS_CERT and TLS_KEY ("" when
+# neither listener is on, or no certificate could be made).
+tls_files() {
+  TLS_CERT= TLS_KEY=
+  if [ -z "$TLS_PORT" ] && { [ -z "$API_HTTPS_PORT" ] || [ "${SCSIPUB_API:-1}" != 1 ]; }; then
+    return 0
+  fi
   local cert=${SCSIPUB_TLS_CERT:-} key=${SCSIPUB_TLS_KEY:-${SCSIPUB_TLS_CERT:-}}
   if [ -z "$cert" ]; then
     local host san pub
@@ -132,8 +146,8 @@ tls_argv() {
       if ! openssl req -config "$STATE/tls/req.cnf" -x509 -newkey ec \
           -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj "/CN=$host" \
           -addext "subjectAltName=$san" -keyout "$key.tmp" -out "$cert.tmp" 2>/dev/null; then
-        say "no SCSIPUB_TLS_CERT and openssl could not generate one: TLS listener off"
-        PORTAL+=(--tls-listen=); return 0
+        say "no SCSIPUB_TLS_CERT and openssl could not generate one: TLS listener and API HTTPS off"
+        return 0
       fi
       chmod 600 "$key.tmp"; mv "$key.tmp" "$key"; mv "$cert.tmp" "$cert"
       say "no SCSIPUB_TLS_CERT: generated a self-signed TLS certificate $cert (CN=$host," \
@@ -143,7 +157,13 @@ tls_argv() {
       say "no SCSIPUB_TLS_CERT: using the self-signed TLS certificate $cert"
     fi
   fi
-  PORTAL+=(--tls-listen "0.0.0.0:$TLS_PORT" --tls-cert "$cert" --tls-key "$key")
+  TLS_CERT=$cert TLS_KEY=$key
+}
+
+# The TLS listener's options, appended to PORTAL (after tls_files).
+tls_argv() {
+  if [ -z "$TLS_PORT" ] || [ -z "$TLS_CERT" ]; then PORTAL+=(--tls-listen=); return 0; fi
+  PORTAL+=(--tls-listen "0.0.0.0:$TLS_PORT" --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
   [ -z "${SCSIPUB_TLS_PUBLIC:-}" ] || PORTAL+=(--tls-public "$SCSIPUB_TLS_PUBLIC")
 }
 
@@ -153,8 +173,7 @@ portal_argv() {
   local hardening=(${SCSIPUB_PORTAL_HARDENING:---max-conn-per-ip 16 --login-rate 10 \
     --login-burst 40 --login-timeout 10 --nopin-interval 5 --nopin-timeout 5})
   PORTAL=("$BIN/tls-proxy/scsipub-portal" --listen "0.0.0.0:$PORT" --public "$(public_addr)"
-    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}"
-    ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} "${extra[@]}")
+    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}" "${extra[@]}")
 }
 
 stop_all() {
@@ -196,6 +215,7 @@ start)
   "$BIN/configfs-manager/scsipub-ctl" load-modules
   stop_all
   start_handler
+  tls_files
   start_api
   start_prstore
   portal_argv
@@ -214,6 +234,7 @@ restart-control)
   pkill -TERM -x scsipub-api 2>/dev/null || true
   pkill -TERM -x scsipub-prstore 2>/dev/null || true
   for i in $(seq 100); do pgrep -x 'scsipub-portal|scsipub-api|scsipub-prstore' >/dev/null || break; sleep 0.1; done
+  tls_files
   start_api
   start_prstore
   portal_argv

@@ -1,8 +1,9 @@
 # The lab VM (sourced by the lab tests and scripts/run-service.sh).
 #   lab_boot    boot Debian 12's kernel under QEMU with the host /usr and the repo
-#               over 9p; the guest's port LAB_PORT (and LAB_API_PORT, LAB_TLS_PORT
-#               when set) is forwarded to the host's LAB_HOST:LAB_PORT (LAB_HOST
-#               defaults to 127.0.0.1). Waits (bounded)
+#               over 9p; the guest's port LAB_PORT (and LAB_API_PORT, LAB_TLS_PORT,
+#               LAB_HTTPS_PORT when set) is forwarded to the host's LAB_HOST:LAB_PORT
+#               (LAB_HOST defaults to 127.0.0.1; LAB_API_HOST, when set, is the host
+#               address of the plain API port only). Waits (bounded)
 #               until the guest agent is ready.
 #   lab_exec CMD  run CMD with bash inside the guest as root; prints its output and
 #               returns its exit status (bounded by LAB_EXEC_TIMEOUT seconds).
@@ -55,7 +56,9 @@ lab_boot_with() { # GUEST_DIR ACCEL
   # LAB_API_PORT (optional): the HTTP API's port, forwarded the same way.
   # LAB_DISK (optional): a raw disk image the guest sees as /dev/vda (state that must
   # survive a reboot of the VM).
-  [ -z "${LAB_API_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_API_PORT}-:${LAB_API_PORT}"
+  [ -z "${LAB_API_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_API_HOST:-${LAB_HOST:-127.0.0.1}}:${LAB_API_PORT}-:${LAB_API_PORT}"
+  # LAB_HTTPS_PORT (optional): the API's HTTPS port, forwarded the same way.
+  [ -z "${LAB_HTTPS_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_HTTPS_PORT}-:${LAB_HTTPS_PORT}"
   # LAB_TLS_PORT (optional): the portal's TLS port, forwarded the same way.
   [ -z "${LAB_TLS_PORT:-}" ] || fwd+=",hostfwd=tcp:${LAB_HOST:-127.0.0.1}:${LAB_TLS_PORT}-:${LAB_TLS_PORT}"
   # shellcheck disable=SC2046
