@@ -20,6 +20,10 @@
 #                         keepalive (see scsipub-portal --help)
 #                         ("--max-conn-per-ip 16 --login-rate 10 --login-burst 40
 #                           --login-timeout 10 --nopin-interval 5 --nopin-timeout 5")
+#   SCSIPUB_DISK_RESERVE  bytes kept available on the state filesystem, given to both
+#                         scsipub-tcmu and the portal as --disk-reserve: below it
+#                         writes needing new blocks get DATA PROTECT 27/07 and new
+#                         anonymous logins 0x0302               (the programs' 512 MiB)
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
 #   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the
@@ -29,6 +33,8 @@
 #   SCSIPUB_API_LISTEN    ADDR:PORT of the API's plain HTTP      (127.0.0.1:8080 with
 #                         HTTPS: the host itself only; 0.0.0.0:8080 without)
 #   SCSIPUB_API_ARGS      extra scsipub-api options (e.g. --tls-reload-interval)
+#   SCSIPUB_FETCH_ALLOW   networks POST /api/images may fetch from besides public
+#                         addresses: scsipub-api --fetch-allow-net, CIDR list (none)
 #   SCSIPUB_PRSTORE_ARGS  extra scsipub-prstore options (PR state capture)
 #   SCSIPUB_TLS_PORT      port of the portal's TLS listener; empty = off  (3261)
 #   SCSIPUB_TLS_CERT      PEM certificate (chain) of the TLS listener and of the API's
@@ -74,7 +80,8 @@ wait_ready() {
 
 start_handler() {
   : >"$LOGDIR/scsipub-tcmu.log"
-  setsid "$BIN/tcmu-handler/scsipub-tcmu" >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
+  setsid "$BIN/tcmu-handler/scsipub-tcmu" ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} \
+    >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
   wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
 }
 
@@ -100,6 +107,7 @@ start_api() {
   fi
   setsid "$BIN/api-server/scsipub-api" --listen "$listen" "${https[@]}" \
     --public "$(public_addr)" --state "$STATE" --catalog "$IMAGES" --admin-key-file "$STATE/admin.key" \
+    ${SCSIPUB_FETCH_ALLOW:+--fetch-allow-net "$SCSIPUB_FETCH_ALLOW"} \
     "${extra[@]}" >>"$LOGDIR/scsipub-api.log" 2>&1 </dev/null &
   wait_ready scsipub-api $! 600 test -f "$STATE/api.ready" || return 1
   if [ ${#https[@]} -gt 0 ]; then
@@ -173,7 +181,8 @@ portal_argv() {
   local hardening=(${SCSIPUB_PORTAL_HARDENING:---max-conn-per-ip 16 --login-rate 10 \
     --login-burst 40 --login-timeout 10 --nopin-interval 5 --nopin-timeout 5})
   PORTAL=("$BIN/tls-proxy/scsipub-portal" --listen "0.0.0.0:$PORT" --public "$(public_addr)"
-    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}" "${extra[@]}")
+    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}"
+    ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} "${extra[@]}")
 }
 
 stop_all() {
