@@ -39,11 +39,14 @@ run:
 fuzz fuzz-smoke:
 	$(MAKE) -C tests/fuzz $@
 
-# Test clients used by the lab tests (libiscsi).
-tools: $(BUILD)/tools/iscsi-pattern
+# Test clients used by the lab tests (libiscsi; login-flood: raw sockets).
+tools: $(BUILD)/tools/iscsi-pattern $(BUILD)/tools/login-flood
 $(BUILD)/tools/iscsi-pattern: tests/lab/tools/iscsi-pattern.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi
+$(BUILD)/tools/login-flood: tests/lab/tools/login-flood.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 
 clean:
 	rm -rf build
