@@ -100,6 +100,27 @@ static void test_clean_overlays(void **state)
 	rmdir(p);
 }
 
+/*
+ * A plain temporary configfs tree <tmp>/configfs<n> and state directory <tmp>/state<n>
+ * (root and state_dir: 128 bytes each), and sc filled for them. Returns the cfs.
+ */
+static struct cfs *plain_tree(const char *n, char *root, char *state_dir, struct session_cfg *sc)
+{
+	struct cfs *c;
+
+	snprintf(root, 128, "%s/configfs%s", tmp, n);
+	snprintf(state_dir, 128, "%s/state%s", tmp, n);
+	assert_int_equal(mkdir(root, 0755), 0);
+	c = cfs_open(root);
+	assert_non_null(c);
+	cfs_force_plain(c);
+	memset(sc, 0, sizeof(*sc));
+	sc->cfs = c;
+	sc->state_dir = state_dir;
+	sc->lio_portal = "127.0.0.1:3262";
+	return c;
+}
+
 static void test_anon_name(void **state)
 {
 	char a[SESSION_ANON_NAME_LEN + 1], b[SESSION_ANON_NAME_LEN + 1];
@@ -148,16 +169,7 @@ static void test_provision_and_teardown(void **state)
 	const char *name, *lio1;
 
 	(void)state;
-	snprintf(root, sizeof(root), "%s/configfs", tmp);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
-	assert_int_equal(mkdir(root, 0755), 0);
-	c = cfs_open(root);
-	assert_non_null(c);
-	cfs_force_plain(c);
-	memset(&sc, 0, sizeof(sc));
-	sc.cfs = c;
-	sc.state_dir = state_dir;
-	sc.lio_portal = "127.0.0.1:3262";
+	c = plain_tree("", root, state_dir, &sc);
 	sc.write_limit = 1048576;
 	m = session_mgr_new(&sc);
 	assert_non_null(m);
@@ -260,16 +272,7 @@ static void test_keep_overlays_never_reused(void **state)
 	char err[512] = "";
 
 	(void)state;
-	snprintf(root, sizeof(root), "%s/configfs3", tmp);
-	snprintf(state_dir, sizeof(state_dir), "%s/state3", tmp);
-	assert_int_equal(mkdir(root, 0755), 0);
-	c = cfs_open(root);
-	assert_non_null(c);
-	cfs_force_plain(c);
-	memset(&sc, 0, sizeof(sc));
-	sc.cfs = c;
-	sc.state_dir = state_dir;
-	sc.lio_portal = "127.0.0.1:3262";
+	c = plain_tree("3", root, state_dir, &sc);
 	sc.keep_overlays = true;
 	m = session_mgr_new(&sc);
 	assert_non_null(m);
@@ -298,16 +301,7 @@ static void test_provision_failure_rolls_back(void **state)
 	char err[512] = "";
 
 	(void)state;
-	snprintf(root, sizeof(root), "%s/configfs2", tmp);
-	snprintf(state_dir, sizeof(state_dir), "%s/state2", tmp);
-	assert_int_equal(mkdir(root, 0755), 0);
-	c = cfs_open(root);
-	assert_non_null(c);
-	cfs_force_plain(c);
-	memset(&sc, 0, sizeof(sc));
-	sc.cfs = c;
-	sc.state_dir = state_dir;
-	sc.lio_portal = "127.0.0.1:3262";
+	c = plain_tree("2", root, state_dir, &sc);
 	m = session_mgr_new(&sc);
 	/* A base path that cannot go into a dev_config fails before configfs is touched. */
 	snprintf(bad.path, sizeof(bad.path), "/images/a;b.img");
