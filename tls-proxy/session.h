@@ -48,7 +48,8 @@ struct session_cfg {
 	struct cfs *cfs;          /* used under the manager's mutex only; not owned */
 	const char *state_dir;    /* overlays go to <state_dir>/overlays */
 	const char *lio_portal;   /* LIO's network portal, "A.B.C.D:PORT" */
-	uint64_t write_limit;     /* bytes of overlay data per session, 0 = unlimited */
+	uint64_t write_limit;     /* bytes the overlay may allocate (whole filesystem blocks,
+				     counted by the handler), 0 = unlimited */
 	bool keep_overlays;       /* keep overlay + bitmap at teardown and creation */
 	/* NOP-In keepalive of each session's ACL (cfs_acl_set_nopin), seconds, 3..60;
 	 * nopin_interval 0 leaves LIO's defaults. */
