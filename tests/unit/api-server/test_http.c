@@ -48,6 +48,7 @@
 #include "http.h"
 #include "https_cert.h"
 #include "pg_test.h"
+#include "test_cert.h"
 #include "prov.h"
 #include "srv_test.h"
 #include "tls.h" /* tls-proxy: the portal's certificate holder, for its fingerprint */
@@ -585,57 +586,20 @@ static void test_status_privacy(void **st)
 /* The portal's certificate and key files; cafile: a copy of the last good certificate. */
 static char tlsdir[256], crt[PATH_MAX], keyf[PATH_MAX], cafile[PATH_MAX];
 
-static void write_atomic(const char *path, EVP_PKEY *key, X509 *x, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	assert_non_null(f);
-	if (key)
-		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
-	if (x)
-		assert_int_equal(PEM_write_X509(f, x), 1);
-	if (text)
-		fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(rename(tmp, path), 0);
-}
-
 /*
  * A new P-256 key and a self-signed certificate for 127.0.0.1 (CN cn), written to
  * crt/keyf by rename, as provision.sh makes the portal's. keyonly: the key file only.
  */
 static void new_cert(const char *cn, bool keyonly)
 {
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-	X509_NAME *name;
+	EVP_PKEY *key;
+	X509 *x;
 
-	assert_non_null(key);
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, 2), 1);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(random() & 0x7fffffff));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	name = X509_get_subject_name(x);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-						    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
-	assert_non_null(ext);
-	assert_int_equal(X509_add_ext(x, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	write_atomic(keyf, key, NULL, NULL);
+	test_cert_make(cn, "127.0.0.1", &key, &x);
+	test_pem_replace(keyf, key, NULL, NULL);
 	if (!keyonly) {
-		write_atomic(crt, NULL, x, NULL);
-		write_atomic(cafile, NULL, x, NULL);
+		test_pem_replace(crt, NULL, x, NULL);
+		test_pem_replace(cafile, NULL, x, NULL);
 	}
 	EVP_PKEY_free(key);
 	X509_free(x);
@@ -796,7 +760,7 @@ static void test_https(void **st)
 	assert_string_equal(held, want);
 
 	/* a broken certificate keeps the one in service (once, and on later looks) */
-	write_atomic(crt, NULL, NULL, "-----BEGIN CERTIFICATE-----\nbroken\n");
+	test_pem_replace(crt, NULL, NULL, "-----BEGIN CERTIFICATE-----\nbroken\n");
 	assert_true(https_cert_check_now(hc) < 0);
 	assert_true(https_cert_check_now(hc) < 0);
 	assert_int_equal(https_get(hp, "/status", 0, got, sizeof(got)), 200);

@@ -37,6 +37,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "test_cert.h"
 #include "test_tmpdir.h"
 
 #include "pio.h"
@@ -50,54 +51,15 @@ static char cert_path[PATH_MAX + 32], key_path[PATH_MAX + 32];
 
 /* ---- certificates ---- */
 
-static void write_pem_atomic(const char *path, EVP_PKEY *key, X509 *x)
-{
-	char tmp[PATH_MAX + 64];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	assert_non_null(f);
-	if (key)
-		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
-	if (x)
-		assert_int_equal(PEM_write_X509(f, x), 1);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(rename(tmp, path), 0);
-}
-
-/* A new key and a self-signed certificate with common name cn. */
-static void make_cert(const char *cn, EVP_PKEY **keyp, X509 **xp)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *name;
-
-	assert_non_null(key);
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, 2), 1);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(random() & 0x7fffffff));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	name = X509_get_subject_name(x);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-						    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	*keyp = key;
-	*xp = x;
-}
-
 /* Write cn's certificate and key to cert_path / key_path (each by rename). */
 static void install_cert(const char *cn, char *fpr, size_t len)
 {
 	EVP_PKEY *key;
 	X509 *x;
 
-	make_cert(cn, &key, &x);
-	write_pem_atomic(key_path, key, NULL);
-	write_pem_atomic(cert_path, NULL, x);
+	test_cert_make(cn, NULL, &key, &x);
+	test_pem_replace(key_path, key, NULL, NULL);
+	test_pem_replace(cert_path, NULL, x, NULL);
 	if (fpr) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned n = 0;
@@ -628,8 +590,8 @@ static void test_reload(void **state)
 		EVP_PKEY *k;
 		X509 *x;
 
-		make_cert("cert-mismatch", &k, &x);
-		write_pem_atomic(cert_path, NULL, x);
+		test_cert_make("cert-mismatch", NULL, &k, &x);
+		test_pem_replace(cert_path, NULL, x, NULL);
 		EVP_PKEY_free(k);
 		X509_free(x);
 	}
@@ -655,7 +617,7 @@ static void test_reload(void **state)
 		X509 *x;
 		FILE *f;
 
-		make_cert("cert-d", &k, &x);
+		test_cert_make("cert-d", NULL, &k, &x);
 		f = fopen(key_path, "w");
 		assert_non_null(f);
 		assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
@@ -695,12 +657,12 @@ static void test_new_errors(void **state)
 	assert_null(tls_server_new("", key_path, 60, 0, err, sizeof(err)));
 	install_cert("good", NULL, 0);
 	assert_null(tls_server_new(cert_path, key_path, 0, 0, err, sizeof(err)));
-	make_cert("other", &k, &x);
-	write_pem_atomic(cert_path, NULL, x);
+	test_cert_make("other", NULL, &k, &x);
+	test_pem_replace(cert_path, NULL, x, NULL);
 	assert_null(tls_server_new(cert_path, key_path, 60, 0, err, sizeof(err)));
 	assert_non_null(strstr(err, "does not match certificate"));
 	/* Certificate and key in one file. */
-	write_pem_atomic(cert_path, k, x);
+	test_pem_replace(cert_path, k, x, NULL);
 	{
 		struct tls_server *ts = tls_server_new(cert_path, cert_path, 60, 0, err,
 						       sizeof(err));
