@@ -140,6 +140,29 @@ int device_parse_uio_name(const char *name, struct device_name *out)
 	return 0;
 }
 
+int device_name_is_foreign(const char *name)
+{
+	static const char prefix[] = "tcm-user/";
+	static const char ours[] = COW_CONFIG_SUBTYPE;
+	const char *p;
+	size_t n = sizeof(ours) - 1;
+	int i;
+
+	if (!name || strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	p = name + sizeof(prefix) - 1;
+	/* Skip <hba>/ and <dev>/; without a dev_config nobody's subtype matches. */
+	for (i = 0; i < 2; i++) {
+		p = strchr(p, '/');
+		if (!p)
+			return i == 1;
+		p++;
+	}
+	if (strncmp(p, ours, n) != 0)
+		return 1;
+	return !(p[n] == '\0' || p[n] == '/' || p[n] == '\n');
+}
+
 /* ---- filesystem helpers ---------------------------------------------------------- */
 
 int device_write_attr(const char *path, const char *value)

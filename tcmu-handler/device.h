@@ -54,6 +54,15 @@ struct device_name {
  */
 int device_parse_uio_name(const char *name, struct device_name *out);
 
+/*
+ * Whether uio name `name` ("tcm-user/<hba>/<dev>[/<dev_config>]") belongs to another
+ * TCMU daemon: 1 when it has the tcm-user shape and its subtype (dev_config up to the
+ * first '/') is not COW_CONFIG_SUBTYPE — a missing dev_config included, and however
+ * long the subtype is; 0 for our subtype, for NULL and for a name of another shape
+ * (those we answer ourselves, with an error). Pure function.
+ */
+int device_name_is_foreign(const char *name);
+
 /* ---- filesystem helpers ---------------------------------------------------------- */
 
 /*

@@ -99,6 +99,38 @@ static const char *tpath(const char *rel)
 	return path;
 }
 
+/* ---- device_name_is_foreign --------------------------------------------------------- */
+
+static void test_foreign_names(void **state)
+{
+	char longsub[300];
+
+	(void)state;
+	/* Ours: subtype "cow", with or without a config after it, or a newline. */
+	assert_int_equal(device_name_is_foreign("tcm-user/0/t1/cow/size=4096;overlay=/o"), 0);
+	assert_int_equal(device_name_is_foreign("tcm-user/0/t1/cow"), 0);
+	assert_int_equal(device_name_is_foreign("tcm-user/0/t1/cow/\n"), 0);
+	/* tcmu-runner's handlers and other daemons' subtypes. */
+	assert_int_equal(device_name_is_foreign("tcm-user/1/q/qcow//var/lib/x.qcow2"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/2/f/file//tmp/f.img"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/r/rbd/pool/img"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/r/cowboy/x"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/r/co/x"), 1);
+	/* No or an empty dev_config: nobody's subtype, certainly not ours. */
+	assert_int_equal(device_name_is_foreign("tcm-user/3/dev"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/dev/"), 1);
+	/* A subtype longer than struct device_name holds is still foreign. */
+	memset(longsub, 'x', sizeof(longsub));
+	memcpy(longsub, "tcm-user/4/d/", 13);
+	longsub[sizeof(longsub) - 1] = '\0';
+	assert_int_equal(device_name_is_foreign(longsub), 1);
+	/* Not a tcm-user name: not foreign (answered with an error by the caller). */
+	assert_int_equal(device_name_is_foreign(NULL), 0);
+	assert_int_equal(device_name_is_foreign(""), 0);
+	assert_int_equal(device_name_is_foreign("tcm-user/3"), 0);
+	assert_int_equal(device_name_is_foreign("uio-other/0/d/qcow/x"), 0);
+}
+
 /* ---- device_parse_uio_name --------------------------------------------------------- */
 
 static void test_parse_good(void **state)
@@ -457,6 +489,7 @@ static void test_close_right_after_open(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_foreign_names),
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_too_long),
