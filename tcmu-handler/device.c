@@ -293,6 +293,7 @@ int device_scan(const char *uio_sysfs,
 
 struct device {
 	unsigned minor;
+	int reply_awaited;        /* device_reply_awaited() at open */
 	char uio_name[600];
 	char label[300];          /* user_<hba>/<dev> */
 	struct device_name name;
@@ -338,6 +339,31 @@ static int read_attr_u64(const struct device_env *env, const struct device_name 
 	if (errno || end == buf)
 		return -EINVAL;
 	return 0;
+}
+
+int device_reply_awaited(const struct device_env *env, const char *uio_name)
+{
+	struct device_name n;
+	char path[PATH_MAX], buf[32], *end;
+	ssize_t len;
+	long v;
+
+	if (device_parse_uio_name(uio_name, &n) < 0 ||
+	    backstore_path(env, &n, "attrib/nl_reply_supported", path, sizeof(path)) < 0)
+		return 1;
+	len = read_small_file(path, buf, sizeof(buf));
+	if (len <= 0)
+		return 1;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno || end == buf)
+		return 1;
+	return v > 0;
+}
+
+int device_awaits_reply(const struct device *d)
+{
+	return d->reply_awaited;
 }
 
 /* Write an action attribute for the restart protocol; failures are logged only. */
@@ -578,6 +604,7 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 
 	d->lu.cow = d->cow;
 	fill_serial(env, &d->name, d->lu.serial, sizeof(d->lu.serial));
+	d->reply_awaited = device_reply_awaited(env, uio_name);
 	if (read_attr_u64(env, &d->name, "attrib/hw_max_sectors", &v) == 0 && v > 0 &&
 	    v <= UINT32_MAX)
 		d->lu.max_xfer_blocks = (uint32_t)v;

@@ -149,4 +149,18 @@ const char *device_label(const struct device *d);
  */
 int device_gone(const struct device *d);
 
+/*
+ * Whether the kernel waits for a *_DONE reply to the events of the device named
+ * uio_name: reads core/user_<hba>/<dev>/attrib/nl_reply_supported under
+ * env->configfs_root, which after enable holds -1 (opted out, as cfs_backstore_create
+ * makes them) or the module-wide reply flag copied at enable (target_core_user.c
+ * tcmu_configure_device). Returns 0 when the value is <= 0 (no reply awaited; a reply
+ * would only be refused with -ENODEV and logged by the kernel), 1 when it is > 0 or
+ * cannot be read (answering is then the safe side: the kernel may be waiting).
+ */
+int device_reply_awaited(const struct device_env *env, const char *uio_name);
+
+/* device_reply_awaited() as read when the device was opened. */
+int device_awaits_reply(const struct device *d);
+
 #endif

@@ -233,6 +233,8 @@ static int on_event(void *arg, const struct tcmu_nl_event *ev)
 {
 	struct daemon *dm = arg;
 	struct device_name n;
+	struct device **slot;
+	int awaited, ret;
 
 	/*
 	 * Another daemon's device (tcmu-runner's qcow/file/rbd/glfs…): stay silent. The
@@ -249,16 +251,30 @@ static int on_event(void *arg, const struct tcmu_nl_event *ev)
 			     tcmu_nl_cmd_name(ev->cmd), ev->minor);
 		return TCMU_NL_NO_REPLY;
 	}
+	/*
+	 * Ours: answer only when the kernel waits (attrib/nl_reply_supported > 0). Our
+	 * manager's devices opt out (-1); answering them would only make the kernel log
+	 * "could not find device" once per event.
+	 */
+	if (ev->cmd == TCMU_CMD_ADDED_DEVICE)
+		awaited = device_reply_awaited(&dm->env, ev->uio_name);
+	else
+		awaited = (slot = find_dev(dm, ev->minor)) ? device_awaits_reply(*slot) : 1;
 	switch (ev->cmd) {
 	case TCMU_CMD_ADDED_DEVICE:
-		return on_added(dm, ev);
+		ret = on_added(dm, ev);
+		break;
 	case TCMU_CMD_REMOVED_DEVICE:
-		return on_removed(dm, ev);
+		ret = on_removed(dm, ev);
+		break;
 	case TCMU_CMD_RECONFIG_DEVICE:
-		return on_reconfig(dm, ev);
+		ret = on_reconfig(dm, ev);
+		break;
 	default:
-		return -EINVAL;
+		ret = -EINVAL;
+		break;
 	}
+	return awaited ? ret : TCMU_NL_NO_REPLY;
 }
 
 /* ---- startup --------------------------------------------------------------------- */

@@ -410,6 +410,26 @@ static void test_open_rejections(void **state)
 	assert_int_equal(device_open(&env, 9, NULL, 0, &d, err, sizeof(err)), -ENODEV);
 }
 
+static void test_reply_awaited(void **state)
+{
+	struct device_env env = fake_env();
+	const char *name = "tcm-user/4/d1/cow/size=4096;overlay=/o;bitmap=/b";
+	const char *attr = "cfs/core/user_4/d1/attrib/nl_reply_supported";
+
+	(void)state;
+	/* Unreadable (no such attribute, or a bad name): answer, the kernel may wait. */
+	assert_int_equal(device_reply_awaited(&env, name), 1);
+	assert_int_equal(device_reply_awaited(&env, "not-a-uio-name"), 1);
+	put_file(attr, "-1\n"); /* opted out, as cfs_backstore_create does */
+	assert_int_equal(device_reply_awaited(&env, name), 0);
+	put_file(attr, "0\n");  /* no daemon turned replies on */
+	assert_int_equal(device_reply_awaited(&env, name), 0);
+	put_file(attr, "1\n");  /* the module-wide flag copied at enable */
+	assert_int_equal(device_reply_awaited(&env, name), 1);
+	put_file(attr, "x\n");
+	assert_int_equal(device_reply_awaited(&env, name), 1);
+}
+
 static void test_open_close(void **state)
 {
 	struct device_env env = fake_env();
@@ -490,6 +510,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_foreign_names),
+		cmocka_unit_test(test_reply_awaited),
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_too_long),
