@@ -306,6 +306,7 @@ struct device {
 	atomic_int write_cache;   /* requested WCE, applied by the worker */
 	atomic_int gone;
 	uint64_t disk_reserve;    /* env->disk_reserve, for the log line */
+	char unusable[256];       /* why the cow store could not open; "" = served */
 	unsigned long space_refused; /* writes refused for space since the last log line */
 	int64_t space_logged;     /* CLOCK_MONOTONIC seconds of that line; 0 = never */
 };
@@ -437,7 +438,15 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 static int exec_cmd(void *arg, struct scsi_cmd *cmd)
 {
 	struct device *d = arg;
-	int status = scsi_execute(&d->lu, cmd);
+	int status;
+
+	/* No store behind it (device_unusable): every command, a clean NOT READY. */
+	if (!d->cow) {
+		cmd->data_in_len = 0;
+		return sense_set(cmd->sense, sizeof(cmd->sense), SENSE_NOT_READY,
+				 ASC_NOT_READY_MANUAL_INTERVENTION);
+	}
+	status = scsi_execute(&d->lu, cmd);
 
 	note_space_refusal(d, status, cmd);
 	return status;
@@ -593,18 +602,22 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		set_err(err, errlen, "%s: %s", d->label, cerr);
 		goto fail;
 	}
+	d->reply_awaited = device_reply_awaited(env, uio_name);
 	d->cow = cow_open(&cfg, cerr, sizeof(cerr));
 	if (!d->cow) {
 		ret = errno ? -errno : -EIO;
 		set_err(err, errlen, "%s: %s", d->label, cerr);
-		goto fail;
+		/* A waiting kernel learns it from our reply; otherwise the ring is served. */
+		if (d->reply_awaited)
+			goto fail;
+		snprintf(d->unusable, sizeof(d->unusable), "%s", cerr);
 	}
 	d->disk_reserve = env->disk_reserve;
-	cow_set_reserve(d->cow, env->disk_reserve, NULL, NULL);
+	if (d->cow)
+		cow_set_reserve(d->cow, env->disk_reserve, NULL, NULL);
 
 	d->lu.cow = d->cow;
 	fill_serial(env, &d->name, d->lu.serial, sizeof(d->lu.serial));
-	d->reply_awaited = device_reply_awaited(env, uio_name);
 	if (read_attr_u64(env, &d->name, "attrib/hw_max_sectors", &v) == 0 && v > 0 &&
 	    v <= UINT32_MAX)
 		d->lu.max_xfer_blocks = (uint32_t)v;
@@ -637,6 +650,11 @@ fail:
 		write_action(env, &d->name, "action/block_dev", "0");
 	device_close(d);
 	return ret;
+}
+
+const char *device_unusable(const struct device *d)
+{
+	return d->unusable[0] ? d->unusable : NULL;
 }
 
 void device_close(struct device *d)

@@ -117,10 +117,18 @@ struct device;
  * Returns 0 with *out set (caller owns; device_close), or a negative errno with a
  * one-line reason in err: -ENOENT for a subtype that is not ours, -EINVAL for a bad
  * name or dev_config, -ENODEV when the uio name no longer matches, -EBUSY when
- * another process holds the uio device, or cow_open's errno.
+ * another process holds the uio device, or cow_open's errno. One exception: when the
+ * cow store cannot be opened and the kernel awaits no reply for the device
+ * (device_reply_awaited: nothing would tell it), the device is still served, with
+ * every command answered CHECK CONDITION, NOT READY / LOGICAL UNIT NOT READY, MANUAL
+ * INTERVENTION REQUIRED (04h/03h, SPC-4) instead of timing out; 0 is returned with
+ * the reason in err and in device_unusable().
  */
 int device_open(const struct device_env *env, unsigned minor, const char *uio_name,
 		int reattach, struct device **out, char *err, size_t errlen);
+
+/* Why d has no cow store (every command gets NOT READY 04h/03h), or NULL when served. */
+const char *device_unusable(const struct device *d);
 
 /*
  * Stop the worker (it completes the commands already in the ring first), join it,

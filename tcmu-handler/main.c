@@ -159,8 +159,14 @@ static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int
 		device_close(d);
 		return -ENOMEM;
 	}
-	tlog(TLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
-	     reattach ? "re-attached" : "added", device_label(d), minor, dev_size_of(d));
+	if (device_unusable(d))
+		tlog(TLOG_ERROR, "device %s: %s (uio%u): cannot open its store, every command "
+		     "gets NOT READY 04/03: %s", reattach ? "re-attached" : "added",
+		     device_label(d), minor, device_unusable(d));
+	else
+		tlog(TLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
+		     reattach ? "re-attached" : "added", device_label(d), minor,
+		     dev_size_of(d));
 	return 0;
 }
 

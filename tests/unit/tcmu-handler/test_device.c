@@ -491,6 +491,31 @@ static void test_open_rejects_block_size(void **state)
 	assert_non_null(strstr(err, "hw_block_size"));
 }
 
+static void test_open_unusable_store(void **state)
+{
+	struct device_env env = fake_env();
+	struct device *d = NULL;
+	char err[512] = "", name[600];
+
+	(void)state;
+	/* The overlay's directory does not exist: the store cannot open. */
+	snprintf(name, sizeof(name), "tcm-user/3/bad/cow/size=4096;overlay=%s/no/such.ovl;"
+		 "bitmap=%s/no/such.bm", tmpdir, tmpdir);
+	make_fake_uio(8, name);
+	/* The kernel waits for our answer (replies on): the open fails, the reply says so. */
+	put_file("cfs/core/user_3/bad/attrib/nl_reply_supported", "1\n");
+	assert_true(device_open(&env, 8, NULL, 0, &d, err, sizeof(err)) < 0);
+	assert_null(d);
+	/* Nobody waits (our opt-out): still served, every command NOT READY 04/03. */
+	put_file("cfs/core/user_3/bad/attrib/nl_reply_supported", "-1\n");
+	err[0] = '\0';
+	assert_int_equal(device_open(&env, 8, NULL, 0, &d, err, sizeof(err)), 0);
+	assert_non_null(d);
+	assert_non_null(device_unusable(d));
+	assert_non_null(strstr(err, "user_3/bad"));
+	device_close(d);
+}
+
 static void test_close_right_after_open(void **state)
 {
 	struct device_env env = fake_env();
@@ -518,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_read_uio_name),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_open_rejections),
+		cmocka_unit_test(test_open_unusable_store),
 		cmocka_unit_test(test_open_close),
 		cmocka_unit_test(test_open_rejects_block_size),
 		cmocka_unit_test(test_close_right_after_open),
