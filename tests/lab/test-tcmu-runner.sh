@@ -6,9 +6,15 @@
 # (README "Coexistence with tcmu-runner"): our backstores are created with
 # nl_reply_supported=-1, so the kernel waits for no ADDED_DEVICE reply (tcmu-runner's
 # -ENOENT cannot fail them), and scsipub-tcmu leaves events for other subtypes
-# unanswered. Also measured and printed: a cow backstore enabled by hand WITHOUT
-# nl_reply_supported=-1 while both daemons run (the failure the fix removes), and
-# who owns the D-Bus name org.kernel.TCMUService1 in each order.
+# unanswered. Also printed: who owns the D-Bus name org.kernel.TCMUService1 in each
+# order. MEASURE_UNFIXED=1 (by hand only) also enables cow backstores by hand WITHOUT
+# nl_reply_supported=-1 while both daemons run, the failure the fix removes (measured:
+# 1/5, 2/5, 3/5 enables succeed, the rest ENOENT). It is not in the suite because it
+# can oops the guest kernel: when tcmu-runner's -ENOENT fails the enable,
+# tcmu_configure_device's error path (Linux 6.1 target_core_user.c, err_netlink ->
+# err_register) vfree()s the command ring that scsipub-tcmu, having handled
+# ADDED_DEVICE, has mapped; its next access faults in tcmu_vma_fault on a NULL page
+# (seen once in three runs). The opt-out never takes that path.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/targetcli.sh"
@@ -108,8 +114,10 @@ check "scsipub-tcmu left tcmu-runner's ADDED_DEVICE unanswered (logged)" \
   g "grep -q 'ADDED_DEVICE for user_900/q1 (subtype \"qcow\"): not ours, not answered' $HLOG"
 check "tcmu-runner serves its qcow LUN: write, sync, read back" runner_io 5
 check "anonymous login to blank: capacity, write and read back a pattern" blank_io 11
-echo "  without the fix (cow backstore by hand, default nl_reply_supported, both daemons running):" \
-  "$(enable_cow_by_hand nofix '' 5)"
+if [ "${MEASURE_UNFIXED:-0}" = 1 ]; then
+  echo "  without the fix (cow backstore by hand, default nl_reply_supported, both daemons running):" \
+    "$(enable_cow_by_hand nofix '' 5)"
+fi
 fixed=$(enable_cow_by_hand fix ',nl_reply_supported=-1' 5)
 echo "  with nl_reply_supported=-1: $fixed"
 check "with nl_reply_supported=-1 every by-hand cow enable succeeds (5/5)" \
@@ -119,7 +127,9 @@ check "blank's session is torn down (no ACL left)" wait_until 60 lab_exec \
 
 # --- order 2: tcmu-runner first, then ours -----------------------------------------
 check "our stack stops (tcmu-runner keeps running)" \
-  g "$TOP/vagrant/provision.sh stop >/dev/null 2>&1; ! pgrep -x scsipub-tcmu >/dev/null && pgrep -x tcmu-runner >/dev/null"
+  g "$TOP/vagrant/provision.sh stop >/dev/null 2>&1
+     for i in \$(seq 150); do pgrep -x scsipub-tcmu >/dev/null || break; sleep 0.2; done
+     ! pgrep -x scsipub-tcmu >/dev/null && pgrep -x tcmu-runner >/dev/null"
 check "our stack starts again (second)" start_stack
 echo "  D-Bus org.kernel.TCMUService1 owner (tcmu-runner first): $(dbus_owner)"
 check "scsipub-tcmu runs without the D-Bus name and says so" \
