@@ -139,4 +139,6 @@ check "anonymous login to blank works again: write and read back" blank_io 12
 check "tcmu-runner is still running and logged no crash" \
   g "pgrep -x tcmu-runner >/dev/null && ! grep -qi 'segfault\\|abort' $RLOG"
 [ "$FAILED" -eq 0 ] || g "echo '--- tcmu-runner log'; tail -n 40 $RLOG; echo '--- dmesg'; dmesg | tail -n 30"
+check "the guest kernel logged no oops (the unfixed enable race can cause one)" \
+  g "! dmesg | grep -qE 'BUG:|Oops|tcmu_vma_fault'"
 finish
