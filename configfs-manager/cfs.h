@@ -54,10 +54,13 @@ int cfs_target_remove(struct cfs *c, const char *iqn);
  * Create user backstore `name` in its own HBA core/user_N (lowest free N, as rtslib
  * does, so targetcli coexists): write control
  * "dev_size=<size_bytes>,dev_config=<dev_config>,hw_block_size=512,
- *  hw_max_sectors=2048,max_data_area_mb=<small>,cmd_ring_size_mb=<small>", set
- * wwn/vpd_unit_serial = serial (NULL = name), then enable=1. With the handler in
- * reply mode, enable blocks until the handler answers, and fails with the handler's
- * errno if it refuses the config. Size in BYTES.
+ *  hw_max_sectors=2048,max_data_area_mb=<small>,cmd_ring_size_mb=<small>,
+ *  nl_reply_supported=-1", set wwn/vpd_unit_serial = serial (NULL = name), then
+ * enable=1. nl_reply_supported=-1 opts the device out of netlink replies: enable
+ * never waits for (or fails on) any TCMU daemon's ADDED_DEVICE answer, so a running
+ * tcmu-runner cannot refuse it (README "Coexistence with tcmu-runner"). A config the
+ * handler refuses therefore shows at the first SCSI command, not at enable. Size in
+ * BYTES.
  */
 int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 			 const char *dev_config, const char *serial);

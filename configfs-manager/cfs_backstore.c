@@ -179,9 +179,15 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 	if (!size_bytes || size_bytes % 512)
 		return cfs_fail(c, -EINVAL, "size %" PRIu64 " is not a positive multiple of 512",
 				size_bytes);
+	/*
+	 * nl_reply_supported=-1: the kernel never waits for a netlink reply for this
+	 * device, so whichever TCMU daemon answers ADDED_DEVICE first (tcmu-runner
+	 * answers -ENOENT for subtypes it has no handler for) cannot fail our enable
+	 * (README "Coexistence with tcmu-runner"; target_core_user.c).
+	 */
 	snprintf(control, sizeof(control),
 		 "dev_size=%" PRIu64 ",dev_config=%s,hw_block_size=512,hw_max_sectors=%d,"
-		 "max_data_area_mb=%d,cmd_ring_size_mb=%d",
+		 "max_data_area_mb=%d,cmd_ring_size_mb=%d,nl_reply_supported=-1",
 		 size_bytes, dev_config, CFS_HW_MAX_SECTORS, CFS_MAX_DATA_AREA_MB,
 		 CFS_CMD_RING_SIZE_MB);
 	r = cfs_ready(c);
@@ -231,7 +237,8 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 	/* The serial before enable: the handler reads it when the device appears. */
 	if (!r)
 		r = cfs_write(c, serial ? serial : name, "%s/wwn/vpd_unit_serial", dev);
-	/* In reply mode this blocks until the handler answers ADDED_DEVICE (§1.4). */
+	/* No reply is awaited (nl_reply_supported=-1): the handler opens the uio device on
+	 * its own when ADDED_DEVICE arrives and first drains what is already queued. */
 	if (!r)
 		r = cfs_write(c, "1", "%s/enable", dev);
 	if (r && made_hba) {

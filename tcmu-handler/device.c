@@ -140,6 +140,29 @@ int device_parse_uio_name(const char *name, struct device_name *out)
 	return 0;
 }
 
+int device_name_is_foreign(const char *name)
+{
+	static const char prefix[] = "tcm-user/";
+	static const char ours[] = COW_CONFIG_SUBTYPE;
+	const char *p;
+	size_t n = sizeof(ours) - 1;
+	int i;
+
+	if (!name || strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	p = name + sizeof(prefix) - 1;
+	/* Skip <hba>/ and <dev>/; without a dev_config nobody's subtype matches. */
+	for (i = 0; i < 2; i++) {
+		p = strchr(p, '/');
+		if (!p)
+			return i == 1;
+		p++;
+	}
+	if (strncmp(p, ours, n) != 0)
+		return 1;
+	return !(p[n] == '\0' || p[n] == '/' || p[n] == '\n');
+}
+
 /* ---- filesystem helpers ---------------------------------------------------------- */
 
 int device_write_attr(const char *path, const char *value)
@@ -270,6 +293,7 @@ int device_scan(const char *uio_sysfs,
 
 struct device {
 	unsigned minor;
+	int reply_awaited;        /* device_reply_awaited() at open */
 	char uio_name[600];
 	char label[300];          /* user_<hba>/<dev> */
 	struct device_name name;
@@ -282,6 +306,7 @@ struct device {
 	atomic_int write_cache;   /* requested WCE, applied by the worker */
 	atomic_int gone;
 	uint64_t disk_reserve;    /* env->disk_reserve, for the log line */
+	char unusable[256];       /* why the cow store could not open; "" = served */
 	unsigned long space_refused; /* writes refused for space since the last log line */
 	int64_t space_logged;     /* CLOCK_MONOTONIC seconds of that line; 0 = never */
 };
@@ -315,6 +340,31 @@ static int read_attr_u64(const struct device_env *env, const struct device_name 
 	if (errno || end == buf)
 		return -EINVAL;
 	return 0;
+}
+
+int device_reply_awaited(const struct device_env *env, const char *uio_name)
+{
+	struct device_name n;
+	char path[PATH_MAX], buf[32], *end;
+	ssize_t len;
+	long v;
+
+	if (device_parse_uio_name(uio_name, &n) < 0 ||
+	    backstore_path(env, &n, "attrib/nl_reply_supported", path, sizeof(path)) < 0)
+		return 1;
+	len = read_small_file(path, buf, sizeof(buf));
+	if (len <= 0)
+		return 1;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno || end == buf)
+		return 1;
+	return v > 0;
+}
+
+int device_awaits_reply(const struct device *d)
+{
+	return d->reply_awaited;
 }
 
 /* Write an action attribute for the restart protocol; failures are logged only. */
@@ -388,7 +438,15 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 static int exec_cmd(void *arg, struct scsi_cmd *cmd)
 {
 	struct device *d = arg;
-	int status = scsi_execute(&d->lu, cmd);
+	int status;
+
+	/* No store behind it (device_unusable): every command, a clean NOT READY. */
+	if (!d->cow) {
+		cmd->data_in_len = 0;
+		return sense_set(cmd->sense, sizeof(cmd->sense), SENSE_NOT_READY,
+				 ASC_NOT_READY_MANUAL_INTERVENTION);
+	}
+	status = scsi_execute(&d->lu, cmd);
 
 	note_space_refusal(d, status, cmd);
 	return status;
@@ -544,14 +602,19 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		set_err(err, errlen, "%s: %s", d->label, cerr);
 		goto fail;
 	}
+	d->reply_awaited = device_reply_awaited(env, uio_name);
 	d->cow = cow_open(&cfg, cerr, sizeof(cerr));
 	if (!d->cow) {
 		ret = errno ? -errno : -EIO;
 		set_err(err, errlen, "%s: %s", d->label, cerr);
-		goto fail;
+		/* A waiting kernel learns it from our reply; otherwise the ring is served. */
+		if (d->reply_awaited)
+			goto fail;
+		snprintf(d->unusable, sizeof(d->unusable), "%s", cerr);
 	}
 	d->disk_reserve = env->disk_reserve;
-	cow_set_reserve(d->cow, env->disk_reserve, NULL, NULL);
+	if (d->cow)
+		cow_set_reserve(d->cow, env->disk_reserve, NULL, NULL);
 
 	d->lu.cow = d->cow;
 	fill_serial(env, &d->name, d->lu.serial, sizeof(d->lu.serial));
@@ -587,6 +650,11 @@ fail:
 		write_action(env, &d->name, "action/block_dev", "0");
 	device_close(d);
 	return ret;
+}
+
+const char *device_unusable(const struct device *d)
+{
+	return d->unusable[0] ? d->unusable : NULL;
 }
 
 void device_close(struct device *d)

@@ -54,6 +54,15 @@ struct device_name {
  */
 int device_parse_uio_name(const char *name, struct device_name *out);
 
+/*
+ * Whether uio name `name` ("tcm-user/<hba>/<dev>[/<dev_config>]") belongs to another
+ * TCMU daemon: 1 when it has the tcm-user shape and its subtype (dev_config up to the
+ * first '/') is not COW_CONFIG_SUBTYPE — a missing dev_config included, and however
+ * long the subtype is; 0 for our subtype, for NULL and for a name of another shape
+ * (those we answer ourselves, with an error). Pure function.
+ */
+int device_name_is_foreign(const char *name);
+
 /* ---- filesystem helpers ---------------------------------------------------------- */
 
 /*
@@ -108,10 +117,18 @@ struct device;
  * Returns 0 with *out set (caller owns; device_close), or a negative errno with a
  * one-line reason in err: -ENOENT for a subtype that is not ours, -EINVAL for a bad
  * name or dev_config, -ENODEV when the uio name no longer matches, -EBUSY when
- * another process holds the uio device, or cow_open's errno.
+ * another process holds the uio device, or cow_open's errno. One exception: when the
+ * cow store cannot be opened and the kernel awaits no reply for the device
+ * (device_reply_awaited: nothing would tell it), the device is still served, with
+ * every command answered CHECK CONDITION, NOT READY / LOGICAL UNIT NOT READY, MANUAL
+ * INTERVENTION REQUIRED (04h/03h, SPC-4) instead of timing out; 0 is returned with
+ * the reason in err and in device_unusable().
  */
 int device_open(const struct device_env *env, unsigned minor, const char *uio_name,
 		int reattach, struct device **out, char *err, size_t errlen);
+
+/* Why d has no cow store (every command gets NOT READY 04h/03h), or NULL when served. */
+const char *device_unusable(const struct device *d);
 
 /*
  * Stop the worker (it completes the commands already in the ring first), join it,
@@ -139,5 +156,19 @@ const char *device_label(const struct device *d);
  * should then device_close() it. 0 otherwise.
  */
 int device_gone(const struct device *d);
+
+/*
+ * Whether the kernel waits for a *_DONE reply to the events of the device named
+ * uio_name: reads core/user_<hba>/<dev>/attrib/nl_reply_supported under
+ * env->configfs_root, which after enable holds -1 (opted out, as cfs_backstore_create
+ * makes them) or the module-wide reply flag copied at enable (target_core_user.c
+ * tcmu_configure_device). Returns 0 when the value is <= 0 (no reply awaited; a reply
+ * would only be refused with -ENODEV and logged by the kernel), 1 when it is > 0 or
+ * cannot be read (answering is then the safe side: the kernel may be waiting).
+ */
+int device_reply_awaited(const struct device_env *env, const char *uio_name);
+
+/* device_reply_awaited() as read when the device was opened. */
+int device_awaits_reply(const struct device *d);
 
 #endif

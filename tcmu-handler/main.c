@@ -6,7 +6,8 @@
  * ADDED_DEVICE event and closed on REMOVED_DEVICE (netlink.h). At startup it resets
  * the kernel's netlink waiters (a previous daemon may have died with configfs writes
  * pending) and re-attaches to the devices that already exist (a restart after a
- * crash). Logs go to stderr, one line each (device.h tlog).
+ * crash). Events for devices of other subtypes (tcmu-runner's) are left unanswered
+ * for their own daemon. Logs go to stderr, one line each (device.h tlog).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -158,8 +159,14 @@ static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int
 		device_close(d);
 		return -ENOMEM;
 	}
-	tlog(TLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
-	     reattach ? "re-attached" : "added", device_label(d), minor, dev_size_of(d));
+	if (device_unusable(d))
+		tlog(TLOG_ERROR, "device %s: %s (uio%u): cannot open its store, every command "
+		     "gets NOT READY 04/03: %s", reattach ? "re-attached" : "added",
+		     device_label(d), minor, device_unusable(d));
+	else
+		tlog(TLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
+		     reattach ? "re-attached" : "added", device_label(d), minor,
+		     dev_size_of(d));
 	return 0;
 }
 
@@ -177,15 +184,6 @@ static int on_added(struct daemon *dm, const struct tcmu_nl_event *ev)
 	if (device_parse_uio_name(ev->uio_name, &n) < 0) {
 		tlog(TLOG_ERROR, "ADDED_DEVICE with a bad uio name \"%s\"", ev->uio_name);
 		return -EINVAL;
-	}
-	if (strcmp(n.subtype, COW_CONFIG_SUBTYPE) != 0) {
-		/*
-		 * Another handler's subtype. Only one TCMU daemon can own the netlink
-		 * replies, so refusing would make its enable fail; accept and say so.
-		 */
-		tlog(TLOG_WARN, "user_%u/%s has subtype \"%s\": not served by scsipub-tcmu",
-		     n.hba, n.dev, n.subtype);
-		return 0;
 	}
 	return open_dev(dm, ev->minor, ev->uio_name, 0);
 }
@@ -240,17 +238,49 @@ static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
 static int on_event(void *arg, const struct tcmu_nl_event *ev)
 {
 	struct daemon *dm = arg;
+	struct device_name n;
+	struct device **slot;
+	int awaited, ret;
 
+	/*
+	 * Another daemon's device (tcmu-runner's qcow/file/rbd/glfs…): stay silent. The
+	 * kernel takes the first *_DONE it gets, so any answer of ours could hide that
+	 * daemon's own (README "Coexistence with tcmu-runner").
+	 */
+	if (device_name_is_foreign(ev->uio_name) && !find_dev(dm, ev->minor)) {
+		if (device_parse_uio_name(ev->uio_name, &n) == 0)
+			tlog(ev->cmd == TCMU_CMD_ADDED_DEVICE ? TLOG_INFO : TLOG_DEBUG,
+			     "%s for user_%u/%s (subtype \"%s\"): not ours, not answered",
+			     tcmu_nl_cmd_name(ev->cmd), n.hba, n.dev, n.subtype);
+		else
+			tlog(TLOG_DEBUG, "%s for uio%u: not ours, not answered",
+			     tcmu_nl_cmd_name(ev->cmd), ev->minor);
+		return TCMU_NL_NO_REPLY;
+	}
+	/*
+	 * Ours: answer only when the kernel waits (attrib/nl_reply_supported > 0). Our
+	 * manager's devices opt out (-1); answering them would only make the kernel log
+	 * "could not find device" once per event.
+	 */
+	if (ev->cmd == TCMU_CMD_ADDED_DEVICE)
+		awaited = device_reply_awaited(&dm->env, ev->uio_name);
+	else
+		awaited = (slot = find_dev(dm, ev->minor)) ? device_awaits_reply(*slot) : 1;
 	switch (ev->cmd) {
 	case TCMU_CMD_ADDED_DEVICE:
-		return on_added(dm, ev);
+		ret = on_added(dm, ev);
+		break;
 	case TCMU_CMD_REMOVED_DEVICE:
-		return on_removed(dm, ev);
+		ret = on_removed(dm, ev);
+		break;
 	case TCMU_CMD_RECONFIG_DEVICE:
-		return on_reconfig(dm, ev);
+		ret = on_reconfig(dm, ev);
+		break;
 	default:
-		return -EINVAL;
+		ret = -EINVAL;
+		break;
 	}
+	return awaited ? ret : TCMU_NL_NO_REPLY;
 }
 
 /* ---- startup --------------------------------------------------------------------- */

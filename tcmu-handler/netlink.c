@@ -348,6 +348,8 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		     tcmu_nl_cmd_name(ev.cmd), ev.dev_id, ev.minor,
 		     ev.uio_name ? ev.uio_name : "(no name)");
 		status = nl->fn(nl->arg, &ev);
+		if (status == TCMU_NL_NO_REPLY)
+			return NL_OK;
 	}
 	ret = tcmu_nl_reply(nl, done, dev_id, status);
 	if (ret < 0)

@@ -47,9 +47,17 @@ struct tcmu_nl_event {
 };
 
 /*
+ * Returned by an event handler to send no *_DONE reply at all: the event concerns a
+ * device of another TCMU daemon (e.g. tcmu-runner's qcow), and only that daemon may
+ * answer; the kernel takes the first reply it gets (target_core_user.c
+ * tcmu_genl_cmd_done).
+ */
+#define TCMU_NL_NO_REPLY 1
+
+/*
  * Event handler: act on ev and return the status to send back in the *_DONE reply
  * (0 = success, or a negative errno, which the kernel returns from the configfs write
- * that caused the event).
+ * that caused the event), or TCMU_NL_NO_REPLY to stay silent.
  */
 typedef int (*tcmu_nl_event_fn)(void *arg, const struct tcmu_nl_event *ev);
 

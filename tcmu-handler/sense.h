@@ -31,6 +31,8 @@
 
 /* Additional sense codes, as (ASC << 8) | ASCQ (SPC-4 Annex D). */
 #define ASC_NONE                       0x0000
+#define ASC_NOT_READY_MANUAL_INTERVENTION 0x0403 /* LOGICAL UNIT NOT READY, MANUAL
+						    INTERVENTION REQUIRED (SPC-4) */
 #define ASC_LU_COMM_FAILURE            0x0800 /* LOGICAL UNIT COMMUNICATION FAILURE */
 #define ASC_WRITE_ERROR                0x0c00
 #define ASC_INVALID_FIELD_IN_CMD_IU    0x0e03 /* INVALID FIELD IN COMMAND INFORMATION UNIT */

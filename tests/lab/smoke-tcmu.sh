@@ -9,7 +9,8 @@
 #      do I/O with build/tools/iscsi-pattern (libiscsi): capacity, write, sync, read
 #   4. RECONFIG: emulate_write_cache accepted, a different dev_size refused, the same
 #      dev_size accepted; a bad cow dev_config makes enable fail cleanly; a foreign
-#      subtype (qcow) is accepted but not served
+#      subtype (qcow) is left unanswered for its own daemon (tcmu-runner): its enable
+#      waits until a netlink reset fails it
 #   5. kill -9 the handler while the device exists, restart it: it re-attaches, says
 #      ready, and the data written before is read back
 #   6. tear everything down in reverse order: REMOVED_DEVICE is handled (rmdir does
@@ -98,10 +99,20 @@ check "a bad cow dev_config: control accepted" g "mkdir -p $CFS/core/user_1/bad 
 check "a bad cow dev_config makes enable fail (not hang)" \
   bounded badenable "! echo 1 2>/dev/null >$CFS/core/user_1/bad/enable"
 check "bad backstore removed" bounded rmbad "rmdir $CFS/core/user_1/bad && rmdir $CFS/core/user_1"
-check "a foreign subtype (qcow) is accepted but not served" g "mkdir -p $CFS/core/user_2/q &&
+# A foreign subtype is tcmu-runner's to answer (README "Coexistence with tcmu-runner"):
+# with no tcmu-runner here its enable waits, until a netlink reset fails it.
+check "a foreign subtype (qcow): control accepted" g "mkdir -p $CFS/core/user_2/q &&
   echo -n 'dev_size=4096,dev_config=qcow/x.qcow2,hw_block_size=512' >$CFS/core/user_2/q/control"
-check "foreign enable returns success" bounded qen "echo 1 >$CFS/core/user_2/q/enable"
-check "handler logged that it does not serve it" log_has 'user_2/q has subtype "qcow": not served'
+check "foreign enable is not answered by the handler (still waiting after 3 s)" g "
+  ( echo 1 >$CFS/core/user_2/q/enable ) 2>/tmp/qen.err & echo \$! >/tmp/qen.pid
+  sleep 3; kill -0 \$(cat /tmp/qen.pid)"
+check "handler logged that it left it unanswered" \
+  log_has 'ADDED_DEVICE for user_2/q \(subtype "qcow"\): not ours, not answered'
+check "a netlink reset fails the waiting enable" g "
+  P=/sys/module/target_core_user/parameters
+  echo 1 >\$P/block_netlink; echo 1 >\$P/reset_netlink; echo 0 >\$P/block_netlink
+  for i in \$(seq 50); do kill -0 \$(cat /tmp/qen.pid) 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 \$(cat /tmp/qen.pid) 2>/dev/null && cat /tmp/qen.err"
 check "foreign backstore removed" bounded rmq "rmdir $CFS/core/user_2/q && rmdir $CFS/core/user_2"
 
 # --- 5. kill -9 and re-attach ------------------------------------------------------

@@ -226,7 +226,7 @@ static void test_backstore_create(void **state)
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/control")),
 			    "dev_size=67108864,dev_config=cow/size=67108864;overlay=/o;bitmap=/b,"
 			    "hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,"
-			    "cmd_ring_size_mb=1");
+			    "cmd_ring_size_mb=1,nl_reply_supported=-1");
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/wwn/vpd_unit_serial")), "SER-1");
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/enable")), "1");
 

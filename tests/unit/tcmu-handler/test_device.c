@@ -99,6 +99,38 @@ static const char *tpath(const char *rel)
 	return path;
 }
 
+/* ---- device_name_is_foreign --------------------------------------------------------- */
+
+static void test_foreign_names(void **state)
+{
+	char longsub[300];
+
+	(void)state;
+	/* Ours: subtype "cow", with or without a config after it, or a newline. */
+	assert_int_equal(device_name_is_foreign("tcm-user/0/t1/cow/size=4096;overlay=/o"), 0);
+	assert_int_equal(device_name_is_foreign("tcm-user/0/t1/cow"), 0);
+	assert_int_equal(device_name_is_foreign("tcm-user/0/t1/cow/\n"), 0);
+	/* tcmu-runner's handlers and other daemons' subtypes. */
+	assert_int_equal(device_name_is_foreign("tcm-user/1/q/qcow//var/lib/x.qcow2"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/2/f/file//tmp/f.img"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/r/rbd/pool/img"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/r/cowboy/x"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/r/co/x"), 1);
+	/* No or an empty dev_config: nobody's subtype, certainly not ours. */
+	assert_int_equal(device_name_is_foreign("tcm-user/3/dev"), 1);
+	assert_int_equal(device_name_is_foreign("tcm-user/3/dev/"), 1);
+	/* A subtype longer than struct device_name holds is still foreign. */
+	memset(longsub, 'x', sizeof(longsub));
+	memcpy(longsub, "tcm-user/4/d/", 13);
+	longsub[sizeof(longsub) - 1] = '\0';
+	assert_int_equal(device_name_is_foreign(longsub), 1);
+	/* Not a tcm-user name: not foreign (answered with an error by the caller). */
+	assert_int_equal(device_name_is_foreign(NULL), 0);
+	assert_int_equal(device_name_is_foreign(""), 0);
+	assert_int_equal(device_name_is_foreign("tcm-user/3"), 0);
+	assert_int_equal(device_name_is_foreign("uio-other/0/d/qcow/x"), 0);
+}
+
 /* ---- device_parse_uio_name --------------------------------------------------------- */
 
 static void test_parse_good(void **state)
@@ -378,6 +410,26 @@ static void test_open_rejections(void **state)
 	assert_int_equal(device_open(&env, 9, NULL, 0, &d, err, sizeof(err)), -ENODEV);
 }
 
+static void test_reply_awaited(void **state)
+{
+	struct device_env env = fake_env();
+	const char *name = "tcm-user/4/d1/cow/size=4096;overlay=/o;bitmap=/b";
+	const char *attr = "cfs/core/user_4/d1/attrib/nl_reply_supported";
+
+	(void)state;
+	/* Unreadable (no such attribute, or a bad name): answer, the kernel may wait. */
+	assert_int_equal(device_reply_awaited(&env, name), 1);
+	assert_int_equal(device_reply_awaited(&env, "not-a-uio-name"), 1);
+	put_file(attr, "-1\n"); /* opted out, as cfs_backstore_create does */
+	assert_int_equal(device_reply_awaited(&env, name), 0);
+	put_file(attr, "0\n");  /* no daemon turned replies on */
+	assert_int_equal(device_reply_awaited(&env, name), 0);
+	put_file(attr, "1\n");  /* the module-wide flag copied at enable */
+	assert_int_equal(device_reply_awaited(&env, name), 1);
+	put_file(attr, "x\n");
+	assert_int_equal(device_reply_awaited(&env, name), 1);
+}
+
 static void test_open_close(void **state)
 {
 	struct device_env env = fake_env();
@@ -439,6 +491,31 @@ static void test_open_rejects_block_size(void **state)
 	assert_non_null(strstr(err, "hw_block_size"));
 }
 
+static void test_open_unusable_store(void **state)
+{
+	struct device_env env = fake_env();
+	struct device *d = NULL;
+	char err[512] = "", name[600];
+
+	(void)state;
+	/* The overlay's directory does not exist: the store cannot open. */
+	snprintf(name, sizeof(name), "tcm-user/3/bad/cow/size=4096;overlay=%s/no/such.ovl;"
+		 "bitmap=%s/no/such.bm", tmpdir, tmpdir);
+	make_fake_uio(8, name);
+	/* The kernel waits for our answer (replies on): the open fails, the reply says so. */
+	put_file("cfs/core/user_3/bad/attrib/nl_reply_supported", "1\n");
+	assert_true(device_open(&env, 8, NULL, 0, &d, err, sizeof(err)) < 0);
+	assert_null(d);
+	/* Nobody waits (our opt-out): still served, every command NOT READY 04/03. */
+	put_file("cfs/core/user_3/bad/attrib/nl_reply_supported", "-1\n");
+	err[0] = '\0';
+	assert_int_equal(device_open(&env, 8, NULL, 0, &d, err, sizeof(err)), 0);
+	assert_non_null(d);
+	assert_non_null(device_unusable(d));
+	assert_non_null(strstr(err, "user_3/bad"));
+	device_close(d);
+}
+
 static void test_close_right_after_open(void **state)
 {
 	struct device_env env = fake_env();
@@ -457,6 +534,8 @@ static void test_close_right_after_open(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_foreign_names),
+		cmocka_unit_test(test_reply_awaited),
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_too_long),
@@ -464,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_read_uio_name),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_open_rejections),
+		cmocka_unit_test(test_open_unusable_store),
 		cmocka_unit_test(test_open_close),
 		cmocka_unit_test(test_open_rejects_block_size),
 		cmocka_unit_test(test_close_right_after_open),
