@@ -41,16 +41,6 @@ uint32_t pdu_crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~crc;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int pdu_read(struct pio *io, uint32_t max_data, struct pdu *out)
 {
 	return pdu_read_dg(io, max_data, NULL, out);
@@ -106,7 +96,7 @@ int pdu_read_dg(struct pio *io, uint32_t max_data, const struct pdu_digests *dg,
 		free(raw);
 		return r;
 	}
-	if (hd && get_le32(raw + PDU_BHS_LEN + ahs) != pdu_crc32c(0, raw, PDU_BHS_LEN + ahs)) {
+	if (hd && pdu_get_le32(raw + PDU_BHS_LEN + ahs) != pdu_crc32c(0, raw, PDU_BHS_LEN + ahs)) {
 		free(raw);
 		return -EBADMSG;
 	}
@@ -117,7 +107,7 @@ int pdu_read_dg(struct pio *io, uint32_t max_data, const struct pdu_digests *dg,
 	out->ahs_len = ahs;
 	out->data = raw + PDU_BHS_LEN + ahs + hd;
 	out->data_len = dl;
-	if (dd && get_le32(out->data + pdu_pad4(dl)) != pdu_crc32c(0, out->data, pdu_pad4(dl)))
+	if (dd && pdu_get_le32(out->data + pdu_pad4(dl)) != pdu_crc32c(0, out->data, pdu_pad4(dl)))
 		return -EILSEQ;
 	return 0;
 }
@@ -136,7 +126,7 @@ int pdu_write_dg(struct pio *io, const uint8_t bhs[PDU_BHS_LEN], const void *dat
 	int r = pio_write_full(io, bhs, PDU_BHS_LEN);
 
 	if (r == 0 && dg && dg->header) {
-		put_le32(digest, pdu_crc32c(0, bhs, PDU_BHS_LEN));
+		pdu_put_le32(digest, pdu_crc32c(0, bhs, PDU_BHS_LEN));
 		r = pio_write_full(io, digest, sizeof(digest));
 	}
 	if (r < 0 || data_len == 0)
@@ -145,7 +135,7 @@ int pdu_write_dg(struct pio *io, const uint8_t bhs[PDU_BHS_LEN], const void *dat
 	if (r == 0)
 		r = pio_write_full(io, zero, pad);
 	if (r == 0 && dg && dg->data) {
-		put_le32(digest, pdu_crc32c(pdu_crc32c(0, data, data_len), zero, pad));
+		pdu_put_le32(digest, pdu_crc32c(pdu_crc32c(0, data, data_len), zero, pad));
 		r = pio_write_full(io, digest, sizeof(digest));
 	}
 	return r;

@@ -86,6 +86,16 @@ static inline void pdu_put32(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
+/* A CRC32C digest as it travels: least significant byte first (pdu_crc32c). */
+static inline void pdu_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline uint32_t pdu_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static inline unsigned pdu_opcode(const uint8_t *bhs) { return bhs[0] & 0x3f; }
 static inline bool pdu_is_immediate(const uint8_t *bhs) { return (bhs[0] & PDU_IMMEDIATE) != 0; }
 /* TotalAHSLength in bytes (§11.2.1.4). */

@@ -93,14 +93,6 @@ void pdufilter_digests(const struct pdufilter *f, int *header, int *data)
 	*data = f->dd;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 /*
  * Append a PDU made of the header of held (BHS + AHS, with DataSegmentLength set to
  * len) and data, with the digests in effect.
@@ -117,7 +109,7 @@ static int emit_rebuilt(struct pdufilter *f, const uint8_t *held, const void *da
 	pdu_put24(hdr + 5, (uint32_t)len);
 	r = pf_buf_add(out, hdr, hl);
 	if (!r && f->hd) {
-		put_le32(dg, pdu_crc32c(0, hdr, hl));
+		pdu_put_le32(dg, pdu_crc32c(0, hdr, hl));
 		r = pf_buf_add(out, dg, sizeof(dg));
 	}
 	if (!r && len)
@@ -125,7 +117,7 @@ static int emit_rebuilt(struct pdufilter *f, const uint8_t *held, const void *da
 	if (!r && pad)
 		r = pf_buf_add(out, zero, pad);
 	if (!r && f->dd && len) {
-		put_le32(dg, pdu_crc32c(pdu_crc32c(0, data, len), zero, pad));
+		pdu_put_le32(dg, pdu_crc32c(pdu_crc32c(0, data, len), zero, pad));
 		r = pf_buf_add(out, dg, sizeof(dg));
 	}
 	return r;
