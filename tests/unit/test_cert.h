@@ -56,6 +56,21 @@ static inline void test_cert_make(const char *cn, const char *san_ip, EVP_PKEY *
 	*xp = x;
 }
 
+/* The certificate's SHA-256 fingerprint as "AB:CD:..." (the portal's and the API's
+ * log/status form) into fpr (len bytes). */
+static inline void test_cert_fingerprint(X509 *x, char *fpr, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	size_t used = 0;
+
+	assert_non_null(x);
+	assert_int_equal(X509_digest(x, EVP_sha256(), md, &n), 1);
+	fpr[0] = '\0';
+	for (unsigned i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(fpr + used, len - used, "%s%02X", i ? ":" : "", md[i]);
+}
+
 /* Replace path with key, certificate and/or text (each may be NULL), by rename. */
 static inline void test_pem_replace(const char *path, EVP_PKEY *key, X509 *x,
 				    const char *text)

@@ -658,16 +658,7 @@ static int https_get(uint16_t p, const char *path, int max_ver, char *fpr, size_
 	assert_int_equal(SSL_get_verify_result(ssl), X509_V_OK);
 	peer = SSL_get1_peer_certificate(ssl);
 	assert_non_null(peer);
-	{
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned mdn = 0;
-		size_t used = 0;
-
-		assert_int_equal(X509_digest(peer, EVP_sha256(), md, &mdn), 1);
-		for (unsigned i = 0; i < mdn; i++)
-			used += (size_t)snprintf(fpr + used, fprlen - used, "%s%02X", i ? ":" : "",
-						 md[i]);
-	}
+	test_cert_fingerprint(peer, fpr, fprlen);
 	X509_free(peer);
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
 		     "Accept: application/json\r\n\r\n", path);

@@ -60,31 +60,10 @@ static void install_cert(const char *cn, char *fpr, size_t len)
 	test_cert_make(cn, NULL, &key, &x);
 	test_pem_replace(key_path, key, NULL, NULL);
 	test_pem_replace(cert_path, NULL, x, NULL);
-	if (fpr) {
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned n = 0;
-		size_t used = 0;
-
-		assert_int_equal(X509_digest(x, EVP_sha256(), md, &n), 1);
-		for (unsigned i = 0; i < n; i++)
-			used += (size_t)snprintf(fpr + used, len - used, "%s%02X", i ? ":" : "",
-						 md[i]);
-	}
+	if (fpr)
+		test_cert_fingerprint(x, fpr, len);
 	EVP_PKEY_free(key);
 	X509_free(x);
-}
-
-static void fpr_of(X509 *x, char *out, size_t len)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	size_t used = 0;
-
-	assert_non_null(x);
-	assert_int_equal(X509_digest(x, EVP_sha256(), md, &n), 1);
-	out[0] = '\0';
-	for (unsigned i = 0; i < n; i++)
-		used += (size_t)snprintf(out + used, len - used, "%s%02X", i ? ":" : "", md[i]);
 }
 
 static void write_file(const char *path, const char *text)
@@ -255,7 +234,7 @@ static void test_roundtrip_blocking(void **state)
 	assert_int_equal(s.r, 0);
 	assert_non_null(ssl);
 	assert_int_equal(SSL_version(ssl), TLS1_3_VERSION); /* the best both know */
-	fpr_of(SSL_get0_peer_certificate(ssl), got, sizeof(got));
+	test_cert_fingerprint(SSL_get0_peer_certificate(ssl), got, sizeof(got));
 	assert_string_equal(got, want);
 	assert_int_equal(s.t.io.fd, sv[1]);
 	assert_false(s.t.nonblock); /* the socket's blocking mode came back */
@@ -510,7 +489,7 @@ static SSL *connect_ts(struct tls_server *ts, int64_t now, int sv[2], struct srv
 	SSL_CTX_free(sctx); /* the SSL keeps its own reference */
 	assert_int_equal(s->r, 0);
 	assert_non_null(ssl);
-	fpr_of(SSL_get0_peer_certificate(ssl), fpr, len);
+	test_cert_fingerprint(SSL_get0_peer_certificate(ssl), fpr, len);
 	return ssl;
 }
 
@@ -626,7 +605,7 @@ static void test_reload(void **state)
 		assert_non_null(f);
 		assert_int_equal(PEM_write_X509(f, x), 1);
 		fclose(f);
-		fpr_of(x, c, sizeof(c));
+		test_cert_fingerprint(x, c, sizeof(c));
 		EVP_PKEY_free(k);
 		X509_free(x);
 	}
