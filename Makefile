@@ -7,16 +7,18 @@
 #   make fuzz       the long libFuzzer run (FUZZ_RUNS executions, default 2 000 000)
 include mk/common.mk
 
-COMPONENTS = tcmu-handler configfs-manager tls-proxy pr-store api-server
+COMPONENTS = common tcmu-handler configfs-manager tls-proxy pr-store api-server
 
 .PHONY: all tools deps test test-unit test-lab run clean fuzz fuzz-smoke $(COMPONENTS)
 
 all: $(COMPONENTS)
 
-# Order: the portal links the manager library and the cow_config module.
+# Order: every program links common (libscsipub.a); the portal links the manager
+# library and the cow_config module.
+tcmu-handler configfs-manager: common
 tls-proxy: configfs-manager tcmu-handler
 pr-store: configfs-manager tcmu-handler
-api-server: configfs-manager tcmu-handler tls-proxy pr-store
+api-server: configfs-manager tcmu-handler pr-store common
 $(COMPONENTS):
 	$(MAKE) -C $@
 

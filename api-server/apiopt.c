@@ -1,6 +1,6 @@
 /*
  * apiopt.c — the option table (see apiopt.h), run by the shared engine optable.h
- * (tls-proxy).
+ * (common).
  */
 #include "apiopt.h"
 

@@ -19,7 +19,7 @@
 
 #include "http_priv.h"
 #include "https_cert.h"
-#include "options.h" /* tls-proxy: options_split_hostport */
+#include "optable.h"
 #include "prov.h"
 
 struct http_server {
@@ -770,14 +770,14 @@ static struct http_server *start(struct app *a, const char *listen, struct https
 			 MHD_USE_AUTO; /* no MHD error log: malformed requests would spam it */
 	const char *colon = strrchr(listen, ':');
 
-	/* port 0 (tests) is not accepted by options_split_hostport */
+	/* port 0 (tests) is not accepted by optable_split_hostport */
 	if (colon && !strcmp(colon, ":0")) {
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
 		if (host[0] == '[') {
 			memmove(host, host + 1, strlen(host));
 			host[strcspn(host, "]")] = '\0';
 		}
-	} else if (options_split_hostport(listen, host, sizeof(host), &port) < 0) {
+	} else if (optable_split_hostport(listen, host, sizeof(host), &port) < 0) {
 		snprintf(err, errlen, "bad listen address %s", listen);
 		return NULL;
 	}

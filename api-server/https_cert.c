@@ -1,6 +1,6 @@
 /*
  * https_cert.c — the HTTPS listener's certificate holder on GnuTLS (see
- * https_cert.h); the reload rules are tls-proxy/certwatch.c's.
+ * https_cert.h); the reload rules are common/certwatch.c's.
  */
 #include "https_cert.h"
 
@@ -16,7 +16,7 @@
 #include <gnutls/x509.h>
 
 #include "app.h"       /* app_log */
-#include "certwatch.h" /* tls-proxy */
+#include "certwatch.h" /* common */
 
 #define CHAIN_MAX 16   /* certificates in the chain file */
 

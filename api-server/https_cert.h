@@ -1,7 +1,7 @@
 /*
  * https_cert.h — the certificate of scsipub-api's HTTPS listener (GnuTLS, which is
  * what libmicrohttpd uses in Debian 12), reloaded from its files by the same rules
- * as the portal's TLS listener (tls-proxy/certwatch.h): the files' metadata is
+ * as the portal's TLS listener (common/certwatch.h): the files' metadata is
  * looked at at most once per reload interval; a changed pair that loads goes into
  * service for new TLS handshakes, one that does not (unparsable, missing, key not
  * matching the certificate) is logged once and the previous one stays.

@@ -6,15 +6,18 @@
 #   DEPDIRS    component directories whose `make lib` runs first (same SAN setting)
 #   DEPLIBS    the libraries those build, linked into BIN
 #   EXTRAOBJS  generated objects that go into LIB too (optional)
+#   EXTRABIN   a second program (optional), built from EXTRAMAIN's object + LIB + DEPLIBS
+#   EXTRAMAIN  its source (left out of LIB like MAIN)
+# A component without BIN (a library only) builds LIB for `all`.
 # Targets: all (BIN), lib (LIB). Recipes use automatic variables only: common.mk's
 # TOP/BUILD are expanded lazily and would resolve against the last included .d file.
 MAIN    ?= main.c
-LIBSRCS  = $(filter-out $(MAIN),$(wildcard *.c))
+LIBSRCS  = $(filter-out $(MAIN) $(EXTRAMAIN),$(wildcard *.c))
 LIBOBJS  = $(patsubst %.c,$(OUT)/%.o,$(LIBSRCS)) $(EXTRAOBJS)
 MAINOBJ  = $(OUT)/$(MAIN:.c=.o)
 
 .PHONY: all lib deplibs
-all: $(OUT)/$(BIN)
+all: $(if $(BIN),$(OUT)/$(BIN),$(OUT)/$(LIB)) $(if $(EXTRABIN),$(OUT)/$(EXTRABIN))
 lib: $(OUT)/$(LIB)
 
 deplibs:
@@ -34,4 +37,10 @@ $(OUT)/$(LIB): $(LIBOBJS)
 $(OUT)/$(BIN): $(MAINOBJ) $(OUT)/$(LIB) $(DEPLIBS)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
--include $(LIBOBJS:.o=.d) $(MAINOBJ:.o=.d)
+ifneq ($(EXTRABIN),)
+EXTRAMAINOBJ = $(OUT)/$(EXTRAMAIN:.c=.o)
+$(OUT)/$(EXTRABIN): $(EXTRAMAINOBJ) $(OUT)/$(LIB) $(DEPLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+endif
+
+-include $(LIBOBJS:.o=.d) $(MAINOBJ:.o=.d) $(EXTRAMAINOBJ:.o=.d)

@@ -1,5 +1,5 @@
 /*
- * test_catalog.c — unit tests for tls-proxy/catalog.c: target suffix naming, and a
+ * test_catalog.c — unit tests for common/catalog.c: target suffix naming, and a
  * scan of a temporary images tree (recursion, extensions, hidden and empty files,
  * sizes rounded up to 512, first-wins on colliding names, blank always first).
  */
