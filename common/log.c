@@ -1,5 +1,5 @@
 /*
- * log.c — stderr logging for the portal (see log.h). One fprintf per line, so lines
+ * log.c — stderr logging for every program (see log.h). One fprintf per line, so lines
  * from concurrent connection threads do not interleave.
  */
 #include "log.h"
@@ -9,6 +9,7 @@
 
 int plog_verbose;
 int plog_quiet;
+const char *plog_program = "scsipub";
 
 static void vlog(const char *fmt, va_list ap)
 {
@@ -16,7 +17,7 @@ static void vlog(const char *fmt, va_list ap)
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (!plog_quiet)
-		fprintf(stderr, "scsipub-portal: %s\n", line);
+		fprintf(stderr, "%s: %s\n", plog_program, line);
 }
 
 void plog(const char *fmt, ...)

@@ -19,7 +19,7 @@
 #include "aptpl.h"
 #include "cfs.h"
 #include "cfs_priv.h"
-#include "cow_config.h"
+#include "cowstore.h"
 #include "prov.h"
 #include "reason.h"
 
@@ -264,38 +264,27 @@ static int pr_preload(struct cfs *c, const char *name, const char *iqn,
 static int ensure_backstore(struct cfs *c, const char *dir, const struct prov_session *s,
 			    unsigned i, bool *made, char *err, size_t errlen)
 {
-	struct cow_config cc;
-	char name[64], path[PATH_MAX], devcfg[COW_CONFIG_MAX + 1], iqn[PROV_IQN_LEN];
+	char name[64], path[PATH_MAX], ovl[PATH_MAX], bmp[PATH_MAX], iqn[PROV_IQN_LEN];
+	struct cowstore b = { .name = name, .overlay = ovl, .bitmap = bmp,
+			      .base = s->luns[i].base_path, .size_bytes = s->luns[i].size_bytes,
+			      .limit_bytes = s->write_limit_bytes };
 	int r;
 
 	*made = false;
 	snprintf(name, sizeof(name), PROV_BACKSTORE_PREFIX "%sl%u", s->id, i);
 	if (cfs_backstore_path(c, name, path, sizeof(path)) == 0)
 		return 0;
-	memset(&cc, 0, sizeof(cc));
-	cc.size_bytes = s->luns[i].size_bytes;
-	cc.limit_bytes = s->write_limit_bytes;
-	if (lun_file(cc.overlay, sizeof(cc.overlay), dir, i, "ovl") ||
-	    lun_file(cc.bitmap, sizeof(cc.bitmap), dir, i, "bitmap"))
+	if (lun_file(ovl, sizeof(ovl), dir, i, "ovl") || lun_file(bmp, sizeof(bmp), dir, i, "bitmap"))
 		return reason_fail(err, errlen, -ENAMETOOLONG, "overlay paths in %s are too long", dir);
-	if (s->luns[i].base_path) {
-		r = snprintf(cc.base, sizeof(cc.base), "%s", s->luns[i].base_path);
-		if (r < 0 || (size_t)r >= sizeof(cc.base))
-			return reason_fail(err, errlen, -ENAMETOOLONG, "base path %s is too long",
-				    s->luns[i].base_path);
-	}
-	r = cow_config_format(&cc, devcfg, sizeof(devcfg));
-	if (r < 0)
-		return reason_fail(err, errlen, r, "LUN %u: dev_config does not fit (%s): shorten the "
-			    "state directory or the base image path", i, strerror(-r));
-	r = cfs_backstore_create(c, name, cc.size_bytes, devcfg, NULL);
-	if (!r)
-		r = cfs_pr_force_aptpl(c, name);
-	if (!r)
+	r = cowstore_create(c, &b, err, errlen);
+	if (r)
+		return r;
+	r = cfs_pr_force_aptpl(c, name);
+	if (r)
+		reason_fail(err, errlen, r, "backstore %s: %s", name, cfs_error(c));
+	else
 		r = pr_preload(c, name, prov_target_iqn(s->id, iqn, sizeof(iqn)), s->luns[i].pr, i,
 			       err, errlen);
-	else
-		reason_fail(err, errlen, r, "backstore %s: %s", name, cfs_error(c));
 	if (r) {
 		cfs_backstore_remove(c, name); /* a half-made one (e.g. handler refused) */
 		return r;

@@ -31,7 +31,8 @@ static void test_defaults(void **state)
 	assert_string_equal(o.images, "/var/lib/scsipub/images");
 	assert_string_equal(o.state, "/var/lib/scsipub");
 	assert_string_equal(o.configfs, "/sys/kernel/config/target");
-	assert_int_equal(o.anon_write_limit, 67108864ull); /* the anonymous tier's 64 MiB */
+	assert_string_equal(o.cfgd_socket, "/run/scsipub/cfgd.sock");
+	assert_string_equal(o.user, "");
 	assert_int_equal(o.max_pdu, 65536);
 	assert_int_equal(o.max_conn_per_ip, 16);
 	assert_int_equal(o.login_rate, 10);
@@ -45,7 +46,6 @@ static void test_defaults(void **state)
 	assert_int_equal(o.login_timeout, 10);
 	assert_int_equal(o.nopin_interval, 5);
 	assert_int_equal(o.nopin_timeout, 5);
-	assert_false(o.keep_overlays);
 	assert_false(o.verbose);
 	/* TLS (issue 4): listener on 3261, advertised with the public host; no cert. */
 	assert_string_equal(o.tls_listen, "0.0.0.0:3261");
@@ -88,20 +88,19 @@ static void test_values(void **state)
 	struct portal_options o;
 
 	(void)state;
-	assert_int_equal(PARSE("--listen=192.0.2.1:3261", "--write-limit", "1073741824",
-			       "--max-pdu=8192", "--keep-overlays", "--verbose",
+	assert_int_equal(PARSE("--listen=192.0.2.1:3261", "--user", "scsipub",
+			       "--max-pdu=8192", "--cfgd-socket=/tmp/c.sock", "--verbose",
 			       "--lio", "[::1]:3262", "--images", "/srv/img"), 0);
 	assert_string_equal(o.public_addr, "192.0.2.1:3261"); /* defaults to --listen */
-	assert_int_equal(o.anon_write_limit, 1073741824ull); /* --write-limit is an alias */
+	assert_string_equal(o.user, "scsipub");
 	assert_int_equal(o.max_pdu, 8192);
-	assert_true(o.keep_overlays);
+	assert_string_equal(o.cfgd_socket, "/tmp/c.sock");
 	assert_true(o.verbose);
 	assert_string_equal(o.lio, "[::1]:3262");
 	assert_string_equal(o.images, "/srv/img");
-	assert_int_equal(PARSE("--public", "p:1", "--anon-write-limit=0"), 0);
-	assert_int_equal(o.anon_write_limit, 0);
-	assert_int_equal(PARSE("--public", "p:1", "--anon-write-limit", "1048576"), 0);
-	assert_int_equal(o.anon_write_limit, 1048576);
+	/* The anonymous-session policy moved to scsipub-cfgd. */
+	assert_int_equal(PARSE("--public", "p:1", "--anon-write-limit=0"), -22);
+	assert_int_equal(PARSE("--public", "p:1", "--keep-overlays"), -22);
 	assert_int_equal(PARSE("--public", "p:1", "--max-conn-per-ip=0", "--login-rate", "0",
 			       "--login-burst=1", "--login-timeout", "3", "--nopin-interval=60",
 			       "--nopin-timeout", "3"), 0);

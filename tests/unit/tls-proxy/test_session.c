@@ -1,11 +1,12 @@
 /*
- * test_session.c — unit tests for tls-proxy/session.c: backstore name hashing
- * (stable, known SHA-256 prefix, distinct per pair), stale overlay cleanup, and
- * provisioning against a plain temporary configfs tree (cfs_force_plain): the
- * target, backstore, TPG LUN and an ACL for a fresh per-connection name with LUN 0
- * appear; a second connection with the same InitiatorName gets a session of its own;
- * release removes the objects and the overlay files; kept overlay files are never
- * handed out again.
+ * test_session.c — the portal's anonymous sessions end to end in one process:
+ * tls-proxy/session.c (the unprivileged client) -> scsipub-cfgd's request handling
+ * (configfs-manager/cfgd_server.c, served on a temporary Unix socket by a thread) ->
+ * a plain temporary configfs tree (cfs_force_plain). The target, backstore, TPG LUN
+ * and an ACL for a fresh per-connection name with LUN 0 appear; a second connection
+ * with the same InitiatorName gets a session of its own; release removes the objects
+ * and the overlay files; a client connection that ends without releasing (a portal
+ * that died) leaves nothing behind; an unknown target is refused with ENOENT.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,18 +16,22 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "catalog.h"
+#include "cfgd_client.h"
+#include "cfgd_server.h"
 #include "cfs.h"
 #include "session.h"
 
 static char tmp[64];
-
 static bool exists(const char *fmt, const char *a, const char *b)
 {
 	char p[512];
@@ -62,77 +67,71 @@ static int teardown(void **state)
 	return system(cmd);
 }
 
-static void test_name(void **state)
+struct daemon {
+	struct cfs *c;
+	struct cfgd_server *srv;
+	int lfd, stop[2];
+	pthread_t th;
+	char sock[100];
+};
+
+static void *serve(void *arg)
 {
-	char a[SESSION_NAME_LEN + 1], b[SESSION_NAME_LEN + 1];
+	struct daemon *d = arg;
 
-	(void)state;
-	/* sha256("iqn.1993-08.org.debian:01:abc\niqn.2025-01.pub.scsipub:blank") */
-	assert_int_equal(session_name("iqn.1993-08.org.debian:01:abc",
-				      "iqn.2025-01.pub.scsipub:blank", a), 0);
-	assert_string_equal(a, "spf989fb399da394f7");
-	assert_int_equal(strlen(a), SESSION_NAME_LEN);
-	assert_int_equal(session_name("iqn.a", "iqn.b", b), 0);
-	assert_string_equal(b, "sp658fde5878c8f513");
-	/* Order matters. */
-	assert_int_equal(session_name("iqn.b", "iqn.a", a), 0);
-	assert_string_not_equal(a, b);
-	assert_int_equal(session_name("iqn.a", "iqn.b", a), 0);
-	assert_string_equal(a, b); /* stable */
-}
-
-static void test_clean_overlays(void **state)
-{
-	char p[256];
-
-	(void)state;
-	/* Creates the directory, then deletes only regular files in it. */
-	assert_int_equal(session_clean_overlays(tmp), 0);
-	snprintf(p, sizeof(p), "%s/overlays/old.ovl", tmp);
-	touch(p);
-	snprintf(p, sizeof(p), "%s/overlays/old.bitmap", tmp);
-	touch(p);
-	snprintf(p, sizeof(p), "%s/overlays/keepdir", tmp);
-	mkdir(p, 0700);
-	assert_int_equal(session_clean_overlays(tmp), 2);
-	assert_true(exists("%s/overlays/%s%s", "keepdir", ""));
-	assert_false(exists("%s/overlays/%s%s", "old.ovl", ""));
-	rmdir(p);
+	cfgd_server_serve(d->srv, d->lfd, d->stop[0]);
+	return NULL;
 }
 
 /*
- * A plain temporary configfs tree <tmp>/configfs<n> and state directory <tmp>/state<n>
- * (root and state_dir: 128 bytes each), and sc filled for them. Returns the cfs.
+ * A daemon on a plain configfs tree <tmp>/configfs<n>, state <tmp>/state<n>, catalog
+ * <tmp>/images<n> (blank only), socket <tmp>/cfgd<n>.sock; root and state_dir get the
+ * paths (128 bytes each).
  */
-static struct cfs *plain_tree(const char *n, char *root, char *state_dir, struct session_cfg *sc)
+static void daemon_start(struct daemon *d, const char *n, char *root, char *state_dir,
+			 uint64_t write_limit)
 {
-	struct cfs *c;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct cfgd_server_cfg sc;
+	char images[128];
 
 	snprintf(root, 128, "%s/configfs%s", tmp, n);
 	snprintf(state_dir, 128, "%s/state%s", tmp, n);
+	snprintf(images, sizeof(images), "%s/images%s", tmp, n);
+	snprintf(d->sock, sizeof(d->sock), "%s/cfgd%s.sock", tmp, n);
 	assert_int_equal(mkdir(root, 0755), 0);
-	c = cfs_open(root);
-	assert_non_null(c);
-	cfs_force_plain(c);
-	memset(sc, 0, sizeof(*sc));
-	sc->cfs = c;
-	sc->state_dir = state_dir;
-	sc->lio_portal = "127.0.0.1:3262";
-	return c;
+	assert_int_equal(mkdir(images, 0755), 0);
+	d->c = cfs_open(root);
+	assert_non_null(d->c);
+	cfs_force_plain(d->c);
+	memset(&sc, 0, sizeof(sc));
+	sc.cfs = d->c;
+	sc.images_dir = images;
+	sc.anon.state_dir = state_dir;
+	sc.anon.lio_portal = "127.0.0.1:3262";
+	sc.anon.write_limit = write_limit;
+	sc.max_clients = 8;
+	sc.max_sessions = 2;
+	d->srv = cfgd_server_new(&sc);
+	assert_non_null(d->srv);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", d->sock);
+	d->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(d->lfd >= 0);
+	assert_int_equal(bind(d->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(d->lfd, 8), 0);
+	assert_int_equal(pipe(d->stop), 0);
+	assert_int_equal(pthread_create(&d->th, NULL, serve, d), 0);
 }
 
-static void test_anon_name(void **state)
+static void daemon_stop(struct daemon *d)
 {
-	char a[SESSION_ANON_NAME_LEN + 1], b[SESSION_ANON_NAME_LEN + 1];
-	size_t plen = strlen(SESSION_ANON_PREFIX);
-
-	(void)state;
-	assert_int_equal(session_anon_name(a), 0);
-	assert_int_equal(session_anon_name(b), 0);
-	assert_int_equal(strlen(a), SESSION_ANON_NAME_LEN);
-	assert_memory_equal(a, SESSION_ANON_PREFIX, plen);
-	assert_int_equal(strspn(a + plen, "0123456789abcdef"), 32); /* 128 bits, lowercase */
-	assert_string_not_equal(a, b);
+	assert_int_equal(write(d->stop[1], "x", 1), 1);
+	pthread_join(d->th, NULL);
+	close(d->stop[0]);
+	close(d->stop[1]);
+	close(d->lfd);
+	cfgd_server_free(d->srv);
+	cfs_close(d->c);
 }
 
 /* <root>/iscsi/<target>/tpgt_1/acls has exactly one entry, copied to name. */
@@ -159,29 +158,28 @@ static void test_provision_and_teardown(void **state)
 {
 	char root[128], state_dir[128], ovl[256], bmp[256], path[512], acl[256];
 	const char *ini = "iqn.2025-01.test:client";
-	struct catalog_entry blank = { .iqn = CATALOG_BLANK_IQN, .path = "",
-				       .size_bytes = CATALOG_BLANK_SIZE };
-	struct session_cfg sc;
+	struct session_cfg sc = { 0 };
 	struct session_mgr *m;
-	struct session *s1, *s2;
+	struct session *s1, *s2, *s3;
+	struct daemon d;
 	struct cfs *c;
-	char err[512] = "", want[SESSION_NAME_LEN + 1], name1[SESSION_NAME_LEN + 1];
+	char err[512] = "", want[ANON_BACKSTORE_LEN + 1], name1[ANON_BACKSTORE_LEN + 1];
 	const char *name, *lio1;
 
 	(void)state;
-	c = plain_tree("", root, state_dir, &sc);
-	sc.write_limit = 1048576;
+	daemon_start(&d, "", root, state_dir, 1048576);
+	c = d.c;
+	sc.cfgd_socket = d.sock;
 	m = session_mgr_new(&sc);
 	assert_non_null(m);
-	assert_int_equal(session_clean_overlays(state_dir), 0);
 
-	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s1, err, sizeof(err)), 0);
+	assert_int_equal(session_acquire(m, ini, CATALOG_BLANK_IQN, "192.0.2.5", &s1, err, sizeof(err)), 0);
 	name = session_backstore(s1);
 	lio1 = session_lio_initiator(s1);
 	/* LIO knows the session by its own name, not by what the client sent. */
-	assert_memory_equal(lio1, SESSION_ANON_PREFIX, strlen(SESSION_ANON_PREFIX));
+	assert_memory_equal(lio1, ANON_PREFIX, strlen(ANON_PREFIX));
 	assert_string_not_equal(lio1, ini);
-	assert_int_equal(session_name(lio1, CATALOG_BLANK_IQN, want), 0);
+	assert_int_equal(anon_backstore_name(lio1, CATALOG_BLANK_IQN, want), 0);
 	assert_string_equal(name, want);
 	snprintf(name1, sizeof(name1), "%s", name);
 	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, want);
@@ -221,7 +219,7 @@ static void test_provision_and_teardown(void **state)
 	touch(bmp);
 
 	/* A second connection with the same InitiatorName: a session of its own. */
-	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s2, err, sizeof(err)), 0);
+	assert_int_equal(session_acquire(m, ini, CATALOG_BLANK_IQN, "192.0.2.5", &s2, err, sizeof(err)), 0);
 	assert_ptr_not_equal(s1, s2);
 	assert_string_not_equal(session_lio_initiator(s2), lio1);
 	assert_string_not_equal(session_backstore(s2), name1);
@@ -247,95 +245,60 @@ static void test_provision_and_teardown(void **state)
 		unsigned removed = 99;
 
 		/* Nothing leaked for a sweep to find. */
-		assert_int_equal(cfs_sweep(c, SESSION_NAME_PREFIX, &removed), 0);
+		assert_int_equal(cfs_sweep(c, ANON_BACKSTORE_PREFIX, &removed), 0);
 		assert_int_equal(removed, 0);
 	}
 
+	/* Unknown targets and the daemon's session limit (2) are refused. */
+	assert_int_equal(session_acquire(m, ini, "iqn.2025-01.pub.scsipub:image.nope", "p", &s3,
+					 err, sizeof(err)), -ENOENT);
+	assert_int_equal(session_acquire(m, ini, CATALOG_BLANK_IQN, "p", &s1, err, sizeof(err)), 0);
+	assert_int_equal(session_acquire(m, ini, CATALOG_BLANK_IQN, "p", &s2, err, sizeof(err)), 0);
+	assert_int_equal(session_acquire(m, ini, CATALOG_BLANK_IQN, "p", &s3, err, sizeof(err)),
+			 -EMFILE);
+	assert_non_null(strstr(err, "max-sessions"));
+	session_release(m, s1, "p");
+	session_release(m, s2, "p");
+
+	/* A client connection that ends without anon_destroy (a portal that died): the
+	 * daemon removes what it owned. */
+	{
+		char ini2[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
+		int fd = cfgd_connect(d.sock, err, sizeof(err));
+
+		assert_true(fd >= 0);
+		assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:\x01odd name", "p",
+						  ini2, bs, err, sizeof(err)), 0);
+		assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini2));
+		/* Another connection cannot destroy it. */
+		{
+			int fd2 = cfgd_connect(d.sock, err, sizeof(err));
+
+			assert_int_equal(cfgd_anon_destroy(fd2, bs, err, sizeof(err)), -ENOENT);
+			close(fd2);
+		}
+		close(fd);
+		/* The daemon's connection thread tears down when it reads the end of the
+		 * stream: wait for that (at most 10 s; not a timing assertion). */
+		for (int i = 0; i < 10000 && cfgd_server_sessions(d.srv); i++)
+			usleep(1000);
+		assert_int_equal(cfgd_server_sessions(d.srv), 0);
+		assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini2));
+	}
+
 	/* A session still open at shutdown is torn down by session_mgr_free. */
-	assert_int_equal(session_acquire(m, ini, &blank, "192.0.2.5", &s1, err, sizeof(err)), 0);
+	assert_int_equal(session_acquire(m, ini, CATALOG_BLANK_IQN, "192.0.2.5", &s1, err, sizeof(err)), 0);
 	snprintf(acl, sizeof(acl), "%s", session_lio_initiator(s1));
 	assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, acl));
 	session_mgr_free(m);
 	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, acl));
-	cfs_close(c);
-}
-
-static void test_keep_overlays_never_reused(void **state)
-{
-	char root[128], state_dir[128], ovl[300], name[SESSION_NAME_LEN + 1];
-	struct catalog_entry blank = { .iqn = CATALOG_BLANK_IQN, .path = "",
-				       .size_bytes = CATALOG_BLANK_SIZE };
-	struct session_cfg sc;
-	struct session_mgr *m;
-	struct session *s;
-	struct cfs *c;
-	char err[512] = "";
-
-	(void)state;
-	c = plain_tree("3", root, state_dir, &sc);
-	sc.keep_overlays = true;
-	m = session_mgr_new(&sc);
-	assert_non_null(m);
-	assert_int_equal(session_acquire(m, "iqn.x:same", &blank, "p", &s, err, sizeof(err)), 0);
-	snprintf(name, sizeof(name), "%s", session_backstore(s));
-	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, name);
-	touch(ovl);
-	session_release(m, s, "p");
-	assert_int_equal(access(ovl, F_OK), 0); /* kept (the crash test's option) */
-	/* The same client again: a new, empty disk; the kept file is not its. */
-	assert_int_equal(session_acquire(m, "iqn.x:same", &blank, "p", &s, err, sizeof(err)), 0);
-	assert_string_not_equal(session_backstore(s), name);
-	session_release(m, s, "p");
-	session_mgr_free(m);
-	cfs_close(c);
-}
-
-static void test_provision_failure_rolls_back(void **state)
-{
-	char root[128], state_dir[128], path[512];
-	struct catalog_entry bad = { .iqn = CATALOG_BLANK_IQN, .size_bytes = CATALOG_BLANK_SIZE };
-	struct session_cfg sc;
-	struct session_mgr *m;
-	struct session *s = NULL;
-	struct cfs *c;
-	char err[512] = "";
-
-	(void)state;
-	c = plain_tree("2", root, state_dir, &sc);
-	m = session_mgr_new(&sc);
-	/* A base path that cannot go into a dev_config fails before configfs is touched. */
-	snprintf(bad.path, sizeof(bad.path), "/images/a;b.img");
-	assert_true(session_acquire(m, "iqn.x:y", &bad, "192.0.2.9", &s, err, sizeof(err)) < 0);
-	assert_null(s);
-	assert_non_null(strstr(err, "dev_config"));
-	assert_int_equal(session_count(m), 0);
-	/* A portal configfs rejects fails after nothing of ours was left behind. */
-	sc.lio_portal = "not-an-address";
-	session_mgr_free(m);
-	m = session_mgr_new(&sc);
-	bad.path[0] = '\0';
-	assert_true(session_acquire(m, "iqn.x:y", &bad, "192.0.2.9", &s, err, sizeof(err)) < 0);
-	assert_int_equal(session_count(m), 0);
-	assert_int_equal(cfs_backstore_path(c, "sp", path, sizeof(path)), -ENOENT);
-	{
-		unsigned removed = 99;
-
-		assert_int_equal(cfs_sweep(c, SESSION_NAME_PREFIX, &removed), 0);
-		assert_int_equal(removed, 0);
-	}
-	session_mgr_free(m);
-	cfs_close(c);
+	daemon_stop(&d);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name),
-		cmocka_unit_test(test_clean_overlays),
-		cmocka_unit_test(test_anon_name),
 		cmocka_unit_test(test_provision_and_teardown),
-		cmocka_unit_test(test_keep_overlays_never_reused),
-		cmocka_unit_test(test_provision_failure_rolls_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,282 @@
+/*
+ * cfgd.c — scsipub-cfgd, the configfs manager daemon: the single privileged owner of
+ * the LIO objects made for anonymous sessions (cfgd_server.h, anon.h), reached by the
+ * unprivileged portal and by scsipub-ctl over a Unix socket (cfgd_proto.h).
+ *
+ * At start it sweeps what an earlier run left behind (every "sp*" backstore, the
+ * LUNs and ACLs using them, and unless --keep-overlays the overlay files), then
+ * listens on --socket (mode 0660, group --socket-group) until SIGTERM/SIGINT, when it
+ * ends its connections and destroys the remaining sessions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "anon.h"
+#include "cfgd_proto.h"
+#include "cfgd_server.h"
+#include "cfs.h"
+#include "log.h"
+#include "optable.h"
+#include "prov.h"
+
+struct cfgd_options {
+	char socket[108];
+	char socket_group[64];
+	char allow_users[256];
+	char state[PATH_MAX];
+	char images[PATH_MAX];
+	char configfs[PATH_MAX];
+	char lio[64];
+	uint64_t anon_write_limit;
+	uint32_t nopin_interval, nopin_timeout;
+	uint32_t max_clients, max_sessions;
+	bool keep_overlays;
+	bool verbose;
+	bool help;
+};
+
+#define F(f) OPTABLE_FIELD(struct cfgd_options, f)
+static const struct optable_opt table[] = {
+	{ "socket", NULL, OPTABLE_PATH, F(socket), CFGD_SOCKET_DEFAULT, "PATH", 0, 0,
+	  "Unix socket clients (portal, scsipub-ctl) connect to", false },
+	{ "socket-group", NULL, OPTABLE_STR, F(socket_group), "", "GROUP",  0, 0,
+	  "group owning the socket (mode 0660); empty = root's group", false },
+	{ "allow-users", NULL, OPTABLE_STR, F(allow_users), "", "USER,...", 0, 0,
+	  "users (names or uids) besides root whose connections are served (SO_PEERCRED)",
+	  false },
+	{ "state", NULL, OPTABLE_PATH, F(state), "/var/lib/scsipub", "DIR", 0, 0,
+	  "state directory; anonymous overlays live in DIR/overlays", false },
+	{ "images", NULL, OPTABLE_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
+	  "anonymous catalog: *.img and *.iso files, recursively", false },
+	{ "configfs", NULL, OPTABLE_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
+	  "LIO configfs root", false },
+	{ "lio", NULL, OPTABLE_ADDR, F(lio), "127.0.0.1:3262", "ADDR:PORT", 0, 0,
+	  "LIO's loopback network portal of the anonymous targets", false },
+	{ "anon-write-limit", "write-limit", OPTABLE_U64, F(anon_write_limit), "67108864", "BYTES",
+	  0, UINT64_MAX,
+	  "overlay each anonymous session may allocate, in whole filesystem blocks (64 MiB "
+	  "tier cap); 0 = unlimited", false },
+	{ "nopin-interval", NULL, OPTABLE_U32, F(nopin_interval), "5", "SECONDS", 3, 60,
+	  "LIO sends a NOP-In after this long without traffic (anonymous sessions' ACLs)", false },
+	{ "nopin-timeout", NULL, OPTABLE_U32, F(nopin_timeout), "5", "SECONDS", 3, 60,
+	  "LIO drops a connection whose NOP-In is unanswered this long", false },
+	{ "max-clients", NULL, OPTABLE_U32, F(max_clients), "8192", "COUNT", 1, 65536,
+	  "client connections at once (the portal holds one per anonymous session)", false },
+	{ "max-sessions", NULL, OPTABLE_U32, F(max_sessions), "4096", "COUNT", 1, 65536,
+	  "anonymous sessions at once", false },
+	{ "keep-overlays", NULL, OPTABLE_FLAG, F(keep_overlays), "off", "flag", 0, 0,
+	  "keep overlay + bitmap files at session teardown and startup (crash tests)", false },
+	{ "verbose", NULL, OPTABLE_FLAG, F(verbose), "off", "flag", 0, 0, "log more", false },
+};
+#define NOPTS (sizeof(table) / sizeof(table[0]))
+
+static int stop_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	ssize_t r;
+
+	(void)sig;
+	r = write(stop_pipe[1], "x", 1);
+	(void)r;
+}
+
+static void log_option(const char *line, void *arg)
+{
+	(void)arg;
+	plog("option %s", line);
+}
+
+/* --allow-users into cfg. 0 or -EINVAL (logged). */
+static int parse_users(const char *list, struct cfgd_server_cfg *cfg)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct passwd *pw = getpwnam(t);
+		char *end;
+		unsigned long v;
+
+		if (cfg->n_allow_uids == CFGD_ALLOW_UIDS_MAX) {
+			plog("--allow-users: at most %d users", CFGD_ALLOW_UIDS_MAX);
+			return -EINVAL;
+		}
+		if (pw) {
+			cfg->allow_uids[cfg->n_allow_uids++] = pw->pw_uid;
+			continue;
+		}
+		errno = 0;
+		v = strtoul(t, &end, 10);
+		if (errno || *end || end == t || v > 0xfffffffeul) {
+			plog("--allow-users: no user %s", t);
+			return -EINVAL;
+		}
+		cfg->allow_uids[cfg->n_allow_uids++] = (uid_t)v;
+	}
+	return 0;
+}
+
+/* Bind and listen on path (a stale socket file is replaced), mode 0660, group. */
+static int open_socket(const char *path, const char *group)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char dir[sizeof(a.sun_path)], *slash;
+	gid_t gid = (gid_t)-1;
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	if (group[0]) {
+		struct group *g = getgrnam(group);
+
+		if (!g) {
+			plog("--socket-group: no group %s", group);
+			return -EINVAL;
+		}
+		gid = g->gr_gid;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    chmod(path, 0660) < 0 || (gid != (gid_t)-1 && chown(path, 0, gid) < 0) ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* One descriptor per client connection: raise the soft limit to the hard one. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct cfgd_options o;
+	struct cfgd_server_cfg sc;
+	struct cfgd_server *srv;
+	struct sigaction sa;
+	struct cfs *cfs;
+	unsigned removed = 0;
+	char err[512];
+	int lfd, r, lock;
+
+	memset(&o, 0, sizeof(o));
+	plog_program = "scsipub-cfgd";
+	if (optable_parse(table, NOPTS, argc, argv, 1, &o, &o.help, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-cfgd: %s\n", err);
+		return 2;
+	}
+	if (o.help) {
+		printf("usage: scsipub-cfgd [OPTION...]\n"
+		       "The configfs manager: owns the LIO objects of anonymous sessions and "
+		       "serves the portal and scsipub-ctl on a Unix socket.\n\n");
+		optable_usage(table, NOPTS, stdout);
+		return 0;
+	}
+	plog_verbose = o.verbose;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	optable_each(table, NOPTS, &o, log_option, NULL);
+	memset(&sc, 0, sizeof(sc));
+	if (parse_users(o.allow_users, &sc) < 0)
+		return 2;
+	raise_nofile();
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		plog("pipe: %s", strerror(errno));
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cfs = cfs_open(o.configfs);
+	if (!cfs) {
+		plog("cannot open configfs at %s: %s", o.configfs, strerror(errno));
+		return 1;
+	}
+	if (mkdir(o.state, 0755) < 0 && errno != EEXIST)
+		plog("cannot create %s: %s", o.state, strerror(errno));
+	lock = prov_lock(o.state);
+	r = cfs_sweep(cfs, ANON_BACKSTORE_PREFIX, &removed);
+	prov_unlock(lock);
+	if (r < 0)
+		plog("sweep of leftover sessions: %s (removed %u objects)", cfs_error(cfs), removed);
+	else
+		plog("sweep: removed %u leftover session objects", removed);
+	if (!o.keep_overlays) {
+		r = anon_clean_overlays(o.state);
+		if (r < 0)
+			plog("cleaning %s/%s: %s", o.state, ANON_OVERLAY_SUBDIR, strerror(-r));
+		else
+			plog("deleted %d stale overlay files", r);
+	}
+
+	sc.cfs = cfs;
+	sc.images_dir = o.images;
+	sc.anon.state_dir = o.state;
+	sc.anon.lio_portal = o.lio;
+	sc.anon.write_limit = o.anon_write_limit;
+	sc.anon.keep_overlays = o.keep_overlays;
+	sc.anon.nopin_interval = o.nopin_interval;
+	sc.anon.nopin_timeout = o.nopin_timeout;
+	sc.max_clients = o.max_clients;
+	sc.max_sessions = o.max_sessions;
+	srv = cfgd_server_new(&sc);
+	if (!srv) {
+		plog("out of memory");
+		return 1;
+	}
+	lfd = open_socket(o.socket, o.socket_group);
+	if (lfd < 0) {
+		plog("cannot listen on %s: %s", o.socket, strerror(-lfd));
+		cfgd_server_free(srv);
+		cfs_close(cfs);
+		return 1;
+	}
+	plog("ready: listening on %s (protocol %d)", o.socket, CFGD_PROTO_VERSION);
+	r = cfgd_server_serve(srv, lfd, stop_pipe[0]);
+	if (r < 0)
+		plog("serving: %s", strerror(-r));
+	close(lfd);
+	unlink(o.socket);
+	plog("stopping: destroying %zu sessions", cfgd_server_sessions(srv));
+	cfgd_server_free(srv);
+	cfs_close(cfs);
+	plog("stopped");
+	return r < 0 ? 1 : 0;
+}

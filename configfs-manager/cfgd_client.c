@@ -1,0 +1,161 @@
+/*
+ * cfgd_client.c — requests to scsipub-cfgd (see cfgd_client.h).
+ */
+#include "cfgd_client.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "reason.h"
+
+int cfgd_connect(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path)
+		path = CFGD_SOCKET_DEFAULT;
+	if (strlen(path) >= sizeof(a.sun_path))
+		return reason_fail(err, errlen, -ENAMETOOLONG, "socket path %s too long", path);
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return reason_fail(err, errlen, -errno, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return reason_fail(err, errlen, -e, "connecting to scsipub-cfgd at %s: %s", path,
+				   strerror(e));
+	}
+	return fd;
+}
+
+int cfgd_call(int fd, const struct cfgd_req *q, struct json_object **resp, char *err,
+	      size_t errlen)
+{
+	char buf[CFGD_MSG_MAX + 256];
+	json_object *o, *v;
+	ssize_t n;
+	int len;
+
+	if (resp)
+		*resp = NULL;
+	len = cfgd_req_format(q, buf, CFGD_MSG_MAX);
+	if (len < 0)
+		return reason_fail(err, errlen, len, "%s: request does not fit", cfgd_op_name(q->op));
+	if (send(fd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
+		return reason_fail(err, errlen, -errno, "%s: sending to scsipub-cfgd: %s",
+				   cfgd_op_name(q->op), strerror(errno));
+	do
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return reason_fail(err, errlen, -errno, "%s: receiving from scsipub-cfgd: %s",
+				   cfgd_op_name(q->op), strerror(errno));
+	if (n == 0)
+		return reason_fail(err, errlen, -ECONNRESET, "%s: scsipub-cfgd closed the connection",
+				   cfgd_op_name(q->op));
+	buf[n] = '\0';
+	o = json_tokener_parse(buf);
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "ok", &v)) {
+		json_object_put(o);
+		return reason_fail(err, errlen, -EPROTO, "%s: malformed response from scsipub-cfgd",
+				   cfgd_op_name(q->op));
+	}
+	if (!json_object_get_boolean(v)) {
+		json_object *e = NULL, *m = NULL;
+		int code = EIO;
+
+		if (json_object_object_get_ex(o, "errno", &e) && json_object_get_int(e) > 0)
+			code = json_object_get_int(e);
+		json_object_object_get_ex(o, "error", &m);
+		reason_fail(err, errlen, -code, "%s", m ? json_object_get_string(m) : strerror(code));
+		json_object_put(o);
+		return -code;
+	}
+	if (resp)
+		*resp = o;
+	else
+		json_object_put(o);
+	return 0;
+}
+
+/* The string member key of o into out (len bytes). 0 or -EPROTO. */
+static int get_str(json_object *o, const char *key, char *out, size_t len)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return -EPROTO;
+	s = json_object_get_string(v);
+	if (!s[0] || strlen(s) >= len)
+		return -EPROTO;
+	strcpy(out, s);
+	return 0;
+}
+
+/* Copy s into out (CFGD_NAME_MAX + 1 bytes) as the protocol's printable ASCII. */
+static void printable(char *out, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < CFGD_NAME_MAX; i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	if (!i)
+		strcpy(out, "-");
+}
+
+int cfgd_anon_create(int fd, const char *target, const char *client, const char *peer,
+		     char initiator[CFGD_NAME_MAX + 1], char backstore[CFGD_BACKSTORE_MAX + 1],
+		     char *err, size_t errlen)
+{
+	struct cfgd_req q = { .op = CFGD_OP_ANON_CREATE };
+	json_object *o;
+	int r;
+
+	snprintf(q.target, sizeof(q.target), "%s", target);
+	printable(q.client, client);
+	snprintf(q.peer, sizeof(q.peer), "%s", peer);
+	r = cfgd_call(fd, &q, &o, err, errlen);
+	if (r < 0)
+		return r;
+	if (get_str(o, "initiator", initiator, CFGD_NAME_MAX + 1) ||
+	    get_str(o, "backstore", backstore, CFGD_BACKSTORE_MAX + 1))
+		r = reason_fail(err, errlen, -EPROTO, "anon_create: malformed response");
+	json_object_put(o);
+	return r;
+}
+
+int cfgd_anon_destroy(int fd, const char *backstore, char *err, size_t errlen)
+{
+	struct cfgd_req q = { .op = CFGD_OP_ANON_DESTROY };
+
+	snprintf(q.backstore, sizeof(q.backstore), "%s", backstore);
+	return cfgd_call(fd, &q, NULL, err, errlen);
+}
+
+int cfgd_acl_sweep(int fd, const char *target, const char *initiator, char *err,
+		   size_t errlen)
+{
+	struct cfgd_req q = { .op = CFGD_OP_ACL_SWEEP };
+	json_object *o, *v;
+	int r;
+
+	snprintf(q.target, sizeof(q.target), "%s", target);
+	snprintf(q.initiator, sizeof(q.initiator), "%s", initiator);
+	r = cfgd_call(fd, &q, &o, err, errlen);
+	if (r < 0)
+		return r;
+	r = json_object_object_get_ex(o, "freed", &v) && json_object_get_int(v) ? 1 : 0;
+	json_object_put(o);
+	return r;
+}

@@ -1,0 +1,49 @@
+/*
+ * cfgd_client.h — the client side of scsipub-cfgd's socket (cfgd_proto.h): used by the
+ * unprivileged portal and by scsipub-ctl. Blocking calls on one connection; a
+ * connection is not thread-safe (one request at a time: callers serialise, or open one
+ * connection per thread). Every function returns 0 (or a documented count) or a
+ * negative errno with a one-line reason in err (errlen bytes): the daemon's own errno
+ * and message for a refused request, -ECONNRESET / -EPIPE when the daemon went away,
+ * -EPROTO for a malformed response.
+ */
+#ifndef SCSIPUB_CFGD_CLIENT_H
+#define SCSIPUB_CFGD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfgd_proto.h"
+
+struct json_object;
+
+/* Connect to the daemon at path (NULL = CFGD_SOCKET_DEFAULT). The fd (close it to end
+ * the connection: the daemon then destroys the sessions it made), or -errno. */
+int cfgd_connect(const char *path, char *err, size_t errlen);
+
+/* Send q, wait for its response. 0 with *resp (the response object, caller puts it;
+ * resp may be NULL) when the daemon answered ok, else -errno. */
+int cfgd_call(int fd, const struct cfgd_req *q, struct json_object **resp, char *err,
+	      size_t errlen);
+
+/*
+ * anon_create: a private disk for one connection to anonymous target `target`; client
+ * (the InitiatorName sent; bytes outside printable ASCII become '?', longer than
+ * CFGD_NAME_MAX is cut) and peer are for the daemon's logs. The LIO initiator name
+ * the relayed login must carry goes to initiator, the backstore name (the session's
+ * handle for cfgd_anon_destroy) to backstore. The session lives until
+ * cfgd_anon_destroy or until fd is closed.
+ */
+int cfgd_anon_create(int fd, const char *target, const char *client, const char *peer,
+		     char initiator[CFGD_NAME_MAX + 1], char backstore[CFGD_BACKSTORE_MAX + 1],
+		     char *err, size_t errlen);
+
+/* anon_destroy of one of this connection's sessions. */
+int cfgd_anon_destroy(int fd, const char *backstore, char *err, size_t errlen);
+
+/* acl_sweep: 1 when the daemon freed initiator's dynamic ACL on provisioned target
+ * `target`, 0 when it left it, -errno. */
+int cfgd_acl_sweep(int fd, const char *target, const char *initiator, char *err,
+		   size_t errlen);
+
+#endif

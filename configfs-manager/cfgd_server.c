@@ -1,0 +1,474 @@
+/*
+ * cfgd_server.c — scsipub-cfgd's request handling and connection threads (see
+ * cfgd_server.h).
+ */
+#include "cfgd_server.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cfgd_proto.h"
+#include "cfs.h"
+#include "log.h"
+#include "provtarget.h"
+
+struct sess {
+	struct sess *next;
+	struct cfgd_client *owner;
+	struct anon_session a;
+	char client[CFGD_NAME_MAX + 1];
+	char peer[CFGD_PEER_MAX + 1];
+};
+
+struct cfgd_client {
+	struct cfgd_client *next;
+	pid_t pid;
+	uid_t uid;
+	int fd;
+	pthread_t thread;
+	bool done;
+	struct cfgd_server *srv;
+};
+
+struct cfgd_server {
+	pthread_mutex_t mu;
+	struct cfgd_server_cfg cfg;
+	char images_dir[PATH_MAX];
+	char state_dir[PATH_MAX];
+	char lio_portal[128];
+	struct sess *sessions;
+	size_t n_sessions;
+	struct cfgd_client *clients;
+	unsigned n_clients;
+};
+
+struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
+{
+	struct cfgd_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	pthread_mutex_init(&s->mu, NULL);
+	s->cfg = *cfg;
+	snprintf(s->images_dir, sizeof(s->images_dir), "%s", cfg->images_dir);
+	snprintf(s->state_dir, sizeof(s->state_dir), "%s", cfg->anon.state_dir);
+	snprintf(s->lio_portal, sizeof(s->lio_portal), "%s", cfg->anon.lio_portal);
+	s->cfg.images_dir = s->images_dir;
+	s->cfg.anon.state_dir = s->state_dir;
+	s->cfg.anon.lio_portal = s->lio_portal;
+	return s;
+}
+
+/* Unlink and destroy one session. Caller holds s->mu. */
+static void sess_destroy(struct cfgd_server *s, struct sess **pp, const char *why)
+{
+	struct sess *x = *pp;
+
+	*pp = x->next;
+	s->n_sessions--;
+	anon_destroy(s->cfg.cfs, &s->cfg.anon, &x->a);
+	plog("session destroy: initiator %s (as %s) peer %s target %s backstore %s (%s)%s",
+	     x->client, x->a.initiator, x->peer, x->a.target, x->a.backstore, why,
+	     s->cfg.anon.keep_overlays ? " (overlay kept)" : "");
+	free(x);
+}
+
+static void destroy_owned(struct cfgd_server *s, struct cfgd_client *c, const char *why)
+{
+	struct sess **pp = &s->sessions;
+
+	while (*pp) {
+		if (!c || (*pp)->owner == c)
+			sess_destroy(s, pp, why);
+		else
+			pp = &(*pp)->next;
+	}
+}
+
+void cfgd_server_free(struct cfgd_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	destroy_owned(s, NULL, "shutdown");
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+size_t cfgd_server_sessions(struct cfgd_server *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->n_sessions;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+int cfgd_server_uid_allowed(const struct cfgd_server *s, uid_t uid)
+{
+	if (uid == 0)
+		return 1;
+	for (unsigned i = 0; i < s->cfg.n_allow_uids; i++)
+		if (s->cfg.allow_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
+struct cfgd_client *cfgd_server_client_new(struct cfgd_server *s, pid_t pid, uid_t uid)
+{
+	struct cfgd_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->pid = pid;
+	c->uid = uid;
+	c->fd = -1;
+	c->srv = s;
+	return c;
+}
+
+void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c)
+{
+	pthread_mutex_lock(&s->mu);
+	destroy_owned(s, c, "client connection ended");
+	pthread_mutex_unlock(&s->mu);
+	free(c);
+}
+
+/* Finish response o into out. */
+static size_t emit(json_object *o, char *out, size_t outlen)
+{
+	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t n = strlen(t);
+
+	if (n >= outlen) { /* cannot happen for our responses; say so rather than cut */
+		n = (size_t)snprintf(out, outlen, "{\"ok\":false,\"errno\":%d,\"error\":\"response too "
+				     "large\"}", E2BIG);
+	} else {
+		memcpy(out, t, n + 1);
+	}
+	json_object_put(o);
+	return n;
+}
+
+static size_t fail(int r, const char *msg, char *out, size_t outlen)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "errno", json_object_new_int(r < 0 ? -r : r));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return emit(o, out, outlen);
+}
+
+static json_object *ok(void)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
+			      const struct cfgd_req *q, char *out, size_t outlen)
+{
+	const struct catalog_entry *e;
+	struct catalog cat;
+	struct sess *x;
+	char err[512] = "";
+	json_object *o;
+	int r;
+
+	r = catalog_scan(s->cfg.images_dir, &cat);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "catalog %s: %s", s->cfg.images_dir, strerror(-r));
+		return fail(r, err, out, outlen);
+	}
+	e = catalog_find(&cat, q->target);
+	if (!e) {
+		catalog_free(&cat);
+		return fail(-ENOENT, "unknown target", out, outlen);
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		catalog_free(&cat);
+		return fail(-ENOMEM, "out of memory", out, outlen);
+	}
+	x->owner = c;
+	snprintf(x->client, sizeof(x->client), "%s", q->client);
+	snprintf(x->peer, sizeof(x->peer), "%s", q->peer);
+	pthread_mutex_lock(&s->mu);
+	if (s->n_sessions >= s->cfg.max_sessions) {
+		pthread_mutex_unlock(&s->mu);
+		catalog_free(&cat);
+		free(x);
+		snprintf(err, sizeof(err), "%u anonymous sessions exist (--max-sessions)",
+			 s->cfg.max_sessions);
+		return fail(-EMFILE, err, out, outlen);
+	}
+	r = anon_create(s->cfg.cfs, &s->cfg.anon, e, &x->a, err, sizeof(err));
+	if (r == 0) {
+		x->next = s->sessions;
+		s->sessions = x;
+		s->n_sessions++;
+		plog("session create: initiator %s (as %s) peer %s target %s backstore %s lun %llu "
+		     "size %llu (client pid %d)", x->client, x->a.initiator, x->peer, x->a.target,
+		     x->a.backstore, (unsigned long long)x->a.lun,
+		     (unsigned long long)x->a.size_bytes, (int)c->pid);
+	}
+	pthread_mutex_unlock(&s->mu);
+	catalog_free(&cat);
+	if (r < 0) {
+		free(x);
+		plog("session for %s (%s) on %s: %s", q->peer, q->client, q->target, err);
+		return fail(r, err, out, outlen);
+	}
+	o = ok();
+	json_object_object_add(o, "initiator", json_object_new_string(x->a.initiator));
+	json_object_object_add(o, "backstore", json_object_new_string(x->a.backstore));
+	json_object_object_add(o, "lun", json_object_new_int64((int64_t)x->a.lun));
+	return emit(o, out, outlen);
+}
+
+static size_t anon_destroy_req(struct cfgd_server *s, struct cfgd_client *c,
+			       const struct cfgd_req *q, char *out, size_t outlen)
+{
+	struct sess **pp;
+
+	pthread_mutex_lock(&s->mu);
+	for (pp = &s->sessions; *pp; pp = &(*pp)->next)
+		if ((*pp)->owner == c && !strcmp((*pp)->a.backstore, q->backstore))
+			break;
+	if (!*pp) {
+		pthread_mutex_unlock(&s->mu);
+		return fail(-ENOENT, "no such session of this connection", out, outlen);
+	}
+	sess_destroy(s, pp, "released");
+	pthread_mutex_unlock(&s->mu);
+	return emit(ok(), out, outlen);
+}
+
+static size_t acl_sweep_req(struct cfgd_server *s, const struct cfgd_req *q, char *out,
+			    size_t outlen)
+{
+	json_object *o;
+	char err[512];
+	int r;
+
+	if (!provtarget_name(q->target))
+		return fail(-EINVAL, "acl_sweep: not a provisioned target name", out, outlen);
+	pthread_mutex_lock(&s->mu);
+	r = cfs_acl_sweep_dynamic(s->cfg.cfs, q->target, q->initiator);
+	if (r < 0)
+		snprintf(err, sizeof(err), "%s", cfs_error(s->cfg.cfs));
+	pthread_mutex_unlock(&s->mu);
+	if (r < 0)
+		return fail(r, err, out, outlen);
+	o = ok();
+	json_object_object_add(o, "freed", json_object_new_int(r > 0));
+	return emit(o, out, outlen);
+}
+
+static size_t list_req(struct cfgd_server *s, char *out, size_t outlen)
+{
+	json_object *o = ok(), *arr = json_object_new_array();
+	size_t used = 64, total = 0;
+	bool truncated = false;
+
+	pthread_mutex_lock(&s->mu);
+	for (struct sess *x = s->sessions; x; x = x->next) {
+		json_object *e = json_object_new_object();
+		size_t n;
+
+		total++;
+		json_object_object_add(e, "backstore", json_object_new_string(x->a.backstore));
+		json_object_object_add(e, "initiator", json_object_new_string(x->a.initiator));
+		json_object_object_add(e, "target", json_object_new_string(x->a.target));
+		json_object_object_add(e, "client", json_object_new_string(x->client));
+		json_object_object_add(e, "peer", json_object_new_string(x->peer));
+		json_object_object_add(e, "pid", json_object_new_int(x->owner->pid));
+		n = strlen(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN)) + 1;
+		if (truncated || used + n >= CFGD_MSG_MAX) {
+			truncated = true;
+			json_object_put(e);
+			continue;
+		}
+		used += n;
+		json_object_array_add(arr, e);
+	}
+	pthread_mutex_unlock(&s->mu);
+	json_object_object_add(o, "anon", arr);
+	json_object_object_add(o, "total", json_object_new_int64((int64_t)total));
+	json_object_object_add(o, "truncated", json_object_new_boolean(truncated));
+	return emit(o, out, outlen);
+}
+
+size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
+			  size_t len, char *out, size_t outlen)
+{
+	struct cfgd_req q;
+	json_object *o;
+	char err[256];
+	int r;
+
+	r = cfgd_req_parse(msg, len, &q, err, sizeof(err));
+	if (r < 0) {
+		plog("client pid %d uid %u: bad request: %s", (int)c->pid, (unsigned)c->uid, err);
+		return fail(r, err, out, outlen);
+	}
+	switch (q.op) {
+	case CFGD_OP_HELLO:
+		o = ok();
+		json_object_object_add(o, "v", json_object_new_int(CFGD_PROTO_VERSION));
+		json_object_object_add(o, "max_msg", json_object_new_int(CFGD_MSG_MAX));
+		return emit(o, out, outlen);
+	case CFGD_OP_ANON_CREATE:
+		return anon_create_req(s, c, &q, out, outlen);
+	case CFGD_OP_ANON_DESTROY:
+		return anon_destroy_req(s, c, &q, out, outlen);
+	case CFGD_OP_ACL_SWEEP:
+		return acl_sweep_req(s, &q, out, outlen);
+	case CFGD_OP_LIST:
+		return list_req(s, out, outlen);
+	}
+	return fail(-EINVAL, "unknown op", out, outlen);
+}
+
+/* One connection: requests in, responses out, until the peer closes. */
+static void *client_thread(void *arg)
+{
+	struct cfgd_client *c = arg;
+	struct cfgd_server *s = c->srv;
+	char in[CFGD_MSG_MAX + 1], out[CFGD_MSG_MAX + 256];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, in, sizeof(in), 0);
+		size_t m;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		m = cfgd_server_handle(s, c, in, (size_t)n, out, sizeof(out));
+		if (send(c->fd, out, m, MSG_NOSIGNAL) < 0)
+			break;
+	}
+	pthread_mutex_lock(&s->mu);
+	destroy_owned(s, c, "client connection ended");
+	c->done = true;
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Join and free the clients whose thread has ended (all when all is set). */
+static void reap(struct cfgd_server *s, bool all)
+{
+	for (;;) {
+		struct cfgd_client *c = NULL, **pp;
+
+		pthread_mutex_lock(&s->mu);
+		for (pp = &s->clients; *pp; pp = &(*pp)->next)
+			if ((*pp)->done || all) {
+				c = *pp;
+				*pp = c->next;
+				s->n_clients--;
+				break;
+			}
+		pthread_mutex_unlock(&s->mu);
+		if (!c)
+			return;
+		if (all)
+			shutdown(c->fd, SHUT_RDWR);
+		pthread_join(c->thread, NULL);
+		close(c->fd);
+		free(c);
+	}
+}
+
+static void accept_one(struct cfgd_server *s, int lfd)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct cfgd_client *c;
+	pthread_attr_t attr;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			plog("accept: %s", strerror(errno));
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		plog("SO_PEERCRED: %s; connection closed", strerror(errno));
+		close(fd);
+		return;
+	}
+	if (!cfgd_server_uid_allowed(s, cred.uid)) {
+		plog("connection from pid %d uid %u refused: not root and not an allowed uid",
+		     (int)cred.pid, (unsigned)cred.uid);
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->n_clients >= s->cfg.max_clients) {
+		pthread_mutex_unlock(&s->mu);
+		plog("connection from pid %d refused: %u connections (--max-clients)",
+		     (int)cred.pid, s->cfg.max_clients);
+		close(fd);
+		return;
+	}
+	pthread_mutex_unlock(&s->mu);
+	c = cfgd_server_client_new(s, cred.pid, cred.uid);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_mutex_lock(&s->mu);
+	if (pthread_create(&c->thread, &attr, client_thread, c) != 0) {
+		pthread_mutex_unlock(&s->mu);
+		plog("connection from pid %d: no thread", (int)cred.pid);
+		close(fd);
+		free(c);
+	} else {
+		c->next = s->clients;
+		s->clients = c;
+		s->n_clients++;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
+{
+	for (;;) {
+		struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN },
+				       { .fd = stop_fd, .events = POLLIN } };
+		int n = poll(p, 2, 1000);
+
+		reap(s, false);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		if (p[1].revents)
+			break;
+		if (p[0].revents & POLLIN)
+			accept_one(s, listen_fd);
+	}
+	reap(s, true);
+	return 0;
+}

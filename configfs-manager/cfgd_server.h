@@ -1,0 +1,77 @@
+/*
+ * cfgd_server.h — the request handling of scsipub-cfgd (the configfs manager daemon):
+ * the single, privileged owner of the LIO objects of anonymous sessions and of the
+ * sweeps after provisioned-target logins. Requests (cfgd_proto.h) arrive on a Unix
+ * SOCK_SEQPACKET socket from unprivileged clients (the portal; scsipub-ctl); each is
+ * untrusted input: parsed and validated, then checked against the daemon's own state
+ * (its catalog, the sessions the asking connection owns).
+ *
+ * Peer credentials: at accept the peer's uid comes from SO_PEERCRED; root and the uids
+ * given in cfg.allow_uids may talk to the daemon, others are closed at once (logged).
+ *
+ * Lifetime: an anonymous session belongs to the connection that made it; when that
+ * connection ends (its client closed it or died), the session is destroyed, so a
+ * crashed portal leaves nothing behind.
+ *
+ * Bounds: cfg.max_clients connections (each one thread), cfg.max_sessions anonymous
+ * sessions in all (EMFILE beyond), CFGD_MSG_MAX bytes per message.
+ * Thread-safe: one mutex serialises the session table and every configfs change.
+ */
+#ifndef SCSIPUB_CFGD_SERVER_H
+#define SCSIPUB_CFGD_SERVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "anon.h"
+
+struct cfs;
+
+#define CFGD_ALLOW_UIDS_MAX 8
+
+struct cfgd_server_cfg {
+	struct cfs *cfs;            /* used under the server's mutex only; not owned */
+	const char *images_dir;     /* the anonymous catalog (catalog.h) */
+	struct anon_cfg anon;       /* strings copied */
+	unsigned max_clients;       /* connections at once */
+	unsigned max_sessions;      /* anonymous sessions at once */
+	uid_t allow_uids[CFGD_ALLOW_UIDS_MAX]; /* besides root */
+	unsigned n_allow_uids;
+};
+
+struct cfgd_server;
+struct cfgd_client;
+
+/* A server (copies cfg's strings). NULL + errno on failure. */
+struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg);
+/* Destroy every remaining session, then free. No client thread may be running. */
+void cfgd_server_free(struct cfgd_server *s);
+
+/*
+ * Serve listen_fd (a bound, listening SOCK_SEQPACKET Unix socket) until stop_fd
+ * becomes readable: accept, check peer credentials, one thread per connection. Waits
+ * for the connection threads to end before returning (it shuts their sockets down).
+ * 0 or -errno.
+ */
+int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd);
+
+/* One client connection (tests drive these without a socket). */
+struct cfgd_client *cfgd_server_client_new(struct cfgd_server *s, pid_t pid, uid_t uid);
+/* The connection ended: destroy the sessions it owns, free it. */
+void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c);
+
+/*
+ * Handle one request message (msg, len bytes) of client c; the response message goes
+ * to out (outlen bytes, at least CFGD_MSG_MAX). Returns the response length (> 0).
+ * Never fails: a bad request gets an {"ok": false} response.
+ */
+size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
+			  size_t len, char *out, size_t outlen);
+
+/* Number of live anonymous sessions. */
+size_t cfgd_server_sessions(struct cfgd_server *s);
+
+/* Whether uid may talk to the daemon (root or cfg.allow_uids). */
+int cfgd_server_uid_allowed(const struct cfgd_server *s, uid_t uid);
+
+#endif
