@@ -55,6 +55,7 @@
 #include "log.h"
 #include "login.h"
 #include "options.h"
+#include "privdrop.h"
 #include "pdu.h"
 #include "pdufilter.h"
 #include "pio.h"
@@ -436,7 +437,7 @@ static bool disk_room(const struct conn *c, const struct login_req *req)
 
 	if (!opts.disk_reserve)
 		return true;
-	r = snprintf(dir, sizeof(dir), "%s/%s", opts.state, SESSION_OVERLAY_SUBDIR);
+	r = snprintf(dir, sizeof(dir), "%s/%s", opts.state, ANON_OVERLAY_SUBDIR);
 	r = r < 0 || (size_t)r >= sizeof(dir) ? -ENOENT
 					       : fsspace_has_reserve(dir, opts.disk_reserve, &avail);
 	if (r == -ENOENT) {
@@ -514,7 +515,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		reject(cio, p, LOGIN_TOO_MANY_CONNECTIONS);
 		return;
 	}
-	r = session_acquire(mgr, req->initiator, e, c->peer, &s, err, sizeof(err));
+	r = session_acquire(mgr, req->initiator, e->iqn, c->peer, &s, err, sizeof(err));
 	catalog_free(&cat);
 	if (r < 0) {
 		plog("login from %s (%s) to %s: provisioning failed: %s", c->peer,
@@ -838,10 +839,8 @@ int main(int argc, char **argv)
 	char err[512];
 	struct sigaction sa;
 	struct session_cfg sc;
-	struct cfs *cfs;
 	char tab_path[PATH_MAX];
-	unsigned removed = 0;
-	int lfd, tls_lfd, r, lock;
+	int lfd, tls_lfd, r;
 
 	if (options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
 		fprintf(stderr, "scsipub-portal: %s\n", err);
@@ -849,6 +848,7 @@ int main(int argc, char **argv)
 	}
 	if (opts.help)
 		return 0;
+	plog_program = "scsipub-portal";
 	plog_verbose = opts.verbose;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (!realpath(opts.images, images_dir)) {
@@ -869,29 +869,6 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	cfs = cfs_open(opts.configfs);
-	if (!cfs) {
-		plog("cannot open configfs at %s: %s", opts.configfs, strerror(errno));
-		return 1;
-	}
-	/* The api-server's janitor and provisioning change configfs too (pv* objects). */
-	lock = prov_lock(opts.state);
-	if (lock < 0)
-		plog("locking %s/%s: %s (sweeping without it)", opts.state, PROV_LOCK_FILE,
-		     strerror(-lock));
-	r = cfs_sweep(cfs, SESSION_NAME_PREFIX, &removed);
-	prov_unlock(lock);
-	if (r < 0)
-		plog("sweep of leftover sessions: %s (removed %u objects)", cfs_error(cfs), removed);
-	else
-		plog("sweep: removed %u leftover session objects", removed);
-	if (!opts.keep_overlays) {
-		r = session_clean_overlays(opts.state);
-		if (r < 0)
-			plog("cleaning %s/%s: %s", opts.state, SESSION_OVERLAY_SUBDIR, strerror(-r));
-		else
-			plog("deleted %d stale overlay files", r);
-	}
 	unknown_log = ratelog_new(RATELOG_WINDOW_S);
 	refuse_log = ratelog_new(RATELOG_WINDOW_S);
 	{
@@ -904,7 +881,7 @@ int main(int argc, char **argv)
 
 		limits = iplimit_new(&lc);
 	}
-	sweeper = provsweep_new(opts.configfs, opts.state);
+	sweeper = provsweep_new_remote(opts.cfgd_socket);
 	if (!sweeper) {
 		plog("out of memory");
 		return 1;
@@ -919,13 +896,7 @@ int main(int argc, char **argv)
 	if (conn_tab)
 		conntab_publish(conn_tab); /* an empty list: no connections yet */
 	memset(&sc, 0, sizeof(sc));
-	sc.cfs = cfs;
-	sc.state_dir = opts.state;
-	sc.lio_portal = opts.lio;
-	sc.write_limit = opts.anon_write_limit;
-	sc.keep_overlays = opts.keep_overlays;
-	sc.nopin_interval = opts.nopin_interval;
-	sc.nopin_timeout = opts.nopin_timeout;
+	sc.cfgd_socket = opts.cfgd_socket;
 	mgr = session_mgr_new(&sc);
 	if (!mgr || !unknown_log || !conn_tab || !limits || !refuse_log) {
 		plog("out of memory");
@@ -937,15 +908,22 @@ int main(int argc, char **argv)
 	if (lfd < 0) {
 		plog("cannot listen on %s: %s", opts.listen, strerror(-lfd));
 		session_mgr_free(mgr);
-		cfs_close(cfs);
 		return 1;
 	}
 	tls_lfd = open_tls_listener();
 	if (tls_lfd == -2) {
 		close(lfd);
 		session_mgr_free(mgr);
-		cfs_close(cfs);
 		return 1;
+	}
+	if (opts.user[0]) {
+		r = privdrop_to(opts.user, err, sizeof(err));
+		if (r < 0) {
+			plog("--user %s: %s", opts.user, err);
+			return 1;
+		}
+		plog("running as %s (uid %u, gid %u, no capabilities)", opts.user,
+		     (unsigned)getuid(), (unsigned)getgid());
 	}
 	plog("listening on %s (advertising %s, relaying to LIO at %s)", opts.listen,
 	     opts.public_addr, opts.lio);
@@ -984,7 +962,6 @@ int main(int argc, char **argv)
 	shutdown_connections();
 	plog("tearing down %zu sessions", session_count(mgr));
 	session_mgr_free(mgr);
-	cfs_close(cfs);
 	ratelog_free(unknown_log);
 	ratelog_free(refuse_log);
 	iplimit_free(limits);

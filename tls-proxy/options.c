@@ -4,6 +4,7 @@
 #include "options.h"
 #include "fsspace.h"
 #include "optable.h"
+#include "cfgd_proto.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,10 +28,6 @@ static const struct optable_opt table[] = {
 	  "state directory; session overlays live in DIR/overlays", false },
 	{ "configfs", NULL, OPTABLE_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
 	  "LIO configfs root", false },
-	{ "anon-write-limit", "write-limit", OPTABLE_U64, F(anon_write_limit), "67108864", "BYTES",
-	  0, UINT64_MAX,
-	  "overlay each anonymous session may allocate, in whole filesystem blocks (64 MiB "
-	  "tier cap); 0 = unlimited", false },
 	{ "disk-reserve", NULL, OPTABLE_U64, F(disk_reserve), FSSPACE_DEFAULT_RESERVE_TEXT, "BYTES",
 	  0, UINT64_MAX,
 	  "new anonymous logins get 0x0302 (out of resources) while DIR/overlays' filesystem "
@@ -76,8 +73,12 @@ static const struct optable_opt table[] = {
 	  "PEM private key (unencrypted) of --tls-cert (default: in --tls-cert's file)", false },
 	{ "tls-reload-interval", NULL, OPTABLE_U32, F(tls_reload_interval), "60", "SECONDS", 1,
 	  86400, "look at --tls-cert/--tls-key this often; changed files are reloaded", false },
-	{ "keep-overlays", NULL, OPTABLE_FLAG, F(keep_overlays), "off", "flag", 0, 0,
-	  "keep overlay + bitmap files at session teardown and startup (crash tests)", false },
+	{ "cfgd-socket", NULL, OPTABLE_PATH, F(cfgd_socket), CFGD_SOCKET_DEFAULT, "PATH", 0, 0,
+	  "socket of scsipub-cfgd, the configfs manager that makes the anonymous sessions' "
+	  "LIO objects", false },
+	{ "user", NULL, OPTABLE_STR, F(user), "", "USER", 0, 0,
+	  "when started as root: become USER (name, uid or uid:gid; no capabilities) once "
+	  "the listeners are open; empty = keep the starting user", false },
 	{ "verbose", NULL, OPTABLE_FLAG, F(verbose), "off", "flag", 0, 0,
 	  "log discovery logins, SendTargets and logouts too", false },
 };

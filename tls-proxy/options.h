@@ -21,8 +21,6 @@ struct portal_options {
 	char images[PATH_MAX];              /* catalog directory */
 	char state[PATH_MAX];               /* state directory (overlays/) */
 	char configfs[PATH_MAX];            /* LIO configfs root */
-	uint64_t anon_write_limit;          /* bytes per anonymous session, 0 = unlimited
-					       (--anon-write-limit, alias --write-limit) */
 	uint64_t disk_reserve;              /* bytes kept available on <state>/overlays'
 					       filesystem: below it new anonymous logins
 					       get 0x0302 (fsspace.h); 0 = no check */
@@ -43,7 +41,8 @@ struct portal_options {
 	char tls_cert[PATH_MAX];            /* PEM certificate (chain), "" = TLS off */
 	char tls_key[PATH_MAX];             /* PEM private key, "" = in tls_cert */
 	uint32_t tls_reload_interval;       /* seconds between looks at cert/key */
-	bool keep_overlays;
+	char cfgd_socket[PATH_MAX];          /* scsipub-cfgd's socket */
+	char user[64];                       /* --user: drop root to this user, "" = no */
 	bool verbose;
 	bool help;                          /* --help was given (usage printed) */
 };

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cfgd_client.h"
 #include "cfs.h"
 #include "prov.h"
 
@@ -30,6 +32,7 @@ struct provsweep {
 	struct pair *pairs;
 	char *root;           /* configfs root, NULL = default */
 	char *state;          /* state directory for prov_lock, NULL = none */
+	char *cfgd;           /* scsipub-cfgd socket: sweep through it; NULL = locally */
 };
 
 struct provsweep *provsweep_new(const char *configfs_root, const char *state_dir)
@@ -49,6 +52,17 @@ struct provsweep *provsweep_new(const char *configfs_root, const char *state_dir
 	return s;
 }
 
+struct provsweep *provsweep_new_remote(const char *cfgd_socket)
+{
+	struct provsweep *s = provsweep_new(NULL, NULL);
+
+	if (s && !(s->cfgd = strdup(cfgd_socket))) {
+		provsweep_free(s);
+		return NULL;
+	}
+	return s;
+}
+
 void provsweep_free(struct provsweep *s)
 {
 	if (!s)
@@ -65,6 +79,7 @@ void provsweep_free(struct provsweep *s)
 	pthread_mutex_destroy(&s->mu);
 	free(s->root);
 	free(s->state);
+	free(s->cfgd);
 	free(s);
 }
 
@@ -121,12 +136,21 @@ out:
 	return r;
 }
 
-/* Sweep target's dynamic ACL of name (configfs lock held by the caller). */
-static int sweep_one(struct cfs *c, const char *target, const char *name, char *err,
+/* Sweep target's dynamic ACL of name: on c (configfs lock held by the caller), or
+ * through scsipub-cfgd's connection fd when c is NULL. */
+static int sweep_one(struct cfs *c, int fd, const char *target, const char *name, char *err,
 		     size_t errlen)
 {
-	int r = cfs_acl_sweep_dynamic(c, target, name);
+	char why[512];
+	int r;
 
+	if (!c) {
+		r = cfgd_acl_sweep(fd, target, name, why, sizeof(why));
+		if (r < 0 && err)
+			snprintf(err, errlen, "%s", why);
+		return r;
+	}
+	r = cfs_acl_sweep_dynamic(c, target, name);
 	if (r < 0 && err)
 		snprintf(err, errlen, "%s", cfs_error(c));
 	return r;
@@ -148,6 +172,19 @@ static int sweep(struct provsweep *s, const char *target, const char *initiator,
 	}
 	for (size_t i = 0; i <= n; i++)
 		lower[i] = (char)tolower((unsigned char)initiator[i]);
+	if (s->cfgd) {
+		int fd = cfgd_connect(s->cfgd, err, err ? errlen : 0);
+
+		if (fd < 0)
+			return fd;
+		r = sweep_one(NULL, fd, target, lower, err, errlen);
+		if (r >= 0 && strcmp(lower, initiator)) {
+			r2 = sweep_one(NULL, fd, target, initiator, err, errlen);
+			r = r2 < 0 ? r2 : (r2 > 0 ? 1 : r);
+		}
+		close(fd);
+		return r;
+	}
 	c = cfs_open(s->root);
 	if (!c) {
 		if (err)
@@ -164,9 +201,9 @@ static int sweep(struct provsweep *s, const char *target, const char *initiator,
 			return lock;
 		}
 	}
-	r = sweep_one(c, target, lower, err, errlen);
+	r = sweep_one(c, -1, target, lower, err, errlen);
 	if (r >= 0 && strcmp(lower, initiator)) {
-		r2 = sweep_one(c, target, initiator, err, errlen);
+		r2 = sweep_one(c, -1, target, initiator, err, errlen);
 		if (r2 < 0)
 			r = r2;
 		else if (r2 > 0)

@@ -27,6 +27,9 @@ struct provsweep;
 /* A sweeper for configfs_root (NULL = CFS_DEFAULT_ROOT), locking in state_dir (NULL =
  * no lock file: tests). Caller owns; NULL on allocation failure. */
 struct provsweep *provsweep_new(const char *configfs_root, const char *state_dir);
+/* A sweeper that asks scsipub-cfgd (cfgd_proto.h: acl_sweep) at cfgd_socket to free the
+ * ACLs: the portal runs unprivileged. Caller owns; NULL on allocation failure. */
+struct provsweep *provsweep_new_remote(const char *cfgd_socket);
 /* Free it (NULL is a no-op). No relay may be between enter and leave. */
 void provsweep_free(struct provsweep *s);
 

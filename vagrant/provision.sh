@@ -4,7 +4,9 @@
 #
 #   provision.sh install   install Debian packages and build (needs root + apt)
 #   provision.sh start     load LIO modules (libkmod, via scsipub-ctl), start
-#                          scsipub-tcmu, wait for it to be ready, start scsipub-portal
+#                          scsipub-tcmu, wait for it to be ready, start scsipub-cfgd (the
+#                          configfs manager, root), the API, then scsipub-portal as the
+#                          unprivileged SCSIPUB_USER
 #   provision.sh stop      stop the portal (it tears its sessions down), the API, then
 #                          the handler
 #   provision.sh restart-control   restart scsipub-api, scsipub-prstore and the portal
@@ -15,7 +17,12 @@
 #   SCSIPUB_IMAGES        catalog directory of *.img / *.iso             (/var/lib/scsipub/catalog)
 #   SCSIPUB_STATE         state directory (overlays)                     (/var/lib/scsipub)
 #   SCSIPUB_PORTAL_ARGS   extra scsipub-portal options (after the hardening ones, so
-#                         they override them)
+#                         they override them); the anonymous-session policy options
+#                         among them (--keep-overlays, --anon-write-limit, and
+#                         --nopin-interval/--nopin-timeout too) go to scsipub-cfgd
+#   SCSIPUB_USER          user the portal runs as (created as a system user if
+#                         missing; its group may use scsipub-cfgd's socket); empty =
+#                         the portal stays root                          (scsipub)
 #   SCSIPUB_PORTAL_HARDENING  the portal's per-address limits, login timeout and NOP-In
 #                         keepalive (see scsipub-portal --help)
 #                         ("--max-conn-per-ip 16 --login-rate 10 --login-burst 40
@@ -56,6 +63,8 @@ TLS_PORT=${SCSIPUB_TLS_PORT-3261}
 API_HTTPS_PORT=${SCSIPUB_API_HTTPS_PORT-8443}
 TLS_CERT= TLS_KEY=
 LOGDIR=/var/log
+SVC_USER=${SCSIPUB_USER-scsipub}
+CFGD_SOCK=/run/scsipub/cfgd.sock
 say() { echo "provision: $*" >&2; }
 
 public_addr() {
@@ -83,6 +92,68 @@ start_handler() {
   setsid "$BIN/tcmu-handler/scsipub-tcmu" ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} \
     >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
   wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
+}
+
+# The unprivileged service user (SVC_USER): a system user, made if missing (useradd,
+# else a passwd/group line: the lab guest has no shadow utilities).
+ensure_user() {
+  [ -n "$SVC_USER" ] || return 0
+  getent passwd "$SVC_USER" >/dev/null 2>&1 && return 0
+  if command -v useradd >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$SVC_USER"
+  else
+    grep -q "^$SVC_USER:" /etc/group 2>/dev/null || echo "$SVC_USER:x:64099:" >>/etc/group
+    echo "$SVC_USER:x:64099:64099:scsipub:/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+  fi
+  say "created system user $SVC_USER"
+}
+
+# What the unprivileged portal may touch: its own state directory and the TLS files
+# (read); everything else under $STATE stays root's.
+portal_files() {
+  mkdir -p "$STATE/portal"
+  [ -n "$SVC_USER" ] || return 0
+  chown "$SVC_USER:$SVC_USER" "$STATE/portal"
+  chmod 0750 "$STATE/portal"
+  rm -f "$STATE/portal/connections.json"
+  if [ -n "$TLS_CERT" ]; then
+    chgrp "$SVC_USER" "$TLS_CERT" "$TLS_KEY" "$(dirname "$TLS_KEY")" 2>/dev/null || true
+    chmod g+r "$TLS_CERT" "$TLS_KEY" 2>/dev/null || true
+    chmod g+x "$(dirname "$TLS_KEY")" 2>/dev/null || true
+  fi
+}
+
+# Split the portal's extra options: the anonymous-session policy ones belong to
+# scsipub-cfgd (the nopin ones also stay with the portal: its TCP keepalive). Sets
+# PORTAL_EXTRA and CFGD_EXTRA.
+split_args() {
+  PORTAL_EXTRA=() CFGD_EXTRA=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --keep-overlays) CFGD_EXTRA+=("$1") ;;
+      --anon-write-limit|--write-limit) CFGD_EXTRA+=("$1" "$2"); shift ;;
+      --anon-write-limit=*|--write-limit=*) CFGD_EXTRA+=("$1") ;;
+      --nopin-interval|--nopin-timeout) CFGD_EXTRA+=("$1" "$2"); PORTAL_EXTRA+=("$1" "$2"); shift ;;
+      --nopin-interval=*|--nopin-timeout=*) CFGD_EXTRA+=("$1"); PORTAL_EXTRA+=("$1") ;;
+      *) PORTAL_EXTRA+=("$1") ;;
+    esac
+    shift
+  done
+}
+
+# scsipub-cfgd: the configfs manager (root), owner of the anonymous sessions' LIO
+# objects; the portal asks it over CFGD_SOCK. Sweeps leftovers at start.
+start_cfgd() {
+  # shellcheck disable=SC2206
+  local extra=(${SCSIPUB_PORTAL_HARDENING:---nopin-interval 5 --nopin-timeout 5} ${SCSIPUB_PORTAL_ARGS:-})
+  split_args "${extra[@]}"
+  : >"$LOGDIR/scsipub-cfgd.log"
+  setsid "$BIN/configfs-manager/scsipub-cfgd" --socket "$CFGD_SOCK" --state "$STATE" \
+    --images "$IMAGES" --lio 127.0.0.1:3262 \
+    ${SVC_USER:+--socket-group "$SVC_USER" --allow-users "$SVC_USER"} "${CFGD_EXTRA[@]}" \
+    >>"$LOGDIR/scsipub-cfgd.log" 2>&1 </dev/null &
+  wait_ready scsipub-cfgd $! 300 grep -q 'ready: listening' "$LOGDIR/scsipub-cfgd.log"
 }
 
 # PostgreSQL + scsipub-api. The API restores live and suspended sessions from the
@@ -180,9 +251,12 @@ portal_argv() {
   local extra=(${SCSIPUB_PORTAL_ARGS:-})
   local hardening=(${SCSIPUB_PORTAL_HARDENING:---max-conn-per-ip 16 --login-rate 10 \
     --login-burst 40 --login-timeout 10 --nopin-interval 5 --nopin-timeout 5})
+  split_args "${extra[@]}"
   PORTAL=("$BIN/tls-proxy/scsipub-portal" --listen "0.0.0.0:$PORT" --public "$(public_addr)"
-    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" "${hardening[@]}"
-    ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} "${extra[@]}")
+    --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" --cfgd-socket "$CFGD_SOCK"
+    ${SVC_USER:+--user "$SVC_USER"} "${hardening[@]}"
+    ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} "${PORTAL_EXTRA[@]}")
+  portal_files
 }
 
 stop_all() {
@@ -192,6 +266,8 @@ stop_all() {
   pkill -TERM -x scsipub-api 2>/dev/null || true
   for i in $(seq 100); do pgrep -x scsipub-api >/dev/null || break; sleep 0.1; done
   pkill -TERM -x scsipub-prstore 2>/dev/null || true
+  pkill -TERM -x scsipub-cfgd 2>/dev/null || true
+  for i in $(seq 100); do pgrep -x scsipub-cfgd >/dev/null || break; sleep 0.1; done
   pkill -TERM -x scsipub-tcmu 2>/dev/null || true
   for i in $(seq 50); do pgrep -x scsipub-tcmu >/dev/null || break; sleep 0.1; done
 }
@@ -223,7 +299,9 @@ start)
   mkdir -p /etc/target/pr "$STATE" "$IMAGES"
   "$BIN/configfs-manager/scsipub-ctl" load-modules
   stop_all
+  ensure_user
   start_handler
+  start_cfgd
   tls_files
   start_api
   start_prstore
