@@ -10,23 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <json-c/json.h>
 
+#include "cfgd_client.h"
 #include "cfs.h"
 #include "prov.h"
 
 #define PROG "scsipub-ctl"
 
 static const char usage_text[] =
-	"usage: " PROG " [--root DIR] [--plain] SUBCOMMAND [ARGS]\n"
+	"usage: " PROG " [--root DIR] [--plain] [--socket PATH] SUBCOMMAND [ARGS]\n"
 	"\n"
 	"Manage LIO targets, user (TCMU) backstores, LUNs and ACLs in configfs.\n"
 	"\n"
 	"options:\n"
 	"  --root DIR   configfs target root (default " CFS_DEFAULT_ROOT ")\n"
 	"  --plain      treat the root as a plain directory (tests)\n"
+	"  --socket PATH  scsipub-cfgd's socket (default " CFGD_SOCKET_DEFAULT ")\n"
 	"  -h, --help   this help\n"
 	"\n"
-	"subcommands:\n"
+	"through scsipub-cfgd, the configfs manager daemon (its socket; cfgd_proto.h):\n"
+	"  status                                the daemon's protocol version\n"
+	"  list                                  live anonymous sessions: backstore, LIO initiator,\n"
+	"                                        target, the InitiatorName sent, peer, client pid\n"
+	"\n"
+	"direct configfs subcommands (root; for operators and tests):\n"
 	"  load-modules                          load LIO modules, mount configfs, mkdir /etc/target/pr\n"
 	"  ls                                    print targets and user backstores\n"
 	"  sweep [--prefix P]                    remove leaked objects of backstores named P* (default sp)\n"
@@ -281,13 +290,57 @@ static int run(struct cfs *c, const char *sub, int argc, char **argv)
 	return r ? fail(sub, cfs_error(c)) : 0;
 }
 
+/* status / list: requests to scsipub-cfgd. */
+static int run_daemon(const char *sock, const char *sub, int nargs)
+{
+	struct cfgd_req q = { .op = !strcmp(sub, "list") ? CFGD_OP_LIST : CFGD_OP_HELLO };
+	struct json_object *o, *arr, *v;
+	char err[512];
+	int fd, r;
+
+	if (nargs)
+		return usage_error("%s: wrong number of arguments", sub);
+	fd = cfgd_connect(sock, err, sizeof(err));
+	if (fd < 0)
+		return fail(sub, err);
+	r = cfgd_call(fd, &q, &o, err, sizeof(err));
+	close(fd);
+	if (r < 0)
+		return fail(sub, err);
+	if (q.op == CFGD_OP_HELLO) {
+		json_object_object_get_ex(o, "v", &v);
+		printf("scsipub-cfgd at %s: protocol %d\n", sock ? sock : CFGD_SOCKET_DEFAULT,
+		       json_object_get_int(v));
+	} else if (json_object_object_get_ex(o, "anon", &arr)) {
+		size_t n = json_object_array_length(arr);
+
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(arr, i);
+			const char *k[] = { "backstore", "initiator", "target", "client", "peer", "pid" };
+
+			for (size_t j = 0; j < sizeof(k) / sizeof(k[0]); j++) {
+				json_object_object_get_ex(e, k[j], &v);
+				printf("%s%s", j ? " " : "", json_object_get_string(v));
+			}
+			printf("\n");
+		}
+		json_object_object_get_ex(o, "total", &v);
+		printf("%lld anonymous session(s)", (long long)json_object_get_int64(v));
+		json_object_object_get_ex(o, "truncated", &v);
+		printf("%s\n", json_object_get_boolean(v) ? " (list truncated)" : "");
+	}
+	json_object_put(o);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "root", required_argument, NULL, 'r' },
 					      { "plain", no_argument, NULL, 'P' },
+					      { "socket", required_argument, NULL, 's' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *root = NULL, *sub;
+	const char *root = NULL, *sub, *sock = NULL;
 	struct cfs *c;
 	int plain = 0, o, rc;
 
@@ -295,6 +348,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'r': root = optarg; break;
 		case 'P': plain = 1; break;
+		case 's': sock = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fprintf(stderr, "Try '" PROG " --help'.\n"); return 2;
 		}
@@ -306,6 +360,8 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	if (!strcmp(sub, "status") || !strcmp(sub, "list"))
+		return run_daemon(sock, sub, argc - optind - 1);
 	if (!strcmp(sub, "load-modules")) {
 		char err[512];
 

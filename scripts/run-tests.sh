@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): build, cmocka unit tests under
-# ASan+UBSan, bounded libFuzzer runs of the login parser and the relay's PDU filter (tests/fuzz, about 30 s),
+# ASan+UBSan, bounded libFuzzer runs of the login parser, the relay's PDU filter and scsipub-cfgd's request parser (tests/fuzz, about 35 s),
 # then the lab integration tests against real LIO in a QEMU VM.
 # Prints a per-suite table and a closing "N passed, M failed" line; exits non-zero on
 # any failure. LAB=0 skips the lab (unit tests only).
@@ -33,16 +33,16 @@ uf=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$log/unit.log" | awk '{s+=$4} END {print
 if [ "$unit_rc" -ne 0 ] && [ "$uf" -eq 0 ]; then uf=1; fi
 record "unit (cmocka)" "$up" "$uf"
 
-echo "== fuzz (libFuzzer, login parser + relay PDU filter, bounded runs)"
+echo "== fuzz (libFuzzer, login parser + relay PDU filter + cfgd requests, bounded runs)"
 start=$(date +%s)
 make -s -C tests/fuzz fuzz-smoke >"$log/fuzz.log" 2>&1
 fuzz_rc=$?
 grep -E '^Done [0-9]+ runs' "$log/fuzz.log"
 if [ "$fuzz_rc" -eq 0 ]; then
-  record "fuzz login parser + PDU filter ($(( $(date +%s) - start ))s)" 1 0
+  record "fuzz login, PDU filter, cfgd requests ($(( $(date +%s) - start ))s)" 1 0
 else
   tail -n 60 "$log/fuzz.log"   # the crash report; the input is in build/fuzz/artifacts
-  record "fuzz login parser + PDU filter ($(( $(date +%s) - start ))s)" 0 1
+  record "fuzz login, PDU filter, cfgd requests ($(( $(date +%s) - start ))s)" 0 1
 fi
 
 if [ "${LAB:-1}" != 0 ]; then
