@@ -3,6 +3,7 @@
  * (common).
  */
 #include "apiopt.h"
+#include "cfgd_proto.h"
 
 #include <errno.h>
 #include <string.h>
@@ -29,13 +30,16 @@ static const struct optable_opt table[] = {
 	{ "database", NULL, OPTABLE_STR, F(database), "", "URL",  0, 0,
 	  "libpq connection URL (default: the DATABASE_URL environment variable)", true },
 	{ "state", NULL, OPTABLE_PATH, F(state), "/var/lib/scsipub", "DIR", 0, 0,
-	  "state directory: images/<account>/, sessions/<id>/, portal/, api.ready", false },
-	{ "configfs", NULL, OPTABLE_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
-	  "LIO configfs root", false },
+	  "state directory: images/<account>/ and api/ready are the API's; sessions/<id>/ and "
+	  "portal/ are read", false },
+	{ "cfgd-socket", NULL, OPTABLE_PATH, F(cfgd_socket), CFGD_SOCKET_DEFAULT, "PATH", 0, 0,
+	  "socket of scsipub-cfgd, the configfs manager that makes the sessions' LIO objects",
+	  false },
+	{ "user", NULL, OPTABLE_STR, F(user), "", "USER", 0, 0,
+	  "when started as root: become USER (name, uid or uid:gid; no capabilities) before "
+	  "serving HTTP; empty = keep the starting user", false },
 	{ "catalog", NULL, OPTABLE_STR, F(catalog), "", "DIR", 0, 0,
 	  "anonymous catalog (*.img, *.iso) sessions may use (default: STATE/catalog)", false },
-	{ "lio", NULL, OPTABLE_ADDR, F(lio), "127.0.0.1:3262", "ADDR:PORT", 0, 0,
-	  "LIO's loopback network portal of provisioned targets", false },
 	{ "admin-key-file", NULL, OPTABLE_STR, F(admin_key_file), "", "FILE", 0, 0,
 	  "file holding the admin key for GET /admin (default: /admin disabled)", false },
 	{ "janitor-interval", NULL, OPTABLE_U32, F(janitor_interval), "600", "SECONDS", 1, 86400,

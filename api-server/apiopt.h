@@ -30,9 +30,9 @@ struct api_options {
 	char public_addr[APIOPT_ADDR_MAX]; /* HOST:PORT of the iSCSI portal, as advertised */
 	char database[APIOPT_URL_MAX];     /* libpq URL; "" = $DATABASE_URL */
 	char state[PATH_MAX];              /* state directory */
-	char configfs[PATH_MAX];           /* LIO configfs root */
+	char cfgd_socket[PATH_MAX];        /* scsipub-cfgd's socket */
+	char user[64];                     /* --user: drop root to this user, "" = no */
 	char catalog[PATH_MAX];            /* anonymous catalog dir; "" = <state>/catalog */
-	char lio[APIOPT_ADDR_MAX];         /* LIO's loopback portal */
 	char admin_key_file[PATH_MAX];     /* file holding the admin key; "" = no /admin */
 	uint32_t janitor_interval;         /* seconds */
 	uint64_t max_image_bytes;          /* bytes per private image (download and raw) */

@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "cfs.h"
 #include "fetch.h"
+#include "cfgd_client.h"
 #include "prov.h"
 
 void app_log(const char *fmt, ...)
@@ -106,13 +107,13 @@ uint64_t app_uptime(const struct app *a)
 	return (uint64_t)(t.tv_sec - a->started_mono.tv_sec);
 }
 
-int app_init(struct app *a, const struct api_options *o, struct db *db, struct cfs *cfs,
-	     char *err, size_t errlen)
+int app_init(struct app *a, const struct api_options *o, struct db *db, char *err,
+	     size_t errlen)
 {
 	a->o = *o;
 	a->db = db;
-	a->cfs = cfs;
-	pthread_mutex_init(&a->cfs_mu, NULL);
+	a->cfgd_fd = -1;
+	pthread_mutex_init(&a->cfgd_mu, NULL);
 	pthread_mutex_init(&a->watch_mu, NULL);
 	pthread_mutex_init(&a->stop_mu, NULL);
 	pthread_cond_init(&a->stop_cv, NULL);
@@ -173,10 +174,10 @@ void app_fini(struct app *a)
 	free(a->resv);
 	a->resv = NULL;
 	a->nresv = 0;
-	if (a->cfs)
-		cfs_close(a->cfs);
+	if (a->cfgd_fd >= 0)
+		close(a->cfgd_fd);
+	a->cfgd_fd = -1;
 	db_close(a->db);
-	a->cfs = NULL;
 	a->db = NULL;
 }
 
@@ -755,6 +756,39 @@ int app_session_connections(struct app *a, const char *id)
 	return c;
 }
 
+/* The daemon went away (restarted): worth one new connection. */
+static bool cfgd_gone(int rc)
+{
+	return rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN || rc == -EBADF;
+}
+
+/* a's connection to scsipub-cfgd, made when missing (fresh: made anew). Caller holds
+ * a->cfgd_mu. The fd, or -errno with a reason. */
+static int cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen)
+{
+	if (fresh && a->cfgd_fd >= 0) {
+		close(a->cfgd_fd);
+		a->cfgd_fd = -1;
+	}
+	if (a->cfgd_fd < 0)
+		a->cfgd_fd = cfgd_connect(a->o.cfgd_socket, err, errlen);
+	return a->cfgd_fd;
+}
+
+/* Run CALL (an expression using fd) on the daemon connection under cfgd_mu, once
+ * more on a new connection when the daemon restarted; rc gets its result. */
+#define CFGD_DO(a, rc, err, errlen, CALL)                                            \
+	do {                                                                         \
+		pthread_mutex_lock(&(a)->cfgd_mu);                                   \
+		for (int try_ = 0; try_ < 2; try_++) {                               \
+			int fd = cfgd_fd((a), try_ > 0, (err), (errlen));             \
+			(rc) = fd < 0 ? fd : (CALL);                                 \
+			if (!cfgd_gone(rc) && fd >= 0)                               \
+				break;                                               \
+		}                                                                    \
+		pthread_mutex_unlock(&(a)->cfgd_mu);                                 \
+	} while (0)
+
 static int prov_create_locked(struct app *a, const struct db_session *s,
 			      const struct prov_lun *pl, char *err, size_t errlen)
 {
@@ -763,9 +797,7 @@ static int prov_create_locked(struct app *a, const struct db_session *s,
 				   .write_limit_bytes = a->o.lun_write_limit };
 	int rc;
 
-	pthread_mutex_lock(&a->cfs_mu);
-	rc = prov_session_create(a->cfs, a->o.state, a->o.lio, &ps, err, errlen);
-	pthread_mutex_unlock(&a->cfs_mu);
+	CFGD_DO(a, rc, err, errlen, cfgd_prov_create(fd, &ps, err, errlen));
 	return rc;
 }
 
@@ -854,9 +886,7 @@ int app_session_destroy(struct app *a, const char *id, int64_t account_id, char 
 	if (rc < 0)
 		return rc;
 	db_session_clear(&s);
-	pthread_mutex_lock(&a->cfs_mu);
-	rc = prov_session_destroy(a->cfs, a->o.state, id, err, errlen);
-	pthread_mutex_unlock(&a->cfs_mu);
+	CFGD_DO(a, rc, err, errlen, cfgd_prov_destroy(fd, id, err, errlen));
 	if (rc < 0) {
 		app_log("session %s: destroy: %s", id, err);
 		return rc;
@@ -866,32 +896,18 @@ int app_session_destroy(struct app *a, const char *id, int64_t account_id, char 
 	return rc == -ENOENT ? 0 : rc;
 }
 
-uint64_t app_session_written(const struct app *a, const char *id)
+uint64_t app_session_written(struct app *a, const char *id)
 {
-	char dir[PATH_MAX];
-	uint64_t sum = 0;
-	struct dirent *e;
-	DIR *d;
+	char err[256];
+	uint64_t written = 0;
+	int64_t logins;
+	int conns, rc;
 
-	if (!prov_id_valid(id) ||
-	    snprintf(dir, sizeof(dir), "%s/%s/%s", a->o.state, PROV_SESSIONS_SUBDIR, id) >=
-		    (int)sizeof(dir))
+	if (!prov_id_valid(id))
 		return 0;
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		struct stat st;
-
-		if (l < 5 || strcmp(e->d_name + l - 4, ".ovl"))
-			continue;
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode))
-			sum += (uint64_t)st.st_blocks * 512;
-	}
-	closedir(d);
-	return sum;
+	CFGD_DO(a, rc, err, sizeof(err),
+		cfgd_prov_status(fd, id, &conns, &logins, &written, err, sizeof(err)));
+	return rc < 0 ? 0 : written;
 }
 
 /* ---- restore, watcher, janitor --------------------------------------------- */
@@ -993,14 +1009,19 @@ void app_watch_tick(struct app *a, time_t now)
 		struct db_session *s = &v[i];
 		struct app_watch w = { .connections = -1 };
 		bool relogin = false;
-		uint64_t logins = 0;
-		int conns, lr;
+		uint64_t logins = 0, written;
+		int64_t lg = -1;
+		int conns = -1, lr, rc;
+		char why[256];
 		size_t k;
 
-		pthread_mutex_lock(&a->cfs_mu);
-		conns = prov_session_connections(a->cfs, s->id);
-		lr = prov_session_logins(a->cfs, s->id, &logins);
-		pthread_mutex_unlock(&a->cfs_mu);
+		/* The daemon unreachable: conns stays -1, nothing is judged this tick. */
+		CFGD_DO(a, rc, why, sizeof(why),
+			cfgd_prov_status(fd, s->id, &conns, &lg, &written, why, sizeof(why)));
+		if (rc < 0)
+			conns = -1;
+		lr = rc == 0 && lg >= 0 ? 0 : -1;
+		logins = lg > 0 ? (uint64_t)lg : 0;
 		pthread_mutex_lock(&a->watch_mu);
 		for (k = 0; k < a->nw && strcmp(a->w[k].id, s->id); k++)
 			;
@@ -1086,22 +1107,60 @@ void app_watch_tick(struct app *a, time_t now)
 	db_sessions_free(v, (size_t)n);
 }
 
-static int known(void *arg, const char *id)
-{
-	struct app *a = arg;
+/* The ids the daemon reports (cfgd_prov_list). */
+struct idlist {
+	char (*v)[PROV_ID_MAX + 1];
+	size_t n, cap;
+	bool oom;
+};
 
-	return db_session_exists(a->db, id);
+static void id_add(void *arg, const char *id)
+{
+	struct idlist *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		char (*v)[PROV_ID_MAX + 1] = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->oom = true;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", id);
 }
 
 int app_janitor_pass(struct app *a, unsigned *removed)
 {
+	struct idlist ids = { 0 };
 	char err[512] = "";
 	unsigned n = 0;
 	int rc;
 
-	pthread_mutex_lock(&a->cfs_mu);
-	rc = prov_janitor(a->cfs, a->o.state, known, a, &n, err, sizeof(err));
-	pthread_mutex_unlock(&a->cfs_mu);
+	/* Every provisioned session the daemon finds (configfs and state directory) that
+	 * no database row knows is removed; an id whose row cannot be read is kept. */
+	CFGD_DO(a, rc, err, sizeof(err), cfgd_prov_list(fd, id_add, &ids, err, sizeof(err)));
+	if (rc >= 0 && ids.oom) {
+		rc = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+	}
+	for (size_t i = 0; rc >= 0 && i < ids.n; i++) {
+		char why[512];
+		int r;
+
+		if (db_session_exists(a->db, ids.v[i]) != 0)
+			continue;
+		CFGD_DO(a, r, why, sizeof(why), cfgd_prov_destroy(fd, ids.v[i], why, sizeof(why)));
+		if (r < 0)
+			app_log("janitor: session %s: %s", ids.v[i], why);
+		else
+			n++;
+	}
+	free(ids.v);
+	if (rc > 0)
+		rc = 0; /* cfgd_prov_list's count */
 	if (rc < 0)
 		app_log("janitor: %s", err);
 	if (n)

@@ -1,10 +1,11 @@
 /*
  * app.h — scsipub-api's service core (docs/provisioned.md), used by the HTTP layer
  * (http.h) and main.c: private image fetches, provisioned sessions (rows in db.h +
- * configfs objects via prov.h), the watcher (1 s tick: connections -> live,
+ * their LIO objects, which scsipub-cfgd makes on request: cfgd_client.h), the watcher (1 s tick: connections -> live,
  * suspended, destroyed, evicted), the janitor and restore at startup.
  *
- * Threads: one struct cfs shared under cfs_mu; the database is thread-safe by itself
+ * Threads: one connection to scsipub-cfgd shared under cfgd_mu; the database is
+ * thread-safe by itself
  * (db.h). Functions return 0 or a negative errno with a one-line reason in err.
  */
 #ifndef SCSIPUB_APP_H
@@ -18,8 +19,6 @@
 
 #include "apiopt.h"
 #include "db.h"
-
-struct cfs;
 
 #define APP_VERSION "0.3.0"
 #define APP_CHAP_SECRET_LEN 16
@@ -54,8 +53,8 @@ struct app {
 	char public_addr[APIOPT_ADDR_MAX];
 	char admin_key[129];           /* "" = /admin disabled */
 	struct db *db;
-	struct cfs *cfs;
-	pthread_mutex_t cfs_mu;        /* serialises every use of cfs */
+	int cfgd_fd;                   /* connection to scsipub-cfgd, -1 = not (yet) open */
+	pthread_mutex_t cfgd_mu;       /* serialises every request on cfgd_fd */
 	time_t started;                /* wall clock at start */
 	struct timespec started_mono;
 
@@ -75,11 +74,12 @@ struct app {
 };
 
 /*
- * Fill a (zeroed by the caller) from options o with an open db and cfs: derives the
- * catalog dir, the public address and reads the admin key file. Takes ownership of
- * db and cfs (app_fini closes them). 0 or -errno.
+ * Fill a (zeroed by the caller) from options o with an open db: derives the catalog
+ * dir, the public address and reads the admin key file. Takes ownership of db
+ * (app_fini closes it). scsipub-cfgd (o->cfgd_socket) is connected on first use and
+ * again after it restarted. 0 or -errno.
  */
-int app_init(struct app *a, const struct api_options *o, struct db *db, struct cfs *cfs,
+int app_init(struct app *a, const struct api_options *o, struct db *db,
 	     char *err, size_t errlen);
 /* Stop the threads (if started) and free everything; sessions are left in place. */
 void app_fini(struct app *a);
@@ -173,7 +173,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 int app_session_destroy(struct app *a, const char *id, int64_t account_id, char *err,
 			size_t errlen);
 /* Bytes of overlay data session id holds (allocated size of its lun*.ovl files). */
-uint64_t app_session_written(const struct app *a, const char *id);
+uint64_t app_session_written(struct app *a, const char *id);
 /* Connections at the last watcher tick (-1 unknown). */
 int app_session_connections(struct app *a, const char *id);
 

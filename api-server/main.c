@@ -6,7 +6,7 @@
  *                              schema, restore live and suspended sessions into
  *                              configfs, serve HTTP (and HTTPS with --https-listen:
  *                              the portal's certificate, reloaded when its files
- *                              change), write <state>/api.ready and log
+ *                              change), write <state>/api/ready and log
  *                              "scsipub-api: ready"; SIGTERM/SIGINT stop it (sessions
  *                              stay in place for the next start)
  *   scsipub-api account-create NAME [--image-budget BYTES] [OPTIONS]
@@ -26,7 +26,7 @@
 
 #include "apiopt.h"
 #include "app.h"
-#include "cfs.h"
+#include "privdrop.h"
 #include "db.h"
 #include "fetch.h"
 #include "http.h"
@@ -192,12 +192,61 @@ static int start_https(struct app *a, const struct api_options *o, struct https_
 	return 0;
 }
 
+/* <state>/api/ready: written once sessions are restored (provision.sh waits for it). */
+#define API_READY "api/ready"
+
+/*
+ * The directories the API writes: <state>/api and <state>/images (private images), made
+ * 0750 and, with --user, given to that user. 0, or -1 after logging.
+ */
+static int own_dirs(const struct api_options *o)
+{
+	const char *sub[] = { "api", "images" };
+	uid_t uid = 0;
+	gid_t gid = 0;
+	char err[512], path[PATH_MAX];
+
+	if (o->user[0] && privdrop_ids(o->user, &uid, &gid, err, sizeof(err)) < 0) {
+		app_log("--user %s: %s", o->user, err);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		snprintf(path, sizeof(path), "%.4000s/%s", o->state, sub[i]);
+		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+			app_log("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (o->user[0] && chown(path, uid, gid) < 0) {
+			app_log("chown %s to %s: %s", path, o->user, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* With --user: leave root for good (privdrop.h), after the files only root may read
+ * (the admin key) are read and before any network input is. 0, or -1 after logging. */
+static int drop_root(const struct api_options *o)
+{
+	char err[512];
+
+	if (!o->user[0])
+		return 0;
+	if (privdrop_to(o->user, err, sizeof(err)) < 0) {
+		app_log("--user %s: %s", o->user, err);
+		return -1;
+	}
+	app_log("running as %s (uid %u, gid %u, no capabilities)", o->user, (unsigned)getuid(),
+		(unsigned)getgid());
+	return 0;
+}
+
 static int write_ready(const char *state)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/api.ready", state) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/" API_READY, state) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -216,7 +265,6 @@ int main(int argc, char **argv)
 	struct https_cert *hc;
 	struct timespec tick = { .tv_sec = 1 };
 	struct db *d;
-	struct cfs *cfs;
 	char err[512], ready[PATH_MAX + 16];
 	sigset_t set;
 	int sig = 0;
@@ -243,7 +291,9 @@ int main(int argc, char **argv)
 		app_log("state directory %s: %s", o.state, strerror(errno));
 		return 1;
 	}
-	snprintf(ready, sizeof(ready), "%s/api.ready", o.state);
+	if (own_dirs(&o) < 0)
+		return 1;
+	snprintf(ready, sizeof(ready), "%s/" API_READY, o.state);
 	unlink(ready);
 	if (fetch_init() < 0) {
 		app_log("libcurl initialisation failed");
@@ -252,15 +302,13 @@ int main(int argc, char **argv)
 	d = connect_and_migrate(&o);
 	if (!d)
 		return 1;
-	cfs = cfs_open(o.configfs);
-	if (!cfs) {
-		app_log("cannot open configfs at %s: %s", o.configfs, strerror(errno));
-		db_close(d);
+	memset(&a, 0, sizeof(a));
+	if (app_init(&a, &o, d, err, sizeof(err)) < 0) {
+		app_log("%s", err);
+		app_fini(&a);
 		return 1;
 	}
-	memset(&a, 0, sizeof(a));
-	if (app_init(&a, &o, d, cfs, err, sizeof(err)) < 0) {
-		app_log("%s", err);
+	if (drop_root(&o) < 0) {
 		app_fini(&a);
 		return 1;
 	}

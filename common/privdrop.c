@@ -29,12 +29,11 @@ static int cap_last(void)
 	return n;
 }
 
-int privdrop_to(const char *user, char *err, size_t errlen)
+int privdrop_ids(const char *user, uid_t *uid_out, gid_t *gid_out, char *err, size_t errlen)
 {
 	struct passwd *pw = getpwnam(user);
 	unsigned long uid, gid;
 	char *end;
-	int last;
 
 	if (pw) {
 		uid = pw->pw_uid;
@@ -50,6 +49,21 @@ int privdrop_to(const char *user, char *err, size_t errlen)
 	}
 	if (uid == 0 || gid == 0)
 		return reason_fail(err, errlen, -EINVAL, "user %s is root", user);
+	*uid_out = (uid_t)uid;
+	*gid_out = (gid_t)gid;
+	return 0;
+}
+
+int privdrop_to(const char *user, char *err, size_t errlen)
+{
+	struct passwd *pw = getpwnam(user);
+	uid_t uid;
+	gid_t gid;
+	int last, r;
+
+	r = privdrop_ids(user, &uid, &gid, err, errlen);
+	if (r < 0)
+		return r;
 	if (geteuid() != 0)
 		return reason_fail(err, errlen, -EPERM, "not running as root: cannot become %s",
 				   user);
@@ -58,10 +72,9 @@ int privdrop_to(const char *user, char *err, size_t errlen)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return reason_fail(err, errlen, -errno, "dropping capability %d: %s", cap,
 					   strerror(errno));
-	if ((pw ? initgroups(pw->pw_name, (gid_t)gid) : setgroups(0, NULL)) < 0)
+	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0)
 		return reason_fail(err, errlen, -errno, "groups of %s: %s", user, strerror(errno));
-	if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0 ||
-	    setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return reason_fail(err, errlen, -errno, "becoming %s: %s", user, strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return reason_fail(err, errlen, -errno, "no_new_privs: %s", strerror(errno));

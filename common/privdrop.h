@@ -7,6 +7,7 @@
 #define SCSIPUB_PRIVDROP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Become user (a name, or "uid" or "uid:gid" in decimal): empty the capability
@@ -18,5 +19,9 @@
  * user that is root, -EPERM not running as root.
  */
 int privdrop_to(const char *user, char *err, size_t errlen);
+
+/* The uid and gid privdrop_to would take for user (same syntax). 0, or -ENOENT /
+ * -EINVAL (root) with a reason. */
+int privdrop_ids(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
 
 #endif

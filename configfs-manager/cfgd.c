@@ -37,6 +37,7 @@ struct cfgd_options {
 	char allow_users[256];
 	char state[PATH_MAX];
 	char images[PATH_MAX];
+	char private_images[PATH_MAX];
 	char configfs[PATH_MAX];
 	char lio[64];
 	uint64_t anon_write_limit;
@@ -60,6 +61,9 @@ static const struct optable_opt table[] = {
 	  "state directory; anonymous overlays live in DIR/overlays", false },
 	{ "images", NULL, OPTABLE_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
 	  "anonymous catalog: *.img and *.iso files, recursively", false },
+	{ "private-images", NULL, OPTABLE_STR, F(private_images), "", "DIR", 0, 0,
+	  "the API's private images (provisioned LUNs may use files under it or --images) "
+	  "(default: STATE/images)", false },
 	{ "configfs", NULL, OPTABLE_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
 	  "LIO configfs root", false },
 	{ "lio", NULL, OPTABLE_ADDR, F(lio), "127.0.0.1:3262", "ADDR:PORT", 0, 0,
@@ -248,6 +252,9 @@ int main(int argc, char **argv)
 
 	sc.cfs = cfs;
 	sc.images_dir = o.images;
+	if (!o.private_images[0])
+		snprintf(o.private_images, sizeof(o.private_images), "%.4000s/images", o.state);
+	sc.private_dir = o.private_images;
 	sc.anon.state_dir = o.state;
 	sc.anon.lio_portal = o.lio;
 	sc.anon.write_limit = o.anon_write_limit;

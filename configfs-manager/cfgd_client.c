@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "aptpl.h"
+#include "prov.h"
 #include "reason.h"
 
 int cfgd_connect(const char *path, char *err, size_t errlen)
@@ -39,30 +42,41 @@ int cfgd_connect(const char *path, char *err, size_t errlen)
 int cfgd_call(int fd, const struct cfgd_req *q, struct json_object **resp, char *err,
 	      size_t errlen)
 {
-	char buf[CFGD_MSG_MAX + 256];
+	const size_t cap = CFGD_MSG_MAX + 256;
+	char *buf;
 	json_object *o, *v;
 	ssize_t n;
 	int len;
 
 	if (resp)
 		*resp = NULL;
+	buf = malloc(cap);
+	if (!buf)
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	len = cfgd_req_format(q, buf, CFGD_MSG_MAX);
-	if (len < 0)
-		return reason_fail(err, errlen, len, "%s: request does not fit", cfgd_op_name(q->op));
-	if (send(fd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
+	if (len < 0) {
+		free(buf);
+		return reason_fail(err, errlen, len, "%s: request does not fit in %d bytes",
+				   cfgd_op_name(q->op), CFGD_MSG_MAX);
+	}
+	if (send(fd, buf, (size_t)len, MSG_NOSIGNAL) < 0) {
+		free(buf);
 		return reason_fail(err, errlen, -errno, "%s: sending to scsipub-cfgd: %s",
 				   cfgd_op_name(q->op), strerror(errno));
+	}
 	do
-		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		n = recv(fd, buf, cap - 1, 0);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return reason_fail(err, errlen, -errno, "%s: receiving from scsipub-cfgd: %s",
-				   cfgd_op_name(q->op), strerror(errno));
-	if (n == 0)
-		return reason_fail(err, errlen, -ECONNRESET, "%s: scsipub-cfgd closed the connection",
-				   cfgd_op_name(q->op));
+	if (n <= 0) {
+		int e = n < 0 ? errno : ECONNRESET;
+
+		free(buf);
+		return reason_fail(err, errlen, -e, "%s: %s", cfgd_op_name(q->op),
+				   n < 0 ? strerror(e) : "scsipub-cfgd closed the connection");
+	}
 	buf[n] = '\0';
 	o = json_tokener_parse(buf);
+	free(buf);
 	if (!o || !json_object_is_type(o, json_type_object) ||
 	    !json_object_object_get_ex(o, "ok", &v)) {
 		json_object_put(o);
@@ -158,4 +172,107 @@ int cfgd_acl_sweep(int fd, const char *target, const char *initiator, char *err,
 	r = json_object_object_get_ex(o, "freed", &v) && json_object_get_int(v) ? 1 : 0;
 	json_object_put(o);
 	return r;
+}
+
+int cfgd_prov_create(int fd, const struct prov_session *ps, char *err, size_t errlen)
+{
+	struct cfgd_req q = { .op = CFGD_OP_PROV_CREATE };
+	struct cfgd_prov p = { .write_limit = ps->write_limit_bytes, .n_luns = ps->n_luns };
+	int r;
+
+	if (snprintf(q.id, sizeof(q.id), "%s", ps->id) >= (int)sizeof(q.id) ||
+	    snprintf(p.chap_user, sizeof(p.chap_user), "%s", ps->chap_user) >=
+		    (int)sizeof(p.chap_user) ||
+	    snprintf(p.chap_secret, sizeof(p.chap_secret), "%s", ps->chap_secret) >=
+		    (int)sizeof(p.chap_secret))
+		return reason_fail(err, errlen, -EINVAL, "prov_create: id or CHAP too long");
+	p.luns = calloc(ps->n_luns ? ps->n_luns : 1, sizeof(*p.luns));
+	if (!p.luns)
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < ps->n_luns; i++) {
+		const char *b = ps->luns[i].base_path ? ps->luns[i].base_path : "";
+
+		if (snprintf(p.luns[i].base, sizeof(p.luns[i].base), "%s", b) >=
+		    (int)sizeof(p.luns[i].base)) {
+			free(p.luns);
+			return reason_fail(err, errlen, -ENAMETOOLONG, "LUN %u: base path %s too "
+					   "long", i, b);
+		}
+		p.luns[i].size_bytes = ps->luns[i].size_bytes;
+		p.luns[i].pr = (struct aptpl_state *)ps->luns[i].pr; /* only read */
+	}
+	q.prov = &p;
+	r = cfgd_call(fd, &q, NULL, err, errlen);
+	free(p.luns);
+	return r;
+}
+
+int cfgd_prov_destroy(int fd, const char *id, char *err, size_t errlen)
+{
+	struct cfgd_req q = { .op = CFGD_OP_PROV_DESTROY };
+
+	snprintf(q.id, sizeof(q.id), "%s", id);
+	return cfgd_call(fd, &q, NULL, err, errlen);
+}
+
+int cfgd_prov_list(int fd, cfgd_id_fn fn, void *arg, char *err, size_t errlen)
+{
+	char after[CFGD_ID_MAX + 1] = "";
+	int count = 0;
+
+	for (;;) {
+		struct cfgd_req q = { .op = CFGD_OP_PROV_LIST };
+		json_object *o, *ids, *t;
+		size_t n;
+		int r;
+
+		snprintf(q.after, sizeof(q.after), "%s", after);
+		r = cfgd_call(fd, &q, &o, err, errlen);
+		if (r < 0)
+			return r;
+		if (!json_object_object_get_ex(o, "ids", &ids) ||
+		    !json_object_is_type(ids, json_type_array)) {
+			json_object_put(o);
+			return reason_fail(err, errlen, -EPROTO, "prov_list: malformed response");
+		}
+		n = json_object_array_length(ids);
+		for (size_t i = 0; i < n; i++) {
+			const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
+
+			if (!id || !prov_id_valid(id) || strcmp(id, after) <= 0) {
+				json_object_put(o);
+				return reason_fail(err, errlen, -EPROTO, "prov_list: bad id");
+			}
+			snprintf(after, sizeof(after), "%s", id);
+			fn(arg, id);
+			count++;
+		}
+		json_object_object_get_ex(o, "truncated", &t);
+		r = n && t && json_object_get_boolean(t);
+		json_object_put(o);
+		if (!r)
+			return count;
+	}
+}
+
+int cfgd_prov_status(int fd, const char *id, int *connections, int64_t *logins,
+		     uint64_t *written, char *err, size_t errlen)
+{
+	struct cfgd_req q = { .op = CFGD_OP_PROV_STATUS };
+	json_object *o, *v;
+	int r;
+
+	snprintf(q.id, sizeof(q.id), "%s", id);
+	r = cfgd_call(fd, &q, &o, err, errlen);
+	if (r < 0)
+		return r;
+	*connections = json_object_object_get_ex(o, "connections", &v) ? json_object_get_int(v)
+									: -1;
+	*logins = json_object_object_get_ex(o, "logins", &v) ? json_object_get_int64(v) : -1;
+	*written = json_object_object_get_ex(o, "written", &v) &&
+				   json_object_get_int64(v) > 0
+			   ? (uint64_t)json_object_get_int64(v)
+			   : 0;
+	json_object_put(o);
+	return 0;
 }

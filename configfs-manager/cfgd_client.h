@@ -46,4 +46,29 @@ int cfgd_anon_destroy(int fd, const char *backstore, char *err, size_t errlen);
 int cfgd_acl_sweep(int fd, const char *target, const char *initiator, char *err,
 		   size_t errlen);
 
+struct prov_session;
+
+/*
+ * prov_create: ask the daemon to create or complete provisioned session ps (prov.h:
+ * prov_session_create; its base paths must lie in the daemon's catalog or private
+ * image directory, else -EACCES). -E2BIG when the request (PR state included) does not
+ * fit one CFGD_MSG_MAX message.
+ */
+int cfgd_prov_create(int fd, const struct prov_session *ps, char *err, size_t errlen);
+
+/* prov_destroy: prov_session_destroy of session id through the daemon. */
+int cfgd_prov_destroy(int fd, const char *id, char *err, size_t errlen);
+
+/* prov_status: initiators logged in to session id now (-1: no target), logins since
+ * its target was made (-1: unknown), overlay bytes allocated. */
+int cfgd_prov_status(int fd, const char *id, int *connections, int64_t *logins,
+		     uint64_t *written, char *err, size_t errlen);
+
+/* Called by cfgd_prov_list once per session id, in strcmp order. */
+typedef void (*cfgd_id_fn)(void *arg, const char *id);
+
+/* prov_list, every page: fn for each provisioned session id the daemon finds. The
+ * number of ids, or -errno. */
+int cfgd_prov_list(int fd, cfgd_id_fn fn, void *arg, char *err, size_t errlen);
+
 #endif

@@ -26,7 +26,23 @@
  *        free the dynamic node ACL LIO cached for `initiator` on provisioned target
  *        `target` (iqn...:s.<id>) after a login (cfs_acl_sweep_dynamic).
  *   list                                    -> {"anon": [{"backstore", "initiator",
- *        "target", "client", "peer", "pid"}...]}  every live anonymous session.
+ *        "target", "client", "peer", "pid"}...], "total", "truncated"}  live anonymous
+ *        sessions (as many as fit one message).
+ *   prov_create  id chap_user chap_secret write_limit luns  -> {"iqn"}
+ *        create or complete provisioned session `id` (prov.h: prov_session_create):
+ *        luns is an array of 1..PROV_LUNS_MAX objects {"base": path or "", "size":
+ *        bytes, "generation": PRgeneration, "pr": [registration...]}, a registration
+ *        {"initiator", "isid", "key" (decimal string), "holder", "type", "scope",
+ *        "all_tg_pt", "mapped_lun", "target", "tpgt", "target_lun"} (aptpl.h). The
+ *        daemon serves only base images under its catalog or private-image
+ *        directory (realpath checked).
+ *   prov_destroy id                          -> {}   (prov_session_destroy)
+ *   prov_status  id                          -> {"connections", "logins", "written"}
+ *        initiators logged in now (-1 when the target is missing), successful logins
+ *        since the target was made (-1 unknown), overlay bytes allocated (prov.h).
+ *   prov_list    [after]                     -> {"ids": [...], "truncated"}  the ids
+ *        of provisioned sessions found in configfs or the state directory, sorted,
+ *        those greater than `after` only (paging for janitors).
  */
 #ifndef SCSIPUB_CFGD_PROTO_H
 #define SCSIPUB_CFGD_PROTO_H
@@ -36,7 +52,7 @@
 
 #define CFGD_PROTO_VERSION 1
 #define CFGD_SOCKET_DEFAULT "/run/scsipub/cfgd.sock"
-#define CFGD_MSG_MAX 4096          /* bytes per request or response message */
+#define CFGD_MSG_MAX 65536         /* bytes per request or response message */
 #define CFGD_NAME_MAX 223          /* IQN length limit (RFC 7143 §4.2.7.1) */
 #define CFGD_PEER_MAX 63           /* "[v6addr]:port" */
 #define CFGD_BACKSTORE_MAX 31
@@ -47,6 +63,34 @@ enum cfgd_op {
 	CFGD_OP_ANON_DESTROY,
 	CFGD_OP_ACL_SWEEP,
 	CFGD_OP_LIST,
+	CFGD_OP_PROV_CREATE,
+	CFGD_OP_PROV_DESTROY,
+	CFGD_OP_PROV_LIST,
+	CFGD_OP_PROV_STATUS,
+};
+
+#define CFGD_ID_MAX 32             /* provisioned session id [a-z0-9]{1,32} (prov.h) */
+#define CFGD_SECRET_MAX 255
+#define CFGD_PATH_MAX 200          /* a base image path (fits a dev_config) */
+#define CFGD_LUNS_MAX 256
+#define CFGD_PR_REGS_MAX 256       /* PR registrations per LUN in one prov_create */
+
+struct aptpl_state;
+
+/* prov_create's LUN. */
+struct cfgd_prov_lun {
+	char base[CFGD_PATH_MAX + 1];  /* "" = blank disk */
+	uint64_t size_bytes;
+	struct aptpl_state *pr;        /* registrations + generation (heap) */
+};
+
+/* prov_create's payload (heap: cfgd_req_clear frees it). */
+struct cfgd_prov {
+	char chap_user[CFGD_NAME_MAX + 1];
+	char chap_secret[CFGD_SECRET_MAX + 1];
+	uint64_t write_limit;
+	struct cfgd_prov_lun *luns;
+	unsigned n_luns;
 };
 
 /* One request; unused fields are "". */
@@ -57,7 +101,14 @@ struct cfgd_req {
 	char client[CFGD_NAME_MAX + 1];
 	char peer[CFGD_PEER_MAX + 1];
 	char backstore[CFGD_BACKSTORE_MAX + 1];
+	char id[CFGD_ID_MAX + 1];      /* prov_create, prov_destroy */
+	char after[CFGD_ID_MAX + 1];   /* prov_list; "" = from the start */
+	struct cfgd_prov *prov;        /* prov_create only */
 };
+
+/* Free what a parsed request holds on the heap (req->prov); the request stays usable
+ * for its other fields. */
+void cfgd_req_clear(struct cfgd_req *req);
 
 /*
  * Parse and validate one request message (buf, len bytes; need not be NUL-terminated).
@@ -65,8 +116,10 @@ struct cfgd_req {
  * CFGD_PROTO_VERSION (else -EPROTO), a known "op", exactly the fields that op needs
  * (unknown keys are refused), each a string within its limit, printable ASCII, and
  * for names the IQN charset (lowercase letters, digits, '.', '-', ':'; initiator
- * names may hold upper case: LIO lowercases them). 0 with *req filled, or -EINVAL /
- * -EPROTO with a reason in err.
+ * names may hold upper case: LIO lowercases them). prov_create: nesting depth 5, at
+ * most CFGD_LUNS_MAX LUNs and CFGD_PR_REGS_MAX registrations per LUN, numbers in range,
+ * sizes multiples of 512. 0 with *req filled (call cfgd_req_clear), or -EINVAL /
+ * -EPROTO with a reason in err (nothing to free).
  */
 int cfgd_req_parse(const char *buf, size_t len, struct cfgd_req *req, char *err,
 		   size_t errlen);

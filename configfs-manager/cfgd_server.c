@@ -13,12 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog.h"
 #include "cfgd_proto.h"
 #include "cfs.h"
 #include "log.h"
+#include "aptpl.h"
+#include "prov.h"
 #include "provtarget.h"
 
 struct sess {
@@ -43,6 +46,7 @@ struct cfgd_server {
 	pthread_mutex_t mu;
 	struct cfgd_server_cfg cfg;
 	char images_dir[PATH_MAX];
+	char private_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	char lio_portal[128];
 	struct sess *sessions;
@@ -62,7 +66,10 @@ struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
 	snprintf(s->images_dir, sizeof(s->images_dir), "%s", cfg->images_dir);
 	snprintf(s->state_dir, sizeof(s->state_dir), "%s", cfg->anon.state_dir);
 	snprintf(s->lio_portal, sizeof(s->lio_portal), "%s", cfg->anon.lio_portal);
+	snprintf(s->private_dir, sizeof(s->private_dir), "%s",
+		 cfg->private_dir ? cfg->private_dir : "");
 	s->cfg.images_dir = s->images_dir;
+	s->cfg.private_dir = s->private_dir;
 	s->cfg.anon.state_dir = s->state_dir;
 	s->cfg.anon.lio_portal = s->lio_portal;
 	return s;
@@ -314,12 +321,136 @@ static size_t list_req(struct cfgd_server *s, char *out, size_t outlen)
 	return emit(o, out, outlen);
 }
 
+/* Whether path (absolute) resolves to a regular file under dir (also resolved). */
+static bool under(const char *path, const char *dir)
+{
+	char rp[PATH_MAX], rd[PATH_MAX];
+	struct stat st;
+	size_t n;
+
+	if (!dir[0] || !realpath(path, rp) || !realpath(dir, rd))
+		return false;
+	n = strlen(rd);
+	return !strncmp(rp, rd, n) && rp[n] == '/' && stat(rp, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static size_t prov_create_req(struct cfgd_server *s, struct cfgd_client *c,
+			      const struct cfgd_req *q, char *out, size_t outlen)
+{
+	const struct cfgd_prov *p = q->prov;
+	struct prov_lun *pl = calloc(p->n_luns, sizeof(*pl));
+	struct prov_session ps = { .id = q->id, .chap_user = p->chap_user,
+				   .chap_secret = p->chap_secret, .luns = pl,
+				   .n_luns = p->n_luns, .write_limit_bytes = p->write_limit };
+	char err[512] = "", iqn[PROV_IQN_LEN];
+	json_object *o;
+	int r;
+
+	if (!pl)
+		return fail(-ENOMEM, "out of memory", out, outlen);
+	for (unsigned i = 0; i < p->n_luns; i++) {
+		const struct cfgd_prov_lun *l = &p->luns[i];
+
+		if (l->base[0] && !under(l->base, s->cfg.images_dir) &&
+		    !under(l->base, s->cfg.private_dir)) {
+			free(pl);
+			snprintf(err, sizeof(err), "LUN %u: base image %s is not a file in the "
+				 "catalog or private image directory", i, l->base);
+			plog("prov_create %s from pid %d refused: %s", q->id, (int)c->pid, err);
+			return fail(-EACCES, err, out, outlen);
+		}
+		pl[i].base_path = l->base[0] ? l->base : NULL;
+		pl[i].size_bytes = l->size_bytes;
+		pl[i].pr = l->pr && (l->pr->n || l->pr->generation) ? l->pr : NULL;
+	}
+	pthread_mutex_lock(&s->mu);
+	r = prov_session_create(s->cfg.cfs, s->cfg.anon.state_dir, s->cfg.anon.lio_portal, &ps,
+				err, sizeof(err));
+	pthread_mutex_unlock(&s->mu);
+	free(pl);
+	if (r < 0) {
+		plog("prov_create %s: %s", q->id, err);
+		return fail(r, err, out, outlen);
+	}
+	plog("provisioned session %s: %u LUN(s) (client pid %d)", q->id, p->n_luns, (int)c->pid);
+	o = ok();
+	json_object_object_add(o, "iqn", json_object_new_string(prov_target_iqn(q->id, iqn,
+									      sizeof(iqn))));
+	return emit(o, out, outlen);
+}
+
+static size_t prov_destroy_req(struct cfgd_server *s, struct cfgd_client *c,
+			       const struct cfgd_req *q, char *out, size_t outlen)
+{
+	char err[512] = "";
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	r = prov_session_destroy(s->cfg.cfs, s->cfg.anon.state_dir, q->id, err, sizeof(err));
+	pthread_mutex_unlock(&s->mu);
+	if (r < 0)
+		return fail(r, err, out, outlen);
+	plog("provisioned session %s destroyed (client pid %d)", q->id, (int)c->pid);
+	return emit(ok(), out, outlen);
+}
+
+static size_t prov_list_req(struct cfgd_server *s, const struct cfgd_req *q, char *out,
+			    size_t outlen)
+{
+	char (*v)[PROV_ID_MAX + 1] = NULL, err[512] = "";
+	json_object *o, *arr;
+	size_t n = 0, used = 64;
+	bool truncated = false;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	r = prov_session_ids(s->cfg.cfs, s->cfg.anon.state_dir, &v, &n, err, sizeof(err));
+	pthread_mutex_unlock(&s->mu);
+	if (r < 0)
+		return fail(r, err, out, outlen);
+	o = ok();
+	arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		if (q->after[0] && strcmp(v[i], q->after) <= 0)
+			continue;
+		used += strlen(v[i]) + 3;
+		if (used >= CFGD_MSG_MAX) {
+			truncated = true;
+			break;
+		}
+		json_object_array_add(arr, json_object_new_string(v[i]));
+	}
+	free(v);
+	json_object_object_add(o, "ids", arr);
+	json_object_object_add(o, "truncated", json_object_new_boolean(truncated));
+	return emit(o, out, outlen);
+}
+
+static size_t prov_status_req(struct cfgd_server *s, const struct cfgd_req *q, char *out,
+			      size_t outlen)
+{
+	json_object *o = ok();
+	uint64_t logins = 0;
+	int conns, lr;
+
+	pthread_mutex_lock(&s->mu);
+	conns = prov_session_connections(s->cfg.cfs, q->id);
+	lr = prov_session_logins(s->cfg.cfs, q->id, &logins);
+	pthread_mutex_unlock(&s->mu);
+	json_object_object_add(o, "connections", json_object_new_int(conns < 0 ? -1 : conns));
+	json_object_object_add(o, "logins", json_object_new_int64(lr < 0 ? -1 : (int64_t)logins));
+	json_object_object_add(o, "written", json_object_new_int64(
+		(int64_t)prov_session_written(s->cfg.anon.state_dir, q->id)));
+	return emit(o, out, outlen);
+}
+
 size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
 			  size_t len, char *out, size_t outlen)
 {
 	struct cfgd_req q;
 	json_object *o;
 	char err[256];
+	size_t m;
 	int r;
 
 	r = cfgd_req_parse(msg, len, &q, err, sizeof(err));
@@ -341,6 +472,16 @@ size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const ch
 		return acl_sweep_req(s, &q, out, outlen);
 	case CFGD_OP_LIST:
 		return list_req(s, out, outlen);
+	case CFGD_OP_PROV_CREATE:
+		m = prov_create_req(s, c, &q, out, outlen);
+		cfgd_req_clear(&q);
+		return m;
+	case CFGD_OP_PROV_DESTROY:
+		return prov_destroy_req(s, c, &q, out, outlen);
+	case CFGD_OP_PROV_LIST:
+		return prov_list_req(s, &q, out, outlen);
+	case CFGD_OP_PROV_STATUS:
+		return prov_status_req(s, &q, out, outlen);
 	}
 	return fail(-EINVAL, "unknown op", out, outlen);
 }
@@ -350,20 +491,22 @@ static void *client_thread(void *arg)
 {
 	struct cfgd_client *c = arg;
 	struct cfgd_server *s = c->srv;
-	char in[CFGD_MSG_MAX + 1], out[CFGD_MSG_MAX + 256];
+	char *in = malloc(CFGD_MSG_MAX + 1), *out = malloc(CFGD_MSG_MAX + 256);
 
 	for (;;) {
-		ssize_t n = recv(c->fd, in, sizeof(in), 0);
+		ssize_t n = in && out ? recv(c->fd, in, CFGD_MSG_MAX + 1, 0) : -1;
 		size_t m;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		m = cfgd_server_handle(s, c, in, (size_t)n, out, sizeof(out));
+		m = cfgd_server_handle(s, c, in, (size_t)n, out, CFGD_MSG_MAX + 256);
 		if (send(c->fd, out, m, MSG_NOSIGNAL) < 0)
 			break;
 	}
+	free(in);
+	free(out);
 	pthread_mutex_lock(&s->mu);
 	destroy_owned(s, c, "client connection ended");
 	c->done = true;

@@ -1,7 +1,8 @@
 /*
  * cfgd_server.h — the request handling of scsipub-cfgd (the configfs manager daemon):
- * the single, privileged owner of the LIO objects of anonymous sessions and of the
- * sweeps after provisioned-target logins. Requests (cfgd_proto.h) arrive on a Unix
+ * the single, privileged owner of the LIO objects we make: anonymous sessions (anon.h),
+ * provisioned sessions (prov.h; asked for by the API) and the sweeps after
+ * provisioned-target logins. Requests (cfgd_proto.h) arrive on a Unix
  * SOCK_SEQPACKET socket from unprivileged clients (the portal; scsipub-ctl); each is
  * untrusted input: parsed and validated, then checked against the daemon's own state
  * (its catalog, the sessions the asking connection owns).
@@ -32,6 +33,8 @@ struct cfs;
 struct cfgd_server_cfg {
 	struct cfs *cfs;            /* used under the server's mutex only; not owned */
 	const char *images_dir;     /* the anonymous catalog (catalog.h) */
+	const char *private_dir;    /* the API's private images; prov_create serves base
+				       images under images_dir or private_dir only */
 	struct anon_cfg anon;       /* strings copied */
 	unsigned max_clients;       /* connections at once */
 	unsigned max_sessions;      /* anonymous sessions at once */

@@ -699,38 +699,46 @@ static int bs_id_cb(const char *name, void *arg)
 	return 0;
 }
 
-static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn known,
-			  void *arg, unsigned *removed, char *err, size_t errlen)
+/* The ids of every provisioned session found in configfs or under state_dir, unsorted,
+ * into *ids (caller frees ids->v). Caller holds the lock. */
+static int collect_ids(struct cfs *c, const char *state_dir, struct ids *ids, char *err,
+		       size_t errlen)
 {
-	struct ids ids = { 0 };
 	char path[PATH_MAX];
 	struct dirent *e;
 	DIR *d;
-	size_t i;
-	int r, first = 0;
+	int r;
 
-	r = cfs_list_targets(c, target_id_cb, &ids);
+	r = cfs_list_targets(c, target_id_cb, ids);
 	if (!r)
-		r = cfs_list_backstores(c, bs_id_cb, &ids);
-	if (r) {
-		first = reason_fail(err, errlen, r, "listing configfs: %s", cfs_error(c));
-		goto out;
-	}
+		r = cfs_list_backstores(c, bs_id_cb, ids);
+	if (r)
+		return reason_fail(err, errlen, r, "listing configfs: %s", cfs_error(c));
 	snprintf(path, sizeof(path), "%s/%s", state_dir, PROV_SESSIONS_SUBDIR);
 	d = opendir(path);
 	if (d) {
 		while ((e = readdir(d)))
 			if (prov_id_valid(e->d_name))
-				ids_add(&ids, e->d_name);
+				ids_add(ids, e->d_name);
 		closedir(d);
 	} else if (errno != ENOENT) {
-		first = reason_fail(err, errlen, -errno, "opendir %s: %s", path, strerror(errno));
-		goto out;
+		return reason_fail(err, errlen, -errno, "opendir %s: %s", path, strerror(errno));
 	}
-	if (ids.err) {
-		first = reason_fail(err, errlen, ids.err, "out of memory");
-		goto out;
-	}
+	if (ids->err)
+		return reason_fail(err, errlen, ids->err, "out of memory");
+	return 0;
+}
+
+static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn known,
+			  void *arg, unsigned *removed, char *err, size_t errlen)
+{
+	struct ids ids = { 0 };
+	size_t i;
+	int r, first;
+
+	first = collect_ids(c, state_dir, &ids, err, errlen);
+	if (first)
+		ids.n = 0;
 	for (i = 0; i < ids.n; i++) {
 		if (known(arg, ids.v[i]) != 0)
 			continue;
@@ -741,9 +749,38 @@ static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn kn
 		if (!r && removed)
 			(*removed)++;
 	}
-out:
 	free(ids.v);
 	return first;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int prov_session_ids(struct cfs *c, const char *state_dir, char (**v)[PROV_ID_MAX + 1],
+		     size_t *n, char *err, size_t errlen)
+{
+	struct ids ids = { 0 };
+	int r, fd;
+
+	*v = NULL;
+	*n = 0;
+	fd = prov_lock(state_dir);
+	if (fd < 0)
+		return reason_fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
+				   strerror(-fd));
+	r = collect_ids(c, state_dir, &ids, err, errlen);
+	prov_unlock(fd);
+	if (r) {
+		free(ids.v);
+		return r;
+	}
+	if (ids.n)
+		qsort(ids.v, ids.n, sizeof(ids.v[0]), id_cmp);
+	*v = ids.v;
+	*n = ids.n;
+	return 0;
 }
 
 int prov_janitor(struct cfs *c, const char *state_dir, prov_known_fn known, void *arg,
@@ -762,4 +799,30 @@ int prov_janitor(struct cfs *c, const char *state_dir, prov_known_fn known, void
 	r = janitor_locked(c, state_dir, known, arg, removed, err, errlen);
 	prov_unlock(fd);
 	return r;
+}
+
+uint64_t prov_session_written(const char *state_dir, const char *id)
+{
+	char dir[PATH_MAX];
+	uint64_t sum = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (!prov_id_valid(id) || session_dir(dir, sizeof(dir), state_dir, id) < 0)
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		struct stat st;
+
+		if (l < 5 || strcmp(e->d_name + l - 4, ".ovl"))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	return sum;
 }

@@ -121,6 +121,13 @@ int prov_session_connections(struct cfs *c, const char *id);
 int prov_session_logins(struct cfs *c, const char *id, uint64_t *accepts);
 
 /*
+ * Bytes the overlays of session id allocate on disk (st_blocks of
+ * <state_dir>/sessions/<id>/lun*.ovl, in bytes); 0 for a bad id or a missing
+ * directory. Takes no lock (read only).
+ */
+uint64_t prov_session_written(const char *state_dir, const char *id);
+
+/*
  * Callback for prov_janitor: 1 when session id is live or suspended (keep it), 0 when
  * unknown (remove it), negative on error (keep it: the janitor never removes what it
  * cannot prove unknown).
@@ -137,6 +144,14 @@ typedef int (*prov_known_fn)(void *arg, const char *id);
  */
 int prov_janitor(struct cfs *c, const char *state_dir, prov_known_fn known, void *arg,
 		 unsigned *removed, char *err, size_t errlen);
+
+/*
+ * The ids of every provisioned session found in configfs (targets, backstores) or as
+ * <state_dir>/sessions/<id>, sorted (strcmp) and without repeats, into *v (malloc'd:
+ * caller frees; NULL when *n == 0). Takes the configfs lock. 0 or -errno with a reason.
+ */
+int prov_session_ids(struct cfs *c, const char *state_dir, char (**v)[PROV_ID_MAX + 1],
+		     size_t *n, char *err, size_t errlen);
 
 /*
  * The target IQN of session id into buf (len bytes, PROV_IQN_LEN is enough).

@@ -26,7 +26,8 @@ running() { as_owner "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; }
 case $cmd in
 start)
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
-  chmod 700 "$dir"
+  # 0711: other users (the API's unprivileged user) reach the socket, list nothing
+  chmod 711 "$dir"
   if [ ! -f "$data/PG_VERSION" ]; then
     as_owner "$PGBIN/initdb" -D "$data" -U "$owner" -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
       { cat "$dir/initdb.log" >&2; exit 1; }

@@ -109,19 +109,14 @@ ensure_user() {
   say "created system user $SVC_USER"
 }
 
-# What the unprivileged portal may touch: its own state directory and the TLS files
-# (read); everything else under $STATE stays root's.
+# What the unprivileged portal may touch: its own state directory (and the TLS files,
+# tls_files); everything else under $STATE stays root's.
 portal_files() {
   mkdir -p "$STATE/portal"
   [ -n "$SVC_USER" ] || return 0
   chown "$SVC_USER:$SVC_USER" "$STATE/portal"
   chmod 0750 "$STATE/portal"
   rm -f "$STATE/portal/connections.json"
-  if [ -n "$TLS_CERT" ]; then
-    chgrp "$SVC_USER" "$TLS_CERT" "$TLS_KEY" "$(dirname "$TLS_KEY")" 2>/dev/null || true
-    chmod g+r "$TLS_CERT" "$TLS_KEY" 2>/dev/null || true
-    chmod g+x "$(dirname "$TLS_KEY")" 2>/dev/null || true
-  fi
 }
 
 # Split the portal's extra options: the anonymous-session policy ones belong to
@@ -157,7 +152,8 @@ start_cfgd() {
 }
 
 # PostgreSQL + scsipub-api. The API restores live and suspended sessions from the
-# database into configfs and writes $STATE/api.ready before the portal may start.
+# database (through scsipub-cfgd) and writes $STATE/api/ready before the portal may
+# start. It runs as SVC_USER: it owns $STATE/api and $STATE/images, nothing else.
 start_api() {
   [ "${SCSIPUB_API:-1}" = 1 ] || return 0
   [ -x "$BIN/api-server/scsipub-api" ] || { say "scsipub-api not built; provisioned tier off"; return 0; }
@@ -167,7 +163,7 @@ start_api() {
   fi
   export DATABASE_URL
   [ -s "$STATE/admin.key" ] || { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/admin.key"; chmod 600 "$STATE/admin.key"; }
-  rm -f "$STATE/api.ready"
+  rm -f "$STATE/api/ready"
   : >"$LOGDIR/scsipub-api.log"
   # shellcheck disable=SC2206
   local extra=(${SCSIPUB_API_ARGS:-}) https=() listen=${SCSIPUB_API_LISTEN:-0.0.0.0:8080}
@@ -178,9 +174,10 @@ start_api() {
   fi
   setsid "$BIN/api-server/scsipub-api" --listen "$listen" "${https[@]}" \
     --public "$(public_addr)" --state "$STATE" --catalog "$IMAGES" --admin-key-file "$STATE/admin.key" \
+    --cfgd-socket "$CFGD_SOCK" ${SVC_USER:+--user "$SVC_USER"} \
     ${SCSIPUB_FETCH_ALLOW:+--fetch-allow-net "$SCSIPUB_FETCH_ALLOW"} \
     "${extra[@]}" >>"$LOGDIR/scsipub-api.log" 2>&1 </dev/null &
-  wait_ready scsipub-api $! 600 test -f "$STATE/api.ready" || return 1
+  wait_ready scsipub-api $! 600 test -f "$STATE/api/ready" || return 1
   if [ ${#https[@]} -gt 0 ]; then
     say "API: https://$(public_addr | sed 's/:[0-9]*$//'):$API_HTTPS_PORT (certificate $TLS_CERT," \
       "$(openssl x509 -in "$TLS_CERT" -noout -fingerprint -sha256 2>/dev/null)); plain HTTP on $listen"
@@ -237,6 +234,12 @@ tls_files() {
     fi
   fi
   TLS_CERT=$cert TLS_KEY=$key
+  # The unprivileged portal and API read them (and re-read them when they change).
+  if [ -n "$SVC_USER" ]; then
+    chgrp "$SVC_USER" "$TLS_CERT" "$TLS_KEY" "$(dirname "$TLS_KEY")" 2>/dev/null || true
+    chmod g+r "$TLS_CERT" "$TLS_KEY" 2>/dev/null || true
+    chmod g+x "$(dirname "$TLS_KEY")" 2>/dev/null || true
+  fi
 }
 
 # The TLS listener's options, appended to PORTAL (after tls_files).

@@ -1,6 +1,7 @@
 /*
  * test_http.c — scsipub-api's HTTP layer in-process: the MHD daemon on 127.0.0.1:0
- * over a throwaway PostgreSQL cluster and a plain-directory configfs tree, driven with
+ * over a throwaway PostgreSQL cluster and scsipub-cfgd (in a thread, cfgd_test.h) on a
+ * plain-directory configfs tree, driven with
  * raw sockets. The 4xx matrix (bad JSON, unknown field, wrong type, huge number, path
  * traversal, missing auth, unknown route, method not allowed, huge body), images
  * fetched over HTTP from the server itself (201 ready, 422 sha256 mismatch, 409 in
@@ -43,6 +44,7 @@
 #include <openssl/x509v3.h>
 
 #include "app.h"
+#include "cfgd_test.h"
 #include "cfs.h"
 #include "db.h"
 #include "http.h"
@@ -60,6 +62,7 @@ static struct pg_test pg;
 static struct app a;
 static struct http_server *srv;
 static char root[256], state[256];
+static struct daemon cfgd;
 static uint16_t port;
 static char resp[1 << 20];
 
@@ -70,7 +73,6 @@ static int group_setup(void **st)
 	/* image sources in the tests are this server itself, on 127.0.0.1 */
 	char *argv[] = { "x", "--fetch-allow-net", "127.0.0.1/32", NULL };
 	struct db *d;
-	struct cfs *c;
 	FILE *f;
 	int v;
 
@@ -88,10 +90,15 @@ static int group_setup(void **st)
 	if (!test_mkdtemp(root, sizeof(root), "test_http_cfs") ||
 	    !test_mkdtemp(state, sizeof(state), "test_http_st"))
 		return -1;
-	c = cfs_open(root);
-	if (!c)
-		return -1;
-	cfs_force_plain(c);
+	{
+		char sock[100], cat[300], priv[300];
+
+		snprintf(sock, sizeof(sock), "%.80s/cfgd.sock", state);
+		snprintf(cat, sizeof(cat), "%s/catalog", state);
+		snprintf(priv, sizeof(priv), "%s/images", state);
+		mkdir(cat, 0755);
+		daemon_start_at(&cfgd, sock, root, state, cat, priv, 0);
+	}
 	snprintf(keyfile, sizeof(keyfile), "%s/admin.key", state);
 	f = fopen(keyfile, "w");
 	if (!f)
@@ -101,11 +108,11 @@ static int group_setup(void **st)
 	if (apiopt_parse(3, argv, 1, &o, err, sizeof(err)) < 0 || o.fetch_allow.n != 1)
 		return -1;
 	snprintf(o.state, sizeof(o.state), "%s", state);
-	snprintf(o.configfs, sizeof(o.configfs), "%s", root);
+	snprintf(o.cfgd_socket, sizeof(o.cfgd_socket), "%s", cfgd.sock);
 	snprintf(o.admin_key_file, sizeof(o.admin_key_file), "%s", keyfile);
 	snprintf(o.public_addr, sizeof(o.public_addr), "198.51.100.7:3260");
 	o.fetch_wait = 60;
-	if (app_init(&a, &o, d, c, err, sizeof(err)) < 0) {
+	if (app_init(&a, &o, d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
@@ -123,6 +130,7 @@ static int group_teardown(void **st)
 	(void)st;
 	http_stop(srv);
 	app_fini(&a);
+	daemon_stop(&cfgd);
 	pg_test_stop(&pg);
 	test_rmtree(root);
 	test_rmtree(state);
@@ -528,7 +536,7 @@ static void test_status_privacy(void **st)
 	{
 		const char *const alice[] = { ida, "alice-acct", "alice-secret", NULL };
 		const char *const bob[] = { idb, "bob-acct", "bob-secret", NULL };
-		const char *const opts[] = { "admin-key-file", "configfs", NULL };
+		const char *const opts[] = { "admin-key-file", "cfgd-socket", NULL };
 
 		for (json = 0; json < 2; json++) {
 			/* nobody: health, counts and the catalog, nothing else */

@@ -28,6 +28,7 @@
 #include "catalog.h"
 #include "cfgd_client.h"
 #include "cfgd_server.h"
+#include "cfgd_test.h"
 #include "cfs.h"
 #include "session.h"
 
@@ -67,22 +68,6 @@ static int teardown(void **state)
 	return system(cmd);
 }
 
-struct daemon {
-	struct cfs *c;
-	struct cfgd_server *srv;
-	int lfd, stop[2];
-	pthread_t th;
-	char sock[100];
-};
-
-static void *serve(void *arg)
-{
-	struct daemon *d = arg;
-
-	cfgd_server_serve(d->srv, d->lfd, d->stop[0]);
-	return NULL;
-}
-
 /*
  * A daemon on a plain configfs tree <tmp>/configfs<n>, state <tmp>/state<n>, catalog
  * <tmp>/images<n> (blank only), socket <tmp>/cfgd<n>.sock; root and state_dir get the
@@ -91,47 +76,14 @@ static void *serve(void *arg)
 static void daemon_start(struct daemon *d, const char *n, char *root, char *state_dir,
 			 uint64_t write_limit)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct cfgd_server_cfg sc;
-	char images[128];
+	char images[128], sock[100];
 
 	snprintf(root, 128, "%s/configfs%s", tmp, n);
 	snprintf(state_dir, 128, "%s/state%s", tmp, n);
 	snprintf(images, sizeof(images), "%s/images%s", tmp, n);
-	snprintf(d->sock, sizeof(d->sock), "%s/cfgd%s.sock", tmp, n);
-	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/cfgd%s.sock", tmp, n);
 	assert_int_equal(mkdir(images, 0755), 0);
-	d->c = cfs_open(root);
-	assert_non_null(d->c);
-	cfs_force_plain(d->c);
-	memset(&sc, 0, sizeof(sc));
-	sc.cfs = d->c;
-	sc.images_dir = images;
-	sc.anon.state_dir = state_dir;
-	sc.anon.lio_portal = "127.0.0.1:3262";
-	sc.anon.write_limit = write_limit;
-	sc.max_clients = 8;
-	sc.max_sessions = 2;
-	d->srv = cfgd_server_new(&sc);
-	assert_non_null(d->srv);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", d->sock);
-	d->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	assert_true(d->lfd >= 0);
-	assert_int_equal(bind(d->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(d->lfd, 8), 0);
-	assert_int_equal(pipe(d->stop), 0);
-	assert_int_equal(pthread_create(&d->th, NULL, serve, d), 0);
-}
-
-static void daemon_stop(struct daemon *d)
-{
-	assert_int_equal(write(d->stop[1], "x", 1), 1);
-	pthread_join(d->th, NULL);
-	close(d->stop[0]);
-	close(d->stop[1]);
-	close(d->lfd);
-	cfgd_server_free(d->srv);
-	cfs_close(d->c);
+	daemon_start_at(d, sock, root, state_dir, images, NULL, write_limit);
 }
 
 /* <root>/iscsi/<target>/tpgt_1/acls has exactly one entry, copied to name. */
