@@ -7,13 +7,15 @@
 #   make fuzz       the long libFuzzer run (FUZZ_RUNS executions, default 2 000 000)
 include mk/common.mk
 
-COMPONENTS = tcmu-handler configfs-manager tls-proxy pr-store api-server
+COMPONENTS = common tcmu-handler configfs-manager tls-proxy pr-store api-server
 
 .PHONY: all tools deps test test-unit test-lab run clean fuzz fuzz-smoke $(COMPONENTS)
 
 all: $(COMPONENTS)
 
-# Order: the portal links the manager library and the cow_config module.
+# Order: the portal links the manager library and the cow_config module; every
+# daemon links common/ (the settings file).
+tcmu-handler: common
 tls-proxy: configfs-manager tcmu-handler
 pr-store: configfs-manager tcmu-handler
 api-server: configfs-manager tcmu-handler tls-proxy pr-store

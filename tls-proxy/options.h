@@ -45,6 +45,8 @@ struct portal_options {
 	uint32_t tls_reload_interval;       /* seconds between looks at cert/key */
 	bool keep_overlays;
 	bool verbose;
+	char config[PATH_MAX];              /* settings file (settings.h), read before the
+					       command line by main */
 	bool help;                          /* --help was given (usage printed) */
 };
 
@@ -53,6 +55,8 @@ struct portal_options {
  * o->help. Returns 0, or -EINVAL with a one-line reason in err (exit status 2).
  */
 int options_parse(int argc, char **argv, struct portal_options *o, char *err, size_t errlen);
+/* options_kind: optable_kind over the portal's table (-1 unknown, 0 value, 1 flag). */
+int options_kind(const char *name);
 /* The option table as help text. */
 void options_usage(FILE *out);
 /* Call emit once per option with "name=value" (for the startup log). */
