@@ -21,6 +21,7 @@ all: $(COMPONENTS)
 # Order: the portal links the manager library and the cow_config module; every
 # daemon links common/ (the settings file).
 tcmu-handler: common
+configfs-manager: tcmu-handler
 tls-proxy: configfs-manager tcmu-handler
 pr-store: configfs-manager tcmu-handler
 api-server: configfs-manager tcmu-handler tls-proxy pr-store
@@ -67,22 +68,26 @@ sysusersdir ?= $(PREFIX)/lib/sysusers.d
 tmpfilesdir ?= $(PREFIX)/lib/tmpfiles.d
 dbusdir     ?= $(datadir)/dbus-1/system.d
 docdir      ?= $(datadir)/doc/scsipub
+mandir      ?= $(datadir)/man
 INSTALL     ?= install
 DAEMONS      = tcmu-handler/scsipub-tcmu tls-proxy/scsipub-portal api-server/scsipub-api \
                pr-store/scsipub-prstore configfs-manager/scsipub-ctl \
                $(if $(wildcard $(BUILD)/configfs-manager/scsipub-cfgd),configfs-manager/scsipub-cfgd)
+MAN8         = $(addsuffix .8,$(notdir $(DAEMONS)))
 UNITS        = $(notdir $(wildcard dist/systemd/*.service dist/systemd/*.target))
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(unitdir) $(DESTDIR)$(sysusersdir) \
 		$(DESTDIR)$(tmpfilesdir) $(DESTDIR)$(dbusdir) $(DESTDIR)$(docdir) \
-		$(DESTDIR)$(sysconfdir)/scsipub
+		$(DESTDIR)$(sysconfdir)/scsipub $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(DAEMONS)) $(DESTDIR)$(sbindir)/
 	$(INSTALL) -m 0644 $(addprefix dist/systemd/,$(UNITS)) $(DESTDIR)$(unitdir)/
 	$(INSTALL) -m 0644 dist/scsipub.sysusers $(DESTDIR)$(sysusersdir)/scsipub.conf
 	$(INSTALL) -m 0644 dist/scsipub.tmpfiles $(DESTDIR)$(tmpfilesdir)/scsipub.conf
 	$(INSTALL) -m 0644 dist/dbus/scsipub-tcmu.conf $(DESTDIR)$(dbusdir)/
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(docdir)/
+	$(INSTALL) -m 0644 $(addprefix dist/man/,$(MAN8)) $(DESTDIR)$(mandir)/man8/
+	$(INSTALL) -m 0644 dist/man/scsipub.conf.5 $(DESTDIR)$(mandir)/man5/
 	@# never overwrite an operator's settings
 	test -e $(DESTDIR)$(sysconfdir)/scsipub/scsipub.conf || \
 		$(INSTALL) -m 0644 dist/scsipub.conf $(DESTDIR)$(sysconfdir)/scsipub/scsipub.conf
@@ -98,6 +103,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(unitdir)/,$(UNITS))
 	rm -f $(DESTDIR)$(sysusersdir)/scsipub.conf $(DESTDIR)$(tmpfilesdir)/scsipub.conf
 	rm -f $(DESTDIR)$(dbusdir)/scsipub-tcmu.conf $(DESTDIR)$(docdir)/README.md
+	rm -f $(addprefix $(DESTDIR)$(mandir)/man8/,$(MAN8) scsipub-cfgd.8) \
+		$(DESTDIR)$(mandir)/man5/scsipub.conf.5
 	-rmdir $(DESTDIR)$(docdir) 2>/dev/null
 	@# the settings file goes only when it is still the shipped one
 	if cmp -s dist/scsipub.conf $(DESTDIR)$(sysconfdir)/scsipub/scsipub.conf; then \

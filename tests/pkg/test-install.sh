@@ -25,12 +25,19 @@ usr/sbin/scsipub-portal
 usr/sbin/scsipub-prstore
 usr/sbin/scsipub-tcmu
 usr/share/dbus-1/system.d/scsipub-tcmu.conf
-usr/share/doc/scsipub/README.md"
-have=$(cd "$D" && find . -type f | sed 's#^\./##' | grep -v '^usr/sbin/scsipub-cfgd$' | sort)
+usr/share/doc/scsipub/README.md
+usr/share/man/man5/scsipub.conf.5
+usr/share/man/man8/scsipub-api.8
+usr/share/man/man8/scsipub-ctl.8
+usr/share/man/man8/scsipub-portal.8
+usr/share/man/man8/scsipub-prstore.8
+usr/share/man/man8/scsipub-tcmu.8"
+have=$(cd "$D" && find . -type f | sed 's#^\./##' | grep -v '^usr/sbin/scsipub-cfgd$\|/scsipub-cfgd.8$' | sort)
 check "installed file list" test "$have" = "$want"
 [ "$have" = "$want" ] || diff <(echo "$want") <(echo "$have")
 if [ -x build/configfs-manager/scsipub-cfgd ]; then
-  check "scsipub-cfgd installed (built)" test -x "$D/usr/sbin/scsipub-cfgd"
+  check "scsipub-cfgd installed (built), with its manual page" \
+    test -x "$D/usr/sbin/scsipub-cfgd" -a -f "$D/usr/share/man/man8/scsipub-cfgd.8"
 fi
 check "PREFIX moves the programs" bash -c "make -s install DESTDIR='$D/p' PREFIX=/opt/sp >/dev/null && test -x '$D/p/opt/sp/sbin/scsipub-portal'"
 
