@@ -11,7 +11,11 @@ trap 'rm -rf "$W"' EXIT
 
 # the tracked and new (not ignored) files: what a release of this tree would hold
 mkdir "$W/scsipub"
-git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C "$W/scsipub" -xf -
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C "$W/scsipub" -xf -
+else
+  tar --exclude=./build -cf - . | tar -C "$W/scsipub" -xf -
+fi
 start=$(date +%s)
 (cd "$W/scsipub" && dpkg-buildpackage -us -uc -b) >"$W/build.log" 2>&1
 rc=$?
