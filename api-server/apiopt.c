@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "settings.h"
 #include "optable.h"
 
 #define F(f) OPTABLE_FIELD(struct api_options, f)
@@ -58,6 +59,9 @@ static const struct optable_opt table[] = {
 	  "networks POST /api/images may fetch from besides public addresses, e.g. "
 	  "10.0.2.0/24,fd00::/8 (default: none: loopback, private, link-local... refused)",
 	  false },
+	{ "config", NULL, OPTABLE_PATH, F(config), SETTINGS_DEFAULT_PATH, "FILE", 0, 0,
+	  "settings file: its [common] and [api] keys are these options' names; the "
+	  "command line overrides it; a missing default file is fine", false },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
 
@@ -84,6 +88,11 @@ int apiopt_parse(int argc, char **argv, int first, struct api_options *ao, char 
 		snprintf(ao->listen, sizeof(ao->listen), "%s",
 			 ao->https_listen[0] ? APIOPT_LISTEN_LOOPBACK : APIOPT_LISTEN_ANY);
 	return 0;
+}
+
+int apiopt_kind(const char *name)
+{
+	return optable_kind(table, NOPTS, name);
 }
 
 void apiopt_usage(FILE *out)

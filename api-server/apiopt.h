@@ -42,6 +42,7 @@ struct api_options {
 	uint32_t fetch_wait;               /* seconds POST /api/images waits for the fetch */
 	char fetch_allow_net[APIOPT_NETS_MAX]; /* CIDR list image fetches may reach, "" = none */
 	struct fetch_nets fetch_allow;     /* fetch_allow_net, parsed by apiopt_parse */
+	char config[PATH_MAX];             /* settings file (settings.h), read by main first */
 	bool help;                         /* --help was given (usage printed) */
 };
 
@@ -55,6 +56,8 @@ struct api_options {
  */
 int apiopt_parse(int argc, char **argv, int first, struct api_options *o, char *err,
 		 size_t errlen);
+/* apiopt_kind: optable_kind over the API's table (-1 unknown, 0 value, 1 flag). */
+int apiopt_kind(const char *name);
 /* The option table as help text (name, unit, default, description). */
 void apiopt_usage(FILE *out);
 /* Call emit once per option with "name=value" (startup log, status page). */

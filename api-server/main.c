@@ -27,12 +27,20 @@
 #include "apiopt.h"
 #include "app.h"
 #include "privdrop.h"
+#include "settings.h"
 #include "db.h"
 #include "fetch.h"
 #include "http.h"
 #include "https_cert.h"
 
 #define DB_RETRY_S 10
+
+/* The settings file's keys are the option table's names (settings.h). */
+static enum settings_kind opt_kind(const char *name, const void *arg)
+{
+	(void)arg;
+	return (enum settings_kind)apiopt_kind(name);
+}
 
 static void log_option(const char *line, void *arg)
 {
@@ -270,6 +278,13 @@ int main(int argc, char **argv)
 	int sig = 0;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/* account-create NAME: the file's options go in after NAME */
+	if (settings_apply(SETTINGS_API, NULL, opt_kind, NULL, &argc, &argv,
+		       argc >= 3 && !strcmp(argv[1], "account-create") ? 3 : 1, err,
+		       sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-api: %s\n", err);
+		return 2;
+	}
 	if (argc >= 2 && !strcmp(argv[1], "account-create"))
 		return account_create(argc, argv);
 	if (apiopt_parse(argc, argv, 1, &o, err, sizeof(err)) < 0) {

@@ -185,6 +185,14 @@ int optable_parse(const struct optable_opt *t, size_t n, int argc, char **argv, 
 	return 0;
 }
 
+int optable_kind(const struct optable_opt *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name) || (t[i].alias && !strcmp(t[i].alias, name)))
+			return t[i].type == OPTABLE_FLAG ? 1 : 0;
+	return -1;
+}
+
 void optable_usage(const struct optable_opt *t, size_t n, FILE *out)
 {
 	fprintf(out, "%-22s %-10s %-26s %s\n", "option", "unit", "default", "meaning");

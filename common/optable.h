@@ -65,6 +65,13 @@ void optable_each(const struct optable_opt *t, size_t n, const void *base,
 		  void (*emit)(const char *line, void *arg), void *arg);
 
 /*
+ * Whether the table declares option `name` (or it is an alias): -1 no, 0 it takes a
+ * value, 1 it is a flag. The values are settings.h's SETTINGS_UNKNOWN, SETTINGS_VALUE,
+ * SETTINGS_FLAG, so a program hands its table to the settings file reader.
+ */
+int optable_kind(const struct optable_opt *t, size_t n, const char *name);
+
+/*
  * Split "HOST:PORT" or "[V6]:PORT" into host (without brackets, hostlen bytes) and
  * port (1..65535). 0 or -EINVAL.
  */

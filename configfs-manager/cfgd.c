@@ -30,6 +30,7 @@
 #include "log.h"
 #include "optable.h"
 #include "prov.h"
+#include "settings.h"
 
 struct cfgd_options {
 	char socket[108];
@@ -43,6 +44,7 @@ struct cfgd_options {
 	uint64_t anon_write_limit;
 	uint32_t nopin_interval, nopin_timeout;
 	uint32_t max_clients, max_sessions;
+	char config[PATH_MAX];
 	bool keep_overlays;
 	bool verbose;
 	bool help;
@@ -83,8 +85,17 @@ static const struct optable_opt table[] = {
 	{ "keep-overlays", NULL, OPTABLE_FLAG, F(keep_overlays), "off", "flag", 0, 0,
 	  "keep overlay + bitmap files at session teardown and startup (crash tests)", false },
 	{ "verbose", NULL, OPTABLE_FLAG, F(verbose), "off", "flag", 0, 0, "log more", false },
+	{ "config", NULL, OPTABLE_PATH, F(config), SETTINGS_DEFAULT_PATH, "FILE", 0, 0,
+	  "settings file: its [common] and [cfgd] sections are read as options before the "
+	  "command line (which wins); a missing default file is fine", false },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
+
+static enum settings_kind opt_kind(const char *name, const void *arg)
+{
+	(void)arg;
+	return (enum settings_kind)optable_kind(table, NOPTS, name);
+}
 
 static int stop_pipe[2] = { -1, -1 };
 
@@ -199,7 +210,9 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	plog_program = "scsipub-cfgd";
-	if (optable_parse(table, NOPTS, argc, argv, 1, &o, &o.help, err, sizeof(err)) < 0) {
+	if (settings_apply(SETTINGS_CFGD, NULL, opt_kind, NULL, &argc, &argv, 1, err,
+			   sizeof(err)) < 0 ||
+	    optable_parse(table, NOPTS, argc, argv, 1, &o, &o.help, err, sizeof(err)) < 0) {
 		fprintf(stderr, "scsipub-cfgd: %s\n", err);
 		return 2;
 	}

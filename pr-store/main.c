@@ -29,6 +29,7 @@
 
 #include "capture.h"
 #include "cfs.h"
+#include "settings.h"
 
 #define DEFAULT_CONFIGFS "/sys/kernel/config/target"
 #define DEFAULT_STATE "/var/lib/scsipub"
@@ -69,6 +70,9 @@ static void usage(FILE *out)
 		"  --state DIR             state directory for prstore.ready (default "
 		DEFAULT_STATE ")\n"
 		"  --rescan-interval S     seconds between full scans (default %d, 1..3600)\n"
+		"  --config FILE           settings file (default " SETTINGS_DEFAULT_PATH "): [common]\n"
+		"                          and [prstore] keys are these options' names; the\n"
+		"                          command line overrides it\n"
 		"  -h, --help              this help\n", DEFAULT_RESCAN_S);
 }
 
@@ -140,6 +144,7 @@ int main(int argc, char **argv)
 		{ "database", required_argument, NULL, 'd' },
 		{ "state", required_argument, NULL, 's' },
 		{ "rescan-interval", required_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -154,8 +159,16 @@ int main(int argc, char **argv)
 	int o, ifd, wd = -1;
 	time_t next;
 
+	char err[512];
+
+	if (settings_apply(SETTINGS_PRSTORE, NULL, settings_kind_getopt, lo, &argc, &argv, 1, err,
+		       sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-prstore: %s\n", err);
+		return 2;
+	}
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
+		case 'C': break; /* read by settings_apply */
 		case 'c': configfs = optarg; break;
 		case 'd': url = optarg; break;
 		case 's': state = optarg; break;

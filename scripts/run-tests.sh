@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): build, cmocka unit tests under
 # ASan+UBSan, bounded libFuzzer runs of the login parser, the relay's PDU filter and scsipub-cfgd's request parser (tests/fuzz, about 35 s),
+# the host-side packaging tests (tests/pkg: make install, systemd units, the Debian
+# package),
 # then the lab integration tests against real LIO in a QEMU VM.
 # Prints a per-suite table and a closing "N passed, M failed" line; exits non-zero on
 # any failure. LAB=0 skips the lab (unit tests only).
@@ -44,6 +46,20 @@ else
   tail -n 60 "$log/fuzz.log"   # the crash report; the input is in build/fuzz/artifacts
   record "fuzz login, PDU filter, cfgd requests ($(( $(date +%s) - start ))s)" 0 1
 fi
+
+# Host-side packaging tests (make install, units, the .deb): seconds, no VM.
+for t in tests/pkg/test-*.sh; do
+  name=$(basename "$t" .sh)
+  echo "== pkg: $name"
+  start=$(date +%s)
+  bash "$t" >"$log/pkg-$name.log" 2>&1
+  rc=$?
+  cat "$log/pkg-$name.log"
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/pkg-$name.log" | tail -n1)
+  p=$(echo "$line" | awk '{print $1+0}'); f=$(echo "$line" | awk '{print $3+0}')
+  if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then f=1; fi
+  record "pkg $name ($(( $(date +%s) - start ))s)" "${p:-0}" "${f:-0}"
+done
 
 if [ "${LAB:-1}" != 0 ]; then
   for t in tests/lab/test-*.sh; do

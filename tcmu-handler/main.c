@@ -27,6 +27,7 @@
 #endif
 #include <linux/target_core_user.h>
 
+#include "settings.h"
 #include "cow_config.h"
 #include "dbus_service.h"
 #include "device.h"
@@ -49,7 +50,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: scsipub-tcmu [--configfs-root DIR] [--disk-reserve BYTES] [--verbose]"
-		" [--help]\n"
+		" [--config FILE] [--help]\n"
 		"Serve LIO user (TCMU) backstores whose dev_config is \"cow/...\".\n"
 		"\n"
 		"  --configfs-root DIR   LIO's configfs directory (default %s)\n"
@@ -59,6 +60,9 @@ static void usage(FILE *f)
 		"                        (27/07); 0 = none\n"
 		"                        (default %llu = 512 MiB, as scsipub-portal's)\n"
 		"  --verbose             log every netlink event and debug detail\n"
+		"  --config FILE         settings file (default " SETTINGS_DEFAULT_PATH "):\n"
+		"                        [common] and [handler] keys are these options'\n"
+		"                        names; the command line overrides it\n"
 		"  --help                show this help\n"
 		"\n"
 		"dev_config: cow/size=<bytes>;overlay=<path>;bitmap=<path>[;base=<path>]"
@@ -315,6 +319,7 @@ int main(int argc, char **argv)
 		{ "configfs-root", required_argument, NULL, 'c' },
 		{ "disk-reserve", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -326,8 +331,15 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int c, sfd, ret, stop = 0;
 
+	if (settings_apply(SETTINGS_HANDLER, NULL, settings_kind_getopt, opts, &argc, &argv, 1, err,
+		       sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-tcmu: %s\n", err);
+		return 2;
+	}
 	while ((c = getopt_long(argc, argv, "c:r:vh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'C': /* read by settings_apply */
+			break;
 		case 'c':
 			dm.env.configfs_root = optarg;
 			break;

@@ -48,6 +48,7 @@
 
 #include "catalog.h"
 #include "cfs.h"
+#include "settings.h"
 #include "fsspace.h"
 #include "conntab.h"
 #include "discovery.h"
@@ -834,6 +835,13 @@ static void shutdown_connections(void)
 	pthread_mutex_unlock(&conns_mu);
 }
 
+/* The settings file's keys are the option table's names (settings.h). */
+static enum settings_kind opt_kind(const char *name, const void *arg)
+{
+	(void)arg;
+	return (enum settings_kind)options_kind(name);
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
@@ -842,7 +850,8 @@ int main(int argc, char **argv)
 	char tab_path[PATH_MAX];
 	int lfd, tls_lfd, r;
 
-	if (options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
+	if (settings_apply(SETTINGS_PORTAL, NULL, opt_kind, NULL, &argc, &argv, 1, err, sizeof(err)) < 0 ||
+	    options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
 		fprintf(stderr, "scsipub-portal: %s\n", err);
 		return 2;
 	}

@@ -2,6 +2,7 @@
  * options.c — the option table (see options.h).
  */
 #include "options.h"
+#include "settings.h"
 #include "fsspace.h"
 #include "optable.h"
 #include "cfgd_proto.h"
@@ -81,6 +82,9 @@ static const struct optable_opt table[] = {
 	  "the listeners are open; empty = keep the starting user", false },
 	{ "verbose", NULL, OPTABLE_FLAG, F(verbose), "off", "flag", 0, 0,
 	  "log discovery logins, SendTargets and logouts too", false },
+	{ "config", NULL, OPTABLE_PATH, F(config), SETTINGS_DEFAULT_PATH, "FILE", 0, 0,
+	  "settings file: its [common] and [portal] keys are these options' names; the "
+	  "command line overrides it; a missing default file is fine", false },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
 
@@ -95,6 +99,11 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+int options_kind(const char *name)
+{
+	return optable_kind(table, NOPTS, name);
 }
 
 int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)

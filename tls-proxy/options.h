@@ -44,6 +44,8 @@ struct portal_options {
 	char cfgd_socket[PATH_MAX];          /* scsipub-cfgd's socket */
 	char user[64];                       /* --user: drop root to this user, "" = no */
 	bool verbose;
+	char config[PATH_MAX];              /* settings file (settings.h), read before the
+					       command line by main */
 	bool help;                          /* --help was given (usage printed) */
 };
 
@@ -52,6 +54,8 @@ struct portal_options {
  * o->help. Returns 0, or -EINVAL with a one-line reason in err (exit status 2).
  */
 int options_parse(int argc, char **argv, struct portal_options *o, char *err, size_t errlen);
+/* options_kind: optable_kind over the portal's table (-1 unknown, 0 value, 1 flag). */
+int options_kind(const char *name);
 /* The option table as help text. */
 void options_usage(FILE *out);
 /* Call emit once per option with "name=value" (for the startup log). */

@@ -91,10 +91,23 @@ static void test_parse(void **state)
 	assert_true(o.help);
 }
 
+/* optable_kind answers the settings file reader (settings.h): value, flag, unknown. */
+static void test_kind(void **state)
+{
+	(void)state;
+	assert_int_equal(optable_kind(t, N, "addr"), 0);
+	assert_int_equal(optable_kind(t, N, "old-n"), 0); /* an alias is a name too */
+	assert_int_equal(optable_kind(t, N, "flag"), 1);
+	assert_int_equal(optable_kind(t, N, "nope"), -1);
+	assert_int_equal(optable_kind(t, N, "ad"), -1);   /* no prefix matching */
+	assert_int_equal(optable_kind(t, N, ""), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_kind),
 	};
 	return cmocka_run_group_tests_name("optable", tests, NULL, NULL);
 }
