@@ -2,7 +2,8 @@
  * fetch.c — image download (libcurl) with a running SHA-256 (OpenSSL EVP), then
  * decompression (.xz liblzma, .gz zlib, .qcow2 qemu-img) to a raw image written
  * atomically (temporary file, fsync, rename). Every address libcurl connects to passes
- * fetch_addr_allowed first (CURLOPT_OPENSOCKETFUNCTION). See fetch.h.
+ * fetch_addr_allowed first (CURLOPT_OPENSOCKETFUNCTION); decoding runs in a child
+ * without network and with resource limits (fetch_unpack). See fetch.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -235,11 +240,33 @@ int fetch_nets_parse(const char *list, struct fetch_nets *out, char *err, size_t
 
 /* ---- budget reservation --------------------------------------------------------- */
 
-/* What the reserve callback has granted so far. */
+/* What the reserve callback has granted so far. In the unpack child (fetch_unpack)
+ * the callback lives in the parent: requests go over fd (-1: call it here). */
 struct budget {
 	const struct fetch_policy *pol;
 	uint64_t held;
+	int fd;
 };
+
+/* One request of the unpack child to its parent, and the answer. */
+struct unpack_msg {
+	char kind;            /* 'N' need bytes (answer: r + err), 'R' result (final) */
+	int r;
+	uint64_t bytes;
+	char err[512];
+};
+
+static int remote_need(struct budget *b, uint64_t n, char *err, size_t errlen)
+{
+	struct unpack_msg m = { .kind = 'N', .bytes = n };
+
+	if (write(b->fd, &m, sizeof(m)) != (ssize_t)sizeof(m) ||
+	    read(b->fd, &m, sizeof(m)) != (ssize_t)sizeof(m))
+		return reason_fail(err, errlen, -EIO, "the unpack process lost its parent");
+	if (m.r)
+		reason_fail(err, errlen, m.r, "%s", m.err);
+	return m.r;
+}
 
 /* The fetch needs n bytes in total: ask the callback when n exceeds what it granted. */
 static int budget_need(struct budget *b, uint64_t n, char *err, size_t errlen)
@@ -248,7 +275,10 @@ static int budget_need(struct budget *b, uint64_t n, char *err, size_t errlen)
 
 	if (!b || !b->pol || !b->pol->reserve || n <= b->held)
 		return 0;
-	r = b->pol->reserve(b->pol->reserve_arg, n, err, errlen);
+	if (b->fd >= 0)
+		r = remote_need(b, n, err, errlen);
+	else
+		r = b->pol->reserve(b->pol->reserve_arg, n, err, errlen);
 	if (r)
 		return r < 0 ? r : reason_fail(err, errlen, -EDQUOT, "over the image budget");
 	b->held = n;
@@ -835,11 +865,136 @@ static int finish(int fd, const char *path, uint64_t max, struct budget *b, uint
 	return 0;
 }
 
+/* ---- the unpack child ------------------------------------------------------------ */
+
+/* Decode dl (open as dfd) into part: the work fetch_unpack runs in its child. */
+static int unpack_here(enum fmt f, int dfd, const char *dl, const char *part, uint64_t max,
+		       struct budget *b, char *err, size_t errlen)
+{
+	int pfd, r;
+
+	if (f == FMT_QCOW2) {
+		r = qcow2_check(dfd, max, b, err, errlen);
+		return r ? r : qemu_img_convert(dl, part, err, errlen);
+	}
+	pfd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (pfd < 0)
+		return reason_fail(err, errlen, -errno, "create %s: %s", part, strerror(errno));
+	if (lseek(dfd, 0, SEEK_SET) < 0)
+		r = reason_fail(err, errlen, -errno, "seek %s: %s", dl, strerror(errno));
+	else if (f == FMT_XZ)
+		r = unxz(dfd, pfd, max, b, err, errlen);
+	else
+		r = ungz(dfd, pfd, max, b, err, errlen);
+	if (close(pfd) < 0 && !r)
+		r = reason_fail(err, errlen, -errno, "close %s: %s", part, strerror(errno));
+	return r;
+}
+
+int fetch_sandbox_enter(uint64_t max_file_bytes, unsigned *applied)
+{
+	struct rlimit rl;
+	unsigned a = 0;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+		a |= FETCH_SANDBOX_NO_NEW_PRIVS;
+	signal(SIGXFSZ, SIG_IGN); /* over RLIMIT_FSIZE: EFBIG, not death (also in qemu-img) */
+	/* No network: a namespace of our own (as an unprivileged user through a user
+	 * namespace; as root directly). */
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 || unshare(CLONE_NEWNET) == 0)
+		a |= FETCH_SANDBOX_NO_NETWORK;
+	rl.rlim_cur = rl.rlim_max = max_file_bytes ? max_file_bytes + 512 : RLIM_INFINITY;
+	if (setrlimit(RLIMIT_FSIZE, &rl) == 0)
+		a |= FETCH_SANDBOX_FSIZE;
+	rl.rlim_cur = rl.rlim_max = FETCH_SANDBOX_CPU_S;
+	if (setrlimit(RLIMIT_CPU, &rl) == 0)
+		a |= FETCH_SANDBOX_CPU;
+	rl.rlim_cur = rl.rlim_max = 64;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		a |= FETCH_SANDBOX_NOFILE;
+	rl.rlim_cur = rl.rlim_max = 0;
+	setrlimit(RLIMIT_CORE, &rl);
+#ifndef __SANITIZE_ADDRESS__ /* ASan reserves terabytes of address space */
+	rl.rlim_cur = rl.rlim_max = FETCH_SANDBOX_AS;
+	if (setrlimit(RLIMIT_AS, &rl) == 0)
+		a |= FETCH_SANDBOX_AS_LIMIT;
+#endif
+	if (applied)
+		*applied = a;
+	return (a & FETCH_SANDBOX_NO_NETWORK) ? 0 : -EPERM;
+}
+
+/*
+ * Decode in a child process (fetch.h: FETCH_SANDBOX_*): the decoders and qemu-img parse
+ * what a client served us, so they run without network and with resource limits. The
+ * parent keeps the budget: the child asks for bytes over a socketpair.
+ */
+static int fetch_unpack(enum fmt f, int dfd, const char *dl, const char *part, uint64_t max,
+			struct budget *b, char *err, size_t errlen)
+{
+	struct unpack_msg m;
+	int sv[2], st, r = 0;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return reason_fail(err, errlen, -errno, "socketpair: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return reason_fail(err, errlen, r, "fork: %s", strerror(-r));
+	}
+	if (pid == 0) {
+		struct budget cb = { .pol = b->pol, .held = b->held, .fd = sv[1] };
+
+		close(sv[0]);
+		memset(&m, 0, sizeof(m));
+		m.kind = 'R';
+		fetch_sandbox_enter(max, NULL);
+		m.r = unpack_here(f, dfd, dl, part, max, &cb, m.err, sizeof(m.err));
+		m.bytes = cb.held;
+		_exit(write(sv[1], &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : 1);
+	}
+	close(sv[1]);
+	for (;;) {
+		ssize_t n = read(sv[0], &m, sizeof(m));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(m)) {
+			r = reason_fail(err, errlen, -EPROTO, "the unpack process ended without a "
+					"result (killed by a resource limit?)");
+			break;
+		}
+		m.err[sizeof(m.err) - 1] = '\0';
+		if (m.kind == 'R') {
+			r = m.r;
+			if (r)
+				reason_fail(err, errlen, r, "%s", m.err);
+			if (m.bytes > b->held)
+				b->held = m.bytes;
+			break;
+		}
+		/* 'N': the child needs m.bytes of the budget */
+		m.r = budget_need(b, m.bytes, m.err, sizeof(m.err));
+		if (write(sv[0], &m, sizeof(m)) != (ssize_t)sizeof(m)) {
+			r = reason_fail(err, errlen, -EIO, "answering the unpack process: %s",
+					strerror(errno));
+			break;
+		}
+	}
+	close(sv[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
 int fetch_image(const char *url, const char *dest_path, const struct fetch_policy *pol,
 		const char *sha256_hex, uint64_t max_bytes, fetch_progress_fn fn, void *arg,
 		char out_sha256[65], uint64_t *size_bytes, char *err, size_t errlen)
 {
-	struct budget b = { .pol = pol };
+	struct budget b = { .pol = pol, .fd = -1 };
 	char dl[PATH_MAX], part[PATH_MAX], hex[65];
 	unsigned char digest[32];
 	uint64_t got = 0, size = 0;
@@ -881,27 +1036,13 @@ int fetch_image(const char *url, const char *dest_path, const struct fetch_polic
 			r = reason_fail(err, errlen, -errno, "rename %s: %s", dl, strerror(errno));
 			goto out;
 		}
-	} else if (f == FMT_QCOW2) {
-		r = qcow2_check(dfd, max_bytes, &b, err, errlen);
-		if (!r)
-			r = qemu_img_convert(dl, part, err, errlen);
+	} else {
+		r = fetch_unpack(f, dfd, dl, part, max_bytes, &b, err, errlen);
 		if (!r) {
 			pfd = open(part, O_RDWR | O_CLOEXEC);
 			if (pfd < 0)
 				r = reason_fail(err, errlen, -errno, "open %s: %s", part, strerror(errno));
 		}
-	} else {
-		pfd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (pfd < 0) {
-			r = reason_fail(err, errlen, -errno, "create %s: %s", part, strerror(errno));
-			goto out;
-		}
-		if (lseek(dfd, 0, SEEK_SET) < 0)
-			r = reason_fail(err, errlen, -errno, "seek %s: %s", dl, strerror(errno));
-		else if (f == FMT_XZ)
-			r = unxz(dfd, pfd, max_bytes, &b, err, errlen);
-		else
-			r = ungz(dfd, pfd, max_bytes, &b, err, errlen);
 	}
 	if (!r)
 		r = finish(pfd, part, max_bytes, &b, &size, err, errlen);

@@ -10,6 +10,11 @@
  *    file are refused (-EPROTO: they would read other files of this host), and the
  *    header's virtual size is checked against max_bytes before converting;
  *  - anything else is taken as raw.
+ * The decoders and qemu-img parse what a client's URL served, so they run in a child
+ * process (fork) restricted by fetch_sandbox_enter: no network (a network namespace
+ * of its own), no_new_privs, RLIMIT_FSIZE max_bytes + 512, RLIMIT_CPU
+ * FETCH_SANDBOX_CPU_S, RLIMIT_NOFILE 64, RLIMIT_AS FETCH_SANDBOX_AS, no core dumps.
+ * The budget (fetch_policy.reserve) stays with the caller: the child asks for bytes.
  * The result is written to a temporary file next to dest_path (dest_path + ".part"),
  * padded with zeros to a multiple of 512 bytes, fsync'ed and renamed onto dest_path.
  * On any failure dest_path is not touched (a file already there stays as it was) and
@@ -39,6 +44,28 @@
  */
 #define FETCH_XZ_MEMLIMIT (80ULL << 20)
 #define FETCH_NETS_MAX 32
+#define FETCH_SANDBOX_CPU_S 900            /* seconds of CPU for one image's decoding */
+#define FETCH_SANDBOX_AS (2048ULL << 20)   /* bytes of address space of the decoder */
+
+/* What fetch_sandbox_enter applied (bits). */
+enum {
+	FETCH_SANDBOX_NO_NEW_PRIVS = 1,
+	FETCH_SANDBOX_NO_NETWORK = 2,   /* in a network namespace without interfaces */
+	FETCH_SANDBOX_FSIZE = 4,
+	FETCH_SANDBOX_CPU = 8,
+	FETCH_SANDBOX_NOFILE = 16,
+	FETCH_SANDBOX_AS_LIMIT = 32,    /* not in ASan builds */
+};
+
+/*
+ * Restrict the calling process for decoding untrusted images: no_new_privs, a network
+ * namespace of its own (unshare CLONE_NEWUSER|CLONE_NEWNET, or CLONE_NEWNET as root),
+ * RLIMIT_FSIZE max_file_bytes + 512 (0 = unlimited), RLIMIT_CPU, RLIMIT_NOFILE,
+ * RLIMIT_AS, RLIMIT_CORE 0. Irreversible: call it in a child process. *applied (may
+ * be NULL) gets the FETCH_SANDBOX_* bits that took effect. 0 when the network is
+ * cut, -EPERM when no namespace could be made (the limits still apply).
+ */
+int fetch_sandbox_enter(uint64_t max_file_bytes, unsigned *applied);
 
 /* One network (CIDR): family AF_INET (addr[0..3]) or AF_INET6 (addr[0..15]), prefix bits. */
 struct fetch_net {

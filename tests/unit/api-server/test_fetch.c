@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -837,6 +839,57 @@ static void test_reserve(void **state)
 	assert_only(t, 3);
 }
 
+/*
+ * The decoders' sandbox (fetch_sandbox_enter), in a child: a TCP listener of the
+ * parent on 127.0.0.1 is unreachable (own network namespace), a write past the file
+ * size limit fails with EFBIG, and no_new_privs is set.
+ */
+static void test_sandbox(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int lfd, st;
+	pid_t pid;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char path[] = "/tmp/test_fetch_sandbox.XXXXXX", buf[8192] = { 0 };
+		unsigned applied = 0;
+		int fd = mkstemp(path), c, bad = 0;
+
+		if (fd < 0)
+			_exit(10);
+		unlink(path);
+		if (fetch_sandbox_enter(4096, &applied) != 0)
+			bad |= 1;
+		if ((applied & (FETCH_SANDBOX_NO_NEW_PRIVS | FETCH_SANDBOX_NO_NETWORK |
+				FETCH_SANDBOX_FSIZE | FETCH_SANDBOX_CPU | FETCH_SANDBOX_NOFILE)) !=
+		    (FETCH_SANDBOX_NO_NEW_PRIVS | FETCH_SANDBOX_NO_NETWORK | FETCH_SANDBOX_FSIZE |
+		     FETCH_SANDBOX_CPU | FETCH_SANDBOX_NOFILE))
+			bad |= 2;
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		if (c >= 0 && connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			bad |= 4;
+		if (write(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf) ||
+		    (write(fd, buf, sizeof(buf)) >= 0 || errno != EFBIG))
+			bad |= 8;
+		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+			bad |= 16;
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(lfd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +906,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xz_memlimit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
+		cmocka_unit_test(test_sandbox),
 	};
 
 	assert_int_equal(fetch_init(), 0);
