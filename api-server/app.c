@@ -122,7 +122,7 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 	a->started_mono = mono();
 	if (o->catalog[0])
 		snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s", o->catalog);
-	else if (snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s/catalog", o->state) >=
+	else if (snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s/" STATE_CATALOG, o->state) >=
 		 (int)sizeof(a->catalog_dir)) {
 		seterr(err, errlen, "state path too long");
 		return -ENAMETOOLONG;
@@ -186,7 +186,7 @@ void app_fini(struct app *a)
 int app_image_path(const struct app *a, int64_t account_id, const char *name, char *buf,
 		   size_t len)
 {
-	int n = snprintf(buf, len, "%.3900s/images/%" PRId64 "/%s.img", a->o.state, account_id,
+	int n = snprintf(buf, len, "%.3900s/" STATE_IMAGES "/%" PRId64 "/%s.img", a->o.state, account_id,
 			 name);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -474,7 +474,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	snprintf(j->sha_want, sizeof(j->sha_want), "%s", sha256 ? sha256 : "");
 	j->budget = acct->image_budget_bytes;
 	j->cap = a->o.max_image_bytes;
-	snprintf(dir, sizeof(dir), "%.3900s/images/%" PRId64, a->o.state, acct->id);
+	snprintf(dir, sizeof(dir), "%.3900s/" STATE_IMAGES "/%" PRId64, a->o.state, acct->id);
 	rc = app_image_path(a, acct->id, name, j->path, sizeof(j->path));
 	if (rc == 0)
 		rc = mkdir_p(dir, 0755);

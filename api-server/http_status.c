@@ -22,6 +22,7 @@
 
 #include "http_priv.h"
 #include "prov.h"
+#include "statelayout.h"
 
 /* The portal's connection table (an array), or an empty array when unreadable. */
 static json_object *connections(struct app *a)
@@ -29,7 +30,7 @@ static json_object *connections(struct app *a)
 	char path[PATH_MAX + 64];
 	json_object *o;
 
-	snprintf(path, sizeof(path), "%.4000s/portal/connections.json", a->o.state);
+	snprintf(path, sizeof(path), "%.4000s/" STATE_CONNECTIONS, a->o.state);
 	o = json_object_from_file(path);
 	if (!o || !json_object_is_type(o, json_type_array)) {
 		json_object_put(o);

@@ -32,6 +32,7 @@
 #include "fetch.h"
 #include "http.h"
 #include "https_cert.h"
+#include "statelayout.h"
 
 #define DB_RETRY_S 10
 
@@ -201,7 +202,7 @@ static int start_https(struct app *a, const struct api_options *o, struct https_
 }
 
 /* <state>/api/ready: written once sessions are restored (provision.sh waits for it). */
-#define API_READY "api/ready"
+#define API_READY STATE_API_READY
 
 /*
  * The directories the API writes: <state>/api and <state>/images (private images), made
@@ -209,7 +210,7 @@ static int start_https(struct app *a, const struct api_options *o, struct https_
  */
 static int own_dirs(const struct api_options *o)
 {
-	const char *sub[] = { "api", "images" };
+	const char *sub[] = { STATE_API_DIR, STATE_IMAGES };
 	uid_t uid = 0;
 	gid_t gid = 0;
 	char err[512], path[PATH_MAX];

@@ -32,12 +32,13 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "statelayout.h"
 
 struct cfs;
 
 #define ANON_BACKSTORE_PREFIX "sp"
 #define ANON_BACKSTORE_LEN 18        /* "sp" + 16 hex digits */
-#define ANON_OVERLAY_SUBDIR "overlays"
+#define ANON_OVERLAY_SUBDIR STATE_OVERLAYS
 /* The per-connection initiator names given to LIO: prefix + 32 lowercase hex digits. */
 #define ANON_PREFIX "iqn.2025-01.pub.scsipub:anon."
 #define ANON_NAME_LEN (sizeof(ANON_PREFIX) - 1 + 32)

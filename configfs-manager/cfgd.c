@@ -266,7 +266,7 @@ int main(int argc, char **argv)
 	sc.cfs = cfs;
 	sc.images_dir = o.images;
 	if (!o.private_images[0])
-		snprintf(o.private_images, sizeof(o.private_images), "%.4000s/images", o.state);
+		snprintf(o.private_images, sizeof(o.private_images), "%.4000s/" STATE_IMAGES, o.state);
 	sc.private_dir = o.private_images;
 	sc.anon.state_dir = o.state;
 	sc.anon.lio_portal = o.lio;

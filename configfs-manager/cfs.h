@@ -254,4 +254,26 @@ int cfs_acl_set_chap(struct cfs *c, const char *iqn, const char *initiator,
  */
 int cfs_acl_sweep_dynamic(struct cfs *c, const char *iqn, const char *initiator);
 
+/*
+ * One-way CHAP credentials as LIO takes them: user 1..CFS_CHAP_USER_MAX and secret
+ * CFS_CHAP_SECRET_MIN..CFS_CHAP_SECRET_MAX printable ASCII without spaces. 0, or
+ * -EINVAL with a reason naming the user or the secret (cfs_target.c).
+ */
+int cfs_check_chap(struct cfs *c, const char *user, const char *secret);
+
+/*
+ * Whether initiator's explicit ACL in iqn/tpgt_1 has a session now: its info attribute
+ * reads other than "No active iSCSI Session" (K:lio_target_nacl_info_show). 1, 0, or
+ * -errno (-ENOENT: no such ACL). Leaves cfs_error alone on success.
+ */
+int cfs_acl_logged_in(struct cfs *c, const char *iqn, const char *initiator);
+
+/*
+ * Successful logins to target iqn since it was made: LIO's counter
+ * iscsi/<iqn>/fabric_statistics/iscsi_login_stats/accepts (RFC 4544
+ * iscsiTgtLoginAccepts) into *accepts. 0, -ENOENT (target or counter missing),
+ * -EINVAL for an unreadable value.
+ */
+int cfs_target_login_accepts(struct cfs *c, const char *iqn, uint64_t *accepts);
+
 #endif

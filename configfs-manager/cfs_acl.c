@@ -328,3 +328,13 @@ int cfs_acl_sweep_dynamic(struct cfs *c, const char *iqn, const char *initiator)
 	}
 	return r ? r : 1;
 }
+
+int cfs_acl_logged_in(struct cfs *c, const char *iqn, const char *initiator)
+{
+	char info[256];
+	int r = cfs_read(c, info, sizeof(info), "iscsi/%s/tpgt_1/acls/%s/info", iqn, initiator);
+
+	if (r < 0)
+		return r;
+	return info[0] && strncmp(info, "No active", 9) ? 1 : 0;
+}

@@ -92,12 +92,6 @@ bool cfs_has_prefix(const char *name, const char *prefix);
  */
 int cfs_tpg_path(struct cfs *c, const char *iqn, bool must_exist, char *tpg);
 
-/*
- * One-way CHAP credentials as LIO takes them: user 1..CFS_CHAP_USER_MAX and secret
- * CFS_CHAP_SECRET_MIN..CFS_CHAP_SECRET_MAX printable ASCII without spaces. 0, or
- * -EINVAL with a reason naming the user or the secret (cfs_target.c).
- */
-int cfs_check_chap(struct cfs *c, const char *user, const char *secret);
 
 /* ---- cfs_fs.c: filesystem operations ---- */
 

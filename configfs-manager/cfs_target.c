@@ -400,3 +400,21 @@ int cfs_list_targets(struct cfs *c, cfs_name_cb cb, void *arg)
 	cfs_names_free(&names);
 	return 0;
 }
+
+int cfs_target_login_accepts(struct cfs *c, const char *iqn, uint64_t *accepts)
+{
+	char buf[32], *end;
+	unsigned long long v;
+	int r;
+
+	r = cfs_read(c, buf, sizeof(buf), "iscsi/%s/fabric_statistics/iscsi_login_stats/accepts",
+		     iqn);
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || end == buf || *end)
+		return -EINVAL;
+	*accepts = v;
+	return 0;
+}

@@ -18,7 +18,6 @@
 
 #include "aptpl.h"
 #include "cfs.h"
-#include "cfs_priv.h"
 #include "cowstore.h"
 #include "prov.h"
 #include "reason.h"
@@ -541,9 +540,7 @@ static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, 
 	if (r && !first)
 		first = reason_fail(err, errlen, r, "listing backstores: %s",
 			     r == -ENOMEM ? "out of memory" : cfs_error(c));
-	c->err_hold++;
-	have_dbroot = cfs_dbroot(c, dbroot, sizeof(dbroot)) == 0;
-	c->err_hold--;
+	have_dbroot = cfs_dbroot(c, dbroot, sizeof(dbroot)) == 0; /* err already copied */
 	for (i = 0; i < l.n; i++) {
 		r = cfs_backstore_remove(c, l.names[i]);
 		if (r && !first)
@@ -603,10 +600,8 @@ struct acl_active {
 static int acl_active_cb(const char *name, void *arg)
 {
 	struct acl_active *a = arg;
-	char info[256];
 
-	if (cfs_read(a->c, info, sizeof(info), "iscsi/%s/tpgt_1/acls/%s/info", a->iqn,
-		     name) == 0 && info[0] && strncmp(info, "No active", 9))
+	if (cfs_acl_logged_in(a->c, a->iqn, name) == 1)
 		a->n++;
 	return 0;
 }
@@ -627,30 +622,17 @@ int prov_session_connections(struct cfs *c, const char *id)
 	acl_ctx.c = c;
 	acl_ctx.iqn = iqn;
 	acl_ctx.n = 0;
-	c->err_hold++;
 	r = cfs_list_acls(c, iqn, acl_active_cb, &acl_ctx);
-	c->err_hold--;
 	return n + (r ? 0 : acl_ctx.n);
 }
 
 int prov_session_logins(struct cfs *c, const char *id, uint64_t *accepts)
 {
-	char iqn[PROV_IQN_LEN], buf[32], *end;
-	unsigned long long v;
-	int r;
+	char iqn[PROV_IQN_LEN];
 
 	if (!c || !accepts || !prov_target_iqn(id, iqn, sizeof(iqn)))
 		return -EINVAL;
-	r = cfs_read(c, buf, sizeof(buf), "iscsi/%s/fabric_statistics/iscsi_login_stats/accepts",
-		     iqn);
-	if (r < 0)
-		return r;
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno || end == buf || *end)
-		return -EINVAL;
-	*accepts = v;
-	return 0;
+	return cfs_target_login_accepts(c, iqn, accepts);
 }
 
 /* A set of session ids (small: linear search is fine for the janitor's tick). */

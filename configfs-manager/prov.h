@@ -27,14 +27,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "statelayout.h"
+
 struct cfs;
 
 #define PROV_IQN_PREFIX "iqn.2025-01.pub.scsipub:s."
 #define PROV_ID_MAX 32           /* session id: [a-z0-9]{1,32} */
 #define PROV_LUNS_MAX 256        /* LUNs per session */
 #define PROV_BACKSTORE_PREFIX "pv"
-#define PROV_SESSIONS_SUBDIR "sessions"
-#define PROV_LOCK_FILE "configfs.lock"
+#define PROV_SESSIONS_SUBDIR STATE_SESSIONS
+#define PROV_LOCK_FILE STATE_CONFIGFS_LOCK
 /* Buffer for prov_target_iqn: prefix + id + NUL. */
 #define PROV_IQN_LEN (sizeof(PROV_IQN_PREFIX) + PROV_ID_MAX)
 

@@ -25,8 +25,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#define CONNTAB_SUBDIR "portal"
-#define CONNTAB_FILE "connections.json"
+#include "statelayout.h"
+
+#define CONNTAB_SUBDIR STATE_PORTAL_DIR
+#define CONNTAB_FILE "connections.json" /* STATE_CONNECTIONS */
 #define CONNTAB_TICK_S 1   /* seconds between byte-count rewrites, at most */
 #define CONNTAB_MODE 0640  /* the published file: owner and group only */
 
