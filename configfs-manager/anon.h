@@ -89,6 +89,14 @@ int anon_create(struct cfs *c, const struct anon_cfg *cfg, const struct catalog_
 void anon_destroy(struct cfs *c, const struct anon_cfg *cfg, const struct anon_session *s);
 
 /*
+ * Remove every ACL named ANON_PREFIX* from the anonymous targets (blank, image.<name>):
+ * what a crash, or a targetcli saveconfig restored at boot by rtslib-fb-targetctl,
+ * left behind without its session (docs/targetcli.md). Run at the daemon's start,
+ * before any session exists. *removed gets the count. 0 or the first -errno.
+ */
+int anon_sweep_acls(struct cfs *c, unsigned *removed);
+
+/*
  * Delete every regular file in <state_dir>/overlays (leftovers of a previous run),
  * creating the directory (0700) if missing. Returns the number deleted, or -errno.
  */

@@ -250,11 +250,19 @@ int main(int argc, char **argv)
 		plog("cannot create %s: %s", o.state, strerror(errno));
 	lock = prov_lock(o.state);
 	r = cfs_sweep(cfs, ANON_BACKSTORE_PREFIX, &removed);
-	prov_unlock(lock);
 	if (r < 0)
 		plog("sweep of leftover sessions: %s (removed %u objects)", cfs_error(cfs), removed);
 	else
 		plog("sweep: removed %u leftover session objects", removed);
+	/* ACLs of anonymous sessions without their backstore: a crash, or a targetcli
+	 * saveconfig that rtslib-fb-targetctl restored at boot (docs/targetcli.md). */
+	r = anon_sweep_acls(cfs, &removed);
+	prov_unlock(lock);
+	if (r < 0)
+		plog("sweep of leftover anonymous ACLs: %s (removed %u)", cfs_error(cfs), removed);
+	else if (removed)
+		plog("sweep: removed %u leftover anonymous ACLs (a crash or a restored targetcli "
+		     "saveconfig)", removed);
 	if (!o.keep_overlays) {
 		r = anon_clean_overlays(o.state);
 		if (r < 0)

@@ -189,6 +189,45 @@ static void test_provision_failure_rolls_back(void **state)
 	cfs_close(c);
 }
 
+/* An ACL directory as a restore would leave it (no mapped LUN). */
+static void mkacl(const char *root, const char *iqn, const char *initiator)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/acls", root, iqn);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/acls/%s", root, iqn, initiator);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+/* Leftover anonymous ACLs (a restored saveconfig) go; other ACLs and targets stay. */
+static void test_sweep_acls(void **state)
+{
+	char root[128], state_dir[128];
+	struct anon_cfg sc;
+	struct cfs *c;
+	unsigned removed = 99;
+	const char *img = "iqn.2025-01.pub.scsipub:image.x", *prov = "iqn.2025-01.pub.scsipub:s.abc";
+
+	(void)state;
+	c = plain_tree("4", root, state_dir, &sc);
+	assert_int_equal(cfs_target_ensure(c, CATALOG_BLANK_IQN, "127.0.0.1:3262"), 0);
+	assert_int_equal(cfs_target_ensure(c, img, "127.0.0.1:3262"), 0);
+	assert_int_equal(cfs_target_ensure(c, prov, "127.0.0.1:3262"), 0);
+	mkacl(root, CATALOG_BLANK_IQN, ANON_PREFIX "00112233445566778899aabbccddeeff");
+	mkacl(root, img, ANON_PREFIX "ffeeddccbbaa99887766554433221100");
+	mkacl(root, CATALOG_BLANK_IQN, "iqn.2099-01.operator:keep");
+	mkacl(root, prov, ANON_PREFIX "00112233445566778899aabbccddeeff");
+	assert_int_equal(anon_sweep_acls(c, &removed), 0);
+	assert_int_equal(removed, 2);
+	assert_true(exists("%s/configfs4/iscsi/%s/tpgt_1/acls/iqn.2099-01.operator:keep", CATALOG_BLANK_IQN, ""));
+	assert_true(exists("%s/configfs4/iscsi/%s/tpgt_1/acls/" ANON_PREFIX "00112233445566778899aabbccddeeff", prov, ""));
+	assert_false(exists("%s/configfs4/iscsi/%s/tpgt_1/acls/" ANON_PREFIX "00112233445566778899aabbccddeeff", CATALOG_BLANK_IQN, ""));
+	assert_int_equal(anon_sweep_acls(c, &removed), 0);
+	assert_int_equal(removed, 0);
+	cfs_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_anon_name),
 		cmocka_unit_test(test_keep_overlays_never_reused),
 		cmocka_unit_test(test_provision_failure_rolls_back),
+		cmocka_unit_test(test_sweep_acls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
