@@ -31,6 +31,7 @@
 #include "optable.h"
 #include "prov.h"
 #include "settings.h"
+#include "stopsignal.h"
 
 struct cfgd_options {
 	char socket[108];
@@ -95,17 +96,6 @@ static enum settings_kind opt_kind(const char *name, const void *arg)
 {
 	(void)arg;
 	return (enum settings_kind)optable_kind(table, NOPTS, name);
-}
-
-static int stop_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	ssize_t r;
-
-	(void)sig;
-	r = write(stop_pipe[1], "x", 1);
-	(void)r;
 }
 
 static void log_option(const char *line, void *arg)
@@ -202,11 +192,10 @@ int main(int argc, char **argv)
 	struct cfgd_options o;
 	struct cfgd_server_cfg sc;
 	struct cfgd_server *srv;
-	struct sigaction sa;
 	struct cfs *cfs;
 	unsigned removed = 0;
 	char err[512];
-	int lfd, r, lock;
+	int lfd, r, lock, stop_fd;
 
 	memset(&o, 0, sizeof(o));
 	plog_program = "scsipub-cfgd";
@@ -230,16 +219,11 @@ int main(int argc, char **argv)
 	if (parse_users(o.allow_users, &sc) < 0)
 		return 2;
 	raise_nofile();
-	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		plog("pipe: %s", strerror(errno));
+	stop_fd = stopsignal_install();
+	if (stop_fd < 0) {
+		plog("pipe: %s", strerror(-stop_fd));
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	cfs = cfs_open(o.configfs);
 	if (!cfs) {
@@ -297,7 +281,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	plog("ready: listening on %s (protocol %d)", o.socket, CFGD_PROTO_VERSION);
-	r = cfgd_server_serve(srv, lfd, stop_pipe[0]);
+	r = cfgd_server_serve(srv, lfd, stop_fd);
 	if (r < 0)
 		plog("serving: %s", strerror(-r));
 	close(lfd);

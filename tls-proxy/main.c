@@ -66,6 +66,7 @@
 #include "ratelog.h"
 #include "relay.h"
 #include "session.h"
+#include "stopsignal.h"
 #include "tls.h"
 
 #define LOGIN_TIMEOUT_S 15       /* seconds to receive each login/discovery PDU */
@@ -99,18 +100,7 @@ static struct conn *conns;
 static unsigned nconns;
 static bool stopping;
 static atomic_uint tsih_counter;
-static int stop_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-
-	if (write(stop_pipe[1], &c, 1) < 0) {
-		/* nothing else can be done in a signal handler */
-	}
-	errno = saved;
-}
+static int stop_fd = -1;                /* readable on SIGTERM/SIGINT (stopsignal.h) */
 
 static uint32_t random32(void)
 {
@@ -845,7 +835,6 @@ static enum settings_kind opt_kind(const char *name, const void *arg)
 int main(int argc, char **argv)
 {
 	char err[512];
-	struct sigaction sa;
 	struct session_cfg sc;
 	char tab_path[PATH_MAX];
 	int lfd, tls_lfd, r;
@@ -867,16 +856,11 @@ int main(int argc, char **argv)
 	}
 	options_each(&opts, log_option, NULL);
 
-	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		plog("pipe: %s", strerror(errno));
+	stop_fd = stopsignal_install();
+	if (stop_fd < 0) {
+		plog("pipe: %s", strerror(-stop_fd));
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	unknown_log = ratelog_new(RATELOG_WINDOW_S);
 	refuse_log = ratelog_new(RATELOG_WINDOW_S);
@@ -939,7 +923,7 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct pollfd p[3] = { { .fd = lfd, .events = POLLIN },
-				       { .fd = stop_pipe[0], .events = POLLIN },
+				       { .fd = stop_fd, .events = POLLIN },
 				       { .fd = tls_lfd, .events = POLLIN } };
 
 		struct timespec now;

@@ -24,42 +24,7 @@
 #include "cfs.h"
 #include "anon.h"
 
-static char tmp[64];
-
-static bool exists(const char *fmt, const char *a, const char *b)
-{
-	char p[512];
-	struct stat st;
-
-	snprintf(p, sizeof(p), fmt, tmp, a, b);
-	return lstat(p, &st) == 0;
-}
-
-static void touch(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fclose(f);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmp, sizeof(tmp), "/tmp/sess-test-%s", "");
-	memset(tmp + strlen(tmp), 'X', 6); /* mkdtemp template */
-	tmp[strlen("/tmp/sess-test-") + 6] = '\0';
-	return mkdtemp(tmp) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-	return system(cmd);
-}
+#include "test_sesstree.h"
 
 static void test_name(void **state)
 {
