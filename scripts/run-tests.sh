@@ -47,33 +47,29 @@ else
   record "fuzz login, PDU filter, cfgd requests ($(( $(date +%s) - start ))s)" 0 1
 fi
 
-# Host-side packaging tests (make install, units, the .deb): seconds, no VM.
-for t in tests/pkg/test-*.sh; do
-  name=$(basename "$t" .sh)
-  echo "== pkg: $name"
+# run_script KIND SCRIPT LOGNAME: one test script that ends with "N passed, M failed";
+# its output is shown and counted (a non-zero exit without a failure counts as one).
+run_script() {
+  local kind=$1 t=$2 name=$3 start rc line p f
+  echo "== $kind: $(basename "$t" .sh)"
   start=$(date +%s)
-  bash "$t" >"$log/pkg-$name.log" 2>&1
+  bash "$t" >"$log/$name.log" 2>&1
   rc=$?
-  cat "$log/pkg-$name.log"
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/pkg-$name.log" | tail -n1)
+  cat "$log/$name.log"
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/$name.log" | tail -n1)
   p=$(echo "$line" | awk '{print $1+0}'); f=$(echo "$line" | awk '{print $3+0}')
   if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then f=1; fi
-  record "pkg $name ($(( $(date +%s) - start ))s)" "${p:-0}" "${f:-0}"
+  record "$kind $(basename "$t" .sh) ($(( $(date +%s) - start ))s)" "${p:-0}" "${f:-0}"
+}
+
+# Host-side packaging tests (make install, units, the .deb): seconds, no VM.
+for t in tests/pkg/test-*.sh; do
+  run_script pkg "$t" "pkg-$(basename "$t" .sh)"
 done
 
 if [ "${LAB:-1}" != 0 ]; then
   for t in tests/lab/test-*.sh; do
-    name=$(basename "$t" .sh)
-    echo "== lab: $name"
-    start=$(date +%s)
-    bash "$t" >"$log/$name.log" 2>&1
-    rc=$?
-    cat "$log/$name.log"
-    # each lab test ends with "N passed, M failed"
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/$name.log" | tail -n1)
-    p=$(echo "$line" | awk '{print $1+0}'); f=$(echo "$line" | awk '{print $3+0}')
-    if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then f=1; fi
-    record "lab $name ($(( $(date +%s) - start ))s)" "${p:-0}" "${f:-0}"
+    run_script lab "$t" "$(basename "$t" .sh)"
   done
 fi
 
