@@ -1,6 +1,6 @@
 /*
  * prdb.h — Persistent Reservation state in PostgreSQL (issue 4,
- * docs/persistent-reservations.md): table pr_state (api-server/schema/002_pr_state.sql),
+ * docs/persistent-reservations.md): table pr_state (pr-store/schema/002_pr_state.sql, applied with the API's migrations),
  * one row per (session, LUN) holding LIO's APTPL text and the PRgeneration.
  *
  * Every function takes a connected PGconn (libpq) owned by the caller and is not

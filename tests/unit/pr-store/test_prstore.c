@@ -57,7 +57,7 @@ static void apply_schema(void)
 	slash = strrchr(path, '/');
 	*slash = '\0';
 	slash = strrchr(path, '/');
-	snprintf(slash, sizeof(path) - (size_t)(slash - path), "/api-server/schema/002_pr_state.sql");
+	snprintf(slash, sizeof(path) - (size_t)(slash - path), "/pr-store/schema/002_pr_state.sql");
 	f = fopen(path, "r");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);
