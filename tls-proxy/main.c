@@ -1,10 +1,13 @@
 /*
- * main.c — scsipub-portal: the public iSCSI front door.
+ * main.c — scsipub-portal: the whole public iSCSI front door (the folder is named for
+ * its TLS listener, but plain iSCSI on 3260, TLS on 3261, PDU framing, the login
+ * parse, discovery and the relay all live here). It runs unprivileged (--user, or the
+ * unit's User=): every LIO object comes from scsipub-cfgd over its socket.
  *
  * Accepts initiators (a thread per connection), reads each connection's leading
  * Login Request and either answers the whole discovery session itself
- * (discovery.c: LIO would advertise its loopback portal) or provisions the
- * initiator's copy-on-write LUN through configfs (session.c) and relays the
+ * (discovery.c: LIO would advertise its loopback portal) or has scsipub-cfgd make the
+ * initiator's copy-on-write LUN (session.c) and relays the
  * connection, starting with the buffered Login Request, to LIO's loopback portal
  * (relay.c). A Normal login to a provisioned target (iqn...:s.<id>, made by the
  * api-server) is relayed without provisioning when LIO has that target, else answered
@@ -13,10 +16,10 @@
  * through exactly the same path; its SendTargets advertise --tls-public, and its
  * certificate is reloaded when the files change (the handshake is part of the
  * login, under --login-timeout). Live relayed connections are published as
- * <state>/portal/connections.json (conntab.h). Startup sweeps what a crashed
- * previous run left in configfs ("sp*" objects only, under <state>/configfs.lock)
- * and the overlay directory; SIGTERM/SIGINT stop accepting, close every connection,
- * tear down every session and exit 0.
+ * <state>/portal/connections.json (conntab.h). A crashed portal leaves nothing behind:
+ * scsipub-cfgd removes the sessions of a socket connection that closed.
+ * SIGTERM/SIGINT stop accepting, close every connection, release every session and
+ * exit 0.
  *
  * Hardening (issue 4): each source address may hold --max-conn-per-ip connections and
  * open new ones at --login-rate per second with a --login-burst, and each network
@@ -26,8 +29,8 @@
  * whose login is not done within --login-timeout seconds of its accept (discovery:
  * until Full Feature Phase; a normal session: its first Login PDU, the rest of its
  * login is bounded by LIO's own login timer) is shut down by the accept loop. Client
- * sockets get TCP keepalive and TCP_USER_TIMEOUT from --nopin-interval/--nopin-timeout,
- * and anonymous sessions' ACLs get the same NOP-In settings in LIO (session.h).
+ * sockets get TCP keepalive and TCP_USER_TIMEOUT from --nopin-interval/--nopin-timeout
+ * (scsipub-cfgd's options of the same names set the NOP-In of the sessions' ACLs).
  */
 #include <arpa/inet.h>
 #include <errno.h>
