@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +29,7 @@
 #include "log.h"
 #include "optable.h"
 #include "prov.h"
+#include "nofile.h"
 #include "settings.h"
 #include "stopsignal.h"
 
@@ -176,16 +176,6 @@ static int open_socket(const char *path, const char *group)
 	return fd;
 }
 
-/* One descriptor per client connection: raise the soft limit to the hard one. */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
 
 int main(int argc, char **argv)
 {
@@ -218,7 +208,7 @@ int main(int argc, char **argv)
 	memset(&sc, 0, sizeof(sc));
 	if (parse_users(o.allow_users, &sc) < 0)
 		return 2;
-	raise_nofile();
+	plog("descriptor limit %ld (one per client connection)", nofile_raise());
 	stop_fd = stopsignal_install();
 	if (stop_fd < 0) {
 		plog("pipe: %s", strerror(-stop_fd));

@@ -68,6 +68,7 @@
 #include "provsweep.h"
 #include "ratelog.h"
 #include "relay.h"
+#include "nofile.h"
 #include "session.h"
 #include "stopsignal.h"
 #include "tls.h"
@@ -859,6 +860,7 @@ int main(int argc, char **argv)
 	}
 	options_each(&opts, log_option, NULL);
 
+	plog("descriptor limit %ld (three per relayed connection)", nofile_raise());
 	stop_fd = stopsignal_install();
 	if (stop_fd < 0) {
 		plog("pipe: %s", strerror(-stop_fd));
