@@ -69,6 +69,7 @@ tmpfilesdir ?= $(PREFIX)/lib/tmpfiles.d
 dbusdir     ?= $(datadir)/dbus-1/system.d
 docdir      ?= $(datadir)/doc/scsipub
 mandir      ?= $(datadir)/man
+libexecdir  ?= $(PREFIX)/lib/scsipub
 INSTALL     ?= install
 DAEMONS      = tcmu-handler/scsipub-tcmu tls-proxy/scsipub-portal api-server/scsipub-api \
                pr-store/scsipub-prstore configfs-manager/scsipub-ctl \
@@ -81,6 +82,9 @@ install: all
 		$(DESTDIR)$(tmpfilesdir) $(DESTDIR)$(dbusdir) $(DESTDIR)$(docdir) \
 		$(DESTDIR)$(sysconfdir)/scsipub $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(DAEMONS)) $(DESTDIR)$(sbindir)/
+	@# the API's image decoder program (fetch.h), started by scsipub-api only
+	$(INSTALL) -d $(DESTDIR)$(libexecdir)
+	$(INSTALL) -m 0755 $(BUILD)/api-server/scsipub-unpack $(DESTDIR)$(libexecdir)/
 	$(INSTALL) -m 0644 $(addprefix dist/systemd/,$(UNITS)) $(DESTDIR)$(unitdir)/
 	$(INSTALL) -m 0644 dist/scsipub.sysusers $(DESTDIR)$(sysusersdir)/scsipub.conf
 	$(INSTALL) -m 0644 dist/scsipub.tmpfiles $(DESTDIR)$(tmpfilesdir)/scsipub.conf
@@ -100,6 +104,8 @@ install: all
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(DAEMONS)) scsipub-cfgd)
+	rm -f $(DESTDIR)$(libexecdir)/scsipub-unpack
+	-rmdir $(DESTDIR)$(libexecdir) 2>/dev/null
 	rm -f $(addprefix $(DESTDIR)$(unitdir)/,$(UNITS))
 	rm -f $(DESTDIR)$(sysusersdir)/scsipub.conf $(DESTDIR)$(tmpfilesdir)/scsipub.conf
 	rm -f $(DESTDIR)$(dbusdir)/scsipub-tcmu.conf $(DESTDIR)$(docdir)/README.md

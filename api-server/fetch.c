@@ -2,8 +2,8 @@
  * fetch.c — image download (libcurl) with a running SHA-256 (OpenSSL EVP), then
  * decompression (.xz liblzma, .gz zlib, .qcow2 qemu-img) to a raw image written
  * atomically (temporary file, fsync, rename). Every address libcurl connects to passes
- * fetch_addr_allowed first (CURLOPT_OPENSOCKETFUNCTION); decoding runs in a child
- * without network and with resource limits (fetch_unpack). See fetch.h.
+ * fetch_addr_allowed first (CURLOPT_OPENSOCKETFUNCTION); decoding runs in a separate
+ * program without network and with resource limits (fetch_unpack). See fetch.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -273,7 +273,7 @@ static int budget_need(struct budget *b, uint64_t n, char *err, size_t errlen)
 {
 	int r;
 
-	if (!b || !b->pol || !b->pol->reserve || n <= b->held)
+	if (!b || n <= b->held || (b->fd < 0 && (!b->pol || !b->pol->reserve)))
 		return 0;
 	if (b->fd >= 0)
 		r = remote_need(b, n, err, errlen);
@@ -924,47 +924,95 @@ int fetch_sandbox_enter(uint64_t max_file_bytes, unsigned *applied)
 	return (a & FETCH_SANDBOX_NO_NETWORK) ? 0 : -EPERM;
 }
 
+/* The decoder program fetch_unpack runs (fetch_set_unpacker). */
+static char unpacker[PATH_MAX] = FETCH_UNPACKER_DEFAULT;
+
+void fetch_set_unpacker(const char *path)
+{
+	snprintf(unpacker, sizeof(unpacker), "%s", path);
+}
+
+static const char *fmt_name(enum fmt f)
+{
+	return f == FMT_XZ ? "xz" : f == FMT_GZ ? "gz" : f == FMT_QCOW2 ? "qcow2" : "raw";
+}
+
+int fetch_unpack_main(int argc, char **argv)
+{
+	struct unpack_msg m = { .kind = 'R' };
+	struct budget cb = { .fd = FETCH_UNPACK_FD }; /* budget_need asks the parent */
+	enum fmt f;
+	uint64_t max;
+	char *end;
+	int dfd;
+
+	/* argv: FORMAT DOWNLOAD PART MAX_BYTES HELD_BYTES; fd FETCH_UNPACK_FD: the parent */
+	if (argc != 6)
+		return 2;
+	f = !strcmp(argv[1], "xz") ? FMT_XZ : !strcmp(argv[1], "gz") ? FMT_GZ
+		: !strcmp(argv[1], "qcow2") ? FMT_QCOW2 : FMT_RAW;
+	max = strtoull(argv[4], &end, 10);
+	cb.held = strtoull(argv[5], NULL, 10);
+	fetch_sandbox_enter(max, NULL);
+	dfd = open(argv[2], O_RDONLY | O_CLOEXEC);
+	if (f == FMT_RAW || *end)
+		m.r = reason_fail(m.err, sizeof(m.err), -EINVAL, "unpack: bad arguments");
+	else if (dfd < 0)
+		m.r = reason_fail(m.err, sizeof(m.err), -errno, "open %s: %s", argv[2],
+				  strerror(errno));
+	else
+		m.r = unpack_here(f, dfd, argv[2], argv[3], max, &cb, m.err, sizeof(m.err));
+	m.bytes = cb.held;
+	return write(FETCH_UNPACK_FD, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : 1;
+}
+
 /*
- * Decode in a child process (fetch.h: FETCH_SANDBOX_*): the decoders and qemu-img parse
- * what a client served us, so they run without network and with resource limits. The
- * parent keeps the budget: the child asks for bytes over a socketpair.
+ * Decode in a separate program (fetch.h: fetch_unpack_main, FETCH_SANDBOX_*): the
+ * decoders and qemu-img parse what a client's URL served, so they run in a fresh
+ * process (posix_spawn: nothing of this multithreaded process's state but the
+ * arguments) without network and with resource limits. The budget stays here: the
+ * child asks for bytes over a socketpair.
  */
 static int fetch_unpack(enum fmt f, int dfd, const char *dl, const char *part, uint64_t max,
 			struct budget *b, char *err, size_t errlen)
 {
+	char smax[24], sheld[24], *argv[7];
+	posix_spawn_file_actions_t fa;
 	struct unpack_msg m;
 	int sv[2], st, r = 0;
 	pid_t pid;
 
+	(void)dfd;
+	snprintf(smax, sizeof(smax), "%" PRIu64, max);
+	snprintf(sheld, sizeof(sheld), "%" PRIu64, b->held);
+	argv[0] = unpacker;
+	argv[1] = (char *)fmt_name(f);
+	argv[2] = (char *)dl;
+	argv[3] = (char *)part;
+	argv[4] = smax;
+	argv[5] = sheld;
+	argv[6] = NULL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return reason_fail(err, errlen, -errno, "socketpair: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		return reason_fail(err, errlen, r, "fork: %s", strerror(-r));
-	}
-	if (pid == 0) {
-		struct budget cb = { .pol = b->pol, .held = b->held, .fd = sv[1] };
-
-		close(sv[0]);
-		memset(&m, 0, sizeof(m));
-		m.kind = 'R';
-		fetch_sandbox_enter(max, NULL);
-		m.r = unpack_here(f, dfd, dl, part, max, &cb, m.err, sizeof(m.err));
-		m.bytes = cb.held;
-		_exit(write(sv[1], &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : 1);
-	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], FETCH_UNPACK_FD);
+	r = posix_spawn(&pid, unpacker, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
+	if (r) {
+		close(sv[0]);
+		return reason_fail(err, errlen, -r, "cannot run the image decoder %s: %s", unpacker,
+				   strerror(r));
+	}
 	for (;;) {
 		ssize_t n = read(sv[0], &m, sizeof(m));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n != (ssize_t)sizeof(m)) {
-			r = reason_fail(err, errlen, -EPROTO, "the unpack process ended without a "
-					"result (killed by a resource limit?)");
+			r = reason_fail(err, errlen, -EPROTO, "the image decoder ended without a "
+					"result (stopped by a resource limit?)");
 			break;
 		}
 		m.err[sizeof(m.err) - 1] = '\0';
@@ -979,7 +1027,7 @@ static int fetch_unpack(enum fmt f, int dfd, const char *dl, const char *part, u
 		/* 'N': the child needs m.bytes of the budget */
 		m.r = budget_need(b, m.bytes, m.err, sizeof(m.err));
 		if (write(sv[0], &m, sizeof(m)) != (ssize_t)sizeof(m)) {
-			r = reason_fail(err, errlen, -EIO, "answering the unpack process: %s",
+			r = reason_fail(err, errlen, -EIO, "answering the image decoder: %s",
 					strerror(errno));
 			break;
 		}

@@ -10,11 +10,12 @@
  *    file are refused (-EPROTO: they would read other files of this host), and the
  *    header's virtual size is checked against max_bytes before converting;
  *  - anything else is taken as raw.
- * The decoders and qemu-img parse what a client's URL served, so they run in a child
- * process (fork) restricted by fetch_sandbox_enter: no network (a network namespace
- * of its own), no_new_privs, RLIMIT_FSIZE max_bytes + 512, RLIMIT_CPU
- * FETCH_SANDBOX_CPU_S, RLIMIT_NOFILE 64, RLIMIT_AS FETCH_SANDBOX_AS, no core dumps.
- * The budget (fetch_policy.reserve) stays with the caller: the child asks for bytes.
+ * The decoders and qemu-img parse what a client's URL served, so they run in a
+ * separate program (scsipub-unpack: fetch_unpack_main, started with posix_spawn)
+ * restricted by fetch_sandbox_enter: no network (a network namespace of its own),
+ * no_new_privs, RLIMIT_FSIZE max_bytes + 512, RLIMIT_CPU FETCH_SANDBOX_CPU_S,
+ * RLIMIT_NOFILE 64, RLIMIT_AS FETCH_SANDBOX_AS, no core dumps. The budget
+ * (fetch_policy.reserve) stays with the caller: the program asks for bytes.
  * The result is written to a temporary file next to dest_path (dest_path + ".part"),
  * padded with zeros to a multiple of 512 bytes, fsync'ed and renamed onto dest_path.
  * On any failure dest_path is not touched (a file already there stays as it was) and
@@ -66,6 +67,23 @@ enum {
  * cut, -EPERM when no namespace could be made (the limits still apply).
  */
 int fetch_sandbox_enter(uint64_t max_file_bytes, unsigned *applied);
+
+/* The decoder program's descriptor to its parent (a SOCK_SEQPACKET socket). */
+#define FETCH_UNPACK_FD 3
+/* Where the decoder program is unless fetch_set_unpacker says otherwise. */
+#define FETCH_UNPACKER_DEFAULT "/usr/lib/scsipub/scsipub-unpack"
+
+/* Use the decoder program at path (scsipub-api sets the one beside itself, tests the
+ * one in the build tree). Not thread-safe: call before fetches start. */
+void fetch_set_unpacker(const char *path);
+
+/*
+ * main() of the decoder program scsipub-unpack: argv FORMAT (xz, gz, qcow2) DOWNLOAD
+ * PART MAX_BYTES HELD_BYTES, FETCH_UNPACK_FD its parent. Enters the sandbox, decodes
+ * DOWNLOAD into PART, asks the parent for budget as it goes and sends the result.
+ * Exit status 0 when the result was sent (whatever it says), 1 or 2 otherwise.
+ */
+int fetch_unpack_main(int argc, char **argv);
 
 /* One network (CIDR): family AF_INET (addr[0..3]) or AF_INET6 (addr[0..15]), prefix bits. */
 struct fetch_net {

@@ -311,6 +311,23 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(ready, sizeof(ready), "%s/" API_READY, o.state);
 	unlink(ready);
+	{
+		/* the decoder program beside this one (build tree), else the installed one */
+		char self[PATH_MAX], helper[PATH_MAX + 32];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		char *slash;
+
+		if (n > 0) {
+			self[n] = '\0';
+			slash = strrchr(self, '/');
+			if (slash) {
+				*slash = '\0';
+				snprintf(helper, sizeof(helper), "%s/scsipub-unpack", self);
+				if (access(helper, X_OK) == 0)
+					fetch_set_unpacker(helper);
+			}
+		}
+	}
 	if (fetch_init() < 0) {
 		app_log("libcurl initialisation failed");
 		return 1;

@@ -372,7 +372,7 @@ int cfgd_req_parse(const char *buf, size_t len, struct cfgd_req *req, char *err,
 	if (len == 0 || len > CFGD_MSG_MAX)
 		return reason_fail(err, errlen, -EINVAL, "message of %zu bytes (1 to %d)", len,
 				   CFGD_MSG_MAX);
-	tok = json_tokener_new_ex(5);
+	tok = json_tokener_new_ex(6); /* object > luns > LUN > pr > registration */
 	if (!tok)
 		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);

@@ -116,7 +116,7 @@ void cfgd_req_clear(struct cfgd_req *req);
  * CFGD_PROTO_VERSION (else -EPROTO), a known "op", exactly the fields that op needs
  * (unknown keys are refused), each a string within its limit, printable ASCII, and
  * for names the IQN charset (lowercase letters, digits, '.', '-', ':'; initiator
- * names may hold upper case: LIO lowercases them). prov_create: nesting depth 5, at
+ * names may hold upper case: LIO lowercases them). prov_create: nesting depth 5 (6 for json-c), at
  * most CFGD_LUNS_MAX LUNs and CFGD_PR_REGS_MAX registrations per LUN, numbers in range,
  * sizes multiples of 512. 0 with *req filled (call cfgd_req_clear), or -EINVAL /
  * -EPROTO with a reason in err (nothing to free).

@@ -910,5 +910,6 @@ int main(void)
 	};
 
 	assert_int_equal(fetch_init(), 0);
+	fetch_set_unpacker(SCSIPUB_UNPACKER); /* the decoder program of this build */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,7 @@
 #include "cfgd_test.h"
 #include "cfs.h"
 #include "db.h"
+#include "fetch.h"
 #include "http.h"
 #include "https_cert.h"
 #include "pg_test.h"
@@ -77,6 +78,7 @@ static int group_setup(void **st)
 	int v;
 
 	(void)st;
+	fetch_set_unpacker(SCSIPUB_UNPACKER); /* the decoder program of this build */
 	if (pg_test_start(&pg))
 		return -1;
 	d = db_open(pg.url, 10, err, sizeof(err));
