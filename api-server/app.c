@@ -22,18 +22,8 @@
 #include "cfs.h"
 #include "fetch.h"
 #include "cfgd_client.h"
+#include "log.h"
 #include "prov.h"
-
-void app_log(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "scsipub-api: %s\n", line);
-}
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -384,7 +374,7 @@ static void *fetch_worker(void *arg)
 			res->status = 201;
 			snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
 			res->size_bytes = size;
-			app_log("image %s of account %" PRId64 " ready: %" PRIu64 " bytes",
+			plog("image %s of account %" PRId64 " ready: %" PRIu64 " bytes",
 				j->name, j->account_id, size);
 		} else {
 			unlink(j->path);
@@ -417,7 +407,7 @@ static void *fetch_worker(void *arg)
 		snprintf(res->error, sizeof(res->error), "storing the image failed: %.400s", err);
 	}
 	if (rc < 0)
-		app_log("image %s of account %" PRId64 ": %s", j->name, j->account_id,
+		plog("image %s of account %" PRId64 ": %s", j->name, j->account_id,
 			res->error);
 	pthread_mutex_lock(&j->mu);
 	j->done = true;
@@ -544,7 +534,7 @@ int app_image_delete(struct app *a, const struct db_account *acct, const char *n
 	if (rc < 0)
 		return rc;
 	if (unlink(path) < 0 && errno != ENOENT)
-		app_log("deleting %s: %s", path, strerror(errno));
+		plog("deleting %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -855,7 +845,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 	rc = prov_create_locked(a, &s, r.pl, err, sizeof(err));
 	resolved_free(&r);
 	if (rc < 0) {
-		app_log("session %s: configfs: %s", s.id, err);
+		plog("session %s: configfs: %s", s.id, err);
 		watch_del(a, s.id);
 		db_session_delete(a->db, s.id, NULL, 0);
 		res->status = 500;
@@ -868,7 +858,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 	snprintf(res->chap_user, sizeof(res->chap_user), "%s", s.chap_user);
 	snprintf(res->chap_secret, sizeof(res->chap_secret), "%.16s", s.chap_secret);
 	res->lun_count = n;
-	app_log("session %s of account %s: %u LUN(s), %s, ttl %d s", s.id, acct->name, n,
+	plog("session %s of account %s: %u LUN(s), %s, ttl %d s", s.id, acct->name, n,
 		persistent ? "persistent" : "non-persistent", ttl_s);
 }
 
@@ -888,7 +878,7 @@ int app_session_destroy(struct app *a, const char *id, int64_t account_id, char 
 	db_session_clear(&s);
 	CFGD_DO(a, rc, err, errlen, cfgd_prov_destroy(fd, id, err, errlen));
 	if (rc < 0) {
-		app_log("session %s: destroy: %s", id, err);
+		plog("session %s: destroy: %s", id, err);
 		return rc;
 	}
 	watch_del(a, id);
@@ -928,7 +918,7 @@ int app_restore(struct app *a)
 		db_images_free(im, (size_t)n);
 	n = db_session_list(a->db, -1, &v, err, sizeof(err));
 	if (n < 0) {
-		app_log("restore: %s", err);
+		plog("restore: %s", err);
 		return n;
 	}
 	for (i = 0; i < n; i++) {
@@ -953,7 +943,7 @@ int app_restore(struct app *a)
 				rc = -ENOMEM;
 			if (rc == 0 && (rc = db_pr_load(a->db, s->id, s->n_luns, prs, err,
 							sizeof(err))) > 0)
-				app_log("session %s: restoring Persistent Reservation state of %d "
+				plog("session %s: restoring Persistent Reservation state of %d "
 					"LUN(s)", s->id, rc);
 			if (rc >= 0) {
 				for (k = 0; k < s->n_luns; k++)
@@ -968,7 +958,7 @@ int app_restore(struct app *a)
 		free(kinds);
 		resolved_free(&r);
 		if (rc < 0) {
-			app_log("restore of session %s failed: %s", s->id,
+			plog("restore of session %s failed: %s", s->id,
 				rc == -ENOMEM ? "out of memory" : err);
 			continue;
 		}
@@ -978,7 +968,7 @@ int app_restore(struct app *a)
 		ok++;
 	}
 	db_sessions_free(v, (size_t)n);
-	app_log("restored %d of %d session(s)", ok, n);
+	plog("restored %d of %d session(s)", ok, n);
 	return ok;
 }
 
@@ -986,10 +976,10 @@ static void evict(struct app *a, const struct db_session *s, const char *why)
 {
 	char err[512];
 
-	app_log("session %s: %s", s->id, why);
+	plog("session %s: %s", s->id, why);
 	if (app_session_destroy(a, s->id, -1, err, sizeof(err)) < 0 &&
 	    db_session_exists(a->db, s->id) == 1)
-		app_log("session %s: %s", s->id, err);
+		plog("session %s: %s", s->id, err);
 }
 
 void app_watch_tick(struct app *a, time_t now)
@@ -1001,7 +991,7 @@ void app_watch_tick(struct app *a, time_t now)
 
 	n = db_session_list(a->db, -1, &v, err, sizeof(err));
 	if (n < 0) {
-		app_log("watcher: %s", err);
+		plog("watcher: %s", err);
 		return;
 	}
 	tick++;
@@ -1058,7 +1048,7 @@ void app_watch_tick(struct app *a, time_t now)
 		if (conns < 0)
 			continue; /* target missing or being made: nothing to judge */
 		if ((conns > 0 || relogin) && s->state == DB_SESSION_SUSPENDED) {
-			app_log("session %s: reconnected, live again", s->id);
+			plog("session %s: reconnected, live again", s->id);
 			db_session_set_state(a->db, s->id, DB_SESSION_LIVE);
 			s->state = DB_SESSION_LIVE;
 		}
@@ -1071,7 +1061,7 @@ void app_watch_tick(struct app *a, time_t now)
 				continue;
 			}
 			if (s->state == DB_SESSION_LIVE) {
-				app_log("session %s: disconnected, suspended (ttl %d s)", s->id,
+				plog("session %s: disconnected, suspended (ttl %d s)", s->id,
 					s->ttl_s);
 				db_session_set_state(a->db, s->id, DB_SESSION_SUSPENDED);
 				s->state = DB_SESSION_SUSPENDED;
@@ -1154,7 +1144,7 @@ int app_janitor_pass(struct app *a, unsigned *removed)
 			continue;
 		CFGD_DO(a, r, why, sizeof(why), cfgd_prov_destroy(fd, ids.v[i], why, sizeof(why)));
 		if (r < 0)
-			app_log("janitor: session %s: %s", ids.v[i], why);
+			plog("janitor: session %s: %s", ids.v[i], why);
 		else
 			n++;
 	}
@@ -1162,9 +1152,9 @@ int app_janitor_pass(struct app *a, unsigned *removed)
 	if (rc > 0)
 		rc = 0; /* cfgd_prov_list's count */
 	if (rc < 0)
-		app_log("janitor: %s", err);
+		plog("janitor: %s", err);
 	if (n)
-		app_log("janitor: removed %u unknown session(s)", n);
+		plog("janitor: removed %u unknown session(s)", n);
 	if (removed)
 		*removed = n;
 	return rc;

@@ -1,6 +1,6 @@
 /*
  * device.c — one TCMU device served by scsipub-tcmu (see device.h): uio name parsing,
- * sysfs/configfs helpers, the log line writer, and the per-device worker thread that
+ * sysfs/configfs helpers, and the per-device worker thread that
  * drains the command ring into the SCSI layer.
  */
 #include <ctype.h>
@@ -23,45 +23,9 @@
 #include "cow.h"
 #include "cow_config.h"
 #include "device.h"
+#include "log.h"
 #include "ring.h"
 #include "scsi.h"
-
-/* ---- log lines ------------------------------------------------------------------- */
-
-static atomic_int tlog_verbose;
-
-void tlog_set_verbose(int on)
-{
-	atomic_store(&tlog_verbose, on ? 1 : 0);
-}
-
-void tlog(enum tlog_level level, const char *fmt, ...)
-{
-	static const char *const prefix[] = {
-		[TLOG_ERROR] = "error: ",
-		[TLOG_WARN] = "warning: ",
-		[TLOG_INFO] = "",
-		[TLOG_DEBUG] = "",
-	};
-	char line[1024 + 64];
-	size_t len;
-	va_list ap;
-	int n;
-
-	if (level == TLOG_DEBUG && !atomic_load(&tlog_verbose))
-		return;
-	n = snprintf(line, sizeof(line), "scsipub-tcmu: %s",
-		     (unsigned)level <= TLOG_DEBUG ? prefix[level] : "");
-	len = n > 0 ? (size_t)n : 0;
-	va_start(ap, fmt);
-	n = vsnprintf(line + len, 1024 - len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		len += (size_t)n < 1024 - len ? (size_t)n : 1024 - len - 1;
-	line[len++] = '\n';
-	while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
-		;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -378,7 +342,7 @@ static void write_action(const struct device_env *env, const struct device_name 
 	if (ret == 0)
 		ret = device_write_attr(path, value);
 	if (ret < 0)
-		tlog(TLOG_WARN, "user_%u/%s: cannot write %s to %s: %s", n->hba, n->dev, value,
+		plog_at(PLOG_WARN, "user_%u/%s: cannot write %s to %s: %s", n->hba, n->dev, value,
 		     rel, strerror(-ret));
 }
 
@@ -427,7 +391,7 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (d->space_logged && now.tv_sec - d->space_logged < SPACE_LOG_INTERVAL_S)
 		return;
-	tlog(TLOG_WARN, "%s: %lu write%s refused: no space on the state filesystem (reserve "
+	plog_at(PLOG_WARN, "%s: %lu write%s refused: no space on the state filesystem (reserve "
 	     "%" PRIu64 " bytes): DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT; reads "
 	     "and overwrites go on (logged at most once per %d s)", d->label, d->space_refused,
 	     d->space_refused == 1 ? "" : "s", d->disk_reserve, SPACE_LOG_INTERVAL_S);
@@ -463,14 +427,14 @@ static int drain(struct device *d)
 	if (n > 0) {
 		ret = ring_kick(&d->ring);
 		if (ret == -EIO || ret == -ENODEV) {
-			tlog(TLOG_WARN, "%s: uio device went away", d->label);
+			plog_at(PLOG_WARN, "%s: uio device went away", d->label);
 			return -1;
 		}
 		if (ret < 0)
-			tlog(TLOG_ERROR, "%s: cannot notify the kernel: %s", d->label,
+			plog_at(PLOG_ERROR, "%s: cannot notify the kernel: %s", d->label,
 			     strerror(-ret));
 	} else if (n < 0) {
-		tlog(TLOG_ERROR, "%s: command ring is inconsistent (%s); no longer served",
+		plog_at(PLOG_ERROR, "%s: command ring is inconsistent (%s); no longer served",
 		     d->label, err);
 		return -1;
 	}
@@ -497,7 +461,7 @@ static void *worker_main(void *arg)
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
-			tlog(TLOG_ERROR, "%s: poll: %s", d->label, strerror(errno));
+			plog_at(PLOG_ERROR, "%s: poll: %s", d->label, strerror(errno));
 			atomic_store(&d->gone, 1);
 			return NULL;
 		}
@@ -511,12 +475,12 @@ static void *worker_main(void *arg)
 		if (p[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
 			ret = ring_ack(&d->ring);
 			if (ret == -EIO || ret == -ENODEV || (p[0].revents & POLLNVAL)) {
-				tlog(TLOG_WARN, "%s: uio device went away", d->label);
+				plog_at(PLOG_WARN, "%s: uio device went away", d->label);
 				atomic_store(&d->gone, 1);
 				return NULL;
 			}
 			if (ret < 0)
-				tlog(TLOG_ERROR, "%s: uio read: %s", d->label, strerror(-ret));
+				plog_at(PLOG_ERROR, "%s: uio read: %s", d->label, strerror(-ret));
 			if (drain(d) < 0) {
 				atomic_store(&d->gone, 1);
 				return NULL;

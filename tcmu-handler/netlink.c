@@ -28,6 +28,7 @@
 #include <linux/target_core_user.h>
 
 #include "device.h"
+#include "log.h"
 #include "netlink.h"
 
 #define TCMU_NL_FAMILY "TCM-USER"
@@ -243,7 +244,7 @@ static int on_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 	 * The kernel answers a *_DONE for a device that was not waiting (replies are off
 	 * for it) with -ENODEV; that is expected, not a problem.
 	 */
-	tlog(e->error == -ENODEV ? TLOG_DEBUG : TLOG_WARN,
+	plog_at(e->error == -ENODEV ? PLOG_DEBUG : PLOG_WARN,
 	     "netlink: kernel rejected our message (seq %u): %s", e->msg.nlmsg_seq,
 	     strerror(-e->error));
 	return NL_SKIP;
@@ -322,7 +323,7 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	g = genlmsg_hdr(nlh);
 	done = done_cmd_for(g->cmd);
 	if (!done) {
-		tlog(TLOG_DEBUG, "netlink: ignoring %s (%u)", tcmu_nl_cmd_name(g->cmd), g->cmd);
+		plog_at(PLOG_DEBUG, "netlink: ignoring %s (%u)", tcmu_nl_cmd_name(g->cmd), g->cmd);
 		return NL_SKIP;
 	}
 
@@ -335,16 +336,16 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	}
 	if (ret < 0) {
 		if (raw_dev_id(nlh, &dev_id) < 0) {
-			tlog(TLOG_ERROR, "netlink: malformed %s without a device id (%s); "
+			plog_at(PLOG_ERROR, "netlink: malformed %s without a device id (%s); "
 			     "cannot reply", tcmu_nl_cmd_name(g->cmd), why);
 			return NL_SKIP;
 		}
-		tlog(TLOG_ERROR, "netlink: malformed %s for device id %u: %s; replying %d",
+		plog_at(PLOG_ERROR, "netlink: malformed %s for device id %u: %s; replying %d",
 		     tcmu_nl_cmd_name(g->cmd), dev_id, why, -EINVAL);
 		status = -EINVAL;
 	} else {
 		dev_id = ev.dev_id;
-		tlog(TLOG_DEBUG, "netlink: %s dev_id %u minor %u %s",
+		plog_at(PLOG_DEBUG, "netlink: %s dev_id %u minor %u %s",
 		     tcmu_nl_cmd_name(ev.cmd), ev.dev_id, ev.minor,
 		     ev.uio_name ? ev.uio_name : "(no name)");
 		status = nl->fn(nl->arg, &ev);
@@ -353,7 +354,7 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	}
 	ret = tcmu_nl_reply(nl, done, dev_id, status);
 	if (ret < 0)
-		tlog(TLOG_ERROR, "netlink: cannot send %s for device id %u: %s",
+		plog_at(PLOG_ERROR, "netlink: cannot send %s for device id %u: %s",
 		     tcmu_nl_cmd_name(done), dev_id, strerror(-ret));
 	return NL_OK;
 }
@@ -520,9 +521,9 @@ int tcmu_nl_dispatch(struct tcmu_nl *nl)
 		if (ret == -EINTR)
 			continue;
 		if (ret == -ENOBUFS)
-			tlog(TLOG_ERROR, "netlink: receive buffer overran; TCMU events were lost");
+			plog_at(PLOG_ERROR, "netlink: receive buffer overran; TCMU events were lost");
 		else if (ret < 0)
-			tlog(TLOG_ERROR, "netlink: receive failed: %s", strerror(-ret));
+			plog_at(PLOG_ERROR, "netlink: receive failed: %s", strerror(-ret));
 		return ret;
 	}
 }
