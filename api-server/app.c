@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +23,7 @@
 #include "cfgd_client.h"
 #include "log.h"
 #include "prov.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "reason.h"
 
 int app_random(void *buf, size_t n)
 {
@@ -114,8 +103,7 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 		snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s", o->catalog);
 	else if (snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s/catalog", o->state) >=
 		 (int)sizeof(a->catalog_dir)) {
-		seterr(err, errlen, "state path too long");
-		return -ENAMETOOLONG;
+		return reason_fail(err, errlen, -ENAMETOOLONG, "state path too long");
 	}
 	if (o->public_addr[0]) {
 		snprintf(a->public_addr, sizeof(a->public_addr), "%s", o->public_addr);
@@ -130,18 +118,17 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 		size_t n;
 
 		if (!f) {
-			seterr(err, errlen, "admin key file %s: %s", o->admin_key_file,
-			       strerror(errno));
-			return -errno;
+			return reason_fail(err, errlen, -errno, "admin key file %s: %s",
+					   o->admin_key_file, strerror(errno));
 		}
 		n = fread(a->admin_key, 1, sizeof(a->admin_key) - 1, f);
 		fclose(f);
 		a->admin_key[n] = '\0';
 		a->admin_key[strcspn(a->admin_key, "\r\n \t")] = '\0';
 		if (strlen(a->admin_key) < 16) {
-			seterr(err, errlen, "admin key in %s: fewer than 16 characters",
-			       o->admin_key_file);
-			return -EINVAL;
+			return reason_fail(err, errlen, -EINVAL,
+					   "admin key in %s: fewer than 16 characters",
+					   o->admin_key_file);
 		}
 	}
 	return 0;
@@ -234,7 +221,7 @@ static int resv_begin(struct app *a, int64_t id, uint64_t budget, char *err, siz
 		v = realloc(a->resv, (a->nresv + 1) * sizeof(*v));
 		if (!v) {
 			rc = -ENOMEM;
-			seterr(err, errlen, "out of memory");
+			reason_fail(err, errlen, rc, "out of memory");
 			goto out;
 		}
 		a->resv = v;
@@ -243,9 +230,10 @@ static int resv_begin(struct app *a, int64_t id, uint64_t budget, char *err, siz
 	}
 	if (!resv_fits(e->used, e->reserved, RESV_START, budget)) {
 		rc = -EDQUOT;
-		seterr(err, errlen, "image budget exceeded: the account's images use %" PRIu64
-		       " and its fetches in progress hold %" PRIu64 " of its %" PRIu64 " bytes",
-		       e->used, e->reserved, budget);
+		reason_fail(err, errlen, rc,
+			    "image budget exceeded: the account's images use %" PRIu64
+			    " and its fetches in progress hold %" PRIu64 " of its %" PRIu64
+			    " bytes", e->used, e->reserved, budget);
 		resv_drop_idle(a, e);
 		goto out;
 	}
@@ -272,13 +260,15 @@ static int resv_grow(struct app *a, int64_t id, uint64_t budget, uint64_t *held,
 	if (!e || need <= *held) {
 		rc = e ? 0 : -EIO;
 		if (!e)
-			seterr(err, errlen, "internal error: no budget reservation");
+			reason_fail(err, errlen, rc, "internal error: no budget reservation");
 	} else if (!resv_fits(e->used, e->reserved - *held, need, budget)) {
 		rc = -EDQUOT;
-		seterr(err, errlen, "image budget exceeded: the image needs at least %" PRIu64
-		       " bytes; the account's images use %" PRIu64 " and its other fetches in "
-		       "progress hold %" PRIu64 " of its %" PRIu64 " bytes", need, e->used,
-		       e->reserved - *held, budget);
+		reason_fail(err, errlen, rc,
+			    "image budget exceeded: the image needs at least %" PRIu64
+			    " bytes; the account's images use %" PRIu64
+			    " and its other fetches in progress hold %" PRIu64
+			    " of its %" PRIu64 " bytes", need, e->used, e->reserved - *held,
+			    budget);
 	} else {
 		e->reserved += need - *held;
 		*held = need;
@@ -375,7 +365,7 @@ static void *fetch_worker(void *arg)
 			snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
 			res->size_bytes = size;
 			plog("image %s of account %" PRId64 " ready: %" PRIu64 " bytes",
-				j->name, j->account_id, size);
+			     j->name, j->account_id, size);
 		} else {
 			unlink(j->path);
 		}
@@ -408,7 +398,7 @@ static void *fetch_worker(void *arg)
 	}
 	if (rc < 0)
 		plog("image %s of account %" PRId64 ": %s", j->name, j->account_id,
-			res->error);
+		     res->error);
 	pthread_mutex_lock(&j->mu);
 	j->done = true;
 	pthread_cond_broadcast(&j->cv);
@@ -527,8 +517,7 @@ int app_image_delete(struct app *a, const struct db_account *acct, const char *n
 	int rc;
 
 	if (app_image_path(a, acct->id, name, path, sizeof(path)) < 0) {
-		seterr(err, errlen, "name too long");
-		return -ENAMETOOLONG;
+		return reason_fail(err, errlen, -ENAMETOOLONG, "name too long");
 	}
 	rc = db_image_delete(a->db, acct->id, name, true, err, errlen);
 	if (rc < 0)
@@ -608,8 +597,7 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 	r->paths = calloc(n, sizeof(*r->paths));
 	r->dl = calloc(n, sizeof(*r->dl));
 	if (!r->pl || !r->paths || !r->dl) {
-		seterr(err, errlen, "out of memory");
-		return -ENOMEM;
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < n && rc == 0; i++) {
 		struct db_image im;
@@ -632,12 +620,13 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 				}
 				db_image_clear(&im);
 				if (!ready) {
-					seterr(err, errlen, "image %s is not ready", names[i]);
-					rc = -EAGAIN;
+					rc = reason_fail(err, errlen, -EAGAIN,
+							 "image %s is not ready", names[i]);
 					break;
 				}
 			} else if (rc != -ENOENT) {
-				seterr(err, errlen, "database error looking up %s", names[i]);
+				reason_fail(err, errlen, rc, "database error looking up %s",
+					    names[i]);
 				break;
 			}
 			rc = 0;
@@ -646,9 +635,8 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 			int k;
 
 			if (ncat < 0 && (ncat = app_catalog(a, &cat)) < 0) {
-				seterr(err, errlen, "catalog %s: %s", a->catalog_dir,
-				       strerror(-ncat));
-				rc = ncat;
+				rc = reason_fail(err, errlen, ncat, "catalog %s: %s",
+						 a->catalog_dir, strerror(-ncat));
 				break;
 			}
 			for (k = 0; k < ncat && !found; k++) {
@@ -662,9 +650,9 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 			}
 		}
 		if (!found) {
-			seterr(err, errlen, "no image named %s (neither a ready private image nor"
-			       " in the catalog)", names[i]);
-			rc = -ENOENT;
+			rc = reason_fail(err, errlen, -ENOENT,
+					 "no image named %s (neither a ready private image nor"
+					 " in the catalog)", names[i]);
 		}
 	}
 	free(cat);
@@ -859,7 +847,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 	snprintf(res->chap_secret, sizeof(res->chap_secret), "%.16s", s.chap_secret);
 	res->lun_count = n;
 	plog("session %s of account %s: %u LUN(s), %s, ttl %d s", s.id, acct->name, n,
-		persistent ? "persistent" : "non-persistent", ttl_s);
+	     persistent ? "persistent" : "non-persistent", ttl_s);
 }
 
 int app_session_destroy(struct app *a, const char *id, int64_t account_id, char *err,
@@ -869,8 +857,7 @@ int app_session_destroy(struct app *a, const char *id, int64_t account_id, char 
 	int rc;
 
 	if (!prov_id_valid(id)) {
-		seterr(err, errlen, "no session %s", id);
-		return -ENOENT;
+		return reason_fail(err, errlen, -ENOENT, "no session %s", id);
 	}
 	rc = db_session_get(a->db, id, account_id, &s, err, errlen);
 	if (rc < 0)
@@ -944,7 +931,7 @@ int app_restore(struct app *a)
 			if (rc == 0 && (rc = db_pr_load(a->db, s->id, s->n_luns, prs, err,
 							sizeof(err))) > 0)
 				plog("session %s: restoring Persistent Reservation state of %d "
-					"LUN(s)", s->id, rc);
+				     "LUN(s)", s->id, rc);
 			if (rc >= 0) {
 				for (k = 0; k < s->n_luns; k++)
 					r.pl[k].pr = &prs[k];
@@ -959,7 +946,7 @@ int app_restore(struct app *a)
 		resolved_free(&r);
 		if (rc < 0) {
 			plog("restore of session %s failed: %s", s->id,
-				rc == -ENOMEM ? "out of memory" : err);
+			     rc == -ENOMEM ? "out of memory" : err);
 			continue;
 		}
 		/* a restored live session had a connection: give its initiator time */
@@ -1062,7 +1049,7 @@ void app_watch_tick(struct app *a, time_t now)
 			}
 			if (s->state == DB_SESSION_LIVE) {
 				plog("session %s: disconnected, suspended (ttl %d s)", s->id,
-					s->ttl_s);
+				     s->ttl_s);
 				db_session_set_state(a->db, s->id, DB_SESSION_SUSPENDED);
 				s->state = DB_SESSION_SUSPENDED;
 				s->suspended_at = now;

@@ -194,10 +194,10 @@ static int report(struct https_cert *h, int r, const char *err)
 	if (r == 1) {
 		describe(h, about, sizeof(about));
 		plog("HTTPS certificate reloaded from %s (%s); new connections use it",
-			h->w.cert, about);
+		     h->w.cert, about);
 	} else if (r < 0 && err[0]) {
 		plog("HTTPS certificate/key changed but cannot be used: %s; still serving the "
-			"previous certificate (sha256 %s)", err, h->fpr);
+		     "previous certificate (sha256 %s)", err, h->fpr);
 	}
 	return r;
 }

@@ -196,8 +196,8 @@ static int start_https(struct app *a, const struct api_options *o, struct https_
 	}
 	https_cert_fingerprint(*hc, fpr, sizeof(fpr));
 	plog("HTTPS listening on %s (port %u), certificate %s (sha256 %s; its files are "
-		"looked at every %u s)", o->https_listen, http_port(*srv), o->tls_cert, fpr,
-		o->tls_reload_interval);
+	     "looked at every %u s)", o->https_listen, http_port(*srv), o->tls_cert, fpr,
+	     o->tls_reload_interval);
 	return 0;
 }
 
@@ -246,7 +246,7 @@ static int drop_root(const struct api_options *o)
 		return -1;
 	}
 	plog("running as %s (uid %u, gid %u, no capabilities)", o->user, (unsigned)getuid(),
-		(unsigned)getgid());
+	     (unsigned)getgid());
 	return 0;
 }
 

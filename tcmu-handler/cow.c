@@ -23,12 +23,12 @@
 #include "cow.h"
 #include "bitmap.h"
 #include "fsspace.h"
+#include "reason.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,17 +54,6 @@ struct cow {
 	void *avail_arg;
 	int no_fallocate;    /* the filesystem refused fallocate (EOPNOTSUPP) */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * pread up to len bytes, retrying short reads and EINTR. Bytes read (< len only at
@@ -466,8 +455,7 @@ static int sys_err(char *err, size_t errlen, const char *what, const char *path)
 {
 	int e = errno;
 
-	set_err(err, errlen, "%s %s: %s", what, path, strerror(e));
-	return -e;
+	return reason_fail(err, errlen, -e, "%s %s: %s", what, path, strerror(e));
 }
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -484,8 +472,8 @@ static int open_base(struct cow *c, const char *path, struct stat *st,
 	if (c->base_fd < 0 || fstat(c->base_fd, st) < 0)
 		return sys_err(err, errlen, "cannot open base", path);
 	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode)) {
-		set_err(err, errlen, "base %s is not a regular file or block device", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "base %s is not a regular file or block device", path);
 	}
 	/* SEEK_END also gives the size of a block device (st_size is 0 there). */
 	end = lseek(c->base_fd, 0, SEEK_END);
@@ -504,12 +492,11 @@ static int open_overlay(struct cow *c, const char *path, const struct stat *base
 	if (c->overlay_fd < 0 || fstat(c->overlay_fd, &st) < 0)
 		return sys_err(err, errlen, "cannot open overlay", path);
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "overlay %s is not a regular file", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL, "overlay %s is not a regular file",
+				   path);
 	}
 	if (base && same_file(&st, base)) {
-		set_err(err, errlen, "overlay %s is the base image", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL, "overlay %s is the base image", path);
 	}
 	/* A new (or short) overlay grows sparse to the device size; data is kept. */
 	if ((uint64_t)st.st_size < c->size && ftruncate(c->overlay_fd, (off_t)c->size) < 0)
@@ -527,8 +514,8 @@ static int check_bitmap_path(const struct cow *c, const char *path,
 		return 0;
 	if ((base && same_file(&st, base)) ||
 	    (fstat(c->overlay_fd, &ov) == 0 && same_file(&st, &ov))) {
-		set_err(err, errlen, "bitmap %s is the base image or the overlay", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "bitmap %s is the base image or the overlay", path);
 	}
 	return 0;
 }
@@ -552,13 +539,13 @@ static int check_config(const struct cow_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg || !cfg->size_bytes || cfg->size_bytes % SECTOR ||
 	    cfg->size_bytes > (uint64_t)INT64_MAX) {
-		set_err(err, errlen, "invalid device size (must be a non-zero multiple of %u)",
-			SECTOR);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "invalid device size (must be a non-zero multiple of %u)",
+				   SECTOR);
 	}
 	if (!cfg->overlay[0] || !cfg->bitmap[0]) {
-		set_err(err, errlen, "overlay and bitmap paths are required");
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "overlay and bitmap paths are required");
 	}
 	return 0;
 }
@@ -576,8 +563,7 @@ struct cow *cow_open(const struct cow_config *cfg, char *err, size_t errlen)
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		set_err(err, errlen, "cannot allocate the cow store");
-		errno = ENOMEM;
+		errno = reason_fail(err, errlen, ENOMEM, "cannot allocate the cow store");
 		return NULL;
 	}
 	c->base_fd = -1;

@@ -142,7 +142,7 @@ static void remove_dev(struct daemon *dm, struct device **slot, const char *why)
 	struct device *d = *slot;
 
 	plog_at(PLOG_INFO, "device removed: %s (uio%u, %llu bytes, %s)", device_label(d),
-	     device_minor(d), dev_size_of(d), why);
+		device_minor(d), dev_size_of(d), why);
 	*slot = dm->devs[--dm->ndevs];
 	device_close(d);
 }
@@ -165,13 +165,14 @@ static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int
 		return -ENOMEM;
 	}
 	if (device_unusable(d))
-		plog_at(PLOG_ERROR, "device %s: %s (uio%u): cannot open its store, every command "
-		     "gets NOT READY 04/03: %s", reattach ? "re-attached" : "added",
-		     device_label(d), minor, device_unusable(d));
+		plog_at(PLOG_ERROR,
+			"device %s: %s (uio%u): cannot open its store, every command "
+			"gets NOT READY 04/03: %s", reattach ? "re-attached" : "added",
+			device_label(d), minor, device_unusable(d));
 	else
 		plog_at(PLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
-		     reattach ? "re-attached" : "added", device_label(d), minor,
-		     dev_size_of(d));
+			reattach ? "re-attached" : "added", device_label(d), minor,
+			dev_size_of(d));
 	return 0;
 }
 
@@ -198,7 +199,8 @@ static int on_removed(struct daemon *dm, const struct tcmu_nl_event *ev)
 	struct device **slot = find_dev(dm, ev->minor);
 
 	if (!slot) {
-		plog_at(PLOG_DEBUG, "REMOVED_DEVICE for uio%u, which we do not serve", ev->minor);
+		plog_at(PLOG_DEBUG, "REMOVED_DEVICE for uio%u, which we do not serve",
+			ev->minor);
 		return 0;
 	}
 	remove_dev(dm, slot, "removed by the kernel");
@@ -212,7 +214,8 @@ static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
 	struct cow_config cfg;
 
 	if (!slot) {
-		plog_at(PLOG_DEBUG, "RECONFIG_DEVICE for uio%u, which we do not serve", ev->minor);
+		plog_at(PLOG_DEBUG, "RECONFIG_DEVICE for uio%u, which we do not serve",
+			ev->minor);
 		return 0;
 	}
 	switch (ev->reconfig) {
@@ -221,19 +224,19 @@ static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
 		    strcmp(ev->dev_cfg, n.config) == 0)
 			return 0;
 		plog_at(PLOG_WARN, "%s: changing dev_config online is not supported (\"%s\")",
-		     device_label(*slot), ev->dev_cfg ? ev->dev_cfg : "");
+			device_label(*slot), ev->dev_cfg ? ev->dev_cfg : "");
 		return -EINVAL;
 	case TCMU_NL_RECONFIG_DEV_SIZE:
 		if (dev_config_of(device_uio_name(*slot), &cfg) == 0 &&
 		    cfg.size_bytes == ev->dev_size)
 			return 0;
 		plog_at(PLOG_WARN, "%s: resizing to %llu bytes is not supported",
-		     device_label(*slot), (unsigned long long)ev->dev_size);
+			device_label(*slot), (unsigned long long)ev->dev_size);
 		return -EINVAL;
 	case TCMU_NL_RECONFIG_WRITECACHE:
 		device_set_write_cache(*slot, ev->write_cache);
 		plog_at(PLOG_INFO, "%s: write cache %s", device_label(*slot),
-		     ev->write_cache ? "on" : "off");
+			ev->write_cache ? "on" : "off");
 		return 0;
 	default:
 		return -EINVAL;
@@ -255,11 +258,11 @@ static int on_event(void *arg, const struct tcmu_nl_event *ev)
 	if (device_name_is_foreign(ev->uio_name) && !find_dev(dm, ev->minor)) {
 		if (device_parse_uio_name(ev->uio_name, &n) == 0)
 			plog_at(ev->cmd == TCMU_CMD_ADDED_DEVICE ? PLOG_INFO : PLOG_DEBUG,
-			     "%s for user_%u/%s (subtype \"%s\"): not ours, not answered",
-			     tcmu_nl_cmd_name(ev->cmd), n.hba, n.dev, n.subtype);
+				"%s for user_%u/%s (subtype \"%s\"): not ours, not answered",
+				tcmu_nl_cmd_name(ev->cmd), n.hba, n.dev, n.subtype);
 		else
 			plog_at(PLOG_DEBUG, "%s for uio%u: not ours, not answered",
-			     tcmu_nl_cmd_name(ev->cmd), ev->minor);
+				tcmu_nl_cmd_name(ev->cmd), ev->minor);
 		return TCMU_NL_NO_REPLY;
 	}
 	/*
@@ -400,9 +403,9 @@ int main(int argc, char **argv)
 	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
 	if (ret < 0)
 		plog_at(PLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
-	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes)", dm.ndevs,
-	     dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
-	     (unsigned long long)dm.env.disk_reserve);
+	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes)",
+		dm.ndevs, dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
+		(unsigned long long)dm.env.disk_reserve);
 
 	while (!stop) {
 		size_t i;
