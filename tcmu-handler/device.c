@@ -247,6 +247,7 @@ struct device {
 	char uio_name[600];
 	char label[300];          /* user_<hba>/<dev> */
 	struct device_name name;
+	struct cow_config cfg;    /* the dev_config, parsed once by device_open */
 	struct ring ring;
 	struct cow *cow;
 	struct scsi_lu lu;
@@ -484,7 +485,6 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 {
 	char sysname[sizeof(((struct device *)0)->uio_name)];
 	char cerr[256] = "";
-	struct cow_config cfg;
 	struct device *d;
 	int blocked = 0;
 	uint64_t v;
@@ -528,7 +528,7 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 				  d->name.subtype, COW_CONFIG_SUBTYPE);
 		goto fail;
 	}
-	ret = cow_config_parse(d->name.config + strlen(COW_CONFIG_SUBTYPE "/"), &cfg, cerr,
+	ret = cow_config_parse(d->name.config + strlen(COW_CONFIG_SUBTYPE "/"), &d->cfg, cerr,
 			       sizeof(cerr));
 	if (ret < 0) {
 		ret = reason_fail(err, errlen, -EINVAL, "%s: bad dev_config: %s", d->label,
@@ -554,7 +554,7 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		goto fail;
 	}
 	d->reply_awaited = device_reply_awaited(env, uio_name);
-	d->cow = cow_open(&cfg, cerr, sizeof(cerr));
+	d->cow = cow_open(&d->cfg, cerr, sizeof(cerr));
 	if (!d->cow) {
 		ret = errno ? -errno : -EIO;
 		reason_fail(err, errlen, ret, "%s: %s", d->label, cerr);
@@ -646,6 +646,15 @@ const char *device_label(const struct device *d)
 	return d->label;
 }
 
+const struct cow_config *device_config(const struct device *d)
+{
+	return &d->cfg;
+}
+
+const char *device_dev_config(const struct device *d)
+{
+	return d->name.config;
+}
 
 int device_gone(const struct device *d)
 {

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cow_config.h"
+
 /* ---- uio names ------------------------------------------------------------------- */
 
 #define DEVICE_UIO_PREFIX "tcm-user/"
@@ -135,6 +137,16 @@ const char *device_uio_name(const struct device *d);
 
 /* "user_<hba>/<dev>" — how log lines name the device. */
 const char *device_label(const struct device *d);
+
+/*
+ * The device's dev_config as device_open parsed it (size in bytes, overlay, bitmap,
+ * base, limit): parsed once per device, valid until device_close. Also for a device
+ * whose cow store could not open (device_unusable).
+ */
+const struct cow_config *device_config(const struct device *d);
+
+/* The whole dev_config string of the uio name ("cow/size=..."), as the kernel gave it. */
+const char *device_dev_config(const struct device *d);
 
 /*
  * 1 once the worker has stopped on its own because the uio device went away (the

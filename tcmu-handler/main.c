@@ -118,22 +118,10 @@ static int add_dev(struct daemon *dm, struct device *d)
 	return 0;
 }
 
-/* Parse the device's own uio name for its configuration (size, paths). */
-static int dev_config_of(const char *uio_name, struct cow_config *cfg)
-{
-	struct device_name n;
-
-	if (device_parse_uio_name(uio_name, &n) < 0 ||
-	    strcmp(n.subtype, COW_CONFIG_SUBTYPE) != 0)
-		return -EINVAL;
-	return cow_config_parse(n.config, cfg, NULL, 0);
-}
-
+/* The device's size in bytes, from its dev_config (parsed once, at device_open). */
 static unsigned long long dev_size_of(const struct device *d)
 {
-	struct cow_config cfg;
-
-	return dev_config_of(device_uio_name(d), &cfg) == 0 ? cfg.size_bytes : 0;
+	return device_config(d)->size_bytes;
 }
 
 /* Close and forget the device at *slot, logging why. */
@@ -210,8 +198,6 @@ static int on_removed(struct daemon *dm, const struct tcmu_nl_event *ev)
 static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
 {
 	struct device **slot = find_dev(dm, ev->minor);
-	struct device_name n;
-	struct cow_config cfg;
 
 	if (!slot) {
 		plog_at(PLOG_DEBUG, "RECONFIG_DEVICE for uio%u, which we do not serve",
@@ -220,15 +206,13 @@ static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
 	}
 	switch (ev->reconfig) {
 	case TCMU_NL_RECONFIG_DEV_CFG:
-		if (device_parse_uio_name(device_uio_name(*slot), &n) == 0 && ev->dev_cfg &&
-		    strcmp(ev->dev_cfg, n.config) == 0)
+		if (ev->dev_cfg && strcmp(ev->dev_cfg, device_dev_config(*slot)) == 0)
 			return 0;
 		plog_at(PLOG_WARN, "%s: changing dev_config online is not supported (\"%s\")",
 			device_label(*slot), ev->dev_cfg ? ev->dev_cfg : "");
 		return -EINVAL;
 	case TCMU_NL_RECONFIG_DEV_SIZE:
-		if (dev_config_of(device_uio_name(*slot), &cfg) == 0 &&
-		    cfg.size_bytes == ev->dev_size)
+		if (device_config(*slot)->size_bytes == ev->dev_size)
 			return 0;
 		plog_at(PLOG_WARN, "%s: resizing to %llu bytes is not supported",
 			device_label(*slot), (unsigned long long)ev->dev_size);
