@@ -3,6 +3,7 @@
  * (contract in bitmap.h).
  */
 #include "bitmap.h"
+#include "fullio.h"
 #include "reason.h"
 
 #include <errno.h>
@@ -23,49 +24,6 @@ struct bitmap {
 	int stale;       /* a file write failed: the file may lag memory */
 	uint8_t *bits;
 };
-
-/* pwrite all of buf, retrying short writes and EINTR. 0 or -errno. */
-static int write_full(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-/* pread up to len bytes, retrying short reads and EINTR. Bytes read or -errno. */
-static ssize_t read_full(int fd, void *buf, size_t len, off_t off)
-{
-	uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
 
 static int get_bit(const uint8_t *bits, uint64_t i)
 {
@@ -156,7 +114,7 @@ static int load(struct bitmap *b, const char *path, char *err, size_t errlen)
 				   path, (long long)st.st_size, b->nbytes,
 				   (unsigned long long)b->nbits);
 	}
-	n = read_full(b->fd, b->bits, b->nbytes, 0);
+	n = fullio_pread(b->fd, b->bits, b->nbytes, 0);
 	if (n < 0 || (size_t)n != b->nbytes) {
 		int e = n < 0 ? (int)-n : EIO;
 
@@ -358,7 +316,7 @@ static int update(struct bitmap *b, uint64_t start, uint64_t n, int set)
 	first = (size_t)(start >> 3);
 	last = (size_t)((start + n - 1) >> 3);
 	b->unsynced = 1;
-	rc = write_full(b->fd, b->bits + first, last - first + 1, (off_t)first);
+	rc = fullio_pwrite(b->fd, b->bits + first, last - first + 1, first);
 	if (rc < 0)
 		b->stale = 1;
 	return rc;
@@ -377,7 +335,7 @@ int bitmap_clear(struct bitmap *b, uint64_t start, uint64_t n)
 int bitmap_sync(struct bitmap *b)
 {
 	if (b->stale) {
-		int rc = write_full(b->fd, b->bits, b->nbytes, 0);
+		int rc = fullio_pwrite(b->fd, b->bits, b->nbytes, 0);
 
 		if (rc < 0)
 			return rc;

@@ -23,6 +23,7 @@
 #include "cow.h"
 #include "bitmap.h"
 #include "fsspace.h"
+#include "fullio.h"
 #include "reason.h"
 
 #include <errno.h>
@@ -55,57 +56,6 @@ struct cow {
 	int no_fallocate;    /* the filesystem refused fallocate (EOPNOTSUPP) */
 };
 
-/*
- * pread up to len bytes, retrying short reads and EINTR. Bytes read (< len only at
- * end of file) or -errno.
- */
-static ssize_t read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-/* pwritev all of iov (modified), retrying short writes and EINTR. 0 or -errno. */
-static int writev_full(int fd, struct iovec *iov, int cnt, uint64_t off)
-{
-	while (cnt > 0) {
-		ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		off += (uint64_t)n;
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
 static int sync_fd(int fd)
 {
 	while (fdatasync(fd) < 0) {
@@ -122,7 +72,7 @@ static int read_or_zero(int fd, uint8_t *buf, uint64_t off, size_t len, uint64_t
 
 	if (fd >= 0 && off < limit) {
 		size_t want = limit - off < len ? (size_t)(limit - off) : len;
-		ssize_t n = read_full(fd, buf, want, off);
+		ssize_t n = fullio_pread(fd, buf, want, off);
 
 		if (n < 0)
 			return (int)n;
@@ -295,7 +245,7 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 			return rc;
 		memcpy(head + head_off, buf, len);
 		iov[cnt++] = (struct iovec){ head, SECTOR };
-		return writev_full(c->overlay_fd, iov, cnt, first * SECTOR);
+		return fullio_pwritev(c->overlay_fd, iov, cnt, first * SECTOR);
 	}
 	if (head_off) {
 		size_t n = SECTOR - head_off;
@@ -319,7 +269,7 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 		iov[cnt++] = (struct iovec){ (void *)buf, len };
 	if (tail_len)
 		iov[cnt++] = (struct iovec){ tail, SECTOR };
-	return writev_full(c->overlay_fd, iov, cnt, first * SECTOR);
+	return fullio_pwritev(c->overlay_fd, iov, cnt, first * SECTOR);
 }
 
 int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
