@@ -26,27 +26,6 @@ ssize_t fullio_pread(int fd, void *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
-int fullio_pwrite(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 int fullio_pwritev(int fd, struct iovec *iov, int cnt, uint64_t off)
 {
 	while (cnt > 0) {
@@ -71,4 +50,12 @@ int fullio_pwritev(int fd, struct iovec *iov, int cnt, uint64_t off)
 		}
 	}
 	return 0;
+}
+
+int fullio_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+	/* pwritev only reads the buffer; the cast drops const for struct iovec. */
+	struct iovec iov = { (void *)buf, len };
+
+	return len ? fullio_pwritev(fd, &iov, 1, off) : 0;
 }
