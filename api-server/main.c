@@ -26,13 +26,13 @@
 
 #include "apiopt.h"
 #include "app.h"
+#include "log.h"
 #include "privdrop.h"
 #include "settings.h"
 #include "db.h"
 #include "fetch.h"
 #include "http.h"
 #include "https_cert.h"
-#include "log.h"
 
 #define DB_RETRY_S 10
 
