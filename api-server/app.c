@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,29 +21,9 @@
 #include "cfs.h"
 #include "fetch.h"
 #include "cfgd_client.h"
+#include "log.h"
 #include "prov.h"
-
-void app_log(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "scsipub-api: %s\n", line);
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "reason.h"
 
 int app_random(void *buf, size_t n)
 {
@@ -124,8 +103,7 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 		snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s", o->catalog);
 	else if (snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s/" STATE_CATALOG, o->state) >=
 		 (int)sizeof(a->catalog_dir)) {
-		seterr(err, errlen, "state path too long");
-		return -ENAMETOOLONG;
+		return reason_fail(err, errlen, -ENAMETOOLONG, "state path too long");
 	}
 	if (o->public_addr[0]) {
 		snprintf(a->public_addr, sizeof(a->public_addr), "%s", o->public_addr);
@@ -140,18 +118,17 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 		size_t n;
 
 		if (!f) {
-			seterr(err, errlen, "admin key file %s: %s", o->admin_key_file,
-			       strerror(errno));
-			return -errno;
+			return reason_fail(err, errlen, -errno, "admin key file %s: %s",
+					   o->admin_key_file, strerror(errno));
 		}
 		n = fread(a->admin_key, 1, sizeof(a->admin_key) - 1, f);
 		fclose(f);
 		a->admin_key[n] = '\0';
 		a->admin_key[strcspn(a->admin_key, "\r\n \t")] = '\0';
 		if (strlen(a->admin_key) < 16) {
-			seterr(err, errlen, "admin key in %s: fewer than 16 characters",
-			       o->admin_key_file);
-			return -EINVAL;
+			return reason_fail(err, errlen, -EINVAL,
+					   "admin key in %s: fewer than 16 characters",
+					   o->admin_key_file);
 		}
 	}
 	return 0;
@@ -244,7 +221,7 @@ static int resv_begin(struct app *a, int64_t id, uint64_t budget, char *err, siz
 		v = realloc(a->resv, (a->nresv + 1) * sizeof(*v));
 		if (!v) {
 			rc = -ENOMEM;
-			seterr(err, errlen, "out of memory");
+			reason_fail(err, errlen, rc, "out of memory");
 			goto out;
 		}
 		a->resv = v;
@@ -253,9 +230,10 @@ static int resv_begin(struct app *a, int64_t id, uint64_t budget, char *err, siz
 	}
 	if (!resv_fits(e->used, e->reserved, RESV_START, budget)) {
 		rc = -EDQUOT;
-		seterr(err, errlen, "image budget exceeded: the account's images use %" PRIu64
-		       " and its fetches in progress hold %" PRIu64 " of its %" PRIu64 " bytes",
-		       e->used, e->reserved, budget);
+		reason_fail(err, errlen, rc,
+			    "image budget exceeded: the account's images use %" PRIu64
+			    " and its fetches in progress hold %" PRIu64 " of its %" PRIu64
+			    " bytes", e->used, e->reserved, budget);
 		resv_drop_idle(a, e);
 		goto out;
 	}
@@ -282,13 +260,15 @@ static int resv_grow(struct app *a, int64_t id, uint64_t budget, uint64_t *held,
 	if (!e || need <= *held) {
 		rc = e ? 0 : -EIO;
 		if (!e)
-			seterr(err, errlen, "internal error: no budget reservation");
+			reason_fail(err, errlen, rc, "internal error: no budget reservation");
 	} else if (!resv_fits(e->used, e->reserved - *held, need, budget)) {
 		rc = -EDQUOT;
-		seterr(err, errlen, "image budget exceeded: the image needs at least %" PRIu64
-		       " bytes; the account's images use %" PRIu64 " and its other fetches in "
-		       "progress hold %" PRIu64 " of its %" PRIu64 " bytes", need, e->used,
-		       e->reserved - *held, budget);
+		reason_fail(err, errlen, rc,
+			    "image budget exceeded: the image needs at least %" PRIu64
+			    " bytes; the account's images use %" PRIu64
+			    " and its other fetches in progress hold %" PRIu64
+			    " of its %" PRIu64 " bytes", need, e->used, e->reserved - *held,
+			    budget);
 	} else {
 		e->reserved += need - *held;
 		*held = need;
@@ -384,8 +364,8 @@ static void *fetch_worker(void *arg)
 			res->status = 201;
 			snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
 			res->size_bytes = size;
-			app_log("image %s of account %" PRId64 " ready: %" PRIu64 " bytes",
-				j->name, j->account_id, size);
+			plog("image %s of account %" PRId64 " ready: %" PRIu64 " bytes",
+			     j->name, j->account_id, size);
 		} else {
 			unlink(j->path);
 		}
@@ -417,8 +397,8 @@ static void *fetch_worker(void *arg)
 		snprintf(res->error, sizeof(res->error), "storing the image failed: %.400s", err);
 	}
 	if (rc < 0)
-		app_log("image %s of account %" PRId64 ": %s", j->name, j->account_id,
-			res->error);
+		plog("image %s of account %" PRId64 ": %s", j->name, j->account_id,
+		     res->error);
 	pthread_mutex_lock(&j->mu);
 	j->done = true;
 	pthread_cond_broadcast(&j->cv);
@@ -537,14 +517,13 @@ int app_image_delete(struct app *a, const struct db_account *acct, const char *n
 	int rc;
 
 	if (app_image_path(a, acct->id, name, path, sizeof(path)) < 0) {
-		seterr(err, errlen, "name too long");
-		return -ENAMETOOLONG;
+		return reason_fail(err, errlen, -ENAMETOOLONG, "name too long");
 	}
 	rc = db_image_delete(a->db, acct->id, name, true, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (unlink(path) < 0 && errno != ENOENT)
-		app_log("deleting %s: %s", path, strerror(errno));
+		plog("deleting %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -618,8 +597,7 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 	r->paths = calloc(n, sizeof(*r->paths));
 	r->dl = calloc(n, sizeof(*r->dl));
 	if (!r->pl || !r->paths || !r->dl) {
-		seterr(err, errlen, "out of memory");
-		return -ENOMEM;
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < n && rc == 0; i++) {
 		struct db_image im;
@@ -642,12 +620,13 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 				}
 				db_image_clear(&im);
 				if (!ready) {
-					seterr(err, errlen, "image %s is not ready", names[i]);
-					rc = -EAGAIN;
+					rc = reason_fail(err, errlen, -EAGAIN,
+							 "image %s is not ready", names[i]);
 					break;
 				}
 			} else if (rc != -ENOENT) {
-				seterr(err, errlen, "database error looking up %s", names[i]);
+				reason_fail(err, errlen, rc, "database error looking up %s",
+					    names[i]);
 				break;
 			}
 			rc = 0;
@@ -656,9 +635,8 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 			int k;
 
 			if (ncat < 0 && (ncat = app_catalog(a, &cat)) < 0) {
-				seterr(err, errlen, "catalog %s: %s", a->catalog_dir,
-				       strerror(-ncat));
-				rc = ncat;
+				rc = reason_fail(err, errlen, ncat, "catalog %s: %s",
+						 a->catalog_dir, strerror(-ncat));
 				break;
 			}
 			for (k = 0; k < ncat && !found; k++) {
@@ -672,9 +650,9 @@ static int resolve(struct app *a, int64_t account_id, const char *const *names,
 			}
 		}
 		if (!found) {
-			seterr(err, errlen, "no image named %s (neither a ready private image nor"
-			       " in the catalog)", names[i]);
-			rc = -ENOENT;
+			rc = reason_fail(err, errlen, -ENOENT,
+					 "no image named %s (neither a ready private image nor"
+					 " in the catalog)", names[i]);
 		}
 	}
 	free(cat);
@@ -855,7 +833,7 @@ void app_session_create(struct app *a, const struct db_account *acct,
 	rc = prov_create_locked(a, &s, r.pl, err, sizeof(err));
 	resolved_free(&r);
 	if (rc < 0) {
-		app_log("session %s: configfs: %s", s.id, err);
+		plog("session %s: configfs: %s", s.id, err);
 		watch_del(a, s.id);
 		db_session_delete(a->db, s.id, NULL, 0);
 		res->status = 500;
@@ -868,8 +846,8 @@ void app_session_create(struct app *a, const struct db_account *acct,
 	snprintf(res->chap_user, sizeof(res->chap_user), "%s", s.chap_user);
 	snprintf(res->chap_secret, sizeof(res->chap_secret), "%.16s", s.chap_secret);
 	res->lun_count = n;
-	app_log("session %s of account %s: %u LUN(s), %s, ttl %d s", s.id, acct->name, n,
-		persistent ? "persistent" : "non-persistent", ttl_s);
+	plog("session %s of account %s: %u LUN(s), %s, ttl %d s", s.id, acct->name, n,
+	     persistent ? "persistent" : "non-persistent", ttl_s);
 }
 
 int app_session_destroy(struct app *a, const char *id, int64_t account_id, char *err,
@@ -879,8 +857,7 @@ int app_session_destroy(struct app *a, const char *id, int64_t account_id, char 
 	int rc;
 
 	if (!prov_id_valid(id)) {
-		seterr(err, errlen, "no session %s", id);
-		return -ENOENT;
+		return reason_fail(err, errlen, -ENOENT, "no session %s", id);
 	}
 	rc = db_session_get(a->db, id, account_id, &s, err, errlen);
 	if (rc < 0)
@@ -888,7 +865,7 @@ int app_session_destroy(struct app *a, const char *id, int64_t account_id, char 
 	db_session_clear(&s);
 	CFGD_DO(a, rc, err, errlen, cfgd_prov_destroy(fd, id, err, errlen));
 	if (rc < 0) {
-		app_log("session %s: destroy: %s", id, err);
+		plog("session %s: destroy: %s", id, err);
 		return rc;
 	}
 	watch_del(a, id);
@@ -928,7 +905,7 @@ int app_restore(struct app *a)
 		db_images_free(im, (size_t)n);
 	n = db_session_list(a->db, -1, &v, err, sizeof(err));
 	if (n < 0) {
-		app_log("restore: %s", err);
+		plog("restore: %s", err);
 		return n;
 	}
 	for (i = 0; i < n; i++) {
@@ -953,8 +930,8 @@ int app_restore(struct app *a)
 				rc = -ENOMEM;
 			if (rc == 0 && (rc = db_pr_load(a->db, s->id, s->n_luns, prs, err,
 							sizeof(err))) > 0)
-				app_log("session %s: restoring Persistent Reservation state of %d "
-					"LUN(s)", s->id, rc);
+				plog("session %s: restoring Persistent Reservation state of %d "
+				     "LUN(s)", s->id, rc);
 			if (rc >= 0) {
 				for (k = 0; k < s->n_luns; k++)
 					r.pl[k].pr = &prs[k];
@@ -968,8 +945,8 @@ int app_restore(struct app *a)
 		free(kinds);
 		resolved_free(&r);
 		if (rc < 0) {
-			app_log("restore of session %s failed: %s", s->id,
-				rc == -ENOMEM ? "out of memory" : err);
+			plog("restore of session %s failed: %s", s->id,
+			     rc == -ENOMEM ? "out of memory" : err);
 			continue;
 		}
 		/* a restored live session had a connection: give its initiator time */
@@ -978,7 +955,7 @@ int app_restore(struct app *a)
 		ok++;
 	}
 	db_sessions_free(v, (size_t)n);
-	app_log("restored %d of %d session(s)", ok, n);
+	plog("restored %d of %d session(s)", ok, n);
 	return ok;
 }
 
@@ -986,10 +963,10 @@ static void evict(struct app *a, const struct db_session *s, const char *why)
 {
 	char err[512];
 
-	app_log("session %s: %s", s->id, why);
+	plog("session %s: %s", s->id, why);
 	if (app_session_destroy(a, s->id, -1, err, sizeof(err)) < 0 &&
 	    db_session_exists(a->db, s->id) == 1)
-		app_log("session %s: %s", s->id, err);
+		plog("session %s: %s", s->id, err);
 }
 
 void app_watch_tick(struct app *a, time_t now)
@@ -1001,7 +978,7 @@ void app_watch_tick(struct app *a, time_t now)
 
 	n = db_session_list(a->db, -1, &v, err, sizeof(err));
 	if (n < 0) {
-		app_log("watcher: %s", err);
+		plog("watcher: %s", err);
 		return;
 	}
 	tick++;
@@ -1058,7 +1035,7 @@ void app_watch_tick(struct app *a, time_t now)
 		if (conns < 0)
 			continue; /* target missing or being made: nothing to judge */
 		if ((conns > 0 || relogin) && s->state == DB_SESSION_SUSPENDED) {
-			app_log("session %s: reconnected, live again", s->id);
+			plog("session %s: reconnected, live again", s->id);
 			db_session_set_state(a->db, s->id, DB_SESSION_LIVE);
 			s->state = DB_SESSION_LIVE;
 		}
@@ -1071,8 +1048,8 @@ void app_watch_tick(struct app *a, time_t now)
 				continue;
 			}
 			if (s->state == DB_SESSION_LIVE) {
-				app_log("session %s: disconnected, suspended (ttl %d s)", s->id,
-					s->ttl_s);
+				plog("session %s: disconnected, suspended (ttl %d s)", s->id,
+				     s->ttl_s);
 				db_session_set_state(a->db, s->id, DB_SESSION_SUSPENDED);
 				s->state = DB_SESSION_SUSPENDED;
 				s->suspended_at = now;
@@ -1154,7 +1131,7 @@ int app_janitor_pass(struct app *a, unsigned *removed)
 			continue;
 		CFGD_DO(a, r, why, sizeof(why), cfgd_prov_destroy(fd, ids.v[i], why, sizeof(why)));
 		if (r < 0)
-			app_log("janitor: session %s: %s", ids.v[i], why);
+			plog("janitor: session %s: %s", ids.v[i], why);
 		else
 			n++;
 	}
@@ -1162,9 +1139,9 @@ int app_janitor_pass(struct app *a, unsigned *removed)
 	if (rc > 0)
 		rc = 0; /* cfgd_prov_list's count */
 	if (rc < 0)
-		app_log("janitor: %s", err);
+		plog("janitor: %s", err);
 	if (n)
-		app_log("janitor: removed %u unknown session(s)", n);
+		plog("janitor: removed %u unknown session(s)", n);
 	if (removed)
 		*removed = n;
 	return rc;

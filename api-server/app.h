@@ -184,7 +184,4 @@ void app_sha256_hex(const char *s, size_t len, char out[DB_SHA_HEX + 1]);
 /* 1 when s matches ^[a-z0-9][a-z0-9.-]{0,62}$ (image and account names), else 0. */
 int app_name_valid(const char *s);
 
-/* Log one line "scsipub-api: ..." to stderr. */
-void app_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

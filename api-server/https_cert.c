@@ -15,8 +15,8 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-#include "app.h"       /* app_log */
 #include "certwatch.h" /* common */
+#include "log.h"
 
 #define CHAIN_MAX 16   /* certificates in the chain file */
 
@@ -193,11 +193,11 @@ static int report(struct https_cert *h, int r, const char *err)
 
 	if (r == 1) {
 		describe(h, about, sizeof(about));
-		app_log("HTTPS certificate reloaded from %s (%s); new connections use it",
-			h->w.cert, about);
+		plog("HTTPS certificate reloaded from %s (%s); new connections use it",
+		     h->w.cert, about);
 	} else if (r < 0 && err[0]) {
-		app_log("HTTPS certificate/key changed but cannot be used: %s; still serving the "
-			"previous certificate (sha256 %s)", err, h->fpr);
+		plog("HTTPS certificate/key changed but cannot be used: %s; still serving the "
+		     "previous certificate (sha256 %s)", err, h->fpr);
 	}
 	return r;
 }

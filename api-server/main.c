@@ -26,6 +26,7 @@
 
 #include "apiopt.h"
 #include "app.h"
+#include "log.h"
 #include "privdrop.h"
 #include "settings.h"
 #include "db.h"
@@ -46,7 +47,7 @@ static enum settings_kind opt_kind(const char *name, const void *arg)
 static void log_option(const char *line, void *arg)
 {
 	(void)arg;
-	app_log("option %s", line);
+	plog("option %s", line);
 }
 
 static const char *db_url(const struct api_options *o)
@@ -66,20 +67,20 @@ static struct db *connect_and_migrate(const struct api_options *o)
 	int v = 0;
 
 	if (!url) {
-		app_log("no database: give --database URL or set DATABASE_URL");
+		plog("no database: give --database URL or set DATABASE_URL");
 		return NULL;
 	}
 	d = db_open(url, DB_RETRY_S, err, sizeof(err));
 	if (!d) {
-		app_log("%s", err);
+		plog("%s", err);
 		return NULL;
 	}
 	if (db_migrate(d, db_schema, db_schema_count, &v, err, sizeof(err)) < 0) {
-		app_log("schema migration failed: %s", err);
+		plog("schema migration failed: %s", err);
 		db_close(d);
 		return NULL;
 	}
-	app_log("database: PostgreSQL %s, schema version %d", db_server_version(d), v);
+	plog("database: PostgreSQL %s, schema version %d", db_server_version(d), v);
 	return d;
 }
 
@@ -113,7 +114,7 @@ static int account_create(int argc, char **argv)
 			budget = strtoull(argv[++i], &end, 10);
 			if (errno || *end || argv[i][0] < '0' || argv[i][0] > '9' ||
 			    budget > INT64_MAX) {
-				fprintf(stderr, "scsipub-api: --image-budget: not a number of bytes\n");
+				plog("--image-budget: not a number of bytes");
 				free(rest);
 				return 2;
 			}
@@ -125,13 +126,13 @@ static int account_create(int argc, char **argv)
 	rc = apiopt_parse(nrest, rest, 1, &o, err, sizeof(err));
 	free(rest);
 	if (rc < 0) {
-		fprintf(stderr, "scsipub-api: %s\n", err);
+		plog("%s", err);
 		return 2;
 	}
 	if (o.help)
 		return 0;
 	if (!app_name_valid(name)) {
-		fprintf(stderr, "scsipub-api: account name must match ^[a-z0-9][a-z0-9.-]{0,62}$\n");
+		plog("account name must match ^[a-z0-9][a-z0-9.-]{0,62}$");
 		return 2;
 	}
 	if (!have_budget)
@@ -149,11 +150,11 @@ static int account_create(int argc, char **argv)
 	rc = db_account_create(d, name, budget, sha, NULL, err, sizeof(err));
 	db_close(d);
 	if (rc < 0) {
-		fprintf(stderr, "scsipub-api: %s\n", err);
+		plog("%s", err);
 		return 1;
 	}
-	fprintf(stderr, "scsipub-api: account %s created (image budget %" PRIu64
-		" bytes); its API key:\n", name, budget);
+	plog("account %s created (image budget %" PRIu64 " bytes); its API key:", name,
+	     budget);
 	printf("%s\n", key);
 	return 0;
 }
@@ -178,26 +179,26 @@ static int start_https(struct app *a, const struct api_options *o, struct https_
 	*hc = NULL;
 	*srv = NULL;
 	if (!o->https_listen[0]) {
-		app_log("HTTPS off (--https-listen is empty)");
+		plog("HTTPS off (--https-listen is empty)");
 		return 0;
 	}
 	*hc = https_cert_new(o->tls_cert, o->tls_key, o->tls_reload_interval, mono_s(), err,
 			     sizeof(err));
 	if (!*hc) {
-		app_log("HTTPS on %s cannot start: %s", o->https_listen, err);
+		plog("HTTPS on %s cannot start: %s", o->https_listen, err);
 		return -1;
 	}
 	*srv = http_start_https(a, o->https_listen, *hc, err, sizeof(err));
 	if (!*srv) {
-		app_log("%s", err);
+		plog("%s", err);
 		https_cert_free(*hc);
 		*hc = NULL;
 		return -1;
 	}
 	https_cert_fingerprint(*hc, fpr, sizeof(fpr));
-	app_log("HTTPS listening on %s (port %u), certificate %s (sha256 %s; its files are "
-		"looked at every %u s)", o->https_listen, http_port(*srv), o->tls_cert, fpr,
-		o->tls_reload_interval);
+	plog("HTTPS listening on %s (port %u), certificate %s (sha256 %s; its files are "
+	     "looked at every %u s)", o->https_listen, http_port(*srv), o->tls_cert, fpr,
+	     o->tls_reload_interval);
 	return 0;
 }
 
@@ -216,17 +217,17 @@ static int own_dirs(const struct api_options *o)
 	char err[512], path[PATH_MAX];
 
 	if (o->user[0] && privdrop_ids(o->user, &uid, &gid, err, sizeof(err)) < 0) {
-		app_log("--user %s: %s", o->user, err);
+		plog("--user %s: %s", o->user, err);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		snprintf(path, sizeof(path), "%.4000s/%s", o->state, sub[i]);
 		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-			app_log("%s: %s", path, strerror(errno));
+			plog("%s: %s", path, strerror(errno));
 			return -1;
 		}
 		if (o->user[0] && chown(path, uid, gid) < 0) {
-			app_log("chown %s to %s: %s", path, o->user, strerror(errno));
+			plog("chown %s to %s: %s", path, o->user, strerror(errno));
 			return -1;
 		}
 	}
@@ -242,11 +243,11 @@ static int drop_root(const struct api_options *o)
 	if (!o->user[0])
 		return 0;
 	if (privdrop_to(o->user, err, sizeof(err)) < 0) {
-		app_log("--user %s: %s", o->user, err);
+		plog("--user %s: %s", o->user, err);
 		return -1;
 	}
-	app_log("running as %s (uid %u, gid %u, no capabilities)", o->user, (unsigned)getuid(),
-		(unsigned)getgid());
+	plog("running as %s (uid %u, gid %u, no capabilities)", o->user, (unsigned)getuid(),
+	     (unsigned)getgid());
 	return 0;
 }
 
@@ -278,18 +279,19 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig = 0;
 
+	plog_program = "scsipub-api";
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	/* account-create NAME: the file's options go in after NAME */
 	if (settings_apply(SETTINGS_API, NULL, opt_kind, NULL, &argc, &argv,
 		       argc >= 3 && !strcmp(argv[1], "account-create") ? 3 : 1, err,
 		       sizeof(err)) < 0) {
-		fprintf(stderr, "scsipub-api: %s\n", err);
+		plog("%s", err);
 		return 2;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "account-create"))
 		return account_create(argc, argv);
 	if (apiopt_parse(argc, argv, 1, &o, err, sizeof(err)) < 0) {
-		fprintf(stderr, "scsipub-api: %s\n", err);
+		plog("%s", err);
 		return 2;
 	}
 	if (o.help)
@@ -304,7 +306,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (mkdir(o.state, 0755) < 0 && errno != EEXIST) {
-		app_log("state directory %s: %s", o.state, strerror(errno));
+		plog("state directory %s: %s", o.state, strerror(errno));
 		return 1;
 	}
 	if (own_dirs(&o) < 0)
@@ -329,7 +331,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (fetch_init() < 0) {
-		app_log("libcurl initialisation failed");
+		plog("libcurl initialisation failed");
 		return 1;
 	}
 	d = connect_and_migrate(&o);
@@ -337,7 +339,7 @@ int main(int argc, char **argv)
 		return 1;
 	memset(&a, 0, sizeof(a));
 	if (app_init(&a, &o, d, err, sizeof(err)) < 0) {
-		app_log("%s", err);
+		plog("%s", err);
 		app_fini(&a);
 		return 1;
 	}
@@ -348,7 +350,7 @@ int main(int argc, char **argv)
 	app_restore(&a);
 	srv = http_start(&a, o.listen, err, sizeof(err));
 	if (!srv) {
-		app_log("%s", err);
+		plog("%s", err);
 		app_fini(&a);
 		return 1;
 	}
@@ -358,7 +360,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (app_start_threads(&a) < 0) {
-		app_log("cannot start the watcher and janitor threads");
+		plog("cannot start the watcher and janitor threads");
 		http_stop(tls_srv);
 		https_cert_free(hc);
 		http_stop(srv);
@@ -366,15 +368,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (write_ready(o.state) < 0)
-		app_log("writing %s: %s", ready, strerror(errno));
-	app_log("listening on %s (port %u), portal %s", o.listen, http_port(srv), a.public_addr);
-	app_log("ready");
+		plog("writing %s: %s", ready, strerror(errno));
+	plog("listening on %s (port %u), portal %s", o.listen, http_port(srv), a.public_addr);
+	plog("ready");
 
 	/* A changed certificate is picked up without a connection too (1 s tick). */
 	while ((sig = sigtimedwait(&set, NULL, &tick)) != SIGTERM && sig != SIGINT)
 		if (hc)
 			https_cert_maybe_reload(hc, mono_s());
-	app_log("signal %d: stopping (sessions are kept)", sig);
+	plog("signal %d: stopping (sessions are kept)", sig);
 	unlink(ready);
 	http_stop(tls_srv);
 	https_cert_free(hc);

@@ -2,28 +2,13 @@
  * optable.c — the option-table engine (optable.h).
  */
 #include "optable.h"
+#include "reason.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 int optable_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
@@ -90,23 +75,27 @@ static int set(const struct optable_opt *o, void *base, const char *v, char *err
 	case OPTABLE_ADDR:
 	case OPTABLE_HOSTPORT:
 		if (strlen(v) >= o->size || optable_split_hostport(v, host, sizeof(host), &port) < 0)
-			return bad(err, errlen, "--%s: '%s' is not %s", o->name, v, o->unit);
+			return reason_fail(err, errlen, -EINVAL, "--%s: '%s' is not %s",
+					   o->name, v, o->unit);
 		if ((o->type == OPTABLE_ADDR || o->type == OPTABLE_ADDR_OFF) && !numeric_ip(host))
-			return bad(err, errlen, "--%s: '%s' is not a numeric IP address", o->name,
-				   host);
+			return reason_fail(err, errlen, -EINVAL,
+					   "--%s: '%s' is not a numeric IP address", o->name,
+					   host);
 		for (const char *c = host; *c; c++)
 			if (bad_host_char(*c))
-				return bad(err, errlen, "--%s: bad character in '%s'", o->name, v);
+				return reason_fail(err, errlen, -EINVAL,
+						   "--%s: bad character in '%s'", o->name, v);
 		strcpy(field, v);
 		return 0;
 	case OPTABLE_PATH:
 		if (!v[0] || strlen(v) >= o->size)
-			return bad(err, errlen, "--%s: empty or too long path", o->name);
+			return reason_fail(err, errlen, -EINVAL,
+					   "--%s: empty or too long path", o->name);
 		strcpy(field, v);
 		return 0;
 	case OPTABLE_STR:
 		if (strlen(v) >= o->size)
-			return bad(err, errlen, "--%s: too long", o->name);
+			return reason_fail(err, errlen, -EINVAL, "--%s: too long", o->name);
 		strcpy(field, v);
 		return 0;
 	case OPTABLE_U64:
@@ -118,9 +107,10 @@ static int set(const struct optable_opt *o, void *base, const char *v, char *err
 		num = strtoull(v, &end, 10);
 		if (!v[0] || *end || errno || v[0] < '0' || v[0] > '9' || num < o->min ||
 		    num > o->max)
-			return bad(err, errlen, "--%s: '%s' is not a number of %s in %llu..%llu",
-				   o->name, v, o->unit, (unsigned long long)o->min,
-				   (unsigned long long)o->max);
+			return reason_fail(err, errlen, -EINVAL,
+					   "--%s: '%s' is not a number of %s in %llu..%llu",
+					   o->name, v, o->unit, (unsigned long long)o->min,
+					   (unsigned long long)o->max);
 		if (o->type == OPTABLE_U64)
 			*(uint64_t *)(void *)field = num;
 		else
@@ -159,7 +149,8 @@ int optable_parse(const struct optable_opt *t, size_t n, int argc, char **argv, 
 			return 0;
 		}
 		if (strncmp(a, "--", 2))
-			return bad(err, errlen, "unexpected argument '%s' (see --help)", a);
+			return reason_fail(err, errlen, -EINVAL,
+					   "unexpected argument '%s' (see --help)", a);
 		a += 2;
 		eq = strchr(a, '=');
 		nl = eq ? (size_t)(eq - a) : strlen(a);
@@ -167,16 +158,19 @@ int optable_parse(const struct optable_opt *t, size_t n, int argc, char **argv, 
 			if (named(t[k].name, a, nl) || named(t[k].alias, a, nl))
 				o = &t[k];
 		if (!o)
-			return bad(err, errlen, "unknown option '--%.*s' (see --help)", (int)nl, a);
+			return reason_fail(err, errlen, -EINVAL,
+					   "unknown option '--%.*s' (see --help)", (int)nl, a);
 		if (o->type == OPTABLE_FLAG) {
 			if (eq)
-				return bad(err, errlen, "--%s takes no value", o->name);
+				return reason_fail(err, errlen, -EINVAL, "--%s takes no value",
+						   o->name);
 		} else if (eq) {
 			val = eq + 1;
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
-			return bad(err, errlen, "--%s needs a value (%s)", o->name, o->unit);
+			return reason_fail(err, errlen, -EINVAL, "--%s needs a value (%s)",
+					   o->name, o->unit);
 		}
 		r = set(o, base, val ? val : "", err, errlen);
 		if (r < 0)

@@ -3,11 +3,11 @@
  * GKeyFile.
  */
 #include "settings.h"
+#include "reason.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,21 +19,6 @@ static const char *const sections[] = {
 	SETTINGS_COMMON, SETTINGS_HANDLER, SETTINGS_CFGD, SETTINGS_PORTAL, SETTINGS_API, SETTINGS_PRSTORE,
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 enum settings_kind settings_kind_getopt(const char *name, const void *longopts)
 {
@@ -96,16 +81,18 @@ static int add_section(GKeyFile *kf, const char *path, const char *section, bool
 
 		if (kd == SETTINGS_UNKNOWN) {
 			if (!common)
-				r = fail(err, errlen, -EINVAL, "%s: [%s] %s: not an option of this "
-					 "program (see its --help)", path, section, k);
+				r = reason_fail(err, errlen, -EINVAL,
+						"%s: [%s] %s: not an option of this "
+						"program (see its --help)", path, section, k);
 			continue;
 		}
 		if (kd == SETTINGS_FLAG) {
 			gboolean on = g_key_file_get_boolean(kf, section, k, &ge);
 
 			if (ge) {
-				r = fail(err, errlen, -EINVAL, "%s: [%s] %s: a flag takes true or "
-					 "false", path, section, k);
+				r = reason_fail(err, errlen, -EINVAL,
+						"%s: [%s] %s: a flag takes true or false",
+						path, section, k);
 				g_error_free(ge);
 			} else if (on) {
 				g_ptr_array_add(args, g_strdup_printf("--%s", k));
@@ -115,8 +102,9 @@ static int add_section(GKeyFile *kf, const char *path, const char *section, bool
 
 			/* GLib returns a value even with an error (bad escape) */
 			if (!v || ge) {
-				r = fail(err, errlen, -EINVAL, "%s: [%s] %s: %s", path, section, k,
-					 ge ? ge->message : "unreadable value");
+				r = reason_fail(err, errlen, -EINVAL, "%s: [%s] %s: %s", path,
+						section, k,
+						ge ? ge->message : "unreadable value");
 				if (ge)
 					g_error_free(ge);
 				g_free(v);
@@ -178,21 +166,22 @@ int settings_apply(const char *section, const char *default_path, settings_kind_
 	if (first < 0)
 		first = 0;
 	if (!section || !strcmp(section, SETTINGS_COMMON) || !known_section(section))
-		return fail(err, errlen, -EINVAL, "no settings section [%s]",
-			    section ? section : "(null)");
+		return reason_fail(err, errlen, -EINVAL, "no settings section [%s]",
+				   section ? section : "(null)");
 	if (scan_argv(*argc, *argv, first, &given, &help) < 0)
-		return fail(err, errlen, -EINVAL, "--config needs a value (FILE)");
+		return reason_fail(err, errlen, -EINVAL, "--config needs a value (FILE)");
 	if (help)
 		return 0;
 	path = given ? given : default_path ? default_path : SETTINGS_DEFAULT_PATH;
 	if (!path[0])
-		return fail(err, errlen, -EINVAL, "--config: empty file name");
+		return reason_fail(err, errlen, -EINVAL, "--config: empty file name");
 	kf = g_key_file_new();
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &ge)) {
 		bool absent = ge->domain == G_FILE_ERROR && ge->code == G_FILE_ERROR_NOENT;
 
 		if (!(absent && !given))
-			r = fail(err, errlen, -EINVAL, "settings file %s: %s", path, ge->message);
+			r = reason_fail(err, errlen, -EINVAL, "settings file %s: %s", path,
+					ge->message);
 		g_error_free(ge);
 		g_key_file_free(kf);
 		return r;
@@ -200,8 +189,10 @@ int settings_apply(const char *section, const char *default_path, settings_kind_
 	groups = g_key_file_get_groups(kf, NULL);
 	for (size_t i = 0; groups && groups[i] && r == 0; i++)
 		if (!known_section(groups[i]))
-			r = fail(err, errlen, -EINVAL, "%s: unknown section [%s] (known: common, "
-				 "handler, cfgd, portal, api, prstore)", path, groups[i]);
+			r = reason_fail(err, errlen, -EINVAL,
+					"%s: unknown section [%s] (known: common, "
+					"handler, cfgd, portal, api, prstore)", path,
+					groups[i]);
 	g_strfreev(groups);
 	args = g_ptr_array_new_with_free_func(g_free);
 	if (r == 0)
@@ -209,7 +200,7 @@ int settings_apply(const char *section, const char *default_path, settings_kind_
 	if (r == 0)
 		r = add_section(kf, path, section, false, kind, kind_arg, args, err, errlen);
 	if (r == 0 && (r = pack(*argc, *argv, first, args, argc, argv)) < 0)
-		fail(err, errlen, r, "settings file %s: out of memory", path);
+		reason_fail(err, errlen, r, "settings file %s: out of memory", path);
 	g_ptr_array_free(args, TRUE);
 	g_key_file_free(kf);
 	return r;

@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 
 #include "capture.h"
 #include "cfs.h"
+#include "log.h"
 #include "settings.h"
 
 #define DEFAULT_CONFIGFS "/sys/kernel/config/target"
@@ -41,23 +41,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static void plog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void plog(const char *fmt, ...)
-{
-	char ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	va_list ap;
-
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-	fprintf(stderr, "%s scsipub-prstore: ", ts);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void usage(FILE *out)
@@ -161,9 +144,10 @@ int main(int argc, char **argv)
 
 	char err[512];
 
+	plog_program = "scsipub-prstore";
 	if (settings_apply(SETTINGS_PRSTORE, NULL, settings_kind_getopt, lo, &argc, &argv, 1, err,
 		       sizeof(err)) < 0) {
-		fprintf(stderr, "scsipub-prstore: %s\n", err);
+		plog("%s", err);
 		return 2;
 	}
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -176,8 +160,7 @@ int main(int argc, char **argv)
 			errno = 0;
 			rescan = strtol(optarg, &end, 10);
 			if (errno || *end || rescan < 1 || rescan > 3600) {
-				fprintf(stderr, "scsipub-prstore: --rescan-interval: want 1..3600 "
-					"seconds, got '%s'\n", optarg);
+				plog("--rescan-interval: want 1..3600 seconds, got '%s'", optarg);
 				return 2;
 			}
 			break;
@@ -186,14 +169,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "scsipub-prstore: unexpected argument '%s'\n", argv[optind]);
+		plog("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
 	if (!url || !*url) {
-		fprintf(stderr, "scsipub-prstore: no database: give --database or DATABASE_URL\n");
+		plog("no database: give --database or DATABASE_URL");
 		return 2;
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/* From here on, every line carries its time (ISO 8601 UTC). */
+	plog_timestamps = 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

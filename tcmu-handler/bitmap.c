@@ -3,11 +3,12 @@
  * (contract in bitmap.h).
  */
 #include "bitmap.h"
+#include "fullio.h"
+#include "reason.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,60 +24,6 @@ struct bitmap {
 	int stale;       /* a file write failed: the file may lag memory */
 	uint8_t *bits;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* pwrite all of buf, retrying short writes and EINTR. 0 or -errno. */
-static int write_full(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-/* pread up to len bytes, retrying short reads and EINTR. Bytes read or -errno. */
-static ssize_t read_full(int fd, void *buf, size_t len, off_t off)
-{
-	uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
 
 static int get_bit(const uint8_t *bits, uint64_t i)
 {
@@ -154,26 +101,25 @@ static int load(struct bitmap *b, const char *path, char *err, size_t errlen)
 	if (fstat(b->fd, &st) < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot stat bitmap %s: %s", path, strerror(e));
-		return -e;
+		return reason_fail(err, errlen, -e, "cannot stat bitmap %s: %s", path,
+				   strerror(e));
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "bitmap %s is not a regular file", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL, "bitmap %s is not a regular file",
+				   path);
 	}
 	if ((uint64_t)st.st_size != b->nbytes) {
-		set_err(err, errlen,
-			"bitmap %s has %lld bytes, expected %zu (1 bit per sector, %llu sectors)",
-			path, (long long)st.st_size, b->nbytes,
-			(unsigned long long)b->nbits);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "bitmap %s has %lld bytes, expected %zu (1 bit per sector, %llu sectors)",
+				   path, (long long)st.st_size, b->nbytes,
+				   (unsigned long long)b->nbits);
 	}
-	n = read_full(b->fd, b->bits, b->nbytes, 0);
+	n = fullio_pread(b->fd, b->bits, b->nbytes, 0);
 	if (n < 0 || (size_t)n != b->nbytes) {
 		int e = n < 0 ? (int)-n : EIO;
 
-		set_err(err, errlen, "cannot read bitmap %s: %s", path, strerror(e));
-		return -e;
+		return reason_fail(err, errlen, -e, "cannot read bitmap %s: %s", path,
+				   strerror(e));
 	}
 	mask_tail(b);
 	for (size_t i = 0; i < b->nbytes; i++)
@@ -208,8 +154,7 @@ static int open_file(struct bitmap *b, const char *path, char *err, size_t errle
 		if (rc == -EEXIST)
 			rc = -ENOENT;
 	}
-	set_err(err, errlen, "cannot open bitmap %s: %s", path, strerror(-rc));
-	return rc;
+	return reason_fail(err, errlen, rc, "cannot open bitmap %s: %s", path, strerror(-rc));
 }
 
 struct bitmap *bitmap_open(const char *path, uint64_t nbits, char *err, size_t errlen)
@@ -218,8 +163,7 @@ struct bitmap *bitmap_open(const char *path, uint64_t nbits, char *err, size_t e
 	int rc;
 
 	if (!path || !*path || nbits == 0 || (nbits - 1) / 8 >= SIZE_MAX) {
-		set_err(err, errlen, "invalid bitmap parameters");
-		errno = EINVAL;
+		errno = reason_fail(err, errlen, EINVAL, "invalid bitmap parameters");
 		return NULL;
 	}
 	b = calloc(1, sizeof(*b));
@@ -241,9 +185,8 @@ struct bitmap *bitmap_open(const char *path, uint64_t nbits, char *err, size_t e
 
 nomem:
 	bitmap_close(b);
-	set_err(err, errlen, "cannot allocate a bitmap of %llu bits",
-		(unsigned long long)nbits);
-	errno = ENOMEM;
+	errno = reason_fail(err, errlen, ENOMEM, "cannot allocate a bitmap of %llu bits",
+			    (unsigned long long)nbits);
 	return NULL;
 }
 
@@ -373,7 +316,7 @@ static int update(struct bitmap *b, uint64_t start, uint64_t n, int set)
 	first = (size_t)(start >> 3);
 	last = (size_t)((start + n - 1) >> 3);
 	b->unsynced = 1;
-	rc = write_full(b->fd, b->bits + first, last - first + 1, (off_t)first);
+	rc = fullio_pwrite(b->fd, b->bits + first, last - first + 1, first);
 	if (rc < 0)
 		b->stale = 1;
 	return rc;
@@ -392,7 +335,7 @@ int bitmap_clear(struct bitmap *b, uint64_t start, uint64_t n)
 int bitmap_sync(struct bitmap *b)
 {
 	if (b->stale) {
-		int rc = write_full(b->fd, b->bits, b->nbytes, 0);
+		int rc = fullio_pwrite(b->fd, b->bits, b->nbytes, 0);
 
 		if (rc < 0)
 			return rc;

@@ -23,12 +23,13 @@
 #include "cow.h"
 #include "bitmap.h"
 #include "fsspace.h"
+#include "fullio.h"
+#include "reason.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,68 +56,6 @@ struct cow {
 	int no_fallocate;    /* the filesystem refused fallocate (EOPNOTSUPP) */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pread up to len bytes, retrying short reads and EINTR. Bytes read (< len only at
- * end of file) or -errno.
- */
-static ssize_t read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-/* pwritev all of iov (modified), retrying short writes and EINTR. 0 or -errno. */
-static int writev_full(int fd, struct iovec *iov, int cnt, uint64_t off)
-{
-	while (cnt > 0) {
-		ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		off += (uint64_t)n;
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
 static int sync_fd(int fd)
 {
 	while (fdatasync(fd) < 0) {
@@ -133,7 +72,7 @@ static int read_or_zero(int fd, uint8_t *buf, uint64_t off, size_t len, uint64_t
 
 	if (fd >= 0 && off < limit) {
 		size_t want = limit - off < len ? (size_t)(limit - off) : len;
-		ssize_t n = read_full(fd, buf, want, off);
+		ssize_t n = fullio_pread(fd, buf, want, off);
 
 		if (n < 0)
 			return (int)n;
@@ -306,7 +245,7 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 			return rc;
 		memcpy(head + head_off, buf, len);
 		iov[cnt++] = (struct iovec){ head, SECTOR };
-		return writev_full(c->overlay_fd, iov, cnt, first * SECTOR);
+		return fullio_pwritev(c->overlay_fd, iov, cnt, first * SECTOR);
 	}
 	if (head_off) {
 		size_t n = SECTOR - head_off;
@@ -330,7 +269,7 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 		iov[cnt++] = (struct iovec){ (void *)buf, len };
 	if (tail_len)
 		iov[cnt++] = (struct iovec){ tail, SECTOR };
-	return writev_full(c->overlay_fd, iov, cnt, first * SECTOR);
+	return fullio_pwritev(c->overlay_fd, iov, cnt, first * SECTOR);
 }
 
 int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
@@ -466,8 +405,7 @@ static int sys_err(char *err, size_t errlen, const char *what, const char *path)
 {
 	int e = errno;
 
-	set_err(err, errlen, "%s %s: %s", what, path, strerror(e));
-	return -e;
+	return reason_fail(err, errlen, -e, "%s %s: %s", what, path, strerror(e));
 }
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -484,8 +422,8 @@ static int open_base(struct cow *c, const char *path, struct stat *st,
 	if (c->base_fd < 0 || fstat(c->base_fd, st) < 0)
 		return sys_err(err, errlen, "cannot open base", path);
 	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode)) {
-		set_err(err, errlen, "base %s is not a regular file or block device", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "base %s is not a regular file or block device", path);
 	}
 	/* SEEK_END also gives the size of a block device (st_size is 0 there). */
 	end = lseek(c->base_fd, 0, SEEK_END);
@@ -504,12 +442,11 @@ static int open_overlay(struct cow *c, const char *path, const struct stat *base
 	if (c->overlay_fd < 0 || fstat(c->overlay_fd, &st) < 0)
 		return sys_err(err, errlen, "cannot open overlay", path);
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "overlay %s is not a regular file", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL, "overlay %s is not a regular file",
+				   path);
 	}
 	if (base && same_file(&st, base)) {
-		set_err(err, errlen, "overlay %s is the base image", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL, "overlay %s is the base image", path);
 	}
 	/* A new (or short) overlay grows sparse to the device size; data is kept. */
 	if ((uint64_t)st.st_size < c->size && ftruncate(c->overlay_fd, (off_t)c->size) < 0)
@@ -527,8 +464,8 @@ static int check_bitmap_path(const struct cow *c, const char *path,
 		return 0;
 	if ((base && same_file(&st, base)) ||
 	    (fstat(c->overlay_fd, &ov) == 0 && same_file(&st, &ov))) {
-		set_err(err, errlen, "bitmap %s is the base image or the overlay", path);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "bitmap %s is the base image or the overlay", path);
 	}
 	return 0;
 }
@@ -552,13 +489,13 @@ static int check_config(const struct cow_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg || !cfg->size_bytes || cfg->size_bytes % SECTOR ||
 	    cfg->size_bytes > (uint64_t)INT64_MAX) {
-		set_err(err, errlen, "invalid device size (must be a non-zero multiple of %u)",
-			SECTOR);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "invalid device size (must be a non-zero multiple of %u)",
+				   SECTOR);
 	}
 	if (!cfg->overlay[0] || !cfg->bitmap[0]) {
-		set_err(err, errlen, "overlay and bitmap paths are required");
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "overlay and bitmap paths are required");
 	}
 	return 0;
 }
@@ -576,8 +513,7 @@ struct cow *cow_open(const struct cow_config *cfg, char *err, size_t errlen)
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		set_err(err, errlen, "cannot allocate the cow store");
-		errno = ENOMEM;
+		errno = reason_fail(err, errlen, ENOMEM, "cannot allocate the cow store");
 		return NULL;
 	}
 	c->base_fd = -1;

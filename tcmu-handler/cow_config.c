@@ -3,9 +3,9 @@
  * cow_config.h). One table lists every key, its type and where it lands.
  */
 #include "cow_config.h"
+#include "reason.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,18 +31,6 @@ static const struct key keys[] = {
 	{ "limit",   KEY_BYTES, 0, offsetof(struct cow_config, limit_bytes) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 /* Copy at most 32 bytes of s[0..len) into out for an error message, one line. */
 static const char *quote(char out[40], const char *s, size_t len)
@@ -91,20 +79,21 @@ static int parse_value(const struct key *k, const char *v, size_t len,
 		uint64_t *dst = (uint64_t *)((char *)out + k->field);
 
 		if (parse_bytes(v, len, dst))
-			return fail(err, errlen, "bad number for %s: '%s'", k->name,
-				    quote(q, v, len));
+			return reason_fail(err, errlen, -EINVAL, "bad number for %s: '%s'",
+					   k->name, quote(q, v, len));
 		return 0;
 	}
 	if (!len)
-		return fail(err, errlen, "empty path for %s", k->name);
+		return reason_fail(err, errlen, -EINVAL, "empty path for %s", k->name);
 	if (len >= sizeof(out->overlay))
-		return fail(err, errlen, "path for %s is too long (%zu bytes, at most %zu)",
-			    k->name, len, sizeof(out->overlay) - 1);
+		return reason_fail(err, errlen, -EINVAL,
+				   "path for %s is too long (%zu bytes, at most %zu)", k->name,
+				   len, sizeof(out->overlay) - 1);
 	for (size_t i = 0; i < len; i++)
 		if (strchr(PATH_FORBIDDEN, v[i]))
-			return fail(err, errlen,
-				    "path for %s contains a forbidden character (';', ',', ':' or newline)",
-				    k->name);
+			return reason_fail(err, errlen, -EINVAL,
+					   "path for %s contains a forbidden character (';', ',', ':' or newline)",
+					   k->name);
 	memcpy((char *)out + k->field, v, len);
 	((char *)out + k->field)[len] = '\0';
 	return 0;
@@ -119,14 +108,16 @@ static int parse_field(const char *f, size_t len, unsigned int *seen,
 	char q[40];
 
 	if (!len)
-		return fail(err, errlen, "empty field");
+		return reason_fail(err, errlen, -EINVAL, "empty field");
 	if (!eq)
-		return fail(err, errlen, "field '%s' is not key=value", quote(q, f, len));
+		return reason_fail(err, errlen, -EINVAL, "field '%s' is not key=value",
+				   quote(q, f, len));
 	k = find_key(f, (size_t)(eq - f));
 	if (!k)
-		return fail(err, errlen, "unknown key '%s'", quote(q, f, (size_t)(eq - f)));
+		return reason_fail(err, errlen, -EINVAL, "unknown key '%s'",
+				   quote(q, f, (size_t)(eq - f)));
 	if (*seen & (1u << (k - keys)))
-		return fail(err, errlen, "duplicate key '%s'", k->name);
+		return reason_fail(err, errlen, -EINVAL, "duplicate key '%s'", k->name);
 	*seen |= 1u << (k - keys);
 	return parse_value(k, eq + 1, len - (size_t)(eq - f) - 1, out, err, errlen);
 }
@@ -137,12 +128,12 @@ int cow_config_parse(const char *s, struct cow_config *out, char *err, size_t er
 	int rc;
 
 	if (!s || !out)
-		return fail(err, errlen, "no config");
+		return reason_fail(err, errlen, -EINVAL, "no config");
 	memset(out, 0, sizeof(*out));
 	if (!strncmp(s, PREFIX, strlen(PREFIX)))
 		s += strlen(PREFIX);
 	if (!*s)
-		return fail(err, errlen, "empty config");
+		return reason_fail(err, errlen, -EINVAL, "empty config");
 	for (;;) {
 		const char *semi = strchr(s, ';');
 		size_t len = semi ? (size_t)(semi - s) : strlen(s);
@@ -156,12 +147,13 @@ int cow_config_parse(const char *s, struct cow_config *out, char *err, size_t er
 	}
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].required && !(seen & (1u << i)))
-			return fail(err, errlen, "missing key '%s'", keys[i].name);
+			return reason_fail(err, errlen, -EINVAL, "missing key '%s'",
+					   keys[i].name);
 	if (!out->size_bytes)
-		return fail(err, errlen, "size must not be 0");
+		return reason_fail(err, errlen, -EINVAL, "size must not be 0");
 	if (out->size_bytes % SECTOR)
-		return fail(err, errlen, "size %llu is not a multiple of %u",
-			    (unsigned long long)out->size_bytes, SECTOR);
+		return reason_fail(err, errlen, -EINVAL, "size %llu is not a multiple of %u",
+				   (unsigned long long)out->size_bytes, SECTOR);
 	return 0;
 }
 

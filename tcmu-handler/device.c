@@ -1,6 +1,6 @@
 /*
  * device.c — one TCMU device served by scsipub-tcmu (see device.h): uio name parsing,
- * sysfs/configfs helpers, the log line writer, and the per-device worker thread that
+ * sysfs/configfs helpers, and the per-device worker thread that
  * drains the command ring into the SCSI layer.
  */
 #include <ctype.h>
@@ -11,7 +11,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,59 +22,10 @@
 #include "cow.h"
 #include "cow_config.h"
 #include "device.h"
+#include "log.h"
 #include "ring.h"
 #include "scsi.h"
-
-/* ---- log lines ------------------------------------------------------------------- */
-
-static atomic_int tlog_verbose;
-
-void tlog_set_verbose(int on)
-{
-	atomic_store(&tlog_verbose, on ? 1 : 0);
-}
-
-void tlog(enum tlog_level level, const char *fmt, ...)
-{
-	static const char *const prefix[] = {
-		[TLOG_ERROR] = "error: ",
-		[TLOG_WARN] = "warning: ",
-		[TLOG_INFO] = "",
-		[TLOG_DEBUG] = "",
-	};
-	char line[1024 + 64];
-	size_t len;
-	va_list ap;
-	int n;
-
-	if (level == TLOG_DEBUG && !atomic_load(&tlog_verbose))
-		return;
-	n = snprintf(line, sizeof(line), "scsipub-tcmu: %s",
-		     (unsigned)level <= TLOG_DEBUG ? prefix[level] : "");
-	len = n > 0 ? (size_t)n : 0;
-	va_start(ap, fmt);
-	n = vsnprintf(line + len, 1024 - len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		len += (size_t)n < 1024 - len ? (size_t)n : 1024 - len - 1;
-	line[len++] = '\n';
-	while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
-		;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "reason.h"
 
 /* ---- uio names ------------------------------------------------------------------- */
 
@@ -297,6 +247,7 @@ struct device {
 	char uio_name[600];
 	char label[300];          /* user_<hba>/<dev> */
 	struct device_name name;
+	struct cow_config cfg;    /* the dev_config, parsed once by device_open */
 	struct ring ring;
 	struct cow *cow;
 	struct scsi_lu lu;
@@ -378,8 +329,8 @@ static void write_action(const struct device_env *env, const struct device_name 
 	if (ret == 0)
 		ret = device_write_attr(path, value);
 	if (ret < 0)
-		tlog(TLOG_WARN, "user_%u/%s: cannot write %s to %s: %s", n->hba, n->dev, value,
-		     rel, strerror(-ret));
+		plog_at(PLOG_WARN, "user_%u/%s: cannot write %s to %s: %s", n->hba, n->dev,
+			value, rel, strerror(-ret));
 }
 
 /*
@@ -427,10 +378,13 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (d->space_logged && now.tv_sec - d->space_logged < SPACE_LOG_INTERVAL_S)
 		return;
-	tlog(TLOG_WARN, "%s: %lu write%s refused: no space on the state filesystem (reserve "
-	     "%" PRIu64 " bytes): DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT; reads "
-	     "and overwrites go on (logged at most once per %d s)", d->label, d->space_refused,
-	     d->space_refused == 1 ? "" : "s", d->disk_reserve, SPACE_LOG_INTERVAL_S);
+	plog_at(PLOG_WARN,
+		"%s: %lu write%s refused: no space on the state filesystem (reserve "
+		"%" PRIu64
+		" bytes): DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT; reads "
+		"and overwrites go on (logged at most once per %d s)", d->label,
+		d->space_refused, d->space_refused == 1 ? "" : "s", d->disk_reserve,
+		SPACE_LOG_INTERVAL_S);
 	d->space_logged = now.tv_sec ? now.tv_sec : 1;
 	d->space_refused = 0;
 }
@@ -463,15 +417,15 @@ static int drain(struct device *d)
 	if (n > 0) {
 		ret = ring_kick(&d->ring);
 		if (ret == -EIO || ret == -ENODEV) {
-			tlog(TLOG_WARN, "%s: uio device went away", d->label);
+			plog_at(PLOG_WARN, "%s: uio device went away", d->label);
 			return -1;
 		}
 		if (ret < 0)
-			tlog(TLOG_ERROR, "%s: cannot notify the kernel: %s", d->label,
-			     strerror(-ret));
+			plog_at(PLOG_ERROR, "%s: cannot notify the kernel: %s", d->label,
+				strerror(-ret));
 	} else if (n < 0) {
-		tlog(TLOG_ERROR, "%s: command ring is inconsistent (%s); no longer served",
-		     d->label, err);
+		plog_at(PLOG_ERROR, "%s: command ring is inconsistent (%s); no longer served",
+			d->label, err);
 		return -1;
 	}
 	return 0;
@@ -497,7 +451,7 @@ static void *worker_main(void *arg)
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
-			tlog(TLOG_ERROR, "%s: poll: %s", d->label, strerror(errno));
+			plog_at(PLOG_ERROR, "%s: poll: %s", d->label, strerror(errno));
 			atomic_store(&d->gone, 1);
 			return NULL;
 		}
@@ -511,12 +465,13 @@ static void *worker_main(void *arg)
 		if (p[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
 			ret = ring_ack(&d->ring);
 			if (ret == -EIO || ret == -ENODEV || (p[0].revents & POLLNVAL)) {
-				tlog(TLOG_WARN, "%s: uio device went away", d->label);
+				plog_at(PLOG_WARN, "%s: uio device went away", d->label);
 				atomic_store(&d->gone, 1);
 				return NULL;
 			}
 			if (ret < 0)
-				tlog(TLOG_ERROR, "%s: uio read: %s", d->label, strerror(-ret));
+				plog_at(PLOG_ERROR, "%s: uio read: %s", d->label,
+					strerror(-ret));
 			if (drain(d) < 0) {
 				atomic_store(&d->gone, 1);
 				return NULL;
@@ -530,7 +485,6 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 {
 	char sysname[sizeof(((struct device *)0)->uio_name)];
 	char cerr[256] = "";
-	struct cow_config cfg;
 	struct device *d;
 	int blocked = 0;
 	uint64_t v;
@@ -539,25 +493,23 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	*out = NULL;
 	ret = device_read_uio_name(env->uio_sysfs, minor, sysname, sizeof(sysname));
 	if (ret == 0 && uio_name && strcmp(sysname, uio_name) != 0) {
-		set_err(err, errlen, "uio%u is now named \"%s\", not \"%s\"", minor, sysname,
-			uio_name);
-		return -ENODEV;
+		return reason_fail(err, errlen, -ENODEV,
+				   "uio%u is now named \"%s\", not \"%s\"", minor, sysname,
+				   uio_name);
 	}
 	if (ret < 0 && !uio_name) {
-		set_err(err, errlen, "cannot read the name of uio%u: %s", minor, strerror(-ret));
-		return ret == -ENOENT ? -ENODEV : ret;
+		return reason_fail(err, errlen, ret == -ENOENT ? -ENODEV : ret,
+				   "cannot read the name of uio%u: %s", minor, strerror(-ret));
 	}
 	if (!uio_name)
 		uio_name = sysname;
 	if (strlen(uio_name) >= sizeof(d->uio_name)) {
-		set_err(err, errlen, "uio%u: name too long", minor);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL, "uio%u: name too long", minor);
 	}
 
 	d = calloc(1, sizeof(*d));
 	if (!d) {
-		set_err(err, errlen, "out of memory");
-		return -ENOMEM;
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	d->stop_fd = -1;
 	d->ring.fd = -1;
@@ -565,30 +517,29 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	snprintf(d->uio_name, sizeof(d->uio_name), "%s", uio_name);
 	ret = device_parse_uio_name(uio_name, &d->name);
 	if (ret < 0) {
-		set_err(err, errlen, "uio%u: not a TCMU device name: \"%s\"", minor, uio_name);
-		ret = -EINVAL;
+		ret = reason_fail(err, errlen, -EINVAL,
+				  "uio%u: not a TCMU device name: \"%s\"", minor, uio_name);
 		goto fail;
 	}
 	snprintf(d->label, sizeof(d->label), "user_%u/%s", d->name.hba, d->name.dev);
 	if (strcmp(d->name.subtype, COW_CONFIG_SUBTYPE) != 0) {
-		set_err(err, errlen, "%s: subtype \"%s\" is not ours (\"%s\")", d->label,
-			d->name.subtype, COW_CONFIG_SUBTYPE);
-		ret = -ENOENT;
+		ret = reason_fail(err, errlen, -ENOENT,
+				  "%s: subtype \"%s\" is not ours (\"%s\")", d->label,
+				  d->name.subtype, COW_CONFIG_SUBTYPE);
 		goto fail;
 	}
-	ret = cow_config_parse(d->name.config + strlen(COW_CONFIG_SUBTYPE "/"), &cfg, cerr,
+	ret = cow_config_parse(d->name.config + strlen(COW_CONFIG_SUBTYPE "/"), &d->cfg, cerr,
 			       sizeof(cerr));
 	if (ret < 0) {
-		set_err(err, errlen, "%s: bad dev_config: %s", d->label, cerr);
-		ret = -EINVAL;
+		ret = reason_fail(err, errlen, -EINVAL, "%s: bad dev_config: %s", d->label,
+				  cerr);
 		goto fail;
 	}
 	/* The SCSI layer speaks 512-byte blocks; the kernel must agree. */
 	if (read_attr_u64(env, &d->name, "attrib/hw_block_size", &v) == 0 &&
 	    v != SCSI_BLOCK_SIZE) {
-		set_err(err, errlen, "%s: hw_block_size %" PRIu64 " is not supported (only %u)",
-			d->label, v, SCSI_BLOCK_SIZE);
-		ret = -EINVAL;
+		ret = reason_fail(err, errlen, -EINVAL, "%s: hw_block_size %" PRIu64
+				  " is not supported (only %u)", d->label, v, SCSI_BLOCK_SIZE);
 		goto fail;
 	}
 
@@ -599,14 +550,14 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	}
 	ret = ring_open(&d->ring, minor, env->uio_sysfs, env->dev_dir, cerr, sizeof(cerr));
 	if (ret < 0) {
-		set_err(err, errlen, "%s: %s", d->label, cerr);
+		reason_fail(err, errlen, ret, "%s: %s", d->label, cerr);
 		goto fail;
 	}
 	d->reply_awaited = device_reply_awaited(env, uio_name);
-	d->cow = cow_open(&cfg, cerr, sizeof(cerr));
+	d->cow = cow_open(&d->cfg, cerr, sizeof(cerr));
 	if (!d->cow) {
 		ret = errno ? -errno : -EIO;
-		set_err(err, errlen, "%s: %s", d->label, cerr);
+		reason_fail(err, errlen, ret, "%s: %s", d->label, cerr);
 		/* A waiting kernel learns it from our reply; otherwise the ring is served. */
 		if (d->reply_awaited)
 			goto fail;
@@ -630,13 +581,13 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->stop_fd < 0) {
 		ret = -errno;
-		set_err(err, errlen, "%s: eventfd: %s", d->label, strerror(errno));
+		reason_fail(err, errlen, ret, "%s: eventfd: %s", d->label, strerror(errno));
 		goto fail;
 	}
 	ret = pthread_create(&d->worker, NULL, worker_main, d);
 	if (ret) {
-		set_err(err, errlen, "%s: cannot start the worker: %s", d->label, strerror(ret));
-		ret = -ret;
+		ret = reason_fail(err, errlen, -ret, "%s: cannot start the worker: %s",
+				  d->label, strerror(ret));
 		goto fail;
 	}
 	d->worker_started = 1;
@@ -693,6 +644,16 @@ const char *device_uio_name(const struct device *d)
 const char *device_label(const struct device *d)
 {
 	return d->label;
+}
+
+const struct cow_config *device_config(const struct device *d)
+{
+	return &d->cfg;
+}
+
+const char *device_dev_config(const struct device *d)
+{
+	return d->name.config;
 }
 
 int device_gone(const struct device *d)

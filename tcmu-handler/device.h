@@ -8,8 +8,8 @@
  * backstore's directory name and <dev_config> the string written to `control`;
  * ours is "cow/..." (cow_config.h). Devices of any other subtype are not ours.
  *
- * Also here: the daemon's log line writer (every module of the handler logs through
- * it) and small sysfs/configfs helpers.
+ * Also here: small sysfs/configfs helpers. The handler logs through the common
+ * logger (log.h).
  *
  * Threading: device_open/device_close/device_set_write_cache are called from one
  * thread (the main loop); each device runs its own worker thread in between.
@@ -20,19 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- log lines ------------------------------------------------------------------- */
-
-enum tlog_level { TLOG_ERROR, TLOG_WARN, TLOG_INFO, TLOG_DEBUG };
-
-/* Show TLOG_DEBUG lines (off by default). */
-void tlog_set_verbose(int on);
-
-/*
- * Write one line "scsipub-tcmu: [error: |warning: ]<message>\n" to stderr with a
- * single write(2), so lines from several threads never interleave. Lines longer than
- * 1 KiB are cut. TLOG_DEBUG lines only with tlog_set_verbose(1).
- */
-void tlog(enum tlog_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include "cow_config.h"
 
 /* ---- uio names ------------------------------------------------------------------- */
 
@@ -149,6 +137,16 @@ const char *device_uio_name(const struct device *d);
 
 /* "user_<hba>/<dev>" — how log lines name the device. */
 const char *device_label(const struct device *d);
+
+/*
+ * The device's dev_config as device_open parsed it (size in bytes, overlay, bitmap,
+ * base, limit): parsed once per device, valid until device_close. Also for a device
+ * whose cow store could not open (device_unusable).
+ */
+const struct cow_config *device_config(const struct device *d);
+
+/* The whole dev_config string of the uio name ("cow/size=..."), as the kernel gave it. */
+const char *device_dev_config(const struct device *d);
 
 /*
  * 1 once the worker has stopped on its own because the uio device went away (the

@@ -7,7 +7,7 @@
  * the kernel's netlink waiters (a previous daemon may have died with configfs writes
  * pending) and re-attaches to the devices that already exist (a restart after a
  * crash). Events for devices of other subtypes (tcmu-runner's) are left unanswered
- * for their own daemon. Logs go to stderr, one line each (device.h tlog).
+ * for their own daemon. Logs go to stderr, one line each (log.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +31,7 @@
 #include "cow_config.h"
 #include "dbus_service.h"
 #include "device.h"
+#include "log.h"
 #include "fsspace.h"
 #include "netlink.h"
 
@@ -117,22 +118,10 @@ static int add_dev(struct daemon *dm, struct device *d)
 	return 0;
 }
 
-/* Parse the device's own uio name for its configuration (size, paths). */
-static int dev_config_of(const char *uio_name, struct cow_config *cfg)
-{
-	struct device_name n;
-
-	if (device_parse_uio_name(uio_name, &n) < 0 ||
-	    strcmp(n.subtype, COW_CONFIG_SUBTYPE) != 0)
-		return -EINVAL;
-	return cow_config_parse(n.config, cfg, NULL, 0);
-}
-
+/* The device's size in bytes, from its dev_config (parsed once, at device_open). */
 static unsigned long long dev_size_of(const struct device *d)
 {
-	struct cow_config cfg;
-
-	return dev_config_of(device_uio_name(d), &cfg) == 0 ? cfg.size_bytes : 0;
+	return device_config(d)->size_bytes;
 }
 
 /* Close and forget the device at *slot, logging why. */
@@ -140,8 +129,8 @@ static void remove_dev(struct daemon *dm, struct device **slot, const char *why)
 {
 	struct device *d = *slot;
 
-	tlog(TLOG_INFO, "device removed: %s (uio%u, %llu bytes, %s)", device_label(d),
-	     device_minor(d), dev_size_of(d), why);
+	plog_at(PLOG_INFO, "device removed: %s (uio%u, %llu bytes, %s)", device_label(d),
+		device_minor(d), dev_size_of(d), why);
 	*slot = dm->devs[--dm->ndevs];
 	device_close(d);
 }
@@ -155,22 +144,23 @@ static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int
 
 	ret = device_open(&dm->env, minor, uio_name, reattach, &d, err, sizeof(err));
 	if (ret < 0) {
-		tlog(TLOG_ERROR, "cannot serve uio%u: %s", minor, err);
+		plog_at(PLOG_ERROR, "cannot serve uio%u: %s", minor, err);
 		return ret;
 	}
 	if (add_dev(dm, d) < 0) {
-		tlog(TLOG_ERROR, "cannot serve uio%u: out of memory", minor);
+		plog_at(PLOG_ERROR, "cannot serve uio%u: out of memory", minor);
 		device_close(d);
 		return -ENOMEM;
 	}
 	if (device_unusable(d))
-		tlog(TLOG_ERROR, "device %s: %s (uio%u): cannot open its store, every command "
-		     "gets NOT READY 04/03: %s", reattach ? "re-attached" : "added",
-		     device_label(d), minor, device_unusable(d));
+		plog_at(PLOG_ERROR,
+			"device %s: %s (uio%u): cannot open its store, every command "
+			"gets NOT READY 04/03: %s", reattach ? "re-attached" : "added",
+			device_label(d), minor, device_unusable(d));
 	else
-		tlog(TLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
-		     reattach ? "re-attached" : "added", device_label(d), minor,
-		     dev_size_of(d));
+		plog_at(PLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
+			reattach ? "re-attached" : "added", device_label(d), minor,
+			dev_size_of(d));
 	return 0;
 }
 
@@ -182,11 +172,11 @@ static int on_added(struct daemon *dm, const struct tcmu_nl_event *ev)
 
 	if (find_dev(dm, ev->minor)) {
 		/* Already served: the startup scan attached it before this event arrived. */
-		tlog(TLOG_DEBUG, "uio%u is already served", ev->minor);
+		plog_at(PLOG_DEBUG, "uio%u is already served", ev->minor);
 		return 0;
 	}
 	if (device_parse_uio_name(ev->uio_name, &n) < 0) {
-		tlog(TLOG_ERROR, "ADDED_DEVICE with a bad uio name \"%s\"", ev->uio_name);
+		plog_at(PLOG_ERROR, "ADDED_DEVICE with a bad uio name \"%s\"", ev->uio_name);
 		return -EINVAL;
 	}
 	return open_dev(dm, ev->minor, ev->uio_name, 0);
@@ -197,7 +187,8 @@ static int on_removed(struct daemon *dm, const struct tcmu_nl_event *ev)
 	struct device **slot = find_dev(dm, ev->minor);
 
 	if (!slot) {
-		tlog(TLOG_DEBUG, "REMOVED_DEVICE for uio%u, which we do not serve", ev->minor);
+		plog_at(PLOG_DEBUG, "REMOVED_DEVICE for uio%u, which we do not serve",
+			ev->minor);
 		return 0;
 	}
 	remove_dev(dm, slot, "removed by the kernel");
@@ -207,32 +198,29 @@ static int on_removed(struct daemon *dm, const struct tcmu_nl_event *ev)
 static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
 {
 	struct device **slot = find_dev(dm, ev->minor);
-	struct device_name n;
-	struct cow_config cfg;
 
 	if (!slot) {
-		tlog(TLOG_DEBUG, "RECONFIG_DEVICE for uio%u, which we do not serve", ev->minor);
+		plog_at(PLOG_DEBUG, "RECONFIG_DEVICE for uio%u, which we do not serve",
+			ev->minor);
 		return 0;
 	}
 	switch (ev->reconfig) {
 	case TCMU_NL_RECONFIG_DEV_CFG:
-		if (device_parse_uio_name(device_uio_name(*slot), &n) == 0 && ev->dev_cfg &&
-		    strcmp(ev->dev_cfg, n.config) == 0)
+		if (ev->dev_cfg && strcmp(ev->dev_cfg, device_dev_config(*slot)) == 0)
 			return 0;
-		tlog(TLOG_WARN, "%s: changing dev_config online is not supported (\"%s\")",
-		     device_label(*slot), ev->dev_cfg ? ev->dev_cfg : "");
+		plog_at(PLOG_WARN, "%s: changing dev_config online is not supported (\"%s\")",
+			device_label(*slot), ev->dev_cfg ? ev->dev_cfg : "");
 		return -EINVAL;
 	case TCMU_NL_RECONFIG_DEV_SIZE:
-		if (dev_config_of(device_uio_name(*slot), &cfg) == 0 &&
-		    cfg.size_bytes == ev->dev_size)
+		if (device_config(*slot)->size_bytes == ev->dev_size)
 			return 0;
-		tlog(TLOG_WARN, "%s: resizing to %llu bytes is not supported",
-		     device_label(*slot), (unsigned long long)ev->dev_size);
+		plog_at(PLOG_WARN, "%s: resizing to %llu bytes is not supported",
+			device_label(*slot), (unsigned long long)ev->dev_size);
 		return -EINVAL;
 	case TCMU_NL_RECONFIG_WRITECACHE:
 		device_set_write_cache(*slot, ev->write_cache);
-		tlog(TLOG_INFO, "%s: write cache %s", device_label(*slot),
-		     ev->write_cache ? "on" : "off");
+		plog_at(PLOG_INFO, "%s: write cache %s", device_label(*slot),
+			ev->write_cache ? "on" : "off");
 		return 0;
 	default:
 		return -EINVAL;
@@ -253,12 +241,12 @@ static int on_event(void *arg, const struct tcmu_nl_event *ev)
 	 */
 	if (device_name_is_foreign(ev->uio_name) && !find_dev(dm, ev->minor)) {
 		if (device_parse_uio_name(ev->uio_name, &n) == 0)
-			tlog(ev->cmd == TCMU_CMD_ADDED_DEVICE ? TLOG_INFO : TLOG_DEBUG,
-			     "%s for user_%u/%s (subtype \"%s\"): not ours, not answered",
-			     tcmu_nl_cmd_name(ev->cmd), n.hba, n.dev, n.subtype);
+			plog_at(ev->cmd == TCMU_CMD_ADDED_DEVICE ? PLOG_INFO : PLOG_DEBUG,
+				"%s for user_%u/%s (subtype \"%s\"): not ours, not answered",
+				tcmu_nl_cmd_name(ev->cmd), n.hba, n.dev, n.subtype);
 		else
-			tlog(TLOG_DEBUG, "%s for uio%u: not ours, not answered",
-			     tcmu_nl_cmd_name(ev->cmd), ev->minor);
+			plog_at(PLOG_DEBUG, "%s for uio%u: not ours, not answered",
+				tcmu_nl_cmd_name(ev->cmd), ev->minor);
 		return TCMU_NL_NO_REPLY;
 	}
 	/*
@@ -298,7 +286,7 @@ static void set_module_param(const char *name, const char *value)
 	snprintf(path, sizeof(path), "%s/%s", MODULE_PARAMS, name);
 	ret = device_write_attr(path, value);
 	if (ret < 0 && ret != -ENOENT)
-		tlog(TLOG_WARN, "cannot write %s to %s: %s", value, path, strerror(-ret));
+		plog_at(PLOG_WARN, "cannot write %s to %s: %s", value, path, strerror(-ret));
 }
 
 static int scan_cb(void *arg, unsigned minor, const char *name)
@@ -331,9 +319,10 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int c, sfd, ret, stop = 0;
 
+	plog_program = "scsipub-tcmu";
 	if (settings_apply(SETTINGS_HANDLER, NULL, settings_kind_getopt, opts, &argc, &argv, 1, err,
 		       sizeof(err)) < 0) {
-		fprintf(stderr, "scsipub-tcmu: %s\n", err);
+		plog("%s", err);
 		return 2;
 	}
 	while ((c = getopt_long(argc, argv, "c:r:vh", opts, NULL)) != -1) {
@@ -345,13 +334,12 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			if (parse_bytes(optarg, &dm.env.disk_reserve) < 0) {
-				fprintf(stderr, "scsipub-tcmu: --disk-reserve: not a number of "
-					"bytes: \"%s\"\n", optarg);
+				plog("--disk-reserve: not a number of bytes: \"%s\"", optarg);
 				return 2;
 			}
 			break;
 		case 'v':
-			tlog_set_verbose(1);
+			plog_verbose = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -372,12 +360,12 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	/* Blocked before any worker thread starts, so every thread inherits the mask. */
 	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0) {
-		tlog(TLOG_ERROR, "cannot block SIGINT/SIGTERM");
+		plog_at(PLOG_ERROR, "cannot block SIGINT/SIGTERM");
 		return 1;
 	}
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
-		tlog(TLOG_ERROR, "signalfd: %s", strerror(errno));
+		plog_at(PLOG_ERROR, "signalfd: %s", strerror(errno));
 		return 1;
 	}
 
@@ -388,20 +376,20 @@ int main(int argc, char **argv)
 
 	dm.nl = tcmu_nl_open(on_event, &dm, err, sizeof(err));
 	if (!dm.nl) {
-		tlog(TLOG_ERROR, "netlink: %s", err);
+		plog_at(PLOG_ERROR, "netlink: %s", err);
 		close(sfd);
 		return 1;
 	}
 	/* targetcli lists user:cow backstores only through this D-Bus service. */
 	ret = dbus_service_start(err, sizeof(err));
 	if (ret < 0)
-		tlog(TLOG_WARN, "targetcli will not list user:cow backstores: %s", err);
+		plog_at(PLOG_WARN, "targetcli will not list user:cow backstores: %s", err);
 	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
 	if (ret < 0)
-		tlog(TLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
-	tlog(TLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes)", dm.ndevs,
-	     dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
-	     (unsigned long long)dm.env.disk_reserve);
+		plog_at(PLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
+	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes)",
+		dm.ndevs, dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
+		(unsigned long long)dm.env.disk_reserve);
 
 	while (!stop) {
 		size_t i;
@@ -412,12 +400,12 @@ int main(int argc, char **argv)
 		p[1].events = POLLIN;
 		ret = poll(p, 2, 1000);
 		if (ret < 0 && errno != EINTR) {
-			tlog(TLOG_ERROR, "poll: %s", strerror(errno));
+			plog_at(PLOG_ERROR, "poll: %s", strerror(errno));
 			break;
 		}
 		if (ret > 0 && (p[1].revents & POLLIN)) {
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				tlog(TLOG_INFO, "signal %u: stopping", si.ssi_signo);
+				plog_at(PLOG_INFO, "signal %u: stopping", si.ssi_signo);
 				stop = 1;
 			}
 		}
@@ -437,10 +425,10 @@ int main(int argc, char **argv)
 	free(dm.devs);
 	ret = tcmu_nl_set_reply_mode(dm.nl, 0);
 	if (ret < 0)
-		tlog(TLOG_WARN, "cannot turn netlink replies off: %s", strerror(-ret));
+		plog_at(PLOG_WARN, "cannot turn netlink replies off: %s", strerror(-ret));
 	tcmu_nl_close(dm.nl);
 	dbus_service_stop();
 	close(sfd);
-	tlog(TLOG_INFO, "stopped");
+	plog_at(PLOG_INFO, "stopped");
 	return stop ? 0 : 1;
 }

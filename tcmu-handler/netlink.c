@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,9 @@
 #include <linux/target_core_user.h>
 
 #include "device.h"
+#include "log.h"
 #include "netlink.h"
+#include "reason.h"
 
 #define TCMU_NL_FAMILY "TCM-USER"
 #define TCMU_NL_GROUP  "config"
@@ -57,20 +58,6 @@ static struct nla_policy tcmu_policy[TCMU_ATTR_MAX + 1] = {
 	[TCMU_ATTR_DEVICE_ID] = { .type = NLA_U32 },
 	[TCMU_ATTR_SUPP_KERN_CMD_REPLY] = { .type = NLA_U8 },
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A libnl error code (negative NLE_*) as a negative errno. */
 static int nlerr_to_errno(int nlerr)
@@ -243,9 +230,9 @@ static int on_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 	 * The kernel answers a *_DONE for a device that was not waiting (replies are off
 	 * for it) with -ENODEV; that is expected, not a problem.
 	 */
-	tlog(e->error == -ENODEV ? TLOG_DEBUG : TLOG_WARN,
-	     "netlink: kernel rejected our message (seq %u): %s", e->msg.nlmsg_seq,
-	     strerror(-e->error));
+	plog_at(e->error == -ENODEV ? PLOG_DEBUG : PLOG_WARN,
+		"netlink: kernel rejected our message (seq %u): %s", e->msg.nlmsg_seq,
+		strerror(-e->error));
 	return NL_SKIP;
 }
 
@@ -322,7 +309,8 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	g = genlmsg_hdr(nlh);
 	done = done_cmd_for(g->cmd);
 	if (!done) {
-		tlog(TLOG_DEBUG, "netlink: ignoring %s (%u)", tcmu_nl_cmd_name(g->cmd), g->cmd);
+		plog_at(PLOG_DEBUG, "netlink: ignoring %s (%u)", tcmu_nl_cmd_name(g->cmd),
+			g->cmd);
 		return NL_SKIP;
 	}
 
@@ -335,26 +323,26 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	}
 	if (ret < 0) {
 		if (raw_dev_id(nlh, &dev_id) < 0) {
-			tlog(TLOG_ERROR, "netlink: malformed %s without a device id (%s); "
-			     "cannot reply", tcmu_nl_cmd_name(g->cmd), why);
+			plog_at(PLOG_ERROR, "netlink: malformed %s without a device id (%s); "
+				"cannot reply", tcmu_nl_cmd_name(g->cmd), why);
 			return NL_SKIP;
 		}
-		tlog(TLOG_ERROR, "netlink: malformed %s for device id %u: %s; replying %d",
-		     tcmu_nl_cmd_name(g->cmd), dev_id, why, -EINVAL);
+		plog_at(PLOG_ERROR, "netlink: malformed %s for device id %u: %s; replying %d",
+			tcmu_nl_cmd_name(g->cmd), dev_id, why, -EINVAL);
 		status = -EINVAL;
 	} else {
 		dev_id = ev.dev_id;
-		tlog(TLOG_DEBUG, "netlink: %s dev_id %u minor %u %s",
-		     tcmu_nl_cmd_name(ev.cmd), ev.dev_id, ev.minor,
-		     ev.uio_name ? ev.uio_name : "(no name)");
+		plog_at(PLOG_DEBUG, "netlink: %s dev_id %u minor %u %s",
+			tcmu_nl_cmd_name(ev.cmd), ev.dev_id, ev.minor,
+			ev.uio_name ? ev.uio_name : "(no name)");
 		status = nl->fn(nl->arg, &ev);
 		if (status == TCMU_NL_NO_REPLY)
 			return NL_OK;
 	}
 	ret = tcmu_nl_reply(nl, done, dev_id, status);
 	if (ret < 0)
-		tlog(TLOG_ERROR, "netlink: cannot send %s for device id %u: %s",
-		     tcmu_nl_cmd_name(done), dev_id, strerror(-ret));
+		plog_at(PLOG_ERROR, "netlink: cannot send %s for device id %u: %s",
+			tcmu_nl_cmd_name(done), dev_id, strerror(-ret));
 	return NL_OK;
 }
 
@@ -387,39 +375,37 @@ struct tcmu_nl *tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, char *err, size_t e
 
 	nl = calloc(1, sizeof(*nl));
 	if (!nl) {
-		set_err(err, errlen, "out of memory");
-		errno = ENOMEM;
+		errno = reason_fail(err, errlen, ENOMEM, "out of memory");
 		return NULL;
 	}
 	nl->fn = fn;
 	nl->arg = arg;
 	nl->sock = nl_socket_alloc();
 	if (!nl->sock) {
-		set_err(err, errlen, "cannot allocate a netlink socket");
-		e = ENOMEM;
+		e = reason_fail(err, errlen, ENOMEM, "cannot allocate a netlink socket");
 		goto fail;
 	}
 	ret = genl_connect(nl->sock);
 	if (ret < 0) {
-		set_err(err, errlen, "cannot connect to generic netlink: %s", nl_geterror(ret));
-		e = -nlerr_to_errno(ret);
+		e = reason_fail(err, errlen, -nlerr_to_errno(ret),
+				"cannot connect to generic netlink: %s", nl_geterror(ret));
 		goto fail;
 	}
 	nl->family = genl_ctrl_resolve(nl->sock, TCMU_NL_FAMILY);
 	if (nl->family < 0) {
 		ret = nl->family;
 		e = -nlerr_to_errno(ret);
-		set_err(err, errlen, "generic netlink family %s not found: %s%s",
-			TCMU_NL_FAMILY, nl_geterror(ret),
-			e == ENOENT ? " (is target_core_user loaded?)" : "");
+		reason_fail(err, errlen, e, "generic netlink family %s not found: %s%s",
+			    TCMU_NL_FAMILY, nl_geterror(ret),
+			    e == ENOENT ? " (is target_core_user loaded?)" : "");
 		goto fail;
 	}
 	nl->group = genl_ctrl_resolve_grp(nl->sock, TCMU_NL_FAMILY, TCMU_NL_GROUP);
 	if (nl->group < 0) {
 		ret = nl->group;
 		e = -nlerr_to_errno(ret);
-		set_err(err, errlen, "multicast group %s/%s not found: %s", TCMU_NL_FAMILY,
-			TCMU_NL_GROUP, nl_geterror(ret));
+		reason_fail(err, errlen, e, "multicast group %s/%s not found: %s",
+			    TCMU_NL_FAMILY, TCMU_NL_GROUP, nl_geterror(ret));
 		goto fail;
 	}
 
@@ -431,8 +417,7 @@ struct tcmu_nl *tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, char *err, size_t e
 	nl_socket_modify_err_cb(nl->sock, NL_CB_CUSTOM, on_error, nl);
 	nl->cb = nl_socket_get_cb(nl->sock);
 	if (!nl->cb) {
-		set_err(err, errlen, "cannot get the netlink callback set");
-		e = ENOMEM;
+		e = reason_fail(err, errlen, ENOMEM, "cannot get the netlink callback set");
 		goto fail;
 	}
 	/* Room for bursts of events (many devices created at once); not fatal. */
@@ -441,22 +426,22 @@ struct tcmu_nl *tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, char *err, size_t e
 	ret = nl_socket_add_membership(nl->sock, nl->group);
 	if (ret < 0) {
 		e = -nlerr_to_errno(ret);
-		set_err(err, errlen, "cannot join %s/%s: %s", TCMU_NL_FAMILY, TCMU_NL_GROUP,
-			nl_geterror(ret));
+		reason_fail(err, errlen, e, "cannot join %s/%s: %s", TCMU_NL_FAMILY,
+			    TCMU_NL_GROUP, nl_geterror(ret));
 		goto fail;
 	}
 	ret = nl_socket_set_nonblocking(nl->sock);
 	if (ret < 0) {
 		e = -nlerr_to_errno(ret);
-		set_err(err, errlen, "cannot make the netlink socket non-blocking: %s",
-			nl_geterror(ret));
+		reason_fail(err, errlen, e, "cannot make the netlink socket non-blocking: %s",
+			    nl_geterror(ret));
 		goto fail;
 	}
 
 	ret = send_features(nl, 1, NLM_F_ACK, &nl->wait_seq);
 	if (ret < 0) {
 		e = -ret;
-		set_err(err, errlen, "cannot send SET_FEATURES: %s", strerror(e));
+		reason_fail(err, errlen, e, "cannot send SET_FEATURES: %s", strerror(e));
 		goto fail;
 	}
 	deadline = now_ms() + TCMU_NL_ACK_TIMEOUT_MS;
@@ -469,7 +454,8 @@ struct tcmu_nl *tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, char *err, size_t e
 		ret = poll(&p, 1, (int)left);
 		if (ret < 0 && errno != EINTR) {
 			e = errno;
-			set_err(err, errlen, "poll on the netlink socket: %s", strerror(e));
+			reason_fail(err, errlen, e, "poll on the netlink socket: %s",
+				    strerror(e));
 			goto fail;
 		}
 		if (ret <= 0)
@@ -479,21 +465,22 @@ struct tcmu_nl *tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, char *err, size_t e
 		} while (ret > 0 && !nl->wait_done);
 		if (ret < 0 && ret != -ENOBUFS && ret != -EINTR) {
 			e = -ret;
-			set_err(err, errlen, "receive on the netlink socket: %s", strerror(e));
+			reason_fail(err, errlen, e, "receive on the netlink socket: %s",
+				    strerror(e));
 			goto fail;
 		}
 	}
 	nl->wait_seq = 0;
 	if (!nl->wait_done) {
 		e = ETIMEDOUT;
-		set_err(err, errlen, "no acknowledgement of SET_FEATURES within %d ms",
-			TCMU_NL_ACK_TIMEOUT_MS);
+		reason_fail(err, errlen, e, "no acknowledgement of SET_FEATURES within %d ms",
+			    TCMU_NL_ACK_TIMEOUT_MS);
 		goto fail;
 	}
 	if (nl->wait_err) {
 		e = -nl->wait_err;
-		set_err(err, errlen, "kernel refused SET_FEATURES: %s%s", strerror(e),
-			e == EPERM ? " (CAP_NET_ADMIN is required)" : "");
+		reason_fail(err, errlen, e, "kernel refused SET_FEATURES: %s%s", strerror(e),
+			    e == EPERM ? " (CAP_NET_ADMIN is required)" : "");
 		goto fail;
 	}
 	return nl;
@@ -520,9 +507,10 @@ int tcmu_nl_dispatch(struct tcmu_nl *nl)
 		if (ret == -EINTR)
 			continue;
 		if (ret == -ENOBUFS)
-			tlog(TLOG_ERROR, "netlink: receive buffer overran; TCMU events were lost");
+			plog_at(PLOG_ERROR,
+				"netlink: receive buffer overran; TCMU events were lost");
 		else if (ret < 0)
-			tlog(TLOG_ERROR, "netlink: receive failed: %s", strerror(-ret));
+			plog_at(PLOG_ERROR, "netlink: receive failed: %s", strerror(-ret));
 		return ret;
 	}
 }

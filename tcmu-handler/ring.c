@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +16,13 @@
 
 #include "ring.h"
 #include "sense.h"
+#include "reason.h"
 
 _Static_assert(SENSE_BUF_LEN == TCMU_SENSE_BUFFERSIZE,
 	       "sense buffer size must match the TCMU completion");
 
 /* Where the request's iovec array starts inside a command entry. */
 #define ENTRY_IOV_OFF offsetof(struct tcmu_cmd_entry, req.iov)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t *mb_u32(const struct ring *r, size_t off)
 {
@@ -71,29 +57,28 @@ int ring_init_mem(struct ring *r, void *map, size_t map_len, char *err, size_t e
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	if (!map || ((uintptr_t)map & 7)) {
-		set_err(err, errlen, "ring buffer is NULL or not 8-byte aligned");
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "ring buffer is NULL or not 8-byte aligned");
 	}
 	if (map_len < sizeof(struct tcmu_mailbox)) {
-		set_err(err, errlen, "mapping of %zu bytes is smaller than the mailbox",
-			map_len);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "mapping of %zu bytes is smaller than the mailbox",
+				   map_len);
 	}
 	memcpy(&version, m + offsetof(struct tcmu_mailbox, version), sizeof(version));
 	memcpy(&cmdr_off, m + offsetof(struct tcmu_mailbox, cmdr_off), sizeof(cmdr_off));
 	memcpy(&cmdr_size, m + offsetof(struct tcmu_mailbox, cmdr_size), sizeof(cmdr_size));
 	if (version != TCMU_MAILBOX_VERSION) {
-		set_err(err, errlen, "mailbox version %u, expected %u", version,
-			TCMU_MAILBOX_VERSION);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL, "mailbox version %u, expected %u",
+				   version, TCMU_MAILBOX_VERSION);
 	}
 	if (cmdr_off < sizeof(struct tcmu_mailbox) || (cmdr_off & 7) ||
 	    cmdr_size == 0 || (cmdr_size & 7) ||
 	    (uint64_t)cmdr_off + cmdr_size > map_len) {
-		set_err(err, errlen,
-			"bad command ring in mailbox: cmdr_off %" PRIu32 " cmdr_size %" PRIu32
-			" mapping %zu bytes", cmdr_off, cmdr_size, map_len);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "bad command ring in mailbox: cmdr_off %" PRIu32
+				   " cmdr_size %" PRIu32 " mapping %zu bytes", cmdr_off,
+				   cmdr_size, map_len);
 	}
 	r->map = m;
 	r->map_len = map_len;
@@ -141,27 +126,27 @@ int ring_open(struct ring *r, unsigned minor, const char *uio_sysfs, const char 
 	snprintf(path, sizeof(path), "%s/uio%u/maps/map0/size", uio_sysfs, minor);
 	ret = read_u64_file(path, &size);
 	if (ret < 0) {
-		set_err(err, errlen, "cannot read %s: %s", path, strerror(-ret));
-		return ret;
+		return reason_fail(err, errlen, ret, "cannot read %s: %s", path,
+				   strerror(-ret));
 	}
 	if (size < sizeof(struct tcmu_mailbox) || size > SIZE_MAX) {
-		set_err(err, errlen, "%s: implausible mapping size %" PRIu64, path, size);
-		return -EINVAL;
+		return reason_fail(err, errlen, -EINVAL,
+				   "%s: implausible mapping size %" PRIu64, path, size);
 	}
 
 	snprintf(path, sizeof(path), "%s/uio%u", dev_dir, minor);
 	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		set_err(err, errlen, "cannot open %s: %s%s", path, strerror(errno),
-			ret == -EBUSY ? " (another process holds this uio device)" : "");
-		return ret;
+		return reason_fail(err, errlen, ret, "cannot open %s: %s%s", path,
+				   strerror(errno),
+				   ret == -EBUSY ? " (another process holds this uio device)" : "");
 	}
 	map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		ret = -errno;
-		set_err(err, errlen, "cannot mmap %" PRIu64 " bytes of %s: %s", size, path,
-			strerror(errno));
+		reason_fail(err, errlen, ret, "cannot mmap %" PRIu64 " bytes of %s: %s", size,
+			    path, strerror(errno));
 		close(fd);
 		return ret;
 	}
@@ -404,17 +389,16 @@ int ring_process(struct ring *r, ring_cmd_fn fn, void *arg, char *err, size_t er
 	int done = 0;
 
 	if (!r->map) {
-		set_err(err, errlen, "ring is not open");
-		return -EPROTO;
+		return reason_fail(err, errlen, -EPROTO, "ring is not open");
 	}
 	tail = load_tail(r);
 	for (;;) {
 		head = load_head(r);
 		if (head >= r->cmdr_size || tail >= r->cmdr_size || (head & 7) || (tail & 7)) {
-			set_err(err, errlen,
-				"mailbox out of range: cmd_head %" PRIu32 " cmd_tail %" PRIu32
-				" cmdr_size %" PRIu32, head, tail, r->cmdr_size);
-			return -EPROTO;
+			return reason_fail(err, errlen, -EPROTO,
+					   "mailbox out of range: cmd_head %" PRIu32
+					   " cmd_tail %" PRIu32 " cmdr_size %" PRIu32, head,
+					   tail, r->cmdr_size);
 		}
 		if (tail == head)
 			break;
@@ -423,11 +407,10 @@ int ring_process(struct ring *r, ring_cmd_fn fn, void *arg, char *err, size_t er
 		len = tcmu_hdr_get_len(hdr->len_op);
 		op = tcmu_hdr_get_op(hdr->len_op);
 		if (len == 0 || len > avail) {
-			set_err(err, errlen,
-				"bad entry at cmd_tail %" PRIu32 ": length %" PRIu32
-				" (cmd_head %" PRIu32 ", cmdr_size %" PRIu32 ")",
-				tail, len, head, r->cmdr_size);
-			return -EPROTO;
+			return reason_fail(err, errlen, -EPROTO,
+					   "bad entry at cmd_tail %" PRIu32 ": length %" PRIu32
+					   " (cmd_head %" PRIu32 ", cmdr_size %" PRIu32 ")",
+					   tail, len, head, r->cmdr_size);
 		}
 
 		switch (op) {
@@ -442,7 +425,8 @@ int ring_process(struct ring *r, ring_cmd_fn fn, void *arg, char *err, size_t er
 				break;
 			}
 			if (run_cmd(r, r->cmdr_off + tail, len, fn, arg) < 0)
-				set_err(err, errlen, "out of memory copying a command's iovecs");
+				reason_fail(err, errlen, -ENOMEM,
+					    "out of memory copying a command's iovecs");
 			break;
 		default:
 			hdr->uflags |= TCMU_UFLAG_UNKNOWN_OP;

@@ -5,22 +5,11 @@
 #include "login.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint16_t why_status(uint16_t st, char *why, size_t whylen, const char *fmt, ...)
-{
-	if (why && whylen) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return st;
-}
+#include "reason.h"
 
 bool login_name_ok(const char *s)
 {
@@ -46,8 +35,8 @@ uint16_t login_parse(const struct pdu *p, struct login_req *req, char *why, size
 
 	memset(req, 0, sizeof(*req));
 	if (pdu_opcode(b) != PDU_OP_LOGIN_REQ)
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
-				  "opcode 0x%02x is not a Login Request", pdu_opcode(b));
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+				   "opcode 0x%02x is not a Login Request", pdu_opcode(b));
 	req->immediate = pdu_is_immediate(b);
 	req->transit = (b[1] & LOGIN_FLAG_TRANSIT) != 0;
 	req->cont = (b[1] & LOGIN_FLAG_CONTINUE) != 0;
@@ -63,24 +52,27 @@ uint16_t login_parse(const struct pdu *p, struct login_req *req, char *why, size
 	req->exp_statsn = pdu_get32(b + 28);
 
 	if (req->version_min != 0)
-		return why_status(LOGIN_UNSUPPORTED_VERSION, why, whylen,
-				  "version-min 0x%02x (only 0x00 is supported)", req->version_min);
+		return reason_fail(why, whylen, LOGIN_UNSUPPORTED_VERSION,
+				   "version-min 0x%02x (only 0x00 is supported)",
+				   req->version_min);
 	if (p->ahs_len)
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
-				  "AHS in a Login Request");
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+				   "AHS in a Login Request");
 	if (req->transit && req->cont)
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "both T and C bits set");
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+				   "both T and C bits set");
 	if (req->csg != LOGIN_STAGE_SECURITY && req->csg != LOGIN_STAGE_OPERATIONAL)
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "bad CSG %u", req->csg);
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR, "bad CSG %u", req->csg);
 	if (req->transit && (req->nsg == 2 || req->nsg <= req->csg))
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
-				  "bad stage transition %u -> %u", req->csg, req->nsg);
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+				   "bad stage transition %u -> %u", req->csg, req->nsg);
 
 	r = tk_parse(p->data, p->data_len, &req->keys, kwhy, sizeof(kwhy));
 	if (r == -ENOMEM)
-		return why_status(LOGIN_OUT_OF_RESOURCES, why, whylen, "out of memory");
+		return reason_fail(why, whylen, LOGIN_OUT_OF_RESOURCES, "out of memory");
 	if (r < 0)
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "malformed keys: %s", kwhy);
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR, "malformed keys: %s",
+				   kwhy);
 	req->initiator = tk_get(&req->keys, "InitiatorName");
 	req->target = tk_get(&req->keys, "TargetName");
 	req->session_type = tk_get(&req->keys, "SessionType");
@@ -103,12 +95,12 @@ uint16_t login_check_identity_keys(const struct tk_list *l, bool allow_identity,
 			if (strncmp(k, identity_keys[j], n))
 				continue;
 			if (k[n])
-				return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
-						  "key %.63s would be read as %s by the target",
-						  k, identity_keys[j]);
+				return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+						   "key %.63s would be read as %s by the target",
+						   k, identity_keys[j]);
 			if (!allow_identity)
-				return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
-						  "%s after the first Login Request", k);
+				return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+						   "%s after the first Login Request", k);
 		}
 	}
 	return LOGIN_OK;
@@ -166,29 +158,30 @@ void login_req_free(struct login_req *req)
 uint16_t login_check_leading(const struct login_req *req, char *why, size_t whylen)
 {
 	if (req->cont)
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen,
-				  "continued (C bit) leading Login Request is not supported");
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+				   "continued (C bit) leading Login Request is not supported");
 	if (login_check_identity_keys(&req->keys, true, why, whylen) != LOGIN_OK)
 		return LOGIN_INITIATOR_ERROR;
 	if (!req->initiator || !req->initiator[0])
-		return why_status(LOGIN_MISSING_PARAMETER, why, whylen, "no InitiatorName");
+		return reason_fail(why, whylen, LOGIN_MISSING_PARAMETER, "no InitiatorName");
 	if (!login_name_ok(req->initiator))
-		return why_status(LOGIN_INITIATOR_ERROR, why, whylen, "invalid InitiatorName");
+		return reason_fail(why, whylen, LOGIN_INITIATOR_ERROR,
+				   "invalid InitiatorName");
 	if (req->session_type && strcmp(req->session_type, "Discovery") &&
 	    strcmp(req->session_type, "Normal"))
-		return why_status(LOGIN_SESSION_TYPE_UNSUPPORTED, why, whylen,
-				  "SessionType %.40s", req->session_type);
+		return reason_fail(why, whylen, LOGIN_SESSION_TYPE_UNSUPPORTED,
+				   "SessionType %.40s", req->session_type);
 	if (req->discovery) {
 		if (req->tsih)
-			return why_status(LOGIN_SESSION_NOT_FOUND, why, whylen,
-					  "discovery login names TSIH %u", req->tsih);
+			return reason_fail(why, whylen, LOGIN_SESSION_NOT_FOUND,
+					   "discovery login names TSIH %u", req->tsih);
 		return LOGIN_OK;
 	}
 	if (!req->target || !req->target[0])
-		return why_status(LOGIN_MISSING_PARAMETER, why, whylen,
-				  "no TargetName in a normal session");
+		return reason_fail(why, whylen, LOGIN_MISSING_PARAMETER,
+				   "no TargetName in a normal session");
 	if (!login_name_ok(req->target))
-		return why_status(LOGIN_TARGET_NOT_FOUND, why, whylen, "invalid TargetName");
+		return reason_fail(why, whylen, LOGIN_TARGET_NOT_FOUND, "invalid TargetName");
 	return LOGIN_OK;
 }
 

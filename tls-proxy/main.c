@@ -843,14 +843,14 @@ int main(int argc, char **argv)
 	char tab_path[PATH_MAX];
 	int lfd, tls_lfd, r;
 
+	plog_program = "scsipub-portal";
 	if (settings_apply(SETTINGS_PORTAL, NULL, opt_kind, NULL, &argc, &argv, 1, err, sizeof(err)) < 0 ||
 	    options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
-		fprintf(stderr, "scsipub-portal: %s\n", err);
+		plog("%s", err);
 		return 2;
 	}
 	if (opts.help)
 		return 0;
-	plog_program = "scsipub-portal";
 	plog_verbose = opts.verbose;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (!realpath(opts.images, images_dir)) {

@@ -6,10 +6,10 @@
 #include "fsspace.h"
 #include "optable.h"
 #include "cfgd_proto.h"
+#include "reason.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,19 +88,6 @@ static const struct optable_opt table[] = {
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 int options_kind(const char *name)
 {
 	return optable_kind(table, NOPTS, name);
@@ -128,8 +115,9 @@ int options_parse(int argc, char **argv, struct portal_options *po, char *err, s
 	if (!po->public_addr[0]) {
 		r = options_split_hostport(po->listen, host, sizeof(host), &port);
 		if (r < 0 || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
-			return fail(err, errlen, "--public HOST:PORT is required when --listen is "
-				    "a wildcard address (%s)", po->listen);
+			return reason_fail(err, errlen, -EINVAL,
+					   "--public HOST:PORT is required when --listen is "
+					   "a wildcard address (%s)", po->listen);
 		strcpy(po->public_addr, po->listen);
 	}
 	if (!po->tls_public[0] && po->tls_listen[0]) {
@@ -138,11 +126,13 @@ int options_parse(int argc, char **argv, struct portal_options *po, char *err, s
 
 		if (options_split_hostport(po->tls_listen, host, sizeof(host), &tls_port) < 0 ||
 		    options_split_hostport(po->public_addr, pub, sizeof(pub), &port) < 0)
-			return fail(err, errlen, "--tls-public: cannot derive it from --public");
+			return reason_fail(err, errlen, -EINVAL,
+					   "--tls-public: cannot derive it from --public");
 		r = snprintf(po->tls_public, sizeof(po->tls_public),
 			     strchr(pub, ':') ? "[%s]:%u" : "%s:%u", pub, tls_port);
 		if (r < 0 || (size_t)r >= sizeof(po->tls_public))
-			return fail(err, errlen, "--tls-public: too long when derived from --public");
+			return reason_fail(err, errlen, -EINVAL,
+					   "--tls-public: too long when derived from --public");
 	}
 	return 0;
 }

@@ -2,26 +2,14 @@
  * textkeys.c — iSCSI text key=value parsing and building (RFC 7143 §6.1).
  */
 #include "textkeys.h"
+#include "reason.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	if (why && whylen) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 static bool key_char(unsigned char c)
 {
@@ -90,7 +78,7 @@ int tk_parse(const void *data, size_t len, struct tk_list *out, char *why, size_
 	if (len == 0)
 		return 0;
 	if (in[len - 1] != '\0')
-		return fail(why, whylen, "text data does not end with NUL");
+		return reason_fail(why, whylen, -EINVAL, "text data does not end with NUL");
 	out->buf = malloc(len);
 	out->pairs = calloc(TK_MAX_PAIRS, sizeof(*out->pairs));
 	if (!out->buf || !out->pairs) {
@@ -106,45 +94,53 @@ int tk_parse(const void *data, size_t len, struct tk_list *out, char *why, size_
 		size_t klen, vlen;
 
 		if (plen == 0) {
-			r = fail(why, whylen, "empty key=value pair at offset %zu", pos);
+			r = reason_fail(why, whylen, -EINVAL,
+					"empty key=value pair at offset %zu", pos);
 			goto bad;
 		}
 		if (!eq) {
-			r = fail(why, whylen, "pair without '=' at offset %zu", pos);
+			r = reason_fail(why, whylen, -EINVAL, "pair without '=' at offset %zu",
+					pos);
 			goto bad;
 		}
 		klen = (size_t)(eq - pair);
 		vlen = plen - klen - 1;
 		if (klen == 0) {
-			r = fail(why, whylen, "empty key at offset %zu", pos);
+			r = reason_fail(why, whylen, -EINVAL, "empty key at offset %zu", pos);
 			goto bad;
 		}
 		if (klen > TK_KEY_MAX) {
-			r = fail(why, whylen, "key longer than %d characters at offset %zu",
-				 TK_KEY_MAX, pos);
+			r = reason_fail(why, whylen, -EINVAL,
+					"key longer than %d characters at offset %zu",
+					TK_KEY_MAX, pos);
 			goto bad;
 		}
 		for (size_t i = 0; i < klen; i++)
 			if (!key_char((unsigned char)pair[i])) {
-				r = fail(why, whylen, "bad character in key at offset %zu", pos + i);
+				r = reason_fail(why, whylen, -EINVAL,
+						"bad character in key at offset %zu", pos + i);
 				goto bad;
 			}
 		*eq = '\0';
 		if (vlen > (name_valued(pair) ? TK_NAME_VALUE_MAX : TK_VALUE_MAX)) {
-			r = fail(why, whylen, "value of %.63s too long (%zu bytes)", pair, vlen);
+			r = reason_fail(why, whylen, -EINVAL,
+					"value of %.63s too long (%zu bytes)", pair, vlen);
 			goto bad;
 		}
 		if (!text_ok((const unsigned char *)eq + 1, vlen)) {
-			r = fail(why, whylen, "value of %.63s is not valid UTF-8 text", pair);
+			r = reason_fail(why, whylen, -EINVAL,
+					"value of %.63s is not valid UTF-8 text", pair);
 			goto bad;
 		}
 		for (size_t i = 0; i < out->n; i++)
 			if (!strcmp(out->pairs[i].key, pair)) {
-				r = fail(why, whylen, "key %.63s given twice", pair);
+				r = reason_fail(why, whylen, -EINVAL, "key %.63s given twice",
+						pair);
 				goto bad;
 			}
 		if (out->n == TK_MAX_PAIRS) {
-			r = fail(why, whylen, "more than %d keys", TK_MAX_PAIRS);
+			r = reason_fail(why, whylen, -EINVAL, "more than %d keys",
+					TK_MAX_PAIRS);
 			goto bad;
 		}
 		out->pairs[out->n].key = pair;

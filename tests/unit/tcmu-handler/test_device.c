@@ -455,6 +455,13 @@ static void test_open_close(void **state)
 	assert_int_equal(device_minor(d), 5);
 	assert_string_equal(device_uio_name(d), name);
 	assert_string_equal(device_label(d), "user_7/disk1");
+	/* The dev_config, parsed once at open, is kept with the device. */
+	assert_string_equal(device_dev_config(d), name + strlen("tcm-user/7/disk1/"));
+	assert_int_equal(device_config(d)->size_bytes, 1048576);
+	assert_string_equal(device_config(d)->overlay, tpath("o.ovl"));
+	assert_string_equal(device_config(d)->bitmap, tpath("o.bm"));
+	assert_string_equal(device_config(d)->base, "");
+	assert_int_equal(device_config(d)->limit_bytes, 0);
 	/* The restart protocol ran: blocked, ring reset, unblocked. */
 	get_file("cfs/core/user_7/disk1/action/reset_ring", buf, sizeof(buf));
 	assert_string_equal(buf, "1");
@@ -513,6 +520,8 @@ static void test_open_unusable_store(void **state)
 	assert_non_null(d);
 	assert_non_null(device_unusable(d));
 	assert_non_null(strstr(err, "user_3/bad"));
+	/* Its dev_config is known all the same (the handler logs its size). */
+	assert_int_equal(device_config(d)->size_bytes, 4096);
 	device_close(d);
 }
 
