@@ -37,7 +37,12 @@ kver=${kpkg#linux-image-}
 [ -f "$sys/lib/modules/$kver/modules.dep" ] || depmod -b "$sys" "$kver"
 
 # ---- 2. initramfs ----------------------------------------------------------
+# Rebuilt only when the shim's files, the packages or the compression changed.
 root=$out/initramfs
+istamp=$(cat "$here/build.sh" "$here/init" "$here/udhcpc.script" | sha256sum | cut -c1-16)-$comp-$(echo "$want" | sha256sum | cut -c1-16)
+if [ -f "$out/initrd.img" ] && [ "$(cat "$out/initrd.stamp" 2>/dev/null)" = "$istamp" ]; then
+  echo "pi-shim: initramfs up to date"
+else
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,run,tmp,newroot,lib,usr/bin,usr/sbin,etc/iscsi}
 cp "$sys/bin/busybox" "$root/bin/busybox"
@@ -46,6 +51,8 @@ cp "$sys/bin/busybox" "$root/bin/busybox"
 for a in $(busybox --list); do
   [ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
 done
+# The kernel's request_module() runs /sbin/modprobe.
+ln -s ../bin/busybox "$root/sbin/modprobe"
 cp "$here/init" "$root/init"
 cp "$here/udhcpc.script" "$root/etc/udhcpc.script"
 chmod 0755 "$root/init" "$root/etc/udhcpc.script"
@@ -103,6 +110,8 @@ case $comp in
 esac
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | "${cz[@]}" >"$out/initrd.img.tmp"
 mv "$out/initrd.img.tmp" "$out/initrd.img"
+echo "$istamp" >"$out/initrd.stamp"
+fi
 
 # ---- 3. TFTP root ----------------------------------------------------------
 "$here/mktftp.sh" "$out" "$sys" "$kver" ${SERIALS:-}
