@@ -19,6 +19,7 @@
 
 #include "http_priv.h"
 #include "https_cert.h"
+#include "imageiqn.h"
 #include "optable.h"
 #include "prov.h"
 
@@ -168,13 +169,22 @@ static bool hex64(const char *s)
 
 /* ---- /api/images ------------------------------------------------------------ */
 
+/* "iqn": the image's private-image name (imageiqn.h), null if it has none. */
+static void add_iqn(json_object *o, int64_t account_id, const char *name)
+{
+	char iqn[IMAGEIQN_MAX];
+
+	json_object_object_add(o, "iqn", imageiqn_format(account_id, name, iqn, sizeof(iqn))
+					 ? json_object_new_string(iqn) : NULL);
+}
+
 static json_object *image_json(const struct db_image *im)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(im->name));
 	json_object_object_add(o, "kind", json_object_new_string("private"));
-	json_object_object_add(o, "iqn", NULL);
+	add_iqn(o, im->account_id, im->name);
 	json_object_object_add(o, "state",
 			       json_object_new_string(db_image_state_name(im->state)));
 	json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)im->size_bytes));
@@ -230,7 +240,7 @@ static void images_post(struct http_req *q, struct http_resp *r)
 	}
 	out = json_object_new_object();
 	json_object_object_add(out, "name", json_object_new_string(name));
-	json_object_object_add(out, "iqn", NULL);
+	add_iqn(out, q->acct.id, name);
 	if (res.status == 201) {
 		json_object_object_add(out, "size_bytes",
 				       json_object_new_int64((int64_t)res.size_bytes));

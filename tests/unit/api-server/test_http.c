@@ -348,11 +348,13 @@ static void test_images_sessions(void **st)
 	assert_true(atoi(field("size_bytes")) > 0);
 	assert_int_equal(strlen(field("sha256")), 64);
 	snprintf(sha, sizeof(sha), "%s", field("sha256"));
-	assert_non_null(strstr(body(), "\"iqn\":null"));
+	/* issue 11: the image's own IQN, the same in POST and GET */
+	assert_string_equal(field("iqn"), "iqn.2025-01.pub.scsipub:p.1.img1");
 	assert_int_equal(call("POST", "/api/images", AUTH, req), 409);
 	assert_int_equal(call("GET", "/api/images/img1", AUTH, NULL), 200);
 	assert_string_equal(field("state"), "ready");
 	assert_string_equal(field("sha256"), sha);
+	assert_string_equal(field("iqn"), "iqn.2025-01.pub.scsipub:p.1.img1");
 	snprintf(path, sizeof(path), "%s/images/1/img1.img", state);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(call("GET", "/api/images", AUTH, NULL), 200);

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Issue 11 (pi-shim, pivot_root mode): an emulated arm64 board (qemu-system-aarch64
+# -M virt, TCG) boots the shim's kernel + initramfs from build/pi-shim with the
+# cmdline.txt that scsipub-shim-set-target wrote, logs in through the lab VM's
+# forwarded portal (the arm64 guest reaches the host at 10.0.2.2) to the anonymous
+# catalog target iqn.2025-01.pub.scsipub:image.pi-arm64 (an arm64 root filesystem
+# built here), switch_roots, and the image's init prints a marker and writes a file.
+# Checked from both sides: the console; the portal's connections.json (the shim's
+# MAC-derived InitiatorName, a per-connection LIO name) and the session's overlay while
+# the board is up; overlay gone after power-off; base image unchanged. Then the
+# bounded retry: an unknown IQN (login refused) and a closed port (unreachable) each
+# give a clear console message and the board powers off. Boot timings printed.
+# Both QEMU machines run inside the one lab lock the caller holds.
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+OUT=$TOP/build/pi-shim
+IMAGES=$TOP/build/lab/pishim-images   # this test's own catalog (start_stack reads it)
+NAME=pi-arm64
+IQN=iqn.2025-01.pub.scsipub:image.$NAME
+PI_TIMEOUT=${PI_TIMEOUT:-240}
+
+make -s -C "$TOP/pi-shim" OUT="$OUT" || { fail "make -C pi-shim"; finish; exit 1; }
+mkdir -p "$IMAGES"
+check "arm64 root filesystem image built" "$TOP/tests/lab/pishim-rootfs.sh" "$OUT/sysroot" "$IMAGES/$NAME.img"
+base_sha=$(sha256sum "$IMAGES/$NAME.img" | cut -d' ' -f1)
+
+PI_DIR=$(mktemp -d "$TOP/build/lab/pi.XXXXXX")
+PI_PID= CAT_PID=
+pi_stop() {
+  [ -z "$PI_PID" ] || { kill "$PI_PID" 2>/dev/null; wait "$PI_PID" 2>/dev/null; }
+  [ -z "$CAT_PID" ] || { kill "$CAT_PID" 2>/dev/null; wait "$CAT_PID" 2>/dev/null; }
+  PI_PID= CAT_PID=
+}
+
+# pi_boot NAME CMDLINE: start the arm64 board; its console goes to $PI_DIR/NAME.log,
+# its input comes from the fifo $PI_DIR/NAME.in (QEMU's pipe chardev).
+pi_boot() {
+  local n=$1 cmdline=$2
+  mkfifo "$PI_DIR/$n.in" "$PI_DIR/$n.out"
+  : >"$PI_DIR/$n.log"
+  cat "$PI_DIR/$n.out" >"$PI_DIR/$n.log" &
+  CAT_PID=$!
+  PI_T0=$(date +%s%N)
+  qemu-system-aarch64 -M virt -accel tcg,thread=multi -cpu cortex-a57 -smp 2 -m 512 \
+    -nographic -no-reboot -kernel "$OUT/tftp/kernel8.img" -initrd "$OUT/tftp/initrd.img" \
+    -append "$cmdline" -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+    -chardev "pipe,id=s0,path=$PI_DIR/$n" -serial chardev:s0 -monitor none -display none \
+    </dev/null >"$PI_DIR/$n.qemu" 2>&1 &
+  PI_PID=$!
+}
+# pi_wait_log NAME PATTERN: until the console shows PATTERN; gives up early when the
+# board has powered off without it.
+pi_wait_log() {
+  wait_until "$PI_TIMEOUT" bash -c "grep -q '$2' '$PI_DIR/$1.log' || ! kill -0 $PI_PID 2>/dev/null"
+  grep -q "$2" "$PI_DIR/$1.log"
+}
+pi_wait_off() {   # the board powered itself off (QEMU exited)
+  wait_until "$PI_TIMEOUT" bash -c "! kill -0 $PI_PID 2>/dev/null"
+}
+ms_since() { echo $(( ($(date +%s%N) - PI_T0) / 1000000 )); }
+trap 'pi_stop; [ "$FAILED" -eq 0 ] || { for f in "$PI_DIR"/*.log; do echo "--- $f"; tail -n 40 "$f"; done; lab_logs; }; lab_stop; rm -rf "$PI_DIR"' EXIT
+
+LAB_PORT=$(free_port); export LAB_PORT
+lab_boot || { fail "lab VM boots"; finish; exit 1; }
+if start_stack; then pass "stack starts in the lab (catalog: $NAME)"; else
+  fail "stack starts in the lab (catalog: $NAME)"; finish; exit 1; fi
+
+# The board's cmdline.txt, written as the CI pipeline does, in a TFTP root of its own.
+TROOT=$PI_DIR/tftp
+mkdir -p "$TROOT"
+cp "$OUT/tftp/config.txt" "$OUT/tftp/cmdline.txt" "$TROOT/"
+check "scsipub-shim-set-target writes the board's cmdline.txt" \
+  "$OUT/bin/scsipub-shim-set-target" "$IQN" --tftp-root "$TROOT" --serial 52540012 \
+  --portal "10.0.2.2:$LAB_PORT" --mode pivot_root
+# On -M virt the console is the PL011 (ttyAMA0), not the Pi's mini UART.
+cmdline=$(sed 's/console=[^ ]* *//g' "$TROOT/52540012/cmdline.txt")
+cmdline="console=ttyAMA0 panic=-1 quiet $cmdline scsipub.retries=3 scsipub.retry_delay=2 scsipub.on_fail=poweroff"
+echo "cmdline: $cmdline"
+
+echo "== boot 1: pivot_root into $IQN"
+pi_boot ok "$cmdline"
+if pi_wait_log ok SCSIPUB-PI-MARKER; then
+  pass "the board logs in, switch_roots and the image's init prints its marker"
+else
+  fail "the board logs in, switch_roots and the image's init prints its marker"; finish; exit 1
+fi
+t_marker=$(ms_since)
+log=$PI_DIR/ok.log
+check "shim: InitiatorName from the MAC (no serial on -M virt)" \
+  grep -q "scsipub-shim: InitiatorName iqn.2025-01.pub.scsipub:shim.525400123456" "$log"
+check "shim: logged in to $IQN" grep -q "scsipub-shim: logged in to $IQN at 10.0.2.2:$LAB_PORT" "$log"
+check "the image's init runs on the iSCSI disk (root /dev/sd*, an iSCSI session, aarch64)" \
+  grep -Eq 'SCSIPUB-PI-ROOT root=/dev/sd[a-z]+ iscsi_session=session[0-9]+ arch=aarch64' "$log"
+check "the file the image wrote reads back after dropping the page cache" \
+  grep -q "SCSIPUB-PI-READBACK written by the arm64 image" "$log"
+check "portal: the board's connection, its InitiatorName and a per-connection LIO name" lab_exec "
+  python3 -c 'import json,sys; c=json.load(open(\"$GUEST_STATE/portal/connections.json\"));
+e=[x for x in c if x.get(\"initiator\")==\"iqn.2025-01.pub.scsipub:shim.525400123456\" and x.get(\"target\")==\"$IQN\"];
+print(e); sys.exit(0 if len(e)==1 and e[0].get(\"lio_initiator\",\"\").startswith(\"iqn.2025-01.pub.scsipub:anon.\") else 1)'"
+check "the board's writes are in its session's overlay" lab_exec "
+  b=\$(ls $GUEST_STATE/overlays/*.bitmap) && od -An -tx1 \$b | grep -q '[1-9a-f]'"
+echo go >"$PI_DIR/ok.in"
+check "the board powers off" pi_wait_off
+t_off=$(ms_since)
+pi_stop
+check "connection closed: overlay gone" wait_until 60 guest_overlays_gone
+check "base image unchanged" [ "$(sha256sum "$IMAGES/$NAME.img" | cut -d' ' -f1)" = "$base_sha" ]
+grep -E '^\[[0-9.]+\] (scsipub-shim|SCSIPUB)' "$log"
+
+echo "== boot 2: unknown IQN (the portal refuses the login)"
+bad=${cmdline/scsipub.iqn=$IQN/scsipub.iqn=iqn.2025-01.pub.scsipub:image.no-such-image}
+pi_boot refused "$bad scsipub.login_timeout=15"
+check "board gives up after a bounded retry and powers off" pi_wait_off
+t_refused=$(ms_since)
+pi_stop
+check "console: 'LOGIN FAILED, attempt 1/3: the target refused the login'" \
+  grep -q "LOGIN FAILED, attempt 1/3: the target refused the login" "$PI_DIR/refused.log"
+check "console: 'GIVING UP: no iSCSI login after 3 attempts'" \
+  grep -q "GIVING UP: no iSCSI login after 3 attempts" "$PI_DIR/refused.log"
+grep "scsipub-shim: \(LOGIN\|GIVING\)" "$PI_DIR/refused.log"
+
+echo "== boot 3: closed port (unreachable)"
+closed=$(free_port)
+pi_boot unreach "${cmdline/10.0.2.2:$LAB_PORT/10.0.2.2:$closed}"
+check "board gives up after a bounded retry and powers off" pi_wait_off
+t_unreach=$(ms_since)
+pi_stop
+check "console: 'portal 10.0.2.2:$closed unreachable', 3 attempts" \
+  bash -c "[ \$(grep -c 'LOGIN FAILED, attempt [123]/3: portal 10.0.2.2:$closed unreachable' '$PI_DIR/unreach.log') = 3 ]"
+check "no overlay left by the failed boots" guest_overlays_gone
+
+echo "timings (TCG, wall, from QEMU start): marker $t_marker ms, power-off $t_off ms;" \
+  "refused x3 $t_refused ms; unreachable x3 $t_unreach ms"
+finish
