@@ -7,7 +7,7 @@
 #   make fuzz       the long libFuzzer run (FUZZ_RUNS executions, default 2 000 000)
 include mk/common.mk
 
-COMPONENTS = tcmu-handler configfs-manager tls-proxy pr-store api-server
+COMPONENTS = tcmu-handler configfs-manager tls-proxy pr-store api-server esp32
 
 .PHONY: all tools deps test test-unit test-lab run clean fuzz fuzz-smoke $(COMPONENTS)
 

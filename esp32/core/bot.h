@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scsi.h"
+#include "msc_scsi.h"
 
 #define BOT_CBW_LEN 31u
 #define BOT_CSW_LEN 13u

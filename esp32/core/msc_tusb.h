@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "bridge.h"
-#include "scsi.h"
+#include "msc_scsi.h"
 
 /* Same value as TinyUSB's TUD_MSC_RET_ASYNC: "completion comes later". */
 #define MSC_RET_ASYNC (-16)

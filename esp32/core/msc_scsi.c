@@ -1,9 +1,9 @@
-/* scsi.c — see scsi.h. Spec references: SPC-4 (INQUIRY, MODE SENSE, REQUEST SENSE),
+/* msc_scsi.c — see msc_scsi.h. Spec references: SPC-4 (INQUIRY, MODE SENSE, REQUEST SENSE),
  * SBC-3 (READ/WRITE, READ CAPACITY, SYNCHRONIZE CACHE), MMC/UFI for READ FORMAT
  * CAPACITIES (what Windows hosts ask a stick). */
 #include <string.h>
 
-#include "scsi.h"
+#include "msc_scsi.h"
 
 static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t be32(const uint8_t *p)

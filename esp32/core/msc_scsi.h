@@ -1,5 +1,5 @@
 /*
- * scsi.h — the SCSI transparent command set a USB mass-storage host sends
+ * msc_scsi.h — the SCSI transparent command set a USB mass-storage host sends
  * (USB MSC Subclass 06h), executed over a bridge (bridge.h).
  *
  * Commands: TEST UNIT READY, REQUEST SENSE, INQUIRY (standard + VPD page 00h),
@@ -19,8 +19,8 @@
  * A failing step returns -1 with the sense data, which is also kept as the pending
  * sense that the next REQUEST SENSE returns (BOT has no autosense).
  */
-#ifndef SCSI_H
-#define SCSI_H
+#ifndef MSC_SCSI_H
+#define MSC_SCSI_H
 
 #include <stdbool.h>
 #include <stdint.h>
