@@ -95,12 +95,14 @@ static int mode_sense(const uint8_t *cdb, bool ten, struct scsi_req *r, uint8_t 
 		bsense_set(s, BS_ILLEGAL_REQUEST, 0x39, 0x00);
 		return -1;
 	}
-	if ((page != 0x08 && page != 0x3f) || (subpage != 0 && subpage != 0xff)) {
+	if ((page != 0x00 && page != 0x08 && page != 0x3f) || (subpage != 0 && subpage != 0xff)) {
 		bsense_invalid_field(s);
 		return -1;
 	}
 	memset(d, 0, hdr);
-	n = hdr + caching_page(d + hdr);
+	/* page 00h (vendor specific, no page format): the header alone, which is what
+	 * hosts ask it for (the WP bit) */
+	n = hdr + (page == 0x00 ? 0 : caching_page(d + hdr));
 	/* Device-specific parameter: WP = 0, DPOFUA = 1 (FUA is forwarded). */
 	if (ten) {
 		put16(d, (uint16_t)(n - 2));

@@ -3,7 +3,7 @@
  * (USB MSC Subclass 06h), executed over a bridge (bridge.h).
  *
  * Commands: TEST UNIT READY, REQUEST SENSE, INQUIRY (standard + VPD page 00h),
- * MODE SENSE (6)/(10) (caching page 08h, all pages 3Fh), START STOP UNIT, PREVENT
+ * MODE SENSE (6)/(10) (caching page 08h, all pages 3Fh, header-only 00h), START STOP UNIT, PREVENT
  * ALLOW MEDIUM REMOVAL, READ FORMAT CAPACITIES, READ CAPACITY (10)/(16), READ and
  * WRITE (10)/(16), SYNCHRONIZE CACHE (10)/(16) (forwarded to the target). Anything
  * else is CHECK CONDITION, ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE

@@ -34,6 +34,8 @@ static void tri_disconnect(void *ctx)
 
 void tri_destroy(struct tri *t)
 {
+	if (t->iscsi && iscsi_is_logged_in(t->iscsi))
+		iscsi_logout_sync(t->iscsi); /* RFC 7143 §11.14: close the session */
 	tri_disconnect(t);
 }
 

@@ -34,7 +34,7 @@ struct tri {
 /* Set up *t (not connected). */
 void tri_init(struct tri *t, const struct tri_config *cfg);
 
-/* Free the libiscsi context, if any. */
+/* Log out (if logged in) and free the libiscsi context, if any. */
 void tri_destroy(struct tri *t);
 
 /* The tr_ops to pass to bridge_init with ctx = the struct tri. */
