@@ -93,6 +93,8 @@ static void usage(FILE *o)
 		"  --readahead-kb N     read-ahead window in KiB, 0 = off (0, at most 256)\n"
 		"  --timeout S          login and command timeout in seconds (15)\n"
 		"  --backoff-max-ms MS  cap of the reconnect backoff (8000)\n"
+		"  --chunk-kb N         bytes per target command in KiB, 1..64 (64); 4 mimics\n"
+		"                       the ESP32 firmware (CFG_TUD_MSC_EP_BUFSIZE)\n"
 		"  -v                   debug log\n");
 }
 
@@ -109,6 +111,7 @@ int main(int argc, char **argv)
 		{ "readahead-kb", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "backoff-max-ms", required_argument, NULL, 'B' },
+		{ "chunk-kb", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -118,7 +121,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	sigset_t mask, old;
 	pthread_t t0, t1;
-	long ra_kb = 0;
+	long ra_kb = 0, chunk_kb = 64;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -133,12 +136,14 @@ int main(int argc, char **argv)
 		case 'r': ra_kb = strtol(optarg, NULL, 10); break;
 		case 'T': tc.timeout_s = atoi(optarg); break;
 		case 'B': bc.backoff_max_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'C': chunk_kb = strtol(optarg, NULL, 10); break;
 		case 'v': bplat_log_level = BPLAT_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!dir || !tc.portal || !tc.target || ra_kb < 0 || ra_kb > 256) {
+	if (!dir || !tc.portal || !tc.target || ra_kb < 0 || ra_kb > 256 ||
+	    chunk_kb < 1 || chunk_kb > CHUNK / 1024) {
 		usage(stderr);
 		return 2;
 	}
@@ -186,7 +191,7 @@ int main(int argc, char **argv)
 		if (n == 0)
 			continue;
 		pthread_mutex_lock(&lock);
-		c = bot_command(&lu, cbw, (size_t)n, &io, buf, sizeof(buf));
+		c = bot_command(&lu, cbw, (size_t)n, &io, buf, (uint32_t)chunk_kb * 1024);
 		pthread_mutex_unlock(&lock);
 		if (c == 1)
 			fprintf(stderr, "usb-gadget: invalid CBW (%ld bytes): endpoints stalled\n", n);
