@@ -32,9 +32,10 @@ api POST /api/sessions '{"images":["esp32"],"persistent":true,"ttl_s":1800}'
 check "persistent session on esp32 → 201" [ "$API_CODE" = 201 ]
 SID=$(json_field id); IQN=$(json_field iqn); CU=$(json_field chap_user); CS=$(json_field chap_secret)
 
-check "USB modules load: dummy_hcd (full speed), libcomposite, usb_f_fs, usb-storage, vfat" lab_exec "
+check "modules load: dummy_hcd (full speed), libcomposite, usb_f_fs, usb-storage, vfat, netem" lab_exec "
   modprobe dummy_hcd is_high_speed=0 && modprobe libcomposite && modprobe usb_f_fs &&
-  modprobe usb-storage && modprobe vfat && modprobe nls_cp437 && modprobe nls_iso8859-1 &&
+  modprobe usb-storage && modprobe vfat && modprobe nls_cp437 && modprobe nls_utf8 &&
+  modprobe sch_prio && modprobe sch_netem && modprobe cls_u32 &&
   ls /sys/class/udc | grep -q dummy_udc"
 
 # gadget_start [EXTRA ARGS]: configfs gadget + functionfs, the bridge, bind the UDC.
@@ -136,5 +137,41 @@ check "the target's data is byte-identical to the host's view; big.bin intact" l
   cmp $D2 /tmp/usb-view.img && mount -t vfat -o ro $D2 /mnt/t &&
   cmp /tmp/big.bin /mnt/t/big.bin && cmp /tmp/screen_001.png /mnt/t/screen_001.png && umount /mnt/t"
 check "second initiator logs out" second_logout
+
+# Acceptance 3 (LONG=1): full speed through a tc netem link of 30 kB/s each way and
+# 300 ms RTT (150 ms each way) on the bridge's flow; the bridge sends 4 KiB per target
+# command like the ESP32 firmware (--chunk-kb 4). A 256 KiB file is written and read
+# back (page cache dropped), without and with a 64 KiB read-ahead window.
+if [ "${LONG:-0}" = 1 ]; then
+  slow_on() {
+    lab_exec "tc qdisc add dev lo root handle 1: prio bands 4 &&
+      tc qdisc add dev lo parent 1:4 handle 40: netem delay 150ms rate 240kbit limit 10000 &&
+      tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport $LAB_PORT 0xffff flowid 1:4 &&
+      tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport $LAB_PORT 0xffff flowid 1:4"
+  }
+  ms() { lab_exec "cat /proc/uptime" | awk '{printf "%d", $1 * 1000}'; }
+  lab_exec "head -c 262144 /dev/urandom >/tmp/slow.bin"
+  for ra in 0 64; do
+    check "slow link: bridge with read-ahead ${ra} KiB starts" gadget_start --chunk-kb 4 --readahead-kb $ra --timeout 30
+    check "slow link: disk back" wait_until 90 usb_disk
+    DISK=$(usb_disk)
+    check "slow link on (netem 30 kB/s, 300 ms RTT)" slow_on
+    check "slow link: mount" lab_exec "mount -t vfat $DISK /mnt/usb && rm -f /mnt/usb/slow.bin && sync"
+    t0=$(ms)
+    check "slow link (ra $ra KiB): 256 KiB file written and synced" lab_exec "cp /tmp/slow.bin /mnt/usb/slow.bin && sync"
+    t1=$(ms)
+    check "slow link (ra $ra KiB): read back correctly after dropping caches" lab_exec "
+      echo 3 >/proc/sys/vm/drop_caches && cmp /tmp/slow.bin /mnt/usb/slow.bin"
+    t2=$(ms)
+    w=$((262144 * 1000 / (t1 - t0 + 1))); r=$((262144 * 1000 / (t2 - t1 + 1)))
+    echo "netem 30 kB/s 300 ms RTT, read-ahead ${ra} KiB: write $((w / 1024)) KiB/s, read $((r / 1024)) KiB/s"
+    eval "W$ra=$w R$ra=$r"
+    check "slow link: unmount" lab_exec "umount /mnt/usb"
+    cut_off
+    check "slow link: bridge stops" gadget_stop
+  done
+  echo "read-ahead 64 KiB vs none at 30 kB/s: read throughput ratio $(awk -v a="$R64" -v b="$R0" 'BEGIN{printf "%.2f", a / b}')x, write ratio $(awk -v a="$W64" -v b="$W0" 'BEGIN{printf "%.2f", a / b}')x"
+fi
 lab_exec "grep -E 'link|logged in|stopping' /var/log/scsipub-usb-gadget.log | tail -n 20"
+echo "test-esp32-bridge: ${SECONDS}s"
 finish
