@@ -34,7 +34,7 @@ SID=$(json_field id); IQN=$(json_field iqn); CU=$(json_field chap_user); CS=$(js
 
 check "modules load: dummy_hcd (full speed), libcomposite, usb_f_fs, usb-storage, vfat, netem" lab_exec "
   modprobe dummy_hcd is_high_speed=0 && modprobe libcomposite && modprobe usb_f_fs &&
-  modprobe usb-storage && modprobe vfat && modprobe nls_cp437 && modprobe nls_utf8 &&
+  modprobe usb-storage && modprobe vfat && modprobe nls_cp437 && modprobe nls_ascii && modprobe nls_utf8 &&
   modprobe sch_prio && modprobe sch_netem && modprobe cls_u32 &&
   ls /sys/class/udc | grep -q dummy_udc"
 
@@ -73,7 +73,7 @@ check "sha256 of $DISK equals the image's ($IMG_SHA)" lab_exec "
 check "vfat made on $DISK, mounted; screen_001.png written, synced, unmounted" lab_exec "
   head -c 262144 /dev/urandom >/tmp/screen_001.png &&
   mkdosfs -n SCOPE $DISK >/dev/null && mkdir -p /mnt/usb && mount -t vfat $DISK /mnt/usb &&
-  cp /tmp/screen_001.png /mnt/usb/ && sync && umount /mnt/usb"
+  cp /tmp/screen_001.png /mnt/usb/ && sync && umount /mnt/usb || { dmesg | tail -n 8; false; }"
 # A second initiator reads the target's whole LUN later; keep what the host saw.
 check "the USB side's view of the disk saved" lab_exec "dd if=$DISK of=/tmp/usb-view.img bs=64k 2>/dev/null"
 check "the bridge stops and logs out; the session is suspended" gadget_stop
