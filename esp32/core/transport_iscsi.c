@@ -81,6 +81,15 @@ static enum tr_status result(struct tri *t, struct scsi_task *task, struct bsens
 		return TR_LINK;
 	}
 	switch (task->status) {
+	case SCSI_STATUS_TIMEOUT:   /* libiscsi's own states: no answer from the target */
+	case SCSI_STATUS_ERROR:
+	case SCSI_STATUS_CANCELLED:
+	case SCSI_STATUS_REDIRECT:
+		snprintf(t->err, sizeof(t->err), "%s", iscsi_get_error(t->iscsi));
+		bplat_log(BPLAT_WARN, "iSCSI command failed (status 0x%x): %s",
+			  (unsigned)task->status, t->err);
+		scsi_free_scsi_task(task);
+		return TR_LINK;
 	case SCSI_STATUS_GOOD:
 		st = TR_OK;
 		break;
