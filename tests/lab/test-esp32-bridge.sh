@@ -6,11 +6,12 @@
 #   /dev/sdX appears (full speed), its sha256 equals the image's, a vfat filesystem
 #   made on it mounts, a file written and synced there is read back by a second
 #   initiator (open-iscsi, CHAP) from the target side after the USB side let go.
+# LONG=1 (by hand; too slow for the suite's budget under TCG) adds:
 # Acceptance 2: the bridge's TCP link is cut (tc netem loss 100% on its flow) for 20 s
 #   in the middle of a 4 MiB copy to the stick: the copy completes once the link is
 #   back, and the target's data is byte-identical to what the host wrote.
-# Acceptance 3 (LONG=1 only, slow by design): tc netem 30 kB/s + 300 ms RTT; a 256 KiB
-#   file read and written correctly, throughput with and without read-ahead printed.
+# Acceptance 3: tc netem 30 kB/s + 300 ms RTT; a 256 KiB file read and written
+#   correctly, throughput with and without read-ahead printed.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/api.sh"
@@ -103,8 +104,8 @@ check "it reads exactly what the USB host saw, and screen_001.png in the vfat" l
 check "second initiator logs out" second_logout
 check "session suspended again" wait_until 30 state_is suspended
 
-# Acceptance 2: cut the bridge's TCP flow (both directions of the portal port on lo)
-# for 20 s in the middle of a 4 MiB copy.
+# Acceptance 2 (LONG=1): cut the bridge's TCP flow (both directions of the portal port
+# on lo) for 20 s in the middle of a 4 MiB copy.
 cut_on() {
   lab_exec "tc qdisc add dev lo root handle 1: prio bands 4 &&
     tc qdisc add dev lo parent 1:4 handle 40: netem loss 100% &&
@@ -112,6 +113,7 @@ cut_on() {
     tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport $LAB_PORT 0xffff flowid 1:4"
 }
 cut_off() { lab_exec "tc qdisc del dev lo root"; }
+if [ "${LONG:-0}" = 1 ]; then
 check "the bridge starts again on the gadget" gadget_start
 check "the disk is back" wait_until 90 usb_disk
 DISK=$(usb_disk)
@@ -137,6 +139,7 @@ check "the target's data is byte-identical to the host's view; big.bin intact" l
   cmp $D2 /tmp/usb-view.img && mount -t vfat -o ro $D2 /mnt/t &&
   cmp /tmp/big.bin /mnt/t/big.bin && cmp /tmp/screen_001.png /mnt/t/screen_001.png && umount /mnt/t"
 check "second initiator logs out" second_logout
+fi
 
 # Acceptance 3 (LONG=1): full speed through a tc netem link of 30 kB/s each way and
 # 300 ms RTT (150 ms each way) on the bridge's flow; the bridge sends 4 KiB per target
