@@ -13,6 +13,7 @@ PKGS=(
   libmicrohttpd-dev libgnutls28-dev libpq-dev postgresql
   libisal-dev
   clang libclang-rt-dev llvm
+  iproute2 procps
 )
 missing=()
 for p in "${PKGS[@]}"; do
