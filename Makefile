@@ -11,7 +11,7 @@
 #                   /etc/scsipub/scsipub.conf)
 include mk/common.mk
 
-COMPONENTS = common tcmu-handler configfs-manager tls-proxy pr-store api-server
+COMPONENTS = common tcmu-handler configfs-manager tls-proxy pr-store api-server esp32
 
 .PHONY: all tools deps test test-unit test-lab run clean fuzz fuzz-smoke install uninstall \
 	$(COMPONENTS)

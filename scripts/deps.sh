@@ -15,6 +15,7 @@ PKGS=(
   libisal-dev
   clang libclang-rt-dev llvm
   systemd debhelper lintian fakeroot
+  iproute2 procps
 )
 missing=()
 for p in "${PKGS[@]}"; do
