@@ -14,6 +14,7 @@ PKGS=(
   libisal-dev
   clang libclang-rt-dev llvm
   systemd debhelper lintian fakeroot
+  mmdebstrap
 )
 missing=()
 for p in "${PKGS[@]}"; do
