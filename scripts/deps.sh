@@ -14,7 +14,7 @@ PKGS=(
   libisal-dev
   clang libclang-rt-dev llvm
   systemd debhelper lintian fakeroot
-  mmdebstrap
+  mmdebstrap vagrant vagrant-libvirt
 )
 missing=()
 for p in "${PKGS[@]}"; do
