@@ -63,8 +63,9 @@ cat >"$W/files/vagrant-sshd.conf" <<'EOF'
 PasswordAuthentication yes
 UseDNS no
 EOF
-# The initramfs: only what mounts an ext4 root on virtio (fast to build and to boot);
-# built once at the end, not by every kernel/initramfs-tools trigger on the way.
+# The initramfs: only what mounts an ext4 root on virtio (fast to build and to boot).
+# (Pre-seeding update-initramfs.conf, a conffile of initramfs-tools, to build it only
+# once made initramfs-tools fail to configure: don't.)
 cat >"$W/files/initramfs.conf" <<'EOF'
 MODULES=list
 COMPRESS=gzip
@@ -78,10 +79,8 @@ mmdebstrap --mode=root --variant=apt --format=directory \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"' \
   --essential-hook="install -m 0644 $W/files/initramfs.conf \"\$1/etc/initramfs-tools/conf.d/box.conf\"" \
-  --essential-hook='mkdir -p "$1/etc/initramfs-tools" && printf "update_initramfs=no\n" >"$1/etc/initramfs-tools/update-initramfs.conf"' \
   --customize-hook="install -m 0644 $W/files/initramfs.modules \"\$1/etc/initramfs-tools/modules\"" \
-  --customize-hook='printf "update_initramfs=yes\nbackup_initramfs=no\n" >"$1/etc/initramfs-tools/update-initramfs.conf"' \
-  --customize-hook='chroot "$1" update-initramfs -c -k all' \
+  --customize-hook='chroot "$1" update-initramfs -u -k all' \
   --customize-hook='echo scsipub >"$1/etc/hostname"' \
   --customize-hook='printf "127.0.0.1 localhost\n127.0.1.1 scsipub\n" >"$1/etc/hosts"' \
   --customize-hook='printf "/dev/vda / ext4 defaults,noatime 0 1\n" >"$1/etc/fstab"' \

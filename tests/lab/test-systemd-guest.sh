@@ -230,7 +230,7 @@ check "purge: no scsipub process left" g "! pgrep -l scsipub"
 check "purge: none of our LIO objects left (targets iqn.2025-01.pub.scsipub:*, cow backstores)" g "
   ls $CFS/iscsi | sed 's/^/  iscsi: /'
   ! ls -d $CFS/iscsi/iqn.2025-01.pub.scsipub:* 2>/dev/null | grep -q . &&
-  ! grep -qs 'cow/' $CFS/core/user_*/*/info"
+  ! grep -qsE '(^|[[:space:]])cow/' $CFS/core/user_*/*/info"
 check "purge: units, /var/lib/scsipub, /etc/scsipub, /run/scsipub gone" g "
   ! ls /lib/systemd/system/scsipub* 2>/dev/null | grep -q . && [ ! -e $ST ] && [ ! -e /etc/scsipub ] && [ ! -e /run/scsipub ]"
 check "purge: the operator's saveconfig.json is unchanged" \
