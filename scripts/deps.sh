@@ -16,6 +16,7 @@ PKGS=(
   clang libclang-rt-dev llvm
   systemd debhelper lintian fakeroot
   iproute2 procps
+  mmdebstrap vagrant vagrant-libvirt
 )
 missing=()
 for p in "${PKGS[@]}"; do

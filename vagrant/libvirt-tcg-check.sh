@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Can libvirt start a TCG (type='qemu') domain on this machine? The question behind
+# running the Vagrant lab (vagrant/Vagrantfile, SCSIPUB_LIBVIRT_DRIVER=qemu) here.
+# Starts virtlogd and libvirtd when they are not running (no systemd needed; stopped
+# again at the end), creates a transient domain that boots the lab's systemd guest
+# (tests/lab/build-sysguest.sh: its kernel and initramfs, root on a qcow2 overlay of
+# its image, no network) and waits (bounded) for the login prompt on its serial
+# console, then destroys it. Prints the verdict; exit 0 = a TCG domain booted.
+# Needs root and libvirt-daemon-system; run it under the lab lock (it is a VM):
+#   flock /tmp/scsipub-lab.lock bash vagrant/libvirt-tcg-check.sh
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+command -v libvirtd >/dev/null && command -v virsh >/dev/null ||
+  { echo "libvirt-tcg-check: libvirt-daemon-system and libvirt-clients are not installed"; exit 2; }
+g=$("$TOP/tests/lab/build-sysguest.sh") || exit 2
+W=$(mktemp -d /tmp/scsipub-libvirt.XXXXXX)
+chmod 755 "$W"
+started=()
+cleanup() {
+  virsh -c qemu:///system destroy scsipub-tcg-check >/dev/null 2>&1
+  local p; for p in "${started[@]}"; do kill "$p" 2>/dev/null; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+if ! pgrep -x virtlogd >/dev/null; then virtlogd -d && started+=("$(pgrep -nx virtlogd)"); fi
+if ! pgrep -x libvirtd >/dev/null; then libvirtd -d && started+=("$(pgrep -nx libvirtd)"); fi
+for i in $(seq 50); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.2; done
+virsh -c qemu:///system version 2>&1 | sed 's/^/  /'
+echo "  domain types: $(virsh -c qemu:///system capabilities 2>/dev/null | grep -o "domain type='[a-z]*'" | sort -u | tr '\n' ' ')"
+qemu-img create -q -f qcow2 -F raw -b "$g/root.img" "$W/disk.qcow2"
+kernel=$g/vmlinux; [ -f "$kernel" ] || kernel=$g/vmlinuz
+cat >"$W/dom.xml" <<EOF
+<domain type='qemu'>
+  <name>scsipub-tcg-check</name>
+  <memory unit='MiB'>1024</memory>
+  <vcpu>2</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$kernel</kernel>
+    <initrd>$g/initrd.img</initrd>
+    <cmdline>root=/dev/vda rw console=ttyS0 quiet</cmdline>
+  </os>
+  <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model></cpu>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$W/disk.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='file'><source path='$W/console.log'/></serial>
+    <console type='file'><source path='$W/console.log'/><target type='serial'/></console>
+  </devices>
+</domain>
+EOF
+start=$SECONDS
+if ! out=$(virsh -c qemu:///system create "$W/dom.xml" 2>&1); then
+  echo "  $out"
+  echo "libvirt-tcg-check: NO: libvirt could not start a TCG domain here"
+  exit 1
+fi
+for i in $(seq 900); do
+  grep -q 'login:' "$W/console.log" 2>/dev/null && break
+  virsh -c qemu:///system domstate scsipub-tcg-check 2>/dev/null | grep -q running || break
+  sleep 0.2
+done
+if grep -q 'login:' "$W/console.log" 2>/dev/null; then
+  echo "libvirt-tcg-check: YES: a TCG domain booted Debian 12 to its login prompt in $((SECONDS - start)) s"
+  exit 0
+fi
+tail -n 20 "$W/console.log" 2>/dev/null | sed 's/^/  console: /'
+echo "libvirt-tcg-check: NO: the TCG domain started but did not reach a login prompt in $((SECONDS - start)) s"
+exit 1
