@@ -12,7 +12,7 @@
  * IPPROTO_TCP itself when SOL_TCP is missing; TCP_USER_TIMEOUT/TCP_SYNCNT, which
  * lwIP lacks, are only set when asked for (LIBISCSI_TCP_* environment, unused). */
 
-/* newlib on ESP-IDF: getpid() is a stub; libiscsi only seeds rand() with it (the
+/* newlib on ESP-IDF: getpid() returns a constant; libiscsi only seeds rand() with it (the
  * ISID's random part), so mix in the chip's hardware RNG instead. */
 pid_t libiscsi_esp_getpid(void);
 #define getpid libiscsi_esp_getpid
