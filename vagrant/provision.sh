@@ -300,6 +300,9 @@ EOF
 start)
   [ -x "$BIN/tls-proxy/scsipub-portal" ] || { say "not built: run '$0 install' (or make)"; exit 1; }
   mkdir -p /etc/target/pr "$STATE" "$IMAGES"
+  # root's, not world-writable (a fresh tmpfs is 1777): only the daemons' own
+  # subdirectories are writable by the service user
+  chown root: "$STATE" && chmod 0755 "$STATE"
   "$BIN/configfs-manager/scsipub-ctl" load-modules
   stop_all
   ensure_user

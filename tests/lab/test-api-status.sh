@@ -168,7 +168,7 @@ check "TLS 1.1 is refused on the API's HTTPS port" \
 # Replace the files (as an operator would: new ones moved over the old).
 lab_exec "cd $GUEST_STATE/tls && openssl req -config req.cnf -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
   -nodes -days 30 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout new.key -out new.crt 2>/dev/null &&
-  chmod 600 new.key && mv new.key portal.key && mv new.crt portal.crt" >/dev/null
+  chgrp scsipub new.key new.crt && chmod 640 new.key && mv new.key portal.key && mv new.crt portal.crt" >/dev/null
 lab_exec "cat $GUEST_STATE/tls/portal.crt" >"$WORK/new.crt"
 new=$(fpr "$WORK/new.crt")
 t0=$SECONDS

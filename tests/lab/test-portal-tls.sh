@@ -100,6 +100,7 @@ check "held session is one relayed connection" [ "$(wc -w <<<"$peer_before")" = 
 new=$(lab_exec "cd $TLSDIR && openssl req -config req.cnf -x509 -newkey ec \
   -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=replaced.test \
   -keyout new.key -out new.crt 2>/dev/null && \
+  chgrp scsipub new.key new.crt && chmod 0640 new.key && \
   mv new.key portal.key && mv new.crt portal.crt && \
   openssl x509 -in portal.crt -noout -fingerprint -sha256" | cut -d= -f2)
 echo "replacement certificate: $new"
