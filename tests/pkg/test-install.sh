@@ -17,6 +17,7 @@ lib/systemd/system/scsipub-portal.service
 lib/systemd/system/scsipub-prstore.service
 lib/systemd/system/scsipub-tcmu.service
 lib/systemd/system/scsipub.target
+usr/lib/scsipub/scsipub-unpack
 usr/lib/sysusers.d/scsipub.conf
 usr/lib/tmpfiles.d/scsipub.conf
 usr/sbin/scsipub-api
