@@ -986,7 +986,7 @@ void app_watch_tick(struct app *a, time_t now)
 		struct db_session *s = &v[i];
 		struct app_watch w = { .connections = -1 };
 		bool relogin = false;
-		uint64_t logins = 0, written;
+		uint64_t logins = 0, written = 0;
 		int64_t lg = -1;
 		int conns = -1, lr, rc;
 		char why[256];
@@ -1065,8 +1065,8 @@ void app_watch_tick(struct app *a, time_t now)
 				continue;
 			}
 		}
-		if (tick % 10 == 0)
-			db_session_set_written(a->db, s->id, app_session_written(a, s->id));
+		if (tick % 10 == 0) /* this tick's prov_status answer (conns >= 0 here) */
+			db_session_set_written(a->db, s->id, written);
 	}
 	/* forget sessions whose rows are gone */
 	pthread_mutex_lock(&a->watch_mu);
