@@ -3,7 +3,8 @@
 # "vagrant validate" with Debian's vagrant and vagrant-libvirt, defines the target and
 # initiator machines on the locally built box (never a Vagrant Cloud name), and
 # vagrant/build-box.sh is valid bash that packs the files a libvirt box needs. The box
-# build itself (mmdebstrap, about 20 min) and "vagrant up" run by hand (README).
+# build itself (mmdebstrap, about 2 min) and "vagrant up" (vagrant/lab-up.sh, two TCG
+# VMs, about 5 min after the box) run by hand (README).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/pkg/common.sh
@@ -22,4 +23,8 @@ check "the box is the locally built one (no Vagrant Cloud name)" \
 check "build-box.sh: bash -n" bash -n vagrant/build-box.sh
 check "build-box.sh packs metadata.json, Vagrantfile, box.img, kernel and initrd" \
   grep -q 'tar -C "$W" -cf "$BOX.tmp" metadata.json Vagrantfile box.img vmlinuz initrd.img' vagrant/build-box.sh
+check "lab-up.sh: bash -n" bash -n vagrant/lab-up.sh
+check "libvirt-tcg-check.sh: bash -n" bash -n vagrant/libvirt-tcg-check.sh
+check "the initiator waits (bounded) for the target's portal before discovery" \
+  grep -q 'for i in $(seq 180); do' vagrant/Vagrantfile
 finish
