@@ -11,6 +11,8 @@
 
 #define IMAGE_WORD "image."
 #define BLANK_WORD "blank"
+#define MULTI_WORD "multi"   /* ANONTARGET_MULTI_IQN without the prefix */
+#define RO_WORD "ro."        /* ANONTARGET_RO_PREFIX without the prefix */
 
 enum anontarget_kind anontarget_kind(const char *iqn)
 {
@@ -22,10 +24,9 @@ enum anontarget_kind anontarget_kind(const char *iqn)
 	if (!strcmp(iqn, BLANK_WORD) ||
 	    (!strncmp(iqn, IMAGE_WORD, strlen(IMAGE_WORD)) && iqn[strlen(IMAGE_WORD)]))
 		return ANONTARGET_PRIVATE;
-	if (!strcmp(iqn, ANONTARGET_MULTI_IQN + n))
+	if (!strcmp(iqn, MULTI_WORD))
 		return ANONTARGET_MULTI;
-	if (!strncmp(iqn, ANONTARGET_RO_PREFIX + n, strlen(ANONTARGET_RO_PREFIX) - n) &&
-	    iqn[strlen(ANONTARGET_RO_PREFIX) - n])
+	if (!strncmp(iqn, RO_WORD, strlen(RO_WORD)) && iqn[strlen(RO_WORD)])
 		return ANONTARGET_SHARED_RO;
 	return ANONTARGET_NONE;
 }
