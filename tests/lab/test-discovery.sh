@@ -75,10 +75,13 @@ check "ro.testfs: three more sessions in a second process read the same bytes wh
 check "ro.testfs: the first three sessions stayed logged in meanwhile (3 ACLs)" test "$(ro_acls)" = 3
 pattern_resume
 check "ro.testfs: the first three sessions read again after the others left" pattern_join
-check "ro.testfs: the shared backstore, its TPG LUN and every ACL are gone after the last logout" \
-  wait_until 60 lab_exec "! ls -d $CFS/core/user_*/spro* 2>/dev/null | grep -q . && \
+ro_gone() {
+  lab_exec "! ls -d $CFS/core/user_*/spro* 2>/dev/null | grep -q . && \
     [ -z \"\$(ls $CFS/iscsi/$P:ro.testfs/tpgt_1/acls)\" ] && \
     [ -z \"\$(ls $CFS/iscsi/$P:ro.testfs/tpgt_1/lun)\" ]" >/dev/null
+}
+check "ro.testfs: the shared backstore, its TPG LUN and every ACL are gone after the last logout" \
+  wait_until 60 ro_gone
 t_ro=$((SECONDS - t0))
 
 # multi: the stack again, with --multi-images (start_stack stops the daemons first).
@@ -93,9 +96,12 @@ check "multi: two connections with one InitiatorName: REPORT LUNS lists 2, LUN 0
     a:luns:2 b:luns:2 a:file:0:2048:"$IMG" a:w:0:16:3 b:file:0:2048:"$IMG" b:w:100:16:5 \
     a:file:100:16:"$IMG" a:r:0:16:3 a:lun:1 a:cap:67108864 a:w:0:16:4 b:lun:1 b:z:0:16 \
     b:w:200:8:6 a:z:200:8 a:r:0:16:4 b:r:200:8:6 b:lun:0 b:r:100:16:5 b:file:0:16:"$IMG"
-check "multi: its ACLs, LUNs and backstores are gone after logout" \
-  wait_until 60 lab_exec "[ -z \"\$(ls $CFS/iscsi/$P:multi/tpgt_1/acls)\" ] && \
-    [ -z \"\$(ls $CFS/iscsi/$P:multi/tpgt_1/lun)\" ]" >/dev/null
+multi_gone() {
+  lab_exec "[ -z \"\$(ls $CFS/iscsi/$P:multi/tpgt_1/acls)\" ] && \
+    [ -z \"\$(ls $CFS/iscsi/$P:multi/tpgt_1/lun)\" ] && \
+    ! ls -d $CFS/core/user_*/sp* 2>/dev/null | grep -q ." >/dev/null
+}
+check "multi: its ACLs, LUNs and backstores are gone after logout" wait_until 60 multi_gone
 echo "issue 10 checks took $((SECONDS - t0)) s (ro.testfs $t_ro s, multi with the restart $((SECONDS - t1)) s)"
 
 check "anonymous sessions were torn down after logout" wait_until 60 guest_configfs_clean
