@@ -20,28 +20,56 @@
 #include "prov.h"
 #include "reason.h"
 
-int anon_backstore_name(const char *initiator, const char *target,
-			char out[ANON_BACKSTORE_LEN + 1])
+/* prefix + 16 hex digits of SHA-256(parts[0] "\n" parts[1] ...) into out. 0 or -EIO. */
+static int hash_name(const char *prefix, const char *const *parts, size_t n, char *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t plen = strlen(prefix);
 	int ok;
 
 	if (!ctx)
 		return -EIO;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, initiator, strlen(initiator)) &&
-	     EVP_DigestUpdate(ctx, "\n", 1) &&
-	     EVP_DigestUpdate(ctx, target, strlen(target)) &&
-	     EVP_DigestFinal_ex(ctx, md, &mdlen);
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (!i || EVP_DigestUpdate(ctx, "\n", 1)) &&
+		     EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	if (!ok || mdlen < 8)
 		return -EIO;
-	memcpy(out, ANON_BACKSTORE_PREFIX, 2);
+	memcpy(out, prefix, plen);
 	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + plen + 2 * i, 3, "%02x", md[i]);
 	return 0;
+}
+
+int anon_backstore_name(const char *initiator, const char *target,
+			char out[ANON_BACKSTORE_LEN + 1])
+{
+	const char *parts[] = { initiator, target };
+
+	return hash_name(ANON_BACKSTORE_PREFIX, parts, 2, out);
+}
+
+/* The backstore of a private session's LUN i (LUN 0: anon_backstore_name). */
+static int lun_backstore_name(const char *initiator, const char *target, unsigned i,
+			      char out[ANON_BACKSTORE_LEN + 1])
+{
+	char num[16];
+	const char *parts[] = { initiator, target, num };
+
+	snprintf(num, sizeof(num), "%u", i);
+	return hash_name(ANON_BACKSTORE_PREFIX, parts, i ? 3 : 2, out);
+}
+
+/* The one backstore of shared export target. */
+static int shared_backstore_name(const char *target, char out[ANON_SHARED_LEN + 1])
+{
+	const char *parts[] = { "ro", target };
+
+	return hash_name(ANON_SHARED_PREFIX, parts, 2, out);
 }
 
 int anon_initiator_name(char out[ANON_NAME_LEN + 1])
@@ -70,26 +98,207 @@ static void unlink_quiet(const char *path)
 		plog("cannot delete %s: %s", path, strerror(errno));
 }
 
-static void remove_files(const struct anon_cfg *cfg, const struct anon_session *s)
+/* <state>/overlays, created if missing, into buf. */
+static int overlay_dir(const char *state, char *buf, size_t len)
 {
-	if (!cfg->keep_overlays) {
-		unlink_quiet(s->overlay);
-		unlink_quiet(s->bitmap);
-	}
+	if ((size_t)snprintf(buf, len, "%s/%s", state, ANON_OVERLAY_SUBDIR) >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(state, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }
 
+/* Overlay and bitmap paths of backstore name (PATH_MAX bytes each). 0 or -errno. */
+static int store_files(const struct anon_cfg *cfg, const char *name, char *ovl, char *bmp)
+{
+	char dir[PATH_MAX];
+	int r = overlay_dir(cfg->state_dir, dir, sizeof(dir));
+
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(ovl, PATH_MAX, "%s/%s.ovl", dir, name) >= PATH_MAX ||
+	    (size_t)snprintf(bmp, PATH_MAX, "%s/%s.bitmap", dir, name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Delete backstore name's overlay and bitmap (kept with keep_overlays unless force). */
+static void remove_files(const struct anon_cfg *cfg, const char *name, bool force)
+{
+	char ovl[PATH_MAX], bmp[PATH_MAX];
+
+	if ((cfg->keep_overlays && !force) || store_files(cfg, name, ovl, bmp) < 0)
+		return;
+	unlink_quiet(ovl);
+	unlink_quiet(bmp);
+}
+
+/*
+ * Backstore name over image e (NULL base = blank) with its files, and a TPG LUN of
+ * target linked to it into *lun; limit is the write limit in bytes (0 = none).
+ * Refuses (-EEXIST) files that exist unless they may be replaced (fresh: shared
+ * exports, whose files never hold data). On failure nothing of it is left.
+ */
+static int store_and_lun(struct cfs *c, const struct anon_cfg *cfg, const char *target,
+			 const char *name, const struct catalog_entry *e, uint64_t limit,
+			 bool fresh, uint64_t *lun, char *err, size_t errlen)
+{
+	char ovl[PATH_MAX], bmp[PATH_MAX];
+	struct cowstore b = { .name = name, .overlay = ovl, .bitmap = bmp, .base = e->path,
+			      .size_bytes = e->size_bytes, .limit_bytes = limit, .serial = name };
+	int r;
+
+	r = store_files(cfg, name, ovl, bmp);
+	if (r < 0)
+		return reason_fail(err, errlen, r, "overlay files of %s under %s: %s", name,
+				   cfg->state_dir, strerror(-r));
+	if (fresh) {
+		unlink_quiet(ovl);
+		unlink_quiet(bmp);
+	} else if (access(ovl, F_OK) == 0 || access(bmp, F_OK) == 0) {
+		/* Files under a fresh name can only be kept ones: never hand them out. */
+		return reason_fail(err, errlen, -EEXIST, "overlay %s exists", ovl);
+	}
+	r = cowstore_create(c, &b, err, errlen);
+	if (r == 0) {
+		r = cfs_lun_add(c, target, name, lun);
+		if (r < 0) {
+			reason_fail(err, errlen, r, "LUN for %s: %s", name, cfs_error(c));
+			cfs_backstore_remove(c, name);
+		}
+	}
+	if (r < 0)
+		remove_files(cfg, name, fresh);
+	return r;
+}
+
+/* Remove TPG LUN lun of target and backstore name, then its files. */
+static void remove_lun_store(struct cfs *c, const struct anon_cfg *cfg, const char *target,
+			     const char *name, uint64_t lun, bool force)
+{
+	if (cfs_lun_remove(c, target, lun) < 0)
+		plog("%s: removing lun_%llu of %s: %s", name, (unsigned long long)lun, target,
+		     cfs_error(c));
+	if (cfs_backstore_remove(c, name) < 0)
+		plog("%s: removing backstore: %s", name, cfs_error(c));
+	remove_files(cfg, name, force);
+}
+
+/* ---- shared read-only exports ---------------------------------------------- */
+
+struct anon_export {
+	struct anon_export *next;
+	char target[CATALOG_IQN_MAX + 1];
+	char backstore[ANON_SHARED_LEN + 1];
+	uint64_t lun;              /* its TPG LUN */
+	unsigned sessions;
+};
+
+struct anon_exports {
+	struct anon_export *list;
+};
+
+struct anon_exports *anon_exports_new(void)
+{
+	return calloc(1, sizeof(struct anon_exports));
+}
+
+void anon_exports_free(struct anon_exports *ex)
+{
+	if (!ex)
+		return;
+	while (ex->list) {
+		struct anon_export *e = ex->list;
+
+		ex->list = e->next;
+		free(e);
+	}
+	free(ex);
+}
+
+static struct anon_export **export_find(struct anon_exports *ex, const char *target)
+{
+	struct anon_export **pp;
+
+	for (pp = &ex->list; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->target, target))
+			break;
+	return pp;
+}
+
+unsigned anon_exports_sessions(const struct anon_exports *ex, const char *target)
+{
+	for (const struct anon_export *e = ex ? ex->list : NULL; e; e = e->next)
+		if (!strcmp(e->target, target))
+			return e->sessions;
+	return 0;
+}
+
+/* The export of t with one more session: its LIO objects are made if ex has none. */
+static struct anon_export *export_acquire(struct cfs *c, const struct anon_cfg *cfg,
+					  struct anon_exports *ex, const struct anontarget *t,
+					  char *err, size_t errlen)
+{
+	struct anon_export **pp = export_find(ex, t->iqn), *e = *pp;
+	int r;
+
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			reason_fail(err, errlen, -ENOMEM, "out of memory");
+			return NULL;
+		}
+		snprintf(e->target, sizeof(e->target), "%s", t->iqn);
+		r = shared_backstore_name(t->iqn, e->backstore);
+		if (r < 0)
+			reason_fail(err, errlen, r, "cannot name the shared backstore");
+		else
+			/* Limit 1 byte: the handler refuses every write too (anon.h). */
+			r = store_and_lun(c, cfg, t->iqn, e->backstore, &t->lun[0], 1, true,
+					  &e->lun, err, errlen);
+		if (r < 0) {
+			free(e);
+			return NULL;
+		}
+		*pp = e;
+		plog("shared export %s: backstore %s over %s, lun_%llu", t->iqn, e->backstore,
+		     t->lun[0].path, (unsigned long long)e->lun);
+	}
+	e->sessions++;
+	return e;
+}
+
+/* One session fewer on export target; the last one removes its LIO objects. */
+static void export_release(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
+			   const char *target)
+{
+	struct anon_export **pp = export_find(ex, target), *e = *pp;
+
+	if (!e || --e->sessions)
+		return;
+	*pp = e->next;
+	remove_lun_store(c, cfg, target, e->backstore, e->lun, true);
+	plog("shared export %s: last session gone, backstore %s removed", target, e->backstore);
+	free(e);
+}
+
+/* ---- sessions -------------------------------------------------------------- */
+
 /* Remove what exists of s from configfs (and its files). */
-static void teardown(struct cfs *c, const struct anon_cfg *cfg, const struct anon_session *s,
-		     bool have_lun)
+static void teardown(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
+		     const struct anon_session *s)
 {
 	if (cfs_acl_remove(c, s->target, s->initiator) < 0)
 		plog("session %s: removing ACL %s: %s", s->backstore, s->initiator, cfs_error(c));
-	if (have_lun && cfs_lun_remove(c, s->target, s->lun) < 0)
-		plog("session %s: removing lun_%llu: %s", s->backstore,
-		     (unsigned long long)s->lun, cfs_error(c));
-	if (cfs_backstore_remove(c, s->backstore) < 0)
-		plog("session %s: removing backstore: %s", s->backstore, cfs_error(c));
-	remove_files(cfg, s);
+	if (s->kind == ANONTARGET_SHARED_RO) {
+		if (s->n_luns)
+			export_release(c, cfg, ex, s->target);
+		return;
+	}
+	for (unsigned i = 0; i < s->n_luns; i++)
+		remove_lun_store(c, cfg, s->target, s->luns[i].backstore, s->luns[i].lun, false);
 }
 
 /* flock(<state>/configfs.lock) (prov.h). -1 after logging: the lock is coordination,
@@ -108,74 +317,90 @@ static int cfg_lock(const char *state_dir)
 	return fd;
 }
 
-static int overlay_dir(const char *state, char *buf, size_t len)
+/* The LUNs of s: private backstores and TPG LUNs, or the shared export's. */
+static int make_luns(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
+		     struct anon_session *s, const struct anontarget *t, char *err,
+		     size_t errlen)
 {
-	if ((size_t)snprintf(buf, len, "%s/%s", state, ANON_OVERLAY_SUBDIR) >= len)
-		return -ENAMETOOLONG;
-	if (mkdir(state, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	int r;
+
+	if (s->kind == ANONTARGET_SHARED_RO) {
+		struct anon_export *e = export_acquire(c, cfg, ex, t, err, errlen);
+
+		if (!e)
+			return -EIO;
+		snprintf(s->luns[0].backstore, sizeof(s->luns[0].backstore), "%s", e->backstore);
+		s->luns[0].lun = e->lun;
+		s->luns[0].size_bytes = t->lun[0].size_bytes;
+		s->n_luns = 1;
+		return 0;
+	}
+	for (unsigned i = 0; i < t->n_luns; i++) {
+		struct anon_lun *l = &s->luns[i];
+
+		r = lun_backstore_name(s->initiator, t->iqn, i, l->backstore);
+		if (r < 0)
+			return reason_fail(err, errlen, r, "cannot name LUN %u's backstore", i);
+		r = store_and_lun(c, cfg, t->iqn, l->backstore, &t->lun[i], cfg->write_limit,
+				  false, &l->lun, err, errlen);
+		if (r < 0)
+			return r;
+		l->size_bytes = t->lun[i].size_bytes;
+		s->n_luns = i + 1;
+	}
 	return 0;
 }
 
-static int provision(struct cfs *c, const struct anon_cfg *cfg, struct anon_session *s,
-		     const struct catalog_entry *t, char *err, size_t errlen)
+/* The ACL of s mapping its LUNs (read-only for a shared export), with keepalive. */
+static int make_acl(struct cfs *c, const struct anon_cfg *cfg, const struct anon_session *s)
 {
-	struct cowstore b = { .name = s->backstore, .overlay = s->overlay, .bitmap = s->bitmap,
-			      .base = t->path, .size_bytes = t->size_bytes,
-			      .limit_bytes = cfg->write_limit, .serial = s->backstore };
-	char dir[PATH_MAX];
-	int r;
+	int r = 0;
 
-	r = overlay_dir(cfg->state_dir, dir, sizeof(dir));
-	if (r < 0)
-		return reason_fail(err, errlen, r, "overlay directory under %s: %s",
-				   cfg->state_dir, strerror(-r));
-	if ((size_t)snprintf(s->overlay, sizeof(s->overlay), "%s/%s.ovl", dir, s->backstore) >=
-		    sizeof(s->overlay) ||
-	    (size_t)snprintf(s->bitmap, sizeof(s->bitmap), "%s/%s.bitmap", dir, s->backstore) >=
-		    sizeof(s->bitmap))
-		return reason_fail(err, errlen, -ENAMETOOLONG, "overlay path too long");
-	/* Files under a fresh name can only be kept ones: never hand them out. */
-	if (access(s->overlay, F_OK) == 0 || access(s->bitmap, F_OK) == 0)
-		return reason_fail(err, errlen, -EEXIST, "overlay %s exists", s->overlay);
-
-	r = cfs_target_ensure(c, s->target, cfg->lio_portal);
-	if (r < 0)
-		return reason_fail(err, errlen, r, "target %s: %s", s->target, cfs_error(c));
-	r = cowstore_create(c, &b, err, errlen);
-	if (r < 0)
-		goto files;
-	r = cfs_lun_add(c, s->target, s->backstore, &s->lun);
-	if (r < 0) {
-		reason_fail(err, errlen, r, "LUN for %s: %s", s->backstore, cfs_error(c));
-		cfs_backstore_remove(c, s->backstore);
-		goto files;
-	}
-	r = cfs_acl_map(c, s->target, s->initiator, 0, s->lun);
+	for (unsigned i = 0; r == 0 && i < s->n_luns; i++)
+		r = cfs_acl_map(c, s->target, s->initiator, i, s->luns[i].lun);
+	/* Born read-only (prod_mode_write_protect=1); set and read back all the same. */
+	if (r == 0 && s->kind == ANONTARGET_SHARED_RO)
+		r = cfs_acl_set_write_protect(c, s->target, s->initiator, 0, 1);
 	if (r == 0 && cfg->nopin_interval)
 		r = cfs_acl_set_nopin(c, s->target, s->initiator, cfg->nopin_interval,
 				      cfg->nopin_timeout);
-	if (r < 0) {
-		reason_fail(err, errlen, r, "ACL %s: %s", s->initiator, cfs_error(c));
-		teardown(c, cfg, s, true);
-		return r;
-	}
-	return 0;
-files:
-	remove_files(cfg, s);
 	return r;
 }
 
-int anon_create(struct cfs *c, const struct anon_cfg *cfg, const struct catalog_entry *t,
-		struct anon_session *s, char *err, size_t errlen)
+static int provision(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
+		     struct anon_session *s, const struct anontarget *t, char *err,
+		     size_t errlen)
+{
+	int r;
+
+	r = s->kind == ANONTARGET_SHARED_RO ? cfs_target_ensure_ro(c, s->target, cfg->lio_portal)
+					    : cfs_target_ensure(c, s->target, cfg->lio_portal);
+	if (r < 0)
+		return reason_fail(err, errlen, r, "target %s: %s", s->target, cfs_error(c));
+	r = make_luns(c, cfg, ex, s, t, err, errlen);
+	if (r == 0) {
+		r = make_acl(c, cfg, s);
+		if (r < 0)
+			reason_fail(err, errlen, r, "ACL %s: %s", s->initiator, cfs_error(c));
+	}
+	if (r < 0) {
+		teardown(c, cfg, ex, s);
+		s->n_luns = 0;
+	}
+	return r;
+}
+
+int anon_create(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
+		const struct anontarget *t, struct anon_session *s, char *err, size_t errlen)
 {
 	int r = -EEXIST, lock;
 
 	memset(s, 0, sizeof(*s));
+	if (!t->n_luns || t->n_luns > ANONTARGET_LUNS_MAX || t->kind == ANONTARGET_NONE ||
+	    (t->kind == ANONTARGET_SHARED_RO && !ex))
+		return reason_fail(err, errlen, -EINVAL, "target %s: nothing to export", t->iqn);
 	snprintf(s->target, sizeof(s->target), "%s", t->iqn);
-	s->size_bytes = t->size_bytes;
+	s->kind = t->kind;
 	lock = cfg_lock(cfg->state_dir);
 	/* A fresh name; another one only if its files exist (kept overlays). */
 	for (int tries = 0; tries < 3 && r == -EEXIST; tries++) {
@@ -186,17 +411,18 @@ int anon_create(struct cfs *c, const struct anon_cfg *cfg, const struct catalog_
 			reason_fail(err, errlen, r, "cannot make a session name: %s", strerror(-r));
 			break;
 		}
-		r = provision(c, cfg, s, t, err, errlen);
+		r = provision(c, cfg, ex, s, t, err, errlen);
 	}
 	prov_unlock(lock);
 	return r;
 }
 
-void anon_destroy(struct cfs *c, const struct anon_cfg *cfg, const struct anon_session *s)
+void anon_destroy(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
+		  const struct anon_session *s)
 {
 	int lock = cfg_lock(cfg->state_dir);
 
-	teardown(c, cfg, s, true);
+	teardown(c, cfg, ex, s);
 	prov_unlock(lock);
 }
 
@@ -257,11 +483,8 @@ static int names_add(const char *name, void *arg)
 
 static int anon_target_cb(const char *name, void *arg)
 {
-	size_t n = strlen(CATALOG_IQN_PREFIX);
-
-	/* blank and image.<name>: ours and anonymous (s.<id> are provisioned) */
-	if (!strncmp(name, CATALOG_IQN_PREFIX, n) &&
-	    (!strcmp(name + n, "blank") || !strncmp(name + n, "image.", 6)))
+	/* blank, image.<name>, multi, ro.<name> (s.<id> are provisioned) */
+	if (anontarget_kind(name) != ANONTARGET_NONE)
 		return names_add(name, arg);
 	return 0;
 }

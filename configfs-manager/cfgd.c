@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "anon.h"
+#include "anontarget.h"
 #include "cfgd_proto.h"
 #include "cfgd_server.h"
 #include "cfs.h"
@@ -40,6 +41,7 @@ struct cfgd_options {
 	char state[PATH_MAX];
 	char images[PATH_MAX];
 	char private_images[PATH_MAX];
+	char multi_images[2 * CATALOG_IQN_MAX + 2];
 	char configfs[PATH_MAX];
 	char lio[64];
 	uint64_t anon_write_limit;
@@ -64,6 +66,10 @@ static const struct optable_opt table[] = {
 	  "state directory; anonymous overlays live in DIR/overlays", false },
 	{ "images", NULL, OPTABLE_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
 	  "anonymous catalog: *.img and *.iso files, recursively", false },
+	{ "multi-images", NULL, OPTABLE_STR, F(multi_images), "", "NAME,NAME", 0, 0,
+	  "the two catalog images (blank or image names) behind the multi target's LUN 0 and "
+	  "LUN 1; empty = the first two images of the catalog (give the portal the same, "
+	  "e.g. in [common])", false },
 	{ "private-images", NULL, OPTABLE_STR, F(private_images), "", "DIR", 0, 0,
 	  "the API's private images (provisioned LUNs may use files under it or --images) "
 	  "(default: STATE/images)", false },
@@ -202,6 +208,10 @@ int main(int argc, char **argv)
 		optable_usage(table, NOPTS, stdout);
 		return 0;
 	}
+	if (anontarget_multi_check(o.multi_images, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-cfgd: --%s\n", err);
+		return 2;
+	}
 	plog_verbose = o.verbose;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	optable_each(table, NOPTS, &o, log_option, NULL);
@@ -247,6 +257,7 @@ int main(int argc, char **argv)
 
 	sc.cfs = cfs;
 	sc.images_dir = o.images;
+	sc.multi_images = o.multi_images;
 	if (!o.private_images[0])
 		snprintf(o.private_images, sizeof(o.private_images), "%.4000s/" STATE_IMAGES, o.state);
 	sc.private_dir = o.private_images;

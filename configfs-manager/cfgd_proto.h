@@ -12,22 +12,35 @@
  * allowed, ENOENT unknown target/session, EMFILE a limit reached, others from
  * configfs).
  *
+ * Compatibility: a change that an older peer of the same version cannot misread keeps
+ * the version: new target names a request may carry (multi and ro.<name> came that
+ * way), new keys in responses (clients ignore keys they do not know). A new request
+ * field, a changed meaning or a removed key bumps CFGD_PROTO_VERSION (the daemon
+ * refuses other versions with EPROTO, so a portal and a daemon from different builds
+ * fail loudly at their first request instead of misunderstanding each other).
+ *
  * Requests (op, fields; all strings printable ASCII, no control characters):
  *   hello                                   -> {"v": 1, "max_msg": N}
- *   anon_create  target  client  peer       -> {"initiator", "backstore", "lun"}
- *        a private disk for one connection to anonymous target `target` (a catalog
- *        IQN, looked up in the daemon's own catalog); `client` is the InitiatorName
- *        the initiator sent and `peer` its address, both for logs only. The session
- *        belongs to the socket connection that made it: anon_destroy or the
- *        connection's end removes it (anon.h).
+ *   anon_create  target  client  peer       -> {"initiator", "backstore", "lun",
+ *                                               "luns", "kind"}
+ *        the session of one connection to anonymous target `target`
+ *        (common/anontarget.h, resolved against the daemon's own catalog and
+ *        --multi-images): blank and image.<name> get one private COW LUN, multi two,
+ *        ro.<name> LUN 0 of the image's shared read-only export (anon.h); `client` is
+ *        the InitiatorName the initiator sent and `peer` its address, both for logs
+ *        only. Answer: the LIO initiator name the login must carry, the session's
+ *        handle ("backstore": sp + 16 hex digits, LUN 0's backstore for private
+ *        targets), LUN 0's TPG LUN, the number of LUNs and the kind ("private",
+ *        "multi", "ro"). The session belongs to the socket connection that made it:
+ *        anon_destroy or the connection's end removes it (anon.h).
  *   anon_destroy backstore                  -> {}
- *        one of this connection's sessions.
+ *        one of this connection's sessions, by its handle.
  *   acl_sweep    target  initiator          -> {"freed": 0|1}
  *        free the dynamic node ACL LIO cached for `initiator` on provisioned target
  *        `target` (iqn...:s.<id>) after a login (cfs_acl_sweep_dynamic).
  *   list                                    -> {"anon": [{"backstore", "initiator",
- *        "target", "client", "peer", "pid"}...], "total", "truncated"}  live anonymous
- *        sessions (as many as fit one message).
+ *        "target", "kind", "luns", "client", "peer", "pid"}...], "total", "truncated"}
+ *        live anonymous sessions (as many as fit one message).
  *   prov_create  id chap_user chap_secret write_limit luns  -> {"iqn"}
  *        create or complete provisioned session `id` (prov.h: prov_session_create):
  *        luns is an array of 1..PROV_LUNS_MAX objects {"base": path or "", "size":

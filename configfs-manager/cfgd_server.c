@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anontarget.h"
 #include "catalog.h"
 #include "cfgd_proto.h"
 #include "cfs.h"
@@ -46,11 +47,13 @@ struct cfgd_server {
 	pthread_mutex_t mu;
 	struct cfgd_server_cfg cfg;
 	char images_dir[PATH_MAX];
+	char multi_images[2 * CATALOG_IQN_MAX + 2];
 	char private_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	char lio_portal[128];
 	struct sess *sessions;
 	size_t n_sessions;
+	struct anon_exports *exports;   /* shared read-only exports' session counts */
 	struct cfgd_client *clients;
 	unsigned n_clients;
 };
@@ -61,8 +64,16 @@ struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
 
 	if (!s)
 		return NULL;
+	s->exports = anon_exports_new();
+	if (!s->exports) {
+		free(s);
+		return NULL;
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->cfg = *cfg;
+	snprintf(s->multi_images, sizeof(s->multi_images), "%s",
+		 cfg->multi_images ? cfg->multi_images : "");
+	s->cfg.multi_images = s->multi_images;
 	snprintf(s->images_dir, sizeof(s->images_dir), "%s", cfg->images_dir);
 	snprintf(s->state_dir, sizeof(s->state_dir), "%s", cfg->anon.state_dir);
 	snprintf(s->lio_portal, sizeof(s->lio_portal), "%s", cfg->anon.lio_portal);
@@ -82,7 +93,7 @@ static void sess_destroy(struct cfgd_server *s, struct sess **pp, const char *wh
 
 	*pp = x->next;
 	s->n_sessions--;
-	anon_destroy(s->cfg.cfs, &s->cfg.anon, &x->a);
+	anon_destroy(s->cfg.cfs, &s->cfg.anon, s->exports, &x->a);
 	plog("session destroy: initiator %s (as %s) peer %s target %s backstore %s (%s)%s",
 	     x->client, x->a.initiator, x->peer, x->a.target, x->a.backstore, why,
 	     s->cfg.anon.keep_overlays ? " (overlay kept)" : "");
@@ -109,6 +120,7 @@ void cfgd_server_free(struct cfgd_server *s)
 	destroy_owned(s, NULL, "shutdown");
 	pthread_mutex_unlock(&s->mu);
 	pthread_mutex_destroy(&s->mu);
+	anon_exports_free(s->exports);
 	free(s);
 }
 
@@ -190,7 +202,7 @@ static json_object *ok(void)
 static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 			      const struct cfgd_req *q, char *out, size_t outlen)
 {
-	const struct catalog_entry *e;
+	struct anontarget t;
 	struct catalog cat;
 	struct sess *x;
 	char err[512] = "";
@@ -202,40 +214,37 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 		snprintf(err, sizeof(err), "catalog %s: %s", s->cfg.images_dir, strerror(-r));
 		return fail(r, err, out, outlen);
 	}
-	e = catalog_find(&cat, q->target);
-	if (!e) {
-		catalog_free(&cat);
+	r = anontarget_resolve(&cat, s->cfg.multi_images, q->target, &t);
+	catalog_free(&cat);
+	if (r < 0)
 		return fail(-ENOENT, "unknown target", out, outlen);
-	}
 	x = calloc(1, sizeof(*x));
-	if (!x) {
-		catalog_free(&cat);
+	if (!x)
 		return fail(-ENOMEM, "out of memory", out, outlen);
-	}
 	x->owner = c;
 	snprintf(x->client, sizeof(x->client), "%s", q->client);
 	snprintf(x->peer, sizeof(x->peer), "%s", q->peer);
 	pthread_mutex_lock(&s->mu);
 	if (s->n_sessions >= s->cfg.max_sessions) {
 		pthread_mutex_unlock(&s->mu);
-		catalog_free(&cat);
 		free(x);
 		snprintf(err, sizeof(err), "%u anonymous sessions exist (--max-sessions)",
 			 s->cfg.max_sessions);
 		return fail(-EMFILE, err, out, outlen);
 	}
-	r = anon_create(s->cfg.cfs, &s->cfg.anon, e, &x->a, err, sizeof(err));
+	r = anon_create(s->cfg.cfs, &s->cfg.anon, s->exports, &t, &x->a, err, sizeof(err));
 	if (r == 0) {
 		x->next = s->sessions;
 		s->sessions = x;
 		s->n_sessions++;
-		plog("session create: initiator %s (as %s) peer %s target %s backstore %s lun %llu "
-		     "size %llu (client pid %d)", x->client, x->a.initiator, x->peer, x->a.target,
-		     x->a.backstore, (unsigned long long)x->a.lun,
-		     (unsigned long long)x->a.size_bytes, (int)c->pid);
+		plog("session create: initiator %s (as %s) peer %s target %s (%s, %u LUN(s)) "
+		     "backstore %s lun %llu size %llu%s (client pid %d)", x->client,
+		     x->a.initiator, x->peer, x->a.target, anontarget_kind_name(x->a.kind),
+		     x->a.n_luns, x->a.luns[0].backstore, (unsigned long long)x->a.luns[0].lun,
+		     (unsigned long long)x->a.luns[0].size_bytes,
+		     x->a.kind == ANONTARGET_SHARED_RO ? " read-only, shared" : "", (int)c->pid);
 	}
 	pthread_mutex_unlock(&s->mu);
-	catalog_free(&cat);
 	if (r < 0) {
 		free(x);
 		plog("session for %s (%s) on %s: %s", q->peer, q->client, q->target, err);
@@ -244,7 +253,9 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 	o = ok();
 	json_object_object_add(o, "initiator", json_object_new_string(x->a.initiator));
 	json_object_object_add(o, "backstore", json_object_new_string(x->a.backstore));
-	json_object_object_add(o, "lun", json_object_new_int64((int64_t)x->a.lun));
+	json_object_object_add(o, "lun", json_object_new_int64((int64_t)x->a.luns[0].lun));
+	json_object_object_add(o, "luns", json_object_new_int((int)x->a.n_luns));
+	json_object_object_add(o, "kind", json_object_new_string(anontarget_kind_name(x->a.kind)));
 	return emit(o, out, outlen);
 }
 
@@ -302,6 +313,9 @@ static size_t list_req(struct cfgd_server *s, char *out, size_t outlen)
 		json_object_object_add(e, "backstore", json_object_new_string(x->a.backstore));
 		json_object_object_add(e, "initiator", json_object_new_string(x->a.initiator));
 		json_object_object_add(e, "target", json_object_new_string(x->a.target));
+		json_object_object_add(e, "kind",
+				       json_object_new_string(anontarget_kind_name(x->a.kind)));
+		json_object_object_add(e, "luns", json_object_new_int((int)x->a.n_luns));
 		json_object_object_add(e, "client", json_object_new_string(x->client));
 		json_object_object_add(e, "peer", json_object_new_string(x->peer));
 		json_object_object_add(e, "pid", json_object_new_int(x->owner->pid));

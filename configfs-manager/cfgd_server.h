@@ -14,8 +14,12 @@
  * connection ends (its client closed it or died), the session is destroyed, so a
  * crashed portal leaves nothing behind.
  *
+ * Shared read-only exports (ro.<name>): the server keeps their session counts
+ * (anon.h: struct anon_exports), so the first session makes the export's LIO objects
+ * and the last one's end removes them.
+ *
  * Bounds: cfg.max_clients connections (each one thread), cfg.max_sessions anonymous
- * sessions in all (EMFILE beyond), CFGD_MSG_MAX bytes per message.
+ * sessions in all, of every kind (EMFILE beyond), CFGD_MSG_MAX bytes per message.
  * Thread-safe: one mutex serialises the session table and every configfs change.
  */
 #ifndef SCSIPUB_CFGD_SERVER_H
@@ -33,6 +37,8 @@ struct cfs;
 struct cfgd_server_cfg {
 	struct cfs *cfs;            /* used under the server's mutex only; not owned */
 	const char *images_dir;     /* the anonymous catalog (catalog.h) */
+	const char *multi_images;   /* the multi target's images (anontarget.h; NULL or
+				       "" = the first two catalog images); copied */
 	const char *private_dir;    /* the API's private images; prov_create serves base
 				       images under images_dir or private_dir only */
 	struct anon_cfg anon;       /* strings copied */

@@ -47,6 +47,15 @@ int cfs_load_modules(char *err, size_t errlen);
  * and enable=1.
  */
 int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal);
+/*
+ * cfs_target_ensure for a read-only export: the same, but prod_mode_write_protect=1,
+ * so every mapped LUN of an explicit ACL is read-only from the moment it is linked
+ * (K:target_fabric_mappedlun_link); LIO then refuses commands that carry data to the
+ * device (WRITE, WRITE SAME, UNMAP, COMPARE AND WRITE...) with DATA PROTECT / WRITE
+ * PROTECTED, 27/00 (SPC-4 §4.5.6, K:target_core_device.c
+ * transport_lookup_cmd_lun). An existing target's attribute is rewritten.
+ */
+int cfs_target_ensure_ro(struct cfs *c, const char *iqn, const char *portal);
 /* Remove the target and everything under it, in configfs order. */
 int cfs_target_remove(struct cfs *c, const char *iqn);
 
@@ -81,6 +90,14 @@ int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun);
  */
 int cfs_acl_map(struct cfs *c, const char *iqn, const char *initiator,
 		uint64_t mapped_lun, uint64_t tpg_lun);
+/*
+ * Set write_protect of mapped LUN `mapped_lun` of ACL `initiator` in iqn/tpgt_1 (LIO's
+ * per-ACL lun attribute acls/<initiator>/lun_M/write_protect; takes effect on the
+ * next command) and read it back: 0 when it reads "1" (on) or "0" (off) as asked,
+ * -EIO when it does not, -ENOENT when the mapped LUN does not exist.
+ */
+int cfs_acl_set_write_protect(struct cfs *c, const char *iqn, const char *initiator,
+			      uint64_t mapped_lun, int on);
 /* Remove ACL `initiator` (mapped LUN links and dirs first). Ends its LIO sessions. */
 int cfs_acl_remove(struct cfs *c, const char *iqn, const char *initiator);
 

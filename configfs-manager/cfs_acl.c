@@ -195,6 +195,30 @@ int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
 	return r;
 }
 
+int cfs_acl_set_write_protect(struct cfs *c, const char *iqn, const char *initiator,
+			      uint64_t mapped_lun, int on)
+{
+	const char *want = on ? "1" : "0";
+	char tpg[PATH_MAX], cur[16];
+	int r;
+
+	r = acl_existing(c, iqn, initiator, tpg);
+	if (r)
+		return r;
+	if (!cfs_is_dir(c, "%s/acls/%s/lun_%" PRIu64, tpg, initiator, mapped_lun))
+		return cfs_fail(c, -ENOENT, "ACL %s has no mapped LUN %" PRIu64, initiator,
+				mapped_lun);
+	r = cfs_write(c, want, "%s/acls/%s/lun_%" PRIu64 "/write_protect", tpg, initiator,
+		      mapped_lun);
+	if (!r)
+		r = cfs_read(c, cur, sizeof(cur), "%s/acls/%s/lun_%" PRIu64 "/write_protect", tpg,
+			     initiator, mapped_lun);
+	if (!r && strcmp(cur, want))
+		r = cfs_fail(c, -EIO, "ACL %s mapped LUN %" PRIu64 ": write_protect reads '%s' "
+			     "after writing %s", initiator, mapped_lun, cur, want);
+	return r;
+}
+
 int cfs_list_acls(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg)
 {
 	struct cfs_names names;

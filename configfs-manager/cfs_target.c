@@ -33,6 +33,21 @@ static const struct tpg_attr tpg_attrs[] = {
 };
 
 /*
+ * The shared read-only exports (anon.h, ro.<name>): explicit ACLs as above, and
+ * prod_mode_write_protect=1, so every mapped LUN is born read-only when its link is
+ * made (K:target_fabric_mappedlun_link takes lun_access_ro from it for explicit
+ * ACLs): no window in which a session could write before write_protect is set.
+ */
+static const struct tpg_attr ro_attrs[] = {
+	{ "generate_node_acls", "0" },
+	{ "demo_mode_discovery", "0" },
+	{ "authentication", "0" },
+	{ "cache_dynamic_acls", "0" },
+	{ "demo_mode_write_protect", "1" },
+	{ "prod_mode_write_protect", "1" },
+};
+
+/*
  * TPG parameters (param/, K:iscsi/iscsi_target_configfs.c DEF_TPG_PARAM) for every
  * target we make: CRC32C header and data digests offered (RFC 7143 §13.1), None still
  * accepted; one connection per session (MaxConnections=1, §13.2): an anonymous
@@ -216,6 +231,12 @@ static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal)
 {
 	return target_ensure(c, iqn, portal, tpg_attrs, sizeof(tpg_attrs) / sizeof(tpg_attrs[0]),
+			     NULL, NULL);
+}
+
+int cfs_target_ensure_ro(struct cfs *c, const char *iqn, const char *portal)
+{
+	return target_ensure(c, iqn, portal, ro_attrs, sizeof(ro_attrs) / sizeof(ro_attrs[0]),
 			     NULL, NULL);
 }
 

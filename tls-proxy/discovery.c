@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anontarget.h"
 #include "catalog.h"
 #include "log.h"
 #include "login.h"
@@ -271,21 +272,34 @@ static void take_cmdsn(struct disc *d, const uint8_t *bhs)
 		d->exp_cmdsn++;
 }
 
+struct st_walk {
+	const char *what;          /* "All" or one IQN */
+	const char *addr;          /* "<public>,1" */
+	struct tk_buf *out;
+};
+
+static int st_add(const char *iqn, void *arg)
+{
+	struct st_walk *w = arg;
+
+	if (strcmp(w->what, "All") && strcmp(w->what, iqn))
+		return 0;
+	tk_buf_add(w->out, "TargetName", iqn);
+	tk_buf_add(w->out, "TargetAddress", w->addr);
+	return 0;
+}
+
 static int build_sendtargets(struct disc *d, const char *what, struct tk_buf *out)
 {
 	struct catalog cat;
 	char addr[300];
+	struct st_walk w = { .what = what, .addr = addr, .out = out };
 	int r = catalog_scan(d->cfg->images_dir, &cat);
 
 	if (r < 0)
 		return r;
 	snprintf(addr, sizeof(addr), "%s,1", d->cfg->public_addr);
-	for (size_t i = 0; i < cat.n; i++) {
-		if (strcmp(what, "All") && strcmp(what, cat.v[i].iqn))
-			continue;
-		tk_buf_add(out, "TargetName", cat.v[i].iqn);
-		tk_buf_add(out, "TargetAddress", addr);
-	}
+	anontarget_each(&cat, d->cfg->multi_images, st_add, &w);
 	catalog_free(&cat);
 	return out->err;
 }

@@ -7,7 +7,8 @@
  * operational stages, CSG/NSG and the T bit, AuthMethod=None only), assigns the TSIH,
  * and in Full Feature Phase answers
  *  - Text Request SendTargets=All | <iqn> (§11.10, §11.11, §13.3 and Appendix C):
- *    "TargetName=<iqn>\0TargetAddress=<public>,1\0" per catalog target, split into
+ *    "TargetName=<iqn>\0TargetAddress=<public>,1\0" per anonymous target
+ *    (common/anontarget.h: blank, image.<name>, multi, ro.<name>), split into
  *    Text Responses of at most the initiator's MaxRecvDataSegmentLength, continued
  *    with F=0 and a Target Transfer Tag that the initiator echoes in an empty Text
  *    Request to get the next part;
@@ -43,6 +44,7 @@
 
 struct discovery_cfg {
 	const char *images_dir;   /* catalog directory, rescanned per SendTargets */
+	const char *multi_images; /* the multi target's images (anontarget.h; NULL = "") */
 	const char *public_addr;  /* "HOST:PORT" advertised in every TargetAddress */
 	uint32_t max_recv_dsl;    /* ours, bytes (512..16777215): data we accept per PDU */
 	uint16_t tsih;            /* TSIH for this session, non-zero */

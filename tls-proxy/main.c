@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anontarget.h"
 #include "catalog.h"
 #include "cfs.h"
 #include "settings.h"
@@ -454,7 +455,7 @@ static bool disk_room(const struct conn *c, const struct login_req *req)
 static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const struct login_req *req)
 {
-	const struct catalog_entry *e;
+	struct anontarget t;
 	struct catalog cat;
 	struct session *s = NULL;
 	char err[512] = "";
@@ -483,14 +484,14 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		reject(cio, p, LOGIN_TARGET_ERROR);
 		return;
 	}
-	e = catalog_find(&cat, req->target);
-	if (!e) {
+	r = anontarget_resolve(&cat, opts.multi_images, req->target, &t);
+	catalog_free(&cat);
+	if (r < 0) {
 		reject_unknown(c, cio, p, req);
-		catalog_free(&cat);
 		return;
 	}
-	if (!disk_room(c, req)) {
-		catalog_free(&cat);
+	/* A shared read-only export writes nothing: it is served below the reserve too. */
+	if (t.kind != ANONTARGET_SHARED_RO && !disk_room(c, req)) {
 		reject(cio, p, LOGIN_OUT_OF_RESOURCES);
 		return;
 	}
@@ -501,7 +502,6 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 	 * gets a new private session.
 	 */
 	if (req->tsih) {
-		catalog_free(&cat);
 		if (ratelog_allow(unknown_log, c->peer, "(TSIH)", mono_s()))
 			plog("login from %s (%s) to %s: refused: TSIH %u names an existing "
 			     "session; anonymous targets allow one connection per session "
@@ -510,8 +510,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		reject(cio, p, LOGIN_TOO_MANY_CONNECTIONS);
 		return;
 	}
-	r = session_acquire(mgr, req->initiator, e->iqn, c->peer, &s, err, sizeof(err));
-	catalog_free(&cat);
+	r = session_acquire(mgr, req->initiator, t.iqn, c->peer, &s, err, sizeof(err));
 	if (r < 0) {
 		plog("login from %s (%s) to %s: provisioning failed: %s", c->peer,
 		     req->initiator, req->target, err);
@@ -619,7 +618,7 @@ static void serve_stream(struct conn *c, struct pio *cio)
 		reject(cio, &p, st);
 	} else if (req.discovery) {
 		struct discovery_cfg dc = {
-			.images_dir = images_dir,
+			.images_dir = images_dir, .multi_images = opts.multi_images,
 			.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 			.max_recv_dsl = opts.max_pdu, .tsih = next_tsih(),
 			.statsn = random32(), .peer = c->peer,

@@ -2,6 +2,7 @@
  * options.c — the option table (see options.h).
  */
 #include "options.h"
+#include "anontarget.h"
 #include "settings.h"
 #include "fsspace.h"
 #include "optable.h"
@@ -25,6 +26,10 @@ static const struct optable_opt table[] = {
 	  "LIO's loopback network portal that normal sessions are relayed to", false },
 	{ "images", NULL, OPTABLE_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
 	  "catalog: *.img and *.iso files, recursively", false },
+	{ "multi-images", NULL, OPTABLE_STR, F(multi_images), "", "NAME,NAME", 0, 0,
+	  "the two catalog images (blank or image names) behind the multi target's LUN 0 and "
+	  "LUN 1; empty = the first two images of the catalog (give scsipub-cfgd the same, "
+	  "e.g. in [common])", false },
 	{ "state", NULL, OPTABLE_PATH, F(state), "/var/lib/scsipub", "DIR", 0, 0,
 	  "state directory; session overlays live in DIR/overlays", false },
 	{ "configfs", NULL, OPTABLE_PATH, F(configfs), "/sys/kernel/config/target", "DIR", 0, 0,
@@ -112,6 +117,9 @@ int options_parse(int argc, char **argv, struct portal_options *po, char *err, s
 		options_usage(stdout);
 		return 0;
 	}
+	r = anontarget_multi_check(po->multi_images, err, errlen);
+	if (r < 0)
+		return r;
 	if (!po->public_addr[0]) {
 		r = options_split_hostport(po->listen, host, sizeof(host), &port);
 		if (r < 0 || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))

@@ -19,6 +19,8 @@ struct portal_options {
 	char public_addr[OPTIONS_ADDR_MAX]; /* HOST:PORT advertised by SendTargets */
 	char lio[OPTIONS_ADDR_MAX];         /* LIO's loopback portal ADDR:PORT */
 	char images[PATH_MAX];              /* catalog directory */
+	char multi_images[OPTIONS_ADDR_MAX]; /* the multi target's images (anontarget.h),
+					       "" = the first two catalog images */
 	char state[PATH_MAX];               /* state directory (overlays/) */
 	char configfs[PATH_MAX];            /* LIO configfs root */
 	uint64_t disk_reserve;              /* bytes kept available on <state>/overlays'

@@ -1,8 +1,10 @@
 /*
- * session.h — the portal's side of the private disk behind each anonymous
- * connection. Every Normal-session connection to an anonymous target (blank,
- * image.<name>) gets its own copy-on-write disk and its own initiator identity for LIO
- * (the isolation rule: configfs-manager/anon.h). The portal does not make LIO objects:
+ * session.h — the portal's side of the LIO objects behind each anonymous
+ * connection. Every Normal-session connection to an anonymous target
+ * (common/anontarget.h) gets its own initiator identity for LIO and its own
+ * copy-on-write disks (blank, image.<name>: one; multi: two), or for ro.<name> its own
+ * write-protected view of the image's one shared export (the isolation rule and the
+ * shared exports: configfs-manager/anon.h). The portal does not make LIO objects:
  * it runs unprivileged and asks scsipub-cfgd, the configfs manager, over its Unix
  * socket (configfs-manager/cfgd_client.h). Each session has its own socket connection
  * to the daemon, so the disk lives exactly as long as the iSCSI connection, and a

@@ -19,7 +19,8 @@
 #   SCSIPUB_PORTAL_ARGS   extra scsipub-portal options (after the hardening ones, so
 #                         they override them); the anonymous-session policy options
 #                         among them (--keep-overlays, --anon-write-limit, and
-#                         --nopin-interval/--nopin-timeout too) go to scsipub-cfgd
+#                         --nopin-interval/--nopin-timeout and --multi-images too) go to
+#                         scsipub-cfgd
 #   SCSIPUB_USER          user the portal runs as (created as a system user if
 #                         missing; its group may use scsipub-cfgd's socket); empty =
 #                         the portal stays root                          (scsipub)
@@ -131,6 +132,8 @@ split_args() {
       --anon-write-limit=*|--write-limit=*) CFGD_EXTRA+=("$1") ;;
       --nopin-interval|--nopin-timeout) CFGD_EXTRA+=("$1" "$2"); PORTAL_EXTRA+=("$1" "$2"); shift ;;
       --nopin-interval=*|--nopin-timeout=*) CFGD_EXTRA+=("$1"); PORTAL_EXTRA+=("$1") ;;
+      --multi-images) CFGD_EXTRA+=("$1" "$2"); PORTAL_EXTRA+=("$1" "$2"); shift ;;
+      --multi-images=*) CFGD_EXTRA+=("$1"); PORTAL_EXTRA+=("$1") ;;
       *) PORTAL_EXTRA+=("$1") ;;
     esac
     shift

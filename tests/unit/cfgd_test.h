@@ -18,6 +18,9 @@
 #include "cfgd_server.h"
 #include "cfs.h"
 
+/* The daemon's --multi-images for the next daemon_start_at (NULL = default). */
+static const char *cfgd_test_multi_images;
+
 struct daemon {
 	struct cfs *c;
 	struct cfgd_server *srv;
@@ -54,6 +57,7 @@ static void daemon_start_at(struct daemon *d, const char *sock, const char *root
 	memset(&sc, 0, sizeof(sc));
 	sc.cfs = d->c;
 	sc.images_dir = images;
+	sc.multi_images = cfgd_test_multi_images;
 	sc.private_dir = private_dir;
 	sc.anon.state_dir = state_dir;
 	sc.anon.lio_portal = "127.0.0.1:3262";

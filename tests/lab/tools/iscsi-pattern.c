@@ -11,6 +11,9 @@
  *            NAME:sync                     SYNCHRONIZE CACHE(10) of the whole LU
  *            NAME:cap:BYTES                READ CAPACITY(16) must report BYTES
  *            NAME:sense:w:LBA:KEY:ASC:ASCQ WRITE(16) one block, expect that sense
+ *            NAME:sense:w10:LBA:KEY:ASC:ASCQ  WRITE(10) one block, expect that sense,
+ *                                          checked in the raw sense bytes (fixed or
+ *                                          descriptor format, SPC-4 §4.5), printed
  *            NAME:lun:N                    address LUN N from now on (same session);
  *                                          TEST UNIT READY clears its pending UAs
  *            NAME:luns:N                   REPORT LUNS must list exactly N LUNs
@@ -279,23 +282,44 @@ static int step(const char *spec)
 		}
 		return 0;
 	}
-	if (strcmp(op, "sense") == 0 && a[0] && strcmp(a[0], "w") == 0 && a[4]) {
+	if (strcmp(op, "sense") == 0 && a[0] && (!strcmp(a[0], "w") || !strcmp(a[0], "w10")) &&
+	    a[4]) {
+		int w10 = strcmp(a[0], "w10") == 0;
+		const char *cmd = w10 ? "WRITE(10)" : "WRITE(16)";
 		uint64_t lba = strtoull(a[1], NULL, 0);
 		unsigned key = strtoul(a[2], NULL, 0), asc = strtoul(a[3], NULL, 0),
 			 ascq = strtoul(a[4], NULL, 0);
 		uint8_t data[BLOCK];
 		fill(data, lba, 1, 99);
-		struct scsi_task *t = iscsi_write16_sync(c->iscsi, c->lun, lba, data, BLOCK, BLOCK,
-							 0, 0, 0, 0, 0);
+		struct scsi_task *t = w10 ? iscsi_write10_sync(c->iscsi, c->lun, (uint32_t)lba, data,
+							       BLOCK, BLOCK, 0, 0, 0, 0, 0)
+					  : iscsi_write16_sync(c->iscsi, c->lun, lba, data, BLOCK,
+							       BLOCK, 0, 0, 0, 0, 0);
 		if (!t) {
-			fprintf(stderr, "%s: WRITE(16): transport error\n", c->name);
+			fprintf(stderr, "%s: %s: transport error\n", c->name, cmd);
 			return -1;
 		}
 		int ok = t->status == SCSI_STATUS_CHECK_CONDITION && (unsigned)t->sense.key == key &&
 			 (unsigned)t->sense.ascq == ((asc << 8) | ascq);
+		if (w10 && t->status == SCSI_STATUS_CHECK_CONDITION) {
+			/* The data segment: SenseLength (2 bytes), then the sense data. */
+			const uint8_t *sb = t->datain.size > 2 ? t->datain.data + 2 : NULL;
+			int n = sb ? (int)t->datain.size - 2 : 0, rk = -1, ra = -1, rq = -1;
+
+			printf("%s: %s at %llu: sense bytes", c->name, cmd, (unsigned long long)lba);
+			for (int i = 0; i < n && i < 18; i++)
+				printf(" %02x", sb[i]);
+			printf("\n");
+			if (n >= 14 && ((sb[0] & 0x7f) == 0x70 || (sb[0] & 0x7f) == 0x71)) {
+				rk = sb[2] & 0x0f, ra = sb[12], rq = sb[13];
+			} else if (n >= 4 && ((sb[0] & 0x7f) == 0x72 || (sb[0] & 0x7f) == 0x73)) {
+				rk = sb[1] & 0x0f, ra = sb[2], rq = sb[3];
+			}
+			ok = ok && rk == (int)key && ra == (int)asc && rq == (int)ascq;
+		}
 		if (!ok)
-			fprintf(stderr, "%s: WRITE(16) at %llu: status 0x%02x sense %x/%02x/%02x, expected %x/%02x/%02x\n",
-				c->name, (unsigned long long)lba, t->status, t->sense.key,
+			fprintf(stderr, "%s: %s at %llu: status 0x%02x sense %x/%02x/%02x, expected %x/%02x/%02x\n",
+				c->name, cmd, (unsigned long long)lba, t->status, t->sense.key,
 				t->sense.ascq >> 8, t->sense.ascq & 0xff, key, asc, ascq);
 		scsi_free_scsi_task(t);
 		return ok ? 0 : -1;

@@ -1,8 +1,11 @@
 /*
  * test_anon.c — unit tests for configfs-manager/anon.c: backstore name hashing
  * (stable, known SHA-256 prefix, distinct per pair), per-connection initiator names,
- * stale overlay cleanup, kept overlay files never handed out again, and rollback of a
- * failed provisioning, against a plain temporary configfs tree (cfs_force_plain).
+ * stale overlay cleanup, kept overlay files never handed out again, rollback of a
+ * failed provisioning, the two private LUNs of multi and the reference-counted shared
+ * read-only export of ro.<name> (one backstore for every session, write_protect on
+ * each session's mapped LUN, removed with the last session), against a plain
+ * temporary configfs tree (cfs_force_plain).
  * The whole path portal -> scsipub-cfgd -> configfs is tested in
  * tests/unit/tls-proxy/test_session.c.
  */
@@ -20,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anontarget.h"
 #include "catalog.h"
 #include "cfs.h"
 #include "anon.h"
@@ -98,11 +102,28 @@ static void test_anon_name(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* An anonymous target of kind k with n LUNs over e[0..n). */
+static struct anontarget target_of(const char *iqn, enum anontarget_kind k,
+				   const struct catalog_entry *e, unsigned n)
+{
+	struct anontarget t;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.iqn, sizeof(t.iqn), "%s", iqn);
+	t.kind = k;
+	for (unsigned i = 0; i < n; i++)
+		t.lun[i] = e[i];
+	t.n_luns = n;
+	return t;
+}
+
+static const struct catalog_entry blank_entry = { .iqn = CATALOG_BLANK_IQN, .path = "",
+						  .size_bytes = CATALOG_BLANK_SIZE };
+
 static void test_keep_overlays_never_reused(void **state)
 {
 	char root[128], state_dir[128], ovl[300], name[ANON_BACKSTORE_LEN + 1];
-	struct catalog_entry blank = { .iqn = CATALOG_BLANK_IQN, .path = "",
-				       .size_bytes = CATALOG_BLANK_SIZE };
+	struct anontarget blank = target_of(CATALOG_BLANK_IQN, ANONTARGET_PRIVATE, &blank_entry, 1);
 	struct anon_cfg sc;
 	struct anon_session s;
 	struct cfs *c;
@@ -111,24 +132,25 @@ static void test_keep_overlays_never_reused(void **state)
 	(void)state;
 	c = plain_tree("3", root, state_dir, &sc);
 	sc.keep_overlays = true;
-	assert_int_equal(anon_create(c, &sc, &blank, &s, err, sizeof(err)), 0);
+	assert_int_equal(anon_create(c, &sc, NULL, &blank, &s, err, sizeof(err)), 0);
 	snprintf(name, sizeof(name), "%s", s.backstore);
+	assert_string_equal(s.luns[0].backstore, name); /* the handle is LUN 0's backstore */
+	assert_int_equal(s.n_luns, 1);
 	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, name);
-	assert_string_equal(s.overlay, ovl);
 	touch(ovl);
-	anon_destroy(c, &sc, &s);
+	anon_destroy(c, &sc, NULL, &s);
 	assert_int_equal(access(ovl, F_OK), 0); /* kept (the crash test's option) */
 	/* The same client again: a new, empty disk; the kept file is not its. */
-	assert_int_equal(anon_create(c, &sc, &blank, &s, err, sizeof(err)), 0);
+	assert_int_equal(anon_create(c, &sc, NULL, &blank, &s, err, sizeof(err)), 0);
 	assert_string_not_equal(s.backstore, name);
-	anon_destroy(c, &sc, &s);
+	anon_destroy(c, &sc, NULL, &s);
 	cfs_close(c);
 }
 
 static void test_provision_failure_rolls_back(void **state)
 {
 	char root[128], state_dir[128], path[512];
-	struct catalog_entry bad = { .iqn = CATALOG_BLANK_IQN, .size_bytes = CATALOG_BLANK_SIZE };
+	struct anontarget bad = target_of(CATALOG_BLANK_IQN, ANONTARGET_PRIVATE, &blank_entry, 1);
 	struct anon_cfg sc;
 	struct anon_session s;
 	struct cfs *c;
@@ -137,13 +159,13 @@ static void test_provision_failure_rolls_back(void **state)
 	(void)state;
 	c = plain_tree("2", root, state_dir, &sc);
 	/* A base path that cannot go into a dev_config fails before configfs is touched. */
-	snprintf(bad.path, sizeof(bad.path), "/images/a;b.img");
-	assert_true(anon_create(c, &sc, &bad, &s, err, sizeof(err)) < 0);
+	snprintf(bad.lun[0].path, sizeof(bad.lun[0].path), "/images/a;b.img");
+	assert_true(anon_create(c, &sc, NULL, &bad, &s, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "dev_config"));
 	/* A portal configfs rejects fails after nothing of ours was left behind. */
 	sc.lio_portal = "not-an-address";
-	bad.path[0] = '\0';
-	assert_true(anon_create(c, &sc, &bad, &s, err, sizeof(err)) < 0);
+	bad.lun[0].path[0] = '\0';
+	assert_true(anon_create(c, &sc, NULL, &bad, &s, err, sizeof(err)) < 0);
 	assert_int_equal(cfs_backstore_path(c, "sp", path, sizeof(path)), -ENOENT);
 	{
 		unsigned removed = 99;
@@ -182,14 +204,170 @@ static void test_sweep_acls(void **state)
 	mkacl(root, CATALOG_BLANK_IQN, ANON_PREFIX "00112233445566778899aabbccddeeff");
 	mkacl(root, img, ANON_PREFIX "ffeeddccbbaa99887766554433221100");
 	mkacl(root, CATALOG_BLANK_IQN, "iqn.2099-01.operator:keep");
+	assert_int_equal(cfs_target_ensure(c, ANONTARGET_MULTI_IQN, "127.0.0.1:3262"), 0);
+	assert_int_equal(cfs_target_ensure_ro(c, ANONTARGET_RO_PREFIX "x", "127.0.0.1:3262"), 0);
+	mkacl(root, ANONTARGET_MULTI_IQN, ANON_PREFIX "0123456789abcdef0123456789abcdef");
+	mkacl(root, ANONTARGET_RO_PREFIX "x", ANON_PREFIX "0123456789abcdef0123456789abcdef");
 	mkacl(root, prov, ANON_PREFIX "00112233445566778899aabbccddeeff");
 	assert_int_equal(anon_sweep_acls(c, &removed), 0);
-	assert_int_equal(removed, 2);
+	assert_int_equal(removed, 4);
 	assert_true(exists("%s/configfs4/iscsi/%s/tpgt_1/acls/iqn.2099-01.operator:keep", CATALOG_BLANK_IQN, ""));
 	assert_true(exists("%s/configfs4/iscsi/%s/tpgt_1/acls/" ANON_PREFIX "00112233445566778899aabbccddeeff", prov, ""));
 	assert_false(exists("%s/configfs4/iscsi/%s/tpgt_1/acls/" ANON_PREFIX "00112233445566778899aabbccddeeff", CATALOG_BLANK_IQN, ""));
 	assert_int_equal(anon_sweep_acls(c, &removed), 0);
 	assert_int_equal(removed, 0);
+	cfs_close(c);
+}
+
+/* The first line of file fmt (printf with tmp, a, b) into buf, or "" when unreadable. */
+static void slurp_line(char *buf, size_t len, const char *fmt, const char *a, const char *b)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), fmt, tmp, a, b);
+	buf[0] = '\0';
+	f = fopen(p, "r");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* multi: two private LUNs per session, mapped as LUN 0 and LUN 1; no two sessions
+ * share a backstore; teardown removes all of them with their files. */
+static void test_multi_two_private_luns(void **state)
+{
+	char root[128], state_dir[128], path[512], err[512] = "";
+	struct catalog_entry e[2] = { blank_entry, blank_entry };
+	struct anontarget t;
+	struct anon_cfg sc;
+	struct anon_session a, b;
+	struct cfs *c;
+
+	(void)state;
+	c = plain_tree("5", root, state_dir, &sc);
+	e[1].size_bytes = 1048576;
+	t = target_of(ANONTARGET_MULTI_IQN, ANONTARGET_MULTI, e, 2);
+	assert_int_equal(anon_create(c, &sc, NULL, &t, &a, err, sizeof(err)), 0);
+	assert_int_equal(anon_create(c, &sc, NULL, &t, &b, err, sizeof(err)), 0);
+	assert_int_equal(a.n_luns, 2);
+	assert_int_equal(a.kind, ANONTARGET_MULTI);
+	assert_string_equal(a.luns[0].backstore, a.backstore);
+	assert_string_not_equal(a.luns[0].backstore, a.luns[1].backstore);
+	assert_string_not_equal(a.luns[0].backstore, b.luns[0].backstore);
+	assert_string_not_equal(a.luns[1].backstore, b.luns[1].backstore);
+	assert_int_equal(a.luns[1].size_bytes, 1048576);
+	for (unsigned i = 0; i < 2; i++) {
+		char m[16];
+
+		assert_int_equal(cfs_backstore_path(c, a.luns[i].backstore, path, sizeof(path)), 0);
+		assert_int_equal(cfs_backstore_path(c, b.luns[i].backstore, path, sizeof(path)), 0);
+		snprintf(m, sizeof(m), "lun_%u", i);
+		assert_true(exists("%s/configfs5/iscsi/" ANONTARGET_MULTI_IQN "/tpgt_1/acls/%s/%s",
+				   a.initiator, m));
+	}
+	/* Four distinct TPG LUNs: a and b never see each other's disks. */
+	assert_true(a.luns[0].lun != b.luns[0].lun && a.luns[1].lun != b.luns[1].lun &&
+		    a.luns[0].lun != a.luns[1].lun && b.luns[0].lun != b.luns[1].lun);
+	anon_destroy(c, &sc, NULL, &a);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(cfs_backstore_path(c, a.luns[i].backstore, path, sizeof(path)),
+				 -ENOENT);
+		assert_false(exists("%s/state5/overlays/%s.ovl%s", a.luns[i].backstore, ""));
+		assert_int_equal(cfs_backstore_path(c, b.luns[i].backstore, path, sizeof(path)), 0);
+	}
+	assert_false(exists("%s/configfs5/iscsi/" ANONTARGET_MULTI_IQN "/tpgt_1/acls/%s%s",
+			    a.initiator, ""));
+	anon_destroy(c, &sc, NULL, &b);
+	{
+		unsigned removed = 99;
+
+		assert_int_equal(cfs_sweep(c, ANON_BACKSTORE_PREFIX, &removed), 0);
+		assert_int_equal(removed, 0);
+	}
+	cfs_close(c);
+}
+
+/* ro.<name>: one backstore and TPG LUN shared by every session, each session its own
+ * ACL whose LUN 0 is write-protected; counted; the last session removes the export. */
+static void test_shared_ro_export(void **state)
+{
+	const char *iqn = ANONTARGET_RO_PREFIX "deb";
+	char root[128], state_dir[128], path[512], buf[1024], err[512] = "";
+	struct catalog_entry img = { .iqn = CATALOG_IMAGE_PREFIX "deb", .path = "/srv/deb.img",
+				     .size_bytes = 4194304 };
+	struct anontarget t = target_of(iqn, ANONTARGET_SHARED_RO, &img, 1);
+	struct anon_exports *ex = anon_exports_new();
+	struct anon_session s[3];
+	struct anon_cfg sc;
+	struct cfs *c;
+
+	(void)state;
+	assert_non_null(ex);
+	c = plain_tree("6", root, state_dir, &sc);
+	sc.write_limit = 1048576;
+	sc.keep_overlays = true; /* never applies to the shared export's empty files */
+	/* Without a table a shared export cannot be counted: refused. */
+	assert_int_equal(anon_create(c, &sc, NULL, &t, &s[0], err, sizeof(err)), -EINVAL);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(anon_create(c, &sc, ex, &t, &s[i], err, sizeof(err)), 0);
+		assert_int_equal(anon_exports_sessions(ex, iqn), (unsigned)i + 1);
+		assert_int_equal(s[i].n_luns, 1);
+		assert_int_equal(s[i].kind, ANONTARGET_SHARED_RO);
+		assert_memory_equal(s[i].luns[0].backstore, ANON_SHARED_PREFIX,
+				    strlen(ANON_SHARED_PREFIX));
+		assert_int_equal(strlen(s[i].luns[0].backstore), ANON_SHARED_LEN);
+		assert_string_equal(s[i].luns[0].backstore, s[0].luns[0].backstore);
+		assert_int_equal(s[i].luns[0].lun, s[0].luns[0].lun);
+		/* The handle is per session, never the shared backstore. */
+		assert_string_not_equal(s[i].backstore, s[i].luns[0].backstore);
+		slurp_line(buf, sizeof(buf), "%s/configfs6/iscsi/%s/tpgt_1/acls/%s/lun_0/write_protect",
+			   iqn, s[i].initiator);
+		assert_string_equal(buf, "1");
+	}
+	assert_string_not_equal(s[0].backstore, s[1].backstore);
+	assert_string_not_equal(s[0].initiator, s[1].initiator);
+	/* Every mapped LUN of the target is born read-only. */
+	slurp_line(buf, sizeof(buf), "%s/configfs6/iscsi/%s/tpgt_1/attrib/prod_mode_write_protect%s",
+		   iqn, "");
+	assert_string_equal(buf, "1");
+	/* One backstore, one TPG LUN; the handler refuses writes too (limit 1 byte). */
+	assert_int_equal(cfs_backstore_path(c, s[0].luns[0].backstore, path, sizeof(path)), 0);
+	{
+		char ctl[600];
+
+		snprintf(ctl, sizeof(ctl), "%s/control", path);
+		slurp_line(buf, sizeof(buf), "%s%s", ctl + strlen(tmp), "");
+		assert_non_null(strstr(buf, "base=/srv/deb.img"));
+		assert_non_null(strstr(buf, "limit=1"));
+		assert_null(strstr(buf, "limit=1048576"));
+	}
+	assert_true(exists("%s/configfs6/iscsi/%s/tpgt_1/lun/lun_0%s", iqn, ""));
+	assert_false(exists("%s/configfs6/iscsi/%s/tpgt_1/lun/lun_1%s", iqn, ""));
+	/* A session's end removes its ACL only. */
+	anon_destroy(c, &sc, ex, &s[1]);
+	assert_int_equal(anon_exports_sessions(ex, iqn), 2);
+	assert_false(exists("%s/configfs6/iscsi/%s/tpgt_1/acls/%s", iqn, s[1].initiator));
+	assert_true(exists("%s/configfs6/iscsi/%s/tpgt_1/acls/%s", iqn, s[0].initiator));
+	assert_int_equal(cfs_backstore_path(c, s[0].luns[0].backstore, path, sizeof(path)), 0);
+	anon_destroy(c, &sc, ex, &s[0]);
+	anon_destroy(c, &sc, ex, &s[2]);
+	/* The last one removes the export: backstore, TPG LUN and files. */
+	assert_int_equal(anon_exports_sessions(ex, iqn), 0);
+	assert_int_equal(cfs_backstore_path(c, s[0].luns[0].backstore, path, sizeof(path)),
+			 -ENOENT);
+	assert_false(exists("%s/configfs6/iscsi/%s/tpgt_1/lun/lun_0%s", iqn, ""));
+	assert_false(exists("%s/state6/overlays/%s.ovl%s", s[0].luns[0].backstore, ""));
+	assert_false(exists("%s/state6/overlays/%s.bitmap%s", s[0].luns[0].backstore, ""));
+	/* And the next first session makes it again. */
+	assert_int_equal(anon_create(c, &sc, ex, &t, &s[0], err, sizeof(err)), 0);
+	assert_int_equal(anon_exports_sessions(ex, iqn), 1);
+	anon_destroy(c, &sc, ex, &s[0]);
+	assert_int_equal(anon_exports_sessions(ex, iqn), 0);
+	anon_exports_free(ex);
 	cfs_close(c);
 }
 
@@ -202,6 +380,8 @@ int main(void)
 		cmocka_unit_test(test_keep_overlays_never_reused),
 		cmocka_unit_test(test_provision_failure_rolls_back),
 		cmocka_unit_test(test_sweep_acls),
+		cmocka_unit_test(test_multi_two_private_luns),
+		cmocka_unit_test(test_shared_ro_export),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -34,6 +34,10 @@ static void test_ops_round_trip(void **state)
 		"{\"v\":1,\"op\":\"list\"}",
 		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:blank\","
 		"\"client\":\"iqn.X:Y\",\"peer\":\"[::1]:3260\"}",
+		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:multi\","
+		"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
+		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:ro.deb-12\","
+		"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
 		"{\"v\":1,\"op\":\"anon_destroy\",\"backstore\":\"sp0123456789abcdef\"}",
 		"{\"v\":1,\"op\":\"acl_sweep\",\"target\":\"iqn.2025-01.pub.scsipub:s.a\","
 		"\"initiator\":\"iqn.A:B\"}",

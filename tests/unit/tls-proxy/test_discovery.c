@@ -182,7 +182,8 @@ static void test_full_session(void **state)
 	assert_string_equal(tk_get(&l, "MaxRecvDataSegmentLength"), "65536");
 	tk_free(&l);
 
-	/* SendTargets=All: blank and both images, all at the public address. */
+	/* SendTargets=All: blank, both images, multi (the two images: the default) and each
+	 * image's read-only export, all at the public address. */
 	assert_int_equal(r[2].bhs[0], 0x24);
 	assert_int_equal(r[2].bhs[1], 0x80);
 	assert_int_equal(pdu_get32(r[2].bhs + 16), 2);
@@ -193,7 +194,10 @@ static void test_full_session(void **state)
 		static const char want[] =
 			"TargetName=iqn.2025-01.pub.scsipub:blank\0TargetAddress=" PUBLIC ",1\0"
 			"TargetName=iqn.2025-01.pub.scsipub:image.debian\0TargetAddress=" PUBLIC ",1\0"
-			"TargetName=iqn.2025-01.pub.scsipub:image.sub.disk\0TargetAddress=" PUBLIC ",1\0";
+			"TargetName=iqn.2025-01.pub.scsipub:image.sub.disk\0TargetAddress=" PUBLIC ",1\0"
+			"TargetName=iqn.2025-01.pub.scsipub:multi\0TargetAddress=" PUBLIC ",1\0"
+			"TargetName=iqn.2025-01.pub.scsipub:ro.debian\0TargetAddress=" PUBLIC ",1\0"
+			"TargetName=iqn.2025-01.pub.scsipub:ro.sub.disk\0TargetAddress=" PUBLIC ",1\0";
 		assert_int_equal(r[2].dlen, sizeof(want) - 1);
 		assert_memory_equal(r[2].data, want, sizeof(want) - 1);
 	}
@@ -356,7 +360,7 @@ static void test_continuation(void **state)
 		for (size_t pos = 0; pos < c->text_len; pos += strlen(c->text + pos) + 1)
 			if (!strncmp(c->text + pos, "TargetName=", 11))
 				names++;
-		assert_int_equal(names, 1 + 2 + 20);
+		assert_int_equal(names, 1 + 22 + 1 + 22); /* blank, images, multi, ro.* */
 		assert_non_null(memmem(c->text, c->text_len,
 				       "TargetName=iqn.2025-01.pub.scsipub:image.many-19\0"
 				       "TargetAddress=" PUBLIC ",1", 49 + 14 + sizeof(PUBLIC) + 1));

@@ -6,7 +6,11 @@
  * and an ACL for a fresh per-connection name with LUN 0 appear; a second connection
  * with the same InitiatorName gets a session of its own; release removes the objects
  * and the overlay files; a client connection that ends without releasing (a portal
- * that died) leaves nothing behind; an unknown target is refused with ENOENT.
+ * that died) leaves nothing behind; an unknown target is refused with ENOENT. The new
+ * kinds through the same path: multi gets two private LUNs per connection from the
+ * daemon's --multi-images; ro.<name> sessions share one write-protected backstore
+ * that exists exactly while a session does; both are refused while their images are
+ * missing from the daemon's catalog.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +29,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "anontarget.h"
 #include "catalog.h"
 #include "cfgd_client.h"
 #include "cfgd_server.h"
@@ -213,10 +218,128 @@ static void test_provision_and_teardown(void **state)
 	daemon_stop(&d);
 }
 
+/* The entries of <root>/iscsi/<target>/tpgt_1/<sub> (not '.'-names). */
+static int count_dir(const char *root, const char *target, const char *sub)
+{
+	char p[512];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/%s", root, target, sub);
+	d = opendir(p);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+struct bs_count {
+	const char *prefix;
+	int n;
+};
+
+static int bs_cb(const char *name, void *arg)
+{
+	struct bs_count *b = arg;
+
+	b->n += !strncmp(name, b->prefix, strlen(b->prefix));
+	return 0;
+}
+
+/* Backstores named prefix* in configfs. */
+static int count_backstores(struct cfs *c, const char *prefix)
+{
+	struct bs_count b = { prefix, 0 };
+
+	assert_int_equal(cfs_list_backstores(c, bs_cb, &b), 0);
+	return b.n;
+}
+
+static void test_multi_and_ro(void **state)
+{
+	const char *ini = "iqn.2025-01.test:client", *ro = ANONTARGET_RO_PREFIX "disk";
+	char root[128], state_dir[128], images[128], img[256], err[512] = "";
+	char wp[512], acl1[CFGD_NAME_MAX + 1];
+	struct session_cfg sc = { 0 };
+	struct session_mgr *m;
+	struct session *a, *b;
+	struct daemon d;
+	FILE *f;
+
+	(void)state;
+	cfgd_test_multi_images = "disk,blank";
+	daemon_start(&d, "m", root, state_dir, 1048576);
+	cfgd_test_multi_images = NULL;
+	sc.cfgd_socket = d.sock;
+	m = session_mgr_new(&sc);
+	assert_non_null(m);
+	/* No image "disk" yet: neither multi nor ro.disk exists. */
+	assert_int_equal(session_acquire(m, ini, ANONTARGET_MULTI_IQN, "p", &a, err, sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(session_acquire(m, ini, ro, "p", &a, err, sizeof(err)), -ENOENT);
+	snprintf(images, sizeof(images), "%s/imagesm", tmp);
+	snprintf(img, sizeof(img), "%s/disk.img", images);
+	f = fopen(img, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs("data", f) >= 0, 1);
+	fclose(f);
+
+	/* multi: two private LUNs per connection, LUN 0 over disk, LUN 1 blank. */
+	assert_int_equal(session_acquire(m, ini, ANONTARGET_MULTI_IQN, "p", &a, err, sizeof(err)), 0);
+	assert_int_equal(session_acquire(m, ini, ANONTARGET_MULTI_IQN, "p", &b, err, sizeof(err)), 0);
+	assert_int_equal(count_dir(root, ANONTARGET_MULTI_IQN, "lun"), 4);
+	assert_int_equal(count_dir(root, ANONTARGET_MULTI_IQN, "acls"), 2);
+	assert_true(exists("%s/configfsm/iscsi/" ANONTARGET_MULTI_IQN "/tpgt_1/acls/%s/lun_1%s",
+			   session_lio_initiator(a), ""));
+	assert_int_equal(count_backstores(d.c, ANON_BACKSTORE_PREFIX), 4);
+	session_release(m, a, "p");
+	session_release(m, b, "p");
+	assert_int_equal(count_dir(root, ANONTARGET_MULTI_IQN, "lun"), 0);
+	assert_int_equal(count_backstores(d.c, ANON_BACKSTORE_PREFIX), 0);
+
+	/* ro.disk: two connections, one shared backstore, each its own write-protected
+	 * ACL; the backstore goes with the last session. */
+	assert_int_equal(session_acquire(m, ini, ro, "p", &a, err, sizeof(err)), 0);
+	assert_int_equal(session_acquire(m, ini, ro, "p", &b, err, sizeof(err)), 0);
+	assert_string_not_equal(session_backstore(a), session_backstore(b));
+	assert_int_equal(count_backstores(d.c, ANON_SHARED_PREFIX), 1);
+	assert_int_equal(count_backstores(d.c, ANON_BACKSTORE_PREFIX), 1);
+	assert_int_equal(count_dir(root, ro, "lun"), 1);
+	assert_int_equal(count_dir(root, ro, "acls"), 2);
+	snprintf(wp, sizeof(wp), "%s/iscsi/%s/tpgt_1/acls/%s/lun_0/write_protect", root, ro,
+		 session_lio_initiator(b));
+	{
+		char v[8] = "";
+
+		f = fopen(wp, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(v, sizeof(v), f));
+		fclose(f);
+		assert_int_equal(v[0], '1');
+	}
+	snprintf(acl1, sizeof(acl1), "%s", session_lio_initiator(a));
+	session_release(m, a, "p");
+	assert_false(exists("%s/configfsm/iscsi/%s/tpgt_1/acls/%s", ro, acl1));
+	assert_int_equal(count_backstores(d.c, ANON_SHARED_PREFIX), 1);
+	session_release(m, b, "p");
+	assert_int_equal(count_backstores(d.c, ANON_BACKSTORE_PREFIX), 0);
+	assert_int_equal(count_dir(root, ro, "lun"), 0);
+	assert_int_equal(count_dir(root, ro, "acls"), 0);
+	/* ro of blank is no target. */
+	assert_int_equal(session_acquire(m, ini, ANONTARGET_RO_PREFIX "blank", "p", &a, err,
+					 sizeof(err)), -ENOENT);
+	session_mgr_free(m);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_provision_and_teardown),
+		cmocka_unit_test(test_multi_and_ro),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,193 @@
+/*
+ * anontarget.c — anonymous target names and their LUNs (see anontarget.h).
+ */
+#include "anontarget.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "reason.h"
+
+#define IMAGE_WORD "image."
+#define BLANK_WORD "blank"
+#define MULTI_WORD "multi"   /* ANONTARGET_MULTI_IQN without the prefix */
+#define RO_WORD "ro."        /* ANONTARGET_RO_PREFIX without the prefix */
+
+enum anontarget_kind anontarget_kind(const char *iqn)
+{
+	size_t n = strlen(CATALOG_IQN_PREFIX);
+
+	if (!iqn || strncmp(iqn, CATALOG_IQN_PREFIX, n))
+		return ANONTARGET_NONE;
+	iqn += n;
+	if (!strcmp(iqn, BLANK_WORD) ||
+	    (!strncmp(iqn, IMAGE_WORD, strlen(IMAGE_WORD)) && iqn[strlen(IMAGE_WORD)]))
+		return ANONTARGET_PRIVATE;
+	if (!strcmp(iqn, MULTI_WORD))
+		return ANONTARGET_MULTI;
+	if (!strncmp(iqn, RO_WORD, strlen(RO_WORD)) && iqn[strlen(RO_WORD)])
+		return ANONTARGET_SHARED_RO;
+	return ANONTARGET_NONE;
+}
+
+const char *anontarget_kind_name(enum anontarget_kind k)
+{
+	switch (k) {
+	case ANONTARGET_PRIVATE:
+		return "private";
+	case ANONTARGET_MULTI:
+		return "multi";
+	case ANONTARGET_SHARED_RO:
+		return "ro";
+	case ANONTARGET_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* Split "A,B" into the two names (CATALOG_IQN_MAX + 1 bytes each). */
+static int split_multi(const char *s, char names[ANONTARGET_MULTI_LUNS][CATALOG_IQN_MAX + 1],
+		       char *err, size_t errlen)
+{
+	const char *p = s;
+
+	for (unsigned i = 0; i < ANONTARGET_MULTI_LUNS; i++) {
+		size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789.-");
+
+		if (!n || n > CATALOG_IQN_MAX - strlen(CATALOG_IMAGE_PREFIX))
+			return reason_fail(err, errlen, -EINVAL, "multi-images '%s': expected two "
+					   "catalog names (blank or an image name of [a-z0-9.-]) "
+					   "separated by a comma", s);
+		memcpy(names[i], p, n);
+		names[i][n] = '\0';
+		p += n;
+		if (i + 1 < ANONTARGET_MULTI_LUNS && *p++ != ',')
+			return reason_fail(err, errlen, -EINVAL, "multi-images '%s': expected "
+					   "NAME,NAME", s);
+	}
+	if (*p)
+		return reason_fail(err, errlen, -EINVAL, "multi-images '%s': expected NAME,NAME "
+				   "(two names)", s);
+	return 0;
+}
+
+int anontarget_multi_check(const char *multi_images, char *err, size_t errlen)
+{
+	char names[ANONTARGET_MULTI_LUNS][CATALOG_IQN_MAX + 1];
+
+	if (!multi_images || !multi_images[0])
+		return 0;
+	return split_multi(multi_images, names, err, errlen);
+}
+
+/* The catalog entry of a multi-images name ("blank" or an image name), or NULL. */
+static const struct catalog_entry *find_name(const struct catalog *cat, const char *name)
+{
+	char iqn[CATALOG_IQN_MAX + 16];
+
+	if (!strcmp(name, BLANK_WORD))
+		return catalog_find(cat, CATALOG_BLANK_IQN);
+	if ((size_t)snprintf(iqn, sizeof(iqn), "%s%s", CATALOG_IMAGE_PREFIX, name) >= sizeof(iqn))
+		return NULL;
+	return catalog_find(cat, iqn);
+}
+
+/* multi's LUNs into out->lun. 0, -ENOENT, -EINVAL. */
+static int resolve_multi(const struct catalog *cat, const char *multi, struct anontarget *out)
+{
+	char names[ANONTARGET_MULTI_LUNS][CATALOG_IQN_MAX + 1], err[256];
+	int r;
+
+	if (!multi || !multi[0]) {
+		/* The default: the first images of the catalog (v[0] is blank). */
+		if (cat->n < 1 + ANONTARGET_MULTI_LUNS)
+			return -ENOENT;
+		for (unsigned i = 0; i < ANONTARGET_MULTI_LUNS; i++)
+			out->lun[i] = cat->v[1 + i];
+		out->n_luns = ANONTARGET_MULTI_LUNS;
+		return 0;
+	}
+	r = split_multi(multi, names, err, sizeof(err));
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < ANONTARGET_MULTI_LUNS; i++) {
+		const struct catalog_entry *e = find_name(cat, names[i]);
+
+		if (!e)
+			return -ENOENT;
+		out->lun[i] = *e;
+	}
+	out->n_luns = ANONTARGET_MULTI_LUNS;
+	return 0;
+}
+
+int anontarget_resolve(const struct catalog *cat, const char *multi_images, const char *iqn,
+		       struct anontarget *out)
+{
+	const struct catalog_entry *e;
+	char img[CATALOG_IQN_MAX + 16];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = anontarget_kind(iqn);
+	if (out->kind == ANONTARGET_NONE || strlen(iqn) > CATALOG_IQN_MAX)
+		return -ENOENT;
+	snprintf(out->iqn, sizeof(out->iqn), "%s", iqn);
+	switch (out->kind) {
+	case ANONTARGET_PRIVATE:
+		e = catalog_find(cat, iqn);
+		if (!e)
+			return -ENOENT;
+		out->lun[0] = *e;
+		out->n_luns = 1;
+		return 0;
+	case ANONTARGET_MULTI:
+		r = resolve_multi(cat, multi_images, out);
+		if (r < 0)
+			out->n_luns = 0;
+		return r;
+	case ANONTARGET_SHARED_RO:
+		/* ro.<name> exports image.<name>; never blank (nothing to share). */
+		snprintf(img, sizeof(img), "%s%s", CATALOG_IMAGE_PREFIX,
+			 iqn + strlen(ANONTARGET_RO_PREFIX));
+		e = catalog_find(cat, img);
+		if (!e)
+			return -ENOENT;
+		out->lun[0] = *e;
+		out->n_luns = 1;
+		return 0;
+	case ANONTARGET_NONE:
+		break;
+	}
+	return -ENOENT;
+}
+
+int anontarget_each(const struct catalog *cat, const char *multi_images, anontarget_fn fn,
+		    void *arg)
+{
+	struct anontarget t;
+	char iqn[CATALOG_IQN_MAX + 16];
+	size_t img = strlen(CATALOG_IMAGE_PREFIX);
+	int r;
+
+	for (size_t i = 0; i < cat->n; i++) {
+		r = fn(cat->v[i].iqn, arg);
+		if (r)
+			return r;
+	}
+	if (anontarget_resolve(cat, multi_images, ANONTARGET_MULTI_IQN, &t) == 0) {
+		r = fn(ANONTARGET_MULTI_IQN, arg);
+		if (r)
+			return r;
+	}
+	for (size_t i = 0; i < cat->n; i++) {
+		if (strncmp(cat->v[i].iqn, CATALOG_IMAGE_PREFIX, img))
+			continue;
+		snprintf(iqn, sizeof(iqn), "%s%s", ANONTARGET_RO_PREFIX, cat->v[i].iqn + img);
+		r = fn(iqn, arg);
+		if (r)
+			return r;
+	}
+	return 0;
+}
