@@ -453,57 +453,29 @@ int anon_clean_overlays(const char *state_dir)
 	return n;
 }
 
-/* Names collected by a cfs_list_* callback. */
-struct names {
-	char (*v)[CATALOG_IQN_MAX + 1];
-	size_t n, cap;
-	int err;
-};
-
-static int names_add(const char *name, void *arg)
-{
-	struct names *l = arg;
-
-	if (strlen(name) > CATALOG_IQN_MAX)
-		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		char (*v)[CATALOG_IQN_MAX + 1] = realloc(l->v, cap * sizeof(*v));
-
-		if (!v) {
-			l->err = -ENOMEM;
-			return 0;
-		}
-		l->v = v;
-		l->cap = cap;
-	}
-	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", name);
-	return 0;
-}
-
 static int anon_target_cb(const char *name, void *arg)
 {
 	/* blank, image.<name>, multi, ro.<name> (s.<id> are provisioned) */
 	if (anontarget_kind(name) != ANONTARGET_NONE)
-		return names_add(name, arg);
+		return cfs_names_collect(name, arg);
 	return 0;
 }
 
 int anon_sweep_acls(struct cfs *c, unsigned *removed)
 {
-	struct names t = { 0 };
+	struct cfs_names t = { 0 };
 	int first = 0, r;
 
 	*removed = 0;
 	r = cfs_list_targets(c, anon_target_cb, &t);
 	if (r < 0 || t.err < 0) {
-		free(t.v);
+		cfs_names_free(&t);
 		return r < 0 ? r : t.err;
 	}
 	for (size_t i = 0; i < t.n; i++) {
-		struct names a = { 0 };
+		struct cfs_names a = { 0 };
 
-		r = cfs_list_acls(c, t.v[i], names_add, &a);
+		r = cfs_list_acls(c, t.v[i], cfs_names_collect, &a);
 		for (size_t j = 0; r == 0 && j < a.n; j++) {
 			if (strncmp(a.v[j], ANON_PREFIX, sizeof(ANON_PREFIX) - 1))
 				continue;
@@ -516,8 +488,8 @@ int anon_sweep_acls(struct cfs *c, unsigned *removed)
 		}
 		if (r < 0 && r != -ENOENT && !first)
 			first = r;
-		free(a.v);
+		cfs_names_free(&a);
 	}
-	free(t.v);
+	cfs_names_free(&t);
 	return first;
 }

@@ -411,30 +411,31 @@ static size_t prov_destroy_req(struct cfgd_server *s, struct cfgd_client *c,
 static size_t prov_list_req(struct cfgd_server *s, const struct cfgd_req *q, char *out,
 			    size_t outlen)
 {
-	char (*v)[PROV_ID_MAX + 1] = NULL, err[512] = "";
+	struct cfs_names ids = { 0 };
+	char err[512] = "";
 	json_object *o, *arr;
-	size_t n = 0, used = 64;
+	size_t used = 64;
 	bool truncated = false;
 	int r;
 
 	pthread_mutex_lock(&s->mu);
-	r = prov_session_ids(s->cfg.cfs, s->cfg.anon.state_dir, &v, &n, err, sizeof(err));
+	r = prov_session_ids(s->cfg.cfs, s->cfg.anon.state_dir, &ids, err, sizeof(err));
 	pthread_mutex_unlock(&s->mu);
 	if (r < 0)
 		return fail(r, err, out, outlen);
 	o = ok();
 	arr = json_object_new_array();
-	for (size_t i = 0; i < n; i++) {
-		if (q->after[0] && strcmp(v[i], q->after) <= 0)
+	for (size_t i = 0; i < ids.n; i++) {
+		if (q->after[0] && strcmp(ids.v[i], q->after) <= 0)
 			continue;
-		used += strlen(v[i]) + 3;
+		used += strlen(ids.v[i]) + 3;
 		if (used >= CFGD_MSG_MAX) {
 			truncated = true;
 			break;
 		}
-		json_object_array_add(arr, json_object_new_string(v[i]));
+		json_object_array_add(arr, json_object_new_string(ids.v[i]));
 	}
-	free(v);
+	cfs_names_free(&ids);
 	json_object_object_add(o, "ids", arr);
 	json_object_object_add(o, "truncated", json_object_new_boolean(truncated));
 	return emit(o, out, outlen);

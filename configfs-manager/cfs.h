@@ -16,6 +16,7 @@
 #ifndef SCSIPUB_CFS_H
 #define SCSIPUB_CFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,6 +147,26 @@ void cfs_force_plain(struct cfs *c);
 
 /* Every target IQN under iscsi/ (0 with no calls when the fabric dir is absent). */
 int cfs_list_targets(struct cfs *c, cfs_name_cb cb, void *arg);
+
+/*
+ * A list of names (configfs object names, session ids): what cfs_list_* walks found,
+ * for callers that act on them after the walk (removing objects while listing them is
+ * not safe). Zero-initialise it; free it with cfs_names_free. Entries are malloc'd
+ * NUL-terminated copies, in the order added.
+ */
+struct cfs_names {
+	char **v;
+	size_t n, cap;
+	int err;   /* -ENOMEM once an append failed */
+};
+/* Append a copy of name; with unique, a name already in the list is not added again
+ * (0, linear search: for small lists). 0 or -ENOMEM (list unchanged, l->err set). */
+int cfs_names_add(struct cfs_names *l, const char *name, bool unique);
+/* cfs_name_cb appending every name to arg (a struct cfs_names *); out of memory
+ * stops the walk and sets ->err. */
+int cfs_names_collect(const char *name, void *arg);
+/* Free the entries; the list is empty and reusable afterwards. NULL is ignored. */
+void cfs_names_free(struct cfs_names *l);
 
 /*
  * Remove objects leaked by a crashed portal, in configfs order: in every target's

@@ -275,9 +275,9 @@ int cfs_backstore_remove(struct cfs *c, const char *name)
 
 int cfs_list_backstores(struct cfs *c, cfs_name_cb cb, void *arg)
 {
-	struct cfs_names hbas, devs, all = { NULL, 0 };
+	struct cfs_names hbas, devs, all = { 0 };
 	char rel[PATH_MAX];
-	size_t i, j, cap = 0;
+	size_t i, j;
 	int r;
 
 	r = cfs_list_hbas(c, &hbas, true);
@@ -289,25 +289,10 @@ int cfs_list_backstores(struct cfs *c, cfs_name_cb cb, void *arg)
 			r = cfs_list(c, &devs, CFS_DIRS, rel);
 		if (r)
 			break;
-		for (j = 0; !r && j < devs.n; j++) {
-			if (all.n == cap) {
-				size_t nc = cap ? cap * 2 : 16;
-				char **nv = realloc(all.v, nc * sizeof(*nv));
-
-				if (!nv) {
-					r = cfs_fail(c, -ENOMEM, "listing backstores: %s",
-						     strerror(ENOMEM));
-					break;
-				}
-				all.v = nv;
-				cap = nc;
-			}
-			all.v[all.n++] = devs.v[j];
-			devs.v[j] = NULL;
-		}
-		for (j = 0; j < devs.n; j++)
-			free(devs.v[j]);
-		free(devs.v);
+		for (j = 0; !r && j < devs.n; j++)
+			if (cfs_names_add(&all, devs.v[j], false))
+				r = cfs_fail(c, -ENOMEM, "listing backstores: %s", strerror(ENOMEM));
+		cfs_names_free(&devs);
 	}
 	cfs_names_free(&hbas);
 	if (!r && all.n) {

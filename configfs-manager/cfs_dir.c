@@ -22,37 +22,45 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void cfs_names_free(struct cfs_names *names)
+void cfs_names_free(struct cfs_names *l)
 {
-	size_t i;
-
-	if (!names)
+	if (!l)
 		return;
-	for (i = 0; i < names->n; i++)
-		free(names->v[i]);
-	free(names->v);
-	names->v = NULL;
-	names->n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+	l->err = 0;
 }
 
-static int push(struct cfs_names *out, size_t *cap, const char *name)
+int cfs_names_add(struct cfs_names *l, const char *name, bool unique)
 {
 	char *s;
 
-	if (out->n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		char **nv = realloc(out->v, nc * sizeof(*nv));
+	if (unique)
+		for (size_t i = 0; i < l->n; i++)
+			if (!strcmp(l->v[i], name))
+				return 0;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		char **nv = realloc(l->v, nc * sizeof(*nv));
 
 		if (!nv)
-			return -ENOMEM;
-		out->v = nv;
-		*cap = nc;
+			return l->err = -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
 	}
 	s = strdup(name);
 	if (!s)
-		return -ENOMEM;
-	out->v[out->n++] = s;
+		return l->err = -ENOMEM;
+	l->v[l->n++] = s;
 	return 0;
+}
+
+int cfs_names_collect(const char *name, void *arg)
+{
+	return cfs_names_add(arg, name, false) != 0;
 }
 
 int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const char *rel)
@@ -60,12 +68,10 @@ int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const cha
 	char abs[PATH_MAX];
 	struct dirent *de;
 	struct stat st;
-	size_t cap = 0;
 	DIR *d;
 	int r;
 
-	out->v = NULL;
-	out->n = 0;
+	*out = (struct cfs_names){ 0 };
 	r = cfs_ready(c);
 	if (r)
 		return r;
@@ -90,7 +96,7 @@ int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const cha
 		}
 		if ((kind == CFS_DIRS && t != DT_DIR) || (kind == CFS_LINKS && t != DT_LNK))
 			continue;
-		r = push(out, &cap, de->d_name);
+		r = cfs_names_add(out, de->d_name, false);
 		if (r) {
 			closedir(d);
 			cfs_names_free(out);

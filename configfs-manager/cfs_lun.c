@@ -78,8 +78,7 @@ static int lun_mapped(struct cfs *c, const char *tpg, uint64_t lun)
 	if (r)
 		return r;
 	for (i = 0; !r && !busy && i < acls.n; i++) {
-		mapped.v = NULL;
-		mapped.n = 0;
+		mapped = (struct cfs_names){ 0 };
 		r = cfs_rel(c, rel, sizeof(rel), "%s/acls/%s", tpg, acls.v[i]);
 		if (!r)
 			r = cfs_list(c, &mapped, CFS_DIRS, rel);

@@ -134,15 +134,10 @@ int cfs_link_tail(struct cfs *c, const char *rel, char *parent, size_t plen,
 
 enum cfs_kind { CFS_DIRS, CFS_LINKS };
 
-/* A sorted (version order: lun_2 before lun_10) list of names; caller frees. */
-struct cfs_names {
-	char **v;
-	size_t n;
-};
-
-/* Entries of the given kind in rel (missing dir = empty list). */
+/* Entries of the given kind in rel (missing dir = empty list) into out (struct
+ * cfs_names of cfs.h, overwritten), sorted in version order (lun_2 before lun_10);
+ * caller frees with cfs_names_free. */
 int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const char *rel);
-void cfs_names_free(struct cfs_names *names);
 /* qsort comparator for char * arrays: version order (strverscmp). */
 int cfs_names_cmp(const void *a, const void *b);
 /* Target IQN directories under iscsi/ (skipping discovery_auth). */

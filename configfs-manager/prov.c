@@ -494,9 +494,7 @@ static int remove_dir(const char *dir, char *err, size_t errlen)
 
 struct bs_list {
 	const char *id;      /* only this id (NULL: every pv* name) */
-	char (*names)[64];
-	size_t n, cap;
-	int err;
+	struct cfs_names names;
 };
 
 static int bs_cb(const char *name, void *arg)
@@ -506,19 +504,7 @@ static int bs_cb(const char *name, void *arg)
 
 	if (!prov_parse_backstore(name, id, NULL) || (l->id && strcmp(id, l->id)))
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		char (*v)[64] = realloc(l->names, cap * sizeof(*v));
-
-		if (!v) {
-			l->err = -ENOMEM;
-			return 1;
-		}
-		l->names = v;
-		l->cap = cap;
-	}
-	snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", name);
-	return 0;
+	return cfs_names_collect(name, &l->names);
 }
 
 static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, char *err,
@@ -536,22 +522,22 @@ static int destroy_locked(struct cfs *c, const char *state_dir, const char *id, 
 		first = reason_fail(err, errlen, r, "target %s: %s", iqn, cfs_error(c));
 	r = cfs_list_backstores(c, bs_cb, &l);
 	if (!r)
-		r = l.err;
+		r = l.names.err;
 	if (r && !first)
 		first = reason_fail(err, errlen, r, "listing backstores: %s",
 			     r == -ENOMEM ? "out of memory" : cfs_error(c));
 	have_dbroot = cfs_dbroot(c, dbroot, sizeof(dbroot)) == 0; /* err already copied */
-	for (i = 0; i < l.n; i++) {
-		r = cfs_backstore_remove(c, l.names[i]);
+	for (i = 0; i < l.names.n; i++) {
+		r = cfs_backstore_remove(c, l.names.v[i]);
 		if (r && !first)
-			first = reason_fail(err, errlen, r, "backstore %s: %s", l.names[i], cfs_error(c));
+			first = reason_fail(err, errlen, r, "backstore %s: %s", l.names.v[i], cfs_error(c));
 		/* Its PR state goes with it (pr-store drops the rows with the session). */
 		if (!r && have_dbroot &&
-		    snprintf(path, sizeof(path), "%s/pr/aptpl_%s", dbroot, l.names[i]) <
+		    snprintf(path, sizeof(path), "%s/pr/aptpl_%s", dbroot, l.names.v[i]) <
 			    (int)sizeof(path))
 			unlink(path);
 	}
-	free(l.names);
+	cfs_names_free(&l.names);
 	if (session_dir(dir, sizeof(dir), state_dir, id)) {
 		if (!first)
 			first = reason_fail(err, errlen, -ENAMETOOLONG, "state directory is too long");
@@ -635,40 +621,14 @@ int prov_session_logins(struct cfs *c, const char *id, uint64_t *accepts)
 	return cfs_target_login_accepts(c, iqn, accepts);
 }
 
-/* A set of session ids (small: linear search is fine for the janitor's tick). */
-struct ids {
-	char (*v)[PROV_ID_MAX + 1];
-	size_t n, cap;
-	int err;
-};
-
-static void ids_add(struct ids *s, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i], id))
-			return;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		char (*v)[PROV_ID_MAX + 1] = realloc(s->v, cap * sizeof(*v));
-
-		if (!v) {
-			s->err = -ENOMEM;
-			return;
-		}
-		s->v = v;
-		s->cap = cap;
-	}
-	snprintf(s->v[s->n++], sizeof(s->v[0]), "%s", id);
-}
-
+/* Session ids as a set (cfs_names_add unique: small, a linear search is fine for the
+ * janitor's tick). */
 static int target_id_cb(const char *name, void *arg)
 {
 	size_t n = strlen(PROV_IQN_PREFIX);
 
 	if (!strncmp(name, PROV_IQN_PREFIX, n) && prov_id_valid(name + n))
-		ids_add(arg, name + n);
+		cfs_names_add(arg, name + n, true);
 	return 0;
 }
 
@@ -677,13 +637,13 @@ static int bs_id_cb(const char *name, void *arg)
 	char id[PROV_ID_MAX + 1];
 
 	if (prov_parse_backstore(name, id, NULL))
-		ids_add(arg, id);
+		cfs_names_add(arg, id, true);
 	return 0;
 }
 
 /* The ids of every provisioned session found in configfs or under state_dir, unsorted,
  * into *ids (caller frees ids->v). Caller holds the lock. */
-static int collect_ids(struct cfs *c, const char *state_dir, struct ids *ids, char *err,
+static int collect_ids(struct cfs *c, const char *state_dir, struct cfs_names *ids, char *err,
 		       size_t errlen)
 {
 	char path[PATH_MAX];
@@ -701,7 +661,7 @@ static int collect_ids(struct cfs *c, const char *state_dir, struct ids *ids, ch
 	if (d) {
 		while ((e = readdir(d)))
 			if (prov_id_valid(e->d_name))
-				ids_add(ids, e->d_name);
+				cfs_names_add(ids, e->d_name, true);
 		closedir(d);
 	} else if (errno != ENOENT) {
 		return reason_fail(err, errlen, -errno, "opendir %s: %s", path, strerror(errno));
@@ -714,7 +674,7 @@ static int collect_ids(struct cfs *c, const char *state_dir, struct ids *ids, ch
 static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn known,
 			  void *arg, unsigned *removed, char *err, size_t errlen)
 {
-	struct ids ids = { 0 };
+	struct cfs_names ids = { 0 };
 	size_t i;
 	int r, first;
 
@@ -731,37 +691,32 @@ static int janitor_locked(struct cfs *c, const char *state_dir, prov_known_fn kn
 		if (!r && removed)
 			(*removed)++;
 	}
-	free(ids.v);
+	cfs_names_free(&ids);
 	return first;
 }
 
 static int id_cmp(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int prov_session_ids(struct cfs *c, const char *state_dir, char (**v)[PROV_ID_MAX + 1],
-		     size_t *n, char *err, size_t errlen)
+int prov_session_ids(struct cfs *c, const char *state_dir, struct cfs_names *ids, char *err,
+		     size_t errlen)
 {
-	struct ids ids = { 0 };
 	int r, fd;
 
-	*v = NULL;
-	*n = 0;
 	fd = prov_lock(state_dir);
 	if (fd < 0)
 		return reason_fail(err, errlen, fd, "lock %s/%s: %s", state_dir, PROV_LOCK_FILE,
 				   strerror(-fd));
-	r = collect_ids(c, state_dir, &ids, err, errlen);
+	r = collect_ids(c, state_dir, ids, err, errlen);
 	prov_unlock(fd);
 	if (r) {
-		free(ids.v);
+		cfs_names_free(ids);
 		return r;
 	}
-	if (ids.n)
-		qsort(ids.v, ids.n, sizeof(ids.v[0]), id_cmp);
-	*v = ids.v;
-	*n = ids.n;
+	if (ids->n)
+		qsort(ids->v, ids->n, sizeof(ids->v[0]), id_cmp);
 	return 0;
 }
 

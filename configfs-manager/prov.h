@@ -30,6 +30,7 @@
 #include "statelayout.h"
 
 struct cfs;
+struct cfs_names;
 
 #define PROV_IQN_PREFIX "iqn.2025-01.pub.scsipub:s."
 #define PROV_ID_MAX 32           /* session id: [a-z0-9]{1,32} */
@@ -149,11 +150,12 @@ int prov_janitor(struct cfs *c, const char *state_dir, prov_known_fn known, void
 
 /*
  * The ids of every provisioned session found in configfs (targets, backstores) or as
- * <state_dir>/sessions/<id>, sorted (strcmp) and without repeats, into *v (malloc'd:
- * caller frees; NULL when *n == 0). Takes the configfs lock. 0 or -errno with a reason.
+ * <state_dir>/sessions/<id>, sorted (strcmp) and without repeats, appended to *ids (a
+ * zeroed list; the caller frees it with cfs_names_free, also after an error). Takes
+ * the configfs lock. 0 or -errno with a reason.
  */
-int prov_session_ids(struct cfs *c, const char *state_dir, char (**v)[PROV_ID_MAX + 1],
-		     size_t *n, char *err, size_t errlen);
+int prov_session_ids(struct cfs *c, const char *state_dir, struct cfs_names *ids, char *err,
+		     size_t errlen);
 
 /*
  * The target IQN of session id into buf (len bytes, PROV_IQN_LEN is enough).
