@@ -86,9 +86,10 @@ g "set -e; mount -o remount,size=$((SIZE_MB * 6 + 600))m $GUEST_STATE
    cp $BASE $B/fileio.img; cp $BASE $B/tgt.img; chmod 0644 $BASE" || die "storage setup failed"
 say "base image ($SIZE_MB MiB of random data) and copies made"
 
-# --- our stack: relaxed per-address limits (every initiator here is 127.0.0.1) ---------
+# --- our stack: relaxed per-address limits (every initiator here is 127.0.0.1), no
+# anonymous write limit (its 64 MiB tier cap is below the written half of a LUN)
 STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
-  --net-login-rate 0 --disk-reserve 0 --nopin-interval 30 --nopin-timeout 30 ||
+  --net-login-rate 0 --disk-reserve 0 --anon-write-limit 0 --nopin-interval 30 --nopin-timeout 30 ||
   die "our stack did not start"
 g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 0.2; done; exit 1" ||
   die "the portal's TLS listener (3261) is not up"
