@@ -306,7 +306,7 @@ for w in ws:
     print("| %s | %s | %s |" % (label[w], fa, " | ".join(cells)))
 if "tls" in bs and "portal" in bs:
     print()
-    print("TLS (via stunnel in the guest) / plain portal:",
+    print("TLS (via stunnel in the guest) / plain portal (throughput ratio; lat: x plain):",
           ", ".join("%s %.2f" % (w, sum(val[(w, "tls")][r][0 if w != "lat" else 1] /
                                     val[(w, "portal")][r][0 if w != "lat" else 1]
                                     for r in val[(w, "tls")]) / len(val[(w, "tls")]))
