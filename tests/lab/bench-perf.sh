@@ -42,7 +42,8 @@
 #
 # Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
 # LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (all six, space-separated),
-# WORKLOADS (all six). Long form: ROUNDS=3 RUNTIME=15 CONC=200.
+# WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below). Long
+# form: ROUNDS=3 RUNTIME=15 CONC=200.
 # Usage: flock /tmp/scsipub-lab.lock bash tests/lab/bench-perf.sh
 set -uo pipefail
 export LAB_MEM=${LAB_MEM:-3072}
@@ -94,12 +95,27 @@ STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-p
 g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 0.2; done; exit 1" ||
   die "the portal's TLS listener (3261) is not up"
 
+# --- LIO_PARAMS: iSCSI TPG parameters for every LIO target of this run ------------------
+# e.g. LIO_PARAMS="MaxRecvDataSegmentLength=262144 InitialR2T=No FirstBurstLength=262144"
+# (unset: LIO's defaults, as scsipub-cfgd leaves them). The portal's image.bench TPG is
+# made here before the first login with these parameters; scsipub-cfgd then finds it and
+# only adds what it ensures (its attributes, HeaderDigest/DataDigest, MaxConnections).
+lio_params() { # TPG_DIR (a shell word for the guest) → commands
+  local kv
+  for kv in ${LIO_PARAMS:-}; do echo "echo ${kv#*=} >$1/param/${kv%%=*};"; done
+}
+if [ -n "${LIO_PARAMS:-}" ]; then
+  g "set -e; T=$CFS/iscsi/$IMAGE_IQN/tpgt_1; mkdir -p \$T; $(lio_params "\$T")" ||
+    die "LIO_PARAMS on the portal's target failed"
+fi
+
 # --- LIO fileio (buffered) on 3263 ------------------------------------------------------
 lio_target() { # IQN PORT BACKSTORE_DIR
   echo "T=$CFS/iscsi/$1/tpgt_1; mkdir -p \$T/lun/lun_0 \$T/np/127.0.0.1:$2
     ln -s $3 \$T/lun/lun_0/bs
     echo 1 >\$T/attrib/generate_node_acls; echo 0 >\$T/attrib/demo_mode_write_protect
     echo 0 >\$T/attrib/authentication; echo 0 >\$T/attrib/cache_dynamic_acls
+    $(lio_params "\$T")
     echo 1 >\$T/enable"
 }
 # Always made: also the peer of the login latency.
@@ -191,6 +207,15 @@ for b in $BACKSTORES; do
   g "[ \$((\$(cat /sys/block/$dev/size) * 512)) = $SIZE_B ]" || die "$b: /dev/$dev is not $SIZE_B bytes"
 done
 
+# Negotiated (RFC 7143 §13): what shapes the PDUs and R2T round trips the relay sees.
+g "for s in /sys/class/iscsi_session/session*; do
+     c=\$(ls -d \$s/device/connection*/iscsi_connection/connection* | head -n1)
+     echo \"  \$(cat \$s/targetname):\$(cat \$c/persistent_port) InitialR2T=\$(cat \$s/initial_r2t)\" \
+       \"ImmediateData=\$(cat \$s/immediate_data) FirstBurst=\$(cat \$s/first_burst_len)\" \
+       \"MaxBurst=\$(cat \$s/max_burst_len) MaxXmitDSL=\$(cat \$c/max_xmit_dlength)\" \
+       \"MaxRecvDSL=\$(cat \$c/max_recv_dlength)\"
+   done"
+
 # --- prefill the first half of every LUN ------------------------------------------------
 for b in $BACKSTORES; do
   t0=$SECONDS
@@ -269,7 +294,7 @@ g "grep -c 'refus\\|error' /var/log/scsipub-portal.log" | sed 's/^/  portal log 
 echo
 echo "=== bench-perf: $(date -u +%F) ${SIZE_MB} MiB LUNs on tmpfs, $ROUNDS round(s) x ${RUNTIME} s (+${RAMP} s ramp)," \
   "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
-  "kernel $(g 'uname -r' | tr -d '\n')"
+  "kernel $(g 'uname -r' | tr -d '\n')${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
 python3 - "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS" <<'EOF'
 import sys, collections
 rows = [l.split() for l in open(sys.argv[1])]
