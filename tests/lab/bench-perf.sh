@@ -243,12 +243,12 @@ fio_args() { # WORKLOAD → fio options
 
 # One fio run in the guest (its JSON report goes to the shared run directory and is
 # read on the host: python3 over 9p under TCG takes seconds to start); prints
-# "MiBps clat_mean_us MiB cpu_ms..." (cpu_ms: one per line of PIDS).
+# "MiBps clat_mean_us MiB user_ms sys_ms ..." (a pair per line of PIDS).
 run_one() { # BACKSTORE WORKLOAD ROUND
   local js=$LAB_RUN/fio-$3-$2-$1.json cpu
   cpu=$(g "cpu() { for p in $(echo "$PIDS" | awk '{print $2}' | tr '\n' ' '); do
-        [ \$p = 0 ] && { printf '0 '; continue; }; read -r -a s </proc/\$p/stat 2>/dev/null &&
-        printf '%d ' \$((s[13] + s[14])) || printf '0 '; done; }
+        [ \$p = 0 ] && { printf '0 0 '; continue; }; read -r -a s </proc/\$p/stat 2>/dev/null &&
+        printf '%d %d ' \${s[13]} \${s[14]} || printf '0 0 '; done; }
      a=\$(cpu)
      fio --name=$2 --filename=/dev/${DEV[$1]} $(fio_args "$2") --output-format=json --output=$js >/dev/null || exit 1
      echo \"\$a|\$(cpu)\"") || return 1
@@ -303,7 +303,7 @@ pidnames = [l.split()[0] for l in sys.argv[4].splitlines() if l.strip()]
 val = collections.defaultdict(dict)   # (w, b) -> {round: (mibps, lat_us, mib, cpu[])}
 for r in rows:
     rnd, w, b = r[0], r[1], r[2]
-    val[(w, b)][rnd] = (float(r[3]), float(r[4]), float(r[5]), [int(x) for x in r[6:]])
+    val[(w, b)][rnd] = (float(r[3]), float(r[4]), float(r[5]), [int(x) for x in r[6:]])  # cpu: user, sys per pid
 label = {"seqwrite": "1 MiB seq write QD8", "seqread": "1 MiB seq read QD8",
          "randwrite": "4 KiB rand write QD32", "randread": "4 KiB rand read QD32",
          "lat": "4 KiB QD1 read latency", "fresh": "1 MiB read never-written"}
@@ -337,7 +337,8 @@ if "tls" in bs and "portal" in bs:
                                     for r in val[(w, "tls")]) / len(val[(w, "tls")]))
                     for w in ws if val[(w, "tls")] and val[(w, "portal")]))
 print()
-print("CPU ms per MiB moved, 1 MiB workloads (utime+stime of the whole process, 10 ms ticks)")
+print("CPU ms per MiB moved, 1 MiB workloads: utime+stime of the whole process (10 ms ticks), in")
+print("brackets the share that is system time (the kernel: socket copies, loopback TCP)")
 print("| backstore | workload | " + " | ".join(pidnames) + " |")
 print("|---|---|" + "---|" * len(pidnames))
 for b in bs:
@@ -345,8 +346,11 @@ for b in bs:
         if w not in ws or not val[(w, b)]: continue
         n = len(val[(w, b)])
         mib = sum(v[2] for v in val[(w, b)].values())
-        cpu = [sum(v[3][i] for v in val[(w, b)].values()) for i in range(len(pidnames))]
-        print("| %s | %s | %s |" % (b, w, " | ".join("%.2f" % (c / mib) if mib else "-" for c in cpu)))
+        us = [(sum(v[3][2 * i] for v in val[(w, b)].values()),
+               sum(v[3][2 * i + 1] for v in val[(w, b)].values())) for i in range(len(pidnames))]
+        print("| %s | %s | %s |" % (b, w, " | ".join(
+            ("%.2f" % ((u + s) / mib) + (" (%d%%)" % (100 * s / (u + s)) if u + s >= 100 else ""))
+            if mib else "-" for u, s in us)))
 EOF
 echo
 lg() { awk -v k="$2" '/^logins=/{for(i=1;i<=NF;i++){split($i,a,"=");if(a[1]==k)print a[2]}}' "$1"; }
