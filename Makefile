@@ -47,14 +47,18 @@ run:
 fuzz fuzz-smoke:
 	$(MAKE) -C tests/fuzz $@
 
-# Test clients used by the lab tests (libiscsi; login-flood: raw sockets).
-tools: $(BUILD)/tools/iscsi-pattern $(BUILD)/tools/login-flood
+# Test clients used by the lab tests (libiscsi; login-flood: raw sockets; login-time:
+# libiscsi login latency for bench-perf.sh).
+tools: $(BUILD)/tools/iscsi-pattern $(BUILD)/tools/login-flood $(BUILD)/tools/login-time
 $(BUILD)/tools/iscsi-pattern: tests/lab/tools/iscsi-pattern.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi
 $(BUILD)/tools/login-flood: tests/lab/tools/login-flood.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
+$(BUILD)/tools/login-time: tests/lab/tools/login-time.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -liscsi -pthread
 
 # ---- install ---------------------------------------------------------------------
 # Debian 12 layout: units in /lib/systemd/system (systemd's systemdsystemunitdir),

@@ -16,6 +16,7 @@ PKGS=(
   clang libclang-rt-dev llvm
   systemd debhelper lintian fakeroot
   iproute2 procps
+  fio tgt
   mmdebstrap vagrant vagrant-libvirt
 )
 missing=()

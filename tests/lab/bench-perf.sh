@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# Benchmark (not a test, not in the suite), issue 10 goals 1-2: throughput and latency
+# of our LUNs against peers measured in the same lab VM, as ratios to LIO fileio.
+#
+# Backstores (all SIZE bytes, all data on the guest's tmpfs /var/lib/scsipub):
+#   fileio  LIO fileio, buffered (fd_buffered_io=1): the kernel-only ceiling, = 1.00
+#   portal  ours through the portal, plain TCP (image.bench: a COW overlay per
+#           connection over the base image bench.img)
+#   tls     ours through the portal's TLS listener; open-iscsi has no TLS, so it goes
+#           through stunnel4 in client mode inside the guest (stunnel's CPU is paid by
+#           the same 2 vCPUs: this is what a real initiator behind stunnel costs)
+#   direct  ours straight to LIO: a user:cow backstore made by hand with the control
+#           string scsipub-cfgd uses, over the same base image, exported on its own LIO
+#           target (no relay)
+#   runner  Debian's tcmu-runner, qcow handler, qcow2 (compat 0.10) with bench.img as
+#           raw backing file: the userspace COW peer. The qcow2 file is on an ext4 loop
+#           mount whose image file is on the same tmpfs (the qcow handler allocates with
+#           fallocate(ZERO_RANGE), which tmpfs refuses)
+#   tgt     Debian's tgt (tgtd, rdwr backing store: buffered) on a copy of bench.img
+# The TCMU backstores (direct, runner; the portal's are made by scsipub-cfgd) have the
+# same attributes: hw_max_sectors=2048, max_data_area_mb=16, cmd_ring_size_mb=1.
+#
+# Workloads, fio libaio direct=1 through open-iscsi inside the guest; the first half of
+# each LUN is written once before the rounds (so reads of it hit written data, and COW
+# writes are overwrites), the second half is never written:
+#   seqwrite  1 MiB sequential write QD8, first half
+#   seqread   1 MiB sequential read QD8, first half
+#   randwrite 4 KiB random write QD32, first half
+#   randread  4 KiB random read QD32, first half
+#   lat       4 KiB random read QD1, first half: mean completion latency
+#   fresh     1 MiB sequential read QD8 of the never-written second half (COW: base
+#             fall-through; fileio/tgt: plain reads of the file)
+# Rounds are interleaved: each round runs every workload on every backstore, the
+# backstore order rotated per round, so drift hits all alike. Printed: workload x
+# backstore as ratio to fileio in the same round (throughput: ratio; latency: x fileio),
+# mean and min-max over rounds; absolute fileio figures; CPU ms per MiB of the portal,
+# scsipub-tcmu, tcmu-runner, tgtd (and stunnel) on the 1 MiB workloads, from
+# /proc/PID/stat utime+stime deltas; the TLS/plain ratio.
+# Login latency (build/tools/login-time, libiscsi, in the guest, to Full Feature
+# Phase): median of LOGINS sequential logins to blank through the portal vs. the same
+# to the pre-made fileio target; p50/p99/max of CONC concurrent logins to blank.
+#
+# Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
+# LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (all six, space-separated),
+# WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below). Long
+# form: ROUNDS=3 RUNTIME=15 CONC=200. The short default took 474 s under TCG (2026-12-02).
+# Usage: flock /tmp/scsipub-lab.lock bash tests/lab/bench-perf.sh
+set -uo pipefail
+export LAB_MEM=${LAB_MEM:-3072}
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/targetcli.sh"
+ROUNDS=${ROUNDS:-1} RUNTIME=${RUNTIME:-5} RAMP=${RAMP:-1} SIZE_MB=${SIZE:-256}
+LOGINS=${LOGINS:-20} CONC=${CONC:-50}
+BACKSTORES=${BACKSTORES:-fileio portal tls direct runner tgt}
+WORKLOADS=${WORKLOADS:-seqwrite seqread randwrite randread lat fresh}
+SIZE_B=$((SIZE_MB * 1048576)) HALF_B=$((SIZE_MB * 1048576 / 2))
+make -s -C "$TOP" all tools >/dev/null || exit 1
+for t in fio tgtd stunnel tcmu-runner qemu-img; do
+  command -v "$t" >/dev/null || { echo "bench-perf: $t missing (scripts/deps.sh)"; exit 1; }
+done
+
+CFS=/sys/kernel/config/target
+B=$GUEST_STATE/bench
+IMAGES=$GUEST_STATE/catalog # the catalog on the guest's tmpfs, not the 9p repo
+BASE=$IMAGES/bench.img
+FILEIO_IQN=iqn.2025-01.test.scsipub:bench-fileio
+DIRECT_IQN=iqn.2025-01.test.scsipub:bench-direct
+RUNNER_IQN=iqn.2025-01.test.scsipub:bench-runner
+TGT_IQN=iqn.2025-01.test.scsipub:bench-tgt
+IMAGE_IQN=iqn.2025-01.pub.scsipub:image.bench
+TCMU_ATTRS=hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,cmd_ring_size_mb=1
+OUT=$(mktemp -d)
+trap 'lab_stop; rm -rf "$OUT"' EXIT
+g() { lab_exec "$@"; }
+die() { echo "bench-perf: $*"; lab_logs; exit 1; }
+say() { echo "[$(date -u +%H:%M:%S)] $*"; }
+
+LAB_EXEC_TIMEOUT=600
+LAB_PORT=$(free_port); export LAB_PORT
+lab_boot || die "lab VM did not boot"
+say "guest up: $(g 'nproc; grep MemTotal /proc/meminfo' | tr '\n' ' ')"
+
+# --- storage ---------------------------------------------------------------------------
+g "set -e; mount -o remount,size=$((SIZE_MB * 6 + 600))m $GUEST_STATE
+   mkdir -p $IMAGES $B
+   dd if=/dev/urandom of=$BASE bs=1M count=$SIZE_MB status=none
+   cp $BASE $B/fileio.img; cp $BASE $B/tgt.img; chmod 0644 $BASE" || die "storage setup failed"
+say "base image ($SIZE_MB MiB of random data) and copies made"
+
+# --- our stack: relaxed per-address limits (every initiator here is 127.0.0.1), no
+# anonymous write limit (its 64 MiB tier cap is below the written half of a LUN)
+STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
+  --net-login-rate 0 --disk-reserve 0 --anon-write-limit 0 --nopin-interval 30 --nopin-timeout 30 ||
+  die "our stack did not start"
+g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 0.2; done; exit 1" ||
+  die "the portal's TLS listener (3261) is not up"
+
+# --- LIO_PARAMS: iSCSI TPG parameters for every LIO target of this run ------------------
+# e.g. LIO_PARAMS="MaxRecvDataSegmentLength=262144 InitialR2T=No FirstBurstLength=262144"
+# (unset: LIO's defaults, as scsipub-cfgd leaves them). The portal's image.bench TPG is
+# made here before the first login with these parameters; scsipub-cfgd then finds it and
+# only adds what it ensures (its attributes, HeaderDigest/DataDigest, MaxConnections).
+lio_params() { # TPG_DIR (a shell word for the guest) → commands
+  local kv
+  for kv in ${LIO_PARAMS:-}; do echo "echo ${kv#*=} >$1/param/${kv%%=*};"; done
+}
+if [ -n "${LIO_PARAMS:-}" ]; then
+  g "set -e; T=$CFS/iscsi/$IMAGE_IQN/tpgt_1; mkdir -p \$T; $(lio_params "\$T")" ||
+    die "LIO_PARAMS on the portal's target failed"
+fi
+
+# --- LIO fileio (buffered) on 3263 ------------------------------------------------------
+lio_target() { # IQN PORT BACKSTORE_DIR
+  echo "T=$CFS/iscsi/$1/tpgt_1; mkdir -p \$T/lun/lun_0 \$T/np/127.0.0.1:$2
+    ln -s $3 \$T/lun/lun_0/bs
+    echo 1 >\$T/attrib/generate_node_acls; echo 0 >\$T/attrib/demo_mode_write_protect
+    echo 0 >\$T/attrib/authentication; echo 0 >\$T/attrib/cache_dynamic_acls
+    $(lio_params "\$T")
+    echo 1 >\$T/enable"
+}
+# Always made: also the peer of the login latency.
+g "set -e; modprobe target_core_file
+     D=$CFS/core/fileio_90/bench; mkdir -p \$D
+     echo fd_dev_name=$B/fileio.img,fd_dev_size=$SIZE_B,fd_buffered_io=1 >\$D/control
+     echo 1 >\$D/enable
+     $(lio_target $FILEIO_IQN 3263 "$CFS/core/fileio_90/bench")" || die "fileio target setup failed"
+
+# --- ours straight to LIO on 3264 -------------------------------------------------------
+if [[ " $BACKSTORES " == *" direct "* ]]; then
+  g "set -e; D=$CFS/core/user_90/direct; mkdir -p \$D
+     echo -n 'dev_size=$SIZE_B,dev_config=cow/size=$SIZE_B;overlay=$B/direct.ovl;bitmap=$B/direct.bm;base=$BASE,$TCMU_ATTRS,nl_reply_supported=-1' >\$D/control
+     echo bench-direct >\$D/wwn/vpd_unit_serial
+     echo 1 >\$D/enable
+     for i in \$(seq 100); do grep -q direct /sys/class/uio/uio*/name 2>/dev/null && break; sleep 0.1; done
+     sleep 1
+     $(lio_target $DIRECT_IQN 3264 "$CFS/core/user_90/direct")" || die "direct target setup failed"
+fi
+
+# --- tcmu-runner, qcow2 with a raw backing file, on 3266 --------------------------------
+if [[ " $BACKSTORES " == *" runner "* ]]; then
+  guest_start_dbus >/dev/null || die "dbus did not start"
+  g "mkdir -p /etc/tcmu /run/tcmu-log; [ -f /etc/tcmu/tcmu.conf ] || : >/etc/tcmu/tcmu.conf
+     setsid tcmu-runner --tcmu-log-dir=/run/tcmu-log >/run/tcmu-log/stdout 2>&1 </dev/null &
+     for i in \$(seq 300); do
+       grep -q unblocked /sys/module/target_core_user/parameters/block_netlink 2>/dev/null &&
+         dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+           org.freedesktop.DBus.ListNames 2>/dev/null | grep -q TCMUService1 && sleep 1 && exit 0
+       pgrep -x tcmu-runner >/dev/null || break; sleep 0.1
+     done; cat /run/tcmu-log/stdout; exit 1" || die "tcmu-runner did not start"
+  g "set -e; truncate -s $((SIZE_MB + 64))M $B/rq.img && mkfs.ext4 -q -F $B/rq.img
+     mkdir -p /mnt/rq && mount -o loop $B/rq.img /mnt/rq
+     qemu-img create -q -f qcow2 -o compat=0.10 -b $BASE -F raw /mnt/rq/q.qcow2 $SIZE_B
+     D=$CFS/core/user_91/runner; mkdir -p \$D
+     echo -n 'dev_size=$SIZE_B,dev_config=qcow//mnt/rq/q.qcow2,$TCMU_ATTRS' >\$D/control
+     echo 1 >\$D/enable
+     $(lio_target $RUNNER_IQN 3266 "$CFS/core/user_91/runner")" || die "tcmu-runner target setup failed"
+fi
+
+# --- tgt on 3265 ------------------------------------------------------------------------
+if [[ " $BACKSTORES " == *" tgt "* ]]; then
+  g "set -e; mkdir -p /var/run/tgtd
+     setsid tgtd -f --iscsi portal=127.0.0.1:3265 >/run/tgtd.log 2>&1 </dev/null &
+     for i in \$(seq 100); do tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1 && break; sleep 0.1; done
+     tgtadm --lld iscsi --op new --mode target --tid 1 -T $TGT_IQN
+     tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b $B/tgt.img
+     tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL" || die "tgt setup failed"
+fi
+
+# --- stunnel (client mode) in the guest: plain 127.0.0.1:3270 -> TLS 127.0.0.1:3261 -----
+if [[ " $BACKSTORES " == *" tls "* ]]; then
+  g "mkdir -p /run/stunnel; cat >/run/stunnel/bench.conf <<EOF
+foreground = yes
+pid =
+output = /run/stunnel/stunnel.log
+[iscsi-tls]
+client = yes
+accept = 127.0.0.1:3270
+connect = 127.0.0.1:3261
+EOF
+     setsid stunnel /run/stunnel/bench.conf >/dev/null 2>&1 </dev/null &
+     for i in \$(seq 100); do grep -q ':0CC6 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 0.1; done; exit 1" ||
+    die "stunnel did not start"
+fi
+
+# --- open-iscsi logins -----------------------------------------------------------------
+declare -A IQN PORT DEV
+IQN=([fileio]=$FILEIO_IQN [portal]=$IMAGE_IQN [tls]=$IMAGE_IQN [direct]=$DIRECT_IQN
+  [runner]=$RUNNER_IQN [tgt]=$TGT_IQN)
+PORT=([fileio]=3263 [portal]=$LAB_PORT [tls]=3270 [direct]=3264 [runner]=3266 [tgt]=3265)
+g "pgrep -x iscsid >/dev/null || iscsid" || die "iscsid did not start"
+for b in $BACKSTORES; do
+  dev=$(g "set -e
+    iscsiadm -m node -o new -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} >/dev/null
+    iscsiadm -m node -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} -o update -n node.session.timeo.replacement_timeout -v 10
+    iscsiadm -m node -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} --login >/dev/null
+    for i in \$(seq 150); do
+      for s in /sys/class/iscsi_session/session*; do
+        c=\$(ls -d \$s/device/connection*/iscsi_connection/connection* | head -n1)
+        [ \"\$(cat \$s/targetname)\" = ${IQN[$b]} ] && [ \"\$(cat \$c/persistent_port)\" = ${PORT[$b]} ] || continue
+        d=\$(ls \$s/device/target*/*/block 2>/dev/null | head -n1)
+        [ -n \"\$d\" ] && [ -b /dev/\$d ] && { echo \$d; exit 0; }
+      done; sleep 0.2
+    done; exit 1") || die "open-iscsi login to $b (${IQN[$b]} at ${PORT[$b]}) failed"
+  DEV[$b]=$dev
+  say "$b: /dev/$dev ($(g "cat /sys/block/$dev/size /sys/block/$dev/queue/max_sectors_kb \
+    /sys/block/$dev/queue/scheduler /sys/block/$dev/device/queue_depth" | tr '\n' ' '))"
+  g "[ \$((\$(cat /sys/block/$dev/size) * 512)) = $SIZE_B ]" || die "$b: /dev/$dev is not $SIZE_B bytes"
+done
+
+# Negotiated (RFC 7143 §13): what shapes the PDUs and R2T round trips the relay sees.
+g "for s in /sys/class/iscsi_session/session*; do
+     c=\$(ls -d \$s/device/connection*/iscsi_connection/connection* | head -n1)
+     echo \"  \$(cat \$s/targetname):\$(cat \$c/persistent_port) InitialR2T=\$(cat \$s/initial_r2t)\" \
+       \"ImmediateData=\$(cat \$s/immediate_data) FirstBurst=\$(cat \$s/first_burst_len)\" \
+       \"MaxBurst=\$(cat \$s/max_burst_len) MaxXmitDSL=\$(cat \$c/max_xmit_dlength)\" \
+       \"MaxRecvDSL=\$(cat \$c/max_recv_dlength)\"
+   done"
+
+# --- prefill the first half of every LUN ------------------------------------------------
+for b in $BACKSTORES; do
+  t0=$SECONDS
+  g "fio --name=fill --filename=/dev/${DEV[$b]} --ioengine=libaio --direct=1 --rw=write \
+     --bs=1M --iodepth=8 --size=$HALF_B --output=/dev/null" || die "$b: prefill failed"
+  say "$b: first half written ($((HALF_B / 1048576)) MiB, $((SECONDS - t0)) s)"
+done
+
+# Daemon pids for the CPU figures (processes, all threads: /proc/PID/stat).
+PIDS=$(g "for n in scsipub-portal scsipub-tcmu tcmu-runner tgtd stunnel; do
+  echo \$n \$(pgrep -o -x \$n || echo 0); done")
+echo "$PIDS" | sed 's/^/  pid: /'
+
+fio_args() { # WORKLOAD → fio options
+  local c="--ioengine=libaio --direct=1 --time_based --runtime=$RUNTIME --ramp_time=$RAMP --randrepeat=0 --norandommap"
+  case $1 in
+    seqwrite) echo "$c --rw=write --bs=1M --iodepth=8 --offset=0 --size=$HALF_B" ;;
+    seqread) echo "$c --rw=read --bs=1M --iodepth=8 --offset=0 --size=$HALF_B" ;;
+    randwrite) echo "$c --rw=randwrite --bs=4k --iodepth=32 --offset=0 --size=$HALF_B" ;;
+    randread) echo "$c --rw=randread --bs=4k --iodepth=32 --offset=0 --size=$HALF_B" ;;
+    lat) echo "$c --rw=randread --bs=4k --iodepth=1 --offset=0 --size=$HALF_B" ;;
+    fresh) echo "$c --rw=read --bs=1M --iodepth=8 --offset=$HALF_B --size=$HALF_B" ;;
+  esac
+}
+
+# One fio run in the guest (its JSON report goes to the shared run directory and is
+# read on the host: python3 over 9p under TCG takes seconds to start); prints
+# "MiBps clat_mean_us MiB user_ms sys_ms ..." (a pair per line of PIDS).
+run_one() { # BACKSTORE WORKLOAD ROUND
+  local js=$LAB_RUN/fio-$3-$2-$1.json cpu
+  cpu=$(g "cpu() { for p in $(echo "$PIDS" | awk '{print $2}' | tr '\n' ' '); do
+        [ \$p = 0 ] && { printf '0 0 '; continue; }; read -r -a s </proc/\$p/stat 2>/dev/null &&
+        printf '%d %d ' \${s[13]} \${s[14]} || printf '0 0 '; done; }
+     a=\$(cpu)
+     fio --name=$2 --filename=/dev/${DEV[$1]} $(fio_args "$2") --output-format=json --output=$js >/dev/null || exit 1
+     echo \"\$a|\$(cpu)\"") || return 1
+  python3 - "$js" "$cpu" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+d = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
+a, z = ([int(x) for x in part.split()] for part in sys.argv[2].split("|"))
+tck = 100.0  # USER_HZ
+print("%.3f %.1f %.1f %s" % (d["bw_bytes"] / 1048576.0, d["clat_ns"]["mean"] / 1000.0,
+      d["io_bytes"] / 1048576.0, " ".join("%d" % ((y - x) * 1000 / tck) for x, y in zip(a, z))))
+PY
+}
+
+# --- the rounds ---------------------------------------------------------------------------
+read -r -a BS <<<"$BACKSTORES"
+nb=${#BS[@]}
+for r in $(seq "$ROUNDS"); do
+  for w in $WORKLOADS; do
+    for k in $(seq 0 $((nb - 1))); do
+      b=${BS[$(((k + r - 1) % nb))]}
+      res=$(run_one "$b" "$w" "$r") || die "fio $w on $b failed"
+      echo "$r $w $b $res" >>"$OUT/results"
+      say "round $r $w $b: $res"
+    done
+  done
+done
+
+# --- login latency ----------------------------------------------------------------------
+LT=$TOP/build/tools/login-time
+g "$LT 127.0.0.1:3263 $FILEIO_IQN $LOGINS 1 iqn.2025-01.test.scsipub:lt-lio" >"$OUT/login-lio" ||
+  echo "  (some LIO logins failed)"
+g "$LT 127.0.0.1:$LAB_PORT $BLANK_IQN $LOGINS 1 iqn.2025-01.test.scsipub:lt-seq" >"$OUT/login-seq" ||
+  echo "  (some sequential portal logins failed)"
+g "for i in \$(seq 300); do [ -z \"\$(ls $CFS/iscsi/$BLANK_IQN/tpgt_1/acls)\" ] && exit 0; sleep 0.2; done" ||
+  echo "  (sessions of the sequential logins still being torn down)"
+g "ulimit -n 65536; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc" \
+  >"$OUT/login-conc" || echo "  (some concurrent portal logins failed)"
+grep -h 'failed' "$OUT"/login-* | grep -v '^logins' | head -n 5
+g "grep -c 'refus\\|error' /var/log/scsipub-portal.log" | sed 's/^/  portal log lines with refus|error: /'
+
+# --- the table ----------------------------------------------------------------------------
+echo
+echo "=== bench-perf: $(date -u +%F) ${SIZE_MB} MiB LUNs on tmpfs, $ROUNDS round(s) x ${RUNTIME} s (+${RAMP} s ramp)," \
+  "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
+  "kernel $(g 'uname -r' | tr -d '\n')${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
+python3 - "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS" <<'EOF'
+import sys, collections
+rows = [l.split() for l in open(sys.argv[1])]
+bs = sys.argv[2].split(); ws = sys.argv[3].split()
+pidnames = [l.split()[0] for l in sys.argv[4].splitlines() if l.strip()]
+val = collections.defaultdict(dict)   # (w, b) -> {round: (mibps, lat_us, mib, cpu[])}
+for r in rows:
+    rnd, w, b = r[0], r[1], r[2]
+    val[(w, b)][rnd] = (float(r[3]), float(r[4]), float(r[5]), [int(x) for x in r[6:]])  # cpu: user, sys per pid
+label = {"seqwrite": "1 MiB seq write QD8", "seqread": "1 MiB seq read QD8",
+         "randwrite": "4 KiB rand write QD32", "randread": "4 KiB rand read QD32",
+         "lat": "4 KiB QD1 read latency", "fresh": "1 MiB read never-written"}
+def ratio(w, b, rnd):
+    if "fileio" not in bs: return None
+    v, f = val[(w, b)].get(rnd), val[(w, "fileio")].get(rnd)
+    if not v or not f: return None
+    return v[1] / f[1] if w == "lat" else v[0] / f[0]
+def fmt(xs, lat):
+    if not xs: return "-"
+    m = sum(xs) / len(xs); s = ("%.2fx" if lat else "%.2f") % m
+    if len(xs) > 1: s += " (%.2f-%.2f)" % (min(xs), max(xs))
+    return s
+cols = [b for b in bs if b != "fileio"]
+print("ratio to LIO fileio (throughput: higher is better; latency: x fileio, lower is better)")
+print("| workload | fileio (abs) | " + " | ".join(cols) + " |")
+print("|---|---|" + "---|" * len(cols))
+for w in ws:
+    f = [v[1] if w == "lat" else v[0] for v in val[(w, "fileio")].values()] if "fileio" in bs else []
+    fa = ("%.0f us" % (sum(f) / len(f)) if w == "lat" else "%.1f MiB/s" % (sum(f) / len(f))) if f else "-"
+    cells = []
+    for b in cols:
+        xs = [x for x in (ratio(w, b, rnd) for rnd in val[(w, b)]) if x is not None]
+        cells.append(fmt(xs, w == "lat"))
+    print("| %s | %s | %s |" % (label[w], fa, " | ".join(cells)))
+if "tls" in bs and "portal" in bs:
+    print()
+    print("TLS (via stunnel in the guest) / plain portal (throughput ratio; lat: x plain):",
+          ", ".join("%s %.2f" % (w, sum(val[(w, "tls")][r][0 if w != "lat" else 1] /
+                                    val[(w, "portal")][r][0 if w != "lat" else 1]
+                                    for r in val[(w, "tls")]) / len(val[(w, "tls")]))
+                    for w in ws if val[(w, "tls")] and val[(w, "portal")]))
+print()
+print("CPU ms per MiB moved, 1 MiB workloads: utime+stime of the whole process (10 ms ticks), in")
+print("brackets the share that is system time (the kernel: socket copies, loopback TCP)")
+print("| backstore | workload | " + " | ".join(pidnames) + " |")
+print("|---|---|" + "---|" * len(pidnames))
+for b in bs:
+    for w in ("seqwrite", "seqread", "fresh"):
+        if w not in ws or not val[(w, b)]: continue
+        n = len(val[(w, b)])
+        mib = sum(v[2] for v in val[(w, b)].values())
+        us = [(sum(v[3][2 * i] for v in val[(w, b)].values()),
+               sum(v[3][2 * i + 1] for v in val[(w, b)].values())) for i in range(len(pidnames))]
+        print("| %s | %s | %s |" % (b, w, " | ".join(
+            ("%.2f" % ((u + s) / mib) + (" (%d%%)" % (100 * s / (u + s)) if u + s >= 100 else ""))
+            if mib else "-" for u, s in us)))
+EOF
+echo
+lg() { awk -v k="$2" '/^logins=/{for(i=1;i<=NF;i++){split($i,a,"=");if(a[1]==k)print a[2]}}' "$1"; }
+echo "login latency to Full Feature Phase (libiscsi in the guest, connect + login):"
+echo "  LIO fileio target, $LOGINS sequential: median $(lg "$OUT/login-lio" median_ms) ms ($(lg "$OUT/login-lio" ok)/$LOGINS ok)"
+echo "  portal blank, $LOGINS sequential: median $(lg "$OUT/login-seq" median_ms) ms ($(lg "$OUT/login-seq" ok)/$LOGINS ok)"
+awk -v a="$(lg "$OUT/login-seq" median_ms)" -v b="$(lg "$OUT/login-lio" median_ms)" \
+  'BEGIN{ if (b > 0) printf "  ratio portal blank / LIO: %.2fx\n", a / b }'
+echo "  portal blank, $CONC concurrent: p50 $(lg "$OUT/login-conc" p50_ms) ms, p99 $(lg "$OUT/login-conc" p99_ms) ms," \
+  "max $(lg "$OUT/login-conc" max_ms) ms ($(lg "$OUT/login-conc" ok)/$CONC ok)"
+echo "bench-perf: done in $SECONDS s"
