@@ -13,40 +13,27 @@
 # (vagrant/Vagrantfile).
 #   vagrant/build-box.sh                 build (cached: reruns return at once)
 #   vagrant box add --name scsipub/bookworm build/vagrant/scsipub-bookworm.box
-# Needs root (mmdebstrap --mode=root), mmdebstrap, e2fsprogs, qemu-utils.
+# The package list and the image recipe it shares with the lab's systemd guest:
+# scripts/debimage.sh. Needs root (mmdebstrap --mode=root), mmdebstrap, e2fsprogs,
+# qemu-utils.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${BOX_OUT:-$TOP/build/vagrant}
 BOX=$OUT/scsipub-bookworm.box
 log() { echo "build-box: $*" >&2; }
 
-PKGS=(
-  systemd systemd-sysv udev dbus kmod iproute2 procps util-linux linux-image-amd64
-  initramfs-tools e2fsprogs openssh-server sudo ca-certificates
-  targetcli-fb python3-rtslib-fb tcmu-runner open-iscsi sg3-utils libiscsi-bin
-  qemu-utils postgresql
-  libnl-3-200 libnl-genl-3-200 libkmod2 libglib2.0-0 libssl3 libcurl4 liblzma5 zlib1g
-  libjson-c5 libmicrohttpd12 libgnutls30 libpq5 libisal2
-)
+. "$TOP/scripts/debimage.sh"
+DEBIMAGE_EXTRA=(openssh-server sudo ca-certificates)
 FS_SIZE=${BOX_FS_SIZE:-8G}
 
-key=$(sha256sum "$0" | cut -c1-16)
+key=$(cat "$0" "$TOP/scripts/debimage.sh" | sha256sum | cut -c1-16)
 if [ -f "$BOX" ] && [ "$(cat "$OUT/key" 2>/dev/null)" = "$key" ]; then echo "$BOX"; exit 0; fi
-for t in mmdebstrap mkfs.ext4 qemu-img; do
-  command -v "$t" >/dev/null || { log "$t missing: run scripts/deps.sh"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { log "needs root (mmdebstrap --mode=root)"; exit 1; }
+command -v qemu-img >/dev/null || { log "qemu-img missing: run scripts/deps.sh"; exit 1; }
 
 start=$(date +%s)
 mkdir -p "$OUT"
 W=$(mktemp -d "$OUT/tmp.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-SRC=()
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-  [ -s "$f" ] && grep -qv '^\s*\(#\|$\)' "$f" && SRC+=("$f")
-done
-((${#SRC[@]})) || { log "no apt sources on this host"; exit 1; }
-
 mkdir -p "$W/files"
 cat >"$W/files/10-dhcp.network" <<'EOF'
 [Match]
@@ -63,27 +50,9 @@ cat >"$W/files/vagrant-sshd.conf" <<'EOF'
 PasswordAuthentication yes
 UseDNS no
 EOF
-# The initramfs: only what mounts an ext4 root on virtio (fast to build and to boot).
-# (Pre-seeding update-initramfs.conf, a conffile of initramfs-tools, to build it only
-# once made initramfs-tools fail to configure: don't.)
-cat >"$W/files/initramfs.conf" <<'EOF'
-MODULES=list
-COMPRESS=gzip
-EOF
-printf 'virtio_pci\nvirtio_blk\next4\ncrc32c_generic\n' >"$W/files/initramfs.modules"
 
-log "mmdebstrap bookworm (${#PKGS[@]} packages and their dependencies)"
-mmdebstrap --mode=root --variant=apt --format=directory \
-  --include="$(IFS=,; echo "${PKGS[*]}")" \
-  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"' \
-  --essential-hook="install -m 0644 $W/files/initramfs.conf \"\$1/etc/initramfs-tools/conf.d/box.conf\"" \
-  --customize-hook="install -m 0644 $W/files/initramfs.modules \"\$1/etc/initramfs-tools/modules\"" \
-  --customize-hook='chroot "$1" update-initramfs -u -k all' \
-  --customize-hook='echo scsipub >"$1/etc/hostname"' \
-  --customize-hook='printf "127.0.0.1 localhost\n127.0.1.1 scsipub\n" >"$1/etc/hosts"' \
-  --customize-hook='printf "/dev/vda / ext4 defaults,noatime 0 1\n" >"$1/etc/fstab"' \
+log "mmdebstrap bookworm (${#DEBIMAGE_PKGS[@]} + ${#DEBIMAGE_EXTRA[@]} packages and their dependencies)"
+debimage_build "$W" scsipub \
   --customize-hook='chroot "$1" useradd -m -s /bin/bash -G sudo vagrant' \
   --customize-hook='echo vagrant:vagrant | chroot "$1" chpasswd' \
   --customize-hook="install -m 0440 $W/files/vagrant.sudoers \"\$1/etc/sudoers.d/vagrant\"" \
@@ -92,16 +61,10 @@ mmdebstrap --mode=root --variant=apt --format=directory \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
   --customize-hook='printf "[Unit]\nBefore=ssh.service\nConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n[Install]\nWantedBy=multi-user.target\n" >"$1/etc/systemd/system/ssh-hostkeys.service"' \
   --customize-hook='chroot "$1" systemctl enable systemd-networkd.service ssh.service ssh-hostkeys.service' \
-  --customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer' \
-  --customize-hook='mkdir -p "$1/etc/target/pr" "$1/etc/rtslib-fb-target"; : >"$1/etc/machine-id"' \
-  --customize-hook="cp -a \"\$1\"/boot/vmlinuz-* $W/vmlinuz && cp -a \"\$1\"/boot/initrd.img-* $W/initrd.img" \
-  bookworm "$W/root" "${SRC[@]}" >"$W/mmdebstrap.log" 2>&1 ||
-  { tail -n 40 "$W/mmdebstrap.log" >&2; log "mmdebstrap failed"; exit 1; }
+  --customize-hook=': >"$1/etc/machine-id"' || { log "mmdebstrap failed"; exit 1; }
 mm_s=$(( $(date +%s) - start ))
 
-rm -rf "$W/root/var/cache/apt/archives/"*.deb
-mkfs.ext4 -q -F -L scsipub -d "$W/root" "$W/root.img" "$FS_SIZE"
-rm -rf "$W/root"
+debimage_mkfs "$W" "$W/root.img" "$FS_SIZE" scsipub
 qemu-img convert -q -c -f raw -O qcow2 "$W/root.img" "$W/box.img"
 rm -f "$W/root.img"
 vsize=$(( $(qemu-img info --output=json "$W/box.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])') / 1073741824 ))

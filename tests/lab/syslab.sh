@@ -17,7 +17,8 @@ sys_up() {
   local g
   g=$("$LAB_TOP/tests/lab/build-sysguest.sh") || { echo "syslab: image build failed" >&2; return 1; }
   SYS_IMG=$g
-  LAB_RUN=$(mktemp -d "$LAB_TOP/build/lab/run.XXXXXX")
+  mkdir -p "$LAB_TOP/build/lab"
+  LAB_RUN=$(mktemp -d "$LAB_TOP/build/lab/run.XXXXXX") || return 1
   qemu-img create -q -f qcow2 -F raw -b "$g/root.img" "$LAB_RUN/disk.qcow2" || return 1
   local fwd="" p
   for p in "$@"; do fwd+=",hostfwd=tcp:127.0.0.1:${p%%:*}-:${p##*:}"; done

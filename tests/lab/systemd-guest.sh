@@ -45,8 +45,8 @@ build_deb & DEB_PID=$!
 
 P_PORTAL=$(free_port); P_OP=$(free_port); P_API=$(free_port)
 LAB_PORT=$P_PORTAL
+trap '[ "$FAILED" -eq 0 ] || [ ! -f "$LAB_RUN/ready" ] || { g "journalctl -b --no-pager -u \"scsipub*\" | tail -n 80"; tail -n 20 "$LAB_RUN/console.log"; }; lab_stop; rm -rf "$DEB_DIR"' EXIT
 sys_up "$P_PORTAL:3260" "$P_OP:3270" "$P_API:8080" || { fail "systemd guest boots"; finish; exit 1; }
-trap '[ "$FAILED" -eq 0 ] || { g "journalctl -b --no-pager -u \"scsipub*\" | tail -n 80"; tail -n 20 "$LAB_RUN/console.log"; }; lab_stop; rm -rf "$DEB_DIR"' EXIT
 phase "guest agent up"
 cat "$SYS_IMG/info" | sed 's/^/  image: /'
 check "systemd reaches running/degraded" sys_wait_boot
