@@ -27,7 +27,9 @@ struct scsi_lu {
 	struct cow *cow;          /* the backing store (not owned) */
 	char serial[64];          /* unit serial number (VPD 0x80, NAA/T10 ids in 0x83) */
 	uint32_t max_xfer_blocks; /* maximum transfer length in blocks (VPD 0xB0); 0 = none */
-	int write_cache;          /* WCE bit reported in the caching mode page (0/1) */
+	int write_cache;          /* WCE bit of the caching mode page (SBC-3 §6.4.5), 0/1:
+				     1 = writes are cached until SYNCHRONIZE CACHE / FUA,
+				     0 = write-through (scsi_execute makes each durable) */
 };
 
 /* One command as handed over by the ring. */
