@@ -97,4 +97,5 @@ else
 fi
 check "mode page after the reboot: LUN 0 WCE=1, LUN 1 WCE=0" \
   lab_exec "$G; [ \$(wce_bit \$(lun_dev 0)) = 1 ] && [ \$(wce_bit \$(lun_dev 1)) = 0 ]"
+echo "test-power-loss: ${SECONDS} s (two boots)"
 finish
