@@ -15,7 +15,8 @@
 #                  (dd conv=fsync, timed from start to the fsync's return)
 #   rand-4k-qd16   4 KiB random O_DIRECT writes, libaio iodepth 16, no fsync
 #   rand-4k-sync   4 KiB random O_DIRECT writes, QD1, fdatasync after each (a database log)
-#   ext4-files     ext4, 200 files of 64 KiB written then one sync -f (an untar)
+#   ext4-files     ext4, an untar of 400 files of 16 KiB (one tar process), then one
+#                  sync -f: files/s from the start of tar to the sync's return
 # Prints MiB/s (or files/s) per mode, and the ratio WCE=0 / WCE=1 for each workload.
 # Usage: tests/lab/bench-wce.sh  [ROUNDS=2] [RUNTIME=8 seconds per fio job]
 set -uo pipefail
@@ -30,7 +31,10 @@ export LAB_DISK=$DISK
 STACK_DISK_RESERVE=$((16 << 20)) # the state disk is small: no 512 MiB reserve
 lab_up
 trap 'lab_stop; rm -f "$DISK"' EXIT
-G="source $TOP/tests/lab/pr-guest.sh; source $TOP/tests/lab/wce-guest.sh"
+G="source $TOP/tests/lab/pr-guest.sh; source $TOP/tests/lab/wce-guest.sh
+  make_tar() { [ -f /tmp/files.tar ] && return 0; mkdir -p /tmp/files
+    for i in \$(seq 400); do head -c 16384 /dev/urandom >/tmp/files/f\$i; done
+    tar -cf /tmp/files.tar -C /tmp/files .; }"
 ID=wcebench U=ubench S=benchsecret1234
 IQN=iqn.2025-01.pub.scsipub:s.$ID
 lab_exec "modprobe virtio_blk; for i in \$(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done
@@ -59,9 +63,9 @@ run() { # WORKLOAD LUN → prints one number (KiB/s, or files/s)
     rand-4k-sync) fio_bw "$2" --rw=randwrite --bs=4k --size=256M --direct=1 --ioengine=psync \
       --fdatasync=1 --time_based --runtime="$RUNTIME" --randrepeat=0 ;;
     ext4-files) lab_exec "$G; d=\$(lun_dev $2); umount /mnt/b$2 2>/dev/null; mkfs.ext4 -q -F \$d &&
-      mkdir -p /mnt/b$2 && mount \$d /mnt/b$2 && head -c 65536 /dev/urandom >/tmp/f64k &&
-      s=\$(date +%s%N); for i in \$(seq 200); do cp /tmp/f64k /mnt/b$2/f\$i; done; sync -f /mnt/b$2/f1
-      e=\$(date +%s%N); umount /mnt/b$2; echo \$((200 * 1000000000 / (e - s)))" ;;
+      mkdir -p /mnt/b$2 && mount \$d /mnt/b$2 && make_tar &&
+      s=\$(date +%s%N); tar -xf /tmp/files.tar -C /mnt/b$2 && sync -f /mnt/b$2/f1 || exit 1
+      e=\$(date +%s%N); umount /mnt/b$2; echo \$((400 * 1000000000 / (e - s)))" ;;
   esac
 }
 
