@@ -61,12 +61,22 @@ int cfs_target_ensure_ro(struct cfs *c, const char *iqn, const char *portal);
 int cfs_target_remove(struct cfs *c, const char *iqn);
 
 /*
+ * The write cache of every user backstore we make (attrib/emulate_write_cache, which
+ * scsipub-tcmu reports as WCE in the caching mode page, SBC-3 §6.4.5): 1 = writes
+ * complete in the overlay's page cache and SYNCHRONIZE CACHE / FUA make them durable
+ * (Linux initiators then send both on fsync); 0 = write-through, every write durable
+ * before GOOD. Chosen by measurement (tests/lab/bench-wce.sh, README "Write
+ * caching"); either value is honest, the handler does what the bit says.
+ */
+#define CFS_WRITE_CACHE 1
+
+/*
  * Create user backstore `name` in its own HBA core/user_N (lowest free N, as rtslib
  * does, so targetcli coexists): write control
  * "dev_size=<size_bytes>,dev_config=<dev_config>,hw_block_size=512,
  *  hw_max_sectors=2048,max_data_area_mb=<small>,cmd_ring_size_mb=<small>,
- *  nl_reply_supported=-1", set wwn/vpd_unit_serial = serial (NULL = name), then
- * enable=1. nl_reply_supported=-1 opts the device out of netlink replies: enable
+ *  nl_reply_supported=-1", set wwn/vpd_unit_serial = serial (NULL = name),
+ * attrib/emulate_write_cache = CFS_WRITE_CACHE, then enable=1. nl_reply_supported=-1 opts the device out of netlink replies: enable
  * never waits for (or fails on) any TCMU daemon's ADDED_DEVICE answer, so a running
  * tcmu-runner cannot refuse it (README "Coexistence with tcmu-runner"). A config the
  * handler refuses therefore shows at the first SCSI command, not at enable. Size in

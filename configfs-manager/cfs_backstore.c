@@ -237,6 +237,13 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 	/* The serial before enable: the handler reads it when the device appears. */
 	if (!r)
 		r = cfs_write(c, serial ? serial : name, "%s/wwn/vpd_unit_serial", dev);
+	/*
+	 * The write cache before enable too (no RECONFIG event then): the handler reads
+	 * it at ADDED_DEVICE and reports it as WCE in the caching mode page (cfs.h).
+	 */
+	if (!r)
+		r = cfs_write(c, CFS_WRITE_CACHE ? "1" : "0", "%s/attrib/emulate_write_cache",
+			      dev);
 	/* No reply is awaited (nl_reply_supported=-1): the handler opens the uio device on
 	 * its own when ADDED_DEVICE arrives and first drains what is already queued. */
 	if (!r)

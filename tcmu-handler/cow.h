@@ -16,8 +16,16 @@
  * negative errno values, which the SCSI layer maps to sense data in one place.
  *
  * Durability: cow_flush() makes every completed write durable (fdatasync of the
- * overlay, then of the bitmap). Ordering for crash safety: a bit is only set after
- * the overlay data is written, so a crash never exposes unwritten overlay bytes.
+ * overlay, then of the bitmap); cow_write() with fua does the same for its own write
+ * before it returns, syncing the overlay data before its bits are even written to the
+ * bitmap file. Ordering for crash safety: a bit is only set after the overlay data is
+ * written, so a kill -9 never exposes unwritten overlay bytes. A power loss keeps
+ * everything a cow_flush or a fua write made durable; of the writes after the last
+ * flush, any may be lost, and since the page cache writes overlay and bitmap back in
+ * no set order, a sector written for the first time since then may read zeros
+ * instead of its old (base) contents. That is the write-back cache the SCSI layer
+ * reports with WCE = 1 (scsi.h; SBC-3 §6.4.5); with WCE = 0 it makes every write
+ * durable before completing it.
  *
  * Space (issue 8 §4): the overlay is charged in ALLOCATION UNITS, the block size of
  * the filesystem that holds it (cow_alloc_unit, e.g. 4096 on ext4): a unit is in use

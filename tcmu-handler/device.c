@@ -406,13 +406,33 @@ static int exec_cmd(void *arg, struct scsi_cmd *cmd)
 	return status;
 }
 
+/*
+ * Take over a WCE change (device_set_write_cache) before the next command. When the
+ * cache goes off, what earlier writes left in it is flushed first, so that from now on
+ * every completed write is durable, as WCE = 0 says (SBC-3 §6.4.5). Worker thread only.
+ */
+static void apply_write_cache(struct device *d)
+{
+	int want = atomic_load(&d->write_cache), rc;
+
+	if (want == d->lu.write_cache)
+		return;
+	if (!want && d->cow) {
+		rc = cow_flush(d->cow);
+		if (rc)
+			plog_at(PLOG_ERROR, "%s: flushing the write cache as it goes off: %s",
+				d->label, strerror(-rc));
+	}
+	d->lu.write_cache = want;
+}
+
 /* Drain the ring once; returns 0, or -1 when the device must stop (gone or broken). */
 static int drain(struct device *d)
 {
 	char err[256] = "";
 	int n, ret;
 
-	d->lu.write_cache = atomic_load(&d->write_cache);
+	apply_write_cache(d);
 	n = ring_process(&d->ring, exec_cmd, d, err, sizeof(err));
 	if (n > 0) {
 		ret = ring_kick(&d->ring);
@@ -629,6 +649,11 @@ void device_close(struct device *d)
 void device_set_write_cache(struct device *d, int on)
 {
 	atomic_store(&d->write_cache, on ? 1 : 0);
+}
+
+int device_write_cache(const struct device *d)
+{
+	return atomic_load(&((struct device *)d)->write_cache);
 }
 
 unsigned device_minor(const struct device *d)

@@ -98,7 +98,8 @@ struct device;
  * minute per device), fill the logical
  * unit (serial from core/user_<hba>/<dev>/wwn/vpd_unit_serial, else the backstore
  * name; max transfer from attrib/hw_max_sectors, else 128 blocks; write cache from
- * attrib/emulate_write_cache, else off) and start the worker thread.
+ * attrib/emulate_write_cache, else off, i.e. write-through: see device_set_write_cache)
+ * and start the worker thread.
  * reattach != 0 runs the restart protocol around it for a device that was live before
  * we started: action/block_dev=1, action/reset_ring=1 (outstanding commands complete
  * BUSY, so initiators retry), open, action/block_dev=0 (also on failure).
@@ -126,10 +127,19 @@ const char *device_unusable(const struct device *d);
 void device_close(struct device *d);
 
 /*
- * Set the logical unit's write cache (WCE in the caching mode page) to on (0/1). The
- * worker applies it before the next command it executes.
+ * Set the logical unit's write cache (WCE in the caching mode page, SBC-3 §6.4.5) to
+ * on (0/1); the kernel's attrib/emulate_write_cache (RECONFIG_DEVICE) says which. The
+ * worker applies it before the next command it executes. On (WCE = 1): writes complete
+ * in the overlay's page cache and are made durable by SYNCHRONIZE CACHE and FUA (the
+ * initiator knows to send them). Off (WCE = 0): write-through, every command that
+ * changes the medium is durable before GOOD; when the cache goes off, the writes it
+ * held are flushed before the next command. Either way the WCE bit never promises
+ * more durability than the handler gives.
  */
 void device_set_write_cache(struct device *d, int on);
+
+/* The write cache setting last requested for d (device_set_write_cache or open). */
+int device_write_cache(const struct device *d);
 
 /* The uio minor and the uio name the device was opened with. */
 unsigned device_minor(const struct device *d);

@@ -158,9 +158,11 @@ static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int
 			"gets NOT READY 04/03: %s", reattach ? "re-attached" : "added",
 			device_label(d), minor, device_unusable(d));
 	else
-		plog_at(PLOG_INFO, "device %s: %s (uio%u, %llu bytes)",
+		plog_at(PLOG_INFO, "device %s: %s (uio%u, %llu bytes, %s)",
 			reattach ? "re-attached" : "added", device_label(d), minor,
-			dev_size_of(d));
+			dev_size_of(d), device_write_cache(d) ?
+			"write cache on: WCE=1, durable at SYNCHRONIZE CACHE / FUA" :
+			"write cache off: WCE=0, every write durable before GOOD");
 	return 0;
 }
 
@@ -220,7 +222,8 @@ static int on_reconfig(struct daemon *dm, const struct tcmu_nl_event *ev)
 	case TCMU_NL_RECONFIG_WRITECACHE:
 		device_set_write_cache(*slot, ev->write_cache);
 		plog_at(PLOG_INFO, "%s: write cache %s", device_label(*slot),
-			ev->write_cache ? "on" : "off");
+			ev->write_cache ? "on (WCE=1: durable at SYNCHRONIZE CACHE / FUA)" :
+			"off (WCE=0: cache flushed, then every write durable before GOOD)");
 		return 0;
 	default:
 		return -EINVAL;

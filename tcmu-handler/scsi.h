@@ -27,7 +27,9 @@ struct scsi_lu {
 	struct cow *cow;          /* the backing store (not owned) */
 	char serial[64];          /* unit serial number (VPD 0x80, NAA/T10 ids in 0x83) */
 	uint32_t max_xfer_blocks; /* maximum transfer length in blocks (VPD 0xB0); 0 = none */
-	int write_cache;          /* WCE bit reported in the caching mode page (0/1) */
+	int write_cache;          /* WCE bit of the caching mode page (SBC-3 §6.4.5), 0/1:
+				     1 = writes are cached until SYNCHRONIZE CACHE / FUA,
+				     0 = write-through (scsi_execute makes each durable) */
 };
 
 /* One command as handed over by the ring. */
@@ -50,6 +52,11 @@ struct scsi_cmd {
  * reserve, cow_set_reserve, or ENOSPC) DATA PROTECT / SPACE ALLOCATION FAILED WRITE
  * PROTECT (SBC-3 §4.7.3.6). A data buffer shorter than the CDB asks for is treated as the
  * transfer length the initiator allowed (data_in_len tells the ring the residual).
+ * Durability follows lu->write_cache, the WCE bit the caching mode page reports
+ * (SBC-3 §6.4.5): with 1, writes are cached and SYNCHRONIZE CACHE (10)/(16), FUA
+ * writes and WRITE AND VERIFY make them durable (cow_flush / cow_write with fua)
+ * before GOOD; with 0 every command that changes the medium is durable before GOOD.
+ * A failed flush is CHECK CONDITION (EIO: MEDIUM ERROR / WRITE ERROR), never GOOD.
  */
 int scsi_execute(struct scsi_lu *lu, struct scsi_cmd *cmd);
 

@@ -7,6 +7,11 @@
  * store takes byte offsets, so every call converts with blk2b(). Errors of the store
  * (negative errno) become sense data in one place, sense_from_errno().
  *
+ * Write caching (SBC-3 §6.4.5): with WCE = 1 in the caching mode page (lu->write_cache)
+ * a write completes once it is in the overlay's page cache and becomes durable with
+ * FUA or SYNCHRONIZE CACHE; with WCE = 0 every command that changes the medium is
+ * durable before it completes (write-through). See write_durable().
+ *
  * Checks run in the same order for every data transfer command: CDB fields (INVALID
  * FIELD IN CDB), transfer length against the Block Limits VPD page, then the LBA range
  * (SBC-3 §4.5, LOGICAL BLOCK ADDRESS OUT OF RANGE), then the data buffer.
@@ -63,6 +68,31 @@ static int lba_out_of_range(struct scsi_cmd *cmd)
 static int too_long(const struct scsi_lu *lu, uint64_t nblocks)
 {
 	return lu->max_xfer_blocks && nblocks > lu->max_xfer_blocks;
+}
+
+/*
+ * Whether a write must reach stable storage before it completes (SBC-3 §6.4.5,
+ * caching mode page): always when the logical unit reports WCE = 0 (no write-back
+ * cache, so a completed write is on the medium: write-through), and for a write
+ * with FUA = 1 when it reports WCE = 1 (SBC-3 WRITE (10) FUA: the write goes to the
+ * medium, not only to the cache). Otherwise the write may sit in the cache (the
+ * overlay's and bitmap's page cache) until SYNCHRONIZE CACHE.
+ */
+static int write_durable(const struct scsi_lu *lu, int fua)
+{
+	return fua || !lu->write_cache;
+}
+
+/*
+ * With WCE = 0 a command that changed the medium without going through cow_write's
+ * durable path (WRITE SAME, UNMAP) is made durable before it completes; rc is the
+ * command's result so far. 0 or -errno.
+ */
+static int write_through_flush(const struct scsi_lu *lu, int rc)
+{
+	if (rc || lu->write_cache)
+		return rc;
+	return cow_flush(lu->cow);
 }
 
 /*
@@ -261,14 +291,18 @@ static int do_write(struct scsi_lu *lu, struct scsi_cmd *cmd, int fua, uint64_t 
 	return write_data_out(lu, cmd, 0, blk2b(lba), blk2b(n), fua);
 }
 
-/* WRITE (6) / (10) / (12) / (16) (SBC-3 WRITE commands); FUA makes the write durable. */
+/*
+ * WRITE (6) / (10) / (12) / (16) (SBC-3 WRITE commands). Durable before GOOD with FUA
+ * (not in WRITE (6)) or when WCE = 0 (write_durable); otherwise cached until
+ * SYNCHRONIZE CACHE.
+ */
 int sbc_write(struct scsi_lu *lu, struct scsi_cmd *cmd)
 {
 	int fua = cmd->cdb[0] != OP_WRITE_6 && (cmd->cdb[1] & 0x08);
 	uint64_t lba;
 	uint32_t n;
 
-	return do_write(lu, cmd, fua, &lba, &n);
+	return do_write(lu, cmd, write_durable(lu, fua), &lba, &n);
 }
 
 /*
@@ -335,8 +369,12 @@ int sbc_prefetch(struct scsi_lu *lu, struct scsi_cmd *cmd)
 }
 
 /*
- * SYNCHRONIZE CACHE (10) / (16) (SBC-3 SYNCHRONIZE CACHE commands). NUMBER OF LOGICAL BLOCKS 0 means
- * through the last block; the store only flushes as a whole, which covers any range.
+ * SYNCHRONIZE CACHE (10) / (16) (SBC-3 SYNCHRONIZE CACHE commands). NUMBER OF LOGICAL
+ * BLOCKS 0 means through the last block; the store only flushes as a whole, which
+ * covers any range: every write completed before this command, its overlay data and
+ * then its bitmap bits, is on stable storage when it returns GOOD (cow_flush). IMMED
+ * is not honoured: GOOD always means done. With WCE = 0 there is nothing cached and
+ * the flush is cheap.
  */
 int sbc_sync_cache(struct scsi_lu *lu, struct scsi_cmd *cmd)
 {
@@ -382,7 +420,7 @@ static int all_zero(const uint8_t *p, size_t n)
  * With UNMAP = 1 and an all-zero block the range is unmapped instead, i.e. it reads
  * the base image again (LBPRZ = 0). NUMBER OF LOGICAL BLOCKS 0 means through the last
  * block (WSNZ = 0 in the Block Limits page); either way at most
- * SCSI_MAX_WRITE_SAME_BLOCKS.
+ * SCSI_MAX_WRITE_SAME_BLOCKS. With WCE = 0 the result is durable before GOOD.
  */
 int sbc_write_same(struct scsi_lu *lu, struct scsi_cmd *cmd)
 {
@@ -417,7 +455,8 @@ int sbc_write_same(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	len = blk2b(n64);
 	if (unmap && all_zero(block, sizeof(block)))
 		return sense_from_errno(cmd->sense, sizeof(cmd->sense),
-					cow_discard(lu->cow, off, len), 1);
+					write_through_flush(lu, cow_discard(lu->cow, off,
+									    len)), 1);
 
 	chunk = len < CHUNK_BYTES ? (size_t)len : CHUNK_BYTES;
 	buf = malloc(chunk);
@@ -432,6 +471,7 @@ int sbc_write_same(struct scsi_lu *lu, struct scsi_cmd *cmd)
 		done += k;
 	}
 	free(buf);
+	rc = write_through_flush(lu, rc);
 	return sense_from_errno(cmd->sense, sizeof(cmd->sense), rc, 1);
 }
 
@@ -442,6 +482,7 @@ int sbc_write_same(struct scsi_lu *lu, struct scsi_cmd *cmd)
  * UNMAP (SBC-3 §5.28). Every descriptor is checked before anything is unmapped, so a
  * bad list changes nothing. Limits are those of the Block Limits VPD page: at most
  * SCSI_MAX_UNMAP_DESCRIPTORS descriptors and SCSI_MAX_UNMAP_LBA_COUNT blocks in all.
+ * With WCE = 0 the cleared bitmap bits are durable before GOOD.
  */
 int sbc_unmap(struct scsi_lu *lu, struct scsi_cmd *cmd)
 {
@@ -503,6 +544,7 @@ int sbc_unmap(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	free(d);
 	if (status != SCSI_STATUS_GOOD)
 		return status;
+	rc = write_through_flush(lu, rc);
 	return sense_from_errno(cmd->sense, sizeof(cmd->sense), rc, 1);
 }
 
@@ -556,7 +598,7 @@ int sbc_compare_and_write(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	if (!buf)
 		return scsi_internal_error(cmd);
 	scsi_iov_read_at(cmd->iov, cmd->iov_cnt, len, buf, len);
-	rc = cow_write(lu->cow, buf, off, len, (cdb[1] >> 3) & 1);
+	rc = cow_write(lu->cow, buf, off, len, write_durable(lu, (cdb[1] >> 3) & 1));
 	free(buf);
 	return sense_from_errno(cmd->sense, sizeof(cmd->sense), rc, 1);
 }

@@ -228,6 +228,8 @@ static void test_backstore_create(void **state)
 			    "hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,"
 			    "cmd_ring_size_mb=1,nl_reply_supported=-1");
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/wwn/vpd_unit_serial")), "SER-1");
+	/* WCE = 1 reported by the handler (README "Write caching"), set before enable. */
+	assert_string_equal(slurp(P(t, "core/user_1/sp1/attrib/emulate_write_cache")), "1");
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/enable")), "1");
 
 	/* NULL serial = the name; next free HBA. */
