@@ -139,7 +139,8 @@ static void remove_files(const struct anon_cfg *cfg, const char *name, bool forc
  * Backstore name over image e (NULL base = blank) with its files, and a TPG LUN of
  * target linked to it into *lun; limit is the write limit in bytes (0 = none).
  * Refuses (-EEXIST) files that exist unless they may be replaced (fresh: shared
- * exports, whose files never hold data). On failure nothing of it is left.
+ * exports, whose files never hold data; their LU is write-protected, ro=1). On failure
+ * nothing of it is left.
  */
 static int store_and_lun(struct cfs *c, const struct anon_cfg *cfg, const char *target,
 			 const char *name, const struct catalog_entry *e, uint64_t limit,
@@ -147,7 +148,8 @@ static int store_and_lun(struct cfs *c, const struct anon_cfg *cfg, const char *
 {
 	char ovl[PATH_MAX], bmp[PATH_MAX];
 	struct cowstore b = { .name = name, .overlay = ovl, .bitmap = bmp, .base = e->path,
-			      .size_bytes = e->size_bytes, .limit_bytes = limit, .serial = name };
+			      .size_bytes = e->size_bytes, .limit_bytes = limit, .serial = name,
+			      .read_only = fresh };
 	int r;
 
 	r = store_files(cfg, name, ovl, bmp);
@@ -255,7 +257,8 @@ static struct anon_export *export_acquire(struct cfs *c, const struct anon_cfg *
 		if (r < 0)
 			reason_fail(err, errlen, r, "cannot name the shared backstore");
 		else
-			/* Limit 1 byte: the handler refuses every write too (anon.h). */
+			/* A write-protected LU (WP bit, DATA PROTECT for writes) with a write
+			 * limit of 1 byte besides: the handler refuses every write too (anon.h). */
 			r = store_and_lun(c, cfg, t->iqn, e->backstore, &t->lun[0], 1, true,
 					  &e->lun, err, errlen);
 		if (r < 0) {

@@ -27,6 +27,7 @@ int cowstore_create(struct cfs *c, const struct cowstore *b, char *err, size_t e
 	memset(&cc, 0, sizeof(cc));
 	cc.size_bytes = b->size_bytes;
 	cc.limit_bytes = b->limit_bytes;
+	cc.read_only = b->read_only;
 	if (copy(cc.overlay, sizeof(cc.overlay), b->overlay) ||
 	    copy(cc.bitmap, sizeof(cc.bitmap), b->bitmap) || copy(cc.base, sizeof(cc.base), b->base))
 		return reason_fail(err, errlen, -ENAMETOOLONG,

@@ -7,6 +7,7 @@
 #ifndef SCSIPUB_COWSTORE_H
 #define SCSIPUB_COWSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct cowstore {
 	const char *base;        /* read-only base image path; NULL or "" = blank disk */
 	uint64_t size_bytes;     /* device size in bytes, multiple of 512, > 0 */
 	uint64_t limit_bytes;    /* bytes of overlay data the device may allocate; 0 = none */
+	bool read_only;          /* a write-protected LU (dev_config ro=1, cow_config.h) */
 	const char *serial;      /* unit serial (VPD 0x80); NULL = LIO's default */
 };
 

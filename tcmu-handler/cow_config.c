@@ -14,7 +14,7 @@
 #define PATH_FORBIDDEN ";,:\n"
 #define SECTOR 512u
 
-enum key_type { KEY_BYTES, KEY_PATH };
+enum key_type { KEY_BYTES, KEY_PATH, KEY_FLAG };
 
 struct key {
 	const char *name;
@@ -29,6 +29,7 @@ static const struct key keys[] = {
 	{ "bitmap",  KEY_PATH,  1, offsetof(struct cow_config, bitmap) },
 	{ "base",    KEY_PATH,  0, offsetof(struct cow_config, base) },
 	{ "limit",   KEY_BYTES, 0, offsetof(struct cow_config, limit_bytes) },
+	{ "ro",      KEY_FLAG,  0, offsetof(struct cow_config, read_only) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -75,6 +76,13 @@ static int parse_value(const struct key *k, const char *v, size_t len,
 {
 	char q[40];
 
+	if (k->type == KEY_FLAG) {
+		if (len != 1 || (v[0] != '0' && v[0] != '1'))
+			return reason_fail(err, errlen, -EINVAL, "%s must be 0 or 1, not '%s'",
+					   k->name, quote(q, v, len));
+		*(int *)((char *)out + k->field) = v[0] == '1';
+		return 0;
+	}
 	if (k->type == KEY_BYTES) {
 		uint64_t *dst = (uint64_t *)((char *)out + k->field);
 
@@ -194,9 +202,9 @@ int cow_config_format(const struct cow_config *c, char *buf, size_t buflen)
 		return rc;
 	if (c->limit_bytes)
 		snprintf(lim, sizeof(lim), ";limit=%llu", (unsigned long long)c->limit_bytes);
-	n = snprintf(tmp, sizeof(tmp), PREFIX "size=%llu;overlay=%s;bitmap=%s%s%s%s",
+	n = snprintf(tmp, sizeof(tmp), PREFIX "size=%llu;overlay=%s;bitmap=%s%s%s%s%s",
 		     (unsigned long long)c->size_bytes, c->overlay, c->bitmap,
-		     c->base[0] ? ";base=" : "", c->base, lim);
+		     c->base[0] ? ";base=" : "", c->base, lim, c->read_only ? ";ro=1" : "");
 	if (n < 0)
 		return -EINVAL;
 	if (n > COW_CONFIG_MAX || (size_t)n >= buflen)

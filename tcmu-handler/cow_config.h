@@ -5,7 +5,7 @@
  * uio name "tcm-user/<hba>/<dev>/<dev_config>" (at most 255 characters,
  * TCMU_CONFIG_LEN - 1). Ours is
  *
- *     cow/size=<bytes>;overlay=<path>;bitmap=<path>[;base=<path>][;limit=<bytes>]
+ *     cow/size=<bytes>;overlay=<path>;bitmap=<path>[;base=<path>][;limit=<bytes>][;ro=1]
  *
  * - size:    device size in bytes (multiple of 512), required.
  * - overlay: the per-session overlay file (created sparse if missing), required.
@@ -14,6 +14,10 @@
  * - limit:   write limit in bytes of overlay allocation (0 or absent = unlimited):
  *            whole filesystem blocks, so sparse writes are charged what they
  *            occupy (cow.h, cow_charged_bytes).
+ * - ro:      1 = a write-protected logical unit (a shared read-only export): the WP
+ *            bit of the mode parameter header is set and every command that would
+ *            change the medium gets DATA PROTECT / WRITE PROTECTED (SBC-3 §4.11);
+ *            0 or absent = writable.
  *
  * Fields are separated by ';' because configfs `control` splits on ',' and the
  * rtslib/kernel convention forbids ':' in the config. Paths therefore may not contain
@@ -35,6 +39,7 @@ struct cow_config {
 	char overlay[256];     /* overlay file path */
 	char bitmap[256];      /* bitmap file path */
 	char base[256];        /* base image path; "" = none (blank disk) */
+	int read_only;         /* 1 = write-protected logical unit (ro=1) */
 };
 
 /*

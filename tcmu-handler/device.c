@@ -588,6 +588,7 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		cow_set_reserve(d->cow, env->disk_reserve, NULL, NULL);
 
 	d->lu.cow = d->cow;
+	d->lu.write_protect = d->cfg.read_only;
 	fill_serial(env, &d->name, d->lu.serial, sizeof(d->lu.serial));
 	if (read_attr_u64(env, &d->name, "attrib/hw_max_sectors", &v) == 0 && v > 0 &&
 	    v <= UINT32_MAX)

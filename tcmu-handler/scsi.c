@@ -117,6 +117,13 @@ const struct scsi_op *scsi_op_find(uint8_t opcode, uint16_t sa, int *opcode_know
 	return NULL;
 }
 
+/* The commands that change the medium (refused on a write-protected LU). */
+static int changes_medium(scsi_handler_fn fn)
+{
+	return fn == sbc_write || fn == sbc_write_verify || fn == sbc_write_same ||
+	       fn == sbc_unmap || fn == sbc_compare_and_write;
+}
+
 int scsi_execute(struct scsi_lu *lu, struct scsi_cmd *cmd)
 {
 	const struct scsi_op *op;
@@ -139,6 +146,9 @@ int scsi_execute(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	cmd->data_in = op->data_in;
 	if (!lu->cow)
 		return scsi_fail(cmd, SENSE_NOT_READY, ASC_LU_NOT_READY);
+	/* SBC-3 §4.11: a write-protected logical unit refuses what would change it. */
+	if (lu->write_protect && changes_medium(op->fn))
+		return scsi_fail(cmd, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 	return op->fn(lu, cmd);
 }
 

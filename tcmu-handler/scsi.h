@@ -30,6 +30,10 @@ struct scsi_lu {
 	int write_cache;          /* WCE bit of the caching mode page (SBC-3 §6.4.5), 0/1:
 				     1 = writes are cached until SYNCHRONIZE CACHE / FUA,
 				     0 = write-through (scsi_execute makes each durable) */
+	int write_protect;        /* 1 = write-protected LU (SBC-3 §4.11): the WP bit of the
+				     mode parameter header (SBC-3 §6.4.1) is set and every
+				     command that changes the medium is DATA PROTECT /
+				     WRITE PROTECTED 27/00 */
 };
 
 /* One command as handed over by the ring. */

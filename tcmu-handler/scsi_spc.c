@@ -262,7 +262,9 @@ int spc_request_sense(struct scsi_lu *lu, struct scsi_cmd *cmd)
 /* PAGE CONTROL values (SPC-4 MODE SENSE). */
 enum { PC_CURRENT = 0, PC_CHANGEABLE = 1, PC_DEFAULT = 2, PC_SAVED = 3 };
 
-/* DEVICE-SPECIFIC PARAMETER for direct access (SBC-3 mode parameters): WP = 0, DPOFUA = 1. */
+/* DEVICE-SPECIFIC PARAMETER for direct access (SBC-3 §6.4.1): WP (the LU's
+ * write_protect) and DPOFUA = 1. */
+#define MODE_DSP_WP     0x80
 #define MODE_DSP_DPOFUA 0x10
 
 /*
@@ -351,12 +353,12 @@ int spc_mode_sense(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	len = hdr + bdl + pages;
 	if (ten) {
 		put_be16(d, (uint16_t)(len - 2));
-		d[3] = MODE_DSP_DPOFUA;
+		d[3] = MODE_DSP_DPOFUA | (lu->write_protect ? MODE_DSP_WP : 0);
 		d[4] = bdl == 16 ? 0x01 : 0x00; /* LONGLBA */
 		put_be16(d + 6, (uint16_t)bdl);
 	} else {
 		d[0] = (uint8_t)(len - 1);
-		d[2] = MODE_DSP_DPOFUA;
+		d[2] = MODE_DSP_DPOFUA | (lu->write_protect ? MODE_DSP_WP : 0);
 		d[3] = (uint8_t)bdl;
 	}
 	return scsi_data_in(cmd, d, len, alloc);

@@ -108,6 +108,10 @@ static const struct bad bad_configs[] = {
 	{ "size=18446744073709551616;overlay=/o;bitmap=/b", "bad number for size" },
 	{ "size=512;overlay=/o;bitmap=/b;limit=-1", "bad number for limit" },
 	{ "size=512;overlay=/o;bitmap=/b;limit=1.5", "bad number for limit" },
+	{ "size=512;overlay=/o;bitmap=/b;ro=2", "ro must be 0 or 1" },
+	{ "size=512;overlay=/o;bitmap=/b;ro=", "ro must be 0 or 1" },
+	{ "size=512;overlay=/o;bitmap=/b;ro=01", "ro must be 0 or 1" },
+	{ "size=512;overlay=/o;bitmap=/b;ro=1;ro=1", "duplicate key 'ro'" },
 	{ "size=0;overlay=/o;bitmap=/b", "must not be 0" },
 	{ "size=1000;overlay=/o;bitmap=/b", "not a multiple of 512" },
 	{ "size=512;overlay=/o,x;bitmap=/b", "forbidden character" },
@@ -174,6 +178,18 @@ static void test_format_round_trip(void **state)
 	assert_int_equal(n, (int)strlen(buf));
 	assert_int_equal(cow_config_parse(buf, &out, err, sizeof(err)), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
+
+	/* A write-protected LU: ro=1 last; parsed back. ro=0 is the default. */
+	in.read_only = 1;
+	n = cow_config_format(&in, buf, sizeof(buf));
+	assert_string_equal(buf, "cow/size=4194304;overlay=/var/lib/scsipub/o/1;"
+			    "bitmap=/var/lib/scsipub/b/1;base=/srv/img/x.iso;limit=2097152;ro=1");
+	assert_int_equal(cow_config_parse(buf, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.read_only, 1);
+	assert_memory_equal(&in, &out, sizeof(in));
+	assert_int_equal(cow_config_parse("size=512;overlay=/o;bitmap=/b;ro=0", &out, err,
+					  sizeof(err)), 0);
+	assert_int_equal(out.read_only, 0);
 
 	/* Blank and unlimited: base and limit are left out. */
 	fill(&in, 512, 0, "/o", "/b", "");

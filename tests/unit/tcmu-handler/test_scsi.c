@@ -1063,6 +1063,40 @@ static const uint8_t *find_page(const uint8_t *d, size_t len, size_t hdr, size_t
 	return NULL;
 }
 
+/* SBC-3 §4.11, §6.4.1: a write-protected LU (a shared read-only export, ro=1) says
+ * WP in both mode parameter headers, refuses every command that changes the medium
+ * with DATA PROTECT / WRITE PROTECTED and leaves the data as it was; reads work. */
+static void test_write_protect(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t ms6[6] = { OP_MODE_SENSE_6, 0x08, 0x08, 0, 255, 0 };
+	uint8_t ms10[10] = { OP_MODE_SENSE_10, 0x08, 0x08, 0, 0, 0, 0, 0, 255, 0 };
+	uint8_t ws16[16] = { OP_WRITE_SAME_16, 0x08, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 4, 0, 0 };
+	uint8_t unmap[10] = { OP_UNMAP, 0, 0, 0, 0, 0, 0, 0, 24, 0 };
+	uint8_t um[24] = { 0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 4 };
+	uint8_t data[4 * BS], back[4 * BS], c[10], d[255];
+	struct scsi_cmd cmd;
+
+	fill(data, sizeof(data), 3);
+	write10(fx, 8, data, 4);
+	assert_int_equal(run(fx, &cmd, ms6, d, sizeof(d)), SCSI_STATUS_GOOD);
+	assert_int_equal(d[2] & 0x80, 0); /* writable: WP = 0 */
+
+	fx->lu.write_protect = 1;
+	assert_int_equal(run(fx, &cmd, ms6, d, sizeof(d)), SCSI_STATUS_GOOD);
+	assert_int_equal(d[2], 0x90); /* WP | DPOFUA */
+	assert_int_equal(run(fx, &cmd, ms10, d, sizeof(d)), SCSI_STATUS_GOOD);
+	assert_int_equal(d[3], 0x90);
+
+	memset(back, 0xee, sizeof(back));
+	cdb10(c, OP_WRITE_10, 0, 8, 4);
+	assert_check(fx, c, back, sizeof(back), SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+	assert_check(fx, ws16, back, BS, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+	assert_check(fx, unmap, um, sizeof(um), SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
+	read10(fx, 8, back, 4);
+	assert_memory_equal(back, data, sizeof(data));
+}
+
 static void test_mode_sense_caching(void **state)
 {
 	struct fx *fx = *state;
@@ -1287,6 +1321,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_and_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_sense_caching, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_protect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_select, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_supported_opcodes, setup, teardown),
 	};
