@@ -50,8 +50,8 @@ check "iscsi-ls lists ro.testfs at the public address, and no multi (one catalog
   bash -c "grep -q 'Target:$P:ro.testfs Portal:127.0.0.1:$LAB_PORT,1' <<<\"\$1\" && \
     ! grep -q 'Target:$P:multi' <<<\"\$1\"" _ "$out"
 ro_url="iscsi://127.0.0.1:$LAB_PORT/$P:ro.testfs/0"
-check "ro.testfs: WRITE(10) → CHECK CONDITION, DATA PROTECT / WRITE PROTECTED (sense bytes 7/27/00); WRITE(16) too; the data is unchanged" \
-  "$PATTERN" -c a=$ONE "$ro_url" a:cap:"$IMG_BYTES" a:sense:w10:0:7:0x27:0 \
+check "ro.testfs: MODE SENSE says WP=1; WRITE(10) → CHECK CONDITION, DATA PROTECT / WRITE PROTECTED (sense bytes 7/27/00); WRITE(16) too; the data is unchanged" \
+  "$PATTERN" -c a=$ONE "$ro_url" a:cap:"$IMG_BYTES" a:wp:1 a:sense:w10:0:7:0x27:0 \
     a:sense:w10:2048:7:0x27:0 a:sense:w:4096:7:0x27:0 $(whole_image a)
 
 # Six sessions at once on ro.testfs: three in the background (held at "wait"), three
@@ -91,10 +91,10 @@ out2=$(iscsi-ls "iscsi://127.0.0.1:$LAB_PORT" 2>&1)
 echo "$out2"
 check "iscsi-ls lists multi at the public address" \
   grep -q "Target:$P:multi Portal:127.0.0.1:$LAB_PORT,1" <<<"$out2"
-check "multi: two connections with one InitiatorName: REPORT LUNS lists 2, LUN 0 is testfs and LUN 1 a 64 MiB blank, each connection's writes on either LUN are its own" \
+check "multi: two connections with one InitiatorName: REPORT LUNS lists 2, LUN 0 is testfs and LUN 1 a 64 MiB blank (WP=0), each connection's writes on either LUN are its own" \
   "$PATTERN" -c a=$ONE -c b=$ONE "iscsi://127.0.0.1:$LAB_PORT/$P:multi/0" \
     a:luns:2 b:luns:2 a:file:0:2048:"$IMG" a:w:0:16:3 b:file:0:2048:"$IMG" b:w:100:16:5 \
-    a:file:100:16:"$IMG" a:r:0:16:3 a:lun:1 a:cap:67108864 a:w:0:16:4 b:lun:1 b:z:0:16 \
+    a:file:100:16:"$IMG" a:r:0:16:3 a:lun:1 a:wp:0 a:cap:67108864 a:w:0:16:4 b:lun:1 b:z:0:16 \
     b:w:200:8:6 a:z:200:8 a:r:0:16:4 b:r:200:8:6 b:lun:0 b:r:100:16:5 b:file:0:16:"$IMG"
 multi_gone() {
   lab_exec "[ -z \"\$(ls $CFS/iscsi/$P:multi/tpgt_1/acls)\" ] && \

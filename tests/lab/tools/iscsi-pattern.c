@@ -14,6 +14,8 @@
  *            NAME:sense:w10:LBA:KEY:ASC:ASCQ  WRITE(10) one block, expect that sense,
  *                                          checked in the raw sense bytes (fixed or
  *                                          descriptor format, SPC-4 §4.5), printed
+ *            NAME:wp:0|1                   MODE SENSE(6): the WP bit of the mode parameter
+ *                                          header (SBC-3 §6.4.1) must be 0 or 1
  *            NAME:lun:N                    address LUN N from now on (same session);
  *                                          TEST UNIT READY clears its pending UAs
  *            NAME:luns:N                   REPORT LUNS must list exactly N LUNs
@@ -220,6 +222,21 @@ static int step(const char *spec)
 				scsi_free_scsi_task(t);
 			if (!ua)
 				break;
+		}
+		return 0;
+	}
+	if (strcmp(op, "wp") == 0 && a[0]) {
+		int want = a[0][0] == '1';
+		struct scsi_task *t = iscsi_modesense6_sync(c->iscsi, c->lun, 1,
+							    SCSI_MODESENSE_PC_CURRENT,
+							    SCSI_MODEPAGE_RETURN_ALL_PAGES, 0, 255);
+		if (!task_ok(c, t, "MODE SENSE(6)"))
+			return -1;
+		int got = t->datain.size >= 3 && (t->datain.data[2] & 0x80);
+		scsi_free_scsi_task(t);
+		if (got != want) {
+			fprintf(stderr, "%s: MODE SENSE says WP=%d, expected %d\n", c->name, got, want);
+			return -1;
 		}
 		return 0;
 	}
