@@ -12,6 +12,13 @@ long nofile_raise(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
+	/* A root daemon (CAP_SYS_RESOURCE) may lift the hard limit too; others keep it. */
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < NOFILE_WANT) {
+		struct rlimit up = { NOFILE_WANT, NOFILE_WANT };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)

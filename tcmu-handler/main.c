@@ -34,6 +34,7 @@
 #include "log.h"
 #include "fsspace.h"
 #include "netlink.h"
+#include "nofile.h"
 
 #define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/target"
 #define UIO_SYSFS             "/sys/class/uio"
@@ -321,6 +322,7 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	sigset_t mask;
 	int c, sfd, ret, stop = 0;
+	long nofile;
 
 	plog_program = "scsipub-tcmu";
 	if (settings_apply(SETTINGS_HANDLER, NULL, settings_kind_getopt, opts, &argc, &argv, 1, err,
@@ -372,6 +374,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	nofile = nofile_raise();
+
 	/* Fail configfs writes still waiting for a reply from a previous daemon. */
 	set_module_param("block_netlink", "1");
 	set_module_param("reset_netlink", "1");
@@ -390,9 +394,10 @@ int main(int argc, char **argv)
 	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
 	if (ret < 0)
 		plog_at(PLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
-	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes)",
+	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes, "
+		"descriptor limit %ld: four per device)",
 		dm.ndevs, dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
-		(unsigned long long)dm.env.disk_reserve);
+		(unsigned long long)dm.env.disk_reserve, nofile);
 
 	while (!stop) {
 		size_t i;
