@@ -71,5 +71,7 @@ debimage_build() { # DIR HOSTNAME [mmdebstrap options...]
 
 debimage_mkfs() { # DIR IMG SIZE LABEL
   rm -rf "$1/root/var/cache/apt/archives/"*.deb
-  mkfs.ext4 -q -F -L "$4" -d "$1/root" "$2" "$3" && rm -rf "$1/root"
+  # (mke2fs says "Creating regular file" on stdout even with -q: the callers' stdout
+  # is the path they print)
+  mkfs.ext4 -q -F -L "$4" -d "$1/root" "$2" "$3" >&2 && rm -rf "$1/root"
 }
