@@ -31,8 +31,11 @@ if ((${#need[@]})); then
     >/dev/null || { log "could not install ${need[*]}"; exit 2; }
 fi
 command -v vagrant >/dev/null || { log "vagrant missing: run scripts/deps.sh"; exit 2; }
-pgrep -x virtlogd >/dev/null || virtlogd -d
-pgrep -x libvirtd >/dev/null || libvirtd -d
+# The daemons must not inherit our descriptors: under "flock LOCK bash lab-up.sh" one
+# of them is the lab lock, which a daemon would then hold for ever.
+nofds() { (for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@"); }
+pgrep -x virtlogd >/dev/null || nofds virtlogd -d
+pgrep -x libvirtd >/dev/null || nofds libvirtd -d
 for i in $(seq 50); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.2; done
 
 box=$("$TOP/vagrant/build-box.sh") || { log "box build failed"; exit 1; }

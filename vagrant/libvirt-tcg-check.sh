@@ -28,8 +28,10 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-if ! pgrep -x virtlogd >/dev/null; then virtlogd -d && started+=("$(pgrep -nx virtlogd)"); fi
-if ! pgrep -x libvirtd >/dev/null; then libvirtd -d && started+=("$(pgrep -nx libvirtd)"); fi
+# (Started without our descriptors: one of them may be the lab lock.)
+nofds() { (for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@"); }
+if ! pgrep -x virtlogd >/dev/null; then nofds virtlogd -d && started+=("$(pgrep -nx virtlogd)"); fi
+if ! pgrep -x libvirtd >/dev/null; then nofds libvirtd -d && started+=("$(pgrep -nx libvirtd)"); fi
 for i in $(seq 50); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.2; done
 virsh -c qemu:///system version 2>&1 | sed 's/^/  /'
 echo "  domain types: $(virsh -c qemu:///system capabilities 2>/dev/null | grep -o "domain type='[a-z]*'" | sort -u | tr '\n' ' ')"
