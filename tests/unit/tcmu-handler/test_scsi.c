@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "scsi_priv.h"
+#include "cdb_build.h"
 
 #define DEV_BYTES (64ull * 1024 * 1024) /* 64 MiB disk */
 #define DEV_BLOCKS (DEV_BYTES / 512)     /* 131072 */
@@ -164,15 +165,6 @@ static void assert_good(struct fx *fx, const uint8_t *cdb, void *buf, size_t len
 	assert_int_equal(st, SCSI_STATUS_GOOD);
 }
 
-static void cdb10(uint8_t *c, uint8_t op, uint8_t b1, uint32_t lba, uint16_t len)
-{
-	memset(c, 0, 10);
-	c[0] = op;
-	c[1] = b1;
-	put_be32(c + 2, lba);
-	put_be16(c + 7, len);
-}
-
 static void cdb12(uint8_t *c, uint8_t op, uint8_t b1, uint32_t lba, uint32_t len)
 {
 	memset(c, 0, 12);
@@ -180,15 +172,6 @@ static void cdb12(uint8_t *c, uint8_t op, uint8_t b1, uint32_t lba, uint32_t len
 	c[1] = b1;
 	put_be32(c + 2, lba);
 	put_be32(c + 6, len);
-}
-
-static void cdb16(uint8_t *c, uint8_t op, uint8_t b1, uint64_t lba, uint32_t len)
-{
-	memset(c, 0, 16);
-	c[0] = op;
-	c[1] = b1;
-	put_be64(c + 2, lba);
-	put_be32(c + 10, len);
 }
 
 static void fill(uint8_t *buf, size_t len, unsigned seed)

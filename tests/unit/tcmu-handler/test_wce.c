@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "scsi_priv.h"
+#include "cdb_build.h"
 
 #define DEV_BYTES (8ull * 1024 * 1024)
 #define BS 512u
@@ -191,24 +192,6 @@ static void medium_error(struct fx *fx, const uint8_t *cdb, void *buf, size_t le
 	assert_int_equal(cmd.sense[2] & 0x0f, SENSE_MEDIUM_ERROR);
 }
 
-static void cdb10(uint8_t *c, uint8_t op, uint8_t b1, uint32_t lba, uint16_t n)
-{
-	memset(c, 0, 10);
-	c[0] = op;
-	c[1] = b1;
-	put_be32(c + 2, lba);
-	put_be16(c + 7, n);
-}
-
-static void cdb16(uint8_t *c, uint8_t op, uint8_t b1, uint64_t lba, uint32_t n)
-{
-	memset(c, 0, 16);
-	c[0] = op;
-	c[1] = b1;
-	put_be64(c + 2, lba);
-	put_be32(c + 10, n);
-}
-
 #define FUA 0x08
 
 /* ---- MODE SENSE: the WCE bit ------------------------------------------------------ */
@@ -339,11 +322,7 @@ static void test_wce1_write_same_unmap_cached(void **state)
 	good(fx, cdb, block, sizeof(block));
 	assert_string_equal(take_events(ev, sizeof(ev)), "");
 
-	memset(param, 0, sizeof(param));
-	put_be16(param, 22);
-	put_be16(param + 2, 16);
-	put_be64(param + 8, LBA);
-	put_be32(param + 16, 16);
+	unmap_param1(param, LBA, 16);
 	cdb10(cdb, OP_UNMAP, 0, 0, sizeof(param));
 	good(fx, cdb, param, sizeof(param));
 	assert_string_equal(take_events(ev, sizeof(ev)), "");
@@ -401,11 +380,7 @@ static void test_wce0_write_same_unmap_caw_durable(void **state)
 	good(fx, cdb, caw, sizeof(caw));
 	assert_string_equal(take_events(ev, sizeof(ev)), "o");
 
-	memset(param, 0, sizeof(param));
-	put_be16(param, 22);
-	put_be16(param + 2, 16);
-	put_be64(param + 8, LBA);
-	put_be32(param + 16, 16);
+	unmap_param1(param, LBA, 16);
 	cdb10(cdb, OP_UNMAP, 0, 0, sizeof(param));
 	good(fx, cdb, param, sizeof(param));
 	assert_string_equal(take_events(ev, sizeof(ev)), "ob");
