@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "latency.h"
+
 struct run {
 	const char *portal, *target, *prefix;
 	int count, conc;
@@ -36,14 +38,6 @@ struct worker {
 	struct run *r;
 	int t;
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* One login; returns its latency in ms, or -1 (reason on stderr). *out keeps the
  * logged-in context for the caller to log out and destroy. */
@@ -63,14 +57,14 @@ static double one_login(struct run *r, int n, struct iscsi_context **out)
 	iscsi_set_targetname(c, r->target);
 	iscsi_set_session_type(c, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(c, ISCSI_HEADER_DIGEST_NONE);
-	t0 = now_ms();
+	t0 = lat_now_ms();
 	if (iscsi_connect_sync(c, r->portal) || iscsi_login_sync(c)) {
 		fprintf(stderr, "login %d: %s\n", n, iscsi_get_error(c));
 		iscsi_destroy_context(c);
 		return -1;
 	}
 	*out = c;
-	return now_ms() - t0;
+	return lat_now_ms() - t0;
 }
 
 static void *work(void *arg)
@@ -93,25 +87,6 @@ static void *work(void *arg)
 		}
 	}
 	return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1], p in (0, 100]. */
-static double pct(const double *v, int n, double p)
-{
-	int i = (int)((p / 100.0) * n + 0.999999) - 1;
-
-	if (i < 0)
-		i = 0;
-	if (i >= n)
-		i = n - 1;
-	return v[i];
 }
 
 int main(int argc, char **argv)
@@ -162,11 +137,10 @@ int main(int argc, char **argv)
 			ok[k++] = r.ms[i];
 		}
 	}
-	qsort(ok, (size_t)k, sizeof(*ok), cmp_double);
+	lat_sort(ok, k);
 	printf("logins=%d ok=%d failed=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f median_ms=%.3f\n",
-	       r.count, k, r.count - k, k ? pct(ok, k, 50) : 0.0, k ? pct(ok, k, 99) : 0.0,
-	       k ? ok[k - 1] : 0.0,
-	       k ? (k % 2 ? ok[k / 2] : (ok[k / 2 - 1] + ok[k / 2]) / 2) : 0.0);
+	       r.count, k, r.count - k, lat_pct(ok, k, 50), lat_pct(ok, k, 99),
+	       k ? ok[k - 1] : 0.0, lat_median(ok, k));
 	free(r.ms);
 	free(ok);
 	free(ws);
