@@ -511,6 +511,17 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		return;
 	}
 	r = session_acquire(mgr, req->initiator, t.iqn, c->peer, &s, err, sizeof(err));
+	if (r == -EMFILE) {
+		/* The configured session limit (scsipub-cfgd --max-sessions): the target has
+		 * insufficient session resources, RFC 7143 §11.13.5 status 0x0302. Anyone can
+		 * hit it, so it is logged at most once per window and peer. */
+		if (ratelog_allow(unknown_log, c->peer, "(session limit)", mono_s()))
+			plog("login from %s (%s) to %s: refused, out of resources (0x0302): %s "
+			     "(logged once per %d s)", c->peer, req->initiator, req->target, err,
+			     RATELOG_WINDOW_S);
+		reject(cio, p, LOGIN_OUT_OF_RESOURCES);
+		return;
+	}
 	if (r < 0) {
 		plog("login from %s (%s) to %s: provisioning failed: %s", c->peer,
 		     req->initiator, req->target, err);
