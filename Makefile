@@ -49,14 +49,18 @@ fuzz fuzz-smoke:
 
 # Test clients used by the lab tests (libiscsi; login-flood: raw sockets; login-time:
 # libiscsi login latency for bench-perf.sh).
-tools: $(BUILD)/tools/iscsi-pattern $(BUILD)/tools/login-flood $(BUILD)/tools/login-time
+tools: $(BUILD)/tools/iscsi-pattern $(BUILD)/tools/login-flood $(BUILD)/tools/login-time \
+	$(BUILD)/tools/session-ramp
 $(BUILD)/tools/iscsi-pattern: tests/lab/tools/iscsi-pattern.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi
 $(BUILD)/tools/login-flood: tests/lab/tools/login-flood.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
-$(BUILD)/tools/login-time: tests/lab/tools/login-time.c
+$(BUILD)/tools/login-time: tests/lab/tools/login-time.c tests/lab/tools/latency.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -liscsi -pthread
+$(BUILD)/tools/session-ramp: tests/lab/tools/session-ramp.c tests/lab/tools/latency.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi -pthread
 
