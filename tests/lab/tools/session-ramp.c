@@ -49,6 +49,7 @@
 #define RW_OFFSET 4096    /* bytes into the LU where rw sessions write */
 #define MAX_REPORTS 10    /* failures described on stderr */
 #define WORKER_STACK (256 * 1024)
+#define RAMP_CMD_TIMEOUT_S 120 /* seconds a login or command may take before it counts as failed */
 
 struct sess {
 	struct iscsi_context *c;
@@ -64,6 +65,7 @@ struct run {
 	pthread_mutex_t mu;
 	uint8_t ref[IO_BYTES];
 	int have_ref, reports, stop;
+	int v_held, v_ok, v_lost, v_failed, v_bad;  /* verify counts */
 };
 
 struct worker {
@@ -159,7 +161,8 @@ static int write4k(struct iscsi_context *c, uint32_t bs, uint32_t off, uint8_t *
 	return -1;
 }
 
-/* The session's check: 0 when its 4 KiB are what they must be. */
+/* The session's check: 0 when its 4 KiB are what they must be, -1 when a command
+ * failed, -2 when it read other data. */
 static int check_io(struct run *r, int n, struct sess *s, int write_first)
 {
 	uint8_t want[IO_BYTES], got[IO_BYTES];
@@ -174,7 +177,7 @@ static int check_io(struct run *r, int n, struct sess *s, int write_first)
 			report(r, n, "READ(10) failed", s->c);
 			return -1;
 		}
-		return memcmp(want, got, IO_BYTES) ? (report(r, n, "read back other data", NULL), -1) : 0;
+		return memcmp(want, got, IO_BYTES) ? (report(r, n, "read back other data", NULL), -2) : 0;
 	}
 	if (read4k(s->c, s->block, 0, got)) {
 		report(r, n, "READ(10) failed", s->c);
@@ -193,7 +196,7 @@ static int check_io(struct run *r, int n, struct sess *s, int write_first)
 	}
 	memcpy(want, r->ref, IO_BYTES);
 	pthread_mutex_unlock(&r->mu);
-	return memcmp(want, got, IO_BYTES) ? (report(r, n, "read other shared data", NULL), -1) : 0;
+	return memcmp(want, got, IO_BYTES) ? (report(r, n, "read other shared data", NULL), -2) : 0;
 }
 
 static void one_session(struct run *r, int n)
@@ -212,6 +215,10 @@ static void one_session(struct run *r, int n)
 	iscsi_set_targetname(s->c, r->target);
 	iscsi_set_session_type(s->c, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(s->c, ISCSI_HEADER_DIGEST_NONE);
+	/* A session the target drops is lost, not silently logged in again (a fresh
+	 * anonymous disk would then answer the verify), and no command waits forever. */
+	iscsi_set_noautoreconnect(s->c, 1);
+	iscsi_set_timeout(s->c, RAMP_CMD_TIMEOUT_S);
 	t0 = lat_now_ms();
 	if (iscsi_connect_sync(s->c, r->portal) || iscsi_login_sync(s->c)) {
 		report(r, n, "login failed", s->c);
@@ -243,12 +250,43 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* Answer NOP-Ins and keep every held session's TCP connection serviced. */
+/*
+ * Re-check held session n (from the service thread, which owns every held context),
+ * log it out and free it.
+ */
+static void verify_one(struct run *r, int n)
+{
+	struct sess *s = &r->s[n];
+	int rc;
+
+	r->v_held++;
+	if (s->lost) {
+		r->v_lost++;
+	} else if ((rc = check_io(r, n, s, 0)) == 0) {
+		r->v_ok++;
+	} else if (rc == -2) {
+		r->v_bad++;
+	} else {
+		r->v_failed++;
+	}
+	if (!s->lost)
+		iscsi_logout_sync(s->c);
+	iscsi_destroy_context(s->c);
+	s->c = NULL;
+	s->held = 0;
+}
+
+/*
+ * Answer NOP-Ins and keep every held session's TCP connection serviced; once stop is
+ * set, verify the held sessions one per round while still servicing the others (a
+ * session left unserviced longer than the target's NOP-In timeout is dropped by it).
+ */
 static void *service(void *arg)
 {
 	struct run *r = arg;
 	struct pollfd *pf = calloc((size_t)r->count, sizeof(*pf));
 	int *idx = calloc((size_t)r->count, sizeof(*idx));
+	int next = 0;
 
 	if (!pf || !idx) {
 		fprintf(stderr, "session-ramp: out of memory in the service thread\n");
@@ -267,9 +305,7 @@ static void *service(void *arg)
 			idx[k++] = n;
 		}
 		pthread_mutex_unlock(&r->mu);
-		if (stop)
-			break;
-		if (poll(pf, (nfds_t)k, 200) < 0 && errno != EINTR)
+		if (poll(pf, (nfds_t)k, stop ? 0 : 200) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < k; i++) {
 			struct sess *s = &r->s[idx[i]];
@@ -279,6 +315,13 @@ static void *service(void *arg)
 				s->lost = 1;
 			}
 		}
+		if (!stop)
+			continue;
+		while (next < r->count && !r->s[next].held)
+			next++;
+		if (next == r->count)
+			break;
+		verify_one(r, next++);
 	}
 	free(pf);
 	free(idx);
@@ -292,7 +335,7 @@ int main(int argc, char **argv)
 	pthread_t *th, svc;
 	pthread_attr_t attr;
 	double *ok, t0, secs;
-	int up = 0, held = 0, vok = 0, lost = 0, bad = 0;
+	int up = 0, held = 0;
 	char line[64];
 
 	if (argc < 6 || argc > 7) {
@@ -364,28 +407,12 @@ int main(int argc, char **argv)
 	r.stop = 1;
 	pthread_mutex_unlock(&r.mu);
 	pthread_join(svc, NULL);
-	held = 0;
-	for (int n = 0; n < r.count; n++) {
-		struct sess *s = &r.s[n];
-
-		if (!s->held)
-			continue;
-		held++;
-		if (s->lost)
-			lost++;
-		else if (check_io(&r, n, s, 0))
-			bad++;
-		else
-			vok++;
-		if (!s->lost)
-			iscsi_logout_sync(s->c);
-		iscsi_destroy_context(s->c);
-	}
-	printf("verify: held=%d ok=%d lost=%d mismatched=%d\n", held, vok, lost, bad);
+	printf("verify: held=%d ok=%d lost=%d mismatched=%d failed=%d\n", r.v_held, r.v_ok,
+	       r.v_lost, r.v_bad, r.v_failed);
 	free(r.s);
 	free(r.ms);
 	free(ok);
 	free(ws);
 	free(th);
-	return vok == r.count && r.have_ref != 2 ? 0 : 1;
+	return r.v_ok == r.count && r.have_ref != 2 ? 0 : 1;
 }
