@@ -86,6 +86,7 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN];
 	uint16_t port;   /* initiator's TCP port */
 	int64_t login_deadline_ms; /* CLOCK_MONOTONIC ms; 0 once the login is done */
+	int64_t login_paused_ms;   /* != 0: since then waiting on our own provisioning */
 	bool tls;        /* accepted on the TLS listener */
 };
 
@@ -267,12 +268,34 @@ static void login_done(void *arg)
 	pthread_mutex_unlock(&conns_mu);
 }
 
+/*
+ * --login-timeout bounds what the initiator makes us wait for, not the time we take to
+ * provision its session (queued behind other logins when many arrive at once): the
+ * deadline stops while c waits on scsipub-cfgd and moves on by that time after.
+ */
+static void login_pause(struct conn *c)
+{
+	pthread_mutex_lock(&conns_mu);
+	c->login_paused_ms = mono_ms();
+	pthread_mutex_unlock(&conns_mu);
+}
+
+static void login_resume(struct conn *c)
+{
+	pthread_mutex_lock(&conns_mu);
+	if (c->login_deadline_ms && c->login_paused_ms)
+		c->login_deadline_ms += mono_ms() - c->login_paused_ms;
+	c->login_paused_ms = 0;
+	pthread_mutex_unlock(&conns_mu);
+}
+
 /* Shut down connections whose login deadline passed; their threads then end. */
 static void reap_logins(int64_t now_ms)
 {
 	pthread_mutex_lock(&conns_mu);
 	for (struct conn *c = conns; c; c = c->next)
-		if (c->login_deadline_ms && now_ms >= c->login_deadline_ms) {
+		if (c->login_deadline_ms && !c->login_paused_ms &&
+		    now_ms >= c->login_deadline_ms) {
 			c->login_deadline_ms = 0;
 			shutdown(c->fd, SHUT_RDWR);
 			refuse_log_one(c->peer, REFUSE_LOGIN_TIMEOUT, now_ms);
@@ -510,7 +533,9 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		reject(cio, p, LOGIN_TOO_MANY_CONNECTIONS);
 		return;
 	}
+	login_pause(c);
 	r = session_acquire(mgr, req->initiator, t.iqn, c->peer, &s, err, sizeof(err));
+	login_resume(c);
 	if (r == -EMFILE) {
 		/* The configured session limit (scsipub-cfgd --max-sessions): the target has
 		 * insufficient session resources, RFC 7143 §11.13.5 status 0x0302. Anyone can
