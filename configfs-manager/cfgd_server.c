@@ -1,5 +1,5 @@
 /*
- * cfgd_server.c — scsipub-cfgd's request handling and connection threads (see
+ * cfgd_server.c — scsipub-cfgd's request handling and its connection loop (see
  * cfgd_server.h).
  */
 #include "cfgd_server.h"
@@ -38,8 +38,6 @@ struct cfgd_client {
 	pid_t pid;
 	uid_t uid;
 	int fd;
-	pthread_t thread;
-	bool done;
 	struct cfgd_server *srv;
 };
 
@@ -501,56 +499,45 @@ size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const ch
 	return fail(-EINVAL, "unknown op", out, outlen);
 }
 
-/* One connection: requests in, responses out, until the peer closes. */
-static void *client_thread(void *arg)
+/* Client c's connection ended (or is closed by us): its sessions go, then c. */
+static void client_close(struct cfgd_server *s, struct cfgd_client *c, const char *why)
 {
-	struct cfgd_client *c = arg;
-	struct cfgd_server *s = c->srv;
-	char *in = malloc(CFGD_MSG_MAX + 1), *out = malloc(CFGD_MSG_MAX + 256);
+	struct cfgd_client **pp;
 
-	for (;;) {
-		ssize_t n = in && out ? recv(c->fd, in, CFGD_MSG_MAX + 1, 0) : -1;
-		size_t m;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		m = cfgd_server_handle(s, c, in, (size_t)n, out, CFGD_MSG_MAX + 256);
-		if (send(c->fd, out, m, MSG_NOSIGNAL) < 0)
-			break;
-	}
-	free(in);
-	free(out);
 	pthread_mutex_lock(&s->mu);
-	destroy_owned(s, c, "client connection ended");
-	c->done = true;
+	for (pp = &s->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			s->n_clients--;
+			break;
+		}
+	destroy_owned(s, c, why);
 	pthread_mutex_unlock(&s->mu);
-	return NULL;
+	close(c->fd);
+	free(c);
 }
 
-/* Join and free the clients whose thread has ended (all when all is set). */
-static void reap(struct cfgd_server *s, bool all)
+/*
+ * One request of c, if one is there: receive it, handle it, send the response (the
+ * client waits for it: a full socket buffer means a client that does not read its
+ * responses, and it is closed). in/out are the loop's buffers.
+ */
+static void client_serve(struct cfgd_server *s, struct cfgd_client *c, char *in, char *out)
 {
-	for (;;) {
-		struct cfgd_client *c = NULL, **pp;
+	ssize_t n = recv(c->fd, in, CFGD_MSG_MAX + 1, MSG_DONTWAIT);
+	size_t m;
 
-		pthread_mutex_lock(&s->mu);
-		for (pp = &s->clients; *pp; pp = &(*pp)->next)
-			if ((*pp)->done || all) {
-				c = *pp;
-				*pp = c->next;
-				s->n_clients--;
-				break;
-			}
-		pthread_mutex_unlock(&s->mu);
-		if (!c)
-			return;
-		if (all)
-			shutdown(c->fd, SHUT_RDWR);
-		pthread_join(c->thread, NULL);
-		close(c->fd);
-		free(c);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		client_close(s, c, "client connection ended");
+		return;
+	}
+	m = cfgd_server_handle(s, c, in, (size_t)n, out, CFGD_MSG_MAX + 256);
+	if (send(c->fd, out, m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		plog("client pid %d: sending a response: %s; connection closed", (int)c->pid,
+		     strerror(errno));
+		client_close(s, c, "client connection ended");
 	}
 }
 
@@ -559,7 +546,6 @@ static void accept_one(struct cfgd_server *s, int lfd)
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	struct cfgd_client *c;
-	pthread_attr_t attr;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
@@ -593,40 +579,72 @@ static void accept_one(struct cfgd_server *s, int lfd)
 		return;
 	}
 	c->fd = fd;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
 	pthread_mutex_lock(&s->mu);
-	if (pthread_create(&c->thread, &attr, client_thread, c) != 0) {
-		pthread_mutex_unlock(&s->mu);
-		plog("connection from pid %d: no thread", (int)cred.pid);
-		close(fd);
-		free(c);
-	} else {
-		c->next = s->clients;
-		s->clients = c;
-		s->n_clients++;
-		pthread_mutex_unlock(&s->mu);
-	}
-	pthread_attr_destroy(&attr);
+	c->next = s->clients;
+	s->clients = c;
+	s->n_clients++;
+	pthread_mutex_unlock(&s->mu);
 }
 
 int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 {
-	for (;;) {
-		struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN },
-				       { .fd = stop_fd, .events = POLLIN } };
-		int n = poll(p, 2, 1000);
+	char *in = malloc(CFGD_MSG_MAX + 1), *out = malloc(CFGD_MSG_MAX + 256);
+	struct pollfd *p = NULL;
+	struct cfgd_client **cl = NULL;
+	size_t cap = 0;
+	int r = 0;
 
-		reap(s, false);
-		if (n < 0 && errno != EINTR)
-			return -errno;
+	if (!in || !out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		size_t k = 2;
+		int n;
+
+		/* Only this thread adds or removes clients: the list is stable here. */
+		if (cap < s->n_clients + 2) {
+			size_t want = (s->n_clients + 2) * 2;
+			struct pollfd *np = realloc(p, want * sizeof(*p));
+			struct cfgd_client **nc = np ? realloc(cl, want * sizeof(*cl)) : NULL;
+
+			if (np)
+				p = np;
+			if (!np || !nc) {
+				r = -ENOMEM;
+				goto out;
+			}
+			cl = nc;
+			cap = want;
+		}
+		p[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
+		for (struct cfgd_client *c = s->clients; c; c = c->next, k++) {
+			p[k] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+			cl[k] = c;
+		}
+		n = poll(p, k, -1);
+		if (n < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
 		if (n <= 0)
 			continue;
 		if (p[1].revents)
 			break;
+		/* Requests in arrival order of the ready connections, one each per round. */
+		for (size_t i = 2; i < k; i++)
+			if (p[i].revents)
+				client_serve(s, cl[i], in, out);
 		if (p[0].revents & POLLIN)
 			accept_one(s, listen_fd);
 	}
-	reap(s, true);
-	return 0;
+out:
+	while (s->clients)
+		client_close(s, s->clients, "shutdown");
+	free(p);
+	free(cl);
+	free(in);
+	free(out);
+	return r;
 }

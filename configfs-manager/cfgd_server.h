@@ -18,8 +18,12 @@
  * (anon.h: struct anon_exports), so the first session makes the export's LIO objects
  * and the last one's end removes them.
  *
- * Bounds: cfg.max_clients connections (each one thread), cfg.max_sessions anonymous
- * sessions in all, of every kind (EMFILE beyond), CFGD_MSG_MAX bytes per message.
+ * Bounds: cfg.max_clients connections, cfg.max_sessions anonymous sessions in all, of
+ * every kind (EMFILE beyond), CFGD_MSG_MAX bytes per message. One thread serves every
+ * connection (cfgd_server_serve: poll, one request per ready connection per round, two
+ * message buffers in all): configfs changes are serialised anyway, and the portal holds
+ * a connection per anonymous session, so a thread per connection cost ~100 KiB of
+ * memory per session for nothing.
  * Thread-safe: one mutex serialises the session table and every configfs change.
  */
 #ifndef SCSIPUB_CFGD_SERVER_H
@@ -58,9 +62,11 @@ void cfgd_server_free(struct cfgd_server *s);
 
 /*
  * Serve listen_fd (a bound, listening SOCK_SEQPACKET Unix socket) until stop_fd
- * becomes readable: accept, check peer credentials, one thread per connection. Waits
- * for the connection threads to end before returning (it shuts their sockets down).
- * 0 or -errno.
+ * becomes readable, in the calling thread: accept, check peer credentials, then
+ * answer each connection's requests in turn. A connection that ends, or does not take
+ * its response (its socket buffer full), is closed and the sessions it owns destroyed.
+ * Before returning, closes every connection (destroying their sessions).
+ * 0 when stopped, or -errno (-ENOMEM).
  */
 int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd);
 
