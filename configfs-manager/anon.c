@@ -354,8 +354,7 @@ static int make_luns(struct cfs *c, const struct anon_cfg *cfg, struct anon_expo
 	return 0;
 }
 
-/* The ACL of s mapping its LUNs (read-only for a shared export), with keepalive and
- * its CmdSN window. */
+/* The ACL of s mapping its LUNs (read-only for a shared export), with keepalive. */
 static int make_acl(struct cfs *c, const struct anon_cfg *cfg, const struct anon_session *s)
 {
 	int r = 0;
@@ -368,8 +367,6 @@ static int make_acl(struct cfs *c, const struct anon_cfg *cfg, const struct anon
 	if (r == 0 && cfg->nopin_interval)
 		r = cfs_acl_set_nopin(c, s->target, s->initiator, cfg->nopin_interval,
 				      cfg->nopin_timeout);
-	if (r == 0 && cfg->cmdsn_depth)
-		r = cfs_acl_set_cmdsn_depth(c, s->target, s->initiator, cfg->cmdsn_depth);
 	return r;
 }
 

@@ -81,9 +81,6 @@ struct anon_cfg {
 	/* NOP-In keepalive of each session's ACL (cfs_acl_set_nopin), seconds, 3..60;
 	 * nopin_interval 0 leaves LIO's defaults. */
 	unsigned nopin_interval, nopin_timeout;
-	/* CmdSN window of each session's ACL (cfs_acl_set_cmdsn_depth), commands;
-	 * 0 leaves LIO's default (64). */
-	unsigned cmdsn_depth;
 };
 
 /* One LUN of a session. */

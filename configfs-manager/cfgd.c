@@ -45,7 +45,7 @@ struct cfgd_options {
 	char configfs[PATH_MAX];
 	char lio[64];
 	uint64_t anon_write_limit;
-	uint32_t nopin_interval, nopin_timeout, cmdsn_depth;
+	uint32_t nopin_interval, nopin_timeout;
 	uint32_t max_clients, max_sessions;
 	char config[PATH_MAX];
 	bool keep_overlays;
@@ -85,10 +85,6 @@ static const struct optable_opt table[] = {
 	  "LIO sends a NOP-In after this long without traffic (anonymous sessions' ACLs)", false },
 	{ "nopin-timeout", NULL, OPTABLE_U32, F(nopin_timeout), "5", "SECONDS", 3, 60,
 	  "LIO drops a connection whose NOP-In is unanswered this long", false },
-	{ "cmdsn-depth", NULL, OPTABLE_U32, F(cmdsn_depth), "32", "COMMANDS", 1, 512,
-	  "commands each anonymous session may have outstanding (LIO's CmdSN window; the "
-	  "Linux initiator queues 32 per LUN; each command slot costs LIO ~4 KiB of kernel "
-	  "memory per session)", false },
 	{ "max-clients", NULL, OPTABLE_U32, F(max_clients), "8192", "COUNT", 1, 65536,
 	  "client connections at once (the portal holds one per anonymous session)", false },
 	{ "max-sessions", NULL, OPTABLE_U32, F(max_sessions), "4096", "COUNT", 1, 65536,
@@ -271,7 +267,6 @@ int main(int argc, char **argv)
 	sc.anon.keep_overlays = o.keep_overlays;
 	sc.anon.nopin_interval = o.nopin_interval;
 	sc.anon.nopin_timeout = o.nopin_timeout;
-	sc.anon.cmdsn_depth = o.cmdsn_depth;
 	sc.max_clients = o.max_clients;
 	sc.max_sessions = o.max_sessions;
 	srv = cfgd_server_new(&sc);

@@ -132,21 +132,6 @@ int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
 		      unsigned interval_s, unsigned timeout_s);
 
 /*
- * The CmdSN window of explicit ACL `initiator` of iqn/tpgt_1: acls/<initiator>/
- * cmdsn_depth, the most commands (not bytes) the initiator may have outstanding per
- * session (MaxCmdSN - ExpCmdSN + 1, RFC 7143 §3.2.2.1). It also sizes the command
- * pool LIO allocates at login, 2 * max(16, depth) + 8 commands of ~1.5 KiB each in
- * one physically contiguous allocation (K:iscsi/iscsi_target_nego.c,
- * transport_alloc_session_tags): LIO's default 64 takes 256 KiB of kernel memory per
- * session, 32 takes 128 KiB. Applies to sessions that log in after the write.
- * -EINVAL outside CFS_CMDSN_DEPTH_MIN..MAX (LIO's range); -ENOENT without the ACL.
- */
-#define CFS_CMDSN_DEPTH_MIN 1
-#define CFS_CMDSN_DEPTH_MAX 512
-int cfs_acl_set_cmdsn_depth(struct cfs *c, const char *iqn, const char *initiator,
-			    unsigned depth);
-
-/*
  * Callback for cfs_list_*: return 0 to continue, non-zero to stop (the list call then
  * still returns 0). Names are sorted in version order; the string is valid during
  * the call only.

@@ -195,27 +195,6 @@ int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
 	return r;
 }
 
-int cfs_acl_set_cmdsn_depth(struct cfs *c, const char *iqn, const char *initiator,
-			    unsigned depth)
-{
-	char tpg[PATH_MAX], cur[32], val[16];
-	int r;
-
-	if (depth < CFS_CMDSN_DEPTH_MIN || depth > CFS_CMDSN_DEPTH_MAX)
-		return cfs_fail(c, -EINVAL, "CmdSN depth %u: LIO accepts %d..%d", depth,
-				CFS_CMDSN_DEPTH_MIN, CFS_CMDSN_DEPTH_MAX);
-	r = acl_existing(c, iqn, initiator, tpg);
-	if (r)
-		return r;
-	snprintf(val, sizeof(val), "%u", depth);
-	c->err_hold++;
-	r = cfs_read(c, cur, sizeof(cur), "%s/acls/%s/cmdsn_depth", tpg, initiator);
-	c->err_hold--;
-	if (!r && !strcmp(cur, val))
-		return 0;
-	return cfs_write(c, val, "%s/acls/%s/cmdsn_depth", tpg, initiator);
-}
-
 int cfs_acl_set_write_protect(struct cfs *c, const char *iqn, const char *initiator,
 			      uint64_t mapped_lun, int on)
 {

@@ -128,8 +128,8 @@ split_args() {
   while [ $# -gt 0 ]; do
     case $1 in
       --keep-overlays) CFGD_EXTRA+=("$1") ;;
-      --max-sessions|--cmdsn-depth) CFGD_EXTRA+=("$1" "$2"); shift ;;
-      --max-sessions=*|--cmdsn-depth=*) CFGD_EXTRA+=("$1") ;;
+      --max-sessions) CFGD_EXTRA+=("$1" "$2"); shift ;;
+      --max-sessions=*) CFGD_EXTRA+=("$1") ;;
       --anon-write-limit|--write-limit) CFGD_EXTRA+=("$1" "$2"); shift ;;
       --anon-write-limit=*|--write-limit=*) CFGD_EXTRA+=("$1") ;;
       --nopin-interval|--nopin-timeout) CFGD_EXTRA+=("$1" "$2"); PORTAL_EXTRA+=("$1" "$2"); shift ;;

@@ -384,34 +384,6 @@ static void test_acl_nopin(void **state)
 	assert_int_equal(cfs_acl_set_nopin(t->c, "iqn.x:none", INI, 5, 5), -ENOENT);
 }
 
-/* The CmdSN window of an explicit ACL (issue 10: LIO's per-session command pool). */
-static void test_acl_cmdsn_depth(void **state)
-{
-	struct t *t = *state;
-	uint64_t l0;
-
-	make_target(t);
-	make_bs(t, "sp1");
-	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &l0), 0);
-	assert_int_equal(cfs_acl_set_cmdsn_depth(t->c, IQN, INI, 32), -ENOENT);
-	assert_false(exists(P(t, "%s/acls/%s", TPG, INI)));
-	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, l0), 0);
-	assert_int_equal(cfs_acl_set_cmdsn_depth(t->c, IQN, INI, 32), 0);
-	assert_string_equal(slurp(P(t, "%s/acls/%s/cmdsn_depth", TPG, INI)), "32");
-	/* A value already there is not rewritten. */
-	assert_int_equal(chmod(P(t, "%s/acls/%s/cmdsn_depth", TPG, INI), 0444), 0);
-	if (geteuid() != 0)
-		assert_int_equal(cfs_acl_set_cmdsn_depth(t->c, IQN, INI, 32), 0);
-	assert_int_equal(chmod(P(t, "%s/acls/%s/cmdsn_depth", TPG, INI), 0644), 0);
-	assert_int_equal(cfs_acl_set_cmdsn_depth(t->c, IQN, INI, 512), 0);
-	assert_string_equal(slurp(P(t, "%s/acls/%s/cmdsn_depth", TPG, INI)), "512");
-	/* LIO's range is 1..512. */
-	assert_int_equal(cfs_acl_set_cmdsn_depth(t->c, IQN, INI, 0), -EINVAL);
-	assert_non_null(strstr(cfs_error(t->c), "1..512"));
-	assert_int_equal(cfs_acl_set_cmdsn_depth(t->c, IQN, INI, 513), -EINVAL);
-	assert_string_equal(slurp(P(t, "%s/acls/%s/cmdsn_depth", TPG, INI)), "512");
-}
-
 static void test_removal_order(void **state)
 {
 	struct t *t = *state;
@@ -910,7 +882,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lun_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_nopin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_acl_cmdsn_depth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removal_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
