@@ -150,6 +150,7 @@ static void test_target_ensure(void **state)
 		{ "generate_node_acls", "0" },  { "demo_mode_discovery", "0" },
 		{ "authentication", "0" },      { "cache_dynamic_acls", "0" },
 		{ "demo_mode_write_protect", "1" }, { "prod_mode_write_protect", "0" },
+		{ "default_cmdsn_depth", "32" },
 	};
 	size_t i;
 	int pass;
