@@ -94,24 +94,96 @@ static int check_serial(struct cfs *c, const char *serial)
 	return 0;
 }
 
+/* ---- where backstores live (struct cfs_hint) ---------------------------------- */
+
+static struct cfs_hint *hint_of(struct cfs *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_hints; i++)
+		if (!strcmp(c->hints[i].name, name))
+			return &c->hints[i];
+	return NULL;
+}
+
+static struct cfs_hint *hint_of_hba(struct cfs *c, const char *hba)
+{
+	for (size_t i = 0; i < c->n_hints; i++)
+		if (!strcmp(c->hints[i].hba, hba))
+			return &c->hints[i];
+	return NULL;
+}
+
+static void hint_drop(struct cfs *c, const char *name)
+{
+	struct cfs_hint *h = hint_of(c, name);
+
+	if (h)
+		*h = c->hints[--c->n_hints];
+}
+
+/* Remember name at hba (best effort: without memory the lookups just scan). */
+static void hint_learn(struct cfs *c, const char *name, const char *hba, bool sole)
+{
+	struct cfs_hint *h = hint_of(c, name);
+
+	if (strlen(name) >= sizeof(h->name) || strlen(hba) >= sizeof(h->hba))
+		return;
+	if (!h) {
+		if (c->n_hints == c->cap_hints) {
+			size_t cap = c->cap_hints ? 2 * c->cap_hints : 64;
+			struct cfs_hint *v = realloc(c->hints, cap * sizeof(*v));
+
+			if (!v)
+				return;
+			c->hints = v;
+			c->cap_hints = cap;
+		}
+		h = &c->hints[c->n_hints++];
+	}
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->hba, sizeof(h->hba), "%s", hba);
+	h->sole = sole;
+}
+
+/*
+ * One stat when the hint is right. Otherwise every HBA is looked into, except those
+ * this context made for one other device (sole hints): with a thousand sessions that
+ * scan was a thousand stats per lookup, two lookups per session made and two per
+ * session removed. A device another program puts into an HBA we made is not seen;
+ * our names are random and we never put two devices into one of our HBAs.
+ */
 int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 		       char *hba, size_t hlen)
 {
 	struct cfs_names hbas;
+	struct cfs_hint *h = hint_of(c, name);
 	size_t i;
 	int r;
 
+	if (h && (!user_only || cfs_has_prefix(h->hba, "user_")) &&
+	    cfs_is_dir(c, "core/%s/%s", h->hba, name)) {
+		if (strlen(h->hba) >= hlen)
+			return cfs_fail(c, -ENAMETOOLONG, "HBA name %s too long", h->hba);
+		strcpy(hba, h->hba);
+		return 0;
+	}
+	if (h)
+		hint_drop(c, name);
 	r = cfs_list_hbas(c, &hbas, user_only);
 	if (r)
 		return r;
 	r = -ENOENT;
 	for (i = 0; i < hbas.n; i++) {
+		const struct cfs_hint *o = hint_of_hba(c, hbas.v[i]);
+
+		if (o && o->sole && strcmp(o->name, name))
+			continue;
 		if (!cfs_is_dir(c, "core/%s/%s", hbas.v[i], name))
 			continue;
 		if (strlen(hbas.v[i]) >= hlen)
 			r = cfs_fail(c, -ENAMETOOLONG, "HBA name %s too long", hbas.v[i]);
 		else {
 			strcpy(hba, hbas.v[i]);
+			hint_learn(c, name, hba, false);
 			r = 0;
 		}
 		break;
@@ -255,6 +327,8 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 		hba_remove_if_empty(c, hba);
 		c->err_hold--;
 	}
+	if (!r)
+		hint_learn(c, name, hba, made_hba);
 	return r;
 }
 
@@ -275,8 +349,10 @@ int cfs_backstore_remove(struct cfs *c, const char *name)
 		r = cfs_rel(c, dev, sizeof(dev), "core/%s/%s", hba, name);
 	if (!r)
 		r = cfs_rmdir_obj(c, dev, cfs_dev_groups);
-	if (!r)
+	if (!r) {
+		hint_drop(c, name);
 		r = hba_remove_if_empty(c, hba);
+	}
 	return r;
 }
 

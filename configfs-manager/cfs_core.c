@@ -61,6 +61,8 @@ struct cfs *cfs_open(const char *root)
 
 void cfs_close(struct cfs *c)
 {
+	if (c)
+		free(c->hints);
 	free(c);
 }
 

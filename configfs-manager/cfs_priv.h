@@ -44,11 +44,24 @@
 
 enum cfs_mode { CFS_MODE_UNKNOWN, CFS_MODE_REAL, CFS_MODE_PLAIN };
 
+/*
+ * Where a backstore lives (cfs_backstore.c): core/<hba>/<name>. Learnt when this
+ * context creates or finds a backstore, dropped when it removes one or finds the entry
+ * wrong. sole: this context made the HBA for it, so the HBA holds that device only.
+ */
+struct cfs_hint {
+	char name[CFS_NAME_MAX + 1];
+	char hba[32];
+	bool sole;
+};
+
 struct cfs {
 	char root[PATH_MAX];     /* absolute, no trailing slash */
 	enum cfs_mode mode;
 	int err_hold;            /* > 0: keep the current reason (rollback in progress) */
 	char err[1024];
+	struct cfs_hint *hints;  /* backstore locations, unordered */
+	size_t n_hints, cap_hints;
 };
 
 /* Default groups the kernel makes under an object (made by mkdir in plain mode). */

@@ -255,6 +255,45 @@ static void test_backstore_create(void **state)
 	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0); /* already gone */
 }
 
+/*
+ * Lookups by a remembered location (issue 10: no scan of every HBA per session), and
+ * what they must still see: a backstore another program made, one removed behind our
+ * back, a name taken in a foreign HBA.
+ */
+static void test_backstore_lookup(void **state)
+{
+	struct t *t = *state;
+	char path[PATH_MAX];
+
+	make_bs(t, "sp1");
+	make_bs(t, "sp2");
+	make_bs(t, "sp3");
+	assert_int_equal(cfs_backstore_path(t->c, "sp2", path, sizeof(path)), 0);
+	assert_string_equal(path, P(t, "core/user_1/sp2"));
+	/* Made by another program (targetcli) in an HBA of its own: found, and taken. */
+	assert_int_equal(mkdir(P(t, "core/user_7"), 0755), 0);
+	assert_int_equal(mkdir(P(t, "core/user_7/tx"), 0755), 0);
+	assert_int_equal(cfs_backstore_path(t->c, "tx", path, sizeof(path)), 0);
+	assert_string_equal(path, P(t, "core/user_7/tx"));
+	assert_int_equal(cfs_backstore_create(t->c, "tx", MIB, "cow/x", NULL), -EEXIST);
+	assert_non_null(strstr(cfs_error(t->c), "user_7"));
+	/* Removed behind our back: not found, and its name can be made again. */
+	assert_int_equal(rmdir(P(t, "core/user_7/tx")), 0);
+	assert_int_equal(cfs_backstore_path(t->c, "tx", path, sizeof(path)), -ENOENT);
+	make_bs(t, "tx");
+	assert_int_equal(cfs_backstore_path(t->c, "tx", path, sizeof(path)), 0);
+	assert_string_equal(path, P(t, "core/user_3/tx"));
+	/* Removed through us: gone; the others still found where they are. */
+	assert_int_equal(cfs_backstore_remove(t->c, "sp2"), 0);
+	assert_int_equal(cfs_backstore_path(t->c, "sp2", path, sizeof(path)), -ENOENT);
+	assert_int_equal(cfs_backstore_path(t->c, "sp3", path, sizeof(path)), 0);
+	assert_string_equal(path, P(t, "core/user_2/sp3"));
+	/* The freed HBA index is reused for the next one, and found there. */
+	make_bs(t, "sp4");
+	assert_int_equal(cfs_backstore_path(t->c, "sp4", path, sizeof(path)), 0);
+	assert_string_equal(path, P(t, "core/user_1/sp4"));
+}
+
 static void test_backstore_bad_args(void **state)
 {
 	struct t *t = *state;
@@ -879,6 +918,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_target_bad_portal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_remove_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backstore_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lun_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
