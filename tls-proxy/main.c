@@ -352,7 +352,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const char *lio_initiator, enum conntab_kind kind)
 {
 	struct pio_fd lio;
-	struct relay_stats st = { 0, 0 };
+	struct relay_stats st = { 0 };
 	char peer[INET6_ADDRSTRLEN + 16];
 	struct pdufilter_cfg fc = {
 		.target = req->target, .peer = c->peer,

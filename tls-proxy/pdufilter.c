@@ -87,6 +87,20 @@ void pdufilter_free(struct pdufilter *f)
 	free(f);
 }
 
+uint64_t pdufilter_opaque(const struct pdufilter *f, enum pf_dir d)
+{
+	const struct pf_stream *s = &f->s[d];
+
+	return s->hold ? 0 : s->skip;
+}
+
+void pdufilter_skip(struct pdufilter *f, enum pf_dir d, uint64_t n)
+{
+	struct pf_stream *s = &f->s[d];
+
+	s->skip -= n <= s->skip ? n : s->skip;
+}
+
 void pdufilter_digests(const struct pdufilter *f, int *header, int *data)
 {
 	*header = f->hd;

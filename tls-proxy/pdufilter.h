@@ -67,6 +67,16 @@ void pdufilter_free(struct pdufilter *f);
 int pdufilter_feed(struct pdufilter *f, enum pf_dir dir, const uint8_t *in, size_t n,
 		   struct pf_buf *out);
 
+/*
+ * Bytes of the current PDU of direction d that the filter passes on unread and
+ * unchanged (the rest of a data segment, its padding and data digest), 0 when it must
+ * see the next byte. A relay may move up to that many bytes past the filter (splice)
+ * and then account for them with pdufilter_skip.
+ */
+uint64_t pdufilter_opaque(const struct pdufilter *f, enum pf_dir d);
+/* n bytes (at most pdufilter_opaque(f, d)) of direction d went on unread. */
+void pdufilter_skip(struct pdufilter *f, enum pf_dir d, uint64_t n);
+
 /* Whether digests are in effect (after the Login Phase), for tests. */
 void pdufilter_digests(const struct pdufilter *f, int *header, int *data);
 

@@ -55,6 +55,11 @@ static int fd_set_nonblock(struct pio *io, int on)
 	return pio_fd_set_nonblock((struct pio_fd *)io, on);
 }
 
+int pio_plain_fd(const struct pio *io)
+{
+	return io->read == fd_read ? io->fd : -1;
+}
+
 void pio_fd_init(struct pio_fd *p, int fd)
 {
 	memset(p, 0, sizeof(*p));

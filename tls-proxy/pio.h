@@ -60,6 +60,9 @@ struct pio_fd {
 	int nonblock;
 };
 void pio_fd_init(struct pio_fd *p, int fd);
+/* The descriptor of io if it is a plain pio_fd stream (bytes on it are the stream's
+ * bytes: splice(2) may move them), else -1 (TLS, memory). */
+int pio_plain_fd(const struct pio *io);
 /* Switch O_NONBLOCK on (1) or off (0). 0 or -errno. */
 int pio_fd_set_nonblock(struct pio_fd *p, int on);
 

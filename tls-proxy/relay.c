@@ -4,10 +4,12 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pdufilter.h"
 
@@ -22,7 +24,70 @@ struct dir {
 	bool eof;           /* src ended */
 	bool shut;          /* dst was half-closed */
 	uint64_t bytes;
+	uint64_t spliced;   /* of bytes, moved by splice */
+	/* Splice (both ends plain sockets): src_fd/dst_fd >= 0; the pipe is made at the
+	 * first opaque run; piped bytes sit in it on their way to dst. */
+	int src_fd, dst_fd;
+	int pipe[2];
+	size_t piped;
+	bool no_splice;     /* the pipe could not be made: copy only */
 };
+
+/* Bytes read from src and not yet written to dst. */
+static size_t held(const struct dir *d)
+{
+	return d->len + d->piped;
+}
+
+/*
+ * Move opaque bytes (relay.h) from src to dst through the pipe, kernel to kernel.
+ * *tried is set when a splice was attempted (the copy path then waits a round).
+ * 0 or -errno; *progress when bytes moved.
+ */
+static int splice_step(struct dir *d, bool *tried, bool *progress)
+{
+	if (!d->eof && d->len == 0 && d->piped == 0 && !d->no_splice) {
+		uint64_t op = d->filter ? pdufilter_opaque(d->filter, d->way) : RELAY_PIPE_BYTES;
+
+		if (op >= RELAY_SPLICE_MIN) {
+			ssize_t n;
+
+			if (d->pipe[0] < 0 && pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+				d->no_splice = true;
+				return 0;
+			}
+			*tried = true;
+			n = splice(d->src_fd, NULL, d->pipe[1], NULL,
+				   op < RELAY_PIPE_BYTES ? (size_t)op : RELAY_PIPE_BYTES,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				d->piped = (size_t)n;
+				if (d->filter)
+					pdufilter_skip(d->filter, d->way, (uint64_t)n);
+				*progress = true;
+			} else if (n == 0) {
+				d->eof = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				return -errno;
+			}
+		}
+	}
+	if (d->piped) {
+		ssize_t n = splice(d->pipe[0], NULL, d->dst_fd, NULL, d->piped,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		*tried = true;  /* no copy read this round: the next one splices in again */
+		if (n > 0) {
+			d->piped -= (size_t)n;
+			d->bytes += (uint64_t)n;
+			d->spliced += (uint64_t)n;
+			*progress = true;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			return -errno;
+		}
+	}
+	return 0;
+}
 
 static int64_t now_ms(void)
 {
@@ -36,9 +101,15 @@ static int64_t now_ms(void)
 static int pump(struct dir *d)
 {
 	for (;;) {
-		bool progress = false;
+		bool progress = false, tried = false;
 
-		if (!d->eof && d->len == 0) {
+		if (d->src_fd >= 0) {
+			int r = splice_step(d, &tried, &progress);
+
+			if (r < 0)
+				return r;
+		}
+		if (!d->eof && d->len == 0 && d->piped == 0 && !tried) {
 			ssize_t n = d->src->read(d->src, d->filter ? d->in : d->buf, RELAY_BUF_SIZE);
 
 			if (n > 0 && d->filter) {
@@ -74,7 +145,7 @@ static int pump(struct dir *d)
 				return (int)n;
 			}
 		}
-		if (d->eof && d->len == 0 && !d->shut) {
+		if (d->eof && held(d) == 0 && !d->shut) {
 			d->shut = true;
 			d->dst->shutdown_write(d->dst); /* the peer may be gone already */
 		}
@@ -97,9 +168,13 @@ int relay_run_progress(struct pio *client, struct pio *lio, struct relay_stats *
 int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *filter,
 		       struct relay_stats *st, relay_progress_fn fn, void *arg)
 {
-	struct dir up = { .src = client, .dst = lio, .filter = filter, .way = PF_TO_TARGET };
+	int cfd = pio_plain_fd(client), lfd = pio_plain_fd(lio);
+	bool spl = cfd >= 0 && lfd >= 0;
+	struct dir up = { .src = client, .dst = lio, .filter = filter, .way = PF_TO_TARGET,
+			  .src_fd = spl ? cfd : -1, .dst_fd = lfd, .pipe = { -1, -1 } };
 	struct dir down = { .src = lio, .dst = client, .filter = filter,
-			    .way = PF_TO_INITIATOR };
+			    .way = PF_TO_INITIATOR, .src_fd = spl ? lfd : -1, .dst_fd = cfd,
+			    .pipe = { -1, -1 } };
 	uint8_t *own_up, *own_down;
 	uint64_t seen = 0;
 	int64_t linger_until = -1;
@@ -140,17 +215,17 @@ int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *fi
 			timeout = (int)left;
 		}
 		/* A TLS stream may need the other direction first (pio.h). */
-		if (!up.eof && up.len == 0)
+		if (!up.eof && held(&up) == 0)
 			p[0].events |= pio_poll_events(client, POLLIN);
-		if (down.len)
+		if (held(&down))
 			p[0].events |= pio_poll_events(client, POLLOUT);
-		if (!down.eof && down.len == 0)
+		if (!down.eof && held(&down) == 0)
 			p[1].events |= pio_poll_events(lio, POLLIN);
-		if (up.len)
+		if (held(&up))
 			p[1].events |= pio_poll_events(lio, POLLOUT);
 		/* Bytes buffered inside a stream do not make its fd readable: no waiting. */
-		if ((!up.eof && up.len == 0 && pio_pending(client)) ||
-		    (!down.eof && down.len == 0 && pio_pending(lio)))
+		if ((!up.eof && held(&up) == 0 && pio_pending(client)) ||
+		    (!down.eof && held(&down) == 0 && pio_pending(lio)))
 			timeout = 0;
 		/* A hung-up fd we wait on for nothing would make poll spin. */
 		for (int i = 0; i < 2; i++)
@@ -166,10 +241,17 @@ out:
 	if (st) {
 		st->to_lio = up.bytes;
 		st->to_client = down.bytes;
+		st->spliced = up.spliced + down.spliced;
 	}
 	free(own_up);
 	free(own_down);
 	pf_buf_free(&up.out);
 	pf_buf_free(&down.out);
+	for (int i = 0; i < 2; i++) {
+		if (up.pipe[i] >= 0)
+			close(up.pipe[i]);
+		if (down.pipe[i] >= 0)
+			close(down.pipe[i]);
+	}
 	return r;
 }

@@ -2,7 +2,8 @@
  * relay.h — copy bytes both ways between the initiator's stream and LIO's socket
  * until the session ends.
  *
- * One poll loop, non-blocking on both sides, a RELAY_BUF_SIZE buffer per direction.
+ * One poll loop, non-blocking on both sides, a RELAY_BUF_SIZE buffer per direction
+ * (and a pipe for zero-copy runs, below).
  * End of stream on one side is passed on as a half-close to the other
  * (shutdown_write), after the bytes already buffered are delivered; the relay then
  * keeps copying the other direction until it ends too, for at most
@@ -21,11 +22,22 @@
 struct pdufilter;
 
 #define RELAY_BUF_SIZE 65536  /* bytes per direction */
+/*
+ * Zero copy: when both ends are plain sockets (pio_plain_fd), bytes the filter passes
+ * unread (pdufilter_opaque: the rest of a data segment) in runs of at least
+ * RELAY_SPLICE_MIN go socket → pipe → socket with splice(2), RELAY_PIPE_BYTES at a
+ * time, never copied to user space (unfiltered: every byte). Small PDUs (4 KiB
+ * commands) keep the copy path; a TLS end keeps it always. The pipe of a direction is
+ * made at its first such run (two more descriptors per connection then).
+ */
+#define RELAY_SPLICE_MIN 16384
+#define RELAY_PIPE_BYTES 65536
 #define RELAY_LINGER_MS 5000  /* after a half-close, wait this long for the other side */
 
 struct relay_stats {
 	uint64_t to_lio;     /* bytes initiator → LIO */
 	uint64_t to_client;  /* bytes LIO → initiator */
+	uint64_t spliced;    /* of both, bytes moved by splice (never in user space) */
 };
 
 /*

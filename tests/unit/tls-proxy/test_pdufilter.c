@@ -106,6 +106,46 @@ static void test_passthrough_any_split(void **state)
 	pdufilter_free(f);
 }
 
+/*
+ * Opaque runs (issue 10, zero-copy relay): after a passed-on header, the rest of its
+ * data segment (padding and data digest included) may go on unread, and the filter
+ * then parses the next header; a held PDU (Text Request) has none.
+ */
+static void test_opaque_skip(void **state)
+{
+	struct pdufilter *f = mkfilter();
+	static uint8_t w[3 * 70000];
+	uint8_t data[70001];
+	struct pf_buf out = { 0 };
+	size_t n = 0, a, b;
+
+	(void)state;
+	to_ffp(f);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13);
+	a = mkpdu(w, 0x05, 0x80, 7, data, 70001, 1, 1);  /* Data-Out: 70004 + digest */
+	b = mkpdu(w + a, 0x04, 0x80, 0xffffffff, K("SendTargets=All\0"), 1, 1);
+	n = a + b;
+	assert_int_equal(pdufilter_opaque(f, PF_TO_TARGET), 0);
+	/* The header and 100 data bytes are fed; the rest goes past the filter. */
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w, 52 + 100, &out), 0);
+	assert_int_equal(out.len, 52 + 100);
+	assert_int_equal(pdufilter_opaque(f, PF_TO_TARGET), 70004 + 4 - 100);
+	assert_int_equal(pdufilter_opaque(f, PF_TO_INITIATOR), 0);
+	pdufilter_skip(f, PF_TO_TARGET, 50000);
+	assert_int_equal(pdufilter_opaque(f, PF_TO_TARGET), 70004 + 4 - 100 - 50000);
+	pdufilter_skip(f, PF_TO_TARGET, 70004 + 4 - 100 - 50000);
+	assert_int_equal(pdufilter_opaque(f, PF_TO_TARGET), 0);
+	/* The Text Request that follows is held and rewritten as before. */
+	out.len = 0;
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w + a, 60, &out), 0);
+	assert_int_equal(pdufilter_opaque(f, PF_TO_TARGET), 0);
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w + a + 60, n - a - 60, &out), 0);
+	assert_non_null(out.len > 52 ? memmem(out.data, out.len, K("SendTargets=" OWN)) : NULL);
+	pf_buf_free(&out);
+	pdufilter_free(f);
+}
+
 /* The data segment of a PDU with header and data digests at p, checking both. */
 static const char *check_digests(const uint8_t *p, size_t n, uint32_t *len)
 {
@@ -234,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_passthrough_any_split),
+		cmocka_unit_test(test_opaque_skip),
 		cmocka_unit_test(test_sendtargets_request),
 		cmocka_unit_test(test_sendtargets_response),
 		cmocka_unit_test(test_later_login_identity),
