@@ -895,7 +895,8 @@ int main(int argc, char **argv)
 	}
 	options_each(&opts, log_option, NULL);
 
-	plog("descriptor limit %ld (three per relayed connection)", nofile_raise());
+	plog("descriptor limit %ld (three per relayed connection, five once it moved a large "
+	     "data segment: the zero-copy pipes)", nofile_raise());
 	stop_fd = stopsignal_install();
 	if (stop_fd < 0) {
 		plog("pipe: %s", strerror(-stop_fd));
