@@ -19,7 +19,7 @@
 # buffers stay in, so this overstates the target's share).
 #
 # Short form (the suite's): RAMP=200. Long form, by hand (issue 10 acceptance 4, about
-# 16 min under TCG): RAMP=1000 tests/lab/test-ramp.sh. CONC (50) logins in flight at
+# 10 min under TCG): RAMP=1000 tests/lab/test-ramp.sh. CONC (50) logins in flight at
 # once. LAB_MEM (2048 MiB) is the guest's memory.
 set -uo pipefail
 export LAB_MEM=${LAB_MEM:-2048}  # before common.sh: lab.sh reads it when sourced
