@@ -165,7 +165,11 @@ uint64_t cfs_lowest_free(const uint64_t *idx, size_t n);
 
 /* ---- cfs_backstore.c, cfs_lun.c, cfs_acl.c: internals for sweep and ls ---- */
 
-/* Find backstore `name`: its HBA dir (e.g. "user_0") in hba; user_only as above. */
+/*
+ * Find backstore `name`: its HBA dir (e.g. "user_0") in hba (hlen bytes); user_only as
+ * above. Looks where c last saw it first (struct cfs_hint: one stat), else into every
+ * HBA but those c made for another device. -ENOENT when not found, -ENAMETOOLONG.
+ */
 int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 		       char *hba, size_t hlen);
 /* Remove TPG LUN lun_N under the TPG dir tpg (its link, then the dir). */
