@@ -75,6 +75,12 @@ check "blank: $RAMP sessions logged in, each wrote and read back its 4 KiB, all 
 check "blank: $RAMP LIO sessions and $RAMP TCMU backstores live at once" \
   test "$(lab_exec "ls $CFS/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l; ls -d $CFS/core/user_*/sp* | wc -l" | tr -d '\n ')" \
   = "$RAMP$RAMP"
+# LIO sizes each session's command pool from its ACL's CmdSN depth: our TPGs make
+# ACLs with 32 (configfs-manager/cfs_target.c), not LIO's 64.
+depth=$(lab_exec "cat $CFS/iscsi/$BLANK_IQN/tpgt_1/attrib/default_cmdsn_depth
+  cat \$(ls -d $CFS/iscsi/$BLANK_IQN/tpgt_1/acls/* | head -n 1)/cmdsn_depth" | tr '\n' ' ')
+check "blank: the TPG's default CmdSN depth and a session ACL's are 32 ($depth)" \
+  test "$depth" = "32 32 "
 settle
 avail1=$(meminfo MemAvailable) slab1=$(meminfo Slab) vm1=$(meminfo VmallocUsed)
 rss=$(lab_exec "awk '/^VmRSS:/ {print \$2}' /proc/\$(cat $RUNDIR/pid)/status" | tr -d '[:space:]')
