@@ -499,8 +499,9 @@ size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const ch
 	return fail(-EINVAL, "unknown op", out, outlen);
 }
 
-/* Client c's connection ended (or is closed by us): its sessions go, then c. */
-static void client_close(struct cfgd_server *s, struct cfgd_client *c, const char *why)
+/* Client c's connection ended (or is closed by us): unlink it, then its sessions and
+ * c go (cfgd_server_client_end). */
+static void client_close(struct cfgd_server *s, struct cfgd_client *c)
 {
 	struct cfgd_client **pp;
 
@@ -511,10 +512,9 @@ static void client_close(struct cfgd_server *s, struct cfgd_client *c, const cha
 			s->n_clients--;
 			break;
 		}
-	destroy_owned(s, c, why);
 	pthread_mutex_unlock(&s->mu);
 	close(c->fd);
-	free(c);
+	cfgd_server_client_end(s, c);
 }
 
 /*
@@ -530,14 +530,14 @@ static void client_serve(struct cfgd_server *s, struct cfgd_client *c, char *in,
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		client_close(s, c, "client connection ended");
+		client_close(s, c);
 		return;
 	}
 	m = cfgd_server_handle(s, c, in, (size_t)n, out, CFGD_MSG_MAX + 256);
 	if (send(c->fd, out, m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		plog("client pid %d: sending a response: %s; connection closed", (int)c->pid,
 		     strerror(errno));
-		client_close(s, c, "client connection ended");
+		client_close(s, c);
 	}
 }
 
@@ -641,7 +641,7 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 	}
 out:
 	while (s->clients)
-		client_close(s, s->clients, "shutdown");
+		client_close(s, s->clients);
 	free(p);
 	free(cl);
 	free(in);

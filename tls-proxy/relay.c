@@ -46,7 +46,7 @@ static size_t held(const struct dir *d)
  */
 static int splice_step(struct dir *d, bool *tried, bool *progress)
 {
-	if (!d->eof && d->len == 0 && d->piped == 0 && !d->no_splice) {
+	if (!d->eof && held(d) == 0 && !d->no_splice) {
 		uint64_t op = d->filter ? pdufilter_opaque(d->filter, d->way) : RELAY_PIPE_BYTES;
 
 		if (op >= RELAY_SPLICE_MIN) {
@@ -109,7 +109,7 @@ static int pump(struct dir *d)
 			if (r < 0)
 				return r;
 		}
-		if (!d->eof && d->len == 0 && d->piped == 0 && !tried) {
+		if (!d->eof && held(d) == 0 && !tried) {
 			ssize_t n = d->src->read(d->src, d->filter ? d->in : d->buf, RELAY_BUF_SIZE);
 
 			if (n > 0 && d->filter) {
