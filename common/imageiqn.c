@@ -6,7 +6,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app.h"
+
+int imageiqn_name_valid(const char *s)
+{
+	size_t i;
+
+	if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; s[i]; i++) {
+		char c = s[i];
+
+		if (i > IMAGEIQN_NAME_MAX - 1 ||
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
 
 char *imageiqn_format(int64_t account_id, const char *name, char *buf, size_t len)
 {
@@ -14,7 +29,7 @@ char *imageiqn_format(int64_t account_id, const char *name, char *buf, size_t le
 
 	if (len)
 		buf[0] = '\0';
-	if (account_id < 1 || !app_name_valid(name))
+	if (account_id < 1 || !imageiqn_name_valid(name))
 		return NULL;
 	n = snprintf(buf, len, IMAGEIQN_PREFIX "%" PRId64 ".%s", account_id, name);
 	if (n < 0 || (size_t)n >= len) {
@@ -43,9 +58,20 @@ int imageiqn_parse(const char *iqn, int64_t *account_id, char *name, size_t name
 			return -EINVAL;
 		id = id * 10 + (*p - '0');
 	}
-	if (!app_name_valid(dot + 1) || strlen(dot + 1) >= name_len)
+	if (!imageiqn_name_valid(dot + 1) || strlen(dot + 1) >= name_len)
 		return -EINVAL;
 	*account_id = id;
 	memcpy(name, dot + 1, strlen(dot + 1) + 1);
 	return 0;
+}
+
+int imageiqn_path(const char *private_dir, int64_t account_id, const char *name, char *buf,
+		  size_t len)
+{
+	int n;
+
+	if (account_id < 1 || !imageiqn_name_valid(name))
+		return -EINVAL;
+	n = snprintf(buf, len, "%s/%" PRId64 "/%s.img", private_dir, account_id, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

@@ -1,7 +1,7 @@
 /*
  * test_imageiqn.c — the private-image IQN (imageiqn.h, issue 11): format, parse,
  * round trip, and every malformed name refused (the parser takes a Login Request's
- * TargetName later, so it is fed hostile input here).
+ * TargetName, so it is fed hostile input here); the image's file path.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -111,6 +111,23 @@ static void test_parse_refuses(void **st)
 	assert_string_equal(name, "untouched");
 }
 
+static void test_path(void **st)
+{
+	char buf[64];
+
+	(void)st;
+	assert_int_equal(imageiqn_path("/s/images", 42, "ci.pi", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/s/images/42/ci.pi.img");
+	assert_int_equal(imageiqn_path("/s/images", 0, "ci", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(imageiqn_path("/s/images", 1, "../x", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(imageiqn_path("/s/images", 1, "a/b", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(imageiqn_path("/s/images", 1, "ci", buf, 8), -ENAMETOOLONG);
+	assert_true(imageiqn_name_valid("a"));
+	assert_false(imageiqn_name_valid(".a"));
+	assert_false(imageiqn_name_valid("A"));
+	assert_false(imageiqn_name_valid(""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +135,7 @@ int main(void)
 		cmocka_unit_test(test_format_bounds),
 		cmocka_unit_test(test_parse_roundtrip),
 		cmocka_unit_test(test_parse_refuses),
+		cmocka_unit_test(test_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
