@@ -4,9 +4,13 @@
 #include "anontarget.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "imageiqn.h"
 #include "reason.h"
 
 #define IMAGE_WORD "image."
@@ -18,8 +22,13 @@ enum anontarget_kind anontarget_kind(const char *iqn)
 {
 	size_t n = strlen(CATALOG_IQN_PREFIX);
 
+	int64_t id;
+	char name[IMAGEIQN_NAME_MAX + 1];
+
 	if (!iqn || strncmp(iqn, CATALOG_IQN_PREFIX, n))
 		return ANONTARGET_NONE;
+	if (imageiqn_parse(iqn, &id, name, sizeof(name)) == 0)
+		return ANONTARGET_ACCOUNT;
 	iqn += n;
 	if (!strcmp(iqn, BLANK_WORD) ||
 	    (!strncmp(iqn, IMAGE_WORD, strlen(IMAGE_WORD)) && iqn[strlen(IMAGE_WORD)]))
@@ -40,6 +49,8 @@ const char *anontarget_kind_name(enum anontarget_kind k)
 		return "multi";
 	case ANONTARGET_SHARED_RO:
 		return "ro";
+	case ANONTARGET_ACCOUNT:
+		return "account";
 	case ANONTARGET_NONE:
 		break;
 	}
@@ -157,10 +168,48 @@ int anontarget_resolve(const struct catalog *cat, const char *multi_images, cons
 		out->lun[0] = *e;
 		out->n_luns = 1;
 		return 0;
+	case ANONTARGET_ACCOUNT:   /* anontarget_resolve_account */
 	case ANONTARGET_NONE:
 		break;
 	}
+	out->n_luns = 0;
 	return -ENOENT;
+}
+
+int anontarget_resolve_account(const char *private_dir, const char *iqn,
+			       struct anontarget *out, char *err, size_t errlen)
+{
+	char name[IMAGEIQN_NAME_MAX + 1], path[PATH_MAX];
+	struct catalog_entry *e = &out->lun[0];
+	struct stat st;
+	int64_t id;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!iqn || strlen(iqn) > CATALOG_IQN_MAX ||
+	    imageiqn_parse(iqn, &id, name, sizeof(name)) < 0)
+		return reason_fail(err, errlen, -ENOENT, "not a private-image name");
+	r = imageiqn_path(private_dir, id, name, path, sizeof(path));
+	if (r == 0 && strlen(path) > CATALOG_PATH_MAX)
+		r = -ENAMETOOLONG;
+	if (r < 0)
+		return reason_fail(err, errlen, r, "image %s of account %" PRId64 ": path too "
+				   "long under %s", name, id, private_dir);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return reason_fail(err, errlen, -ENOENT, "account %" PRId64 " has no ready "
+				   "image %s", id, name);
+	r = acctchap_read(private_dir, id, out->chap_user, out->chap_secret, err, errlen);
+	if (r < 0) {
+		out->chap_user[0] = out->chap_secret[0] = '\0';
+		return r == -ENOENT || r == -EINVAL ? -EACCES : r;
+	}
+	snprintf(out->iqn, sizeof(out->iqn), "%s", iqn);
+	out->kind = ANONTARGET_ACCOUNT;
+	snprintf(e->iqn, sizeof(e->iqn), "%s", iqn);
+	memcpy(e->path, path, strlen(path) + 1);   /* fits: checked above */
+	e->size_bytes = ((uint64_t)st.st_size + 511) / 512 * 512;
+	out->n_luns = 1;
+	return 0;
 }
 
 int anontarget_each(const struct catalog *cat, const char *multi_images, anontarget_fn fn,

@@ -16,6 +16,16 @@
  * Private LUNs get a copy-on-write overlay per connection; the shared read-only
  * export has none (writes are refused with DATA PROTECT / WRITE PROTECTED).
  *
+ * Accounts' private images are served the same way, but not anonymously:
+ *
+ *   iqn.2025-01.pub.scsipub:p.<account>.<name>  ANONTARGET_ACCOUNT: one private COW
+ *                                          LUN per connection over the account's image
+ *                                          (imageiqn.h), after one-way CHAP with the
+ *                                          account's credentials (acctchap.h)
+ *
+ * They are resolved against the API's private image directory, not the catalog
+ * (anontarget_resolve_account), and are never listed by anontarget_each (SendTargets).
+ *
  * The multi-images setting (--multi-images of scsipub-portal and scsipub-cfgd, key
  * multi-images in /etc/scsipub/scsipub.conf, best in [common] so both read it) is
  * "" (default) or two catalog names separated by a comma: "blank" or the <name> of
@@ -27,6 +37,9 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "acctchap.h"
 #include "catalog.h"
 
 #define ANONTARGET_MULTI_IQN CATALOG_IQN_PREFIX "multi"
@@ -39,6 +52,7 @@ enum anontarget_kind {
 	ANONTARGET_PRIVATE,           /* blank, image.<name> */
 	ANONTARGET_MULTI,             /* multi */
 	ANONTARGET_SHARED_RO,         /* ro.<name> */
+	ANONTARGET_ACCOUNT,           /* p.<account>.<name>, CHAP (imageiqn.h) */
 };
 
 /* An anonymous target resolved against a catalog: LUN i exports lun[i]. */
@@ -47,6 +61,9 @@ struct anontarget {
 	enum anontarget_kind kind;
 	struct catalog_entry lun[ANONTARGET_LUNS_MAX];  /* copies of catalog entries */
 	unsigned n_luns;                                /* 1..ANONTARGET_LUNS_MAX */
+	/* ANONTARGET_ACCOUNT: the one-way CHAP a login must pass; "" for other kinds */
+	char chap_user[ACCTCHAP_USER_MAX + 1];
+	char chap_secret[ACCTCHAP_SECRET_MAX + 1];
 };
 
 /* The kind the name iqn announces (by name alone, no catalog): ANONTARGET_NONE for
@@ -54,7 +71,8 @@ struct anontarget {
  * without a name). */
 enum anontarget_kind anontarget_kind(const char *iqn);
 
-/* The kind's word for logs and the daemon's list: "private", "multi", "ro", "none". */
+/* The kind's word for logs and the daemon's list: "private", "multi", "ro", "account",
+ * "none". */
 const char *anontarget_kind_name(enum anontarget_kind k);
 
 /*
@@ -72,6 +90,19 @@ int anontarget_multi_check(const char *multi_images, char *err, size_t errlen);
  */
 int anontarget_resolve(const struct catalog *cat, const char *multi_images, const char *iqn,
 		       struct anontarget *out);
+
+/*
+ * Resolve a private-image IQN (ANONTARGET_ACCOUNT) against private_dir, the API's
+ * private image directory (<state>/images): its one LUN exports the image file
+ * (imageiqn_path; a regular, non-empty file, size rounded up to 512 bytes) and the
+ * account's credentials file gives the CHAP a login must pass (acctchap_read).
+ * 0 with *out filled; -ENOENT when iqn is no private-image name or its image does
+ * not exist (not ready, deleted); -EACCES when the account has no valid credentials
+ * file; -ENAMETOOLONG when the image's path does not fit a catalog entry. A one-line
+ * reason goes to err. The secret in *out is for scsipub-cfgd only: never log it.
+ */
+int anontarget_resolve_account(const char *private_dir, const char *iqn,
+			       struct anontarget *out, char *err, size_t errlen);
 
 /* Called by anontarget_each with each target IQN; non-zero stops the walk. */
 typedef int (*anontarget_fn)(const char *iqn, void *arg);

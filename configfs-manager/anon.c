@@ -289,6 +289,25 @@ static void export_release(struct cfs *c, const struct anon_cfg *cfg, struct ano
 
 /* ---- sessions -------------------------------------------------------------- */
 
+static int count_one(const char *name, void *arg)
+{
+	(void)name;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* An account image's target without ACLs (no session) is removed: an image can be
+ * deleted or its account closed at any time, and nobody can log in to it without one. */
+static void remove_if_idle(struct cfs *c, const char *target)
+{
+	unsigned n = 0;
+
+	if (cfs_list_acls(c, target, count_one, &n) < 0 || n)
+		return;
+	if (cfs_target_remove(c, target) < 0)
+		plog("%s: removing the idle target: %s", target, cfs_error(c));
+}
+
 /* Remove what exists of s from configfs (and its files). */
 static void teardown(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
 		     const struct anon_session *s)
@@ -302,6 +321,8 @@ static void teardown(struct cfs *c, const struct anon_cfg *cfg, struct anon_expo
 	}
 	for (unsigned i = 0; i < s->n_luns; i++)
 		remove_lun_store(c, cfg, s->target, s->luns[i].backstore, s->luns[i].lun, false);
+	if (s->kind == ANONTARGET_ACCOUNT)
+		remove_if_idle(c, s->target);
 }
 
 /* flock(<state>/configfs.lock) (prov.h). -1 after logging: the lock is coordination,
@@ -354,13 +375,17 @@ static int make_luns(struct cfs *c, const struct anon_cfg *cfg, struct anon_expo
 	return 0;
 }
 
-/* The ACL of s mapping its LUNs (read-only for a shared export), with keepalive. */
-static int make_acl(struct cfs *c, const struct anon_cfg *cfg, const struct anon_session *s)
+/* The ACL of s mapping its LUNs (read-only for a shared export), with keepalive; an
+ * account's image: with the account's CHAP, written before the portal relays a login. */
+static int make_acl(struct cfs *c, const struct anon_cfg *cfg, const struct anon_session *s,
+		    const struct anontarget *t)
 {
 	int r = 0;
 
 	for (unsigned i = 0; r == 0 && i < s->n_luns; i++)
 		r = cfs_acl_map(c, s->target, s->initiator, i, s->luns[i].lun);
+	if (r == 0 && s->kind == ANONTARGET_ACCOUNT)
+		r = cfs_acl_set_chap(c, s->target, s->initiator, t->chap_user, t->chap_secret);
 	/* Born read-only (prod_mode_write_protect=1); set and read back all the same. */
 	if (r == 0 && s->kind == ANONTARGET_SHARED_RO)
 		r = cfs_acl_set_write_protect(c, s->target, s->initiator, 0, 1);
@@ -376,13 +401,17 @@ static int provision(struct cfs *c, const struct anon_cfg *cfg, struct anon_expo
 {
 	int r;
 
-	r = s->kind == ANONTARGET_SHARED_RO ? cfs_target_ensure_ro(c, s->target, cfg->lio_portal)
-					    : cfs_target_ensure(c, s->target, cfg->lio_portal);
+	if (s->kind == ANONTARGET_SHARED_RO)
+		r = cfs_target_ensure_ro(c, s->target, cfg->lio_portal);
+	else if (s->kind == ANONTARGET_ACCOUNT)
+		r = cfs_target_ensure_auth(c, s->target, cfg->lio_portal);
+	else
+		r = cfs_target_ensure(c, s->target, cfg->lio_portal);
 	if (r < 0)
 		return reason_fail(err, errlen, r, "target %s: %s", s->target, cfs_error(c));
 	r = make_luns(c, cfg, ex, s, t, err, errlen);
 	if (r == 0) {
-		r = make_acl(c, cfg, s);
+		r = make_acl(c, cfg, s, t);
 		if (r < 0)
 			reason_fail(err, errlen, r, "ACL %s: %s", s->initiator, cfs_error(c));
 	}
@@ -402,6 +431,8 @@ int anon_create(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *
 	if (!t->n_luns || t->n_luns > ANONTARGET_LUNS_MAX || t->kind == ANONTARGET_NONE ||
 	    (t->kind == ANONTARGET_SHARED_RO && !ex))
 		return reason_fail(err, errlen, -EINVAL, "target %s: nothing to export", t->iqn);
+	if (t->kind == ANONTARGET_ACCOUNT && !acctchap_valid(t->chap_user, t->chap_secret))
+		return reason_fail(err, errlen, -EINVAL, "target %s: no CHAP credentials", t->iqn);
 	snprintf(s->target, sizeof(s->target), "%s", t->iqn);
 	s->kind = t->kind;
 	lock = cfg_lock(cfg->state_dir);

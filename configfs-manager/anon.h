@@ -37,6 +37,13 @@
  * an export costs one ACL and one mapped LUN, no backstore and no descriptor in the
  * handler, which scales to thousands of sessions.
  *
+ * Accounts' private images (p.<account>.<name>, anontarget_resolve_account) are
+ * provisioned like image.<name>, one private COW LUN per connection over the image
+ * file, in a target made by cfs_target_ensure_auth (authentication=1); the session's
+ * ACL carries the account's one-way CHAP (cfs_acl_set_chap) before it is handed out,
+ * so LIO checks the credentials on the login the portal relays. The target goes with
+ * its last session (nothing is left of a deleted image).
+ *
  * Session handle: struct anon_session.backstore is "sp" + the LUN-0 hash above for
  * every kind; for private targets it is also LUN 0's backstore name, for a shared
  * export just the session's key (scsipub-cfgd's protocol calls it "backstore").
@@ -119,16 +126,19 @@ int anon_backstore_name(const char *initiator, const char *target,
 int anon_initiator_name(char out[ANON_NAME_LEN + 1]);
 
 /*
- * Make the session of one connection on anonymous target t (anontarget_resolve): a
- * fresh LIO name (again while its overlay files exist) and the target with its
- * portal at cfg->lio_portal, then
- *  - private kinds: per LUN i the backstore (cowstore_create: size, base
- *    t->lun[i], limit cfg->write_limit) and a TPG LUN, mapped as the ACL's LUN i;
+ * Make the session of one connection on anonymous target t (anontarget_resolve, or
+ * anontarget_resolve_account for an account's image): a fresh LIO name (again while
+ * its overlay files exist) and the target with its portal at cfg->lio_portal, then
+ *  - private kinds and an account's image: per LUN i the backstore (cowstore_create:
+ *    size, base t->lun[i], limit cfg->write_limit) and a TPG LUN, mapped as the
+ *    ACL's LUN i;
  *  - shared read-only: the export's backstore and TPG LUN unless ex holds them
  *    already, mapped as the ACL's LUN 0 with write_protect=1, and ex's count + 1;
- * then the ACL's NOP-In keepalive. On failure everything this call created is rolled
- * back. 0 with *out filled, or -errno with a reason in err (-EINVAL for a shared
- * target without ex, or a target without LUNs).
+ * then, for an account's image, the ACL's CHAP (t->chap_user, t->chap_secret: -EINVAL
+ * before anything is made when they are not valid), then the ACL's NOP-In keepalive.
+ * On failure everything this call created is rolled back. 0 with *out filled, or
+ * -errno with a reason in err (-EINVAL for a shared target without ex, or a target
+ * without LUNs).
  */
 int anon_create(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
 		const struct anontarget *t, struct anon_session *out, char *err, size_t errlen);

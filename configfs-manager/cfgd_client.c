@@ -157,6 +157,25 @@ int cfgd_anon_destroy(int fd, const char *backstore, char *err, size_t errlen)
 	return cfgd_call(fd, &q, NULL, err, errlen);
 }
 
+int cfgd_anon_count(int fd, const char *target, char *err, size_t errlen)
+{
+	struct cfgd_req q = { .op = CFGD_OP_ANON_COUNT };
+	json_object *o, *v;
+	int r;
+
+	snprintf(q.target, sizeof(q.target), "%s", target);
+	r = cfgd_call(fd, &q, &o, err, errlen);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "sessions", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int(v) < 0)
+		r = reason_fail(err, errlen, -EPROTO, "anon_count: malformed response");
+	else
+		r = json_object_get_int(v);
+	json_object_put(o);
+	return r;
+}
+
 int cfgd_acl_sweep(int fd, const char *target, const char *initiator, char *err,
 		   size_t errlen)
 {

@@ -38,6 +38,9 @@ int cfgd_anon_create(int fd, const char *target, const char *client, const char 
 		     char initiator[CFGD_NAME_MAX + 1], char backstore[CFGD_BACKSTORE_MAX + 1],
 		     char *err, size_t errlen);
 
+/* anon_count: the daemon's live sessions on target (any connection's), or -errno. */
+int cfgd_anon_count(int fd, const char *target, char *err, size_t errlen);
+
 /* anon_destroy of one of this connection's sessions. */
 int cfgd_anon_destroy(int fd, const char *backstore, char *err, size_t errlen);
 

@@ -36,6 +36,7 @@ static const struct {
 	{ CFGD_OP_PROV_DESTROY, "prov_destroy", F_ID },
 	{ CFGD_OP_PROV_LIST, "prov_list", F_AFTER },
 	{ CFGD_OP_PROV_STATUS, "prov_status", F_ID },
+	{ CFGD_OP_ANON_COUNT, "anon_count", F_TARGET },
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 

@@ -38,6 +38,9 @@
  *   acl_sweep    target  initiator          -> {"freed": 0|1}
  *        free the dynamic node ACL LIO cached for `initiator` on provisioned target
  *        `target` (iqn...:s.<id>) after a login (cfs_acl_sweep_dynamic).
+ *   anon_count   target                     -> {"sessions": N}
+ *        live sessions the daemon made on `target` (any name; 0 for one it does not
+ *        serve): the API's check before it deletes a private image (issue 11).
  *   list                                    -> {"anon": [{"backstore", "initiator",
  *        "target", "kind", "luns", "client", "peer", "pid"}...], "total", "truncated"}
  *        live anonymous sessions (as many as fit one message).
@@ -80,6 +83,7 @@ enum cfgd_op {
 	CFGD_OP_PROV_DESTROY,
 	CFGD_OP_PROV_LIST,
 	CFGD_OP_PROV_STATUS,
+	CFGD_OP_ANON_COUNT,
 };
 
 #define CFGD_ID_MAX 32             /* provisioned session id [a-z0-9]{1,32} (prov.h) */

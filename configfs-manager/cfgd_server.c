@@ -207,15 +207,32 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 	json_object *o;
 	int r;
 
-	r = catalog_scan(s->cfg.images_dir, &cat);
-	if (r < 0) {
-		snprintf(err, sizeof(err), "catalog %s: %s", s->cfg.images_dir, strerror(-r));
-		return fail(r, err, out, outlen);
+	if (anontarget_kind(q->target) == ANONTARGET_ACCOUNT) {
+		/* An account's private image: its file and CHAP (never logged) from the
+		 * API's directory. */
+		r = s->cfg.private_dir[0] ? anontarget_resolve_account(s->cfg.private_dir,
+								      q->target, &t, err,
+								      sizeof(err))
+					  : -ENOENT;
+		if (r == -EACCES)
+			plog("session for %s (%s) on %s: refused: %s", q->peer, q->client,
+			     q->target, err);
+		if (r < 0)
+			return fail(r == -EACCES ? r : -ENOENT, r == -EACCES ?
+				    "the image's account has no iSCSI credentials" :
+				    "unknown target", out, outlen);
+	} else {
+		r = catalog_scan(s->cfg.images_dir, &cat);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "catalog %s: %s", s->cfg.images_dir,
+				 strerror(-r));
+			return fail(r, err, out, outlen);
+		}
+		r = anontarget_resolve(&cat, s->cfg.multi_images, q->target, &t);
+		catalog_free(&cat);
+		if (r < 0)
+			return fail(-ENOENT, "unknown target", out, outlen);
 	}
-	r = anontarget_resolve(&cat, s->cfg.multi_images, q->target, &t);
-	catalog_free(&cat);
-	if (r < 0)
-		return fail(-ENOENT, "unknown target", out, outlen);
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return fail(-ENOMEM, "out of memory", out, outlen);
@@ -273,6 +290,20 @@ static size_t anon_destroy_req(struct cfgd_server *s, struct cfgd_client *c,
 	sess_destroy(s, pp, "released");
 	pthread_mutex_unlock(&s->mu);
 	return emit(ok(), out, outlen);
+}
+
+static size_t anon_count_req(struct cfgd_server *s, const struct cfgd_req *q, char *out,
+			     size_t outlen)
+{
+	json_object *o = ok();
+	int n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (struct sess *x = s->sessions; x; x = x->next)
+		n += !strcmp(x->a.target, q->target);
+	pthread_mutex_unlock(&s->mu);
+	json_object_object_add(o, "sessions", json_object_new_int(n));
+	return emit(o, out, outlen);
 }
 
 static size_t acl_sweep_req(struct cfgd_server *s, const struct cfgd_req *q, char *out,
@@ -483,6 +514,8 @@ size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const ch
 		return anon_destroy_req(s, c, &q, out, outlen);
 	case CFGD_OP_ACL_SWEEP:
 		return acl_sweep_req(s, &q, out, outlen);
+	case CFGD_OP_ANON_COUNT:
+		return anon_count_req(s, &q, out, outlen);
 	case CFGD_OP_LIST:
 		return list_req(s, out, outlen);
 	case CFGD_OP_PROV_CREATE:

@@ -57,6 +57,13 @@ int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal);
  * transport_lookup_cmd_lun). An existing target's attribute is rewritten.
  */
 int cfs_target_ensure_ro(struct cfs *c, const char *iqn, const char *portal);
+/*
+ * cfs_target_ensure for an account's private image (anon.h): the same, but
+ * authentication=1, so every login must pass CHAP (RFC 7143 §12.1.3) with the
+ * credentials of its explicit ACL (cfs_acl_set_chap); an ACL without them lets nobody
+ * in. An existing target's attribute is rewritten.
+ */
+int cfs_target_ensure_auth(struct cfs *c, const char *iqn, const char *portal);
 /* Remove the target and everything under it, in configfs order. */
 int cfs_target_remove(struct cfs *c, const char *iqn);
 

@@ -169,7 +169,9 @@ int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 	if (n < 0) {
 		r = -errno;
 		close(fd);
-		return cfs_fail(c, r, "write '%.80s' to %s: %s", val, abs, strerror(-r));
+		/* CHAP secrets (auth/password, password_mutual) never reach a log. */
+		return cfs_fail(c, r, "write '%.80s' to %s: %s",
+				strstr(abs, "/password") ? "(secret)" : val, abs, strerror(-r));
 	}
 	close(fd);
 	if ((size_t)n != len)

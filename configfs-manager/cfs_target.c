@@ -59,6 +59,21 @@ static const struct tpg_attr ro_attrs[] = {
 };
 
 /*
+ * Accounts' private images (anon.h, p.<account>.<name>): explicit ACLs as above, and
+ * authentication=1, so LIO asks every login for CHAP (RFC 7143 §12.1.3) and checks
+ * it against the credentials in the session's own ACL (cfs_acl_set_chap).
+ */
+static const struct tpg_attr auth_attrs[] = {
+	{ "generate_node_acls", "0" },
+	{ "demo_mode_discovery", "0" },
+	{ "authentication", "1" },
+	{ "cache_dynamic_acls", "0" },
+	{ "demo_mode_write_protect", "1" },
+	{ "prod_mode_write_protect", "0" },
+	{ "default_cmdsn_depth", CFS_CMDSN_DEPTH },
+};
+
+/*
  * TPG parameters (param/, K:iscsi/iscsi_target_configfs.c DEF_TPG_PARAM) for every
  * target we make: CRC32C header and data digests offered (RFC 7143 §13.1), None still
  * accepted; one connection per session (MaxConnections=1, §13.2): an anonymous
@@ -249,6 +264,12 @@ int cfs_target_ensure_ro(struct cfs *c, const char *iqn, const char *portal)
 {
 	return target_ensure(c, iqn, portal, ro_attrs, sizeof(ro_attrs) / sizeof(ro_attrs[0]),
 			     NULL, NULL);
+}
+
+int cfs_target_ensure_auth(struct cfs *c, const char *iqn, const char *portal)
+{
+	return target_ensure(c, iqn, portal, auth_attrs,
+			     sizeof(auth_attrs) / sizeof(auth_attrs[0]), NULL, NULL);
 }
 
 int cfs_target_ensure_demo(struct cfs *c, const char *iqn, const char *portal,

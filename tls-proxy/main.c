@@ -500,18 +500,26 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		relay_provisioned(c, cio, p, req);
 		return;
 	}
-	r = catalog_scan(images_dir, &cat);
-	if (r < 0) {
-		plog("login from %s (%s): catalog scan failed: %s", c->peer, req->initiator,
-		     strerror(-r));
-		reject(cio, p, LOGIN_TARGET_ERROR);
-		return;
-	}
-	r = anontarget_resolve(&cat, opts.multi_images, req->target, &t);
-	catalog_free(&cat);
-	if (r < 0) {
-		reject_unknown(c, cio, p, req);
-		return;
+	if (anontarget_kind(req->target) == ANONTARGET_ACCOUNT) {
+		/* An account's private image (imageiqn.h): scsipub-cfgd resolves it (file,
+		 * CHAP) and LIO checks CHAP; the portal never sees the credentials. */
+		memset(&t, 0, sizeof(t));
+		t.kind = ANONTARGET_ACCOUNT;
+		snprintf(t.iqn, sizeof(t.iqn), "%s", req->target);
+	} else {
+		r = catalog_scan(images_dir, &cat);
+		if (r < 0) {
+			plog("login from %s (%s): catalog scan failed: %s", c->peer,
+			     req->initiator, strerror(-r));
+			reject(cio, p, LOGIN_TARGET_ERROR);
+			return;
+		}
+		r = anontarget_resolve(&cat, opts.multi_images, req->target, &t);
+		catalog_free(&cat);
+		if (r < 0) {
+			reject_unknown(c, cio, p, req);
+			return;
+		}
 	}
 	/* A shared read-only export writes nothing: it is served below the reserve too. */
 	if (t.kind != ANONTARGET_SHARED_RO && !disk_room(c, req)) {
@@ -545,6 +553,16 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 			     "(logged once per %d s)", c->peer, req->initiator, req->target, err,
 			     RATELOG_WINDOW_S);
 		reject(cio, p, LOGIN_OUT_OF_RESOURCES);
+		return;
+	}
+	if (r == -ENOENT) {   /* no such private image (now): as any unknown name */
+		reject_unknown(c, cio, p, req);
+		return;
+	}
+	if (r == -EACCES) {   /* the image's account has no iSCSI credentials */
+		plog("login from %s (%s) to %s: refused, authorization failure (0x0202): %s",
+		     c->peer, req->initiator, req->target, err);
+		reject(cio, p, LOGIN_AUTHZ_FAILURE);
 		return;
 	}
 	if (r < 0) {

@@ -2,7 +2,9 @@
  * test_anontarget.c — unit tests for common/anontarget.c: the kind each anonymous
  * target name announces, the multi-images setting's syntax, resolution against a
  * catalog (blank, image.<name>, multi with the default and an explicit setting, ro.<name>
- * of images only) and the SendTargets order of anontarget_each.
+ * of images only), the SendTargets order of anontarget_each (never an account's image)
+ * and an account's private image resolved against a private image directory (its
+ * file, its size, the account's CHAP; missing image, missing or bad credentials).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +15,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "anontarget.h"
+#include "test_tmpdir.h"
 
 #define P CATALOG_IQN_PREFIX
 
@@ -52,6 +57,11 @@ static void test_kind(void **state)
 	assert_int_equal(anontarget_kind(P "blank2"), ANONTARGET_NONE);
 	assert_int_equal(anontarget_kind("iqn.2099-01.other:ro.x"), ANONTARGET_NONE);
 	assert_int_equal(anontarget_kind(NULL), ANONTARGET_NONE);
+	assert_int_equal(anontarget_kind(P "p.7.ci-pi"), ANONTARGET_ACCOUNT);
+	assert_int_equal(anontarget_kind(P "p.07.ci-pi"), ANONTARGET_NONE);
+	assert_int_equal(anontarget_kind(P "p.7"), ANONTARGET_NONE);
+	assert_int_equal(anontarget_kind(P "p.x.ci"), ANONTARGET_NONE);
+	assert_string_equal(anontarget_kind_name(ANONTARGET_ACCOUNT), "account");
 	assert_string_equal(anontarget_kind_name(ANONTARGET_SHARED_RO), "ro");
 	assert_string_equal(anontarget_kind_name(ANONTARGET_MULTI), "multi");
 	assert_string_equal(anontarget_kind_name(ANONTARGET_PRIVATE), "private");
@@ -159,6 +169,53 @@ static void test_each(void **state)
 	assert_int_equal(s.n, 2);
 }
 
+/* p.<account>.<name> against a private image directory laid out as the API makes it. */
+static void test_resolve_account(void **state)
+{
+	char dir[64], p[256], err[256];
+	struct anontarget t;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(test_mkdtemp(dir, sizeof(dir), "anontarget"));
+	/* Not a private-image name, or no such image. */
+	assert_int_equal(anontarget_resolve_account(dir, P "blank", &t, err, sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(anontarget_resolve_account(dir, P "p.7.ci", &t, err, sizeof(err)),
+			 -ENOENT);
+	/* Catalog resolution never serves one. */
+	assert_int_equal(anontarget_resolve(&cat3, NULL, P "p.7.ci", &t), -ENOENT);
+	snprintf(p, sizeof(p), "%s/7", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/7/ci.img", dir);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("not a multiple of 512", f);
+	fclose(f);
+	/* The image but no credentials: refused (nobody could pass CHAP). */
+	assert_int_equal(anontarget_resolve_account(dir, P "p.7.ci", &t, err, sizeof(err)),
+			 -EACCES);
+	assert_string_equal(t.chap_secret, "");
+	assert_int_equal(acctchap_write(dir, 7, "acme", "Secret-12345678", err, sizeof(err)), 0);
+	assert_int_equal(anontarget_resolve_account(dir, P "p.7.ci", &t, err, sizeof(err)), 0);
+	assert_int_equal(t.kind, ANONTARGET_ACCOUNT);
+	assert_string_equal(t.iqn, P "p.7.ci");
+	assert_int_equal(t.n_luns, 1);
+	assert_string_equal(t.lun[0].path, p);
+	assert_int_equal(t.lun[0].size_bytes, 512);
+	assert_string_equal(t.chap_user, "acme");
+	assert_string_equal(t.chap_secret, "Secret-12345678");
+	/* Another account's id: not its image. */
+	assert_int_equal(anontarget_resolve_account(dir, P "p.8.ci", &t, err, sizeof(err)),
+			 -ENOENT);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/7/" ACCTCHAP_FILE, dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/7", dir);
+	rmdir(p);
+	assert_int_equal(test_rmdir_flat(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_multi_check),
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_each),
+		cmocka_unit_test(test_resolve_account),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

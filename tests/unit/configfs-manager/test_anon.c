@@ -4,7 +4,9 @@
  * stale overlay cleanup, kept overlay files never handed out again, rollback of a
  * failed provisioning, the two private LUNs of multi and the reference-counted shared
  * read-only export of ro.<name> (one backstore for every session, write_protect on
- * each session's mapped LUN, removed with the last session), against a plain
+ * each session's mapped LUN, removed with the last session), an account's private
+ * image (CHAP required by the TPG, written into each session's own ACL, the target
+ * gone with its last session), against a plain
  * temporary configfs tree (cfs_force_plain).
  * The whole path portal -> scsipub-cfgd -> configfs is tested in
  * tests/unit/tls-proxy/test_session.c.
@@ -371,6 +373,68 @@ static void test_shared_ro_export(void **state)
 	cfs_close(c);
 }
 
+/* p.<account>.<name>: per connection a private COW LUN as for image.<name>, in a target
+ * with authentication=1; each session's ACL carries the account's CHAP; without valid
+ * credentials nothing is made; the last session's end removes the target. */
+static void test_account_image(void **state)
+{
+	const char *iqn = "iqn.2025-01.pub.scsipub:p.7.ci-pi";
+	char root[128], state_dir[128], path[512], buf[1024], err[512] = "";
+	struct catalog_entry img = { .path = "/srv/images/7/ci-pi.img", .size_bytes = 8388608 };
+	struct anontarget t = target_of(iqn, ANONTARGET_ACCOUNT, &img, 1);
+	struct anon_session s[2];
+	struct anon_cfg sc;
+	struct cfs *c;
+
+	(void)state;
+	c = plain_tree("7", root, state_dir, &sc);
+	/* No (or malformed) credentials: refused before anything exists. */
+	assert_int_equal(anon_create(c, &sc, NULL, &t, &s[0], err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "CHAP"));
+	snprintf(t.chap_user, sizeof(t.chap_user), "short");
+	snprintf(t.chap_secret, sizeof(t.chap_secret), "tooshort");
+	assert_int_equal(anon_create(c, &sc, NULL, &t, &s[0], err, sizeof(err)), -EINVAL);
+	assert_false(exists("%s/configfs7/iscsi/%s%s", iqn, ""));
+	snprintf(t.chap_user, sizeof(t.chap_user), "acme");
+	snprintf(t.chap_secret, sizeof(t.chap_secret), "Abcdefghijkl0123456789xy");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(anon_create(c, &sc, NULL, &t, &s[i], err, sizeof(err)), 0);
+		assert_int_equal(s[i].kind, ANONTARGET_ACCOUNT);
+		assert_int_equal(s[i].n_luns, 1);
+		assert_string_equal(s[i].backstore, s[i].luns[0].backstore);
+		slurp_line(buf, sizeof(buf), "%s/configfs7/iscsi/%s/tpgt_1/acls/%s/auth/userid",
+			   iqn, s[i].initiator);
+		assert_string_equal(buf, "acme");
+		slurp_line(buf, sizeof(buf), "%s/configfs7/iscsi/%s/tpgt_1/acls/%s/auth/password",
+			   iqn, s[i].initiator);
+		assert_string_equal(buf, "Abcdefghijkl0123456789xy");
+	}
+	assert_string_not_equal(s[0].backstore, s[1].backstore);
+	slurp_line(buf, sizeof(buf), "%s/configfs7/iscsi/%s/tpgt_1/attrib/authentication%s", iqn,
+		   "");
+	assert_string_equal(buf, "1");
+	slurp_line(buf, sizeof(buf), "%s/configfs7/iscsi/%s/tpgt_1/attrib/generate_node_acls%s",
+		   iqn, "");
+	assert_string_equal(buf, "0");
+	assert_int_equal(cfs_backstore_path(c, s[0].luns[0].backstore, path, sizeof(path)), 0);
+	{
+		char ctl[600];
+
+		snprintf(ctl, sizeof(ctl), "%s/control", path);
+		slurp_line(buf, sizeof(buf), "%s%s", ctl + strlen(tmp), "");
+		assert_non_null(strstr(buf, "base=/srv/images/7/ci-pi.img"));
+	}
+	/* One session's end leaves the other and the target. */
+	anon_destroy(c, &sc, NULL, &s[0]);
+	assert_false(exists("%s/configfs7/iscsi/%s/tpgt_1/acls/%s", iqn, s[0].initiator));
+	assert_int_equal(cfs_backstore_path(c, s[0].luns[0].backstore, path, sizeof(path)),
+			 -ENOENT);
+	assert_true(exists("%s/configfs7/iscsi/%s/tpgt_1/acls/%s", iqn, s[1].initiator));
+	anon_destroy(c, &sc, NULL, &s[1]);
+	assert_false(exists("%s/configfs7/iscsi/%s%s", iqn, ""));
+	cfs_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_sweep_acls),
 		cmocka_unit_test(test_multi_two_private_luns),
 		cmocka_unit_test(test_shared_ro_export),
+		cmocka_unit_test(test_account_image),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

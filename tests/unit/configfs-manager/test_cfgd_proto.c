@@ -39,6 +39,9 @@ static void test_ops_round_trip(void **state)
 		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:ro.deb-12\","
 		"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
 		"{\"v\":1,\"op\":\"anon_destroy\",\"backstore\":\"sp0123456789abcdef\"}",
+		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:p.7.ci-pi\","
+		"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
+		"{\"v\":1,\"op\":\"anon_count\",\"target\":\"iqn.2025-01.pub.scsipub:p.7.ci-pi\"}",
 		"{\"v\":1,\"op\":\"acl_sweep\",\"target\":\"iqn.2025-01.pub.scsipub:s.a\","
 		"\"initiator\":\"iqn.A:B\"}",
 		"{\"v\":1,\"op\":\"prov_destroy\",\"id\":\"abc\"}",
