@@ -20,6 +20,8 @@
 #include "catalog.h"
 #include "cfs.h"
 #include "fetch.h"
+#include "acctchap.h"
+#include "imageiqn.h"
 #include "cfgd_client.h"
 #include "log.h"
 #include "prov.h"
@@ -57,18 +59,7 @@ void app_sha256_hex(const char *s, size_t len, char out[DB_SHA_HEX + 1])
 
 int app_name_valid(const char *s)
 {
-	size_t i;
-
-	if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (i = 1; s[i]; i++) {
-		char c = s[i];
-
-		if (i > DB_NAME_MAX - 1 ||
-		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return imageiqn_name_valid(s);
 }
 
 static struct timespec mono(void)
@@ -158,15 +149,85 @@ void app_fini(struct app *a)
 	a->db = NULL;
 }
 
+/* ---- scsipub-cfgd -------------------------------------------------------- */
+
+/* The daemon went away (restarted): worth one new connection. */
+static bool cfgd_gone(int rc)
+{
+	return rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN || rc == -EBADF;
+}
+
+/* a's connection to scsipub-cfgd, made when missing (fresh: made anew). Caller holds
+ * a->cfgd_mu. The fd, or -errno with a reason. */
+static int cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen)
+{
+	if (fresh && a->cfgd_fd >= 0) {
+		close(a->cfgd_fd);
+		a->cfgd_fd = -1;
+	}
+	if (a->cfgd_fd < 0)
+		a->cfgd_fd = cfgd_connect(a->o.cfgd_socket, err, errlen);
+	return a->cfgd_fd;
+}
+
+/* Run CALL (an expression using fd) on the daemon connection under cfgd_mu, once
+ * more on a new connection when the daemon restarted; rc gets its result. */
+#define CFGD_DO(a, rc, err, errlen, CALL)                                            \
+	do {                                                                         \
+		pthread_mutex_lock(&(a)->cfgd_mu);                                   \
+		for (int try_ = 0; try_ < 2; try_++) {                               \
+			int fd = cfgd_fd((a), try_ > 0, (err), (errlen));             \
+			(rc) = fd < 0 ? fd : (CALL);                                 \
+			if (!cfgd_gone(rc) && fd >= 0)                               \
+				break;                                               \
+		}                                                                    \
+		pthread_mutex_unlock(&(a)->cfgd_mu);                                 \
+	} while (0)
+
 /* ---- images ---------------------------------------------------------------- */
 
 int app_image_path(const struct app *a, int64_t account_id, const char *name, char *buf,
 		   size_t len)
 {
-	int n = snprintf(buf, len, "%.3900s/" STATE_IMAGES "/%" PRId64 "/%s.img", a->o.state, account_id,
-			 name);
+	char dir[PATH_MAX];
+	int n = snprintf(dir, sizeof(dir), "%s/" STATE_IMAGES, a->o.state);
+	int r = n < 0 || (size_t)n >= sizeof(dir) ? -ENAMETOOLONG
+						   : imageiqn_path(dir, account_id, name, buf, len);
 
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return r == -EINVAL ? -ENAMETOOLONG : r;
+}
+
+int app_account_chap(struct app *a, const struct db_account *acct, bool rotate, char *user,
+		     char *secret, char *err, size_t errlen)
+{
+	static const char alnum[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[2 * APP_ACCOUNT_SECRET_LEN];
+	char fresh[APP_ACCOUNT_SECRET_LEN + 1], dir[PATH_MAX], stored[DB_CHAP_SECRET_MAX + 1];
+	size_t n = 0;
+	int rc;
+
+	/* Bytes of 248 and above are dropped (248 = 4 * 62), so every character is
+	 * equally likely: about 143 bits in 24 characters. */
+	while (n < APP_ACCOUNT_SECRET_LEN) {
+		if (app_random(rnd, sizeof(rnd)) < 0)
+			return reason_fail(err, errlen, -EIO, "no random numbers");
+		for (size_t i = 0; i < sizeof(rnd) && n < APP_ACCOUNT_SECRET_LEN; i++)
+			if (rnd[i] < 248)
+				fresh[n++] = alnum[rnd[i] % 62];
+	}
+	fresh[APP_ACCOUNT_SECRET_LEN] = '\0';
+	rc = db_account_chap(a->db, acct->id, fresh, rotate, stored, err, errlen);
+	if (rc < 0)
+		return rc;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/" STATE_IMAGES, a->o.state) >= sizeof(dir))
+		return reason_fail(err, errlen, -ENAMETOOLONG, "state directory too long");
+	rc = acctchap_write(dir, acct->id, acct->name, stored, err, errlen);
+	if (rc < 0)
+		return rc;
+	snprintf(user, ACCTCHAP_USER_MAX + 1, "%s", acct->name);
+	snprintf(secret, ACCTCHAP_SECRET_MAX + 1, "%s", stored);
+	return 0;
 }
 
 /* ---- image budget reservations (see app_image_create in app.h) ---------------- */
@@ -431,6 +492,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 		      const char *url, const char *sha256, struct app_image_result *res)
 {
 	char dir[PATH_MAX], err[512] = "";
+	char chap_user[ACCTCHAP_USER_MAX + 1], chap_secret[ACCTCHAP_SECRET_MAX + 1];
 	struct timespec deadline;
 	pthread_attr_t attr;
 	pthread_t th;
@@ -462,6 +524,15 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 		res->status = 500;
 		snprintf(res->error, sizeof(res->error), "image directory %.300s: %s", dir,
 			 strerror(-rc));
+		job_put(j);
+		return;
+	}
+	/* The image's IQN takes the account's CHAP: made now if it has none, so the
+	 * credentials file is there before the image is ready (issue 11). */
+	rc = app_account_chap(a, acct, false, chap_user, chap_secret, err, sizeof(err));
+	if (rc < 0) {
+		res->status = 500;
+		snprintf(res->error, sizeof(res->error), "iSCSI credentials: %.480s", err);
 		job_put(j);
 		return;
 	}
@@ -510,6 +581,27 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	job_put(j);
 }
 
+/* -EBUSY (reason in err) while connections are logged in to the image's IQN, 0 when
+ * none are, -errno when scsipub-cfgd cannot tell. */
+static int image_connections(struct app *a, int64_t account_id, const char *name,
+			     char *err, size_t errlen)
+{
+	char iqn[IMAGEIQN_MAX];
+	int rc;
+
+	if (!imageiqn_format(account_id, name, iqn, sizeof(iqn)))
+		return 0;
+	CFGD_DO(a, rc, err, errlen, cfgd_anon_count(fd, iqn, err, errlen));
+	if (rc > 0)
+		return reason_fail(err, errlen, -EBUSY, "image %s has %d iSCSI connection(s) "
+				   "logged in to %s; log them out first (DELETE does not end "
+				   "them)", name, rc, iqn);
+	if (rc < 0)
+		return reason_fail(err, errlen, rc, "asking scsipub-cfgd for connections to %s: "
+				   "%s", iqn, err);
+	return 0;
+}
+
 int app_image_delete(struct app *a, const struct db_account *acct, const char *name,
 		     char *err, size_t errlen)
 {
@@ -519,6 +611,9 @@ int app_image_delete(struct app *a, const struct db_account *acct, const char *n
 	if (app_image_path(a, acct->id, name, path, sizeof(path)) < 0) {
 		return reason_fail(err, errlen, -ENAMETOOLONG, "name too long");
 	}
+	rc = image_connections(a, acct->id, name, err, errlen);
+	if (rc != 0)
+		return rc;
 	rc = db_image_delete(a->db, acct->id, name, true, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -733,39 +828,6 @@ int app_session_connections(struct app *a, const char *id)
 	pthread_mutex_unlock(&a->watch_mu);
 	return c;
 }
-
-/* The daemon went away (restarted): worth one new connection. */
-static bool cfgd_gone(int rc)
-{
-	return rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN || rc == -EBADF;
-}
-
-/* a's connection to scsipub-cfgd, made when missing (fresh: made anew). Caller holds
- * a->cfgd_mu. The fd, or -errno with a reason. */
-static int cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen)
-{
-	if (fresh && a->cfgd_fd >= 0) {
-		close(a->cfgd_fd);
-		a->cfgd_fd = -1;
-	}
-	if (a->cfgd_fd < 0)
-		a->cfgd_fd = cfgd_connect(a->o.cfgd_socket, err, errlen);
-	return a->cfgd_fd;
-}
-
-/* Run CALL (an expression using fd) on the daemon connection under cfgd_mu, once
- * more on a new connection when the daemon restarted; rc gets its result. */
-#define CFGD_DO(a, rc, err, errlen, CALL)                                            \
-	do {                                                                         \
-		pthread_mutex_lock(&(a)->cfgd_mu);                                   \
-		for (int try_ = 0; try_ < 2; try_++) {                               \
-			int fd = cfgd_fd((a), try_ > 0, (err), (errlen));             \
-			(rc) = fd < 0 ? fd : (CALL);                                 \
-			if (!cfgd_gone(rc) && fd >= 0)                               \
-				break;                                               \
-		}                                                                    \
-		pthread_mutex_unlock(&(a)->cfgd_mu);                                 \
-	} while (0)
 
 static int prov_create_locked(struct app *a, const struct db_session *s,
 			      const struct prov_lun *pl, char *err, size_t errlen)

@@ -128,11 +128,27 @@ struct app_image_result {
 void app_image_create(struct app *a, const struct db_account *acct, const char *name,
 		      const char *url, const char *sha256, struct app_image_result *res);
 /*
- * DELETE /api/images/<name>: -EBUSY while a session uses it, -ENOENT when absent,
- * else the row and the file are removed.
+ * DELETE /api/images/<name>: -EBUSY while a provisioned session has it as a LUN or
+ * an iSCSI connection is logged in to its IQN (imageiqn.h; counted by scsipub-cfgd:
+ * the delete never ends connections, the client logs them out first), -ENOENT when
+ * absent, else the row and the file are removed. A login racing the delete keeps the
+ * image it opened; the next one finds no image (0x0203).
  */
 int app_image_delete(struct app *a, const struct db_account *acct, const char *name,
 		     char *err, size_t errlen);
+/*
+ * The account's iSCSI credentials (issue 11): one-way CHAP that logins to its private
+ * images (imageiqn.h) must pass. user (ACCTCHAP_USER_MAX + 1 bytes) is the account's
+ * name; secret (ACCTCHAP_SECRET_MAX + 1 bytes) APP_ACCOUNT_SECRET_LEN random
+ * characters of [A-Za-z0-9], made on first use and kept in the database
+ * (db_account_chap); rotate makes a new one. Either way they are (re)written to
+ * <state>/images/<id>/iscsi-chap for scsipub-cfgd (acctchap.h), so the file follows
+ * the database. Sessions already logged in are not ended by a rotation. 0, or -errno
+ * with a reason in err.
+ */
+#define APP_ACCOUNT_SECRET_LEN 24
+int app_account_chap(struct app *a, const struct db_account *acct, bool rotate, char *user,
+		     char *secret, char *err, size_t errlen);
 /* Path of a private image's file into buf. 0 or -ENAMETOOLONG. */
 int app_image_path(const struct app *a, int64_t account_id, const char *name, char *buf,
 		   size_t len);

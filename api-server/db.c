@@ -317,6 +317,31 @@ static void i64s(char *buf, size_t len, int64_t v)
 	snprintf(buf, len, "%" PRId64, v);
 }
 
+int db_account_chap(struct db *d, int64_t account_id, const char *fresh, bool rotate,
+		    char *secret, char *err, size_t errlen)
+{
+	char id[24];
+	const char *p[2] = { id, fresh };
+	PGresult *r;
+	int rc;
+
+	i64s(id, sizeof(id), account_id);
+	r = query(d, rotate ? "UPDATE accounts SET chap_secret = $2 WHERE id = $1::bigint"
+			      " RETURNING chap_secret"
+			    : "UPDATE accounts SET chap_secret = COALESCE(chap_secret, $2)"
+			      " WHERE id = $1::bigint RETURNING chap_secret",
+		  2, p, err, errlen, &rc);
+	if (!r)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return reason_fail(err, errlen, -ENOENT, "no account %s", id);
+	}
+	col_str(r, 0, 0, secret, DB_CHAP_SECRET_MAX + 1);
+	PQclear(r);
+	return 0;
+}
+
 static void u64s(char *buf, size_t len, uint64_t v)
 {
 	snprintf(buf, len, "%" PRIu64, v > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : v);

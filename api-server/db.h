@@ -111,6 +111,17 @@ int db_account_create(struct db *d, const char *name, uint64_t image_budget_byte
 int db_account_by_key(struct db *d, const char *key_sha256_hex, struct db_account *out,
 		      char *err, size_t errlen);
 
+#define DB_CHAP_SECRET_MAX 64
+
+/*
+ * The account's iSCSI CHAP secret (migration 003) into secret (DB_CHAP_SECRET_MAX + 1
+ * bytes), in one statement: with rotate it becomes fresh; otherwise fresh is stored
+ * only when the account has none yet, and the stored one is returned. fresh: 12..64
+ * characters of [A-Za-z0-9] (the column's CHECK). -ENOENT when the account is gone.
+ */
+int db_account_chap(struct db *d, int64_t account_id, const char *fresh, bool rotate,
+		    char *secret, char *err, size_t errlen);
+
 /*
  * Register image (account_id, name) in state fetching with url and the expected
  * sha256 (NULL = none). A failed image of that name is replaced; -EEXIST when one

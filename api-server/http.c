@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "acctchap.h"
 #include "http_priv.h"
 #include "https_cert.h"
 #include "imageiqn.h"
@@ -331,6 +332,50 @@ static void image_delete(struct http_req *q, struct http_resp *r)
 		http_text(r, 204, NULL, NULL, 0);
 }
 
+/* ---- /api/account/iscsi ---------------------------------------------------- */
+
+/* The caller's iSCSI credentials (app_account_chap), made or rotated: 200. */
+static void iscsi_answer(struct http_req *q, struct http_resp *r, bool rotate)
+{
+	char user[ACCTCHAP_USER_MAX + 1], secret[ACCTCHAP_SECRET_MAX + 1], err[512];
+	char prefix[IMAGEIQN_MAX];
+	json_object *o;
+
+	if (app_account_chap(q->app, &q->acct, rotate, user, secret, err, sizeof(err)) < 0) {
+		http_error(r, 500, "iSCSI credentials: %s", err);
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), IMAGEIQN_PREFIX "%" PRId64 ".", q->acct.id);
+	o = json_object_new_object();
+	json_object_object_add(o, "auth", json_object_new_string("CHAP"));
+	json_object_object_add(o, "chap_user", json_object_new_string(user));
+	json_object_object_add(o, "chap_secret", json_object_new_string(secret));
+	json_object_object_add(o, "iqn_prefix", json_object_new_string(prefix));
+	json_object_object_add(o, "rotated", json_object_new_boolean(rotate));
+	http_json(r, 200, o);
+}
+
+static void iscsi_get(struct http_req *q, struct http_resp *r)
+{
+	iscsi_answer(q, r, false);
+}
+
+/* POST {"rotate": true}: a new secret; logged-in sessions keep running. */
+static void iscsi_post(struct http_req *q, struct http_resp *r)
+{
+	static const char *const allowed[] = { "rotate", NULL };
+	json_object *o = parse_body(q, r, allowed), *v;
+
+	if (!o)
+		return;
+	if (!json_object_object_get_ex(o, "rotate", &v) ||
+	    !json_object_is_type(v, json_type_boolean) || !json_object_get_boolean(v))
+		http_error(r, 400, "body must be {\"rotate\": true}");
+	else
+		iscsi_answer(q, r, true);
+	json_object_put(o);
+}
+
 /* ---- /api/sessions ---------------------------------------------------------- */
 
 static json_object *session_json(struct app *a, const struct db_session *s, bool secrets)
@@ -518,6 +563,8 @@ static const struct route routes[] = {
 	  NULL },
 	{ "/api/sessions/", P_ID, AUTH_ACCOUNT, "GET, HEAD, DELETE", session_get, NULL,
 	  session_delete },
+	{ "/api/account/iscsi", P_NONE, AUTH_ACCOUNT, "GET, HEAD, POST", iscsi_get, iscsi_post,
+	  NULL },
 	{ "/status", P_NONE, AUTH_VIEW, "GET, HEAD", http_status, NULL, NULL },
 	{ "/metrics", P_NONE, AUTH_NONE, "GET, HEAD", http_metrics, NULL, NULL },
 	{ "/admin", P_NONE, AUTH_ADMIN, "GET, HEAD", http_admin, NULL, NULL },

@@ -91,6 +91,25 @@ static void test_accounts(void **state)
 	assert_int_equal(db_account_create(d, "bob", 5000, KEY2, NULL, err, sizeof(err)), 0);
 	assert_int_equal(db_account_by_key(d, KEY2, &a, err, sizeof(err)), 0);
 	assert_string_equal(a.name, "bob");
+	/* iSCSI CHAP secret: made once, kept, replaced only by a rotation. */
+	{
+		char sec[DB_CHAP_SECRET_MAX + 1];
+
+		assert_int_equal(db_account_chap(d, id, "Abcdefghijkl0123", false, sec, err,
+						 sizeof(err)), 0);
+		assert_string_equal(sec, "Abcdefghijkl0123");
+		assert_int_equal(db_account_chap(d, id, "Zzzzzzzzzzzz9999", false, sec, err,
+						 sizeof(err)), 0);
+		assert_string_equal(sec, "Abcdefghijkl0123");
+		assert_int_equal(db_account_chap(d, id, "Zzzzzzzzzzzz9999", true, sec, err,
+						 sizeof(err)), 0);
+		assert_string_equal(sec, "Zzzzzzzzzzzz9999");
+		/* The column's CHECK refuses what could not be a CHAP secret. */
+		assert_int_equal(db_account_chap(d, id, "short", true, sec, err, sizeof(err)),
+				 -EIO);
+		assert_int_equal(db_account_chap(d, 999999, "Abcdefghijkl0123", false, sec, err,
+						 sizeof(err)), -ENOENT);
+	}
 }
 
 static int64_t account(const char *key)
