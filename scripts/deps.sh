@@ -9,7 +9,7 @@ PKGS=(
   qemu-system-x86 busybox-static kmod cpio gzip e2fsprogs xz-utils
   qemu-system-arm tftpd-hpa tftp-hpa
   targetcli-fb dbus stunnel4 tcmu-runner
-  curl qemu-utils chromium python3-prometheus-client
+  curl jq qemu-utils chromium python3-prometheus-client
   libcurl4-openssl-dev liblzma-dev zlib1g-dev libjson-c-dev
   libmicrohttpd-dev libgnutls28-dev libpq-dev postgresql
   libisal-dev

@@ -2,8 +2,9 @@
 # pishim-rootfs.sh SYSROOT OUT.img: a small arm64 root filesystem image (ext4, 32 MiB)
 # for the pi-shim lab test: busybox-static:arm64 from the shim's unpacked packages and
 # an /sbin/init that reports where its root is, writes /written-by-pi.txt, reads it
-# back past the page cache, prints SCSIPUB-PI-MARKER, waits for one line on the
-# console (the test's go-ahead, bounded) and powers off.
+# back past the page cache (with the board's MAC, SCSIPUB-PI-FOUND first if the file
+# was there already), prints SCSIPUB-PI-MARKER, then reads console lines (bounded):
+# "check" prints the file again (SCSIPUB-PI-SEES), anything else powers off.
 set -euo pipefail
 sys=$1 img=$2
 d=$(mktemp -d)
@@ -22,12 +23,19 @@ read -r up _ </proc/uptime
 root=$(awk '$2 == "/" {print $1}' /proc/mounts | tail -n1)
 sess=$(ls /sys/class/iscsi_session 2>/dev/null | head -n1)
 echo "[$up] SCSIPUB-PI-ROOT root=$root iscsi_session=${sess:-none} arch=$(uname -m)"
-echo "written by the arm64 image at uptime $up" >/written-by-pi.txt
+mac=none
+for n in /sys/class/net/*; do [ "${n##*/}" = lo ] || { mac=$(cat "$n/address"); break; }; done
+[ -e /written-by-pi.txt ] && echo "SCSIPUB-PI-FOUND $(cat /written-by-pi.txt)"
+echo "written by the arm64 image at uptime $up mac=$mac" >/written-by-pi.txt
 sync
 echo 3 >/proc/sys/vm/drop_caches
 echo "SCSIPUB-PI-READBACK $(cat /written-by-pi.txt)"
 echo "SCSIPUB-PI-MARKER"
-read -r -t 300 go </dev/console
+# "check": print the file again (past the page cache); anything else: power off.
+while read -r -t 300 go </dev/console && [ "$go" = check ]; do
+  echo 3 >/proc/sys/vm/drop_caches
+  echo "SCSIPUB-PI-SEES $(cat /written-by-pi.txt)"
+done
 echo "SCSIPUB-PI-POWEROFF ($go)"
 sync
 poweroff -f

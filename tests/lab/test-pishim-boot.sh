@@ -13,6 +13,7 @@
 # Both QEMU machines run inside the one lab lock the caller holds.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/pishim.sh"
 OUT=$TOP/build/pi-shim
 IMAGES=$TOP/build/lab/pishim-images   # this test's own catalog (start_stack reads it)
 NAME=pi-arm64
@@ -25,39 +26,6 @@ check "arm64 root filesystem image built" "$TOP/tests/lab/pishim-rootfs.sh" "$OU
 base_sha=$(sha256sum "$IMAGES/$NAME.img" | cut -d' ' -f1)
 
 PI_DIR=$(mktemp -d "$TOP/build/lab/pi.XXXXXX")
-PI_PID= CAT_PID=
-pi_stop() {
-  [ -z "$PI_PID" ] || { kill "$PI_PID" 2>/dev/null; wait "$PI_PID" 2>/dev/null; }
-  [ -z "$CAT_PID" ] || { kill "$CAT_PID" 2>/dev/null; wait "$CAT_PID" 2>/dev/null; }
-  PI_PID= CAT_PID=
-}
-
-# pi_boot NAME CMDLINE: start the arm64 board; its console goes to $PI_DIR/NAME.log,
-# its input comes from the fifo $PI_DIR/NAME.in (QEMU's pipe chardev).
-pi_boot() {
-  local n=$1 cmdline=$2
-  mkfifo "$PI_DIR/$n.in" "$PI_DIR/$n.out"
-  : >"$PI_DIR/$n.log"
-  cat "$PI_DIR/$n.out" >"$PI_DIR/$n.log" &
-  CAT_PID=$!
-  PI_T0=$(date +%s%N)
-  qemu-system-aarch64 -M virt -accel tcg,thread=multi -cpu cortex-a57 -smp 2 -m 512 \
-    -nographic -no-reboot -kernel "$OUT/tftp/kernel8.img" -initrd "$OUT/tftp/initrd.img" \
-    -append "$cmdline" -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
-    -chardev "pipe,id=s0,path=$PI_DIR/$n" -serial chardev:s0 -monitor none -display none \
-    </dev/null >"$PI_DIR/$n.qemu" 2>&1 &
-  PI_PID=$!
-}
-# pi_wait_log NAME PATTERN: until the console shows PATTERN; gives up early when the
-# board has powered off without it.
-pi_wait_log() {
-  wait_until "$PI_TIMEOUT" bash -c "grep -q '$2' '$PI_DIR/$1.log' || ! kill -0 $PI_PID 2>/dev/null"
-  grep -q "$2" "$PI_DIR/$1.log"
-}
-pi_wait_off() {   # the board powered itself off (QEMU exited)
-  wait_until "$PI_TIMEOUT" bash -c "! kill -0 $PI_PID 2>/dev/null"
-}
-ms_since() { echo $(( ($(date +%s%N) - PI_T0) / 1000000 )); }
 trap 'pi_stop; [ "$FAILED" -eq 0 ] || { for f in "$PI_DIR"/*.log; do echo "--- $f"; tail -n 40 "$f"; done; lab_logs; }; lab_stop; rm -rf "$PI_DIR"' EXIT
 
 LAB_PORT=$(free_port); export LAB_PORT
