@@ -5,8 +5,10 @@
 # back past the page cache (with the board's MAC, SCSIPUB-PI-FOUND first if the file
 # was there already), prints SCSIPUB-PI-MARKER, then reads console lines (bounded):
 # "check" prints the file again (SCSIPUB-PI-SEES), anything else powers off.
+# With KERNEL and INITRD (pishim-rootfs.sh SYSROOT OUT.img KERNEL INITRD) the image
+# also holds them as /vmlinuz and /initrd.img (96 MiB): what scsipub.mode=kexec boots.
 set -euo pipefail
-sys=$1 img=$2
+sys=$1 img=$2 kernel=${3:-} initrd=${4:-} size=32M
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,run}
@@ -41,5 +43,10 @@ sync
 poweroff -f
 EOI
 chmod 0755 "$d/sbin/init"
-mkfs.ext4 -q -F -L piroot -d "$d" "$img.tmp" 32M
+if [ -n "$kernel" ]; then
+  cp "$kernel" "$d/vmlinuz"
+  cp "$initrd" "$d/initrd.img"
+  size=96M
+fi
+mkfs.ext4 -q -F -L piroot -d "$d" "$img.tmp" $size
 mv "$img.tmp" "$img"
