@@ -79,11 +79,12 @@ done
 ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$root/lib/ld-linux-aarch64.so.1"
 
 # Kernel modules: the NICs of the Pi 3/3B+/4 (smsc95xx, lan78xx over dwc2; genet),
-# cdc_ether (USB Ethernet gadgets; QEMU's raspi3b has only a USB NIC, usb-net),
+# phy_generic (the Pi 3 dwc2 port's PHY in the device tree: usb-nop-xceiv), cdc_ether
+# (USB Ethernet; QEMU's raspi3b has only a USB NIC, usb-net),
 # virtio for the lab, the iSCSI initiator, root filesystems, the USB gadget (and
 # usb_storage, the host side of a usb-disk bench check through dummy_hcd).
 MODS=(virtio_net virtio_pci virtio_mmio
-  genet mdio_bcm_unimac broadcom lan78xx microchip smsc95xx smsc dwc2 cdc_ether
+  genet mdio_bcm_unimac broadcom lan78xx microchip smsc95xx smsc phy_generic dwc2 cdc_ether
   iscsi_tcp sd_mod crc32c_generic ext4 vfat nls_cp437 nls_ascii
   libcomposite usb_f_mass_storage dummy_hcd usb_storage)
 kmod_dir=$sys/lib/modules/$kver

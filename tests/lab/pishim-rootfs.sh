@@ -13,7 +13,7 @@ d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,run}
 cp "$sys/bin/busybox" "$d/bin/busybox"
-for a in sh mount umount echo cat sync poweroff uname awk ls grep sha256sum read sleep; do
+for a in sh mount umount echo cat sync poweroff uname awk ls grep sha256sum read sleep tr; do
   ln -s busybox "$d/bin/$a"
 done
 cat >"$d/sbin/init" <<'EOI'
@@ -24,7 +24,8 @@ mount -t sysfs sysfs /sys
 read -r up _ </proc/uptime
 root=$(awk '$2 == "/" {print $1}' /proc/mounts | tail -n1)
 sess=$(ls /sys/class/iscsi_session 2>/dev/null | head -n1)
-echo "[$up] SCSIPUB-PI-ROOT root=$root iscsi_session=${sess:-none} arch=$(uname -m)"
+model=$(tr -d '\0' </sys/firmware/devicetree/base/model 2>/dev/null | tr ' ' _)
+echo "[$up] SCSIPUB-PI-ROOT root=$root iscsi_session=${sess:-none} arch=$(uname -m) model=${model:-none}"
 mac=none
 for n in /sys/class/net/*; do [ "${n##*/}" = lo ] || { mac=$(cat "$n/address"); break; }; done
 [ -e /written-by-pi.txt ] && echo "SCSIPUB-PI-FOUND $(cat /written-by-pi.txt)"

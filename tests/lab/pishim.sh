@@ -5,7 +5,9 @@
 #   pi_boot NAME CMDLINE   start board NAME (console: $PI_DIR/NAME.log, input: the fifo
 #                          $PI_DIR/NAME.in); PI_MAC=... sets its MAC, PI_TFTP=DIR
 #                          serves DIR over QEMU's own TFTP server (DHCP next-server
-#                          10.0.2.2), PI_SMP=N its CPUs (default 2)
+#                          10.0.2.2), PI_SMP=N its CPUs (default 2);
+#                          PI_MACHINE=raspi3b boots QEMU's Raspberry Pi 3 Model B
+#                          with Debian's bcm2837-rpi-3-b.dtb instead of -M virt
 #   pi_wait_log NAME RE    until NAME's console shows RE (false if it powered off first)
 #   pi_say NAME LINE       type LINE on NAME's console
 #   pi_wait_off [NAME]     until the board (default: the last booted) powered itself off
@@ -28,7 +30,14 @@ pi_boot() {
   cat "$PI_DIR/$n.out" >"$PI_DIR/$n.log" &
   CAT_PIDS+=" $!"
   PI_T0=$(date +%s%N)
-  qemu-system-aarch64 -M virt -accel tcg,thread=multi -cpu cortex-a57 -smp "${PI_SMP:-2}" -m 512 \
+  local mach=(-M virt -cpu cortex-a57 -smp "${PI_SMP:-2}" -m 512)
+  if [ "${PI_MACHINE:-virt}" = raspi3b ]; then
+    # The Pi 3 Model B as QEMU has it (4 Cortex-A53, 1 GiB, BCM2837 peripherals) with
+    # Debian's own device tree; its only NIC is a USB one on the dwc2 host port.
+    mach=(-M raspi3b -dtb "$OUT/tftp/bcm2837-rpi-3-b.dtb")
+    dev=${dev/virtio-net-pci/usb-net}
+  fi
+  qemu-system-aarch64 "${mach[@]}" -accel tcg,thread=multi \
     -nographic -no-reboot -kernel "$OUT/tftp/kernel8.img" -initrd "$OUT/tftp/initrd.img" \
     -append "$cmdline" -netdev "$net" -device "$dev" \
     -chardev "pipe,id=s0,path=$PI_DIR/$n" -serial chardev:s0 -monitor none -display none \
