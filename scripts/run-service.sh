@@ -10,14 +10,20 @@
 #     HTTPS) forwarded to this host's same ports on every address, and the API's plain
 #     HTTP port 8080 to this host's 127.0.0.1:8080 only.
 # Environment: SCSIPUB_PUBLIC (HOST:PORT advertised by SendTargets; default this
-# host's first global IPv4 address:3260), SCSIPUB_IMAGES (catalog directory, default
-# build/images), SCSIPUB_PORTAL_ARGS (extra portal options). Ctrl-C stops everything.
+# host's first global IPv4 address:3260), SCSIPUB_IMAGES (catalog directory; default
+# build/images, filled by scripts/catalog-defaults.sh), SCSIPUB_PORTAL_ARGS (extra
+# portal options). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
 scripts/deps.sh
 make -s all
-export SCSIPUB_IMAGES=${SCSIPUB_IMAGES:-$TOP/build/images}
+if [ -z "${SCSIPUB_IMAGES:-}" ]; then
+  # The default catalog: real OS images besides blank, made once and cached.
+  export SCSIPUB_IMAGES=$TOP/build/images
+  scripts/catalog-defaults.sh "$SCSIPUB_IMAGES" ||
+    echo "run-service: could not add the default catalog images; serving what $SCSIPUB_IMAGES holds"
+fi
 mkdir -p "$SCSIPUB_IMAGES"
 
 if build/configfs-manager/scsipub-ctl load-modules 2>/dev/null && [ -d /sys/kernel/config/target ]; then
