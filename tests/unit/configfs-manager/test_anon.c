@@ -293,6 +293,16 @@ static void test_multi_two_private_luns(void **state)
 	cfs_close(c);
 }
 
+/* The control line (dev_config, limit...) written to backstore name, into buf. */
+static void control_of(struct cfs *c, const char *name, char *buf, size_t len)
+{
+	char path[512], ctl[600];
+
+	assert_int_equal(cfs_backstore_path(c, name, path, sizeof(path)), 0);
+	snprintf(ctl, sizeof(ctl), "%s/control", path);
+	slurp_line(buf, len, "%s%s", ctl + strlen(tmp), "");
+}
+
 /* ro.<name>: one backstore and TPG LUN shared by every session, each session its own
  * ACL whose LUN 0 is write-protected; counted; the last session removes the export. */
 static void test_shared_ro_export(void **state)
@@ -337,16 +347,10 @@ static void test_shared_ro_export(void **state)
 		   iqn, "");
 	assert_string_equal(buf, "1");
 	/* One backstore, one TPG LUN; the handler refuses writes too (limit 1 byte). */
-	assert_int_equal(cfs_backstore_path(c, s[0].luns[0].backstore, path, sizeof(path)), 0);
-	{
-		char ctl[600];
-
-		snprintf(ctl, sizeof(ctl), "%s/control", path);
-		slurp_line(buf, sizeof(buf), "%s%s", ctl + strlen(tmp), "");
-		assert_non_null(strstr(buf, "base=/srv/deb.img"));
-		assert_non_null(strstr(buf, "limit=1"));
-		assert_null(strstr(buf, "limit=1048576"));
-	}
+	control_of(c, s[0].luns[0].backstore, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "base=/srv/deb.img"));
+	assert_non_null(strstr(buf, "limit=1"));
+	assert_null(strstr(buf, "limit=1048576"));
 	assert_true(exists("%s/configfs6/iscsi/%s/tpgt_1/lun/lun_0%s", iqn, ""));
 	assert_false(exists("%s/configfs6/iscsi/%s/tpgt_1/lun/lun_1%s", iqn, ""));
 	/* A session's end removes its ACL only. */
@@ -416,14 +420,8 @@ static void test_account_image(void **state)
 	slurp_line(buf, sizeof(buf), "%s/configfs7/iscsi/%s/tpgt_1/attrib/generate_node_acls%s",
 		   iqn, "");
 	assert_string_equal(buf, "0");
-	assert_int_equal(cfs_backstore_path(c, s[0].luns[0].backstore, path, sizeof(path)), 0);
-	{
-		char ctl[600];
-
-		snprintf(ctl, sizeof(ctl), "%s/control", path);
-		slurp_line(buf, sizeof(buf), "%s%s", ctl + strlen(tmp), "");
-		assert_non_null(strstr(buf, "base=/srv/images/7/ci-pi.img"));
-	}
+	control_of(c, s[0].luns[0].backstore, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "base=/srv/images/7/ci-pi.img"));
 	/* One session's end leaves the other and the target. */
 	anon_destroy(c, &sc, NULL, &s[0]);
 	assert_false(exists("%s/configfs7/iscsi/%s/tpgt_1/acls/%s", iqn, s[0].initiator));
