@@ -9,7 +9,8 @@
 # LONG=1 (by hand; too slow for the suite's budget under TCG) adds:
 # Acceptance 2: the bridge's TCP link is cut (tc netem loss 100% on its flow) for 20 s
 #   in the middle of a 4 MiB copy to the stick: the copy completes once the link is
-#   back, and the target's data is byte-identical to what the host wrote.
+#   back, and the target's data is byte-identical to what the host wrote. The same
+#   with the portal restarted in the middle of the copy.
 # Acceptance 3: tc netem 30 kB/s + 300 ms RTT; a 256 KiB file read and written
 #   correctly, throughput with and without read-ahead printed.
 set -uo pipefail
@@ -113,32 +114,49 @@ cut_on() {
     tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport $LAB_PORT 0xffff flowid 1:4"
 }
 cut_off() { lab_exec "tc qdisc del dev lo root"; }
+# outage_copy WHAT DISRUPT: a 4 MiB copy to the stick with DISRUPT (a command) run
+# in its middle; the copy must complete and the target hold exactly what the host
+# wrote.
+outage_copy() {
+  local w=$1
+  shift
+  check "$w: the bridge starts again on the gadget" gadget_start
+  check "$w: the disk is back" wait_until 90 usb_disk
+  DISK=$(usb_disk)
+  check "$w: vfat mounted, a 4 MiB copy started" lab_exec "
+    head -c 4194304 /dev/urandom >/tmp/big.bin && rm -f /tmp/copy.rc && mount -t vfat $DISK /mnt/usb &&
+    (setsid sh -c 'cp /tmp/big.bin /mnt/usb/big.bin && sync && echo done >/tmp/copy.rc || echo fail >/tmp/copy.rc' \
+      >/tmp/copy.log 2>&1 </dev/null &)"
+  check "$w: the copy is under way (256 KiB+ written through the bridge)" wait_until 60 lab_exec "
+    [ \$(awk '/^ *[0-9]+ +[0-9]+ $(basename "$DISK") /{print \$10}' /proc/diskstats) -ge 512 ] 2>/dev/null"
+  check "$w: the copy was still running" lab_exec "[ ! -s /tmp/copy.rc ]"
+  check "$w" "$@"
+  check "$w: the copy completes afterwards" wait_until 240 lab_exec "[ -s /tmp/copy.rc ]"
+  check "$w: the copy succeeded" lab_exec "grep -qx done /tmp/copy.rc"
+  check "$w: unmount, USB view saved" lab_exec "umount /mnt/usb && dd if=$DISK of=/tmp/usb-view.img bs=64k 2>/dev/null"
+  check "$w: the bridge stops" gadget_stop
+  # Its summary line at exit: the link loss seen and a second login.
+  check "$w: the bridge lost the link and logged in again" lab_exec \
+    "grep 'stopping:' /var/log/scsipub-usb-gadget.log | tail -n 1 | grep -Eq ': [2-9][0-9]* logins, [1-9][0-9]* link losses'"
+  check "$w: session suspended" wait_until 60 state_is suspended
+  D2=$(second_login) || D2=
+  check "$w: second initiator logs in" [ -n "$D2" ]
+  check "$w: the target's data is byte-identical to the host's view; big.bin intact" lab_exec "
+    cmp $D2 /tmp/usb-view.img && mount -t vfat -o ro $D2 /mnt/t &&
+    cmp /tmp/big.bin /mnt/t/big.bin && cmp /tmp/screen_001.png /mnt/t/screen_001.png && umount /mnt/t"
+  check "$w: second initiator logs out" second_logout
+}
+link_cut() { cut_on && lab_exec "sleep 20" && cut_off; }
+# The portal (and the API) stopped and started again: the bridge's TCP connection
+# ends; the session's target lives on in LIO.
+portal_restart() {
+  lab_exec "SCSIPUB_PORT=$LAB_PORT SCSIPUB_PUBLIC=127.0.0.1:$LAB_PORT SCSIPUB_IMAGES=$IMAGES \
+    SCSIPUB_API_LISTEN=0.0.0.0:$LAB_API_PORT SCSIPUB_FETCH_ALLOW=127.0.0.1/32 \
+    SCSIPUB_START_DAEMONS=1 $TOP/vagrant/provision.sh restart-control"
+}
 if [ "${LONG:-0}" = 1 ]; then
-check "the bridge starts again on the gadget" gadget_start
-check "the disk is back" wait_until 90 usb_disk
-DISK=$(usb_disk)
-check "vfat mounted, a 4 MiB copy started" lab_exec "
-  head -c 4194304 /dev/urandom >/tmp/big.bin && mount -t vfat $DISK /mnt/usb &&
-  (setsid sh -c 'cp /tmp/big.bin /mnt/usb/big.bin && sync && echo done >/tmp/copy.rc || echo fail >/tmp/copy.rc' \
-    >/tmp/copy.log 2>&1 </dev/null &)"
-check "the copy is under way (256 KiB+ written through the bridge)" wait_until 60 lab_exec "
-  [ \$(awk '/^ *[0-9]+ +[0-9]+ $(basename "$DISK") /{print \$10}' /proc/diskstats) -ge 512 ] 2>/dev/null"
-check "link cut (tc netem loss 100% on the bridge's flow)" cut_on
-check "the copy was still running when the link was cut" lab_exec "[ ! -s /tmp/copy.rc ]"
-lab_exec "sleep 20"
-check "link restored after 20 s" cut_off
-check "the copy completes after the link returns" wait_until 240 lab_exec "[ -s /tmp/copy.rc ]"
-check "the copy succeeded" lab_exec "grep -qx done /tmp/copy.rc"
-check "the bridge reconnected" lab_exec "grep -c 'iSCSI logged in' /var/log/scsipub-usb-gadget.log | awk '{exit !(\$1 >= 3)}'"
-check "unmount, USB view saved" lab_exec "umount /mnt/usb && dd if=$DISK of=/tmp/usb-view.img bs=64k 2>/dev/null"
-check "the bridge stops" gadget_stop
-check "session suspended after the cut" wait_until 60 state_is suspended
-D2=$(second_login) || D2=
-check "second initiator logs in after the cut" [ -n "$D2" ]
-check "the target's data is byte-identical to the host's view; big.bin intact" lab_exec "
-  cmp $D2 /tmp/usb-view.img && mount -t vfat -o ro $D2 /mnt/t &&
-  cmp /tmp/big.bin /mnt/t/big.bin && cmp /tmp/screen_001.png /mnt/t/screen_001.png && umount /mnt/t"
-check "second initiator logs out" second_logout
+  outage_copy "link cut for 20 s (tc netem loss 100% on the bridge's flow)" link_cut
+  outage_copy "portal restarted (provision.sh restart-control)" portal_restart
 fi
 
 # Acceptance 3 (LONG=1): full speed through a tc netem link of 30 kB/s each way and
