@@ -1,7 +1,8 @@
 # Helpers for the pi-shim lab tests (issue 11): emulated arm64 boards
 # (qemu-system-aarch64 -M virt, TCG) booting the shim's kernel + initramfs from
 # $OUT/tftp with a given command line. Source after common.sh; set OUT (the shim's
-# build directory), PI_DIR (a scratch directory) and PI_TIMEOUT (seconds) first.
+# build directory) and PI_TIMEOUT (seconds), then PI_DIR with pi_scratch or pi_lab_up
+# (below).
 #   pi_boot NAME CMDLINE   start board NAME (console: $PI_DIR/NAME.log, input: the fifo
 #                          $PI_DIR/NAME.in); PI_MAC=... sets its MAC, PI_TFTP=DIR
 #                          serves DIR over QEMU's own TFTP server (DHCP next-server
@@ -54,3 +55,27 @@ pi_wait_off() {   # the board powered itself off (QEMU exited)
   wait_until "$PI_TIMEOUT" bash -c "! kill -0 ${PI_PIDS[${1:-$PI_LAST}]} 2>/dev/null"
 }
 ms_since() { echo $(( ($(date +%s%N) - PI_T0) / 1000000 )); }
+
+# pi_scratch: a scratch PI_DIR under build/lab, removed at exit with the boards and the
+# lab VM (board consoles and the lab's logs printed first when a check failed).
+pi_scratch() {
+  PI_DIR=$(mktemp -d "$TOP/build/lab/pi.XXXXXX")
+  trap 'pi_stop; [ "$FAILED" -eq 0 ] || { for f in "$PI_DIR"/*.log; do echo "--- $f"; tail -n 40 "$f"; done; lab_logs; }; lab_stop; rm -rf "$PI_DIR"' EXIT
+}
+# pi_tftp_root: TROOT, a TFTP root of the test's own holding the shim's config.txt and
+# cmdline.txt (what scsipub-shim-set-target edits).
+pi_tftp_root() {
+  TROOT=$PI_DIR/tftp
+  mkdir -p "$TROOT"
+  cp "$OUT/tftp/config.txt" "$OUT/tftp/cmdline.txt" "$TROOT/"
+}
+# pi_lab_up: pi_scratch, the lab VM on a free port with the stack serving $IMAGES
+# (exits the test when either fails), then pi_tftp_root.
+pi_lab_up() {
+  pi_scratch
+  LAB_PORT=$(free_port); export LAB_PORT
+  lab_boot || { fail "lab VM boots"; finish; exit 1; }
+  if start_stack; then pass "stack starts in the lab (catalog: $NAME)"; else
+    fail "stack starts in the lab (catalog: $NAME)"; finish; exit 1; fi
+  pi_tftp_root
+}

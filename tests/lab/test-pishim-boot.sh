@@ -26,18 +26,8 @@ mkdir -p "$IMAGES"
 check "arm64 root filesystem image built" "$TOP/tests/lab/pishim-rootfs.sh" "$OUT/sysroot" "$IMAGES/$NAME.img"
 base_sha=$(sha256sum "$IMAGES/$NAME.img" | cut -d' ' -f1)
 
-PI_DIR=$(mktemp -d "$TOP/build/lab/pi.XXXXXX")
-trap 'pi_stop; [ "$FAILED" -eq 0 ] || { for f in "$PI_DIR"/*.log; do echo "--- $f"; tail -n 40 "$f"; done; lab_logs; }; lab_stop; rm -rf "$PI_DIR"' EXIT
-
-LAB_PORT=$(free_port); export LAB_PORT
-lab_boot || { fail "lab VM boots"; finish; exit 1; }
-if start_stack; then pass "stack starts in the lab (catalog: $NAME)"; else
-  fail "stack starts in the lab (catalog: $NAME)"; finish; exit 1; fi
-
-# The board's cmdline.txt, written as the CI pipeline does, in a TFTP root of its own.
-TROOT=$PI_DIR/tftp
-mkdir -p "$TROOT"
-cp "$OUT/tftp/config.txt" "$OUT/tftp/cmdline.txt" "$TROOT/"
+pi_lab_up
+# The board's cmdline.txt, written as the CI pipeline does, in the TFTP root TROOT.
 check "scsipub-shim-set-target writes the board's cmdline.txt" \
   "$OUT/bin/scsipub-shim-set-target" "$IQN" --tftp-root "$TROOT" --serial 52540012 \
   --portal "10.0.2.2:$LAB_PORT" --mode pivot_root

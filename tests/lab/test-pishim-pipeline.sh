@@ -34,16 +34,13 @@ base_sha=$(sha256sum "$PSRC/build.img" | cut -d' ' -f1)
 
 LAB_HTTPS_PORT=$(free_port); export LAB_HTTPS_PORT
 api_lab_up
-PI_DIR=$(mktemp -d "$TOP/build/lab/pi.XXXXXX")
-trap 'pi_stop; [ "$FAILED" -eq 0 ] || { for f in "$PI_DIR"/*.log; do echo "--- $f"; tail -n 40 "$f"; done; lab_logs; }; lab_stop; rm -rf "$PI_DIR"' EXIT
+pi_scratch
 check "the artifacts are served on the lab VM's loopback" serve_dir "$PSRC"
 lab_exec "cat $GUEST_STATE/tls/portal.crt" >"$PI_DIR/portal.crt"
 export CURL_CA_BUNDLE=$PI_DIR/portal.crt SCSIPUB_API_KEY=$API_KEY
 HOST=127.0.0.1:$LAB_HTTPS_PORT
 ARTIFACT_URL=$SRC_URL/build.img.xz
-TROOT=$PI_DIR/tftp
-mkdir -p "$TROOT"
-cp "$OUT/tftp/config.txt" "$OUT/tftp/cmdline.txt" "$TROOT/"
+pi_tftp_root
 SERIAL=52540012
 # scsipub-shim-set-target as the runner has it; the board's portal is the lab VM's,
 # forwarded to the host (10.0.2.2 from a QEMU board).
