@@ -7,7 +7,7 @@ PKGS=(
   libnl-3-dev libnl-genl-3-dev libkmod-dev libglib2.0-dev libssl-dev libcmocka-dev
   libiscsi-dev libiscsi-bin open-iscsi sg3-utils
   qemu-system-x86 busybox-static kmod cpio gzip e2fsprogs xz-utils
-  qemu-system-arm tftpd-hpa tftp-hpa
+  qemu-system-arm tftpd-hpa tftp-hpa qemu-block-extra syslinux syslinux-common mtools
   targetcli-fb dbus stunnel4 tcmu-runner
   curl jq qemu-utils chromium python3-prometheus-client
   libcurl4-openssl-dev liblzma-dev zlib1g-dev libjson-c-dev
