@@ -560,8 +560,10 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		return;
 	}
 	if (r == -EACCES) {   /* the image's account has no iSCSI credentials */
-		plog("login from %s (%s) to %s: refused, authorization failure (0x0202): %s",
-		     c->peer, req->initiator, req->target, err);
+		if (ratelog_allow(unknown_log, c->peer, "(no credentials)", mono_s()))
+			plog("login from %s (%s) to %s: refused, authorization failure (0x0202): "
+			     "%s (logged once per %d s)", c->peer, req->initiator, req->target,
+			     err, RATELOG_WINDOW_S);
 		reject(cio, p, LOGIN_AUTHZ_FAILURE);
 		return;
 	}
