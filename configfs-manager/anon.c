@@ -289,20 +289,13 @@ static void export_release(struct cfs *c, const struct anon_cfg *cfg, struct ano
 
 /* ---- sessions -------------------------------------------------------------- */
 
-static int count_one(const char *name, void *arg)
-{
-	(void)name;
-	(*(unsigned *)arg)++;
-	return 0;
-}
-
 /* An account image's target without ACLs (no session) is removed: an image can be
  * deleted or its account closed at any time, and nobody can log in to it without one. */
 static void remove_if_idle(struct cfs *c, const char *target)
 {
 	unsigned n = 0;
 
-	if (cfs_list_acls(c, target, count_one, &n) < 0 || n)
+	if (cfs_list_acls(c, target, cfs_names_count, &n) < 0 || n)
 		return;
 	if (cfs_target_remove(c, target) < 0)
 		plog("%s: removing the idle target: %s", target, cfs_error(c));

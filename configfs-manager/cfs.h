@@ -184,6 +184,8 @@ int cfs_names_add(struct cfs_names *l, const char *name, bool unique);
 int cfs_names_collect(const char *name, void *arg);
 /* Free the entries; the list is empty and reusable afterwards. NULL is ignored. */
 void cfs_names_free(struct cfs_names *l);
+/* cfs_name_cb counting the names: *(unsigned *)arg + 1 per call. */
+int cfs_names_count(const char *name, void *arg);
 
 /*
  * Remove objects leaked by a crashed portal, in configfs order: in every target's

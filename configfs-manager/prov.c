@@ -568,13 +568,6 @@ int prov_session_destroy(struct cfs *c, const char *state_dir, const char *id, c
 	return r;
 }
 
-static int count_cb(const char *name, void *arg)
-{
-	(void)name;
-	(*(int *)arg)++;
-	return 0;
-}
-
 struct acl_active {
 	struct cfs *c;
 	const char *iqn;
@@ -596,11 +589,12 @@ int prov_session_connections(struct cfs *c, const char *id)
 {
 	struct acl_active acl_ctx;
 	char iqn[PROV_IQN_LEN];
-	int n = 0, r;
+	unsigned n = 0;
+	int r;
 
 	if (!c || !prov_target_iqn(id, iqn, sizeof(iqn)))
 		return -EINVAL;
-	r = cfs_target_sessions(c, iqn, count_cb, &n);
+	r = cfs_target_sessions(c, iqn, cfs_names_count, &n);
 	if (r)
 		return r;
 	/* Initiators with an explicit ACL (made by a PR restore) are not in
@@ -609,7 +603,7 @@ int prov_session_connections(struct cfs *c, const char *id)
 	acl_ctx.iqn = iqn;
 	acl_ctx.n = 0;
 	r = cfs_list_acls(c, iqn, acl_active_cb, &acl_ctx);
-	return n + (r ? 0 : acl_ctx.n);
+	return (int)n + (r ? 0 : acl_ctx.n);
 }
 
 int prov_session_logins(struct cfs *c, const char *id, uint64_t *accepts)
