@@ -20,7 +20,8 @@ struct tpg_attr {
 
 /*
  * TPG attributes for explicit ACLs only (lio-tcmu-facts.md §4): no demo mode, no
- * discovery for initiators without an ACL, no CHAP (the portal in front decides).
+ * discovery for initiators without an ACL, no CHAP unless asked (the portal in front
+ * decides).
  * generate_node_acls goes first: while it is 1 the kernel forces cache_dynamic_acls=1.
  *
  * default_cmdsn_depth: the CmdSN window (RFC 7143 §3.2.2.1: commands, not bytes, an
@@ -32,46 +33,28 @@ struct tpg_attr {
  * Linux initiator queues per LUN (open-iscsi node.session.queue_depth).
  */
 #define CFS_CMDSN_DEPTH "32"
-static const struct tpg_attr tpg_attrs[] = {
-	{ "generate_node_acls", "0" },
-	{ "demo_mode_discovery", "0" },
-	{ "authentication", "0" },
-	{ "cache_dynamic_acls", "0" },
-	{ "demo_mode_write_protect", "1" },
-	{ "prod_mode_write_protect", "0" },
-	{ "default_cmdsn_depth", CFS_CMDSN_DEPTH },
-};
-
 /*
- * The shared read-only exports (anon.h, ro.<name>): explicit ACLs as above, and
- * prod_mode_write_protect=1, so every mapped LUN is born read-only when its link is
- * made (K:target_fabric_mappedlun_link takes lun_access_ro from it for explicit
- * ACLs): no window in which a session could write before write_protect is set.
+ * Two of them differ by target kind:
+ *  - prod_mode_write_protect=1 for the shared read-only exports (anon.h, ro.<name>),
+ *    so every mapped LUN is born read-only when its link is made
+ *    (K:target_fabric_mappedlun_link takes lun_access_ro from it for explicit ACLs):
+ *    no window in which a session could write before write_protect is set;
+ *  - authentication=1 for accounts' private images (anon.h, p.<account>.<name>), so
+ *    LIO asks every login for CHAP (RFC 7143 §12.1.3) and checks it against the
+ *    credentials in the session's own ACL (cfs_acl_set_chap).
  */
-static const struct tpg_attr ro_attrs[] = {
-	{ "generate_node_acls", "0" },
-	{ "demo_mode_discovery", "0" },
-	{ "authentication", "0" },
-	{ "cache_dynamic_acls", "0" },
-	{ "demo_mode_write_protect", "1" },
-	{ "prod_mode_write_protect", "1" },
-	{ "default_cmdsn_depth", CFS_CMDSN_DEPTH },
-};
-
-/*
- * Accounts' private images (anon.h, p.<account>.<name>): explicit ACLs as above, and
- * authentication=1, so LIO asks every login for CHAP (RFC 7143 §12.1.3) and checks
- * it against the credentials in the session's own ACL (cfs_acl_set_chap).
- */
-static const struct tpg_attr auth_attrs[] = {
-	{ "generate_node_acls", "0" },
-	{ "demo_mode_discovery", "0" },
-	{ "authentication", "1" },
-	{ "cache_dynamic_acls", "0" },
-	{ "demo_mode_write_protect", "1" },
-	{ "prod_mode_write_protect", "0" },
-	{ "default_cmdsn_depth", CFS_CMDSN_DEPTH },
-};
+#define EXPLICIT_ACL_ATTRS(auth, ro) {                          \
+		{ "generate_node_acls", "0" },                  \
+		{ "demo_mode_discovery", "0" },                 \
+		{ "authentication", (auth) ? "1" : "0" },       \
+		{ "cache_dynamic_acls", "0" },                  \
+		{ "demo_mode_write_protect", "1" },             \
+		{ "prod_mode_write_protect", (ro) ? "1" : "0" },\
+		{ "default_cmdsn_depth", CFS_CMDSN_DEPTH },     \
+	}
+static const struct tpg_attr tpg_attrs[] = EXPLICIT_ACL_ATTRS(0, 0);
+static const struct tpg_attr ro_attrs[] = EXPLICIT_ACL_ATTRS(0, 1);
+static const struct tpg_attr auth_attrs[] = EXPLICIT_ACL_ATTRS(1, 0);
 
 /*
  * TPG parameters (param/, K:iscsi/iscsi_target_configfs.c DEF_TPG_PARAM) for every
