@@ -186,14 +186,23 @@ static int cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen)
 
 /* ---- images ---------------------------------------------------------------- */
 
+/* The private image directory, <state>/images (imageiqn.h, acctchap.h), into buf
+ * (PATH_MAX bytes). 0 or -ENAMETOOLONG. */
+static int images_dir(const struct app *a, char *buf)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/" STATE_IMAGES, a->o.state);
+
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
 int app_image_path(const struct app *a, int64_t account_id, const char *name, char *buf,
 		   size_t len)
 {
 	char dir[PATH_MAX];
-	int n = snprintf(dir, sizeof(dir), "%s/" STATE_IMAGES, a->o.state);
-	int r = n < 0 || (size_t)n >= sizeof(dir) ? -ENAMETOOLONG
-						   : imageiqn_path(dir, account_id, name, buf, len);
+	int r = images_dir(a, dir);
 
+	if (r == 0)
+		r = imageiqn_path(dir, account_id, name, buf, len);
 	return r == -EINVAL ? -ENAMETOOLONG : r;
 }
 
@@ -220,7 +229,7 @@ int app_account_chap(struct app *a, const struct db_account *acct, bool rotate, 
 	rc = db_account_chap(a->db, acct->id, fresh, rotate, stored, err, errlen);
 	if (rc < 0)
 		return rc;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/" STATE_IMAGES, a->o.state) >= sizeof(dir))
+	if (images_dir(a, dir) < 0)
 		return reason_fail(err, errlen, -ENAMETOOLONG, "state directory too long");
 	rc = acctchap_write(dir, acct->id, acct->name, stored, err, errlen);
 	if (rc < 0)
