@@ -66,7 +66,7 @@ int acctchap_write(const char *private_dir, int64_t account_id, const char *user
 		r = -errno;
 	if (r) {
 		unlink(tmp);
-		return reason_fail(err, errlen, r ? r : -EIO, "%s: %s", path, strerror(-r));
+		return reason_fail(err, errlen, r, "%s: %s", path, strerror(-r));
 	}
 	return 0;
 }

@@ -198,11 +198,10 @@ int anontarget_resolve_account(const char *private_dir, const char *iqn,
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
 		return reason_fail(err, errlen, -ENOENT, "account %" PRId64 " has no ready "
 				   "image %s", id, name);
+	/* acctchap_read fills them only on success: "" otherwise (memset above). */
 	r = acctchap_read(private_dir, id, out->chap_user, out->chap_secret, err, errlen);
-	if (r < 0) {
-		out->chap_user[0] = out->chap_secret[0] = '\0';
+	if (r < 0)
 		return r == -ENOENT || r == -EINVAL ? -EACCES : r;
-	}
 	snprintf(out->iqn, sizeof(out->iqn), "%s", iqn);
 	out->kind = ANONTARGET_ACCOUNT;
 	snprintf(e->iqn, sizeof(e->iqn), "%s", iqn);

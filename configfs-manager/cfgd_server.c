@@ -214,13 +214,14 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 								      q->target, &t, err,
 								      sizeof(err))
 					  : -ENOENT;
-		if (r == -EACCES)
+		if (r == -EACCES) {
 			plog("session for %s (%s) on %s: refused: %s", q->peer, q->client,
 			     q->target, err);
+			return fail(r, "the image's account has no iSCSI credentials", out,
+				    outlen);
+		}
 		if (r < 0)
-			return fail(r == -EACCES ? r : -ENOENT, r == -EACCES ?
-				    "the image's account has no iSCSI credentials" :
-				    "unknown target", out, outlen);
+			return fail(-ENOENT, "unknown target", out, outlen);
 	} else {
 		r = catalog_scan(s->cfg.images_dir, &cat);
 		if (r < 0) {
