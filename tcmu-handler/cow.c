@@ -5,11 +5,13 @@
  * (bitmap.h, 1 bit per 512-byte sector). Reads and writes walk runs of sectors that
  * share a bit state and issue one pread/pwrite per run.
  *
- * Crash safety: overlay data is pwritten before its bits are set and the bitmap bytes
- * are pwritten before a write returns, so after a kill -9 the files hold every
- * completed write and no bit points at unwritten data. SBC-3 FUA writes and
- * SYNCHRONIZE CACHE (cow_flush) additionally fdatasync the overlay, then the bitmap,
- * for durability across a power loss.
+ * Crash safety: overlay data is pwritten before its bits are set in the bitmap's
+ * mirror (bitmap.h), so after a kill -9 the overlay and the mirror hold every
+ * completed write and no bit points at unwritten data. The durable bitmap file is
+ * written only by cow_flush (SBC-3 SYNCHRONIZE CACHE) and FUA writes, after an
+ * fdatasync of the overlay, so after a power loss no bit on disk points at data that
+ * did not reach the disk. A discard that punches overlay blocks out makes its cleared
+ * bits durable first (cow_discard).
  *
  * Space: the store counts allocation units (filesystem blocks) that hold at least one
  * set sector (alloc_units); a write computes the units of its range that hold none
@@ -304,7 +306,6 @@ int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
 	if (rc)
 		goto fail;
 	rc = bitmap_set(c->bm, first, n);
-	/* Memory has the bits even if the file write failed (bitmap.h): count them. */
 	c->alloc_units += fresh;
 	if (!rc && fua)
 		rc = bitmap_sync(c->bm);
@@ -325,7 +326,7 @@ int cow_flush(struct cow *c)
 
 int cow_discard(struct cow *c, uint64_t off, uint64_t len)
 {
-	uint64_t first, end, u_lo, u_hi, before;
+	uint64_t first, end, u_lo, u_hi, before, freed;
 	int rc = check_range(c, off, len);
 
 	if (rc)
@@ -337,17 +338,22 @@ int cow_discard(struct cow *c, uint64_t off, uint64_t len)
 	u_lo = first / c->spu;
 	u_hi = (end - 1) / c->spu;
 	before = units_in_use(c, u_lo, u_hi + 1);
-	/*
-	 * Bits first: a crash between the two steps leaves the sectors reading from
-	 * the base with stale overlay blocks still allocated, never a set bit
-	 * pointing at a punched hole.
-	 */
 	rc = bitmap_clear(c->bm, first, end - first);
-	/* Memory has the cleared bits even if the file write failed (bitmap.h). */
-	c->alloc_units -= before - units_in_use(c, u_lo, u_hi + 1);
 	if (rc)
 		return rc;
-	/* Whole units left without a set sector go back to the filesystem. */
+	freed = before - units_in_use(c, u_lo, u_hi + 1);
+	c->alloc_units -= freed;
+	if (!freed)
+		return 0;
+	/*
+	 * Whole units left without a set sector go back to the filesystem, once the
+	 * cleared bits are durable: a crash or power loss at any point leaves the
+	 * sectors reading from the base or from their old overlay blocks, never a set
+	 * bit pointing at a punched hole.
+	 */
+	rc = cow_flush(c);
+	if (rc)
+		return rc;
 	rc = fresh_runs(c, u_lo, u_hi, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
 	return rc == -EOPNOTSUPP ? 0 : rc;
 }
@@ -500,7 +506,8 @@ static int check_config(const struct cow_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-struct cow *cow_open(const struct cow_config *cfg, char *err, size_t errlen)
+struct cow *cow_open(const struct cow_config *cfg, const char *mirror_dir, char *err,
+		     size_t errlen)
 {
 	struct stat base_st;
 	const struct stat *base = NULL;
@@ -533,7 +540,7 @@ struct cow *cow_open(const struct cow_config *cfg, char *err, size_t errlen)
 		rc = check_bitmap_path(c, cfg->bitmap, base, err, errlen);
 	if (rc)
 		goto fail;
-	c->bm = bitmap_open(cfg->bitmap, c->nsec, err, errlen);
+	c->bm = bitmap_open(cfg->bitmap, mirror_dir, c->nsec, err, errlen);
 	if (!c->bm) {
 		rc = -errno;
 		goto fail;

@@ -15,17 +15,19 @@
  * logical blocks to bytes. Nothing in this module knows about SCSI; errors are
  * negative errno values, which the SCSI layer maps to sense data in one place.
  *
- * Durability: cow_flush() makes every completed write durable (fdatasync of the
- * overlay, then of the bitmap); cow_write() with fua does the same for its own write
- * before it returns, syncing the overlay data before its bits are even written to the
- * bitmap file. Ordering for crash safety: a bit is only set after the overlay data is
- * written, so a kill -9 never exposes unwritten overlay bytes. A power loss keeps
- * everything a cow_flush or a fua write made durable; of the writes after the last
- * flush, any may be lost, and since the page cache writes overlay and bitmap back in
- * no set order, a sector written for the first time since then may read zeros
- * instead of its old (base) contents. That is the write-back cache the SCSI layer
- * reports with WCE = 1 (scsi.h; SBC-3 §6.4.5); with WCE = 0 it makes every write
- * durable before completing it.
+ * Durability (SBC-3 §4.15, §5.22): cow_flush() makes every completed write durable
+ * (fdatasync of the overlay, then the bitmap's durable file); cow_write() with fua
+ * does the same before it returns. Between flushes the bits of new writes live in the
+ * bitmap's mirror (bitmap.h: on tmpfs, it outlives the process but not the host) and
+ * reach the durable bitmap file only at the next flush, after their data. So:
+ * - kill -9 or a crash of the daemon loses nothing that was completed: reopened in
+ *   the same boot, the store sees every write;
+ * - a power loss keeps everything a flush or a FUA write made durable; a write after
+ *   the last flush may be lost, and a sector written then reads either its new data
+ *   or its old contents (the base for a sector written for the first time), never
+ *   zeros that were never written.
+ * That is the write-back cache the SCSI layer reports with WCE = 1 (scsi.h; SBC-3
+ * §6.4.5); with WCE = 0 it makes every write durable before completing it.
  *
  * Space (issue 8 §4): the overlay is charged in ALLOCATION UNITS, the block size of
  * the filesystem that holds it (cow_alloc_unit, e.g. 4096 on ext4): a unit is in use
@@ -51,12 +53,19 @@ struct cow;
 /*
  * Open the store described by cfg. The base is opened O_RDONLY and never written.
  * Overlay and bitmap are created if missing, reused if present (their contents are
- * kept, so a restarted daemon sees earlier writes). Returns a new store (caller owns,
- * free with cow_close) or NULL with errno set and a reason in err.
+ * kept, so a restarted daemon sees earlier writes). mirror_dir: where the bitmap
+ * keeps its mirror (bitmap_open; a tmpfs directory such as /run/scsipub-tcmu, NULL =
+ * none: writes not yet flushed are then lost with the process). Returns a new store
+ * (caller owns, free with cow_close) or NULL with errno set and a reason in err.
  */
-struct cow *cow_open(const struct cow_config *cfg, char *err, size_t errlen);
+struct cow *cow_open(const struct cow_config *cfg, const char *mirror_dir, char *err,
+		     size_t errlen);
 
-/* Close and free. Does not flush; does not delete files. NULL is allowed. */
+/*
+ * Close and free. Does not flush; does not delete the overlay or the durable bitmap
+ * (the bitmap's mirror goes when it holds nothing the durable file lacks). NULL is
+ * allowed.
+ */
 void cow_close(struct cow *c);
 
 /* Device size in bytes. */
@@ -89,7 +98,8 @@ int cow_flush(struct cow *c);
  * Drop the overlay for [off, off+len) so those sectors read from the base again
  * (UNMAP / WRITE SAME with UNMAP). Only whole sectors inside the range are dropped;
  * allocation units left without a set sector are punched out of the overlay (hole),
- * which gives their bytes back to the write limit and to the filesystem.
+ * which gives their bytes back to the write limit and to the filesystem. Before any
+ * punch the store is flushed (cow_flush), so no durable bit points at a hole.
  * 0 or -errno (-ERANGE past the end).
  */
 int cow_discard(struct cow *c, uint64_t off, uint64_t len);

@@ -574,7 +574,7 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		goto fail;
 	}
 	d->reply_awaited = device_reply_awaited(env, uio_name);
-	d->cow = cow_open(&d->cfg, cerr, sizeof(cerr));
+	d->cow = cow_open(&d->cfg, env->mirror_dir, cerr, sizeof(cerr));
 	if (!d->cow) {
 		ret = errno ? -errno : -EIO;
 		reason_fail(err, errlen, ret, "%s: %s", d->label, cerr);

@@ -86,6 +86,8 @@ struct device_env {
 	const char *dev_dir;       /* e.g. "/dev" */
 	uint64_t disk_reserve;     /* bytes kept available on each overlay's filesystem
 				      (cow_set_reserve); 0 = none */
+	const char *mirror_dir;    /* where bitmaps keep their mirrors (cow_open; a
+				      tmpfs directory), NULL = none */
 };
 
 struct device;
@@ -93,8 +95,8 @@ struct device;
 /*
  * Serve /dev/uio<minor>: parse uio_name (NULL = read it from sysfs; otherwise it must
  * match sysfs when sysfs is readable), check the subtype is "cow", parse the
- * dev_config (cow_config_parse), map the ring, open the cow store (with
- * env->disk_reserve as its reserve; writes refused for it are logged at most once a
+ * dev_config (cow_config_parse), map the ring, open the cow store (its bitmap's
+ * mirror in env->mirror_dir, env->disk_reserve as its reserve; writes refused for it are logged at most once a
  * minute per device), fill the logical
  * unit (serial from core/user_<hba>/<dev>/wwn/vpd_unit_serial, else the backstore
  * name; max transfer from attrib/hw_max_sectors, else 128 blocks; write cache from

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/uio.h>
@@ -28,6 +30,7 @@
 #include <linux/target_core_user.h>
 
 #include "settings.h"
+#include "bitmap.h"
 #include "cow_config.h"
 #include "dbus_service.h"
 #include "device.h"
@@ -40,19 +43,23 @@
 #define UIO_SYSFS             "/sys/class/uio"
 #define DEV_DIR               "/dev"
 #define MODULE_PARAMS         "/sys/module/target_core_user/parameters"
+#define DEFAULT_RUNTIME_DIR   "/run/scsipub-tcmu"
+#define SWEEP_INTERVAL        10 /* seconds between sweeps of stale bitmap mirrors */
 
 struct daemon {
 	struct device_env env;
 	struct tcmu_nl *nl;
 	struct device **devs;
 	size_t ndevs, cap;
+	int removed;          /* a device went since the last mirror sweep */
+	time_t last_sweep;    /* CLOCK_MONOTONIC seconds of the last sweep */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: scsipub-tcmu [--configfs-root DIR] [--disk-reserve BYTES] [--verbose]"
-		" [--config FILE] [--help]\n"
+		"Usage: scsipub-tcmu [--configfs-root DIR] [--disk-reserve BYTES]"
+		" [--runtime-dir DIR] [--verbose] [--config FILE] [--help]\n"
 		"Serve LIO user (TCMU) backstores whose dev_config is \"cow/...\".\n"
 		"\n"
 		"  --configfs-root DIR   LIO's configfs directory (default %s)\n"
@@ -61,6 +68,10 @@ static void usage(FILE *f)
 		"                        DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT\n"
 		"                        (27/07); 0 = none\n"
 		"                        (default %llu = 512 MiB, as scsipub-portal's)\n"
+		"  --runtime-dir DIR     where each device's allocation bitmap keeps its\n"
+		"                        live copy between SYNCHRONIZE CACHEs; must be\n"
+		"                        tmpfs (it outlives the daemon, not the host);\n"
+		"                        created 0700 if missing (default %s)\n"
 		"  --verbose             log every netlink event and debug detail\n"
 		"  --config FILE         settings file (default " SETTINGS_DEFAULT_PATH "):\n"
 		"                        [common] and [handler] keys are these options'\n"
@@ -71,7 +82,8 @@ static void usage(FILE *f)
 		"[;limit=<bytes>]\n"
 		"The write limit counts whole filesystem blocks of overlay allocation.\n"
 		"Stops on SIGINT/SIGTERM (closing every device).\n",
-		DEFAULT_CONFIGFS_ROOT, (unsigned long long)FSSPACE_DEFAULT_RESERVE);
+		DEFAULT_CONFIGFS_ROOT, (unsigned long long)FSSPACE_DEFAULT_RESERVE,
+		DEFAULT_RUNTIME_DIR);
 }
 
 /* A decimal byte count (digits only, fits in 64 bits) into *out. 0 or -EINVAL. */
@@ -134,6 +146,37 @@ static void remove_dev(struct daemon *dm, struct device **slot, const char *why)
 		device_minor(d), dev_size_of(d), why);
 	*slot = dm->devs[--dm->ndevs];
 	device_close(d);
+	dm->removed = 1;
+}
+
+/* Seconds on CLOCK_MONOTONIC. */
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Remove bitmap mirrors whose overlay files were deleted (bitmap_mirror_sweep): at
+ * startup, then at most every SWEEP_INTERVAL seconds after a device went, which
+ * bounds what sessions that ended without a SYNCHRONIZE CACHE leave in the runtime
+ * directory.
+ */
+static void sweep_mirrors(struct daemon *dm, int force)
+{
+	int n;
+
+	if (!force && (!dm->removed || now_s() - dm->last_sweep < SWEEP_INTERVAL))
+		return;
+	dm->removed = 0;
+	dm->last_sweep = now_s();
+	n = bitmap_mirror_sweep(dm->env.mirror_dir);
+	if (n < 0)
+		plog_at(PLOG_WARN, "cannot sweep %s: %s", dm->env.mirror_dir, strerror(-n));
+	else if (n > 0)
+		plog_at(PLOG_DEBUG, "removed %d stale bitmap mirror%s", n, n == 1 ? "" : "s");
 }
 
 /* Open minor and add it to the list; returns 0 or a negative errno (logged). */
@@ -310,13 +353,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "configfs-root", required_argument, NULL, 'c' },
 		{ "disk-reserve", required_argument, NULL, 'r' },
+		{ "runtime-dir", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon dm = { .env = { DEFAULT_CONFIGFS_ROOT, UIO_SYSFS, DEV_DIR,
-				      FSSPACE_DEFAULT_RESERVE } };
+				      FSSPACE_DEFAULT_RESERVE, DEFAULT_RUNTIME_DIR } };
 	struct signalfd_siginfo si;
 	struct pollfd p[2];
 	char err[512] = "";
@@ -330,7 +374,7 @@ int main(int argc, char **argv)
 		plog("%s", err);
 		return 2;
 	}
-	while ((c = getopt_long(argc, argv, "c:r:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:R:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C': /* read by settings_apply */
 			break;
@@ -342,6 +386,9 @@ int main(int argc, char **argv)
 				plog("--disk-reserve: not a number of bytes: \"%s\"", optarg);
 				return 2;
 			}
+			break;
+		case 'R':
+			dm.env.mirror_dir = optarg;
 			break;
 		case 'v':
 			plog_verbose = 1;
@@ -375,6 +422,12 @@ int main(int argc, char **argv)
 	}
 
 	nofile = nofile_raise();
+	if (mkdir(dm.env.mirror_dir, 0700) < 0 && errno != EEXIST) {
+		plog_at(PLOG_ERROR, "cannot create the runtime directory %s: %s",
+			dm.env.mirror_dir, strerror(errno));
+		close(sfd);
+		return 1;
+	}
 
 	/* Fail configfs writes still waiting for a reply from a previous daemon. */
 	set_module_param("block_netlink", "1");
@@ -394,10 +447,12 @@ int main(int argc, char **argv)
 	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
 	if (ret < 0)
 		plog_at(PLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
+	/* After the re-attach: what is left belongs to no device that still exists. */
+	sweep_mirrors(&dm, 1);
 	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes, "
-		"descriptor limit %ld: four per device)",
+		"bitmap mirrors in %s, descriptor limit %ld: four per device)",
 		dm.ndevs, dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
-		(unsigned long long)dm.env.disk_reserve, nofile);
+		(unsigned long long)dm.env.disk_reserve, dm.env.mirror_dir, nofile);
 
 	while (!stop) {
 		size_t i;
@@ -426,6 +481,7 @@ int main(int argc, char **argv)
 			else
 				i++;
 		}
+		sweep_mirrors(&dm, 0);
 	}
 
 	while (dm.ndevs)

@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bitmap.h"
 
 struct fx {
 	char dir[64];
+	char mdir[64];   /* mirror directory */
 	char path[128];
 	char err[256];
 };
@@ -33,6 +35,7 @@ static int setup(void **state)
 
 	assert_non_null(fx);
 	assert_non_null(test_mkdtemp(fx->dir, sizeof(fx->dir), "test_bitmap"));
+	assert_non_null(test_mkdtemp(fx->mdir, sizeof(fx->mdir), "test_bitmap_mirror"));
 	snprintf(fx->path, sizeof(fx->path), "%s/bits", fx->dir);
 	*state = fx;
 	return 0;
@@ -43,6 +46,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 
 	assert_int_equal(test_rmdir_flat(fx->dir), 0);
+	assert_int_equal(test_rmdir_flat(fx->mdir), 0);
 	free(fx);
 	return 0;
 }
@@ -89,7 +93,7 @@ static int count_entries(const char *dir)
 static void test_create_zeroed(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 17, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 17, fx->err, sizeof(fx->err));
 	uint8_t buf[3] = { 0xaa, 0xaa, 0xaa };
 
 	assert_non_null(b);
@@ -109,7 +113,7 @@ static void test_create_allocates(void **state)
 {
 	struct fx *fx = *state;
 	uint64_t nbits = 8ull * 64 * 1024; /* 64 KiB of bits: a 256 MiB device */
-	struct bitmap *b = bitmap_open(fx->path, nbits, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, nbits, fx->err, sizeof(fx->err));
 	struct stat st;
 
 	assert_non_null(b);
@@ -122,7 +126,7 @@ static void test_create_allocates(void **state)
 static void test_set_clear_across_bytes(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 100, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 100, fx->err, sizeof(fx->err));
 
 	assert_non_null(b);
 	assert_int_equal(bitmap_set(b, 5, 10), 0); /* bits 5..14: bytes 0 and 1 */
@@ -150,7 +154,7 @@ static void test_set_clear_across_bytes(void **state)
 static void test_set_is_idempotent(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 64, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 64, fx->err, sizeof(fx->err));
 
 	assert_non_null(b);
 	assert_int_equal(bitmap_set(b, 10, 20), 0);
@@ -168,7 +172,7 @@ static void test_set_is_idempotent(void **state)
 static void test_out_of_range(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 20, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 20, fx->err, sizeof(fx->err));
 
 	assert_non_null(b);
 	assert_int_equal(bitmap_set(b, 15, 6), -ERANGE);
@@ -183,7 +187,7 @@ static void test_out_of_range(void **state)
 static void test_count_range(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 200, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 200, fx->err, sizeof(fx->err));
 
 	assert_non_null(b);
 	assert_int_equal(bitmap_set(b, 3, 30), 0);  /* 3..32 */
@@ -201,7 +205,7 @@ static void test_count_range(void **state)
 static void test_run(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 1000, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 1000, fx->err, sizeof(fx->err));
 	int s = -1;
 
 	assert_non_null(b);
@@ -235,28 +239,198 @@ static void test_run(void **state)
 static void test_file_format_lsb_first(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 24, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 24, fx->err, sizeof(fx->err));
 	uint8_t buf[3];
 
 	assert_non_null(b);
 	assert_int_equal(bitmap_set(b, 0, 1), 0);
 	assert_int_equal(bitmap_set(b, 9, 1), 0);
 	assert_int_equal(bitmap_set(b, 20, 4), 0);
-	/* Written through before returning: visible without close or sync. */
+	/* The durable file is behind until a sync (bitmap.h). */
+	assert_true(bitmap_dirty(b));
+	read_file_bytes(fx->path, buf, 3);
+	assert_int_equal(buf[0] | buf[1] | buf[2], 0);
+	assert_int_equal(bitmap_sync(b), 0);
+	assert_false(bitmap_dirty(b));
 	read_file_bytes(fx->path, buf, 3);
 	assert_int_equal(buf[0], 0x01);
 	assert_int_equal(buf[1], 0x02);
 	assert_int_equal(buf[2], 0xf0);
 	assert_int_equal(bitmap_clear(b, 9, 1), 0);
+	assert_int_equal(bitmap_sync(b), 0);
 	read_file_bytes(fx->path, buf, 3);
 	assert_int_equal(buf[1], 0x00);
 	bitmap_close(b);
 }
 
+/*
+ * Open path with a mirror in fx->mdir, apply ops, and die the way kill -9 does: no
+ * close, no sync (a child process that _exits).
+ */
+static void crash_after(struct fx *fx, uint64_t nbits, int sync_first, uint64_t start,
+			uint64_t n)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct bitmap *b = bitmap_open(fx->path, fx->mdir, nbits, NULL, 0);
+
+		if (!b || (sync_first && bitmap_sync(b)) || bitmap_set(b, start, n))
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* kill -9: the mirror outlives the process; reopened, every bit is there. */
+static void test_mirror_survives_a_crash(void **state)
+{
+	struct fx *fx = *state;
+	struct bitmap *b;
+	uint8_t buf[125];
+
+	crash_after(fx, 1000, 0, 10, 30);
+	assert_int_equal(count_entries(fx->mdir), 1);
+	read_file_bytes(fx->path, buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0); /* never synced: the durable file is behind */
+	b = bitmap_open(fx->path, fx->mdir, 1000, fx->err, sizeof(fx->err));
+	assert_non_null(b);
+	assert_int_equal(bitmap_count(b), 30);
+	assert_true(bitmap_test(b, 10) && bitmap_test(b, 39) && !bitmap_test(b, 40));
+	assert_true(bitmap_dirty(b)); /* ahead of the durable file */
+	assert_int_equal(bitmap_sync(b), 0);
+	bitmap_close(b);
+	/* Nothing left that the durable file lacks: the mirror is gone. */
+	assert_int_equal(count_entries(fx->mdir), 0);
+	b = bitmap_open(fx->path, NULL, 1000, fx->err, sizeof(fx->err));
+	assert_non_null(b);
+	assert_int_equal(bitmap_count(b), 30);
+	bitmap_close(b);
+}
+
+/*
+ * A power loss takes the tmpfs mirror with it (simulated: the mirror directory
+ * emptied): what was synced is there, later bits are not, so no bit on disk points
+ * at overlay data that was never made durable.
+ */
+static void test_power_loss_keeps_synced_bits_only(void **state)
+{
+	struct fx *fx = *state;
+	struct bitmap *b = bitmap_open(fx->path, fx->mdir, 1000, fx->err, sizeof(fx->err));
+
+	assert_non_null(b);
+	assert_int_equal(bitmap_set(b, 0, 8), 0);
+	assert_int_equal(bitmap_sync(b), 0);
+	bitmap_close(b);
+	crash_after(fx, 1000, 0, 500, 8);
+	assert_int_equal(test_rmdir_flat(fx->mdir), 0);
+	assert_int_equal(mkdir(fx->mdir, 0700), 0);
+	b = bitmap_open(fx->path, fx->mdir, 1000, fx->err, sizeof(fx->err));
+	assert_non_null(b);
+	assert_int_equal(bitmap_count(b), 8);
+	assert_true(bitmap_test(b, 7) && !bitmap_test(b, 500));
+	assert_false(bitmap_dirty(b));
+	bitmap_close(b);
+}
+
+/* Replace n bytes at off of the only file in dir. */
+static void poke_only_file(const char *dir, off_t off, const void *bytes, size_t n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+	int fd;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) && e->d_name[0] == '.')
+		;
+	assert_non_null(e);
+	snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+	closedir(d);
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, n, off), (ssize_t)n);
+	close(fd);
+}
+
+/* A mirror from another boot (its boot id differs) is not used, and is replaced. */
+static void test_mirror_of_another_boot_ignored(void **state)
+{
+	struct fx *fx = *state;
+	struct bitmap *b;
+
+	crash_after(fx, 1000, 0, 100, 50);
+	poke_only_file(fx->mdir, 24, "0123", 4); /* the header's boot id */
+	b = bitmap_open(fx->path, fx->mdir, 1000, fx->err, sizeof(fx->err));
+	assert_non_null(b);
+	assert_int_equal(bitmap_count(b), 0);
+	assert_false(bitmap_dirty(b));
+	assert_int_equal(count_entries(fx->mdir), 1);
+	bitmap_close(b);
+	assert_int_equal(count_entries(fx->mdir), 0);
+}
+
+/*
+ * A new durable file (a new session's) never inherits the mirror of an earlier file
+ * at its path, even when the filesystem hands out the same inode number again.
+ */
+static void test_new_file_starts_empty(void **state)
+{
+	struct fx *fx = *state;
+	struct bitmap *b;
+
+	for (int round = 0; round < 3; round++) {
+		crash_after(fx, 1000, 0, 0, 1000);
+		assert_int_equal(unlink(fx->path), 0);
+		b = bitmap_open(fx->path, fx->mdir, 1000, fx->err, sizeof(fx->err));
+		assert_non_null(b);
+		assert_int_equal(bitmap_count(b), 0);
+		bitmap_close(b);
+		assert_int_equal(unlink(fx->path), 0);
+		assert_int_equal(bitmap_mirror_sweep(fx->mdir) >= 0, 1);
+	}
+}
+
+/* The sweep removes mirrors whose durable file is gone and keeps the others. */
+static void test_mirror_sweep(void **state)
+{
+	struct fx *fx = *state;
+	char other[128], keep[160];
+	struct bitmap *b;
+	int fd;
+
+	crash_after(fx, 1000, 0, 0, 10);            /* live: its file stays */
+	snprintf(other, sizeof(other), "%s", fx->path);
+	snprintf(fx->path, sizeof(fx->path), "%s/bits2", fx->dir);
+	crash_after(fx, 64, 0, 0, 1);               /* its file is deleted below */
+	assert_int_equal(unlink(fx->path), 0);
+	snprintf(keep, sizeof(keep), "%s/notes.txt", fx->mdir);
+	fd = open(keep, O_WRONLY | O_CREAT, 0600);  /* not a mirror: left alone */
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(count_entries(fx->mdir), 3);
+	assert_int_equal(bitmap_mirror_sweep(fx->mdir), 1);
+	assert_int_equal(count_entries(fx->mdir), 2);
+	assert_int_equal(bitmap_mirror_sweep(fx->mdir), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s", other);
+	b = bitmap_open(fx->path, fx->mdir, 1000, fx->err, sizeof(fx->err));
+	assert_non_null(b);
+	assert_int_equal(bitmap_count(b), 10);
+	assert_int_equal(bitmap_sync(b), 0);
+	bitmap_close(b);
+	assert_int_equal(count_entries(fx->mdir), 1); /* only notes.txt */
+	assert_int_equal(unlink(keep), 0);
+}
+
 static void test_persistence(void **state)
 {
 	struct fx *fx = *state;
-	struct bitmap *b = bitmap_open(fx->path, 1000, fx->err, sizeof(fx->err));
+	struct bitmap *b = bitmap_open(fx->path, NULL, 1000, fx->err, sizeof(fx->err));
 
 	assert_non_null(b);
 	assert_int_equal(bitmap_set(b, 7, 100), 0);
@@ -265,7 +439,7 @@ static void test_persistence(void **state)
 	assert_int_equal(bitmap_sync(b), 0);
 	bitmap_close(b);
 
-	b = bitmap_open(fx->path, 1000, fx->err, sizeof(fx->err));
+	b = bitmap_open(fx->path, NULL, 1000, fx->err, sizeof(fx->err));
 	assert_non_null(b);
 	assert_int_equal(bitmap_count(b), 98);
 	for (uint64_t i = 0; i < 1000; i++)
@@ -282,7 +456,7 @@ static void test_load_ignores_tail_bits(void **state)
 	int s;
 
 	write_file_bytes(fx->path, ones, sizeof(ones));
-	b = bitmap_open(fx->path, 12, fx->err, sizeof(fx->err));
+	b = bitmap_open(fx->path, NULL, 12, fx->err, sizeof(fx->err));
 	assert_non_null(b);
 	assert_int_equal(bitmap_count(b), 12); /* bits 12..15 are not sectors */
 	assert_false(bitmap_test(b, 12));
@@ -298,7 +472,7 @@ static void test_wrong_size_rejected(void **state)
 
 	write_file_bytes(fx->path, two, sizeof(two));
 	errno = 0;
-	assert_null(bitmap_open(fx->path, 100, fx->err, sizeof(fx->err)));
+	assert_null(bitmap_open(fx->path, NULL, 100, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(fx->err, fx->path));
 	assert_non_null(strstr(fx->err, "expected 13"));
@@ -312,17 +486,17 @@ static void test_open_errors(void **state)
 
 	snprintf(p, sizeof(p), "%s/no/such/dir/bits", fx->dir);
 	errno = 0;
-	assert_null(bitmap_open(p, 8, fx->err, sizeof(fx->err)));
+	assert_null(bitmap_open(p, NULL, 8, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(fx->err, "cannot open bitmap"));
 	assert_non_null(strstr(fx->err, "No such file or directory"));
 
 	errno = 0;
-	assert_null(bitmap_open(fx->dir, 8, fx->err, sizeof(fx->err))); /* a directory */
+	assert_null(bitmap_open(fx->dir, NULL, 8, fx->err, sizeof(fx->err))); /* a directory */
 	assert_true(errno != 0);
 
 	errno = 0;
-	assert_null(bitmap_open(fx->path, 0, NULL, 0));
+	assert_null(bitmap_open(fx->path, NULL, 0, NULL, 0));
 	assert_int_equal(errno, EINVAL);
 	bitmap_close(NULL);
 }
@@ -339,6 +513,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_format_lsb_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_survives_a_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_loss_keeps_synced_bits_only, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_of_another_boot_ignored, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_new_file_starts_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_ignores_tail_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_size_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),

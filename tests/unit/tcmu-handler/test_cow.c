@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,7 +96,7 @@ static void assert_base_unchanged(const struct fx *fx)
 
 static struct cow *open_cow(struct fx *fx)
 {
-	struct cow *c = cow_open(&fx->cfg, fx->err, sizeof(fx->err));
+	struct cow *c = cow_open(&fx->cfg, fx->dir, fx->err, sizeof(fx->err));
 
 	if (!c)
 		print_error("cow_open: %s\n", fx->err);
@@ -694,7 +695,7 @@ static void test_reopen_keeps_data(void **state)
 /* Open, write, then SIGKILL ourselves: what the daemon sees after kill -9. */
 static void child_write_and_die(struct fx *fx, int fua, int flush)
 {
-	struct cow *c = cow_open(&fx->cfg, fx->err, sizeof(fx->err));
+	struct cow *c = cow_open(&fx->cfg, fx->dir, fx->err, sizeof(fx->err));
 	uint8_t in[1536];
 
 	memset(in, 0x88, sizeof(in));
@@ -743,6 +744,134 @@ static void test_survives_kill9_plain(void **state)
 	kill9_case(*state, 0, 0); /* page cache survives a process kill */
 }
 
+/*
+ * What a power loss can leave on disk at worst (cow.h): the tmpfs mirror is gone, and
+ * overlay bytes written since the last flush never reached the disk (the page cache
+ * wrote the bitmap back first): punched out here. Returns the reopened store.
+ */
+static struct cow *power_loss(struct fx *fx, uint64_t lost_off, uint64_t lost_len)
+{
+	char p[128];
+	DIR *d = opendir(fx->dir);
+	struct dirent *e;
+	int fd;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (n > 5 && !strcmp(e->d_name + n - 5, ".bits")) {
+			snprintf(p, sizeof(p), "%s/%.40s", fx->dir, e->d_name);
+			assert_int_equal(unlink(p), 0);
+		}
+	}
+	closedir(d);
+	if (lost_len) {
+		fd = open(fx->cfg.overlay, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					   (off_t)lost_off, (off_t)lost_len), 0);
+		close(fd);
+	}
+	return open_cow(fx);
+}
+
+/* Fork a child that runs fn on a fresh store, then dies by SIGKILL (no close). */
+static void crash_child(struct fx *fx, void (*fn)(struct cow *c))
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cow *c = cow_open(&fx->cfg, fx->dir, fx->err, sizeof(fx->err));
+
+		if (!c)
+			_exit(1);
+		fn(c);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+}
+
+/* Sectors 0-1 written and flushed, then sectors 4-7 written for the first time. */
+static void flushed_then_fresh(struct cow *c)
+{
+	uint8_t a[1024], b[2048];
+
+	memset(a, 0xa1, sizeof(a));
+	memset(b, 0xb2, sizeof(b));
+	if (cow_write(c, a, 0, sizeof(a), 0) || cow_flush(c) ||
+	    cow_write(c, b, 2048, sizeof(b), 0))
+		_exit(3);
+}
+
+/*
+ * SBC-3 §4.15 with WCE = 1: after a power loss a sector written since the last
+ * SYNCHRONIZE CACHE holds its new data or its old data. Old data for a sector never
+ * written before is the base's, never zeros from an overlay hole.
+ */
+static void test_power_loss_unflushed_first_write_reads_base(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t out[DEV];
+	struct cow *c;
+
+	make_base(fx, DEV);
+	crash_child(fx, flushed_then_fresh);
+	c = power_loss(fx, 2048, 2048);
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++)
+		assert_int_equal(out[i], i < 1024 ? 0xa1 : base_byte(fx, i));
+	assert_int_equal(cow_used_bytes(c), 1024);
+	cow_close(c);
+}
+
+/* The same crash without the power loss: every completed write is there (mirror). */
+static void test_kill9_keeps_unflushed_first_write(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t out[DEV];
+	struct cow *c;
+
+	make_base(fx, DEV);
+	crash_child(fx, flushed_then_fresh);
+	c = open_cow(fx);
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++)
+		assert_int_equal(out[i], i < 1024 ? 0xa1 : i >= 2048 ? 0xb2 : base_byte(fx, i));
+	cow_close(c);
+}
+
+/* Written and flushed, then discarded whole (its unit punched), then power lost. */
+static void flushed_then_discarded(struct cow *c)
+{
+	uint8_t a[DEV];
+
+	memset(a, 0xc3, sizeof(a));
+	if (cow_write(c, a, 0, sizeof(a), 0) || cow_flush(c) || cow_discard(c, 0, DEV))
+		_exit(3);
+}
+
+/* A discard that punched overlay blocks never leaves a durable bit on the hole. */
+static void test_power_loss_after_discard_reads_base(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t out[DEV];
+	struct cow *c;
+
+	make_base(fx, DEV);
+	crash_child(fx, flushed_then_discarded);
+	c = power_loss(fx, 0, 0); /* the discard punched the data already */
+	assert_int_equal(cow_read(c, out, 0, DEV), 0);
+	for (size_t i = 0; i < DEV; i++)
+		assert_int_equal(out[i], base_byte(fx, i));
+	assert_int_equal(cow_used_bytes(c), 0);
+	cow_close(c);
+}
+
 static void test_bitmap_file_format(void **state)
 {
 	struct fx *fx = *state;
@@ -756,6 +885,10 @@ static void test_bitmap_file_format(void **state)
 	assert_int_equal(cow_write(c, &one, 9 * 512, 1, 0), 0);  /* sector 9 */
 	fd = open(fx->cfg.bitmap, O_RDONLY);
 	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, bits, 2, 0), 2);
+	/* The durable bitmap gets its bits at the flush, after their data (cow.h). */
+	assert_int_equal(bits[0] | bits[1], 0);
+	assert_int_equal(cow_flush(c), 0);
 	assert_int_equal(pread(fd, bits, 2, 0), 2);
 	close(fd);
 	assert_int_equal(bits[0], 0x01);
@@ -872,26 +1005,26 @@ static void test_open_errors(void **state)
 	snprintf(want, sizeof(want), "cannot open base %s: No such file or directory",
 		 fx->cfg.base);
 	errno = 0;
-	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_null(cow_open(&fx->cfg, NULL, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, ENOENT);
 	assert_string_equal(fx->err, want);
 	fx->cfg.base[0] = '\0';
 
 	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/nodir/overlay", fx->dir);
 	errno = 0;
-	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_null(cow_open(&fx->cfg, NULL, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(fx->err, "cannot open overlay"));
 	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/overlay", fx->dir);
 
 	fx->cfg.size_bytes = 1000;
 	errno = 0;
-	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_null(cow_open(&fx->cfg, NULL, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, EINVAL);
 	fx->cfg.size_bytes = DEV;
 
 	errno = 0;
-	assert_null(cow_open(NULL, NULL, 0));
+	assert_null(cow_open(NULL, NULL, NULL, 0));
 	assert_int_equal(errno, EINVAL);
 	cow_close(NULL);
 }
@@ -903,7 +1036,7 @@ static void test_bitmap_wrong_size(void **state)
 
 	write_file(fx->cfg.bitmap, three, sizeof(three)); /* 8 sectors need 1 byte */
 	errno = 0;
-	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_null(cow_open(&fx->cfg, NULL, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(fx->err, fx->cfg.bitmap));
 	assert_int_equal(file_size(fx->cfg.bitmap), 3);
@@ -916,7 +1049,7 @@ static void test_refuses_to_write_base(void **state)
 	/* Overlay or bitmap naming the base would modify it. */
 	strcpy(fx->cfg.overlay, fx->cfg.base);
 	errno = 0;
-	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_null(cow_open(&fx->cfg, NULL, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, EINVAL);
 	snprintf(fx->cfg.overlay, sizeof(fx->cfg.overlay), "%s/overlay", fx->dir);
 
@@ -924,7 +1057,7 @@ static void test_refuses_to_write_base(void **state)
 	make_base(fx, 1);
 	strcpy(fx->cfg.bitmap, fx->cfg.base);
 	errno = 0;
-	assert_null(cow_open(&fx->cfg, fx->err, sizeof(fx->err)));
+	assert_null(cow_open(&fx->cfg, NULL, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, EINVAL);
 	assert_base_unchanged(fx);
 }
@@ -952,6 +1085,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_survives_kill9_fua, setup_base, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_kill9_flush, setup_base, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_kill9_plain, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_power_loss_unflushed_first_write_reads_base,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_keeps_unflushed_first_write, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_power_loss_after_discard_reads_base, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_bitmap_file_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing_overlay_reused, setup, teardown),

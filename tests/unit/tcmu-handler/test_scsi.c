@@ -45,7 +45,7 @@ static uint8_t pattern(size_t i)
 static void open_store(struct fx *fx, uint64_t limit)
 {
 	fx->cfg.limit_bytes = limit;
-	fx->cow = cow_open(&fx->cfg, fx->err, sizeof(fx->err));
+	fx->cow = cow_open(&fx->cfg, fx->dir, fx->err, sizeof(fx->err));
 	if (!fx->cow)
 		print_error("cow_open: %s\n", fx->err);
 	assert_non_null(fx->cow);
