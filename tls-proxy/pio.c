@@ -55,9 +55,11 @@ static int fd_set_nonblock(struct pio *io, int on)
 	return pio_fd_set_nonblock((struct pio_fd *)io, on);
 }
 
-int pio_plain_fd(const struct pio *io)
+int pio_splice_fd(struct pio *io, short dir)
 {
-	return io->read == fd_read ? io->fd : -1;
+	if (io->read == fd_read)
+		return io->fd;
+	return io->splice_fd ? io->splice_fd(io, dir) : -1;
 }
 
 void pio_fd_init(struct pio_fd *p, int fd)

@@ -41,6 +41,13 @@ struct pio {
 	int (*pending)(struct pio *io);
 	/* Optional. Non-blocking mode on (1) or off (0), as pio_fd_set_nonblock. */
 	int (*set_nonblock)(struct pio *io, int on);
+	/*
+	 * Optional. The descriptor splice(2) may move the stream's bytes through in
+	 * direction dir (POLLIN: read from it, POLLOUT: write to it), or -1 when only
+	 * the read/write callouts can (a TLS stream whose records the kernel does not
+	 * handle in that direction, pio_tls_splice_fd).
+	 */
+	int (*splice_fd)(struct pio *io, short dir);
 };
 
 /* io->poll_events(io, want), or want itself for a plain stream. */
@@ -60,9 +67,12 @@ struct pio_fd {
 	int nonblock;
 };
 void pio_fd_init(struct pio_fd *p, int fd);
-/* The descriptor of io if it is a plain pio_fd stream (bytes on it are the stream's
- * bytes: splice(2) may move them), else -1 (TLS, memory). */
-int pio_plain_fd(const struct pio *io);
+/*
+ * The descriptor through which splice(2) may move io's bytes in direction dir
+ * (POLLIN: out of the stream, POLLOUT: into it): a plain pio_fd stream's own fd, a
+ * stream's splice_fd callout (kernel TLS), else -1 (memory, user-space TLS).
+ */
+int pio_splice_fd(struct pio *io, short dir);
 /* Switch O_NONBLOCK on (1) or off (0). 0 or -errno. */
 int pio_fd_set_nonblock(struct pio_fd *p, int on);
 

@@ -25,8 +25,9 @@ struct dir {
 	bool shut;          /* dst was half-closed */
 	uint64_t bytes;
 	uint64_t spliced;   /* of bytes, moved by splice */
-	/* Splice (both ends plain sockets): src_fd/dst_fd >= 0; the pipe is made at the
-	 * first opaque run; piped bytes sit in it on their way to dst. */
+	/* Splice (both ends allow it in this direction, pio_splice_fd): src_fd/dst_fd
+	 * >= 0; the pipe is made at the first opaque run; piped bytes sit in it on their
+	 * way to dst. */
 	int src_fd, dst_fd;
 	int pipe[2];
 	size_t piped;
@@ -168,13 +169,15 @@ int relay_run_progress(struct pio *client, struct pio *lio, struct relay_stats *
 int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *filter,
 		       struct relay_stats *st, relay_progress_fn fn, void *arg)
 {
-	int cfd = pio_plain_fd(client), lfd = pio_plain_fd(lio);
-	bool spl = cfd >= 0 && lfd >= 0;
+	int c_in = pio_splice_fd(client, POLLIN), c_out = pio_splice_fd(client, POLLOUT);
+	int l_in = pio_splice_fd(lio, POLLIN), l_out = pio_splice_fd(lio, POLLOUT);
+	/* Each direction splices when both of its ends can (kernel TLS: sending only). */
 	struct dir up = { .src = client, .dst = lio, .filter = filter, .way = PF_TO_TARGET,
-			  .src_fd = spl ? cfd : -1, .dst_fd = lfd, .pipe = { -1, -1 } };
+			  .src_fd = l_out >= 0 ? c_in : -1, .dst_fd = l_out,
+			  .pipe = { -1, -1 } };
 	struct dir down = { .src = lio, .dst = client, .filter = filter,
-			    .way = PF_TO_INITIATOR, .src_fd = spl ? lfd : -1, .dst_fd = cfd,
-			    .pipe = { -1, -1 } };
+			    .way = PF_TO_INITIATOR, .src_fd = c_out >= 0 ? l_in : -1,
+			    .dst_fd = c_out, .pipe = { -1, -1 } };
 	uint8_t *own_up, *own_down;
 	uint64_t seen = 0;
 	int64_t linger_until = -1;
@@ -217,11 +220,16 @@ int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *fi
 		/* A TLS stream may need the other direction first (pio.h). */
 		if (!up.eof && held(&up) == 0)
 			p[0].events |= pio_poll_events(client, POLLIN);
-		if (held(&down))
+		/* Piped bytes go to the descriptor itself: plain writability. */
+		if (down.piped)
+			p[0].events |= POLLOUT;
+		else if (held(&down))
 			p[0].events |= pio_poll_events(client, POLLOUT);
 		if (!down.eof && held(&down) == 0)
 			p[1].events |= pio_poll_events(lio, POLLIN);
-		if (held(&up))
+		if (up.piped)
+			p[1].events |= POLLOUT;
+		else if (held(&up))
 			p[1].events |= pio_poll_events(lio, POLLOUT);
 		/* Bytes buffered inside a stream do not make its fd readable: no waiting. */
 		if ((!up.eof && held(&up) == 0 && pio_pending(client)) ||

@@ -23,11 +23,13 @@ struct pdufilter;
 
 #define RELAY_BUF_SIZE 65536  /* bytes per direction */
 /*
- * Zero copy: when both ends are plain sockets (pio_plain_fd), bytes the filter passes
- * unread (pdufilter_opaque: the rest of a data segment) in runs of at least
- * RELAY_SPLICE_MIN go socket → pipe → socket with splice(2), RELAY_PIPE_BYTES at a
- * time, never copied to user space (unfiltered: every byte). Small PDUs (4 KiB
- * commands) keep the copy path; a TLS end keeps it always. The pipe of a direction is
+ * Zero copy: in a direction whose two ends allow it (pio_splice_fd: plain sockets, and
+ * a kernel-TLS client socket as the destination), bytes the filter passes unread
+ * (pdufilter_opaque: the rest of a data segment) in runs of at least RELAY_SPLICE_MIN
+ * go socket → pipe → socket with splice(2), RELAY_PIPE_BYTES at a time, never copied
+ * to user space (unfiltered: every byte); the kernel encrypts what it sends on a
+ * kernel-TLS socket. Small PDUs (4 KiB commands) keep the copy path, and so does
+ * everything a user-space TLS end reads or writes. The pipe of a direction is
  * made at its first such run (two more descriptors per connection then).
  */
 #define RELAY_SPLICE_MIN 16384

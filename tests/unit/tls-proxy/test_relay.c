@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +27,59 @@
 struct rig {
 	int ini, lio;          /* the test's ends: "initiator" and "LIO" */
 	int r_ini, r_lio;      /* the relay's ends */
+	bool send_only;        /* the initiator end is a send_only stream (below) */
 	struct pdufilter *filter;
 	struct relay_stats st;
 	int rc;
 	pthread_t th;
 };
 
+/*
+ * A stream like a kernel-TLS socket (tls.h, ktls_tx): not a plain pio_fd, its own
+ * read/write callouts, and a descriptor splice(2) may write to but not read from.
+ */
+static ssize_t so_read(struct pio *io, void *buf, size_t len)
+{
+	ssize_t n = read(io->fd, buf, len);
+
+	return n >= 0 ? n : errno == EAGAIN ? -EAGAIN : -errno;
+}
+
+static ssize_t so_write(struct pio *io, const void *buf, size_t len)
+{
+	ssize_t n = write(io->fd, buf, len);
+
+	return n >= 0 ? n : errno == EAGAIN ? -EAGAIN : -errno;
+}
+
+static int so_shutdown_write(struct pio *io)
+{
+	return shutdown(io->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+static int so_splice_fd(struct pio *io, short dir)
+{
+	return (dir & POLLOUT) ? io->fd : -1;
+}
+
 static void *relay_thread(void *arg)
 {
 	struct rig *g = arg;
 	struct pio_fd a, b;
+	struct pio so = { .read = so_read, .write = so_write,
+			  .shutdown_write = so_shutdown_write, .splice_fd = so_splice_fd,
+			  .fd = g->r_ini };
 
 	pio_fd_init(&a, g->r_ini);
 	pio_fd_init(&b, g->r_lio);
-	assert_int_equal(pio_fd_set_nonblock(&a, 1), 0);
+	assert_int_equal(pio_fd_set_nonblock(&a, 1), 0); /* also so's descriptor */
 	assert_int_equal(pio_fd_set_nonblock(&b, 1), 0);
-	g->rc = relay_run_filtered(&a.io, &b.io, g->filter, &g->st, NULL, NULL);
+	g->rc = relay_run_filtered(g->send_only ? &so : &a.io, &b.io, g->filter, &g->st,
+				   NULL, NULL);
 	return NULL;
 }
 
-static void rig_start(struct rig *g, bool filtered)
+static void rig_start_with(struct rig *g, bool filtered, bool send_only)
 {
 	int s1[2], s2[2];
 	struct pdufilter_cfg c = { .target = "iqn.2025-01.pub.scsipub:blank",
@@ -59,8 +93,14 @@ static void rig_start(struct rig *g, bool filtered)
 	g->lio = s2[0];
 	g->r_lio = s2[1];
 	g->filter = filtered ? pdufilter_new(&c) : NULL;
+	g->send_only = send_only;
 	assert_true(!filtered || g->filter);
 	assert_int_equal(pthread_create(&g->th, NULL, relay_thread, g), 0);
+}
+
+static void rig_start(struct rig *g, bool filtered)
+{
+	rig_start_with(g, filtered, false);
 }
 
 static void rig_end(struct rig *g)
@@ -234,11 +274,39 @@ static void test_filtered_pdus(void **state)
 	free(down);
 }
 
+/*
+ * An initiator end that can only be spliced into (kernel TLS sends, user-space TLS
+ * receives): LIO → initiator goes by splice, initiator → LIO by copy; every byte
+ * arrives once and in order both ways.
+ */
+static void test_send_only_splice(void **state)
+{
+	size_t n = 2 * 1024 * 1024 + 5;
+	uint8_t *up = malloc(n), *down = malloc(n);
+	struct rig g;
+
+	(void)state;
+	assert_non_null(up);
+	assert_non_null(down);
+	fill(up, n, 3);
+	fill(down, n, 4);
+	rig_start_with(&g, false, true);
+	both_ways(&g, up, n, down, n);
+	rig_end(&g);
+	assert_int_equal(g.rc, 0);
+	assert_int_equal(g.st.to_lio, n);
+	assert_int_equal(g.st.to_client, n);
+	assert_int_equal(g.st.spliced, n); /* exactly the LIO → initiator bytes */
+	free(up);
+	free(down);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unfiltered),
 		cmocka_unit_test(test_filtered_pdus),
+		cmocka_unit_test(test_send_only_splice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
