@@ -32,8 +32,9 @@ void cfs_close(struct cfs *c);
 const char *cfs_error(const struct cfs *c);
 
 /*
- * Load configfs, target_core_mod, target_core_user, iscsi_target_mod and
- * crc32c_generic (best effort for the last) with libkmod, mount configfs on
+ * Load configfs, target_core_mod, target_core_user, iscsi_target_mod,
+ * crc32c_generic and tls (kernel TLS for the portal; best effort for the last two)
+ * with libkmod, mount configfs on
  * /sys/kernel/config if needed and create /etc/target/pr (LIO writes APTPL files
  * there). Returns 0 or -errno with a reason in err.
  */

@@ -122,6 +122,12 @@ int cfs_load_modules(char *err, size_t errlen)
 		for (i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
 			if (probe(ctx, optional[i], ignored, sizeof(ignored)) == 0)
 				break;
+		/*
+		 * Best effort: kernel TLS for the portal's TLS listener. The portal has
+		 * no capabilities, so the kernel would not load it on its behalf;
+		 * without it OpenSSL stays in user space.
+		 */
+		(void)probe(ctx, "tls", ignored, sizeof(ignored));
 	}
 	kmod_unref(ctx);
 	return r;

@@ -606,8 +606,9 @@ static int tls_handshake(struct conn *c, struct pio_tls *t)
 			     RATELOG_WINDOW_S);
 		return r;
 	}
-	plog_debug("TLS connection from %s: %s, %s", c->peer, SSL_get_version(t->ssl),
-		   SSL_get_cipher_name(t->ssl));
+	plog_debug("TLS connection from %s: %s, %s, %s", c->peer, SSL_get_version(t->ssl),
+		   SSL_get_cipher_name(t->ssl),
+		   t->ktls_tx ? "kernel TLS for sending" : "TLS in user space");
 	return 0;
 }
 

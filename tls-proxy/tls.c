@@ -97,8 +97,14 @@ static SSL_CTX *build_ctx(const char *cert, const char *key, char *err, size_t e
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	/*
+	 * SSL_OP_ENABLE_KTLS: once the handshake is done OpenSSL hands the keys to
+	 * the kernel's tls module where it can (OpenSSL 3.0: sending, and receiving
+	 * for TLS 1.2), and stays in user space otherwise (no module, a cipher the
+	 * kernel lacks): pio_tls_splice_fd tells which.
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-			    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+			    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -413,6 +419,20 @@ static int tls_pending(struct pio *io)
 	return t->ssl && !t->failed && SSL_pending(t->ssl) > 0;
 }
 
+/*
+ * Only the sending side: bytes spliced into a kernel-TLS socket go out as
+ * application data records. Receiving stays with SSL_read, which also handles the
+ * records that are not application data (alerts, close_notify, KeyUpdate).
+ */
+static int tls_splice_fd(struct pio *io, short dir)
+{
+	struct pio_tls *t = (struct pio_tls *)io;
+
+	if (!(dir & POLLOUT) || !t->ssl || !t->ktls_tx || t->failed || t->shut)
+		return -1;
+	return t->io.fd;
+}
+
 static int tls_set_nonblock(struct pio *io, int on)
 {
 	return pio_tls_set_nonblock((struct pio_tls *)io, on);
@@ -440,6 +460,7 @@ int pio_tls_accept(struct pio_tls *t, SSL_CTX *ctx, int fd, int timeout_ms, char
 	t->io.poll_events = tls_poll_events;
 	t->io.pending = tls_pending;
 	t->io.set_nonblock = tls_set_nonblock;
+	t->io.splice_fd = tls_splice_fd;
 	t->io.fd = fd;
 	err[0] = '\0';
 
@@ -519,6 +540,7 @@ out:
 		return r;
 	}
 	t->nonblock = (fl & O_NONBLOCK) != 0;
+	t->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(t->ssl)) == 1;
 	return 0;
 }
 

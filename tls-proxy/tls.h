@@ -95,6 +95,9 @@ struct pio_tls {
 	short wr_wants;     /* same for the last write */
 	int failed;         /* fatal TLS or socket error: no close_notify any more */
 	int shut;           /* close_notify sent */
+	int ktls_tx;        /* the kernel encrypts what is sent (kernel TLS, tls(7)):
+			       io.splice_fd gives fd for POLLOUT, so the relay can
+			       splice data to the initiator without copying it */
 };
 
 /*

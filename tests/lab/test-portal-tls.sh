@@ -4,7 +4,8 @@
 # speaking TLS to the forwarded TLS port), serves the same service as 3260:
 #  - iscsi-ls through stunnel lists blank at the TLS public address (--tls-public =
 #    the stunnel address, so SendTargets redirects stay inside TLS) and logs in;
-#  - login + write/read of a pattern (1 MiB) through stunnel;
+#  - login + write/read of a pattern (1 MiB) through stunnel, the portal's sending side
+#    in kernel TLS (tls(7): OpenSSL's SSL_OP_ENABLE_KTLS; the relay splices into it);
 #  - the certificate files replaced under a live session: `openssl s_client` sees the
 #    new certificate within the reload interval (2 s here; default 60 s, asserted by
 #    the options unit test) while the session keeps its connection and its I/O works;
@@ -74,6 +75,13 @@ check "plain 3260 discovery still advertises the plain address" \
 check "login + write/read of a 1 MiB pattern through stunnel" "$PATTERN" \
   -c a=iqn.2025-01.test.scsipub:tls-a "iscsi://127.0.0.1:$SPORT/$BLANK_IQN/0" \
   a:w:0:2048:7 a:r:0:2048:7 a:w:4096:8:8 a:r:4096:8:8 a:r:0:2048:7
+# Kernel TLS (the tls module, loaded by scsipub-ctl load-modules): OpenSSL gave the
+# sending side of the portal's sockets to the kernel, so the 1 MiB reads above went
+# LIO socket -> pipe -> TLS socket by splice and were encrypted by the kernel; the
+# pattern tool checked every byte. tls(7) counts such sockets in TlsTxSw.
+tls_tx_sockets() { lab_exec "awk '/^TlsTxSw/ {print \$2}' /proc/net/tls_stat"; }
+check "kernel TLS carried what the portal sent (tls_stat TlsTxSw > 0)" \
+  bash -c '[ "${1:-0}" -gt 0 ]' _ "$(tls_tx_sockets)"
 
 # --- certificate swap under a live session ---
 served_fpr() {
