@@ -46,7 +46,8 @@ MODS="virtio_pci virtio_net virtio_blk 9p 9pnet_virtio configfs target_core_mod 
   ext4 isofs loop
   dummy_hcd libcomposite usb_f_fs usb-storage vfat nls_cp437 nls_ascii nls_utf8
   sch_prio sch_netem cls_u32
-  tls gcm ctr ghash-generic chacha20poly1305 chacha_generic poly1305_generic"
+  tls gcm ctr ghash-generic chacha20poly1305 chacha_generic poly1305_generic aesni-intel
+  ghash-clmulni-intel"
 stamp=$(cat "$TOP/tests/lab/guest-init" "$TOP/tests/lab/build-guest.sh" | sha256sum | cut -c1-16)
 if [ -f "$G/initrd.gz" ] && [ "$(cat "$G/initrd.stamp" 2>/dev/null)" = "$stamp" ]; then
   echo "$G"; exit 0
