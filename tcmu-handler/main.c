@@ -166,12 +166,13 @@ static time_t now_s(void)
  */
 static void sweep_mirrors(struct daemon *dm, int force)
 {
+	time_t now = now_s();
 	int n;
 
-	if (!force && (!dm->removed || now_s() - dm->last_sweep < SWEEP_INTERVAL))
+	if (!force && (!dm->removed || now - dm->last_sweep < SWEEP_INTERVAL))
 		return;
 	dm->removed = 0;
-	dm->last_sweep = now_s();
+	dm->last_sweep = now;
 	n = bitmap_mirror_sweep(dm->env.mirror_dir);
 	if (n < 0)
 		plog_at(PLOG_WARN, "cannot sweep %s: %s", dm->env.mirror_dir, strerror(-n));

@@ -2,10 +2,11 @@
 # Acceptance 6 (issue 2): kill -9 of scsipub-tcmu after a SYNCHRONIZE CACHE; restart
 # it; the synced data is there, and so is a write completed after that flush (its
 # allocation bits live in the handler's tmpfs runtime directory until the next
-# SYNCHRONIZE CACHE, and a restarted handler picks them up: cow.h) — both for the still-logged-in session (the handler
-# re-attaches to the live TCMU device) and in the overlay file the portal keeps after
-# logout (--keep-overlays). A re-login is a new connection and so gets a new, empty
-# disk (issue 8: a kept overlay is never handed to another connection).
+# SYNCHRONIZE CACHE, and a restarted handler picks them up: cow.h) — both for the
+# still-logged-in session (the handler re-attaches to the live TCMU device) and in
+# the overlay file the portal keeps after logout (--keep-overlays). A re-login is a
+# new connection and so gets a new, empty disk (issue 8: a kept overlay is never
+# handed to another connection).
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 
