@@ -4,7 +4,10 @@
 #               LAB_HTTPS_PORT when set) is forwarded to the host's LAB_HOST:LAB_PORT
 #               (LAB_HOST defaults to 127.0.0.1; LAB_API_HOST, when set, is the host
 #               address of the plain API port only). Waits (bounded)
-#               until the guest agent is ready.
+#               until the guest agent is ready. A guest that does not come up
+#               within LAB_BOOT_TIMEOUT seconds (TCG has been seen, rarely, to hang
+#               before the kernel reaches /init) is powered off and booted again, up
+#               to LAB_BOOT_TRIES boots in all; each failed boot's console is printed.
 #   lab_exec CMD  run CMD with bash inside the guest as root; prints its output and
 #               returns its exit status (bounded by LAB_EXEC_TIMEOUT seconds).
 #   lab_stop    power the guest off.
@@ -13,7 +16,8 @@
 LAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_MEM=${LAB_MEM:-1024}
 LAB_EXEC_TIMEOUT=${LAB_EXEC_TIMEOUT:-300}
-LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-180}
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-120}
+LAB_BOOT_TRIES=${LAB_BOOT_TRIES:-2}
 LAB_RUN=
 LAB_PID=
 LAB_SEQ=0
@@ -44,7 +48,13 @@ lab_boot() {
     echo tcg >"$g/accel"; verdict=tcg
     echo "lab: KVM cannot run the guest here; using TCG from now on" >&2
   fi
-  lab_boot_with "$g" "$verdict"
+  local try
+  for ((try = 1; try <= LAB_BOOT_TRIES; try++)); do
+    lab_boot_with "$g" "$verdict" && return 0
+    [ "$try" -lt "$LAB_BOOT_TRIES" ] &&
+      echo "lab: boot $try of $LAB_BOOT_TRIES failed; powering on again" >&2
+  done
+  return 1
 }
 
 lab_boot_with() { # GUEST_DIR ACCEL
