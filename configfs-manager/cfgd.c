@@ -29,6 +29,7 @@
 #include "cfs.h"
 #include "log.h"
 #include "optable.h"
+#include "poolspec.h"
 #include "prov.h"
 #include "nofile.h"
 #include "settings.h"
@@ -42,6 +43,7 @@ struct cfgd_options {
 	char images[PATH_MAX];
 	char private_images[PATH_MAX];
 	char multi_images[2 * CATALOG_IQN_MAX + 2];
+	char pool[1024];
 	char configfs[PATH_MAX];
 	char lio[64];
 	uint64_t anon_write_limit;
@@ -70,6 +72,10 @@ static const struct optable_opt table[] = {
 	  "the two catalog images (blank or image names) behind the multi target's LUN 0 and "
 	  "LUN 1; empty = the first two images of the catalog (give the portal the same, "
 	  "e.g. in [common])", false },
+	{ "pool", NULL, OPTABLE_STR, F(pool), "", "TARGET=COUNT,...", 0, 0,
+	  "keep COUNT sessions of each TARGET (blank, image.<name>, multi) made in advance, "
+	  "so a login to it changes no configfs object; each costs a user backstore (4 "
+	  "descriptors, its TCMU ring) while it waits; empty = none", false },
 	{ "private-images", NULL, OPTABLE_STR, F(private_images), "", "DIR", 0, 0,
 	  "the API's private images (provisioned LUNs may use files under it or --images) "
 	  "(default: STATE/images)", false },
@@ -187,6 +193,8 @@ int main(int argc, char **argv)
 {
 	struct cfgd_options o;
 	struct cfgd_server_cfg sc;
+	struct poolspec pool[POOLSPEC_TARGETS_MAX];
+	unsigned n_pool = 0;
 	struct cfgd_server *srv;
 	struct cfs *cfs;
 	unsigned removed = 0;
@@ -209,6 +217,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (anontarget_multi_check(o.multi_images, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scsipub-cfgd: --%s\n", err);
+		return 2;
+	}
+	if (poolspec_parse(o.pool, pool, &n_pool, err, sizeof(err)) < 0) {
 		fprintf(stderr, "scsipub-cfgd: --%s\n", err);
 		return 2;
 	}
@@ -269,6 +281,8 @@ int main(int argc, char **argv)
 	sc.anon.nopin_timeout = o.nopin_timeout;
 	sc.max_clients = o.max_clients;
 	sc.max_sessions = o.max_sessions;
+	sc.pool = pool;
+	sc.n_pool = n_pool;
 	srv = cfgd_server_new(&sc);
 	if (!srv) {
 		plog("out of memory");

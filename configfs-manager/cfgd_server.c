@@ -5,6 +5,7 @@
 #include "cfgd_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "anontarget.h"
@@ -25,9 +27,14 @@
 #include "prov.h"
 #include "provtarget.h"
 
+/* An anonymous session: live (owner set), pre-made (in a pool, no owner), or retiring
+ * (in the teardown queue; reply_to, when set, waits for its anon_destroy response). */
 struct sess {
 	struct sess *next;
 	struct cfgd_client *owner;
+	struct cfgd_client *reply_to;
+	const char *why;              /* a string literal: why it is torn down */
+	bool pooled;                  /* made in advance, never handed out: not counted */
 	struct anon_session a;
 	char client[CFGD_NAME_MAX + 1];
 	char peer[CFGD_PEER_MAX + 1];
@@ -38,11 +45,29 @@ struct cfgd_client {
 	pid_t pid;
 	uid_t uid;
 	int fd;
+	bool busy;      /* a deferred request's response is owed: not polled meanwhile */
+	bool broken;    /* the worker could not send it a response: close it */
 	struct cfgd_server *srv;
 };
 
+/* Sessions made in advance for one target (poolspec.h). */
+struct pool {
+	struct poolspec spec;
+	struct sess *ready;           /* pre-made sessions, owner NULL */
+	unsigned n_ready;
+	time_t retry_at;              /* after a failed make: not before (monotonic s) */
+};
+
 struct cfgd_server {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;      /* the tables below: sessions, clients, queue, pools */
+	pthread_mutex_t cfs_mu;  /* configfs changes and the exports table; taken before mu */
+	pthread_cond_t work_cv;  /* the worker's: teardown queued, pool short, stop */
+	pthread_t worker;
+	bool worker_on, stopping;
+	int wake[2];             /* worker -> serve loop: a busy client is free again */
+	struct sess *queue, **queue_tail;  /* sessions waiting for teardown, in order */
+	struct pool pools[POOLSPEC_TARGETS_MAX];
+	unsigned n_pools;
 	struct cfgd_server_cfg cfg;
 	char images_dir[PATH_MAX];
 	char multi_images[2 * CATALOG_IQN_MAX + 2];
@@ -68,7 +93,23 @@ struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
 		return NULL;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->cfs_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->work_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	s->wake[0] = s->wake[1] = -1;
+	s->queue_tail = &s->queue;
+	s->n_pools = cfg->n_pool < POOLSPEC_TARGETS_MAX ? cfg->n_pool : POOLSPEC_TARGETS_MAX;
+	for (unsigned i = 0; i < s->n_pools; i++)
+		s->pools[i].spec = cfg->pool[i];
 	s->cfg = *cfg;
+	s->cfg.pool = NULL;
+	s->cfg.n_pool = 0;
 	snprintf(s->multi_images, sizeof(s->multi_images), "%s",
 		 cfg->multi_images ? cfg->multi_images : "");
 	s->cfg.multi_images = s->multi_images;
@@ -84,39 +125,332 @@ struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
 	return s;
 }
 
-/* Unlink and destroy one session. Caller holds s->mu. */
-static void sess_destroy(struct cfgd_server *s, struct sess **pp, const char *why)
+static double mono_s(void)
 {
-	struct sess *x = *pp;
+	struct timespec ts;
 
-	*pp = x->next;
-	s->n_sessions--;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Tear down x (already out of every table) and free it. Takes cfs_mu, then mu for the
+ * session count; the caller holds neither. */
+static void sess_teardown(struct cfgd_server *s, struct sess *x)
+{
+	double t0 = mono_s();
+
+	pthread_mutex_lock(&s->cfs_mu);
 	anon_destroy(s->cfg.cfs, &s->cfg.anon, s->exports, &x->a);
-	plog("session destroy: initiator %s (as %s) peer %s target %s backstore %s (%s)%s",
-	     x->client, x->a.initiator, x->peer, x->a.target, x->a.backstore, why,
-	     s->cfg.anon.keep_overlays ? " (overlay kept)" : "");
+	pthread_mutex_unlock(&s->cfs_mu);
+	if (!x->pooled)
+		plog("session destroy: initiator %s (as %s) peer %s target %s backstore %s "
+		     "(%s)%s", x->client, x->a.initiator, x->peer, x->a.target, x->a.backstore,
+		     x->why, s->cfg.anon.keep_overlays ? " (overlay kept)" : "");
+	else
+		plog("pre-made session %s of %s removed (%s)", x->a.backstore, x->a.target,
+		     x->why);
+	plog_debug("teardown of %s took %.1f ms", x->a.backstore, (mono_s() - t0) * 1e3);
+	if (!x->pooled) {
+		pthread_mutex_lock(&s->mu);
+		s->n_sessions--;
+		pthread_mutex_unlock(&s->mu);
+	}
 	free(x);
 }
 
-static void destroy_owned(struct cfgd_server *s, struct cfgd_client *c, const char *why)
+/* Queue x (out of every table, counted in n_sessions) for teardown by the worker.
+ * Caller holds s->mu and has checked s->worker_on. */
+static void sess_enqueue(struct cfgd_server *s, struct sess *x, const char *why)
 {
-	struct sess **pp = &s->sessions;
+	x->why = why;
+	x->next = NULL;
+	*s->queue_tail = x;
+	s->queue_tail = &x->next;
+	pthread_cond_signal(&s->work_cv);
+}
+
+/* Tear down every session in list (linked by next): queued for the worker when it runs,
+ * else here. Caller holds neither mutex. */
+static void sess_retire_list(struct cfgd_server *s, struct sess *list, const char *why)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->worker_on) {
+		while (list) {
+			struct sess *x = list;
+
+			list = x->next;
+			sess_enqueue(s, x, why);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	while (list) {
+		struct sess *x = list;
+
+		list = x->next;
+		x->why = why;
+		sess_teardown(s, x);
+	}
+}
+
+/* Take the sessions c owns (every session when c is NULL) out of the table, into a
+ * list. Caller holds s->mu. */
+static struct sess *take_owned(struct cfgd_server *s, struct cfgd_client *c)
+{
+	struct sess **pp = &s->sessions, *list = NULL;
 
 	while (*pp) {
-		if (!c || (*pp)->owner == c)
-			sess_destroy(s, pp, why);
-		else
-			pp = &(*pp)->next;
+		struct sess *x = *pp;
+
+		if (!c || x->owner == c) {
+			*pp = x->next;
+			x->next = list;
+			list = x;
+		} else {
+			pp = &x->next;
+		}
 	}
+	return list;
+}
+
+/* Take every pre-made session of pool p out of it, into a list. Caller holds s->mu. */
+static struct sess *take_pool(struct pool *p)
+{
+	struct sess *list = p->ready;
+
+	p->ready = NULL;
+	p->n_ready = 0;
+	return list;
+}
+
+/* ---- pre-made sessions and the worker ------------------------------------------- */
+
+/*
+ * A pre-made session of t's pool for a login, or NULL (no pool for t, or none ready).
+ * Sessions made for another version of t (its image's size changed) are moved to
+ * *stale for teardown. Caller holds s->mu.
+ */
+static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
+			      struct sess **stale)
+{
+	for (unsigned i = 0; i < s->n_pools; i++) {
+		struct pool *p = &s->pools[i];
+		struct sess *x = p->ready;
+		bool same;
+
+		if (strcmp(p->spec.iqn, t->iqn))
+			continue;
+		if (!x)
+			return NULL;
+		same = x->a.n_luns == t->n_luns;
+		for (unsigned l = 0; same && l < t->n_luns; l++)
+			same = x->a.luns[l].size_bytes == t->lun[l].size_bytes;
+		if (!same) {
+			*stale = take_pool(p);
+			return NULL;
+		}
+		p->ready = x->next;
+		p->n_ready--;
+		x->next = NULL;
+		x->pooled = false;
+		return x;
+	}
+	return NULL;
+}
+
+/* A pool short of sessions and not waiting out a failure, or NULL; *next_retry is the
+ * earliest time a waiting one may try again (0: none waits). Caller holds s->mu. */
+static struct pool *pool_short(struct cfgd_server *s, double now, double *next_retry)
+{
+	*next_retry = 0;
+	for (unsigned i = 0; i < s->n_pools; i++) {
+		struct pool *p = &s->pools[i];
+
+		if (p->n_ready >= p->spec.count)
+			continue;
+		if (p->retry_at <= now)
+			return p;
+		if (!*next_retry || p->retry_at < *next_retry)
+			*next_retry = p->retry_at;
+	}
+	return NULL;
+}
+
+#define POOL_RETRY_S 5.0   /* after a failed make, the pool waits this long */
+
+/* Make one session for pool p (the worker; holds neither mutex). */
+static void pool_make(struct cfgd_server *s, struct pool *p)
+{
+	struct sess *x = calloc(1, sizeof(*x));
+	struct anontarget t;
+	struct catalog cat;
+	char err[512] = "out of memory";
+	int r = x ? 0 : -ENOMEM;
+
+	if (r == 0) {
+		r = catalog_scan(s->cfg.images_dir, &cat);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "catalog %s: %s", s->cfg.images_dir,
+				 strerror(-r));
+		} else {
+			r = anontarget_resolve(&cat, s->cfg.multi_images, p->spec.iqn, &t);
+			catalog_free(&cat);
+			if (r < 0)
+				snprintf(err, sizeof(err), "not in the catalog");
+		}
+	}
+	if (r == 0) {
+		pthread_mutex_lock(&s->cfs_mu);
+		r = anon_create(s->cfg.cfs, &s->cfg.anon, s->exports, &t, &x->a, err,
+				sizeof(err));
+		pthread_mutex_unlock(&s->cfs_mu);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (r == 0) {
+		x->pooled = true;
+		x->next = p->ready;
+		p->ready = x;
+		p->n_ready++;
+		if (p->retry_at)
+			plog("pool %s: making sessions again", p->spec.iqn);
+		p->retry_at = 0;
+		x = NULL;
+	} else {
+		if (!p->retry_at)  /* once per run of failures */
+			plog("pool %s: cannot make a session: %s; retrying every %.0f s",
+			     p->spec.iqn, err, POOL_RETRY_S);
+		p->retry_at = mono_s() + POOL_RETRY_S;
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(x);
+}
+
+/* Tell c, whose anon_destroy the worker finished, and free it for the serve loop. */
+static void reply_done(struct cfgd_server *s, struct cfgd_client *c)
+{
+	static const char done[] = "{\"ok\":true}";  /* as emit(ok()) writes it */
+	bool sent = send(c->fd, done, sizeof(done) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
+
+	pthread_mutex_lock(&s->mu);
+	c->busy = false;
+	c->broken = !sent;
+	pthread_mutex_unlock(&s->mu);
+	if (write(s->wake[1], "w", 1) < 0 && errno != EAGAIN)
+		plog("waking the serve loop: %s", strerror(errno));
+}
+
+/*
+ * The worker thread: tears down queued sessions in order (answering the anon_destroy
+ * of each that has a waiting client), and when none is queued, refills the pools one
+ * session at a time. Each step holds cfs_mu only for its own configfs sequence, so a
+ * login whose pool is empty waits for one step at most.
+ */
+static void *worker_main(void *arg)
+{
+	struct cfgd_server *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		struct sess *x = s->queue;
+		struct pool *p;
+		double next;
+
+		if (x) {
+			struct cfgd_client *c = x->reply_to;
+
+			s->queue = x->next;
+			if (!s->queue)
+				s->queue_tail = &s->queue;
+			pthread_mutex_unlock(&s->mu);
+			sess_teardown(s, x);
+			if (c)
+				reply_done(s, c);
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
+		p = pool_short(s, mono_s(), &next);
+		if (p) {
+			pthread_mutex_unlock(&s->mu);
+			pool_make(s, p);
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
+		if (next) {
+			struct timespec ts = { .tv_sec = (time_t)next,
+					       .tv_nsec = (long)((next - (double)(time_t)next) * 1e9) };
+
+			pthread_cond_timedwait(&s->work_cv, &s->mu, &ts);
+		} else {
+			pthread_cond_wait(&s->work_cv, &s->mu);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static int worker_start(struct cfgd_server *s)
+{
+	int r;
+
+	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	s->stopping = false;
+	r = pthread_create(&s->worker, NULL, worker_main, s);
+	if (r) {
+		close(s->wake[0]);
+		close(s->wake[1]);
+		s->wake[0] = s->wake[1] = -1;
+		return -r;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->worker_on = true;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+/* Stop and join the worker; queued teardowns stay queued (cfgd_server_free), their
+ * clients no longer answered. */
+static void worker_stop(struct cfgd_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_cond_signal(&s->work_cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->worker, NULL);
+	pthread_mutex_lock(&s->mu);
+	s->worker_on = false;
+	for (struct sess *x = s->queue; x; x = x->next)
+		x->reply_to = NULL;
+	pthread_mutex_unlock(&s->mu);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	s->wake[0] = s->wake[1] = -1;
 }
 
 void cfgd_server_free(struct cfgd_server *s)
 {
+	struct sess *list, *q;
+
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->mu);
-	destroy_owned(s, NULL, "shutdown");
+	list = take_owned(s, NULL);
+	q = s->queue;
+	s->queue = NULL;
+	s->queue_tail = &s->queue;
 	pthread_mutex_unlock(&s->mu);
+	for (struct sess *x = q; x; x = q) {  /* the worker is stopped: nobody to answer */
+		q = x->next;
+		sess_teardown(s, x);
+	}
+	sess_retire_list(s, list, "shutdown");
+	for (unsigned i = 0; i < s->n_pools; i++) {
+		pthread_mutex_lock(&s->mu);
+		list = take_pool(&s->pools[i]);
+		pthread_mutex_unlock(&s->mu);
+		sess_retire_list(s, list, "shutdown");
+	}
+	pthread_cond_destroy(&s->work_cv);
+	pthread_mutex_destroy(&s->cfs_mu);
 	pthread_mutex_destroy(&s->mu);
 	anon_exports_free(s->exports);
 	free(s);
@@ -157,9 +491,12 @@ struct cfgd_client *cfgd_server_client_new(struct cfgd_server *s, pid_t pid, uid
 
 void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c)
 {
+	struct sess *list;
+
 	pthread_mutex_lock(&s->mu);
-	destroy_owned(s, c, "client connection ended");
+	list = take_owned(s, c);
 	pthread_mutex_unlock(&s->mu);
+	sess_retire_list(s, list, "client connection ended");
 	free(c);
 }
 
@@ -202,9 +539,10 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 {
 	struct anontarget t;
 	struct catalog cat;
-	struct sess *x;
+	struct sess *x, *stale = NULL;
 	char err[512] = "";
 	json_object *o;
+	bool premade;
 	int r;
 
 	if (anontarget_kind(q->target) == ANONTARGET_ACCOUNT) {
@@ -234,38 +572,53 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 		if (r < 0)
 			return fail(-ENOENT, "unknown target", out, outlen);
 	}
-	x = calloc(1, sizeof(*x));
-	if (!x)
-		return fail(-ENOMEM, "out of memory", out, outlen);
-	x->owner = c;
-	snprintf(x->client, sizeof(x->client), "%s", q->client);
-	snprintf(x->peer, sizeof(x->peer), "%s", q->peer);
 	pthread_mutex_lock(&s->mu);
 	if (s->n_sessions >= s->cfg.max_sessions) {
 		pthread_mutex_unlock(&s->mu);
-		free(x);
 		snprintf(err, sizeof(err), "%u anonymous sessions exist (--max-sessions)",
 			 s->cfg.max_sessions);
 		return fail(-EMFILE, err, out, outlen);
 	}
-	r = anon_create(s->cfg.cfs, &s->cfg.anon, s->exports, &t, &x->a, err, sizeof(err));
-	if (r == 0) {
-		x->next = s->sessions;
-		s->sessions = x;
-		s->n_sessions++;
-		plog("session create: initiator %s (as %s) peer %s target %s (%s, %u LUN(s)) "
-		     "backstore %s lun %llu size %llu%s (client pid %d)", x->client,
-		     x->a.initiator, x->peer, x->a.target, anontarget_kind_name(x->a.kind),
-		     x->a.n_luns, x->a.luns[0].backstore, (unsigned long long)x->a.luns[0].lun,
-		     (unsigned long long)x->a.luns[0].size_bytes,
-		     x->a.kind == ANONTARGET_SHARED_RO ? " read-only, shared" : "", (int)c->pid);
-	}
+	s->n_sessions++;          /* this one's place, given back if it cannot be made */
+	x = pool_take(s, &t, &stale);
 	pthread_mutex_unlock(&s->mu);
-	if (r < 0) {
-		free(x);
-		plog("session for %s (%s) on %s: %s", q->peer, q->client, q->target, err);
-		return fail(r, err, out, outlen);
+	sess_retire_list(s, stale, "its image changed");
+	premade = x != NULL;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		r = x ? 0 : -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+		if (x) {
+			pthread_mutex_lock(&s->cfs_mu);
+			r = anon_create(s->cfg.cfs, &s->cfg.anon, s->exports, &t, &x->a, err,
+					sizeof(err));
+			pthread_mutex_unlock(&s->cfs_mu);
+		}
+		if (r < 0) {
+			pthread_mutex_lock(&s->mu);
+			s->n_sessions--;
+			pthread_mutex_unlock(&s->mu);
+			free(x);
+			plog("session for %s (%s) on %s: %s", q->peer, q->client, q->target, err);
+			return fail(r, err, out, outlen);
+		}
 	}
+	x->owner = c;
+	snprintf(x->client, sizeof(x->client), "%s", q->client);
+	snprintf(x->peer, sizeof(x->peer), "%s", q->peer);
+	pthread_mutex_lock(&s->mu);
+	x->next = s->sessions;
+	s->sessions = x;
+	if (premade)
+		pthread_cond_signal(&s->work_cv);  /* make its replacement */
+	pthread_mutex_unlock(&s->mu);
+	plog("session create: initiator %s (as %s) peer %s target %s (%s, %u LUN(s)) "
+	     "backstore %s lun %llu size %llu%s%s (client pid %d)", x->client,
+	     x->a.initiator, x->peer, x->a.target, anontarget_kind_name(x->a.kind),
+	     x->a.n_luns, x->a.luns[0].backstore, (unsigned long long)x->a.luns[0].lun,
+	     (unsigned long long)x->a.luns[0].size_bytes,
+	     x->a.kind == ANONTARGET_SHARED_RO ? " read-only, shared" : "",
+	     premade ? " pre-made" : "", (int)c->pid);
 	o = ok();
 	json_object_object_add(o, "initiator", json_object_new_string(x->a.initiator));
 	json_object_object_add(o, "backstore", json_object_new_string(x->a.backstore));
@@ -275,10 +628,13 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 	return emit(o, out, outlen);
 }
 
+/* With the worker running (may_defer), the teardown is queued and its response sent
+ * by the worker when done: 0 is returned and c is busy until then. */
 static size_t anon_destroy_req(struct cfgd_server *s, struct cfgd_client *c,
-			       const struct cfgd_req *q, char *out, size_t outlen)
+			       const struct cfgd_req *q, char *out, size_t outlen,
+			       bool may_defer)
 {
-	struct sess **pp;
+	struct sess **pp, *x;
 
 	pthread_mutex_lock(&s->mu);
 	for (pp = &s->sessions; *pp; pp = &(*pp)->next)
@@ -288,8 +644,18 @@ static size_t anon_destroy_req(struct cfgd_server *s, struct cfgd_client *c,
 		pthread_mutex_unlock(&s->mu);
 		return fail(-ENOENT, "no such session of this connection", out, outlen);
 	}
-	sess_destroy(s, pp, "released");
+	x = *pp;
+	*pp = x->next;
+	if (may_defer && s->worker_on) {
+		x->reply_to = c;
+		c->busy = true;
+		sess_enqueue(s, x, "released");
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	pthread_mutex_unlock(&s->mu);
+	x->why = "released";
+	sess_teardown(s, x);
 	return emit(ok(), out, outlen);
 }
 
@@ -316,11 +682,11 @@ static size_t acl_sweep_req(struct cfgd_server *s, const struct cfgd_req *q, cha
 
 	if (!provtarget_name(q->target))
 		return fail(-EINVAL, "acl_sweep: not a provisioned target name", out, outlen);
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->cfs_mu);
 	r = cfs_acl_sweep_dynamic(s->cfg.cfs, q->target, q->initiator);
 	if (r < 0)
 		snprintf(err, sizeof(err), "%s", cfs_error(s->cfg.cfs));
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->cfs_mu);
 	if (r < 0)
 		return fail(r, err, out, outlen);
 	o = ok();
@@ -407,10 +773,10 @@ static size_t prov_create_req(struct cfgd_server *s, struct cfgd_client *c,
 		pl[i].size_bytes = l->size_bytes;
 		pl[i].pr = l->pr && (l->pr->n || l->pr->generation) ? l->pr : NULL;
 	}
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->cfs_mu);
 	r = prov_session_create(s->cfg.cfs, s->cfg.anon.state_dir, s->cfg.anon.lio_portal, &ps,
 				err, sizeof(err));
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->cfs_mu);
 	free(pl);
 	if (r < 0) {
 		plog("prov_create %s: %s", q->id, err);
@@ -429,9 +795,9 @@ static size_t prov_destroy_req(struct cfgd_server *s, struct cfgd_client *c,
 	char err[512] = "";
 	int r;
 
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->cfs_mu);
 	r = prov_session_destroy(s->cfg.cfs, s->cfg.anon.state_dir, q->id, err, sizeof(err));
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->cfs_mu);
 	if (r < 0)
 		return fail(r, err, out, outlen);
 	plog("provisioned session %s destroyed (client pid %d)", q->id, (int)c->pid);
@@ -448,9 +814,9 @@ static size_t prov_list_req(struct cfgd_server *s, const struct cfgd_req *q, cha
 	bool truncated = false;
 	int r;
 
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->cfs_mu);
 	r = prov_session_ids(s->cfg.cfs, s->cfg.anon.state_dir, &ids, err, sizeof(err));
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->cfs_mu);
 	if (r < 0)
 		return fail(r, err, out, outlen);
 	o = ok();
@@ -478,10 +844,10 @@ static size_t prov_status_req(struct cfgd_server *s, const struct cfgd_req *q, c
 	uint64_t logins = 0;
 	int conns, lr;
 
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->cfs_mu);
 	conns = prov_session_connections(s->cfg.cfs, q->id);
 	lr = prov_session_logins(s->cfg.cfs, q->id, &logins);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->cfs_mu);
 	json_object_object_add(o, "connections", json_object_new_int(conns < 0 ? -1 : conns));
 	json_object_object_add(o, "logins", json_object_new_int64(lr < 0 ? -1 : (int64_t)logins));
 	json_object_object_add(o, "written", json_object_new_int64(
@@ -489,8 +855,9 @@ static size_t prov_status_req(struct cfgd_server *s, const struct cfgd_req *q, c
 	return emit(o, out, outlen);
 }
 
-size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
-			  size_t len, char *out, size_t outlen)
+/* cfgd_server_handle; may_defer: an anon_destroy may be left to the worker (0). */
+static size_t handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
+		     size_t len, char *out, size_t outlen, bool may_defer)
 {
 	struct cfgd_req q;
 	json_object *o;
@@ -512,7 +879,7 @@ size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const ch
 	case CFGD_OP_ANON_CREATE:
 		return anon_create_req(s, c, &q, out, outlen);
 	case CFGD_OP_ANON_DESTROY:
-		return anon_destroy_req(s, c, &q, out, outlen);
+		return anon_destroy_req(s, c, &q, out, outlen, may_defer);
 	case CFGD_OP_ACL_SWEEP:
 		return acl_sweep_req(s, &q, out, outlen);
 	case CFGD_OP_ANON_COUNT:
@@ -531,6 +898,12 @@ size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const ch
 		return prov_status_req(s, &q, out, outlen);
 	}
 	return fail(-EINVAL, "unknown op", out, outlen);
+}
+
+size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
+			  size_t len, char *out, size_t outlen)
+{
+	return handle(s, c, msg, len, out, outlen, false);
 }
 
 /* Client c's connection ended (or is closed by us): unlink it, then its sessions and
@@ -567,7 +940,9 @@ static void client_serve(struct cfgd_server *s, struct cfgd_client *c, char *in,
 		client_close(s, c);
 		return;
 	}
-	m = cfgd_server_handle(s, c, in, (size_t)n, out, CFGD_MSG_MAX + 256);
+	m = handle(s, c, in, (size_t)n, out, CFGD_MSG_MAX + 256, true);
+	if (m == 0)  /* the worker answers */
+		return;
 	if (send(c->fd, out, m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		plog("client pid %d: sending a response: %s; connection closed", (int)c->pid,
 		     strerror(errno));
@@ -626,19 +1001,40 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 	struct pollfd *p = NULL;
 	struct cfgd_client **cl = NULL;
 	size_t cap = 0;
+	bool started = false;
 	int r = 0;
 
 	if (!in || !out) {
 		r = -ENOMEM;
 		goto out;
 	}
+	r = worker_start(s);
+	if (r < 0) {
+		plog("cannot start the worker thread: %s", strerror(-r));
+		goto out;
+	}
+	started = true;
 	for (;;) {
-		size_t k = 2;
+		size_t k = 3;
 		int n;
 
-		/* Only this thread adds or removes clients: the list is stable here. */
-		if (cap < s->n_clients + 2) {
-			size_t want = (s->n_clients + 2) * 2;
+		/* Only this thread adds or removes clients: the list is stable here. A client
+		 * the worker could not answer is closed now. */
+		for (struct cfgd_client *c = s->clients, *nx; c; c = nx) {
+			bool broken;
+
+			nx = c->next;
+			pthread_mutex_lock(&s->mu);
+			broken = c->broken && !c->busy;
+			pthread_mutex_unlock(&s->mu);
+			if (broken) {
+				plog("client pid %d: sending a response failed; connection closed",
+				     (int)c->pid);
+				client_close(s, c);
+			}
+		}
+		if (cap < s->n_clients + 3) {
+			size_t want = (s->n_clients + 3) * 2;
 			struct pollfd *np = realloc(p, want * sizeof(*p));
 			struct cfgd_client **nc = np ? realloc(cl, want * sizeof(*cl)) : NULL;
 
@@ -653,10 +1049,15 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 		}
 		p[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
-		for (struct cfgd_client *c = s->clients; c; c = c->next, k++) {
+		p[2] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+		pthread_mutex_lock(&s->mu);
+		for (struct cfgd_client *c = s->clients; c; c = c->next) {
+			if (c->busy)  /* its response is the worker's to send */
+				continue;
 			p[k] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
-			cl[k] = c;
+			cl[k++] = c;
 		}
+		pthread_mutex_unlock(&s->mu);
 		n = poll(p, k, -1);
 		if (n < 0 && errno != EINTR) {
 			r = -errno;
@@ -666,14 +1067,22 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 			continue;
 		if (p[1].revents)
 			break;
+		if (p[2].revents) {
+			char drain[64];
+
+			while (read(s->wake[0], drain, sizeof(drain)) > 0)
+				;
+		}
 		/* Requests in arrival order of the ready connections, one each per round. */
-		for (size_t i = 2; i < k; i++)
+		for (size_t i = 3; i < k; i++)
 			if (p[i].revents)
 				client_serve(s, cl[i], in, out);
 		if (p[0].revents & POLLIN)
 			accept_one(s, listen_fd);
 	}
 out:
+	if (started)
+		worker_stop(s);
 	while (s->clients)
 		client_close(s, s->clients);
 	free(p);

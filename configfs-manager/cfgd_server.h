@@ -19,12 +19,23 @@
  * and the last one's end removes them.
  *
  * Bounds: cfg.max_clients connections, cfg.max_sessions anonymous sessions in all, of
- * every kind (EMFILE beyond), CFGD_MSG_MAX bytes per message. One thread serves every
- * connection (cfgd_server_serve: poll, one request per ready connection per round, two
- * message buffers in all): configfs changes are serialised anyway, and the portal holds
- * a connection per anonymous session, so a thread per connection cost ~100 KiB of
- * memory per session for nothing.
- * Thread-safe: one mutex serialises the session table and every configfs change.
+ * every kind (EMFILE beyond; a session counts until its teardown is done),
+ * CFGD_MSG_MAX bytes per message, the pools' sizes (poolspec.h) in pre-made sessions.
+ *
+ * Threads (cfgd_server_serve): the serve loop answers every connection (poll, one
+ * request per ready connection per round, two message buffers in all; the portal holds
+ * a connection per anonymous session, so a thread per connection would cost ~100 KiB
+ * of memory per session for nothing). A worker thread does what no login waits for:
+ * it tears down released sessions in order (the anon_destroy response is sent when
+ * the teardown is done; that connection is not read meanwhile), and refills the pools.
+ * A login to a pooled target takes a pre-made session without any configfs change;
+ * otherwise the serve loop makes it, waiting at most for the worker's current step.
+ * Without cfgd_server_serve (cfgd_server_handle alone) everything happens in the
+ * caller, and no pool is filled.
+ *
+ * Locking: one mutex guards the tables (sessions, clients, the teardown queue, the
+ * pools), held briefly; another serialises every configfs change (struct cfs and the
+ * exports table are not thread-safe) and is taken before the first, never after.
  */
 #ifndef SCSIPUB_CFGD_SERVER_H
 #define SCSIPUB_CFGD_SERVER_H
@@ -33,6 +44,7 @@
 #include <sys/types.h>
 
 #include "anon.h"
+#include "poolspec.h"
 
 struct cfs;
 
@@ -50,6 +62,8 @@ struct cfgd_server_cfg {
 	unsigned max_sessions;      /* anonymous sessions at once */
 	uid_t allow_uids[CFGD_ALLOW_UIDS_MAX]; /* besides root */
 	unsigned n_allow_uids;
+	const struct poolspec *pool; /* targets with pre-made sessions (copied); may be NULL */
+	unsigned n_pool;
 };
 
 struct cfgd_server;
@@ -72,7 +86,8 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd);
 
 /* One client connection (tests drive these without a socket). */
 struct cfgd_client *cfgd_server_client_new(struct cfgd_server *s, pid_t pid, uid_t uid);
-/* The connection ended: destroy the sessions it owns, free it. */
+/* The connection ended: destroy the sessions it owns (queued for the worker while
+ * cfgd_server_serve runs), free it. */
 void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c);
 
 /*
@@ -83,7 +98,8 @@ void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c);
 size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
 			  size_t len, char *out, size_t outlen);
 
-/* Number of live anonymous sessions. */
+/* Number of anonymous sessions, live or still being torn down (pre-made ones waiting
+ * in a pool are not counted). */
 size_t cfgd_server_sessions(struct cfgd_server *s);
 
 /* Whether uid may talk to the daemon (root or cfg.allow_uids). */

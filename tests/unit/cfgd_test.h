@@ -20,6 +20,9 @@
 
 /* The daemon's --multi-images for the next daemon_start_at (NULL = default). */
 static const char *cfgd_test_multi_images;
+/* The daemon's --pool for the next daemon_start_at (none by default). */
+static const struct poolspec *cfgd_test_pool;
+static unsigned cfgd_test_n_pool;
 
 struct daemon {
 	struct cfs *c;
@@ -64,6 +67,8 @@ static void daemon_start_at(struct daemon *d, const char *sock, const char *root
 	sc.anon.write_limit = write_limit;
 	sc.max_clients = 8;
 	sc.max_sessions = 2;
+	sc.pool = cfgd_test_pool;
+	sc.n_pool = cfgd_test_n_pool;
 	d->srv = cfgd_server_new(&sc);
 	assert_non_null(d->srv);
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", d->sock);

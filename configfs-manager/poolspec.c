@@ -1,0 +1,66 @@
+/*
+ * poolspec.c — parsing of scsipub-cfgd's --pool setting (see poolspec.h).
+ */
+#include "poolspec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anontarget.h"
+
+static int bad(char *err, size_t errlen, const char *fmt, const char *what)
+{
+	snprintf(err, errlen, fmt, what);
+	return -EINVAL;
+}
+
+int poolspec_parse(const char *text, struct poolspec out[POOLSPEC_TARGETS_MAX], unsigned *n,
+		   char *err, size_t errlen)
+{
+	char buf[1024], *save = NULL;
+	unsigned total = 0;
+
+	*n = 0;
+	if (strlen(text) >= sizeof(buf))
+		return bad(err, errlen, "pool: setting too long (%s)", "1023 bytes at most");
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '='), *end, iqn[CATALOG_IQN_MAX + 2];
+		enum anontarget_kind k;
+		unsigned long v;
+		int len;
+
+		if (!eq || eq == t)
+			return bad(err, errlen, "pool: '%s' is not TARGET=COUNT", t);
+		*eq = '\0';
+		errno = 0;
+		v = strtoul(eq + 1, &end, 10);
+		if (errno || *end || end == eq + 1 || eq[1] == '-' || v == 0 ||
+		    v > POOLSPEC_TOTAL_MAX)
+			return bad(err, errlen, "pool: %s: COUNT must be 1..1024", t);
+		if (!strncmp(t, CATALOG_IQN_PREFIX, strlen(CATALOG_IQN_PREFIX)))
+			len = snprintf(iqn, sizeof(iqn), "%s", t);
+		else
+			len = snprintf(iqn, sizeof(iqn), CATALOG_IQN_PREFIX "%s", t);
+		if (len < 0 || (size_t)len > CATALOG_IQN_MAX)
+			return bad(err, errlen, "pool: target name too long: %.64s", t);
+		k = anontarget_kind(iqn);
+		if (k != ANONTARGET_PRIVATE && k != ANONTARGET_MULTI)
+			return bad(err, errlen, "pool: %s: only blank, image.<name> and multi "
+				   "can be pooled", t);
+		for (unsigned i = 0; i < *n; i++)
+			if (!strcmp(out[i].iqn, iqn))
+				return bad(err, errlen, "pool: %s named twice", t);
+		if (*n == POOLSPEC_TARGETS_MAX)
+			return bad(err, errlen, "pool: at most %s targets", "8");
+		total += (unsigned)v;
+		if (total > POOLSPEC_TOTAL_MAX)
+			return bad(err, errlen, "pool: counts add up to more than %s", "1024");
+		memcpy(out[*n].iqn, iqn, (size_t)len + 1);
+		out[*n].count = (unsigned)v;
+		(*n)++;
+	}
+	return 0;
+}
