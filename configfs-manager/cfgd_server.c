@@ -53,7 +53,7 @@ struct cfgd_client {
 /* Sessions made in advance for one target (poolspec.h). */
 struct pool {
 	struct poolspec spec;
-	struct sess *ready;           /* pre-made sessions, owner NULL */
+	struct sess *ready, **tail;   /* pre-made sessions, owner NULL, oldest first */
 	unsigned n_ready;
 	time_t retry_at;              /* after a failed make: not before (monotonic s) */
 };
@@ -105,8 +105,10 @@ struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
 	s->wake[0] = s->wake[1] = -1;
 	s->queue_tail = &s->queue;
 	s->n_pools = cfg->n_pool < POOLSPEC_TARGETS_MAX ? cfg->n_pool : POOLSPEC_TARGETS_MAX;
-	for (unsigned i = 0; i < s->n_pools; i++)
+	for (unsigned i = 0; i < s->n_pools; i++) {
 		s->pools[i].spec = cfg->pool[i];
+		s->pools[i].tail = &s->pools[i].ready;
+	}
 	s->cfg = *cfg;
 	s->cfg.pool = NULL;
 	s->cfg.n_pool = 0;
@@ -218,6 +220,7 @@ static struct sess *take_pool(struct pool *p)
 	struct sess *list = p->ready;
 
 	p->ready = NULL;
+	p->tail = &p->ready;
 	p->n_ready = 0;
 	return list;
 }
@@ -249,6 +252,8 @@ static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
 			return NULL;
 		}
 		p->ready = x->next;
+		if (!p->ready)
+			p->tail = &p->ready;
 		p->n_ready--;
 		x->next = NULL;
 		x->pooled = false;
@@ -307,8 +312,9 @@ static void pool_make(struct cfgd_server *s, struct pool *p)
 	pthread_mutex_lock(&s->mu);
 	if (r == 0) {
 		x->pooled = true;
-		x->next = p->ready;
-		p->ready = x;
+		x->next = NULL;
+		*p->tail = x;
+		p->tail = &x->next;
 		p->n_ready++;
 		if (p->retry_at)
 			plog("pool %s: making sessions again", p->spec.iqn);

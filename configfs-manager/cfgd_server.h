@@ -28,7 +28,7 @@
  * of memory per session for nothing). A worker thread does what no login waits for:
  * it tears down released sessions in order (the anon_destroy response is sent when
  * the teardown is done; that connection is not read meanwhile), and refills the pools.
- * A login to a pooled target takes a pre-made session without any configfs change;
+ * A login to a pooled target takes its oldest pre-made session, with no configfs change;
  * otherwise the serve loop makes it, waiting at most for the worker's current step.
  * Without cfgd_server_serve (cfgd_server_handle alone) everything happens in the
  * caller, and no pool is filled.

@@ -6,6 +6,11 @@
 # both connections' ACLs — named after the identity the portal gave each connection,
 # iqn.2025-01.pub.scsipub:anon.<hex> (issue 8) — both TPG LUNs and both user:cow
 # backstores).
+# Issue 10, pre-made sessions: restarted with scsipub-cfgd --pool blank=2, the pool
+# fills (two ACLs and overlays with no login); two initiators log in at once, each
+# gets one of the pre-made ACLs (the cfgd log says "pre-made"), reads zeros where the
+# other wrote, and its own pattern back; after logout the pool is back to two, none of
+# them the ACL of a session that ended, and no other overlay is left.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/targetcli.sh"
@@ -40,4 +45,29 @@ check "after logout the configfs objects are gone" wait_until 60 guest_configfs_
 check "after logout the overlay and bitmap files are gone" wait_until 60 guest_overlays_gone
 check "a fresh login of A starts from a zeroed overlay" "$PATTERN" -c a=$A "$url" a:z:0:128
 check "and is torn down again" wait_until 60 guest_configfs_clean
+
+# ---- pre-made sessions (scsipub-cfgd --pool) ----------------------------------------
+TPG=/sys/kernel/config/target/iscsi/$BLANK_IQN/tpgt_1
+n_acls() { lab_exec "ls $TPG/acls | wc -l"; }
+n_ovl() { lab_exec "ls $GUEST_STATE/overlays/*.ovl 2>/dev/null | wc -l"; }
+pool_full() { [ "$(n_acls)" = 2 ] && [ "$(n_ovl)" = 2 ]; }
+refilled() { [ "$(n_acls)" = 4 ]; }
+pool_stack() { STACK_POOL=blank=2 start_stack; }
+# None of the ACLs now in the TPG is one of those in $1 (sessions that ended).
+none_of() { ! comm -12 <(sort <<<"$1") <(lab_exec "ls $TPG/acls" | sort) | grep -q .; }
+check "restarted with --pool blank=2" pool_stack
+check "the pool fills: two ACLs and two overlays before any login" wait_until 60 pool_full
+pre=$(lab_exec "ls $TPG/acls" | sort)
+echo "pre-made: $(tr '\n' ' ' <<<"$pre")"
+pattern_bg -c a=$A -c b=$B "$url" a:w:0:64:33 b:z:0:64 b:w:0:64:44 a:r:0:64:33 wait b:r:0:64:44
+check "two logins at once on pre-made sessions: B reads zeros where A wrote, each its own" \
+  pattern_at_wait
+check "the cfgd log names both sessions pre-made, with the ACLs that waited" lab_exec "
+  n=0; for a in $(tr '\n' ' ' <<<"$pre"); do
+    grep -q \"(as \$a) .* pre-made\" /var/log/scsipub-cfgd.log && n=\$((n + 1)); done; [ \$n = 2 ]"
+check "while they are logged in the pool is refilled (four ACLs)" wait_until 60 refilled
+pattern_resume
+check "each read back its own pattern" pattern_join
+check "after logout: the pool again, two ACLs and two overlays" wait_until 60 pool_full
+check "none of them is a session that ended" none_of "$pre"
 finish
