@@ -32,6 +32,9 @@
 #                         scsipub-tcmu and the portal as --disk-reserve: below it
 #                         writes needing new blocks get DATA PROTECT 27/07 and new
 #                         anonymous logins 0x0302               (the programs' 512 MiB)
+#   SCSIPUB_POOL          scsipub-cfgd --pool: anonymous sessions made in advance per
+#                         target, so those logins change no configfs object;
+#                         empty = none                                    (blank=4)
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
 #   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the
@@ -136,6 +139,8 @@ split_args() {
       --nopin-interval=*|--nopin-timeout=*) CFGD_EXTRA+=("$1"); PORTAL_EXTRA+=("$1") ;;
       --multi-images) CFGD_EXTRA+=("$1" "$2"); PORTAL_EXTRA+=("$1" "$2"); shift ;;
       --multi-images=*) CFGD_EXTRA+=("$1"); PORTAL_EXTRA+=("$1") ;;
+      --pool) CFGD_EXTRA+=("$1" "$2"); shift ;;
+      --pool=*) CFGD_EXTRA+=("$1") ;;
       *) PORTAL_EXTRA+=("$1") ;;
     esac
     shift
@@ -151,7 +156,8 @@ start_cfgd() {
   : >"$LOGDIR/scsipub-cfgd.log"
   setsid "$BIN/configfs-manager/scsipub-cfgd" --socket "$CFGD_SOCK" --state "$STATE" \
     --images "$IMAGES" --lio 127.0.0.1:3262 \
-    ${SVC_USER:+--socket-group "$SVC_USER" --allow-users "$SVC_USER"} "${CFGD_EXTRA[@]}" \
+    ${SVC_USER:+--socket-group "$SVC_USER" --allow-users "$SVC_USER"} \
+    --pool "${SCSIPUB_POOL-blank=4}" "${CFGD_EXTRA[@]}" \
     >>"$LOGDIR/scsipub-cfgd.log" 2>&1 </dev/null &
   wait_ready scsipub-cfgd $! 300 grep -q 'ready: listening' "$LOGDIR/scsipub-cfgd.log"
 }
