@@ -177,3 +177,8 @@ int catalog_scan(const char *dir, struct catalog *out)
 		qsort(out->v + 1, out->n - 1, sizeof(*out->v), by_iqn);
 	return 0;
 }
+
+int catalog_scan_for(const char *dir, const char *iqn, struct catalog *out)
+{
+	return catalog_scan(iqn && !strcmp(iqn, CATALOG_BLANK_IQN) ? NULL : dir, out);
+}

@@ -45,6 +45,12 @@ struct catalog {
  * directory yields only blank (returns 0). -ENOMEM on allocation failure.
  */
 int catalog_scan(const char *dir, struct catalog *out);
+/*
+ * The catalog a login to target iqn needs: for blank, blank alone without reading dir
+ * (blank is in every catalog: a login to it costs no directory walk, however large the
+ * catalog); for any other name catalog_scan(dir, out). Same ownership and errors.
+ */
+int catalog_scan_for(const char *dir, const char *iqn, struct catalog *out);
 void catalog_free(struct catalog *c);
 /* The entry with exactly this IQN, or NULL. */
 const struct catalog_entry *catalog_find(const struct catalog *c, const char *iqn);

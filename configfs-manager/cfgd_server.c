@@ -292,7 +292,7 @@ static void pool_make(struct cfgd_server *s, struct pool *p)
 	int r = x ? 0 : -ENOMEM;
 
 	if (r == 0) {
-		r = catalog_scan(s->cfg.images_dir, &cat);
+		r = catalog_scan_for(s->cfg.images_dir, p->spec.iqn, &cat);
 		if (r < 0) {
 			snprintf(err, sizeof(err), "catalog %s: %s", s->cfg.images_dir,
 				 strerror(-r));
@@ -567,7 +567,7 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 		if (r < 0)
 			return fail(-ENOENT, "unknown target", out, outlen);
 	} else {
-		r = catalog_scan(s->cfg.images_dir, &cat);
+		r = catalog_scan_for(s->cfg.images_dir, q->target, &cat);
 		if (r < 0) {
 			snprintf(err, sizeof(err), "catalog %s: %s", s->cfg.images_dir,
 				 strerror(-r));

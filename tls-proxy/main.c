@@ -507,7 +507,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		t.kind = ANONTARGET_ACCOUNT;
 		snprintf(t.iqn, sizeof(t.iqn), "%s", req->target);
 	} else {
-		r = catalog_scan(images_dir, &cat);
+		r = catalog_scan_for(images_dir, req->target, &cat);
 		if (r < 0) {
 			plog("login from %s (%s): catalog scan failed: %s", c->peer,
 			     req->initiator, strerror(-r));

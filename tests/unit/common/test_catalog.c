@@ -121,6 +121,18 @@ static void test_scan(void **state)
 	assert_non_null(catalog_find(&c, CATALOG_BLANK_IQN));
 	catalog_free(&c);
 
+	/* catalog_scan_for: a login to blank reads no directory; others see the images. */
+	assert_int_equal(catalog_scan_for(dir, CATALOG_BLANK_IQN, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.v[0].size_bytes, CATALOG_BLANK_SIZE);
+	catalog_free(&c);
+	assert_int_equal(catalog_scan_for(dir, "iqn.2025-01.pub.scsipub:image.debian", &c), 0);
+	assert_int_equal(c.n, 4);
+	catalog_free(&c);
+	assert_int_equal(catalog_scan_for(dir, NULL, &c), 0);
+	assert_int_equal(c.n, 4);
+	catalog_free(&c);
+
 	snprintf(want, sizeof(want), "rm -rf '%s'", dir);
 	assert_int_equal(system(want), 0);
 }
