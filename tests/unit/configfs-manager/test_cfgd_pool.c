@@ -17,7 +17,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,26 +67,11 @@ static void test_poolspec(void **state)
 	}
 }
 
-/* Entries of <root>/iscsi/blank/tpgt_1/acls; names[] gets up to 8 of them. */
+/* Entries of <root>/iscsi/blank/tpgt_1/acls; names[] (may be NULL) gets up to 8. */
 static int acls(const char *root, char names[][CFGD_NAME_MAX + 1])
 {
-	char p[512];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/acls", root, CATALOG_BLANK_IQN);
-	d = opendir(p);
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			if (names && n < 8)
-				snprintf(names[n], CFGD_NAME_MAX + 1, "%.200s", e->d_name);
-			n++;
-		}
-	closedir(d);
-	return n;
+	return tpg_entries(root, CATALOG_BLANK_IQN, "acls", names ? names[0] : NULL,
+			   CFGD_NAME_MAX + 1, 8);
 }
 
 /* Poll (1 ms apart, at most 10 s; not a timing assertion) until blank has want ACLs. */

@@ -60,21 +60,7 @@ static void daemon_start(struct daemon *d, const char *n, char *root, char *stat
 /* <root>/iscsi/<target>/tpgt_1/acls has exactly one entry, copied to name. */
 static void one_acl(const char *root, char *name, size_t len)
 {
-	char p[512];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/acls", root, CATALOG_BLANK_IQN);
-	d = opendir(p);
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(name, len, "%s", e->d_name);
-			n++;
-		}
-	closedir(d);
-	assert_int_equal(n, 1);
+	assert_int_equal(tpg_entries(root, CATALOG_BLANK_IQN, "acls", name, len, 1), 1);
 }
 
 static void test_provision_and_teardown(void **state)
@@ -221,19 +207,7 @@ static void test_provision_and_teardown(void **state)
 /* The entries of <root>/iscsi/<target>/tpgt_1/<sub> (not '.'-names). */
 static int count_dir(const char *root, const char *target, const char *sub)
 {
-	char p[512];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/%s", root, target, sub);
-	d = opendir(p);
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return tpg_entries(root, target, sub, NULL, 0, 0);
 }
 
 struct bs_count {
