@@ -27,14 +27,14 @@
 #include "prov.h"
 #include "provtarget.h"
 
-/* An anonymous session: live (owner set), pre-made (in a pool, no owner), or retiring
- * (in the teardown queue; reply_to, when set, waits for its anon_destroy response). */
+/* An anonymous session: live (owner set), pre-made (in a pool: owner NULL, not counted
+ * in n_sessions), or retiring (in the teardown queue, owner as it was; reply_to, when
+ * set, waits for its anon_destroy response). */
 struct sess {
 	struct sess *next;
 	struct cfgd_client *owner;
 	struct cfgd_client *reply_to;
 	const char *why;              /* a string literal: why it is torn down */
-	bool pooled;                  /* made in advance, never handed out: not counted */
 	struct anon_session a;
 	char client[CFGD_NAME_MAX + 1];
 	char peer[CFGD_PEER_MAX + 1];
@@ -55,7 +55,7 @@ struct pool {
 	struct poolspec spec;
 	struct sess *ready, **tail;   /* pre-made sessions, owner NULL, oldest first */
 	unsigned n_ready;
-	time_t retry_at;              /* after a failed make: not before (monotonic s) */
+	double retry_at;              /* after a failed make: not before (mono_s); 0 = none */
 };
 
 struct cfgd_server {
@@ -144,7 +144,7 @@ static void sess_teardown(struct cfgd_server *s, struct sess *x)
 	pthread_mutex_lock(&s->cfs_mu);
 	anon_destroy(s->cfg.cfs, &s->cfg.anon, s->exports, &x->a);
 	pthread_mutex_unlock(&s->cfs_mu);
-	if (!x->pooled)
+	if (x->owner)
 		plog("session destroy: initiator %s (as %s) peer %s target %s backstore %s "
 		     "(%s)%s", x->client, x->a.initiator, x->peer, x->a.target, x->a.backstore,
 		     x->why, s->cfg.anon.keep_overlays ? " (overlay kept)" : "");
@@ -152,7 +152,7 @@ static void sess_teardown(struct cfgd_server *s, struct sess *x)
 		plog("pre-made session %s of %s removed (%s)", x->a.backstore, x->a.target,
 		     x->why);
 	plog_debug("teardown of %s took %.1f ms", x->a.backstore, (mono_s() - t0) * 1e3);
-	if (!x->pooled) {
+	if (x->owner) {  /* a pre-made session was never counted */
 		pthread_mutex_lock(&s->mu);
 		s->n_sessions--;
 		pthread_mutex_unlock(&s->mu);
@@ -256,7 +256,6 @@ static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
 			p->tail = &p->ready;
 		p->n_ready--;
 		x->next = NULL;
-		x->pooled = false;
 		return x;
 	}
 	return NULL;
@@ -311,7 +310,6 @@ static void pool_make(struct cfgd_server *s, struct pool *p)
 	}
 	pthread_mutex_lock(&s->mu);
 	if (r == 0) {
-		x->pooled = true;
 		x->next = NULL;
 		*p->tail = x;
 		p->tail = &x->next;
