@@ -225,6 +225,42 @@ static struct sess *take_pool(struct pool *p)
 	return list;
 }
 
+/* ---- responses --------------------------------------------------------------------- */
+
+/* Finish response o into out. */
+static size_t emit(json_object *o, char *out, size_t outlen)
+{
+	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t n = strlen(t);
+
+	if (n >= outlen) { /* cannot happen for our responses; say so rather than cut */
+		n = (size_t)snprintf(out, outlen, "{\"ok\":false,\"errno\":%d,\"error\":\"response too "
+				     "large\"}", E2BIG);
+	} else {
+		memcpy(out, t, n + 1);
+	}
+	json_object_put(o);
+	return n;
+}
+
+static size_t fail(int r, const char *msg, char *out, size_t outlen)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "errno", json_object_new_int(r < 0 ? -r : r));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return emit(o, out, outlen);
+}
+
+static json_object *ok(void)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
 /* ---- pre-made sessions and the worker ------------------------------------------- */
 
 /*
@@ -331,8 +367,9 @@ static void pool_make(struct cfgd_server *s, struct pool *p)
 /* Tell c, whose anon_destroy the worker finished, and free it for the serve loop. */
 static void reply_done(struct cfgd_server *s, struct cfgd_client *c)
 {
-	static const char done[] = "{\"ok\":true}";  /* as emit(ok()) writes it */
-	bool sent = send(c->fd, done, sizeof(done) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
+	char buf[64];
+	size_t n = emit(ok(), buf, sizeof(buf));
+	bool sent = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
 
 	pthread_mutex_lock(&s->mu);
 	c->busy = false;
@@ -502,40 +539,6 @@ void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c)
 	pthread_mutex_unlock(&s->mu);
 	sess_retire_list(s, list, "client connection ended");
 	free(c);
-}
-
-/* Finish response o into out. */
-static size_t emit(json_object *o, char *out, size_t outlen)
-{
-	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	size_t n = strlen(t);
-
-	if (n >= outlen) { /* cannot happen for our responses; say so rather than cut */
-		n = (size_t)snprintf(out, outlen, "{\"ok\":false,\"errno\":%d,\"error\":\"response too "
-				     "large\"}", E2BIG);
-	} else {
-		memcpy(out, t, n + 1);
-	}
-	json_object_put(o);
-	return n;
-}
-
-static size_t fail(int r, const char *msg, char *out, size_t outlen)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "errno", json_object_new_int(r < 0 ? -r : r));
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	return emit(o, out, outlen);
-}
-
-static json_object *ok(void)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	return o;
 }
 
 static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
@@ -1005,7 +1008,7 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 	struct pollfd *p = NULL;
 	struct cfgd_client **cl = NULL;
 	size_t cap = 0;
-	bool started = false;
+	bool started = false, broken = false;
 	int r = 0;
 
 	if (!in || !out) {
@@ -1022,21 +1025,7 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 		size_t k = 3;
 		int n;
 
-		/* Only this thread adds or removes clients: the list is stable here. A client
-		 * the worker could not answer is closed now. */
-		for (struct cfgd_client *c = s->clients, *nx; c; c = nx) {
-			bool broken;
-
-			nx = c->next;
-			pthread_mutex_lock(&s->mu);
-			broken = c->broken && !c->busy;
-			pthread_mutex_unlock(&s->mu);
-			if (broken) {
-				plog("client pid %d: sending a response failed; connection closed",
-				     (int)c->pid);
-				client_close(s, c);
-			}
-		}
+		/* Only this thread adds or removes clients: the list is stable here. */
 		if (cap < s->n_clients + 3) {
 			size_t want = (s->n_clients + 3) * 2;
 			struct pollfd *np = realloc(p, want * sizeof(*p));
@@ -1058,10 +1047,21 @@ int cfgd_server_serve(struct cfgd_server *s, int listen_fd, int stop_fd)
 		for (struct cfgd_client *c = s->clients; c; c = c->next) {
 			if (c->busy)  /* its response is the worker's to send */
 				continue;
+			broken |= c->broken;
 			p[k] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 			cl[k++] = c;
 		}
 		pthread_mutex_unlock(&s->mu);
+		if (broken) {  /* the worker could not answer one: close it (not busy now) */
+			for (size_t i = 3; i < k; i++)
+				if (cl[i]->broken) {
+					plog("client pid %d: sending a response failed; connection "
+					     "closed", (int)cl[i]->pid);
+					client_close(s, cl[i]);
+				}
+			broken = false;
+			continue;
+		}
 		n = poll(p, k, -1);
 		if (n < 0 && errno != EINTR) {
 			r = -errno;
