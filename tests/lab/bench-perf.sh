@@ -52,7 +52,7 @@ export LAB_MEM=${LAB_MEM:-3072}
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/targetcli.sh"
 ROUNDS=${ROUNDS:-1} RUNTIME=${RUNTIME:-5} RAMP=${RAMP:-1} SIZE_MB=${SIZE:-256}
-LOGINS=${LOGINS:-20} CONC=${CONC:-50} SPACED=${SPACED:-9}
+LOGINS=${LOGINS:-20} CONC=${CONC:-50} SPACED=${SPACED:-9} POOL=${POOL-blank=4}
 BACKSTORES=${BACKSTORES:-fileio portal tls direct runner tgt}
 WORKLOADS=${WORKLOADS:-seqwrite seqread randwrite randread lat fresh}
 SIZE_B=$((SIZE_MB * 1048576)) HALF_B=$((SIZE_MB * 1048576 / 2))
@@ -91,7 +91,7 @@ say "base image ($SIZE_MB MiB of random data) and copies made"
 
 # --- our stack: relaxed per-address limits (every initiator here is 127.0.0.1), no
 # anonymous write limit (its 64 MiB tier cap is below the written half of a LUN)
-STACK_POOL=${POOL-blank=4} STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
+STACK_POOL=$POOL STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
   --net-login-rate 0 --disk-reserve 0 --anon-write-limit 0 --nopin-interval 30 --nopin-timeout 30 ||
   die "our stack did not start"
 g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 0.2; done; exit 1" ||
@@ -286,7 +286,7 @@ g "$LT 127.0.0.1:3263 $FILEIO_IQN $LOGINS 1 iqn.2025-01.test.scsipub:lt-lio" >"$
 g "$LT 127.0.0.1:$LAB_PORT $BLANK_IQN $LOGINS 1 iqn.2025-01.test.scsipub:lt-seq" >"$OUT/login-seq" ||
   echo "  (some sequential portal logins failed)"
 # Torn down, and the pool (its sessions' ACLs wait in the same TPG) refilled.
-POOL_BLANK=$(tr ',' '\n' <<<"${POOL-blank=4}" | sed -n 's/^blank=//p')
+POOL_BLANK=$(tr ',' '\n' <<<"$POOL" | sed -n 's/^blank=//p')
 g "for i in \$(seq 300); do [ \"\$(ls $CFS/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l)\" = ${POOL_BLANK:-0} ] && exit 0; sleep 0.2; done" ||
   echo "  (sessions of the sequential logins still being torn down)"
 # Logins that arrive one at a time with an idle second before each (the pool, if any,
@@ -295,7 +295,8 @@ spaced() { # PORT IQN PREFIX
   local i
   for ((i = 0; i < SPACED; i++)); do
     g "sleep 1; $LT 127.0.0.1:$1 $2 1 1 $3.$i" | sed -n 's/^login 0 //p'
-  done | sort -n | awk '{v[NR] = $1} END {if (NR) print "median_ms=" v[int((NR + 1) / 2)] " ok=" NR}'
+  done | sort -n | awk -v n="$SPACED" \
+    '{v[NR] = $1} END {if (NR) print "logins=" n " ok=" NR " median_ms=" v[int((NR + 1) / 2)]}'
 }
 spaced 3263 "$FILEIO_IQN" iqn.2025-01.test.scsipub:sp-lio >"$OUT/login-sp-lio"
 spaced "$LAB_PORT" "$BLANK_IQN" iqn.2025-01.test.scsipub:sp-portal >"$OUT/login-sp-portal"
@@ -373,11 +374,10 @@ echo "  LIO fileio target, $LOGINS sequential: median $(lg "$OUT/login-lio" medi
 echo "  portal blank, $LOGINS sequential: median $(lg "$OUT/login-seq" median_ms) ms ($(lg "$OUT/login-seq" ok)/$LOGINS ok)"
 awk -v a="$(lg "$OUT/login-seq" median_ms)" -v b="$(lg "$OUT/login-lio" median_ms)" \
   'BEGIN{ if (b > 0) printf "  ratio portal blank / LIO: %.2fx\n", a / b }'
-sp() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" "$1"; }
-echo "  $SPACED logins 1 s apart (pool: ${POOL-blank=4}): LIO median $(sp "$OUT/login-sp-lio" median_ms) ms" \
-  "($(sp "$OUT/login-sp-lio" ok) ok), portal blank median $(sp "$OUT/login-sp-portal" median_ms) ms" \
-  "($(sp "$OUT/login-sp-portal" ok) ok)"
-awk -v a="$(sp "$OUT/login-sp-portal" median_ms)" -v b="$(sp "$OUT/login-sp-lio" median_ms)" \
+echo "  $SPACED logins 1 s apart (pool: $POOL): LIO median $(lg "$OUT/login-sp-lio" median_ms) ms" \
+  "($(lg "$OUT/login-sp-lio" ok) ok), portal blank median $(lg "$OUT/login-sp-portal" median_ms) ms" \
+  "($(lg "$OUT/login-sp-portal" ok) ok)"
+awk -v a="$(lg "$OUT/login-sp-portal" median_ms)" -v b="$(lg "$OUT/login-sp-lio" median_ms)" \
   'BEGIN{ if (b > 0) printf "  ratio, 1 s apart: %.2fx\n", a / b }'
 echo "  portal blank, $CONC concurrent: p50 $(lg "$OUT/login-conc" p50_ms) ms, p99 $(lg "$OUT/login-conc" p99_ms) ms," \
   "max $(lg "$OUT/login-conc" max_ms) ms ($(lg "$OUT/login-conc" ok)/$CONC ok)"
