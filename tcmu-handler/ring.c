@@ -37,7 +37,7 @@ static uint32_t load_head(const struct ring *r)
 
 static uint32_t load_tail(const struct ring *r)
 {
-	/* We are the only writer of cmd_tail. */
+	/* We are the only writer of cmd_tail (the kernel resets it with reset_ring). */
 	return __atomic_load_n(mb_u32(r, offsetof(struct tcmu_mailbox, cmd_tail)),
 			       __ATOMIC_RELAXED);
 }
@@ -84,6 +84,11 @@ int ring_init_mem(struct ring *r, void *map, size_t map_len, char *err, size_t e
 	r->map_len = map_len;
 	r->cmdr_off = cmdr_off;
 	r->cmdr_size = cmdr_size;
+	/* Reading and completing both start where the last reader left cmd_tail. */
+	r->tail = load_tail(r);
+	r->rd = r->tail;
+	pthread_mutex_init(&r->done_mu, NULL);
+	r->mu_ready = 1;
 	return 0;
 }
 
@@ -169,9 +174,9 @@ void ring_close(struct ring *r)
 		munmap(r->map, r->map_len);
 	if (r->fd >= 0)
 		close(r->fd);
-	free(r->iov);
-	r->iov = NULL;
-	r->iov_cap = 0;
+	if (r->mu_ready)
+		pthread_mutex_destroy(&r->done_mu);
+	r->mu_ready = 0;
 	r->map = NULL;
 	r->map_len = 0;
 	r->mapped = 0;
@@ -236,37 +241,22 @@ static size_t cdb_wanted(const uint8_t *p, size_t avail)
 	}
 }
 
-static int grow_iov(struct ring *r, size_t n)
-{
-	struct iovec *v;
-	size_t cap;
-
-	if (n <= r->iov_cap)
-		return 0;
-	cap = r->iov_cap ? r->iov_cap : 16;
-	while (cap < n)
-		cap *= 2;
-	v = realloc(r->iov, cap * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	r->iov = v;
-	r->iov_cap = cap;
-	return 0;
-}
-
 /*
  * Copy the CDB and the data-in/out iovecs of the CMD entry at entry_off (len bytes)
- * out of the ring into r->cdb / r->iov, translating iovec offsets into pointers.
- * Returns the iovec count (≥ 0), -EINVAL for an entry that points outside the mapping,
- * or -ENOMEM.
+ * out of the ring into a new request, translating iovec offsets into pointers.
+ * Returns 0 with *out set (caller owns, free()), -EINVAL for an entry that points
+ * outside the mapping, or -ENOMEM.
  */
-static int copy_request(struct ring *r, size_t entry_off, uint32_t len)
+static int copy_request(struct ring *r, size_t entry_off, uint32_t len,
+			struct ring_req **out)
 {
 	const uint8_t *e = r->map + entry_off;
 	uint32_t iov_cnt, bidi_cnt, dif_cnt;
 	uint64_t cdb_off, total, data_off, avail;
-	size_t want, n, i;
+	struct ring_req *q;
+	size_t want, i;
 
+	*out = NULL;
 	memcpy(&iov_cnt, e + offsetof(struct tcmu_cmd_entry, req.iov_cnt), 4);
 	memcpy(&bidi_cnt, e + offsetof(struct tcmu_cmd_entry, req.iov_bidi_cnt), 4);
 	memcpy(&dif_cnt, e + offsetof(struct tcmu_cmd_entry, req.iov_dif_cnt), 4);
@@ -285,26 +275,30 @@ static int copy_request(struct ring *r, size_t entry_off, uint32_t len)
 	want = cdb_wanted(r->map + cdb_off, avail);
 	if (want > avail)
 		want = avail;
-	if (want > sizeof(r->cdb))
-		want = sizeof(r->cdb);
-	memset(r->cdb, 0, sizeof(r->cdb));
-	memcpy(r->cdb, r->map + cdb_off, want);
+	if (want > RING_CDB_MAX)
+		want = RING_CDB_MAX;
+
+	q = calloc(1, sizeof(*q) + (size_t)iov_cnt * sizeof(struct iovec));
+	if (!q)
+		return -ENOMEM;
+	memcpy(q->cdb, r->map + cdb_off, want);
+	q->iov_cnt = (int)iov_cnt;
 
 	/* The data iovecs: offsets into the data area, which follows the ring. */
-	n = iov_cnt;
-	if (grow_iov(r, n ? n : 1) < 0)
-		return -ENOMEM;
-	memcpy(r->iov, e + ENTRY_IOV_OFF, n * sizeof(struct iovec));
+	memcpy(q->iov, e + ENTRY_IOV_OFF, (size_t)iov_cnt * sizeof(struct iovec));
 	data_off = (uint64_t)r->cmdr_off + r->cmdr_size;
-	for (i = 0; i < n; i++) {
-		uint64_t off = (uint64_t)(uintptr_t)r->iov[i].iov_base;
-		uint64_t ilen = r->iov[i].iov_len;
+	for (i = 0; i < iov_cnt; i++) {
+		uint64_t off = (uint64_t)(uintptr_t)q->iov[i].iov_base;
+		uint64_t ilen = q->iov[i].iov_len;
 
-		if (off < data_off || off > r->map_len || ilen > r->map_len - off)
+		if (off < data_off || off > r->map_len || ilen > r->map_len - off) {
+			free(q);
 			return -EINVAL;
-		r->iov[i].iov_base = r->map + off;
+		}
+		q->iov[i].iov_base = r->map + off;
 	}
-	return (int)n;
+	*out = q;
+	return 0;
 }
 
 static size_t iov_total(const struct iovec *iov, int cnt)
@@ -326,116 +320,190 @@ static void iov_zero(const struct iovec *iov, int cnt)
 		memset(iov[i].iov_base, 0, iov[i].iov_len);
 }
 
-/*
- * Run one CMD entry (len ≥ sizeof(struct tcmu_cmd_entry)) and write its response.
- * Returns 0, or -ENOMEM when the iovecs could not be copied (then the entry is
- * completed with BUSY so the initiator retries).
- */
-static int run_cmd(struct ring *r, size_t entry_off, uint32_t len, ring_cmd_fn fn,
-		   void *arg)
+static struct tcmu_cmd_entry_hdr *entry_at(const struct ring *r, uint32_t pos)
 {
-	struct tcmu_cmd_entry *e = (void *)(r->map + entry_off);
-	struct scsi_cmd cmd;
+	return (void *)(r->map + r->cmdr_off + pos);
+}
+
+/*
+ * Whether the entry at pos (between cmd_tail and the read cursor, so already checked by
+ * ring_next) needs no response from us: a PAD, a TMR, or an entry ring_next flagged
+ * UNKNOWN_OP. Every other entry there is a CMD still owed a response.
+ */
+static int needs_no_response(const struct ring *r, uint32_t pos)
+{
+	const struct tcmu_cmd_entry_hdr *h = entry_at(r, pos);
+	uint32_t op = tcmu_hdr_get_op(h->len_op);
+
+	return op != TCMU_OP_CMD || (h->uflags & TCMU_UFLAG_UNKNOWN_OP);
+}
+
+static uint32_t next_pos(const struct ring *r, uint32_t pos)
+{
+	return (pos + tcmu_hdr_get_len(entry_at(r, pos)->len_op)) % r->cmdr_size;
+}
+
+/* Move cmd_tail past entries that need no response. Caller holds r->done_mu. */
+static void skip_done_locked(struct ring *r)
+{
+	while (r->tail != r->rd && needs_no_response(r, r->tail))
+		r->tail = next_pos(r, r->tail);
+	store_tail(r, r->tail);
+}
+
+/*
+ * Write the response of command cmd_id (status; sense and residual from cmd over the
+ * data buffer iov/iov_cnt when cmd is not NULL) into the entry at cmd_tail and move
+ * cmd_tail past it. Takes r->done_mu.
+ */
+static void respond(struct ring *r, uint16_t cmd_id, int status, const struct scsi_cmd *cmd,
+		    const struct iovec *iov, int iov_cnt)
+{
+	struct tcmu_cmd_entry *e;
 	size_t total;
-	int cnt, status;
 
-	memset(&cmd, 0, sizeof(cmd));
-	cnt = copy_request(r, entry_off, len);
-	if (cnt == -ENOMEM) {
-		e->rsp.scsi_status = SCSI_STATUS_BUSY;
-		return -ENOMEM;
+	if (status < 0 || status > 0xff) {
+		status = SCSI_STATUS_CHECK_CONDITION;
+		cmd = NULL;
 	}
-	if (cnt < 0) {
-		status = sense_set(cmd.sense, sizeof(cmd.sense), SENSE_HARDWARE_ERROR,
-				   ASC_INTERNAL_TARGET_FAILURE);
-	} else {
-		cmd.cdb = r->cdb;
-		cmd.iov = cnt ? r->iov : NULL;
-		cmd.iov_cnt = cnt;
-		status = fn(arg, &cmd);
-		if (status < 0 || status > 0xff) {
-			memset(cmd.sense, 0, sizeof(cmd.sense));
-			status = sense_set(cmd.sense, sizeof(cmd.sense),
-					   SENSE_HARDWARE_ERROR,
-					   ASC_INTERNAL_TARGET_FAILURE);
-		}
-	}
-
-	/* From here on the request half of the entry is overwritten (rsp/req union). */
+	pthread_mutex_lock(&r->done_mu);
+	skip_done_locked(r);
+	/*
+	 * The entry at cmd_tail is a CMD owed a response (this one's or another's still
+	 * running); its request was copied out when it was read, so its slot takes this
+	 * response under this command's cmd_id: the kernel looks commands up by id
+	 * (out-of-order completion, ../shared/lio-tcmu-facts.md §1.1).
+	 */
+	e = (void *)entry_at(r, r->tail);
+	e->hdr.cmd_id = cmd_id;
+	e->hdr.uflags = 0;
 	e->rsp.scsi_status = (uint8_t)status;
 	e->rsp.read_len = 0;
-	if (status == SCSI_STATUS_CHECK_CONDITION)
-		memcpy(e->rsp.sense_buffer, cmd.sense, TCMU_SENSE_BUFFERSIZE);
-	if (cnt > 0 && status == SCSI_STATUS_GOOD && cmd.data_in) {
-		total = iov_total(r->iov, cnt);
-		if (cmd.data_in_len < total) {
+	if (status == SCSI_STATUS_CHECK_CONDITION) {
+		if (cmd)
+			memcpy(e->rsp.sense_buffer, cmd->sense, TCMU_SENSE_BUFFERSIZE);
+		else
+			sense_set((uint8_t *)e->rsp.sense_buffer, TCMU_SENSE_BUFFERSIZE,
+				  SENSE_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+	}
+	if (cmd && iov_cnt > 0 && status == SCSI_STATUS_GOOD && cmd->data_in) {
+		total = iov_total(iov, iov_cnt);
+		if (cmd->data_in_len < total) {
 			/*
 			 * The kernel ignores a read_len of 0 and returns the whole
 			 * buffer, so make that buffer zeros rather than stale data.
 			 */
-			if (cmd.data_in_len == 0)
-				iov_zero(r->iov, cnt);
-			e->rsp.read_len = cmd.data_in_len;
+			if (cmd->data_in_len == 0)
+				iov_zero(iov, iov_cnt);
+			e->rsp.read_len = cmd->data_in_len;
 			e->hdr.uflags |= TCMU_UFLAG_READ_LEN;
 		}
 	}
-	return 0;
+	r->tail = next_pos(r, r->tail);
+	skip_done_locked(r);
+	pthread_mutex_unlock(&r->done_mu);
+}
+
+void ring_complete(struct ring *r, struct ring_req *q, int status,
+		   const struct scsi_cmd *cmd)
+{
+	respond(r, q->cmd_id, status, cmd, q->iov, q->iov_cnt);
+	free(q);
+}
+
+int ring_next(struct ring *r, struct ring_req **out, char *err, size_t errlen)
+{
+	uint32_t head, rd, len, op, avail;
+	struct tcmu_cmd_entry_hdr *hdr;
+	uint16_t id;
+	int ret;
+
+	*out = NULL;
+	if (!r->map) {
+		return reason_fail(err, errlen, -EPROTO, "ring is not open");
+	}
+	rd = r->rd;
+	head = load_head(r);
+	if (head >= r->cmdr_size || rd >= r->cmdr_size || (head & 7) || (rd & 7)) {
+		return reason_fail(err, errlen, -EPROTO,
+				   "mailbox out of range: cmd_head %" PRIu32
+				   " next entry %" PRIu32 " cmdr_size %" PRIu32, head, rd,
+				   r->cmdr_size);
+	}
+	if (rd == head)
+		return 0;
+	avail = head > rd ? head - rd : r->cmdr_size - rd;
+	hdr = entry_at(r, rd);
+	len = tcmu_hdr_get_len(hdr->len_op);
+	op = tcmu_hdr_get_op(hdr->len_op);
+	if (len == 0 || len > avail) {
+		return reason_fail(err, errlen, -EPROTO,
+				   "bad entry at %" PRIu32 ": length %" PRIu32
+				   " (cmd_head %" PRIu32 ", cmdr_size %" PRIu32 ")",
+				   rd, len, head, r->cmdr_size);
+	}
+
+	/* Once rd moves past it, a completion may take this entry's slot. */
+	id = hdr->cmd_id;
+	ret = 0;
+	switch (op) {
+	case TCMU_OP_PAD:
+	case TCMU_OP_TMR:
+		/* TMRs are notifications only; we never hold commands to abort. */
+		break;
+	case TCMU_OP_CMD:
+		if (len < sizeof(struct tcmu_cmd_entry)) {
+			/* No room for a response: let the kernel fail it. */
+			hdr->uflags |= TCMU_UFLAG_UNKNOWN_OP;
+			break;
+		}
+		ret = copy_request(r, r->cmdr_off + rd, len, out);
+		if (ret == 0)
+			(*out)->cmd_id = id;
+		break;
+	default:
+		hdr->uflags |= TCMU_UFLAG_UNKNOWN_OP;
+		break;
+	}
+
+	pthread_mutex_lock(&r->done_mu);
+	r->rd = (rd + len) % r->cmdr_size;
+	skip_done_locked(r);
+	pthread_mutex_unlock(&r->done_mu);
+
+	if (ret == -ENOMEM) {
+		/* BUSY: the initiator retries; the daemon keeps going. */
+		reason_fail(err, errlen, -ENOMEM, "out of memory copying a command's iovecs");
+		respond(r, id, SCSI_STATUS_BUSY, NULL, NULL, 0);
+	} else if (ret < 0) {
+		/* An iovec or CDB outside the mapping: HARDWARE ERROR, fn never sees it. */
+		respond(r, id, SCSI_STATUS_CHECK_CONDITION, NULL, NULL, 0);
+	}
+	return 1;
 }
 
 int ring_process(struct ring *r, ring_cmd_fn fn, void *arg, char *err, size_t errlen)
 {
-	uint32_t head, tail, len, op, avail;
-	struct tcmu_cmd_entry_hdr *hdr;
-	int done = 0;
+	struct ring_req *q;
+	int done = 0, ret;
 
-	if (!r->map) {
-		return reason_fail(err, errlen, -EPROTO, "ring is not open");
-	}
-	tail = load_tail(r);
-	for (;;) {
-		head = load_head(r);
-		if (head >= r->cmdr_size || tail >= r->cmdr_size || (head & 7) || (tail & 7)) {
-			return reason_fail(err, errlen, -EPROTO,
-					   "mailbox out of range: cmd_head %" PRIu32
-					   " cmd_tail %" PRIu32 " cmdr_size %" PRIu32, head,
-					   tail, r->cmdr_size);
-		}
-		if (tail == head)
-			break;
-		avail = head > tail ? head - tail : r->cmdr_size - tail;
-		hdr = (void *)(r->map + r->cmdr_off + tail);
-		len = tcmu_hdr_get_len(hdr->len_op);
-		op = tcmu_hdr_get_op(hdr->len_op);
-		if (len == 0 || len > avail) {
-			return reason_fail(err, errlen, -EPROTO,
-					   "bad entry at cmd_tail %" PRIu32 ": length %" PRIu32
-					   " (cmd_head %" PRIu32 ", cmdr_size %" PRIu32 ")",
-					   tail, len, head, r->cmdr_size);
-		}
-
-		switch (op) {
-		case TCMU_OP_PAD:
-		case TCMU_OP_TMR:
-			/* TMRs are notifications only; we never hold commands to abort. */
-			break;
-		case TCMU_OP_CMD:
-			if (len < sizeof(struct tcmu_cmd_entry)) {
-				/* No room for a response: let the kernel fail it. */
-				hdr->uflags |= TCMU_UFLAG_UNKNOWN_OP;
-				break;
-			}
-			if (run_cmd(r, r->cmdr_off + tail, len, fn, arg) < 0)
-				reason_fail(err, errlen, -ENOMEM,
-					    "out of memory copying a command's iovecs");
-			break;
-		default:
-			hdr->uflags |= TCMU_UFLAG_UNKNOWN_OP;
-			break;
-		}
-
-		tail = (tail + len) % r->cmdr_size;
-		store_tail(r, tail);
+	while ((ret = ring_next(r, &q, err, errlen)) > 0) {
 		done++;
+		if (q)
+			ring_run(q, r, fn, arg);
 	}
-	return done;
+	return ret < 0 ? ret : done;
+}
+
+void ring_run(struct ring_req *q, struct ring *r, ring_cmd_fn fn, void *arg)
+{
+	struct scsi_cmd cmd;
+	int status;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.cdb = q->cdb;
+	cmd.iov = q->iov_cnt ? q->iov : NULL;
+	cmd.iov_cnt = q->iov_cnt;
+	status = fn(arg, &cmd);
+	ring_complete(r, q, status, &cmd);
 }

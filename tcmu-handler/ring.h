@@ -12,20 +12,25 @@
  * - The response (rsp) is a union with the request (req), so the iovecs and the CDB
  *   are copied out of the entry before anything is written back.
  *
- * The ring is processed by one thread, sequentially: every entry is completed in
- * place and in order, so the kernel's in-order reaper never sees a gap and no
- * out-of-order slot stealing is needed.
+ * Commands may complete in any order (the kernel sets CAP_OOOC): ring_next() copies
+ * each command out of its entry, so whoever runs it owns a private request, and
+ * ring_complete() writes the response into the entry at cmd_tail under the finished
+ * command's cmd_id ("slot stealing", as libtcmu does), so cmd_tail only ever moves
+ * over entries that hold a response and the kernel's in-order reaper sees no gap.
  *
  * Two ways to obtain a ring: ring_open() maps a real /dev/uioN; ring_init_mem() wraps
  * any memory buffer laid out the same way (unit tests build one by hand). Everything
  * else works the same on both.
  *
- * Thread safety: a struct ring is used by one thread at a time (the device worker).
+ * Thread safety: one thread reads commands (ring_ack, ring_next, ring_process: the
+ * device's dispatcher); ring_complete() may be called from any thread at any time
+ * between ring_init_mem/ring_open and ring_close (it takes the ring's own mutex).
  */
 #ifndef SCSIPUB_RING_H
 #define SCSIPUB_RING_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/uio.h>
 /*
@@ -49,9 +54,22 @@ struct ring {
 	int fd;                /* /dev/uioN, or -1 for a memory ring */
 	int mapped;            /* 1 if map came from mmap() (ring_close unmaps it) */
 	unsigned minor;        /* uio minor (ring_open only) */
-	struct iovec *iov;     /* scratch: the current command's iovecs (owned) */
-	size_t iov_cap;        /* entries allocated in iov */
-	uint8_t cdb[RING_CDB_MAX]; /* scratch: the current command's CDB */
+	uint32_t rd;           /* next entry to read (ring offset; done_mu to change) */
+	uint32_t tail;         /* cmd_tail as we last stored it (done_mu) */
+	pthread_mutex_t done_mu; /* completions: tail and the entries behind rd */
+	int mu_ready;          /* done_mu is initialised */
+};
+
+/*
+ * One command read off the ring (ring_next): a private copy of its CDB and of its
+ * data iovecs, which point into the data area and stay valid until the command is
+ * completed (ring_complete frees the request).
+ */
+struct ring_req {
+	uint16_t cmd_id;             /* the kernel's id of the command */
+	uint8_t cdb[RING_CDB_MAX];   /* the CDB, zero-padded */
+	int iov_cnt;                 /* data iovecs (data-in or data-out) */
+	struct iovec iov[];
 };
 
 /*
@@ -100,18 +118,48 @@ int ring_fd(const struct ring *r);
 int ring_ack(struct ring *r);
 
 /*
- * Drain the command ring: for every entry from cmd_tail up to cmd_head, skip PAD and
- * TMR entries, flag other unknown ring opcodes with TCMU_UFLAG_UNKNOWN_OP, and run fn
- * on each CMD. Completion of a CMD: rsp.scsi_status; rsp.sense_buffer (96 bytes) when
- * the status is CHECK CONDITION; for a data-in command with GOOD status that produced
- * fewer bytes than its buffer, rsp.read_len and TCMU_UFLAG_READ_LEN. A malformed CMD
- * (iovec or CDB outside the mapping) completes with CHECK CONDITION / HARDWARE ERROR
- * without calling fn. cmd_tail advances past each entry as it completes (release
- * store; cmd_head is read with an acquire load).
- * Returns the number of entries consumed (0 if the ring was empty), or -EPROTO with a
- * reason in err when the ring itself is inconsistent (head/tail outside the ring, an
- * entry length of 0, unaligned, or running past the ring's end or past cmd_head);
- * entries before the bad one stay completed. Call ring_kick() when the result is > 0.
+ * Read the next entry between the read cursor and cmd_head. PAD and TMR entries are
+ * consumed, other unknown ring opcodes (and a CMD too short for a response) are
+ * flagged TCMU_UFLAG_UNKNOWN_OP; for those *out is NULL. A CMD is copied into a new
+ * request, *out (the caller owns it until it passes it to ring_complete, exactly
+ * once). A malformed CMD (iovec or CDB outside the mapping) is completed at once with
+ * CHECK CONDITION / HARDWARE ERROR / INTERNAL TARGET FAILURE, and one that cannot be
+ * copied for lack of memory with BUSY (the initiator retries; err says so); *out is
+ * NULL for both. Dispatcher thread only.
+ * Returns 1 when an entry was consumed, 0 when the ring holds no unread entry, or
+ * -EPROTO with a reason in err when the ring itself is inconsistent (cmd_head or the
+ * cursor outside the ring or unaligned, an entry length of 0, unaligned, or running
+ * past the ring's end or past cmd_head); nothing is consumed then.
+ */
+int ring_next(struct ring *r, struct ring_req **out, char *err, size_t errlen);
+
+/*
+ * Complete request q (from ring_next on r) with SCSI status `status` and free q.
+ * cmd (may be NULL: no sense, no data) supplies the sense data (copied, 96 bytes,
+ * when status is CHECK CONDITION) and the data-in residual: for a data-in command
+ * with GOOD status that produced fewer bytes than its buffer, rsp.read_len and
+ * TCMU_UFLAG_READ_LEN (a residual of the whole buffer also zeroes it, since the
+ * kernel ignores a read_len of 0). A status outside 0..255 becomes CHECK CONDITION /
+ * HARDWARE ERROR / INTERNAL TARGET FAILURE. The response goes into the entry at
+ * cmd_tail under q's cmd_id, and cmd_tail moves past it and past any entries after it
+ * that need no response (a release store).
+ * Thread-safe; call ring_kick() afterwards so the kernel reaps it.
+ */
+void ring_complete(struct ring *r, struct ring_req *q, int status,
+		   const struct scsi_cmd *cmd);
+
+/*
+ * Run request q through fn (see ring_cmd_fn) and ring_complete() it with the status fn
+ * returns. q is freed. Any thread.
+ */
+void ring_run(struct ring_req *q, struct ring *r, ring_cmd_fn fn, void *arg);
+
+/*
+ * Drain the command ring in the calling thread: ring_next() until the ring is empty,
+ * each CMD run at once by ring_run(). Returns the number of entries consumed (0 if the
+ * ring was empty), or -EPROTO with a reason in err when the ring is inconsistent
+ * (ring_next); entries before the bad one stay completed. Call ring_kick() when the
+ * result is > 0.
  */
 int ring_process(struct ring *r, ring_cmd_fn fn, void *arg, char *err, size_t errlen);
 

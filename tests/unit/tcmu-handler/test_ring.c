@@ -2,7 +2,9 @@
  * test_ring.c — unit tests for tcmu-handler/ring.c over a TCMU mailbox, command ring
  * and data area built by hand in memory (ring_init_mem): completion of CMD entries
  * (status, sense, data-in residual), PAD/TMR/unknown entries, wraparound, malformed
- * entries and inconsistent rings, and mailbox checks.
+ * entries and inconsistent rings, mailbox checks, and out-of-order completion (a
+ * finished command takes the slot at cmd_tail under its own cmd_id), also from two
+ * threads at once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "ring.h"
@@ -73,9 +76,14 @@ static void set_head(struct fixture *f, uint32_t v)
 	put_u32(map(f) + offsetof(struct tcmu_mailbox, cmd_head), v);
 }
 
+/* Leave cmd_tail at v, as an earlier reader did: the ring is opened again there. */
 static void set_tail(struct fixture *f, uint32_t v)
 {
+	char err[256] = "";
+
 	put_u32(map(f) + offsetof(struct tcmu_mailbox, cmd_tail), v);
+	ring_close(&f->ring);
+	assert_int_equal(ring_init_mem(&f->ring, f->buf, MAP_SIZE, err, sizeof(err)), 0);
 }
 
 static uint32_t get_tail(struct fixture *f)
@@ -568,6 +576,150 @@ static void test_ring_open_missing_device(void **state)
 	assert_non_null(strstr(err, "map0/size"));
 }
 
+
+/* ---- out-of-order completion (slot stealing) ------------------------------------- */
+
+static uint16_t slot_id(struct fixture *f, uint32_t ring_off)
+{
+	uint16_t id;
+
+	memcpy(&id, &entry_at(f, ring_off)->hdr.cmd_id, sizeof(id));
+	return id;
+}
+
+static void test_out_of_order_completion_steals_slots(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_req *q[3];
+	struct scsi_cmd cmd;
+	char err[256] = "";
+	uint32_t elen = cmd_entry_len(0);
+	int i;
+
+	for (i = 0; i < 3; i++)
+		put_cmd(f, (uint32_t)i * elen, (uint16_t)(11 + i), READ10, 0, NULL, NULL);
+	set_head(f, 3 * elen);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(ring_next(&f->ring, &q[i], err, sizeof(err)), 1);
+		assert_non_null(q[i]);
+		assert_int_equal(q[i]->cmd_id, 11 + i);
+		assert_int_equal(q[i]->cdb[0], READ10[0]);
+	}
+	{
+		struct ring_req *none;
+
+		assert_int_equal(ring_next(&f->ring, &none, err, sizeof(err)), 0);
+	}
+	assert_int_equal(get_tail(f), 0); /* nothing completed yet */
+
+	/* The last one finishes first: its response takes the first slot. */
+	memset(&cmd, 0, sizeof(cmd));
+	sense_set(cmd.sense, sizeof(cmd.sense), SENSE_ILLEGAL_REQUEST,
+		  ASC_INVALID_FIELD_IN_CDB);
+	ring_complete(&f->ring, q[2], SCSI_STATUS_CHECK_CONDITION, &cmd);
+	assert_int_equal(slot_id(f, 0), 13);
+	assert_int_equal(entry_at(f, 0)->rsp.scsi_status, SCSI_STATUS_CHECK_CONDITION);
+	assert_int_equal(entry_at(f, 0)->rsp.sense_buffer[2] & 0x0f, SENSE_ILLEGAL_REQUEST);
+	assert_int_equal(get_tail(f), elen);
+
+	ring_complete(&f->ring, q[0], SCSI_STATUS_GOOD, NULL);
+	assert_int_equal(slot_id(f, elen), 11);
+	assert_int_equal(entry_at(f, elen)->rsp.scsi_status, SCSI_STATUS_GOOD);
+	ring_complete(&f->ring, q[1], SCSI_STATUS_BUSY, NULL);
+	assert_int_equal(slot_id(f, 2 * elen), 12);
+	assert_int_equal(entry_at(f, 2 * elen)->rsp.scsi_status, SCSI_STATUS_BUSY);
+	assert_int_equal(get_tail(f), 3 * elen);
+}
+
+static void test_out_of_order_skips_pad_and_unknown(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_req *a, *b, *none;
+	char err[256] = "";
+	uint32_t elen = cmd_entry_len(0), start = CMDR_SIZE - elen - 64;
+
+	/* CMD a at the end, a PAD up to the end, an unknown entry, then CMD b. */
+	set_tail(f, start);
+	put_cmd(f, start, 21, READ10, 0, NULL, NULL);
+	memset(entry_at(f, start + elen), 0, 64);
+	set_len_op(&entry_at(f, start + elen)->hdr, 64, TCMU_OP_PAD);
+	memset(entry_at(f, 0), 0, 32);
+	set_len_op(&entry_at(f, 0)->hdr, 32, 6);
+	put_cmd(f, 32, 22, WRITE10, 0, NULL, NULL);
+	set_head(f, 32 + elen);
+
+	assert_int_equal(ring_next(&f->ring, &a, err, sizeof(err)), 1);
+	assert_int_equal(ring_next(&f->ring, &none, err, sizeof(err)), 1); /* PAD */
+	assert_null(none);
+	assert_int_equal(ring_next(&f->ring, &none, err, sizeof(err)), 1); /* unknown */
+	assert_null(none);
+	assert_int_equal(ring_next(&f->ring, &b, err, sizeof(err)), 1);
+	assert_int_equal(get_tail(f), start); /* a still owes its response */
+
+	/* b completes first into a's slot; cmd_tail then passes the PAD and the unknown
+	 * entry (already flagged), and stops at b's own slot, still owed. */
+	ring_complete(&f->ring, b, SCSI_STATUS_GOOD, NULL);
+	assert_int_equal(slot_id(f, start), 22);
+	assert_int_equal(get_tail(f), 32);
+	assert_int_equal(entry_at(f, 0)->hdr.uflags, TCMU_UFLAG_UNKNOWN_OP);
+	ring_complete(&f->ring, a, SCSI_STATUS_GOOD, NULL);
+	assert_int_equal(slot_id(f, 32), 21);
+	assert_int_equal(get_tail(f), 32 + elen);
+}
+
+#define MT_CMDS 8
+
+struct completer {
+	struct fixture *f;
+	struct ring_req *q[MT_CMDS];
+	int n;
+};
+
+static void *complete_all(void *arg)
+{
+	struct completer *c = arg;
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		ring_complete(&c->f->ring, c->q[i], SCSI_STATUS_GOOD, NULL);
+	return NULL;
+}
+
+static void test_completions_from_many_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct completer c[2] = { { .f = f }, { .f = f } };
+	pthread_t t[2];
+	char err[256] = "";
+	uint32_t elen = cmd_entry_len(0);
+	int seen[MT_CMDS] = { 0 };
+	struct ring_req *q;
+	int i;
+
+	for (i = 0; i < MT_CMDS; i++)
+		put_cmd(f, (uint32_t)i * elen, (uint16_t)(100 + i), READ10, 0, NULL, NULL);
+	set_head(f, MT_CMDS * elen);
+	/* Odd ids to one thread, even ids to the other, completing at the same time. */
+	for (i = 0; i < MT_CMDS; i++) {
+		assert_int_equal(ring_next(&f->ring, &q, err, sizeof(err)), 1);
+		c[i % 2].q[c[i % 2].n++] = q;
+	}
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, complete_all, &c[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(get_tail(f), MT_CMDS * elen);
+	/* Every command was answered exactly once, whatever slot it took. */
+	for (i = 0; i < MT_CMDS; i++) {
+		uint16_t id = slot_id(f, (uint32_t)i * elen);
+
+		assert_true(id >= 100 && id < 100 + MT_CMDS);
+		seen[id - 100]++;
+	}
+	for (i = 0; i < MT_CMDS; i++)
+		assert_int_equal(seen[i], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +744,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_head_out_of_range_is_eproto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_mailbox, setup, teardown),
 		cmocka_unit_test(test_ring_open_missing_device),
+		cmocka_unit_test_setup_teardown(test_out_of_order_completion_steals_slots,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_order_skips_pad_and_unknown, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_completions_from_many_threads, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
