@@ -20,7 +20,13 @@
  * touched. A failed write punches its fresh units out again (no bit points into
  * them), so alloc_units stays equal to what the overlay occupies.
  *
- * Not thread-safe: the caller serialises every call on one store.
+ * Concurrency (contract in cow.h): mu guards the bitmap, alloc_units and no_fallocate,
+ * and is held only around them, never across data I/O. A write first claims its
+ * allocation units [u_lo, u_hi] in `writing` (waiting while another write holds any
+ * of them), so while it runs nobody else changes the bits of those units: which of
+ * them are fresh, the read-modify-write of a partial sector, and a failed write's
+ * punch all see a stable state. Its fresh units are charged at once (alloc_units),
+ * so a concurrent write sees them as spent against the limit.
  */
 #include "cow.h"
 #include "bitmap.h"
@@ -32,6 +38,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +47,7 @@
 #include <unistd.h>
 
 #define SECTOR 512u
+#define COW_WRITERS_MAX 64 /* writes running at once on one store; more wait */
 
 struct cow {
 	int base_fd;         /* -1 for a blank disk */
@@ -56,6 +64,10 @@ struct cow {
 	cow_avail_fn avail;  /* free-space source of the reserve check */
 	void *avail_arg;
 	int no_fallocate;    /* the filesystem refused fallocate (EOPNOTSUPP) */
+	pthread_mutex_t mu;  /* bm, alloc_units, no_fallocate, writing */
+	pthread_cond_t unit_freed; /* a write released its units */
+	struct { uint64_t lo, hi; } writing[COW_WRITERS_MAX]; /* units of running writes */
+	unsigned nwriting;
 };
 
 static int sync_fd(int fd)
@@ -106,8 +118,10 @@ int cow_read(struct cow *c, void *buf, uint64_t off, size_t len)
 		int in_overlay;
 		size_t n;
 
+		pthread_mutex_lock(&c->mu);
 		run_end = (sector + bitmap_run(c->bm, sector, last_sector - sector,
 					       &in_overlay)) * SECTOR;
+		pthread_mutex_unlock(&c->mu);
 		n = (size_t)((run_end < end ? run_end : end) - off);
 		if (in_overlay)
 			rc = read_or_zero(c->overlay_fd, p, off, n, c->size);
@@ -274,6 +288,43 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 	return fullio_pwritev(c->overlay_fd, iov, cnt, first * SECTOR);
 }
 
+/* Whether units [lo, hi] overlap a running write's. Caller holds mu. */
+static int units_busy(const struct cow *c, uint64_t lo, uint64_t hi)
+{
+	unsigned i;
+
+	if (c->nwriting == COW_WRITERS_MAX)
+		return 1;
+	for (i = 0; i < c->nwriting; i++)
+		if (lo <= c->writing[i].hi && c->writing[i].lo <= hi)
+			return 1;
+	return 0;
+}
+
+/* Claim units [lo, hi] for one write, waiting for writes that hold any of them. */
+static void claim_units(struct cow *c, uint64_t lo, uint64_t hi)
+{
+	while (units_busy(c, lo, hi))
+		pthread_cond_wait(&c->unit_freed, &c->mu);
+	c->writing[c->nwriting].lo = lo;
+	c->writing[c->nwriting].hi = hi;
+	c->nwriting++;
+}
+
+/* Give units [lo, hi] back (claim_units). Caller holds mu. */
+static void release_units(struct cow *c, uint64_t lo, uint64_t hi)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nwriting; i++) {
+		if (c->writing[i].lo == lo && c->writing[i].hi == hi) {
+			c->writing[i] = c->writing[--c->nwriting];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&c->unit_freed);
+}
+
 int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
 {
 	uint64_t first, n, u_lo, u_hi, fresh;
@@ -285,10 +336,17 @@ int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
 	n = (off + len - 1) / SECTOR - first + 1;
 	u_lo = first / c->spu;
 	u_hi = (first + n - 1) / c->spu;
+
+	pthread_mutex_lock(&c->mu);
+	claim_units(c, u_lo, u_hi);
 	fresh = u_hi - u_lo + 1 - units_in_use(c, u_lo, u_hi + 1);
 	rc = check_space(c, fresh);
-	if (rc)
+	if (rc) {
+		release_units(c, u_lo, u_hi);
+		pthread_mutex_unlock(&c->mu);
 		return rc;
+	}
+	c->alloc_units += fresh;
 	/* Reserve the new units first: a full filesystem fails here, nothing written. */
 	if (fresh && !c->no_fallocate) {
 		rc = fresh_runs(c, u_lo, u_hi, 0);
@@ -296,25 +354,29 @@ int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
 			c->no_fallocate = 1;
 			rc = 0;
 		}
-		if (rc)
-			goto fail;
 	}
+	pthread_mutex_unlock(&c->mu);
+
 	/* Data first, then the bits that point at it (see the file comment). */
-	rc = write_overlay(c, buf, off, len);
+	if (!rc)
+		rc = write_overlay(c, buf, off, len);
 	if (!rc && fua)
 		rc = sync_fd(c->overlay_fd);
-	if (rc)
-		goto fail;
-	rc = bitmap_set(c->bm, first, n);
-	c->alloc_units += fresh;
-	if (!rc && fua)
-		rc = bitmap_sync(c->bm);
-	return rc;
 
-fail:
-	if (fresh)
-		release_fresh(c, u_lo, u_hi);
-	return space_err(rc);
+	pthread_mutex_lock(&c->mu);
+	if (rc) {
+		if (fresh)
+			release_fresh(c, u_lo, u_hi);
+		c->alloc_units -= fresh;
+		rc = space_err(rc);
+	} else {
+		rc = bitmap_set(c->bm, first, n);
+		if (!rc && fua)
+			rc = bitmap_sync(c->bm);
+	}
+	release_units(c, u_lo, u_hi);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 int cow_flush(struct cow *c)
@@ -365,12 +427,24 @@ uint64_t cow_size(const struct cow *c)
 
 uint64_t cow_used_bytes(const struct cow *c)
 {
-	return bitmap_count(c->bm) * SECTOR;
+	struct cow *m = (struct cow *)c; /* the lock only */
+	uint64_t n;
+
+	pthread_mutex_lock(&m->mu);
+	n = bitmap_count(c->bm);
+	pthread_mutex_unlock(&m->mu);
+	return n * SECTOR;
 }
 
 uint64_t cow_charged_bytes(const struct cow *c)
 {
-	return c->alloc_units * c->unit;
+	struct cow *m = (struct cow *)c; /* the lock only */
+	uint64_t n;
+
+	pthread_mutex_lock(&m->mu);
+	n = c->alloc_units;
+	pthread_mutex_unlock(&m->mu);
+	return n * c->unit;
 }
 
 uint32_t cow_alloc_unit(const struct cow *c)
@@ -402,6 +476,8 @@ void cow_close(struct cow *c)
 		close(c->overlay_fd);
 	if (c->base_fd >= 0)
 		close(c->base_fd);
+	pthread_cond_destroy(&c->unit_freed);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 	errno = saved;
 }
@@ -525,6 +601,8 @@ struct cow *cow_open(const struct cow_config *cfg, const char *mirror_dir, char 
 	}
 	c->base_fd = -1;
 	c->overlay_fd = -1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->unit_freed, NULL);
 	c->size = cfg->size_bytes;
 	c->nsec = c->size / SECTOR;
 	c->limit = cfg->limit_bytes;

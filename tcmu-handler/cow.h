@@ -8,8 +8,15 @@
  * a partial-sector write first copies the rest of the sector from wherever it
  * currently lives (overlay if its bit is set, else the base or zeros).
  *
- * Not thread-safe: the caller serialises all calls on one store (scsipub-tcmu runs one
- * worker thread per device).
+ * Threads: cow_read() and cow_write() without fua may run at the same time from
+ * several threads. Writes that touch a common allocation unit run one after the other
+ * (in the order they reach the store: SCSI leaves the order of overlapping SIMPLE
+ * commands open, SAM-5 §8.6); a read that overlaps a running write sees each sector
+ * either before or after it. Every other call that changes the store (cow_write with
+ * fua, cow_flush, cow_discard, cow_set_reserve, cow_close) needs the store to itself:
+ * the caller makes sure no other call on it is running (scsipub-tcmu holds its
+ * device's lock exclusively for those, device.c). cow_size, cow_used_bytes,
+ * cow_charged_bytes and cow_alloc_unit are safe at any time.
  *
  * Units: every offset and length here is in BYTES. Callers (the SCSI layer) convert
  * logical blocks to bytes. Nothing in this module knows about SCSI; errors are
@@ -131,8 +138,9 @@ typedef int (*cow_avail_fn)(void *arg, int fd, uint64_t *avail);
  * less than that fails with -ENOSPC (SBC-3 §4.7.3.6: the SCSI layer answers DATA
  * PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT). 0 = no reserve, the state after
  * cow_open. avail NULL = fsspace_avail_fd (statvfs); tests pass a fake with its arg.
- * Stores on one filesystem check independently: concurrent writers may overshoot the
- * reserve by at most one write each, never the filesystem (see cow_write).
+ * Stores on one filesystem check independently, and so do concurrent writes on one
+ * store: they may overshoot the reserve by at most one write each, never the
+ * filesystem (see cow_write).
  */
 void cow_set_reserve(struct cow *c, uint64_t reserve_bytes, cow_avail_fn avail, void *arg);
 

@@ -3,8 +3,9 @@
  * writes incl. partial sectors and ranges crossing the base's end, the write limit
  * in allocation units (the sparse pattern charged what it occupies), the disk reserve
  * (fake free-space source), ENOSPC from the filesystem (fallocate/pwritev
- * interposed), discard, reopening (daemon restart) and kill -9 survival, and that the base file is
- * never modified.
+ * interposed), discard, reopening (daemon restart) and kill -9 survival, that the base file is
+ * never modified, and writes and reads from several threads at once (sectors that
+ * share allocation units; the write limit charged exactly once per unit).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1062,6 +1064,150 @@ static void test_refuses_to_write_base(void **state)
 	assert_base_unchanged(fx);
 }
 
+
+/* ---- several threads on one store (cow.h: reads and non-FUA writes) -------------- */
+
+#define MT_DEV     (256u * 1024u) /* 512 sectors */
+#define MT_THREADS 4
+#define MT_PASSES  3
+
+struct mt {
+	struct cow *c;
+	int t;              /* writer number: it owns the sectors s with s % MT_THREADS == t */
+	int quota_refused;  /* writes refused with -EDQUOT */
+	int bad;            /* sectors a reader saw that no write ever wrote */
+};
+
+/* A sector's content in one pass: its own number, the pass and a filler. */
+static void mt_fill(uint8_t *p, uint32_t sector, uint32_t pass)
+{
+	memset(p, (int)(0x40 + pass), 512);
+	memcpy(p, &sector, 4);
+	memcpy(p + 4, &pass, 4);
+}
+
+static void *mt_writer(void *arg)
+{
+	struct mt *m = arg;
+	uint8_t sec[512];
+	uint32_t s, pass;
+
+	for (pass = 1; pass <= MT_PASSES; pass++)
+		for (s = (uint32_t)m->t; s < MT_DEV / 512; s += MT_THREADS) {
+			mt_fill(sec, s, pass);
+			if (cow_write(m->c, sec, (uint64_t)s * 512, 512, 0) == -EDQUOT)
+				m->quota_refused++;
+		}
+	return NULL;
+}
+
+/* Read the whole device over and over: each sector is blank or some pass of itself. */
+static void *mt_reader(void *arg)
+{
+	struct mt *m = arg;
+	uint8_t *buf = malloc(MT_DEV), want[512];
+	uint32_t s, pass;
+	int round;
+
+	assert_non_null(buf);
+	for (round = 0; round < 20; round++) {
+		assert_int_equal(cow_read(m->c, buf, 0, MT_DEV), 0);
+		for (s = 0; s < MT_DEV / 512; s++) {
+			uint8_t *p = buf + (size_t)s * 512;
+			int ok = 1;
+
+			memset(want, 0, sizeof(want));
+			if (memcmp(p, want, 512) != 0) {
+				memcpy(&pass, p + 4, 4);
+				ok = pass >= 1 && pass <= MT_PASSES;
+				if (ok) {
+					mt_fill(want, s, pass);
+					ok = memcmp(p, want, 512) == 0;
+				}
+			}
+			m->bad += !ok;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+static void run_mt(struct cow *c, struct mt *m, int readers)
+{
+	pthread_t th[MT_THREADS + 1];
+	int i, n = MT_THREADS + (readers ? 1 : 0);
+
+	for (i = 0; i < n; i++) {
+		m[i].c = c;
+		m[i].t = i;
+		assert_int_equal(pthread_create(&th[i], NULL,
+						i < MT_THREADS ? mt_writer : mt_reader, &m[i]),
+				 0);
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void test_threads_share_units(void **state)
+{
+	struct fx *fx = *state;
+	struct mt m[MT_THREADS + 1];
+	uint8_t *buf = malloc(MT_DEV), want[512];
+	struct cow *c;
+	uint32_t s;
+	int reopen;
+
+	assert_non_null(buf);
+	memset(m, 0, sizeof(m));
+	fx->cfg.size_bytes = MT_DEV;
+	c = open_cow(fx);
+	/* Four writers interleave single sectors, so every allocation unit is shared. */
+	run_mt(c, m, 1);
+	assert_int_equal(m[MT_THREADS].bad, 0);
+	for (reopen = 0; reopen < 2; reopen++) {
+		assert_int_equal(cow_read(c, buf, 0, MT_DEV), 0);
+		for (s = 0; s < MT_DEV / 512; s++) {
+			mt_fill(want, s, MT_PASSES);
+			assert_memory_equal(buf + (size_t)s * 512, want, 512);
+		}
+		assert_int_equal(cow_used_bytes(c), MT_DEV);
+		assert_int_equal(cow_charged_bytes(c), MT_DEV);
+		/* What was charged is what a fresh count of the bitmap finds. */
+		cow_close(c);
+		c = open_cow(fx);
+	}
+	cow_close(c);
+	free(buf);
+}
+
+static void test_threads_charge_each_unit_once(void **state)
+{
+	struct fx *fx = *state;
+	struct mt m[MT_THREADS + 1];
+	uint64_t u, units;
+	struct cow *c;
+	int refused = 0, i;
+
+	memset(m, 0, sizeof(m));
+	fx->cfg.size_bytes = MT_DEV;
+	c = open_cow(fx);
+	u = cow_alloc_unit(c);
+	units = MT_DEV / u;
+	cow_close(c);
+	/* Room for half the device: the writers race for the other half. */
+	fx->cfg.limit_bytes = units / 2 * u;
+	c = open_cow(fx);
+	run_mt(c, m, 0);
+	for (i = 0; i < MT_THREADS; i++)
+		refused += m[i].quota_refused;
+	assert_true(refused > 0);
+	assert_int_equal(cow_charged_bytes(c), units / 2 * u);
+	cow_close(c);
+	c = open_cow(fx);
+	assert_int_equal(cow_charged_bytes(c), units / 2 * u);
+	cow_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1098,6 +1244,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bitmap_wrong_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_to_write_base, setup_base, teardown),
+		cmocka_unit_test_setup_teardown(test_threads_share_units, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads_charge_each_unit_once, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
