@@ -22,6 +22,7 @@
 #include "cow.h"
 #include "cow_config.h"
 #include "device.h"
+#include "iopool.h"
 #include "log.h"
 #include "ring.h"
 #include "scsi.h"
@@ -258,8 +259,27 @@ struct device {
 	atomic_int gone;
 	uint64_t disk_reserve;    /* env->disk_reserve, for the log line */
 	char unusable[256];       /* why the cow store could not open; "" = served */
+	struct iopool *pool;      /* env->pool: where commands run; NULL = the worker */
+	/*
+	 * The logical unit's lock: commands scsi_cmd_shares_lu() lets overlap hold it
+	 * shared, every other command and a WCE change hold it exclusively (cow.h's
+	 * rules for concurrent calls). Writers are preferred, so a SYNCHRONIZE CACHE is
+	 * not starved by a stream of reads.
+	 */
+	pthread_rwlock_t lu_lock;
+	int lu_lock_ready;
+	pthread_mutex_t run_mu;   /* inflight, space_refused, space_logged */
+	pthread_cond_t idle;      /* inflight went to 0 */
+	int run_ready;
+	unsigned inflight;        /* commands handed to the pool, not yet completed */
 	unsigned long space_refused; /* writes refused for space since the last log line */
 	int64_t space_logged;     /* CLOCK_MONOTONIC seconds of that line; 0 = never */
+};
+
+/* One command on its way through the pool. */
+struct job {
+	struct device *d;
+	struct ring_req *q;
 };
 
 #define SPACE_LOG_INTERVAL_S 60
@@ -363,7 +383,7 @@ static void fill_serial(const struct device_env *env, const struct device_name *
 /*
  * A write refused with DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (the state
  * filesystem at its reserve, or full): tell the operator, at most once a minute per
- * device, with the count since the last line. Worker thread only.
+ * device, with the count since the last line. Any thread (run_mu).
  */
 static void note_space_refusal(struct device *d, int status, const struct scsi_cmd *cmd)
 {
@@ -374,10 +394,13 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 	    cmd->sense[12] != ASC_SPACE_ALLOC_FAILED >> 8 ||
 	    cmd->sense[13] != (ASC_SPACE_ALLOC_FAILED & 0xff))
 		return;
+	pthread_mutex_lock(&d->run_mu);
 	d->space_refused++;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (d->space_logged && now.tv_sec - d->space_logged < SPACE_LOG_INTERVAL_S)
+	if (d->space_logged && now.tv_sec - d->space_logged < SPACE_LOG_INTERVAL_S) {
+		pthread_mutex_unlock(&d->run_mu);
 		return;
+	}
 	plog_at(PLOG_WARN,
 		"%s: %lu write%s refused: no space on the state filesystem (reserve "
 		"%" PRIu64
@@ -387,6 +410,7 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 		SPACE_LOG_INTERVAL_S);
 	d->space_logged = now.tv_sec ? now.tv_sec : 1;
 	d->space_refused = 0;
+	pthread_mutex_unlock(&d->run_mu);
 }
 
 static int exec_cmd(void *arg, struct scsi_cmd *cmd)
@@ -406,17 +430,110 @@ static int exec_cmd(void *arg, struct scsi_cmd *cmd)
 	return status;
 }
 
+/* Report a failed kick; -1 when the uio device is gone (the device must stop). */
+static int kick(struct device *d)
+{
+	int ret = ring_kick(&d->ring);
+
+	if (ret == -EIO || ret == -ENODEV) {
+		if (!atomic_exchange(&d->gone, 1))
+			plog_at(PLOG_WARN, "%s: uio device went away", d->label);
+		return -1;
+	}
+	if (ret < 0)
+		plog_at(PLOG_ERROR, "%s: cannot notify the kernel: %s", d->label,
+			strerror(-ret));
+	return 0;
+}
+
 /*
- * Take over a WCE change (device_set_write_cache) before the next command. When the
- * cache goes off, what earlier writes left in it is flushed first, so that from now on
- * every completed write is durable, as WCE = 0 says (SBC-3 §6.4.5). Worker thread only.
+ * Run one command under the logical unit's lock (shared or exclusive, as
+ * scsi_cmd_shares_lu says with the lock held shared, so the WCE it reads is stable),
+ * complete it on the ring and tell the kernel. Any thread.
+ */
+static void run_req(struct device *d, struct ring_req *q)
+{
+	struct scsi_cmd cmd;
+	int status;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.cdb = q->cdb;
+	cmd.iov = q->iov_cnt ? q->iov : NULL;
+	cmd.iov_cnt = q->iov_cnt;
+	pthread_rwlock_rdlock(&d->lu_lock);
+	if (!scsi_cmd_shares_lu(&d->lu, q->cdb)) {
+		pthread_rwlock_unlock(&d->lu_lock);
+		pthread_rwlock_wrlock(&d->lu_lock);
+	}
+	status = exec_cmd(d, &cmd);
+	pthread_rwlock_unlock(&d->lu_lock);
+	ring_complete(&d->ring, q, status, &cmd);
+	kick(d);
+}
+
+/* A pool thread's job: one command, then the device's count of them. */
+static void run_job(void *arg)
+{
+	struct job *j = arg;
+	struct device *d = j->d;
+
+	run_req(d, j->q);
+	free(j);
+	pthread_mutex_lock(&d->run_mu);
+	if (--d->inflight == 0)
+		pthread_cond_broadcast(&d->idle);
+	pthread_mutex_unlock(&d->run_mu);
+}
+
+struct iopool *device_pool_new(unsigned threads, char *err, size_t errlen)
+{
+	return iopool_new(threads, run_job, err, errlen);
+}
+
+/* Hand q to the pool, or run it here when there is none (or it is full). */
+static void dispatch(struct device *d, struct ring_req *q)
+{
+	struct job *j = d->pool ? malloc(sizeof(*j)) : NULL;
+
+	if (j) {
+		j->d = d;
+		j->q = q;
+		pthread_mutex_lock(&d->run_mu);
+		d->inflight++;
+		pthread_mutex_unlock(&d->run_mu);
+		if (iopool_run(d->pool, j) == 0)
+			return;
+		free(j);
+		pthread_mutex_lock(&d->run_mu);
+		d->inflight--;
+		pthread_mutex_unlock(&d->run_mu);
+	}
+	run_req(d, q);
+}
+
+/* Wait until every command handed to the pool has completed. */
+static void wait_idle(struct device *d)
+{
+	pthread_mutex_lock(&d->run_mu);
+	while (d->inflight)
+		pthread_cond_wait(&d->idle, &d->run_mu);
+	pthread_mutex_unlock(&d->run_mu);
+}
+
+/*
+ * Take over a WCE change (device_set_write_cache) before the next command, with the
+ * logical unit to itself (commands already running finish under the old setting).
+ * When the cache goes off, what earlier writes left in it is flushed first, so that
+ * from now on every completed write is durable, as WCE = 0 says (SBC-3 §6.4.5).
+ * Worker thread only.
  */
 static void apply_write_cache(struct device *d)
 {
 	int want = atomic_load(&d->write_cache), rc;
 
-	if (want == d->lu.write_cache)
+	if (want == d->lu.write_cache) /* only this thread changes it */
 		return;
+	pthread_rwlock_wrlock(&d->lu_lock);
 	if (!want && d->cow) {
 		rc = cow_flush(d->cow);
 		if (rc)
@@ -424,30 +541,59 @@ static void apply_write_cache(struct device *d)
 				d->label, strerror(-rc));
 	}
 	d->lu.write_cache = want;
+	pthread_rwlock_unlock(&d->lu_lock);
 }
 
-/* Drain the ring once; returns 0, or -1 when the device must stop (gone or broken). */
+/*
+ * Read every command queued on the ring and dispatch it; returns 0, or -1 when the
+ * device must stop (gone or broken).
+ */
 static int drain(struct device *d)
 {
+	struct ring_req *q;
 	char err[256] = "";
-	int n, ret;
+	int n, answered = 0;
 
 	apply_write_cache(d);
-	n = ring_process(&d->ring, exec_cmd, d, err, sizeof(err));
-	if (n > 0) {
-		ret = ring_kick(&d->ring);
-		if (ret == -EIO || ret == -ENODEV) {
-			plog_at(PLOG_WARN, "%s: uio device went away", d->label);
-			return -1;
-		}
-		if (ret < 0)
-			plog_at(PLOG_ERROR, "%s: cannot notify the kernel: %s", d->label,
-				strerror(-ret));
-	} else if (n < 0) {
+	while ((n = ring_next(&d->ring, &q, err, sizeof(err))) > 0) {
+		if (q)
+			dispatch(d, q);
+		else
+			answered = 1; /* consumed here, or answered at once */
+	}
+	if (err[0] && n >= 0)
+		plog_at(PLOG_ERROR, "%s: %s", d->label, err);
+	if (answered && kick(d) < 0)
+		return -1;
+	if (n < 0) {
 		plog_at(PLOG_ERROR, "%s: command ring is inconsistent (%s); no longer served",
 			d->label, err);
 		return -1;
 	}
+	return atomic_load(&d->gone) ? -1 : 0;
+}
+
+/* The logical unit's lock (writers preferred) and the in-flight count. 0 or -1. */
+static int init_locks(struct device *d)
+{
+	pthread_rwlockattr_t a;
+	int rc;
+
+	if (pthread_rwlockattr_init(&a) != 0)
+		return -1;
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(&d->lu_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+	if (rc != 0)
+		return -1;
+	d->lu_lock_ready = 1;
+	if (pthread_mutex_init(&d->run_mu, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&d->idle, NULL) != 0) {
+		pthread_mutex_destroy(&d->run_mu);
+		return -1;
+	}
+	d->run_ready = 1;
 	return 0;
 }
 
@@ -534,6 +680,11 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	d->stop_fd = -1;
 	d->ring.fd = -1;
 	d->minor = minor;
+	d->pool = env->pool;
+	if (init_locks(d) < 0) {
+		ret = reason_fail(err, errlen, -ENOMEM, "uio%u: cannot make its locks", minor);
+		goto fail;
+	}
 	snprintf(d->uio_name, sizeof(d->uio_name), "%s", uio_name);
 	ret = device_parse_uio_name(uio_name, &d->name);
 	if (ret < 0) {
@@ -640,10 +791,19 @@ void device_close(struct device *d)
 			;
 		pthread_join(d->worker, NULL);
 	}
+	/* Commands still running on the pool use the ring and the store. */
+	if (d->run_ready)
+		wait_idle(d);
 	if (d->stop_fd >= 0)
 		close(d->stop_fd);
 	ring_close(&d->ring);
 	cow_close(d->cow);
+	if (d->run_ready) {
+		pthread_cond_destroy(&d->idle);
+		pthread_mutex_destroy(&d->run_mu);
+	}
+	if (d->lu_lock_ready)
+		pthread_rwlock_destroy(&d->lu_lock);
 	free(d);
 }
 

@@ -12,7 +12,13 @@
  * logger (log.h).
  *
  * Threading: device_open/device_close/device_set_write_cache are called from one
- * thread (the main loop); each device runs its own worker thread in between.
+ * thread (the main loop). Each device has its own worker thread, which reads the
+ * commands off its ring and hands each to the daemon's command threads
+ * (device_pool_new), so several commands of a device run at once: those
+ * scsi_cmd_shares_lu() lets overlap (reads, and cached writes without FUA) share the
+ * device's logical unit lock, every other command holds it alone. They complete in
+ * whatever order they finish (ring_complete). Without a pool the worker runs each
+ * command itself, one at a time, in ring order.
  */
 #ifndef SCSIPUB_DEVICE_H
 #define SCSIPUB_DEVICE_H
@@ -21,6 +27,7 @@
 #include <stdint.h>
 
 #include "cow_config.h"
+#include "iopool.h"
 
 /* ---- uio names ------------------------------------------------------------------- */
 
@@ -88,7 +95,18 @@ struct device_env {
 				      (cow_set_reserve); 0 = none */
 	const char *mirror_dir;    /* where bitmaps keep their mirrors (cow_open; a
 				      tmpfs directory), NULL = none */
+	struct iopool *pool;       /* the command threads (device_pool_new), shared by
+				      every device; NULL = each device's worker runs
+				      its commands itself, one at a time */
 };
+
+/*
+ * Start the daemon's command threads for struct device_env's pool: `threads`
+ * (1..IOPOOL_MAX_THREADS) threads that run the commands of every device opened with
+ * it. Returns the pool (caller owns; iopool_free, after every device using it is
+ * closed) or NULL with a reason in err.
+ */
+struct iopool *device_pool_new(unsigned threads, char *err, size_t errlen);
 
 struct device;
 
@@ -122,8 +140,8 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 const char *device_unusable(const struct device *d);
 
 /*
- * Stop the worker (it completes the commands already in the ring first), join it,
- * unmap the ring, close the uio device and the cow store, free d. Deletes nothing
+ * Stop the worker (it dispatches the commands already in the ring first), join it,
+ * wait until every command of d running on the pool has completed, unmap the ring, close the uio device and the cow store, free d. Deletes nothing
  * and does not touch configfs. NULL is allowed.
  */
 void device_close(struct device *d);

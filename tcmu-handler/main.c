@@ -45,6 +45,7 @@
 #define MODULE_PARAMS         "/sys/module/target_core_user/parameters"
 #define DEFAULT_RUNTIME_DIR   "/run/scsipub-tcmu"
 #define SWEEP_INTERVAL        10 /* seconds between sweeps of stale bitmap mirrors */
+#define DEFAULT_IO_THREADS    4  /* command threads shared by every device */
 
 struct daemon {
 	struct device_env env;
@@ -59,7 +60,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: scsipub-tcmu [--configfs-root DIR] [--disk-reserve BYTES]"
-		" [--runtime-dir DIR] [--verbose] [--config FILE] [--help]\n"
+		" [--runtime-dir DIR] [--io-threads N] [--verbose] [--config FILE]"
+		" [--help]\n"
 		"Serve LIO user (TCMU) backstores whose dev_config is \"cow/...\".\n"
 		"\n"
 		"  --configfs-root DIR   LIO's configfs directory (default %s)\n"
@@ -72,6 +74,11 @@ static void usage(FILE *f)
 		"                        live copy between SYNCHRONIZE CACHEs; must be\n"
 		"                        tmpfs (it outlives the daemon, not the host);\n"
 		"                        created 0700 if missing (default %s)\n"
+		"  --io-threads N        threads that run SCSI commands, shared by every\n"
+		"                        device, so a device has up to N commands running\n"
+		"                        at once (reads and cached writes overlap; the rest\n"
+		"                        run alone); 0 = each device runs its commands one\n"
+		"                        at a time (default %d, at most %d)\n"
 		"  --verbose             log every netlink event and debug detail\n"
 		"  --config FILE         settings file (default " SETTINGS_DEFAULT_PATH "):\n"
 		"                        [common] and [handler] keys are these options'\n"
@@ -83,7 +90,7 @@ static void usage(FILE *f)
 		"The write limit counts whole filesystem blocks of overlay allocation.\n"
 		"Stops on SIGINT/SIGTERM (closing every device).\n",
 		DEFAULT_CONFIGFS_ROOT, (unsigned long long)FSSPACE_DEFAULT_RESERVE,
-		DEFAULT_RUNTIME_DIR);
+		DEFAULT_RUNTIME_DIR, DEFAULT_IO_THREADS, IOPOOL_MAX_THREADS);
 }
 
 /* A decimal byte count (digits only, fits in 64 bits) into *out. 0 or -EINVAL. */
@@ -355,6 +362,7 @@ int main(int argc, char **argv)
 		{ "configfs-root", required_argument, NULL, 'c' },
 		{ "disk-reserve", required_argument, NULL, 'r' },
 		{ "runtime-dir", required_argument, NULL, 'R' },
+		{ "io-threads", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -367,6 +375,7 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	sigset_t mask;
 	int c, sfd, ret, stop = 0;
+	uint64_t io_threads = DEFAULT_IO_THREADS;
 	long nofile;
 
 	plog_program = "scsipub-tcmu";
@@ -375,7 +384,7 @@ int main(int argc, char **argv)
 		plog("%s", err);
 		return 2;
 	}
-	while ((c = getopt_long(argc, argv, "c:r:R:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:R:t:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C': /* read by settings_apply */
 			break;
@@ -390,6 +399,14 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			dm.env.mirror_dir = optarg;
+			break;
+		case 't':
+			if (parse_bytes(optarg, &io_threads) < 0 ||
+			    io_threads > IOPOOL_MAX_THREADS) {
+				plog("--io-threads: not a number from 0 to %d: \"%s\"",
+				     IOPOOL_MAX_THREADS, optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			plog_verbose = 1;
@@ -430,6 +447,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (io_threads) {
+		dm.env.pool = device_pool_new((unsigned)io_threads, err, sizeof(err));
+		if (!dm.env.pool) {
+			plog_at(PLOG_ERROR, "%s", err);
+			close(sfd);
+			return 1;
+		}
+	}
+
 	/* Fail configfs writes still waiting for a reply from a previous daemon. */
 	set_module_param("block_netlink", "1");
 	set_module_param("reset_netlink", "1");
@@ -451,9 +477,11 @@ int main(int argc, char **argv)
 	/* After the re-attach: what is left belongs to no device that still exists. */
 	sweep_mirrors(&dm, 1);
 	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes, "
-		"bitmap mirrors in %s, descriptor limit %ld: four per device)",
+		"bitmap mirrors in %s, descriptor limit %ld: four per device, "
+		"%u command thread%s)",
 		dm.ndevs, dm.ndevs == 1 ? "" : "s", dm.env.configfs_root,
-		(unsigned long long)dm.env.disk_reserve, dm.env.mirror_dir, nofile);
+		(unsigned long long)dm.env.disk_reserve, dm.env.mirror_dir, nofile,
+		(unsigned)io_threads, io_threads == 1 ? "" : "s");
 
 	while (!stop) {
 		size_t i;
@@ -488,6 +516,7 @@ int main(int argc, char **argv)
 	while (dm.ndevs)
 		remove_dev(&dm, &dm.devs[dm.ndevs - 1], "daemon stopping");
 	free(dm.devs);
+	iopool_free(dm.env.pool);
 	ret = tcmu_nl_set_reply_mode(dm.nl, 0);
 	if (ret < 0)
 		plog_at(PLOG_WARN, "cannot turn netlink replies off: %s", strerror(-ret));

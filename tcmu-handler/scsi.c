@@ -152,6 +152,25 @@ int scsi_execute(struct scsi_lu *lu, struct scsi_cmd *cmd)
 	return op->fn(lu, cmd);
 }
 
+int scsi_cmd_shares_lu(const struct scsi_lu *lu, const uint8_t *cdb)
+{
+	switch (cdb[0]) {
+	case OP_READ_6:
+	case OP_READ_10:
+	case OP_READ_12:
+	case OP_READ_16:
+		return 1;
+	case OP_WRITE_6: /* no FUA bit */
+		return lu->write_cache;
+	case OP_WRITE_10:
+	case OP_WRITE_12:
+	case OP_WRITE_16:
+		return lu->write_cache && !(cdb[1] & 0x08);
+	default:
+		return 0;
+	}
+}
+
 uint64_t scsi_lu_blocks(const struct scsi_lu *lu)
 {
 	return lu->cow ? cow_size(lu->cow) / SCSI_BLOCK_SIZE : 0;

@@ -64,6 +64,18 @@ struct scsi_cmd {
  */
 int scsi_execute(struct scsi_lu *lu, struct scsi_cmd *cmd);
 
+/*
+ * Whether the command whose CDB is cdb may run while other such commands run on the
+ * same lu (scsipub-tcmu runs those on several threads at once): READ (6) / (10) /
+ * (12) / (16), and WRITE (6) / (10) / (12) / (16) while the write cache is on
+ * (lu->write_cache, WCE = 1) and the CDB's FUA bit is 0 — the calls cow.h allows
+ * concurrently. Everything else must run with the lu to itself: SYNCHRONIZE CACHE,
+ * writes made durable (FUA, WCE = 0, WRITE AND VERIFY), UNMAP, WRITE SAME, COMPARE AND
+ * WRITE (atomic, SBC-3 §5.3), VERIFY, MODE SELECT and the rest. Pure: reads
+ * lu->write_cache, which the caller keeps stable meanwhile. 1 or 0.
+ */
+int scsi_cmd_shares_lu(const struct scsi_lu *lu, const uint8_t *cdb);
+
 /* Copy helpers between a flat buffer and an iovec array; return bytes copied. */
 size_t scsi_iov_to_buf(const struct iovec *iov, int cnt, void *buf, size_t len);
 size_t scsi_buf_to_iov(const struct iovec *iov, int cnt, const void *buf, size_t len);

@@ -372,7 +372,7 @@ static void make_fake_uio(unsigned minor, const char *name)
 static struct device_env fake_env(void)
 {
 	static char cfs[300], sys[300], dev[300];
-	struct device_env env;
+	struct device_env env = { 0 };
 
 	snprintf(cfs, sizeof(cfs), "%s/cfs", tmpdir);
 	snprintf(sys, sizeof(sys), "%s/sys", tmpdir);
@@ -530,14 +530,34 @@ static void test_close_right_after_open(void **state)
 	struct device_env env = fake_env();
 	struct device *d = NULL;
 	char err[512] = "", name[600];
+	int with_pool;
 
 	(void)state;
 	snprintf(name, sizeof(name), "tcm-user/2/idle/cow/size=4096;overlay=%s/i.ovl;"
 		 "bitmap=%s/i.bm", tmpdir, tmpdir);
 	make_fake_uio(7, name);
-	assert_int_equal(device_open(&env, 7, NULL, 0, &d, err, sizeof(err)), 0);
-	/* Closing at once must stop and join the worker whatever it is doing. */
-	device_close(d);
+	/* Once with each device running its own commands, once with command threads. */
+	for (with_pool = 0; with_pool < 2; with_pool++) {
+		if (with_pool) {
+			env.pool = device_pool_new(2, err, sizeof(err));
+			assert_non_null(env.pool);
+		}
+		assert_int_equal(device_open(&env, 7, NULL, 0, &d, err, sizeof(err)), 0);
+		/* Closing at once must stop and join the worker whatever it is doing. */
+		device_close(d);
+	}
+	iopool_free(env.pool);
+}
+
+static void test_pool_bounds(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	assert_null(device_pool_new(0, err, sizeof(err)));
+	assert_non_null(strstr(err, "1..64"));
+	assert_null(device_pool_new(IOPOOL_MAX_THREADS + 1, err, sizeof(err)));
+	iopool_free(NULL);
 }
 
 int main(void)
@@ -556,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_open_close),
 		cmocka_unit_test(test_open_rejects_block_size),
 		cmocka_unit_test(test_close_right_after_open),
+		cmocka_unit_test(test_pool_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);

@@ -1274,6 +1274,41 @@ static void test_report_supported_opcodes(void **state)
 	assert_int_equal(d[4 + 5] & 0x02, 0x02);
 }
 
+
+/* Which commands may overlap on one LU (scsi_cmd_shares_lu, the handler's threads). */
+static void test_shares_lu(void **state)
+{
+	struct scsi_lu lu = { .write_cache = 1 };
+	const uint8_t read6[6] = { 0x08 }, read10[10] = { 0x28 }, read12[12] = { 0xa8 },
+		      read16[16] = { 0x88 }, write6[6] = { 0x0a }, write10[10] = { 0x2a },
+		      write10_fua[10] = { 0x2a, 0x08 }, write12[12] = { 0xaa },
+		      write16[16] = { 0x8a }, write16_fua[16] = { 0x8a, 0x08 },
+		      sync10[10] = { 0x35 }, unmap[10] = { 0x42 }, ws16[16] = { 0x93 },
+		      caw[16] = { 0x89 }, wv10[10] = { 0x2e }, modesel[6] = { 0x15 },
+		      tur[6] = { 0x00 };
+
+	(void)state;
+	assert_true(scsi_cmd_shares_lu(&lu, read6) && scsi_cmd_shares_lu(&lu, read10) &&
+		    scsi_cmd_shares_lu(&lu, read12) && scsi_cmd_shares_lu(&lu, read16));
+	assert_true(scsi_cmd_shares_lu(&lu, write6) && scsi_cmd_shares_lu(&lu, write10) &&
+		    scsi_cmd_shares_lu(&lu, write12) && scsi_cmd_shares_lu(&lu, write16));
+	/* Durable writes, flushes, discards, atomic and mode changes run alone. */
+	assert_false(scsi_cmd_shares_lu(&lu, write10_fua));
+	assert_false(scsi_cmd_shares_lu(&lu, write16_fua));
+	assert_false(scsi_cmd_shares_lu(&lu, sync10));
+	assert_false(scsi_cmd_shares_lu(&lu, unmap));
+	assert_false(scsi_cmd_shares_lu(&lu, ws16));
+	assert_false(scsi_cmd_shares_lu(&lu, caw));
+	assert_false(scsi_cmd_shares_lu(&lu, wv10));
+	assert_false(scsi_cmd_shares_lu(&lu, modesel));
+	assert_false(scsi_cmd_shares_lu(&lu, tur));
+	/* Write-through (WCE = 0): every write is durable, so it runs alone. */
+	lu.write_cache = 0;
+	assert_false(scsi_cmd_shares_lu(&lu, write6));
+	assert_false(scsi_cmd_shares_lu(&lu, write10));
+	assert_true(scsi_cmd_shares_lu(&lu, read10));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1307,6 +1342,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_protect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_select, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_supported_opcodes, setup, teardown),
+		cmocka_unit_test(test_shares_lu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
