@@ -1,7 +1,8 @@
 /*
  * device.c — one TCMU device served by scsipub-tcmu (see device.h): uio name parsing,
- * sysfs/configfs helpers, and the per-device worker thread that
- * drains the command ring into the SCSI layer.
+ * sysfs/configfs helpers, the per-device worker thread that reads the command ring,
+ * and the running of each command (on the daemon's command threads, iopool.h) under
+ * the device's logical-unit lock.
  */
 #include <ctype.h>
 #include <dirent.h>

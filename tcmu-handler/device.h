@@ -1,7 +1,7 @@
 /*
  * device.h — one TCMU device served by scsipub-tcmu: its uio name, its cow store
  * (cow.h), its SCSI logical unit (scsi.h), its ring (ring.h) and a worker thread that
- * waits on the uio fd and executes each command.
+ * waits on the uio fd and hands each command to the command threads (iopool.h).
  *
  * The kernel names a TCMU uio device "tcm-user/<hba>/<dev>/<dev_config>"
  * (../shared/lio-tcmu-facts.md §1.3): <hba> is N of configfs core/user_N, <dev> the
