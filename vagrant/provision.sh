@@ -35,6 +35,8 @@
 #   SCSIPUB_POOL          scsipub-cfgd --pool: anonymous sessions made in advance per
 #                         target, so those logins change no configfs object;
 #                         empty = none                                    (blank=4)
+#   SCSIPUB_IO_THREADS    scsipub-tcmu --io-threads: threads running SCSI commands for
+#                         every device; 0 = one command at a time per device   (4)
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
 #   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the
@@ -94,6 +96,7 @@ wait_ready() {
 start_handler() {
   : >"$LOGDIR/scsipub-tcmu.log"
   setsid "$BIN/tcmu-handler/scsipub-tcmu" ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} \
+    ${SCSIPUB_IO_THREADS:+--io-threads "$SCSIPUB_IO_THREADS"} \
     >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
   wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
 }

@@ -44,7 +44,8 @@
 # LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (all six, space-separated),
 # WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below), POOL
 # (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none), SPACED (9 logins one
-# second apart, each alone: the pool has refilled). Long
+# second apart, each alone: the pool has refilled), IO_THREADS (scsipub-tcmu
+# --io-threads; unset: its default, 4; 0 = one command at a time per device). Long
 # form: ROUNDS=3 RUNTIME=15 CONC=200. The short default took 474 s under TCG (2026-12-02).
 # Usage: flock /tmp/scsipub-lab.lock bash tests/lab/bench-perf.sh
 set -uo pipefail
@@ -91,7 +92,7 @@ say "base image ($SIZE_MB MiB of random data) and copies made"
 
 # --- our stack: relaxed per-address limits (every initiator here is 127.0.0.1), no
 # anonymous write limit (its 64 MiB tier cap is below the written half of a LUN)
-STACK_POOL=$POOL STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
+STACK_IO_THREADS=${IO_THREADS:-} STACK_POOL=$POOL STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
   --net-login-rate 0 --disk-reserve 0 --anon-write-limit 0 --nopin-interval 30 --nopin-timeout 30 ||
   die "our stack did not start"
 g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 0.2; done; exit 1" ||
@@ -309,7 +310,7 @@ g "grep -c 'refus\\|error' /var/log/scsipub-portal.log" | sed 's/^/  portal log 
 echo
 echo "=== bench-perf: $(date -u +%F) ${SIZE_MB} MiB LUNs on tmpfs, $ROUNDS round(s) x ${RUNTIME} s (+${RAMP} s ramp)," \
   "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
-  "kernel $(g 'uname -r' | tr -d '\n')${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
+  "kernel $(g 'uname -r' | tr -d '\n'), scsipub-tcmu --io-threads ${IO_THREADS:-4}${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
 python3 - "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS" <<'EOF'
 import sys, collections
 rows = [l.split() for l in open(sys.argv[1])]

@@ -81,14 +81,15 @@ make_test_image() {
 # handler and the portal that --disk-reserve (unset: their default). STACK_FETCH_ALLOW
 # is the API's --fetch-allow-net (SCSIPUB_FETCH_ALLOW; unset: public addresses only).
 # STACK_POOL is scsipub-cfgd's --pool (unset: none, so that every session object seen
-# in configfs is a live session's).
+# in configfs is a live session's). STACK_IO_THREADS is scsipub-tcmu's --io-threads
+# (unset: its default).
 start_stack() {
   lab_exec "SCSIPUB_PORT=$LAB_PORT SCSIPUB_PUBLIC=127.0.0.1:$LAB_PORT SCSIPUB_IMAGES=$IMAGES \
     SCSIPUB_TLS_PORT=${LAB_TLS_PORT:-3261} \
     SCSIPUB_PORTAL_ARGS='$*' SCSIPUB_START_DAEMONS=1 SCSIPUB_API=${STACK_API:-0} \
     SCSIPUB_DISK_RESERVE=${STACK_DISK_RESERVE:-} SCSIPUB_FETCH_ALLOW=${STACK_FETCH_ALLOW:-} \
     SCSIPUB_API_HTTPS_PORT=${LAB_HTTPS_PORT:-8443} SCSIPUB_API_ARGS='${STACK_API_ARGS:-}' \
-    SCSIPUB_POOL='${STACK_POOL:-}' \
+    SCSIPUB_POOL='${STACK_POOL:-}' SCSIPUB_IO_THREADS='${STACK_IO_THREADS:-}' \
     SCSIPUB_API_LISTEN=0.0.0.0:${LAB_API_PORT:-8080} $TOP/vagrant/provision.sh start" || return 1
   wait_until 60 lab_exec "grep -q ':$(printf '%04X' "$LAB_PORT") 00000000:0000 0A' /proc/net/tcp" >/dev/null
 }
