@@ -399,12 +399,14 @@ int cow_discard(struct cow *c, uint64_t off, uint64_t len)
 		return 0;
 	u_lo = first / c->spu;
 	u_hi = (end - 1) / c->spu;
+	pthread_mutex_lock(&c->mu); /* for cow_used_bytes / cow_charged_bytes */
 	before = units_in_use(c, u_lo, u_hi + 1);
 	rc = bitmap_clear(c->bm, first, end - first);
+	freed = rc ? 0 : before - units_in_use(c, u_lo, u_hi + 1);
+	c->alloc_units -= freed;
+	pthread_mutex_unlock(&c->mu);
 	if (rc)
 		return rc;
-	freed = before - units_in_use(c, u_lo, u_hi + 1);
-	c->alloc_units -= freed;
 	if (!freed)
 		return 0;
 	/*

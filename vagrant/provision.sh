@@ -36,7 +36,7 @@
 #                         target, so those logins change no configfs object;
 #                         empty = none                                    (blank=4)
 #   SCSIPUB_IO_THREADS    scsipub-tcmu --io-threads: threads running SCSI commands for
-#                         every device; 0 = one command at a time per device   (4)
+#                         every device; 0 = one command at a time per device   (0)
 #   SCSIPUB_START_DAEMONS 1 = start the daemons in the background and return;
 #                         otherwise the portal runs in the foreground (Ctrl-C stops all)
 #   SCSIPUB_API           1 = also start PostgreSQL (unless DATABASE_URL is set) and the

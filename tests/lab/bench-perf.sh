@@ -45,7 +45,7 @@
 # WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below), POOL
 # (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none), SPACED (9 logins one
 # second apart, each alone: the pool has refilled), IO_THREADS (scsipub-tcmu
-# --io-threads; unset: its default, 4; 0 = one command at a time per device). Long
+# --io-threads; unset: its default, 0 = one command at a time per device). Long
 # form: ROUNDS=3 RUNTIME=15 CONC=200. The short default took 474 s under TCG (2026-12-02).
 # Usage: flock /tmp/scsipub-lab.lock bash tests/lab/bench-perf.sh
 set -uo pipefail
@@ -310,7 +310,7 @@ g "grep -c 'refus\\|error' /var/log/scsipub-portal.log" | sed 's/^/  portal log 
 echo
 echo "=== bench-perf: $(date -u +%F) ${SIZE_MB} MiB LUNs on tmpfs, $ROUNDS round(s) x ${RUNTIME} s (+${RAMP} s ramp)," \
   "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
-  "kernel $(g 'uname -r' | tr -d '\n'), scsipub-tcmu --io-threads ${IO_THREADS:-4}${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
+  "kernel $(g 'uname -r' | tr -d '\n'), scsipub-tcmu --io-threads ${IO_THREADS:-0}${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
 python3 - "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS" <<'EOF'
 import sys, collections
 rows = [l.split() for l in open(sys.argv[1])]

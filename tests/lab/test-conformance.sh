@@ -7,7 +7,11 @@ set -uo pipefail
 source "$(dirname "$0")/common.sh"
 
 lab_up
-check "stack starts in the lab" start_stack
+# With the handler's command threads (not its default), so the suite covers commands
+# of one device running at once and completing out of ring order.
+STACK_IO_THREADS=4 check "stack starts in the lab (scsipub-tcmu --io-threads 4)" start_stack
+check "scsipub-tcmu runs 4 command threads" \
+  lab_exec "grep -q '4 command threads' /var/log/scsipub-tcmu.log"
 
 FAMILIES=SCSI.Read10,SCSI.Read16,SCSI.Write10,SCSI.Write16,SCSI.ReadCapacity10,SCSI.ReadCapacity16,SCSI.Inquiry,SCSI.TestUnitReady,SCSI.SyncCache10,SCSI.SyncCache16
 out=$(iscsi-test-cu --dataloss -i iqn.2025-01.test.scsipub:cu-1 -I iqn.2025-01.test.scsipub:cu-2 \
