@@ -273,6 +273,7 @@ struct device {
 	pthread_cond_t idle;      /* inflight went to 0 */
 	int run_ready;
 	unsigned inflight;        /* commands handed to the pool, not yet completed */
+	atomic_uint kicks_owed;   /* completions not yet told to the kernel (kick_owed) */
 	unsigned long space_refused; /* writes refused for space since the last log line */
 	int64_t space_logged;     /* CLOCK_MONOTONIC seconds of that line; 0 = never */
 };
@@ -448,6 +449,23 @@ static int kick(struct device *d)
 }
 
 /*
+ * Tell the kernel about a completion, once for all that finish together: the first
+ * thread to owe a kick makes it, and makes another for each round of completions that
+ * came while it was kicking; the others leave at once. Any thread.
+ */
+static void kick_owed(struct device *d)
+{
+	unsigned owed;
+
+	if (atomic_fetch_add(&d->kicks_owed, 1) > 0)
+		return; /* the thread kicking now kicks again for this one */
+	do {
+		owed = atomic_load(&d->kicks_owed);
+		kick(d);
+	} while (!atomic_compare_exchange_strong(&d->kicks_owed, &owed, 0));
+}
+
+/*
  * Run one command under the logical unit's lock (shared or exclusive, as
  * scsi_cmd_shares_lu says with the lock held shared, so the WCE it reads is stable),
  * complete it on the ring and tell the kernel. Any thread.
@@ -469,7 +487,7 @@ static void run_req(struct device *d, struct ring_req *q)
 	status = exec_cmd(d, &cmd);
 	pthread_rwlock_unlock(&d->lu_lock);
 	ring_complete(&d->ring, q, status, &cmd);
-	kick(d);
+	kick_owed(d);
 }
 
 /* A pool thread's job: one command, then the device's count of them. */
@@ -551,17 +569,26 @@ static void apply_write_cache(struct device *d)
  */
 static int drain(struct device *d)
 {
-	struct ring_req *q;
+	struct ring_req *q, *held = NULL;
 	char err[256] = "";
 	int n, answered = 0;
 
 	apply_write_cache(d);
+	/*
+	 * Every command but the last one read goes to the pool; the last one runs here,
+	 * which saves a handoff, and all of it when commands come one at a time (QD1).
+	 */
 	while ((n = ring_next(&d->ring, &q, err, sizeof(err))) > 0) {
-		if (q)
-			dispatch(d, q);
-		else
+		if (!q) {
 			answered = 1; /* consumed here, or answered at once */
+			continue;
+		}
+		if (held)
+			dispatch(d, held);
+		held = q;
 	}
+	if (held)
+		run_req(d, held);
 	if (err[0] && n >= 0)
 		plog_at(PLOG_ERROR, "%s: %s", d->label, err);
 	if (answered && kick(d) < 0)
