@@ -26,6 +26,7 @@
 #include "log.h"
 #include "prov.h"
 #include "reason.h"
+#include "monotime.h"
 
 int app_random(void *buf, size_t n)
 {
@@ -62,19 +63,9 @@ int app_name_valid(const char *s)
 	return imageiqn_name_valid(s);
 }
 
-static struct timespec mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t;
-}
-
 uint64_t app_uptime(const struct app *a)
 {
-	struct timespec t = mono();
-
-	return (uint64_t)(t.tv_sec - a->started_mono.tv_sec);
+	return (uint64_t)(monotime_s() - a->started_s);
 }
 
 int app_init(struct app *a, const struct api_options *o, struct db *db, char *err,
@@ -89,7 +80,7 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 	pthread_cond_init(&a->stop_cv, NULL);
 	pthread_mutex_init(&a->resv_mu, NULL);
 	a->started = time(NULL);
-	a->started_mono = mono();
+	a->started_s = monotime_s();
 	if (o->catalog[0])
 		snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s", o->catalog);
 	else if (snprintf(a->catalog_dir, sizeof(a->catalog_dir), "%s/" STATE_CATALOG, o->state) >=

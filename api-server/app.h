@@ -56,7 +56,7 @@ struct app {
 	int cfgd_fd;                   /* connection to scsipub-cfgd, -1 = not (yet) open */
 	pthread_mutex_t cfgd_mu;       /* serialises every request on cfgd_fd */
 	time_t started;                /* wall clock at start */
-	struct timespec started_mono;
+	int64_t started_s;             /* monotime_s() at start (uptime) */
 
 	pthread_mutex_t watch_mu;      /* guards w, nw */
 	struct app_watch *w;

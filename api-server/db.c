@@ -5,6 +5,7 @@
 #include "db.h"
 #include "prdb.h"
 #include "reason.h"
+#include "monotime.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -116,20 +117,19 @@ static void lower_hex(const char *in, char out[DB_SHA_HEX + 1])
 struct db *db_open(const char *url, int retry_s, char *err, size_t errlen)
 {
 	struct db *d = calloc(1, sizeof(*d));
-	struct timespec t0, now;
+	int64_t t0;
 	PGresult *r;
 
 	if (!d) {
 		reason_fail(err, errlen, 0, "out of memory");
 		return NULL;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = monotime_s();
 	for (;;) {
 		d->conn = PQconnectdb(url ? url : "");
 		if (PQstatus(d->conn) == CONNECTION_OK)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= retry_s) {
+		if (monotime_s() - t0 >= retry_s) {
 			reason_fail(err, errlen, 0, "cannot connect to the database: %s",
 			     pqmsg(d->conn, NULL));
 			PQfinish(d->conn);

@@ -36,6 +36,7 @@
 
 #include "fetch.h"
 #include "reason.h"
+#include "monotime.h"
 
 extern char **environ;
 
@@ -287,14 +288,6 @@ static int budget_need(struct budget *b, uint64_t n, char *err, size_t errlen)
 
 /* ---- download ------------------------------------------------------------------ */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 struct dl {
 	int fd;
 	CURL *h;
@@ -320,7 +313,7 @@ static void progress(struct dl *d, bool force)
 
 	if (!d->fn)
 		return;
-	t = now_ns();
+	t = monotime_ns();
 	if (!force && t - d->last < PROGRESS_NS)
 		return;
 	d->last = t;

@@ -17,6 +17,7 @@
 
 #include "certwatch.h" /* common */
 #include "log.h"
+#include "monotime.h"
 
 #define CHAIN_MAX 16   /* certificates in the chain file */
 
@@ -37,14 +38,6 @@ struct https_cert {
 
 static pthread_mutex_t installed_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct https_cert *installed;
-
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
 
 static void gen_free(struct gen *g)
 {
@@ -306,7 +299,7 @@ int https_cert_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_d
 		char err[PATH_MAX + 1024];
 
 		pthread_mutex_lock(&h->mu);
-		report(h, certwatch_maybe(&h->w, mono_s(), load, h, err, sizeof(err)), err);
+		report(h, certwatch_maybe(&h->w, monotime_s(), load, h, err, sizeof(err)), err);
 		*pcert = h->cur->pcert;
 		*pcert_length = h->cur->n;
 		*pkey = h->cur->key;

@@ -34,6 +34,7 @@
 #include "http.h"
 #include "https_cert.h"
 #include "statelayout.h"
+#include "monotime.h"
 
 #define DB_RETRY_S 10
 
@@ -159,14 +160,6 @@ static int account_create(int argc, char **argv)
 	return 0;
 }
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /*
  * The HTTPS listener of o (NULL *srv when --https-listen is empty): its certificate
  * holder in *hc. 0, or -1 with the reason logged.
@@ -182,7 +175,7 @@ static int start_https(struct app *a, const struct api_options *o, struct https_
 		plog("HTTPS off (--https-listen is empty)");
 		return 0;
 	}
-	*hc = https_cert_new(o->tls_cert, o->tls_key, o->tls_reload_interval, mono_s(), err,
+	*hc = https_cert_new(o->tls_cert, o->tls_key, o->tls_reload_interval, monotime_s(), err,
 			     sizeof(err));
 	if (!*hc) {
 		plog("HTTPS on %s cannot start: %s", o->https_listen, err);
@@ -375,7 +368,7 @@ int main(int argc, char **argv)
 	/* A changed certificate is picked up without a connection too (1 s tick). */
 	while ((sig = sigtimedwait(&set, NULL, &tick)) != SIGTERM && sig != SIGINT)
 		if (hc)
-			https_cert_maybe_reload(hc, mono_s());
+			https_cert_maybe_reload(hc, monotime_s());
 	plog("signal %d: stopping (sessions are kept)", sig);
 	unlink(ready);
 	http_stop(tls_srv);

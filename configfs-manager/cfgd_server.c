@@ -26,6 +26,7 @@
 #include "aptpl.h"
 #include "prov.h"
 #include "provtarget.h"
+#include "monotime.h"
 
 /* An anonymous session: live (owner set), pre-made (in a pool: owner NULL, not counted
  * in n_sessions), or retiring (in the teardown queue, owner as it was; reply_to, when
@@ -127,19 +128,11 @@ struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
 	return s;
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Tear down x (already out of every table) and free it. Takes cfs_mu, then mu for the
  * session count; the caller holds neither. */
 static void sess_teardown(struct cfgd_server *s, struct sess *x)
 {
-	double t0 = mono_s();
+	double t0 = monotime_sec();
 
 	pthread_mutex_lock(&s->cfs_mu);
 	anon_destroy(s->cfg.cfs, &s->cfg.anon, s->exports, &x->a);
@@ -151,7 +144,7 @@ static void sess_teardown(struct cfgd_server *s, struct sess *x)
 	else
 		plog("pre-made session %s of %s removed (%s)", x->a.backstore, x->a.target,
 		     x->why);
-	plog_debug("teardown of %s took %.1f ms", x->a.backstore, (mono_s() - t0) * 1e3);
+	plog_debug("teardown of %s took %.1f ms", x->a.backstore, (monotime_sec() - t0) * 1e3);
 	if (x->owner) {  /* a pre-made session was never counted */
 		pthread_mutex_lock(&s->mu);
 		s->n_sessions--;
@@ -358,7 +351,7 @@ static void pool_make(struct cfgd_server *s, struct pool *p)
 		if (!p->retry_at)  /* once per run of failures */
 			plog("pool %s: cannot make a session: %s; retrying every %.0f s",
 			     p->spec.iqn, err, POOL_RETRY_S);
-		p->retry_at = mono_s() + POOL_RETRY_S;
+		p->retry_at = monotime_sec() + POOL_RETRY_S;
 	}
 	pthread_mutex_unlock(&s->mu);
 	free(x);
@@ -408,7 +401,7 @@ static void *worker_main(void *arg)
 			pthread_mutex_lock(&s->mu);
 			continue;
 		}
-		p = pool_short(s, mono_s(), &next);
+		p = pool_short(s, monotime_sec(), &next);
 		if (p) {
 			pthread_mutex_unlock(&s->mu);
 			pool_make(s, p);

@@ -28,6 +28,7 @@
 #include "ring.h"
 #include "scsi.h"
 #include "reason.h"
+#include "monotime.h"
 
 /* ---- uio names ------------------------------------------------------------------- */
 
@@ -389,7 +390,7 @@ static void fill_serial(const struct device_env *env, const struct device_name *
  */
 static void note_space_refusal(struct device *d, int status, const struct scsi_cmd *cmd)
 {
-	struct timespec now;
+	int64_t now;
 
 	if (status != SCSI_STATUS_CHECK_CONDITION ||
 	    (cmd->sense[2] & 0x0f) != SENSE_DATA_PROTECT ||
@@ -398,8 +399,8 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 		return;
 	pthread_mutex_lock(&d->run_mu);
 	d->space_refused++;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (d->space_logged && now.tv_sec - d->space_logged < SPACE_LOG_INTERVAL_S) {
+	now = monotime_s();
+	if (d->space_logged && now - d->space_logged < SPACE_LOG_INTERVAL_S) {
 		pthread_mutex_unlock(&d->run_mu);
 		return;
 	}
@@ -410,7 +411,7 @@ static void note_space_refusal(struct device *d, int status, const struct scsi_c
 		"and overwrites go on (logged at most once per %d s)", d->label,
 		d->space_refused, d->space_refused == 1 ? "" : "s", d->disk_reserve,
 		SPACE_LOG_INTERVAL_S);
-	d->space_logged = now.tv_sec ? now.tv_sec : 1;
+	d->space_logged = now ? now : 1;
 	d->space_refused = 0;
 	pthread_mutex_unlock(&d->run_mu);
 }

@@ -38,6 +38,7 @@
 #include "fsspace.h"
 #include "netlink.h"
 #include "nofile.h"
+#include "monotime.h"
 
 #define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/target"
 #define UIO_SYSFS             "/sys/class/uio"
@@ -162,15 +163,6 @@ static void remove_dev(struct daemon *dm, struct device **slot, const char *why)
 	dm->removed = 1;
 }
 
-/* Seconds on CLOCK_MONOTONIC. */
-static time_t now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /*
  * Remove bitmap mirrors whose overlay files were deleted (bitmap_mirror_sweep): at
  * startup, then at most every SWEEP_INTERVAL seconds after a device went, which
@@ -179,7 +171,7 @@ static time_t now_s(void)
  */
 static void sweep_mirrors(struct daemon *dm, int force)
 {
-	time_t now = now_s();
+	time_t now = monotime_s();
 	int n;
 
 	if (!force && (!dm->removed || now - dm->last_sweep < SWEEP_INTERVAL))

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "reason.h"
+#include "monotime.h"
 
 #define TCMU_NL_FAMILY "TCM-USER"
 #define TCMU_NL_GROUP  "config"
@@ -346,15 +347,6 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Receive one batch: returns > 0 messages handled, 0 when drained, or -errno. */
 static int recv_batch(struct tcmu_nl *nl)
 {
@@ -444,10 +436,10 @@ struct tcmu_nl *tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, char *err, size_t e
 		reason_fail(err, errlen, e, "cannot send SET_FEATURES: %s", strerror(e));
 		goto fail;
 	}
-	deadline = now_ms() + TCMU_NL_ACK_TIMEOUT_MS;
+	deadline = monotime_ms() + TCMU_NL_ACK_TIMEOUT_MS;
 	while (!nl->wait_done) {
 		struct pollfd p = { .fd = nl_socket_get_fd(nl->sock), .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - monotime_ms();
 
 		if (left <= 0)
 			break;

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "monotime.h"
 
 #define FIELD_MAX 256
 
@@ -37,14 +38,6 @@ struct conntab {
 	bool dirty;           /* counters changed since the last publish */
 	int64_t last_write;   /* CLOCK_MONOTONIC seconds */
 };
-
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 struct conntab *conntab_new(const char *path)
 {
@@ -161,7 +154,7 @@ static int publish_locked(struct conntab *t)
 	int fd, r = 0, n;
 
 	t->dirty = false;
-	t->last_write = mono_s();
+	t->last_write = monotime_s();
 	if (!t->path)
 		return 0;
 	s = json_locked(t);

@@ -73,6 +73,7 @@
 #include "session.h"
 #include "stopsignal.h"
 #include "tls.h"
+#include "monotime.h"
 
 #define LOGIN_TIMEOUT_S 15       /* seconds to receive each login/discovery PDU */
 #define LIO_CONNECT_TIMEOUT_S 5  /* seconds */
@@ -135,14 +136,6 @@ static void set_timeouts(int fd, int seconds)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-static int64_t mono_s(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec;
-}
-
 static int sockaddr_of(const char *hostport, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[OPTIONS_ADDR_MAX];
@@ -186,14 +179,6 @@ static int connect_lio(void)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -276,7 +261,7 @@ static void login_done(void *arg)
 static void login_pause(struct conn *c)
 {
 	pthread_mutex_lock(&conns_mu);
-	c->login_paused_ms = mono_ms();
+	c->login_paused_ms = monotime_ms();
 	pthread_mutex_unlock(&conns_mu);
 }
 
@@ -284,7 +269,7 @@ static void login_resume(struct conn *c)
 {
 	pthread_mutex_lock(&conns_mu);
 	if (c->login_deadline_ms && c->login_paused_ms)
-		c->login_deadline_ms += mono_ms() - c->login_paused_ms;
+		c->login_deadline_ms += monotime_ms() - c->login_paused_ms;
 	c->login_paused_ms = 0;
 	pthread_mutex_unlock(&conns_mu);
 }
@@ -414,10 +399,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 static void reject_unknown(struct conn *c, struct pio *cio, const struct pdu *p,
 			   const struct login_req *req)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (ratelog_allow(unknown_log, c->peer, req->target, now.tv_sec))
+	if (ratelog_allow(unknown_log, c->peer, req->target, monotime_s()))
 		plog("login from %s (%s) to unknown target %s (logged once per %d s)",
 		     c->peer, req->initiator, req->target, RATELOG_WINDOW_S);
 	reject(cio, p, LOGIN_TARGET_NOT_FOUND);
@@ -466,7 +448,7 @@ static bool disk_room(const struct conn *c, const struct login_req *req)
 	if (r != 0)
 		return true;
 	atomic_fetch_add(&refused, 1);
-	if (ratelog_allow(unknown_log, "-", "(disk reserve)", mono_s()))
+	if (ratelog_allow(unknown_log, "-", "(disk reserve)", monotime_s()))
 		plog("login from %s (%s) to %s: refused, out of resources (0x0302): %s has %llu "
 		     "bytes available, below --disk-reserve %llu; %lu refused (logged once per "
 		     "%d s)", c->peer, req->initiator, req->target, dir,
@@ -533,7 +515,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 	 * gets a new private session.
 	 */
 	if (req->tsih) {
-		if (ratelog_allow(unknown_log, c->peer, "(TSIH)", mono_s()))
+		if (ratelog_allow(unknown_log, c->peer, "(TSIH)", monotime_s()))
 			plog("login from %s (%s) to %s: refused: TSIH %u names an existing "
 			     "session; anonymous targets allow one connection per session "
 			     "(logged once per %d s)", c->peer, req->initiator, req->target,
@@ -548,7 +530,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		/* The configured session limit (scsipub-cfgd --max-sessions): the target has
 		 * insufficient session resources, RFC 7143 §11.13.5 status 0x0302. Anyone can
 		 * hit it, so it is logged at most once per window and peer. */
-		if (ratelog_allow(unknown_log, c->peer, "(session limit)", mono_s()))
+		if (ratelog_allow(unknown_log, c->peer, "(session limit)", monotime_s()))
 			plog("login from %s (%s) to %s: refused, out of resources (0x0302): %s "
 			     "(logged once per %d s)", c->peer, req->initiator, req->target, err,
 			     RATELOG_WINDOW_S);
@@ -560,7 +542,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		return;
 	}
 	if (r == -EACCES) {   /* the image's account has no iSCSI credentials */
-		if (ratelog_allow(unknown_log, c->peer, "(no credentials)", mono_s()))
+		if (ratelog_allow(unknown_log, c->peer, "(no credentials)", monotime_s()))
 			plog("login from %s (%s) to %s: refused, authorization failure (0x0202): "
 			     "%s (logged once per %d s)", c->peer, req->initiator, req->target,
 			     err, RATELOG_WINDOW_S);
@@ -594,14 +576,14 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
  */
 static int tls_handshake(struct conn *c, struct pio_tls *t)
 {
-	SSL_CTX *ctx = tls_server_ctx(tls_srv, mono_s());
+	SSL_CTX *ctx = tls_server_ctx(tls_srv, monotime_s());
 	char err[768];
 	int r;
 
 	r = pio_tls_accept(t, ctx, c->fd, (int)opts.login_timeout * 1000, err, sizeof(err));
 	SSL_CTX_free(ctx); /* the session holds its own reference */
 	if (r < 0) {
-		if (ratelog_allow(unknown_log, c->peer, "(TLS handshake)", mono_s()))
+		if (ratelog_allow(unknown_log, c->peer, "(TLS handshake)", monotime_s()))
 			plog("TLS connection from %s: %s (logged once per %d s)", c->peer, err,
 			     RATELOG_WINDOW_S);
 		return r;
@@ -751,7 +733,7 @@ static void accept_one(int lfd, bool tls)
 	c->lio_fd = -1;
 	c->tls = tls;
 	peer_name(&ss, c->peer, sizeof(c->peer), &c->port);
-	now = mono_ms();
+	now = monotime_ms();
 	v = iplimit_acquire(limits, c->peer, now);
 	if (v != IPLIMIT_OK) {
 		/* Closed at once, before any byte is read. */
@@ -839,7 +821,7 @@ static int open_tls_listener(void)
 		     opts.tls_listen);
 		return -1;
 	}
-	tls_srv = tls_server_new(opts.tls_cert, key, opts.tls_reload_interval, mono_s(), err,
+	tls_srv = tls_server_new(opts.tls_cert, key, opts.tls_reload_interval, monotime_s(), err,
 				 sizeof(err));
 	if (!tls_srv) {
 		plog("TLS listener on %s cannot start: %s", opts.tls_listen, err);
@@ -988,15 +970,14 @@ int main(int argc, char **argv)
 				       { .fd = stop_fd, .events = POLLIN },
 				       { .fd = tls_lfd, .events = POLLIN } };
 
-		struct timespec now;
 		int n = poll(p, 3, CONNTAB_TICK_S * 1000);
+		int64_t now = monotime_s();
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		conntab_tick(conn_tab, now.tv_sec);
-		reap_logins(mono_ms());
-		refuse_summary(mono_ms());
+		conntab_tick(conn_tab, now);
+		reap_logins(monotime_ms());
+		refuse_summary(monotime_ms());
 		if (tls_srv) /* a changed certificate is picked up without a connection too */
-			tls_server_maybe_reload(tls_srv, now.tv_sec);
+			tls_server_maybe_reload(tls_srv, now);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

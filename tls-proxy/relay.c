@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pdufilter.h"
+#include "monotime.h"
 
 struct dir {
 	struct pio *src, *dst;
@@ -88,14 +89,6 @@ static int splice_step(struct dir *d, bool *tried, bool *progress)
 		}
 	}
 	return 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Move what can be moved without blocking. 0 or -errno. */
@@ -209,9 +202,9 @@ int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *fi
 		if (up.shut && down.shut)
 			break;
 		if ((up.shut || down.shut) && linger_until < 0)
-			linger_until = now_ms() + RELAY_LINGER_MS;
+			linger_until = monotime_ms() + RELAY_LINGER_MS;
 		if (linger_until >= 0) {
-			int64_t left = linger_until - now_ms();
+			int64_t left = linger_until - monotime_ms();
 
 			if (left <= 0)
 				break;

@@ -22,6 +22,7 @@
 
 #include "certwatch.h"
 #include "log.h"
+#include "monotime.h"
 
 #define SHUTDOWN_WAIT_MS 1000   /* close_notify on a full non-blocking socket */
 
@@ -277,14 +278,6 @@ int tls_server_fingerprint(struct tls_server *ts, char *out, size_t len)
 
 /* ---- struct pio over an SSL ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int set_fd_nonblock(int fd, int on)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -371,7 +364,7 @@ static ssize_t tls_write(struct pio *io, const void *buf, size_t len)
 static int tls_shutdown_write(struct pio *io)
 {
 	struct pio_tls *t = (struct pio_tls *)io;
-	int64_t until = now_ms() + SHUTDOWN_WAIT_MS;
+	int64_t until = monotime_ms() + SHUTDOWN_WAIT_MS;
 
 	if (!t->ssl || t->failed)
 		return -EPIPE;
@@ -393,7 +386,7 @@ static int tls_shutdown_write(struct pio *io)
 		r = io_result(t, n, e, &wants);
 		if (r != -EAGAIN && r != -ETIMEDOUT)
 			return r < 0 ? (int)r : -EPIPE;
-		left = until - now_ms();
+		left = until - monotime_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		p.events = wants;
@@ -450,7 +443,7 @@ int pio_tls_set_nonblock(struct pio_tls *t, int on)
 int pio_tls_accept(struct pio_tls *t, SSL_CTX *ctx, int fd, int timeout_ms, char *err,
 		   size_t errlen)
 {
-	int64_t until = now_ms() + timeout_ms;
+	int64_t until = monotime_ms() + timeout_ms;
 	int fl, r = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -517,7 +510,7 @@ int pio_tls_accept(struct pio_tls *t, SSL_CTX *ctx, int fd, int timeout_ms, char
 			goto out;
 		}
 		}
-		left = until - now_ms();
+		left = until - monotime_ms();
 		if (left <= 0) {
 			r = -ETIMEDOUT;
 			snprintf(err, errlen, "TLS handshake not done within %d ms", timeout_ms);
