@@ -370,11 +370,12 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 	c->lio_fd = lfd;
 	pthread_mutex_unlock(&conns_mu);
 
+	pio_fd_init(&lio, lfd);
+	r = pio_write_full(&lio.io, login, login_len);
+	/* Listed (a file rewrite) while LIO works on the login, not before sending it. */
 	peer_port_str(c, peer, sizeof(peer));
 	id = conntab_add(conn_tab, peer, req->initiator, lio_initiator, req->target, kind,
 			 time(NULL));
-	pio_fd_init(&lio, lfd);
-	r = pio_write_full(&lio.io, login, login_len);
 	if (r == 0) {
 		set_timeouts(c->fd, 0);
 		set_timeouts(lfd, 0);
