@@ -467,27 +467,29 @@ static void kick_owed(struct device *d)
 }
 
 /*
- * Run one command under the logical unit's lock (shared or exclusive, as
- * scsi_cmd_shares_lu says with the lock held shared, so the WCE it reads is stable),
- * complete it on the ring and tell the kernel. Any thread.
+ * Execute one command under the logical unit's lock: shared or exclusive, as
+ * scsi_cmd_shares_lu says with the lock held shared (so the WCE it reads is stable).
+ * A ring_cmd_fn; any thread.
  */
-static void run_req(struct device *d, struct ring_req *q)
+static int exec_locked(void *arg, struct scsi_cmd *cmd)
 {
-	struct scsi_cmd cmd;
+	struct device *d = arg;
 	int status;
 
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.cdb = q->cdb;
-	cmd.iov = q->iov_cnt ? q->iov : NULL;
-	cmd.iov_cnt = q->iov_cnt;
 	pthread_rwlock_rdlock(&d->lu_lock);
-	if (!scsi_cmd_shares_lu(&d->lu, q->cdb)) {
+	if (!scsi_cmd_shares_lu(&d->lu, cmd->cdb)) {
 		pthread_rwlock_unlock(&d->lu_lock);
 		pthread_rwlock_wrlock(&d->lu_lock);
 	}
-	status = exec_cmd(d, &cmd);
+	status = exec_cmd(d, cmd);
 	pthread_rwlock_unlock(&d->lu_lock);
-	ring_complete(&d->ring, q, status, &cmd);
+	return status;
+}
+
+/* Run one command, complete it on the ring and tell the kernel. Any thread. */
+static void run_req(struct device *d, struct ring_req *q)
+{
+	ring_run(q, &d->ring, exec_locked, d);
 	kick_owed(d);
 }
 
