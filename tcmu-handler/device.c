@@ -486,20 +486,14 @@ static int exec_locked(void *arg, struct scsi_cmd *cmd)
 	return status;
 }
 
-/* Run one command, complete it on the ring and tell the kernel. Any thread. */
-static void run_req(struct device *d, struct ring_req *q)
-{
-	ring_run(q, &d->ring, exec_locked, d);
-	kick_owed(d);
-}
-
-/* A pool thread's job: one command, then the device's count of them. */
+/* A pool thread's job: one command, its kick, then the device's count of them. */
 static void run_job(void *arg)
 {
 	struct job *j = arg;
 	struct device *d = j->d;
 
-	run_req(d, j->q);
+	ring_run(j->q, &d->ring, exec_locked, d);
+	kick_owed(d);
 	free(j);
 	pthread_mutex_lock(&d->run_mu);
 	if (--d->inflight == 0)
@@ -512,8 +506,11 @@ struct iopool *device_pool_new(unsigned threads, char *err, size_t errlen)
 	return iopool_new(threads, run_job, err, errlen);
 }
 
-/* Hand q to the pool, or run it here when there is none (or it is full). */
-static void dispatch(struct device *d, struct ring_req *q)
+/*
+ * Hand q to the pool (1), or run it here when there is none or it refused the job (0:
+ * completed on the ring, the caller owes the kernel a kick).
+ */
+static int dispatch(struct device *d, struct ring_req *q)
 {
 	struct job *j = d->pool ? malloc(sizeof(*j)) : NULL;
 
@@ -524,13 +521,14 @@ static void dispatch(struct device *d, struct ring_req *q)
 		d->inflight++;
 		pthread_mutex_unlock(&d->run_mu);
 		if (iopool_run(d->pool, j) == 0)
-			return;
+			return 1;
 		free(j);
 		pthread_mutex_lock(&d->run_mu);
 		d->inflight--;
 		pthread_mutex_unlock(&d->run_mu);
 	}
-	run_req(d, q);
+	ring_run(q, &d->ring, exec_locked, d);
+	return 0;
 }
 
 /* Wait until every command handed to the pool has completed. */
@@ -567,8 +565,9 @@ static void apply_write_cache(struct device *d)
 }
 
 /*
- * Read every command queued on the ring and dispatch it; returns 0, or -1 when the
- * device must stop (gone or broken).
+ * Read every command queued on the ring and dispatch it; what completed on this thread
+ * is told to the kernel with one kick at the end (pool threads kick for their own).
+ * Returns 0, or -1 when the device must stop (gone or broken).
  */
 static int drain(struct device *d)
 {
@@ -586,12 +585,14 @@ static int drain(struct device *d)
 			answered = 1; /* consumed here, or answered at once */
 			continue;
 		}
-		if (held)
-			dispatch(d, held);
+		if (held && !dispatch(d, held))
+			answered = 1;
 		held = q;
 	}
-	if (held)
-		run_req(d, held);
+	if (held) {
+		ring_run(held, &d->ring, exec_locked, d);
+		answered = 1;
+	}
 	if (err[0] && n >= 0)
 		plog_at(PLOG_ERROR, "%s: %s", d->label, err);
 	if (answered && kick(d) < 0)
