@@ -56,7 +56,7 @@ struct pool {
 	struct poolspec spec;
 	struct sess *ready, **tail;   /* pre-made sessions, owner NULL, oldest first */
 	unsigned n_ready;
-	double retry_at;              /* after a failed make: not before (mono_s); 0 = none */
+	double retry_at;              /* after a failed make: not before (monotime_sec); 0 = none */
 };
 
 struct cfgd_server {

@@ -21,7 +21,8 @@
  * them), so alloc_units stays equal to what the overlay occupies.
  *
  * Concurrency (contract in cow.h): mu guards the bitmap, alloc_units and no_fallocate,
- * and is held only around them, never across data I/O. A write first claims its
+ * and is held only around them (a fresh unit's fallocate included), never across the
+ * data's pread/pwrite. A write first claims its
  * allocation units [u_lo, u_hi] in `writing` (waiting while another write holds any
  * of them), so while it runs nobody else changes the bits of those units: which of
  * them are fresh, the read-modify-write of a partial sector, and a failed write's

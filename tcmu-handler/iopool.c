@@ -12,7 +12,6 @@
 struct iopool {
 	GThreadPool *gp;
 	iopool_fn fn;
-	unsigned threads;
 };
 
 static void run_one(gpointer data, gpointer user_data)
@@ -38,7 +37,6 @@ struct iopool *iopool_new(unsigned threads, iopool_fn fn, char *err, size_t errl
 		return NULL;
 	}
 	p->fn = fn;
-	p->threads = threads;
 	/* exclusive = TRUE: the threads are ours and all start now. */
 	p->gp = g_thread_pool_new(run_one, p, (gint)threads, TRUE, &gerr);
 	if (!p->gp) {
@@ -69,9 +67,4 @@ void iopool_free(struct iopool *p)
 	/* immediate = FALSE: queued jobs still run; wait = TRUE: until they have. */
 	g_thread_pool_free(p->gp, FALSE, TRUE);
 	free(p);
-}
-
-unsigned iopool_threads(const struct iopool *p)
-{
-	return p->threads;
 }

@@ -38,7 +38,4 @@ int iopool_run(struct iopool *p, void *arg);
 /* Run every queued job, stop the threads and free p. NULL is allowed. */
 void iopool_free(struct iopool *p);
 
-/* The number of threads p runs. */
-unsigned iopool_threads(const struct iopool *p);
-
 #endif

@@ -100,8 +100,8 @@ static void usage(FILE *f)
 		DEFAULT_RUNTIME_DIR, DEFAULT_IO_THREADS, IOPOOL_MAX_THREADS);
 }
 
-/* A decimal byte count (digits only, fits in 64 bits) into *out. 0 or -EINVAL. */
-static int parse_bytes(const char *s, uint64_t *out)
+/* A decimal number (digits only, fits in 64 bits) into *out. 0 or -EINVAL. */
+static int parse_u64(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
@@ -390,7 +390,7 @@ int main(int argc, char **argv)
 			dm.env.configfs_root = optarg;
 			break;
 		case 'r':
-			if (parse_bytes(optarg, &dm.env.disk_reserve) < 0) {
+			if (parse_u64(optarg, &dm.env.disk_reserve) < 0) {
 				plog("--disk-reserve: not a number of bytes: \"%s\"", optarg);
 				return 2;
 			}
@@ -399,7 +399,7 @@ int main(int argc, char **argv)
 			dm.env.mirror_dir = optarg;
 			break;
 		case 't':
-			if (parse_bytes(optarg, &io_threads) < 0 ||
+			if (parse_u64(optarg, &io_threads) < 0 ||
 			    io_threads > IOPOOL_MAX_THREADS) {
 				plog("--io-threads: not a number from 0 to %d: \"%s\"",
 				     IOPOOL_MAX_THREADS, optarg);
