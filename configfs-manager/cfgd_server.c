@@ -57,7 +57,16 @@ struct pool {
 	struct sess *ready, **tail;   /* pre-made sessions, owner NULL, oldest first */
 	unsigned n_ready;
 	double retry_at;              /* after a failed make: not before (monotime_sec); 0 = none */
+	double refill_at;             /* after a take that left some ready: not before; 0 = none */
 };
+
+/*
+ * A pool that still has sessions ready after a login took one waits this long
+ * (seconds) before making the replacement, so that making it (configfs, a new TCMU
+ * device: tens of ms of CPU) does not compete with the rest of that login (the portal
+ * connecting to LIO, LIO's login). An empty pool is refilled at once.
+ */
+#define POOL_REFILL_DELAY_S 0.2
 
 struct cfgd_server {
 	pthread_mutex_t mu;      /* the tables below: sessions, clients, queue, pools */
@@ -285,25 +294,35 @@ static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
 			p->tail = &p->ready;
 		p->n_ready--;
 		x->next = NULL;
+		if (!p->refill_at)  /* the first take of a burst sets when to refill */
+			p->refill_at = monotime_sec() + POOL_REFILL_DELAY_S;
 		return x;
 	}
 	return NULL;
 }
 
-/* A pool short of sessions and not waiting out a failure, or NULL; *next_retry is the
- * earliest time a waiting one may try again (0: none waits). Caller holds s->mu. */
+/* A pool short of sessions and not waiting out a failure or a refill delay
+ * (POOL_REFILL_DELAY_S: none while it is empty), or NULL; *next_retry is the earliest
+ * time a waiting one may go on (0: none waits). Caller holds s->mu. */
 static struct pool *pool_short(struct cfgd_server *s, double now, double *next_retry)
 {
 	*next_retry = 0;
 	for (unsigned i = 0; i < s->n_pools; i++) {
 		struct pool *p = &s->pools[i];
+		double at = p->retry_at;
 
-		if (p->n_ready >= p->spec.count)
+		if (p->n_ready >= p->spec.count) {
+			p->refill_at = 0;
 			continue;
-		if (p->retry_at <= now)
+		}
+		if (p->n_ready && p->refill_at > at)
+			at = p->refill_at;
+		if (at <= now) {
+			p->refill_at = 0;
 			return p;
-		if (!*next_retry || p->retry_at < *next_retry)
-			*next_retry = p->retry_at;
+		}
+		if (!*next_retry || at < *next_retry)
+			*next_retry = at;
 	}
 	return NULL;
 }
