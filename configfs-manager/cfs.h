@@ -84,9 +84,11 @@ int cfs_target_remove(struct cfs *c, const char *iqn);
  * "dev_size=<size_bytes>,dev_config=<dev_config>,hw_block_size=512,
  *  hw_max_sectors=2048,max_data_area_mb=<small>,cmd_ring_size_mb=<small>,
  *  nl_reply_supported=-1", set wwn/vpd_unit_serial = serial (NULL = name),
- * attrib/emulate_write_cache = CFS_WRITE_CACHE, then enable=1. nl_reply_supported=-1 opts the device out of netlink replies: enable
- * never waits for (or fails on) any TCMU daemon's ADDED_DEVICE answer, so a running
- * tcmu-runner cannot refuse it (README "Coexistence with tcmu-runner"). A config the
+ * attrib/emulate_write_cache = CFS_WRITE_CACHE, attrib/alua_support = 0 (the kernel's
+ * ALUA off; a kernel without the attribute keeps it), then enable=1.
+ * nl_reply_supported=-1 opts the device out of netlink replies: enable never waits
+ * for (or fails on) any TCMU daemon's ADDED_DEVICE answer, so a running tcmu-runner
+ * cannot refuse it (README "Coexistence with tcmu-runner"). A config the
  * handler refuses therefore shows at the first SCSI command, not at enable. Size in
  * BYTES.
  */

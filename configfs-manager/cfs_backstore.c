@@ -316,6 +316,25 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 	if (!r)
 		r = cfs_write(c, CFS_WRITE_CACHE ? "1" : "0", "%s/attrib/emulate_write_cache",
 			      dev);
+	/*
+	 * The kernel's ALUA off (alua_support=0, before enable: no LU group is attached at
+	 * enable, and no target port group when a TPG LUN links the device). It would only
+	 * check the access state of the default group, which is always Active/Optimized
+	 * here (the handler reports TPGS=0 in INQUIRY, SPC-4 §6.6.2), and linking a LUN to
+	 * that group waits for an RCU grace period (K:target_attach_tg_pt_gp): 14-21 ms
+	 * of each session's provisioning under TCG. A kernel without the attribute
+	 * (before Linux 5.11) keeps its ALUA.
+	 */
+	if (!r) {
+		c->err_hold++;
+		r = cfs_write(c, "0", "%s/attrib/alua_support", dev);
+		c->err_hold--;
+		if (r == -ENOENT)
+			r = 0;
+		else if (r)
+			r = cfs_fail(c, r, "%s/%s/attrib/alua_support: %s", c->root, dev,
+				     strerror(-r));
+	}
 	/* No reply is awaited (nl_reply_supported=-1): the handler opens the uio device on
 	 * its own when ADDED_DEVICE arrives and first drains what is already queued. */
 	if (!r)

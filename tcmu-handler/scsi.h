@@ -5,8 +5,10 @@
  * iovec array; scsi_execute() carries it out and returns the SCSI status, with
  * fixed-format sense data on CHECK CONDITION (sense.h).
  *
- * The kernel (LIO) keeps REPORT LUNS, PERSISTENT RESERVE IN/OUT, RESERVE/RELEASE and
- * ALUA for itself; everything else arrives here (../shared/lab-recipe.md).
+ * The kernel (LIO) keeps REPORT LUNS, PERSISTENT RESERVE IN/OUT and RESERVE/RELEASE
+ * for itself; everything else arrives here (../shared/lab-recipe.md). Our backstores
+ * are made with the kernel's ALUA off (cfs.h, alua_support=0) and INQUIRY reports
+ * TPGS=0: no target port groups.
  *
  * Units: the logical block is 512 bytes (SCSI_BLOCK_SIZE); CDB LBAs and transfer
  * lengths are in logical blocks; the cow store is addressed in bytes.

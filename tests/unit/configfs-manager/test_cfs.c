@@ -231,6 +231,8 @@ static void test_backstore_create(void **state)
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/wwn/vpd_unit_serial")), "SER-1");
 	/* WCE = 1 reported by the handler (README "Write caching"), set before enable. */
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/attrib/emulate_write_cache")), "1");
+	/* The kernel's ALUA off before enable (no RCU wait when a TPG LUN links it). */
+	assert_string_equal(slurp(P(t, "core/user_1/sp1/attrib/alua_support")), "0");
 	assert_string_equal(slurp(P(t, "core/user_1/sp1/enable")), "1");
 
 	/* NULL serial = the name; next free HBA. */
