@@ -89,6 +89,9 @@ struct conn {
 	int64_t login_deadline_ms; /* CLOCK_MONOTONIC ms; 0 once the login is done */
 	int64_t login_paused_ms;   /* != 0: since then waiting on our own provisioning */
 	bool tls;        /* accepted on the TLS listener */
+	/* Where the time of a login went (CLOCK_MONOTONIC ns; 0 = not reached), for the
+	 * --verbose line logged when LIO's final Login Response has gone through. */
+	int64_t t_accept, t_thread, t_first_pdu, t_session, t_lio_connect, t_lio_sent;
 };
 
 static struct portal_options opts;
@@ -312,9 +315,50 @@ static void reject(struct pio *io, const struct pdu *p, uint16_t st)
 	login_send_reject(io, p->bhs, st, random32());
 }
 
+/* What the relay's progress callback needs. */
+struct relay_watch {
+	uint64_t id;                    /* the connection table's entry */
+	const struct conn *c;
+	const struct login_req *req;
+	const struct pdufilter *filter;
+	bool ffp_logged;
+};
+
+static double ms_between(int64_t from_ns, int64_t to_ns)
+{
+	return from_ns && to_ns ? (double)(to_ns - from_ns) / 1e6 : -1;
+}
+
+/*
+ * --verbose: where the time of a relayed login went, from accept to the moment LIO's
+ * final Login Response went to the initiator (-1: a step this login did not take,
+ * e.g. no provisioning for a provisioned target).
+ */
+static void log_login_time(const struct relay_watch *w)
+{
+	const struct conn *c = w->c;
+	int64_t now = monotime_ns();
+
+	plog_debug("login from %s (%s) to %s: in Full Feature Phase %.1f ms after the accept "
+		   "(its thread running %.1f, first PDU read %.1f, session ready %.1f, connected to LIO %.1f, login "
+		   "sent to LIO %.1f, LIO's login answered %.1f ms later)", c->peer,
+		   w->req->initiator, w->req->target, ms_between(c->t_accept, now),
+		   ms_between(c->t_accept, c->t_thread), ms_between(c->t_accept, c->t_first_pdu),
+		   ms_between(c->t_accept, c->t_session),
+		   ms_between(c->t_accept, c->t_lio_connect),
+		   ms_between(c->t_accept, c->t_lio_sent), ms_between(c->t_lio_sent, now));
+}
+
 static void on_relay_bytes(void *arg, const struct relay_stats *st)
 {
-	conntab_bytes(conn_tab, *(const uint64_t *)arg, st->to_lio, st->to_client);
+	struct relay_watch *w = arg;
+
+	conntab_bytes(conn_tab, w->id, st->to_lio, st->to_client);
+	if (!w->ffp_logged && pdufilter_in_ffp(w->filter)) {
+		w->ffp_logged = true;
+		if (plog_verbose)
+			log_login_time(w);
+	}
 }
 
 /* "ip:port" ("[v6]:port") of the initiator into out. */
@@ -344,7 +388,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 	};
 	struct pdufilter *filter;
-	uint64_t id;
+	struct relay_watch w = { .c = c, .req = req };
 	int r, lfd;
 
 	filter = pdufilter_new(&fc);
@@ -352,7 +396,9 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		reject(cio, p, LOGIN_OUT_OF_RESOURCES);
 		return;
 	}
+	w.filter = filter;
 	lfd = connect_lio();
+	c->t_lio_connect = monotime_ns();
 	if (lfd < 0) {
 		plog("login from %s (%s) to %s: cannot connect to LIO at %s: %s", c->peer,
 		     req->initiator, req->target, opts.lio, strerror(-lfd));
@@ -372,20 +418,21 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 
 	pio_fd_init(&lio, lfd);
 	r = pio_write_full(&lio.io, login, login_len);
+	c->t_lio_sent = monotime_ns();
 	/* Listed (a file rewrite) while LIO works on the login, not before sending it. */
 	peer_port_str(c, peer, sizeof(peer));
-	id = conntab_add(conn_tab, peer, req->initiator, lio_initiator, req->target, kind,
+	w.id = conntab_add(conn_tab, peer, req->initiator, lio_initiator, req->target, kind,
 			 time(NULL));
 	if (r == 0) {
 		set_timeouts(c->fd, 0);
 		set_timeouts(lfd, 0);
 		if ((r = pio_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
-			r = relay_run_filtered(cio, &lio.io, filter, &st, on_relay_bytes, &id);
+			r = relay_run_filtered(cio, &lio.io, filter, &st, on_relay_bytes, &w);
 	} else {
 		plog("login from %s (%s) to %s: forwarding the login to LIO: %s", c->peer,
 		     req->initiator, req->target, strerror(-r));
 	}
-	conntab_remove(conn_tab, id);
+	conntab_remove(conn_tab, w.id);
 	plog_debug("connection from %s (%s) to %s ended (%s): %llu bytes to LIO, %llu to "
 		   "the initiator", c->peer, req->initiator, req->target,
 		   r < 0 ? strerror(-r) : "closed", (unsigned long long)st.to_lio,
@@ -527,6 +574,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 	login_pause(c);
 	r = session_acquire(mgr, req->initiator, t.iqn, c->peer, &s, err, sizeof(err));
 	login_resume(c);
+	c->t_session = monotime_ns();
 	if (r == -EMFILE) {
 		/* The configured session limit (scsipub-cfgd --max-sessions): the target has
 		 * insufficient session resources, RFC 7143 §11.13.5 status 0x0302. Anyone can
@@ -627,6 +675,7 @@ static void serve_stream(struct conn *c, struct pio *cio)
 	int r;
 
 	r = pdu_read(cio, opts.max_pdu, &p);
+	c->t_first_pdu = monotime_ns();
 	if (r == -EMSGSIZE) {
 		plog("connection from %s: first PDU data segment of %u bytes is over %u",
 		     c->peer, pdu_data_len(p.bhs), opts.max_pdu);
@@ -678,6 +727,7 @@ static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
 
+	c->t_thread = monotime_ns();
 	serve(c);
 	pthread_mutex_lock(&conns_mu);
 	for (struct conn **pp = &conns; *pp; pp = &(*pp)->next)
@@ -730,6 +780,7 @@ static void accept_one(int lfd, bool tls)
 		close(fd);
 		return;
 	}
+	c->t_accept = monotime_ns();
 	c->fd = fd;
 	c->lio_fd = -1;
 	c->tls = tls;

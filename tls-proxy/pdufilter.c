@@ -107,6 +107,11 @@ void pdufilter_digests(const struct pdufilter *f, int *header, int *data)
 	*data = f->dd;
 }
 
+int pdufilter_in_ffp(const struct pdufilter *f)
+{
+	return f->ffp;
+}
+
 /*
  * Append a PDU made of the header of held (BHS + AHS, with DataSegmentLength set to
  * len) and data, with the digests in effect.

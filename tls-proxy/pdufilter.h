@@ -79,5 +79,8 @@ void pdufilter_skip(struct pdufilter *f, enum pf_dir d, uint64_t n);
 
 /* Whether digests are in effect (after the Login Phase), for tests. */
 void pdufilter_digests(const struct pdufilter *f, int *header, int *data);
+/* Whether LIO's final Login Response (T=1, NSG 3, status 0) has gone through: the
+ * session is in Full Feature Phase (RFC 7143 §6.3). */
+int pdufilter_in_ffp(const struct pdufilter *f);
 
 #endif
