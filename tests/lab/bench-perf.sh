@@ -45,7 +45,9 @@
 # WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below), POOL
 # (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none), SPACED (9 logins one
 # second apart, each alone: the pool has refilled), IO_THREADS (scsipub-tcmu
-# --io-threads; unset: its default, 0 = one command at a time per device). Long
+# --io-threads; unset: its default, 0 = one command at a time per device), PORTAL_ARGS
+# (more scsipub-portal options, e.g. --verbose: each login's steps in its log), BENCH_OUT
+# (a directory for the raw results, kept; default a temporary one, removed). Long
 # form: ROUNDS=3 RUNTIME=15 CONC=200. The short default took 474 s under TCG (2026-12-02).
 # Usage: flock /tmp/scsipub-lab.lock bash tests/lab/bench-perf.sh
 set -uo pipefail
@@ -72,8 +74,8 @@ RUNNER_IQN=iqn.2025-01.test.scsipub:bench-runner
 TGT_IQN=iqn.2025-01.test.scsipub:bench-tgt
 IMAGE_IQN=iqn.2025-01.pub.scsipub:image.bench
 TCMU_ATTRS=hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,cmd_ring_size_mb=1
-OUT=$(mktemp -d)
-trap 'lab_stop; rm -rf "$OUT"' EXIT
+OUT=${BENCH_OUT:-$(mktemp -d)}
+trap 'lab_stop; [ -n "${BENCH_OUT:-}" ] || rm -rf "$OUT"' EXIT
 g() { lab_exec "$@"; }
 die() { echo "bench-perf: $*"; lab_logs; exit 1; }
 say() { echo "[$(date -u +%H:%M:%S)] $*"; }
@@ -93,7 +95,8 @@ say "base image ($SIZE_MB MiB of random data) and copies made"
 # --- our stack: relaxed per-address limits (every initiator here is 127.0.0.1), no
 # anonymous write limit (its 64 MiB tier cap is below the written half of a LUN)
 STACK_IO_THREADS=${IO_THREADS:-} STACK_POOL=$POOL STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
-  --net-login-rate 0 --disk-reserve 0 --anon-write-limit 0 --nopin-interval 30 --nopin-timeout 30 ||
+  --net-login-rate 0 --disk-reserve 0 --anon-write-limit 0 --nopin-interval 30 --nopin-timeout 30 \
+  ${PORTAL_ARGS:-} ||
   die "our stack did not start"
 g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 0.2; done; exit 1" ||
   die "the portal's TLS listener (3261) is not up"
@@ -291,19 +294,28 @@ POOL_BLANK=$(tr ',' '\n' <<<"$POOL" | sed -n 's/^blank=//p')
 g "for i in \$(seq 300); do [ \"\$(ls $CFS/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l)\" = ${POOL_BLANK:-0} ] && exit 0; sleep 0.2; done" ||
   echo "  (sessions of the sequential logins still being torn down)"
 # Logins that arrive one at a time with an idle second before each (the pool, if any,
-# has made its replacements): the median of SPACED, the same for LIO.
-spaced() { # PORT IQN PREFIX
-  local i
-  for ((i = 0; i < SPACED; i++)); do
-    g "sleep 1; $LT 127.0.0.1:$1 $2 1 1 $3.$i" | sed -n 's/^login 0 //p'
-  done | sort -n | awk -v n="$SPACED" \
+# has made its replacements), to LIO and through the portal in turn so that drift hits
+# both alike: the median of SPACED of each.
+spaced_median() { # FILE
+  sort -n "$1" | awk -v n="$SPACED" \
     '{v[NR] = $1} END {if (NR) print "logins=" n " ok=" NR " median_ms=" v[int((NR + 1) / 2)]}'
 }
-spaced 3263 "$FILEIO_IQN" iqn.2025-01.test.scsipub:sp-lio >"$OUT/login-sp-lio"
-spaced "$LAB_PORT" "$BLANK_IQN" iqn.2025-01.test.scsipub:sp-portal >"$OUT/login-sp-portal"
+: >"$OUT/sp-lio"; : >"$OUT/sp-portal"
+for ((i = 0; i < SPACED; i++)); do
+  g "sleep 1; $LT 127.0.0.1:3263 $FILEIO_IQN 1 1 iqn.2025-01.test.scsipub:sp-lio.$i" |
+    sed -n 's/^login 0 //p' >>"$OUT/sp-lio"
+  g "sleep 1; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN 1 1 iqn.2025-01.test.scsipub:sp-portal.$i" |
+    sed -n 's/^login 0 //p' >>"$OUT/sp-portal"
+done
+spaced_median "$OUT/sp-lio" >"$OUT/login-sp-lio"
+spaced_median "$OUT/sp-portal" >"$OUT/login-sp-portal"
+# With PORTAL_ARGS=--verbose: where the portal's time of each spaced login went.
+g "grep 'sp-portal.*in Full Feature Phase' /var/log/scsipub-portal.log" | sed 's/^.*: in Full/  spaced login: in Full/'
 g "ulimit -n 65536; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc" \
   >"$OUT/login-conc" || echo "  (some concurrent portal logins failed)"
 grep -h 'failed' "$OUT"/login-* | grep -v '^logins' | head -n 5
+# With PORTAL_ARGS=--verbose: the concurrent logins' steps, one line each.
+g "grep 'lt-conc.*in Full Feature Phase' /var/log/scsipub-portal.log" >"$OUT/login-conc-steps"
 g "grep -c 'refus\\|error' /var/log/scsipub-portal.log" | sed 's/^/  portal log lines with refus|error: /'
 
 # --- the table ----------------------------------------------------------------------------
