@@ -1023,25 +1023,26 @@ int main(int argc, char **argv)
 				       { .fd = tls_lfd, .events = POLLIN } };
 
 		int n = poll(p, 3, CONNTAB_TICK_S * 1000);
-		int64_t now = monotime_s();
+		int64_t now;
 
+		if (n < 0 && errno != EINTR) {
+			plog("poll: %s", strerror(errno));
+			break;
+		}
+		if (n > 0 && p[1].revents)
+			break;
+		/* New connections first: the housekeeping below (a connection table rewrite,
+		 * a certificate check) must not delay a login. */
+		if (n > 0 && (p[0].revents & POLLIN))
+			accept_one(lfd, false);
+		if (n > 0 && (p[2].revents & POLLIN))
+			accept_one(tls_lfd, true);
+		now = monotime_s();
 		conntab_tick(conn_tab, now);
 		reap_logins(monotime_ms());
 		refuse_summary(monotime_ms());
 		if (tls_srv) /* a changed certificate is picked up without a connection too */
 			tls_server_maybe_reload(tls_srv, now);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			plog("poll: %s", strerror(errno));
-			break;
-		}
-		if (p[1].revents)
-			break;
-		if (p[0].revents & POLLIN)
-			accept_one(lfd, false);
-		if (p[2].revents & POLLIN)
-			accept_one(tls_lfd, true);
 	}
 	plog("stopping: closing connections");
 	close(lfd);
