@@ -75,7 +75,9 @@ static void to_ffp(struct pdufilter *f)
 
 	pdufilter_digests(f, &hd, &dd);
 	assert_false(hd || dd);
+	assert_false(pdufilter_in_ffp(f));
 	assert_int_equal(pdufilter_feed(f, PF_TO_INITIATOR, w, n, &out), 0);
+	assert_true(pdufilter_in_ffp(f));
 	assert_int_equal(out.len, n);
 	assert_memory_equal(out.data, w, n);
 	pdufilter_digests(f, &hd, &dd);
