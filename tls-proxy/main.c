@@ -340,8 +340,9 @@ static void log_login_time(const struct relay_watch *w)
 	int64_t now = monotime_ns();
 
 	plog_debug("login from %s (%s) to %s: in Full Feature Phase %.1f ms after the accept "
-		   "(its thread running %.1f, first PDU read %.1f, session ready %.1f, connected to LIO %.1f, login "
-		   "sent to LIO %.1f, LIO's login answered %.1f ms later)", c->peer,
+		   "(its thread running %.1f, first PDU read %.1f, session ready %.1f, "
+		   "connected to LIO %.1f, login sent to LIO %.1f, LIO's login answered %.1f ms "
+		   "later)", c->peer,
 		   w->req->initiator, w->req->target, ms_between(c->t_accept, now),
 		   ms_between(c->t_accept, c->t_thread), ms_between(c->t_accept, c->t_first_pdu),
 		   ms_between(c->t_accept, c->t_session),
@@ -1029,14 +1030,16 @@ int main(int argc, char **argv)
 			plog("poll: %s", strerror(errno));
 			break;
 		}
-		if (n > 0 && p[1].revents)
-			break;
-		/* New connections first: the housekeeping below (a connection table rewrite,
-		 * a certificate check) must not delay a login. */
-		if (n > 0 && (p[0].revents & POLLIN))
-			accept_one(lfd, false);
-		if (n > 0 && (p[2].revents & POLLIN))
-			accept_one(tls_lfd, true);
+		if (n > 0) {  /* revents are set only then */
+			if (p[1].revents)
+				break;
+			/* New connections first: the housekeeping below (a connection table
+			 * rewrite, a certificate check) must not delay a login. */
+			if (p[0].revents & POLLIN)
+				accept_one(lfd, false);
+			if (p[2].revents & POLLIN)
+				accept_one(tls_lfd, true);
+		}
 		now = monotime_s();
 		conntab_tick(conn_tab, now);
 		reap_logins(monotime_ms());
