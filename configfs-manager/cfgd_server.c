@@ -67,6 +67,7 @@ struct pool {
  * connecting to LIO, LIO's login). An empty pool is refilled at once.
  */
 #define POOL_REFILL_DELAY_S 0.2
+#define POOL_RETRY_S 5.0   /* after a failed make, the pool waits this long */
 
 struct cfgd_server {
 	pthread_mutex_t mu;      /* the tables below: sessions, clients, queue, pools */
@@ -326,8 +327,6 @@ static struct pool *pool_short(struct cfgd_server *s, double now, double *next_r
 	}
 	return NULL;
 }
-
-#define POOL_RETRY_S 5.0   /* after a failed make, the pool waits this long */
 
 /* Make one session for pool p (the worker; holds neither mutex). */
 static void pool_make(struct cfgd_server *s, struct pool *p)

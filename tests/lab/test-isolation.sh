@@ -34,10 +34,11 @@ check "two sessions: two overlays, two ACLs, two user backstores" lab_exec "
   [ \$(ls /sys/kernel/config/target/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l) -eq 2 ] &&
   [ \$(find /sys/kernel/config/target/core -mindepth 2 -maxdepth 2 -type d -path '*/user_*/*' | wc -l) -eq 2 ]"
 check "both backstores have the kernel's ALUA off (alua_support 0, no target port group on their LUNs)" lab_exec "
-  for d in /sys/kernel/config/target/core/user_*/*/; do [ -f \$d/enable ] || continue;
-    [ \$(cat \$d/attrib/alua_support) = 0 ] || exit 1; done;
-  for l in /sys/kernel/config/target/iscsi/$BLANK_IQN/tpgt_1/lun/lun_*; do
-    ! grep -q default_tg_pt_gp \$l/alua_tg_pt_gp || exit 1; done"
+  n=0; for d in /sys/kernel/config/target/core/user_*/*/; do [ -f \$d/enable ] || continue;
+    [ \$(cat \$d/attrib/alua_support) = 0 ] || exit 1; n=\$((n + 1)); done; [ \$n -eq 2 ] || exit 1;
+  n=0; for l in /sys/kernel/config/target/iscsi/$BLANK_IQN/tpgt_1/lun/lun_*; do
+    [ -f \$l/alua_tg_pt_gp ] && ! grep -q default_tg_pt_gp \$l/alua_tg_pt_gp || exit 1;
+    n=\$((n + 1)); done; [ \$n -eq 2 ]"
 tcli=$(guest_targetcli_ls 2>&1)
 echo "$tcli"
 check "targetcli ls shows the blank target with both connections' ACLs (per-connection names)" \
