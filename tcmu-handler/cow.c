@@ -20,14 +20,17 @@
  * touched. A failed write punches its fresh units out again (no bit points into
  * them), so alloc_units stays equal to what the overlay occupies.
  *
- * Concurrency (contract in cow.h): mu guards the bitmap, alloc_units and no_fallocate,
- * and is held only around them (a fresh unit's fallocate included), never across the
- * data's pread/pwrite. A write first claims its
- * allocation units [u_lo, u_hi] in `writing` (waiting while another write holds any
- * of them), so while it runs nobody else changes the bits of those units: which of
- * them are fresh, the read-modify-write of a partial sector, and a failed write's
- * punch all see a stable state. Its fresh units are charged at once (alloc_units),
- * so a concurrent write sees them as spent against the limit.
+ * Concurrency (contract in cow.h): mu guards the bitmap, alloc_units, no_fallocate and
+ * the claim table, and is held only around them (a fresh unit's fallocate included),
+ * never across the data's pread/pwrite. Every read and write first claims the
+ * allocation units [u_lo, u_hi] it touches in `claims`, a reader-writer lock per unit
+ * range: a write's claim is exclusive, a read's is shared, and a claim waits while an
+ * overlapping one it conflicts with is held. So while a write runs nobody else changes
+ * the bits of its units (which of them are fresh, the read-modify-write of a partial
+ * sector and a failed write's punch all see a stable state) and nobody reads them (a
+ * pread never copies a sector that a pwrite has half written), while reads of the same
+ * units still run side by side. A write's fresh units are charged at once
+ * (alloc_units), so a concurrent write sees them as spent against the limit.
  */
 #include "cow.h"
 #include "bitmap.h"
@@ -48,7 +51,7 @@
 #include <unistd.h>
 
 #define SECTOR 512u
-#define COW_WRITERS_MAX 64 /* writes running at once on one store; more wait */
+#define COW_CLAIMS_MAX 64 /* reads and writes running at once on one store; more wait */
 
 struct cow {
 	int base_fd;         /* -1 for a blank disk */
@@ -65,10 +68,13 @@ struct cow {
 	cow_avail_fn avail;  /* free-space source of the reserve check */
 	void *avail_arg;
 	int no_fallocate;    /* the filesystem refused fallocate (EOPNOTSUPP) */
-	pthread_mutex_t mu;  /* bm, alloc_units, no_fallocate, writing */
-	pthread_cond_t unit_freed; /* a write released its units */
-	struct { uint64_t lo, hi; } writing[COW_WRITERS_MAX]; /* units of running writes */
-	unsigned nwriting;
+	pthread_mutex_t mu;  /* bm, alloc_units, no_fallocate, claims */
+	pthread_cond_t unit_freed; /* a read or write released its units */
+	struct claim {
+		uint64_t lo, hi; /* allocation units, inclusive */
+		int shared;      /* 1: a read (overlaps other reads), 0: a write */
+	} claims[COW_CLAIMS_MAX]; /* units of running reads and writes */
+	unsigned nclaims;
 };
 
 static int sync_fd(int fd)
@@ -104,14 +110,16 @@ static int check_range(const struct cow *c, uint64_t off, uint64_t len)
 	return 0;
 }
 
-int cow_read(struct cow *c, void *buf, uint64_t off, size_t len)
+/*
+ * Read [off, off + len) (in range) run by run from the overlay or the base. The caller
+ * holds a claim on its units (cow_read's shared one, or the exclusive one of the write
+ * whose partial sector this completes), so their bits cannot change under it.
+ */
+static int read_runs(struct cow *c, uint8_t *p, uint64_t off, size_t len)
 {
-	uint8_t *p = buf;
 	uint64_t end, last_sector;
-	int rc = check_range(c, off, len);
+	int rc;
 
-	if (rc)
-		return rc;
 	end = off + len;
 	last_sector = (end + SECTOR - 1) / SECTOR;
 	while (off < end) {
@@ -257,7 +265,7 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 	int cnt = 0, rc;
 
 	if (first == last && (head_off || tail_len)) {
-		rc = cow_read(c, head, first * SECTOR, SECTOR);
+		rc = read_runs(c, head, first * SECTOR, SECTOR);
 		if (rc)
 			return rc;
 		memcpy(head + head_off, buf, len);
@@ -267,7 +275,7 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 	if (head_off) {
 		size_t n = SECTOR - head_off;
 
-		rc = cow_read(c, head, first * SECTOR, SECTOR);
+		rc = read_runs(c, head, first * SECTOR, SECTOR);
 		if (rc)
 			return rc;
 		memcpy(head + head_off, buf, n);
@@ -276,7 +284,7 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 		len -= n;
 	}
 	if (tail_len) {
-		rc = cow_read(c, tail, last * SECTOR, SECTOR);
+		rc = read_runs(c, tail, last * SECTOR, SECTOR);
 		if (rc)
 			return rc;
 		memcpy(tail, buf + len - tail_len, tail_len);
@@ -289,41 +297,63 @@ static int write_overlay(struct cow *c, const uint8_t *buf, uint64_t off, size_t
 	return fullio_pwritev(c->overlay_fd, iov, cnt, first * SECTOR);
 }
 
-/* Whether units [lo, hi] overlap a running write's. Caller holds mu. */
-static int units_busy(const struct cow *c, uint64_t lo, uint64_t hi)
+/*
+ * Whether a claim of units [lo, hi] (shared: a read) must wait: it overlaps a held
+ * claim and one of the two is a write, or the table is full. Caller holds mu.
+ */
+static int units_busy(const struct cow *c, uint64_t lo, uint64_t hi, int shared)
 {
 	unsigned i;
 
-	if (c->nwriting == COW_WRITERS_MAX)
+	if (c->nclaims == COW_CLAIMS_MAX)
 		return 1;
-	for (i = 0; i < c->nwriting; i++)
-		if (lo <= c->writing[i].hi && c->writing[i].lo <= hi)
+	for (i = 0; i < c->nclaims; i++)
+		if (lo <= c->claims[i].hi && c->claims[i].lo <= hi &&
+		    !(shared && c->claims[i].shared))
 			return 1;
 	return 0;
 }
 
-/* Claim units [lo, hi] for one write, waiting for writes that hold any of them. */
-static void claim_units(struct cow *c, uint64_t lo, uint64_t hi)
+/* Claim units [lo, hi] for one read (shared) or write, waiting out conflicts. */
+static void claim_units(struct cow *c, uint64_t lo, uint64_t hi, int shared)
 {
-	while (units_busy(c, lo, hi))
+	while (units_busy(c, lo, hi, shared))
 		pthread_cond_wait(&c->unit_freed, &c->mu);
-	c->writing[c->nwriting].lo = lo;
-	c->writing[c->nwriting].hi = hi;
-	c->nwriting++;
+	c->claims[c->nclaims++] = (struct claim){ lo, hi, shared };
 }
 
-/* Give units [lo, hi] back (claim_units). Caller holds mu. */
-static void release_units(struct cow *c, uint64_t lo, uint64_t hi)
+/* Give one claim of units [lo, hi] back (claim_units). Caller holds mu. */
+static void release_units(struct cow *c, uint64_t lo, uint64_t hi, int shared)
 {
 	unsigned i;
 
-	for (i = 0; i < c->nwriting; i++) {
-		if (c->writing[i].lo == lo && c->writing[i].hi == hi) {
-			c->writing[i] = c->writing[--c->nwriting];
+	for (i = 0; i < c->nclaims; i++) {
+		if (c->claims[i].lo == lo && c->claims[i].hi == hi &&
+		    c->claims[i].shared == shared) {
+			c->claims[i] = c->claims[--c->nclaims];
 			break;
 		}
 	}
 	pthread_cond_broadcast(&c->unit_freed);
+}
+
+int cow_read(struct cow *c, void *buf, uint64_t off, size_t len)
+{
+	uint64_t u_lo, u_hi;
+	int rc = check_range(c, off, len);
+
+	if (rc || !len)
+		return rc;
+	u_lo = off / SECTOR / c->spu;
+	u_hi = (off + len - 1) / SECTOR / c->spu;
+	pthread_mutex_lock(&c->mu);
+	claim_units(c, u_lo, u_hi, 1);
+	pthread_mutex_unlock(&c->mu);
+	rc = read_runs(c, buf, off, len);
+	pthread_mutex_lock(&c->mu);
+	release_units(c, u_lo, u_hi, 1);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
@@ -339,11 +369,11 @@ int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
 	u_hi = (first + n - 1) / c->spu;
 
 	pthread_mutex_lock(&c->mu);
-	claim_units(c, u_lo, u_hi);
+	claim_units(c, u_lo, u_hi, 0);
 	fresh = u_hi - u_lo + 1 - units_in_use(c, u_lo, u_hi + 1);
 	rc = check_space(c, fresh);
 	if (rc) {
-		release_units(c, u_lo, u_hi);
+		release_units(c, u_lo, u_hi, 0);
 		pthread_mutex_unlock(&c->mu);
 		return rc;
 	}
@@ -375,7 +405,7 @@ int cow_write(struct cow *c, const void *buf, uint64_t off, size_t len, int fua)
 		if (!rc && fua)
 			rc = bitmap_sync(c->bm);
 	}
-	release_units(c, u_lo, u_hi);
+	release_units(c, u_lo, u_hi, 0);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
 }

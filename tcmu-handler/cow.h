@@ -9,13 +9,14 @@
  * currently lives (overlay if its bit is set, else the base or zeros).
  *
  * Threads: cow_read() and cow_write() without fua may run at the same time from
- * several threads. Writes that touch a common allocation unit run one after the other
- * (in the order they reach the store: SCSI leaves the order of overlapping SIMPLE
- * commands open, SAM-5 §8.6); a read that overlaps a running write sees each sector
- * either before or after it. Every other call that changes the store (cow_write with
- * fua, cow_flush, cow_discard, cow_set_reserve, cow_close) needs the store to itself:
- * the caller makes sure no other call on it is running (scsipub-tcmu holds its
- * device's lock exclusively for those, device.c). cow_size, cow_used_bytes,
+ * several threads. A write and any other read or write that touch a common allocation
+ * unit run one after the other, in the order they reach the store (SCSI leaves the
+ * order of overlapping SIMPLE commands open, SAM-5 §8.6), so a read sees an
+ * overlapping write's sectors all before or all after it, never half written; reads
+ * of common units run side by side. Every other call that changes the store
+ * (cow_write with fua, cow_flush, cow_discard, cow_set_reserve, cow_close) needs the
+ * store to itself: the caller makes sure no other call on it is running (scsipub-tcmu
+ * holds its device's lock exclusively for those, device.c). cow_size, cow_used_bytes,
  * cow_charged_bytes and cow_alloc_unit are safe at any time.
  *
  * Units: every offset and length here is in BYTES. Callers (the SCSI layer) convert
