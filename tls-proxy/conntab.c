@@ -35,8 +35,9 @@ struct conntab {
 	struct entry *head;   /* newest first; the JSON lists oldest first */
 	size_t n;
 	uint64_t next_id;
-	bool dirty;           /* counters changed since the last publish */
-	int64_t last_write;   /* CLOCK_MONOTONIC seconds */
+	bool dirty;           /* the list or its counters changed since the last write */
+	int64_t last_write;   /* clock() of the last write, ms; INT64_MIN: none yet */
+	int64_t (*clock)(void); /* CLOCK_MONOTONIC ms (conntab_set_clock) */
 };
 
 struct conntab *conntab_new(const char *path)
@@ -51,7 +52,14 @@ struct conntab *conntab_new(const char *path)
 	}
 	pthread_mutex_init(&t->mu, NULL);
 	t->next_id = 1;
+	t->last_write = INT64_MIN;
+	t->clock = monotime_ms;
 	return t;
+}
+
+void conntab_set_clock(struct conntab *t, int64_t (*clock_ms)(void))
+{
+	t->clock = clock_ms ? clock_ms : monotime_ms;
 }
 
 void conntab_free(struct conntab *t)
@@ -154,7 +162,7 @@ static int publish_locked(struct conntab *t)
 	int fd, r = 0, n;
 
 	t->dirty = false;
-	t->last_write = monotime_s();
+	t->last_write = t->clock();
 	if (!t->path)
 		return 0;
 	s = json_locked(t);
@@ -215,6 +223,21 @@ static void publish_logged(struct conntab *t)
 		plog("writing %s: %s", t->path, strerror(-r));
 }
 
+/* Whether the last write is at least CONNTAB_TICK_MS before now. Caller holds t->mu. */
+static bool tick_passed(const struct conntab *t, int64_t now)
+{
+	return t->last_write == INT64_MIN || now - t->last_write >= CONNTAB_TICK_MS;
+}
+
+/* The list changed: written now if the last write is a tick old, else by conntab_tick
+ * (a burst of logins costs one write per tick, not one per login). Caller holds mu. */
+static void list_changed(struct conntab *t)
+{
+	t->dirty = true;
+	if (tick_passed(t, t->clock()))
+		publish_logged(t);
+}
+
 uint64_t conntab_add(struct conntab *t, const char *peer, const char *initiator,
 		     const char *lio_initiator, const char *target, enum conntab_kind kind,
 		     time_t since)
@@ -236,7 +259,7 @@ uint64_t conntab_add(struct conntab *t, const char *peer, const char *initiator,
 	e->next = t->head;
 	t->head = e;
 	t->n++;
-	publish_logged(t);
+	list_changed(t);
 	pthread_mutex_unlock(&t->mu);
 	return id;
 }
@@ -271,7 +294,7 @@ void conntab_remove(struct conntab *t, uint64_t id)
 			*pp = e->next;
 			free(e);
 			t->n--;
-			publish_logged(t);
+			list_changed(t);
 			break;
 		}
 	pthread_mutex_unlock(&t->mu);
@@ -296,12 +319,23 @@ bool conntab_tick(struct conntab *t, int64_t now)
 	bool wrote = false;
 
 	pthread_mutex_lock(&t->mu);
-	if (t->dirty && now - t->last_write >= CONNTAB_TICK_S) {
+	if (t->dirty && tick_passed(t, now)) {
 		publish_logged(t);
 		wrote = true;
 	}
 	pthread_mutex_unlock(&t->mu);
 	return wrote;
+}
+
+int64_t conntab_due_ms(struct conntab *t, int64_t now)
+{
+	int64_t due = -1;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->dirty)
+		due = tick_passed(t, now) ? 0 : t->last_write + CONNTAB_TICK_MS - now;
+	pthread_mutex_unlock(&t->mu);
+	return due;
 }
 
 size_t conntab_count(struct conntab *t)

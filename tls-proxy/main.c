@@ -1023,7 +1023,9 @@ int main(int argc, char **argv)
 				       { .fd = stop_fd, .events = POLLIN },
 				       { .fd = tls_lfd, .events = POLLIN } };
 
-		int n = poll(p, 3, CONNTAB_TICK_S * 1000);
+		/* Housekeeping at least once a tick, and when the table has a change due. */
+		int64_t due = conntab_due_ms(conn_tab, monotime_ms());
+		int n = poll(p, 3, due >= 0 && due < CONNTAB_TICK_MS ? (int)due : CONNTAB_TICK_MS);
 		int64_t now;
 
 		if (n < 0 && errno != EINTR) {
@@ -1040,8 +1042,8 @@ int main(int argc, char **argv)
 			if (p[2].revents & POLLIN)
 				accept_one(tls_lfd, true);
 		}
+		conntab_tick(conn_tab, monotime_ms());
 		now = monotime_s();
-		conntab_tick(conn_tab, now);
 		reap_logins(monotime_ms());
 		refuse_summary(monotime_ms());
 		if (tls_srv) /* a changed certificate is picked up without a connection too */

@@ -59,7 +59,7 @@ check "two CHAP logins at once: 16 MiB each, private overlays over the image" \
     a:file:64:8:"$IMG" b:r:64:8:22
 pattern_bg -c a=$I "$(url "$CU%$CS")" a:w:0:8:5 a:r:0:8:5 wait a:r:0:8:5
 check "a connection holds the image (written, read back)" pattern_at_wait
-check "connections.json lists it with the client's name" lab_exec \
+check "connections.json lists it with the client's name" wait_until 5 lab_exec \
   "grep -q '\"target\":\"$IQN\"' $GUEST_STATE/portal/connections.json"
 check "the TPG asks for CHAP; the session's ACL carries the account's" lab_exec \
   "T=/sys/kernel/config/target/iscsi/$IQN/tpgt_1; [ \$(cat \$T/attrib/authentication) = 1 ] && \

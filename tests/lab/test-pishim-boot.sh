@@ -52,7 +52,7 @@ check "the image's init runs on the iSCSI disk (root /dev/sd*, an iSCSI session,
   grep -Eq 'SCSIPUB-PI-ROOT root=/dev/sd[a-z]+ iscsi_session=session[0-9]+ arch=aarch64' "$log"
 check "the file the image wrote reads back after dropping the page cache" \
   grep -q "SCSIPUB-PI-READBACK written by the arm64 image" "$log"
-check "portal: the board's connection, its InitiatorName and a per-connection LIO name" lab_exec "
+check "portal: the board's connection, its InitiatorName and a per-connection LIO name" wait_until 5 lab_exec "
   python3 -c 'import json,sys; c=json.load(open(\"$GUEST_STATE/portal/connections.json\"));
 e=[x for x in c if x.get(\"initiator\")==\"iqn.2025-01.pub.scsipub:shim.525400123456\" and x.get(\"target\")==\"$IQN\"];
 print(e); sys.exit(0 if len(e)==1 and e[0].get(\"lio_initiator\",\"\").startswith(\"iqn.2025-01.pub.scsipub:anon.\") else 1)'"

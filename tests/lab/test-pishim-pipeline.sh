@@ -93,7 +93,7 @@ for n in 1 2; do
   check "pi$n reads back only its own file (mac=52:54:00:12:34:0$n)" pi_wait_log pi$n \
     "SCSIPUB-PI-SEES written by the arm64 image at uptime [0-9.]* mac=52:54:00:12:34:0$n"
 done
-check "the portal serves two connections on the IQN, each with its own overlay" lab_exec "
+check "the portal serves two connections on the IQN, each with its own overlay" wait_until 5 lab_exec "
   [ \$(grep -o '\"target\":\"$IQN\"' $GUEST_STATE/portal/connections.json | wc -l) = 2 ] &&
   [ \$(ls $GUEST_STATE/overlays/*.bitmap | wc -l) = 2 ] &&
   [ \$(ls /sys/kernel/config/target/iscsi/$IQN/tpgt_1/acls | wc -l) = 2 ]"

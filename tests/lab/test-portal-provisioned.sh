@@ -35,7 +35,7 @@ pattern_bg -c a=$I "$(url "$U%$S")" a:luns:2 a:w:0:8:3 a:r:0:8:3 a:lun:1 a:file:
   a:lun:0 wait a:r:0:8:3
 check "CHAP login through the portal: REPORT LUNS 2, LUN 0 writable, LUN 1 reads its base" \
   pattern_at_wait
-check "connections.json lists the live provisioned connection" lab_exec \
+check "connections.json lists the live provisioned connection" wait_until 5 lab_exec \
   "grep -q '\"target\":\"$IQN\"' $GUEST_STATE/portal/connections.json && \
    grep -q '\"kind\":\"provisioned\"' $GUEST_STATE/portal/connections.json && \
    grep -q '\"initiator\":\"$I\"' $GUEST_STATE/portal/connections.json"

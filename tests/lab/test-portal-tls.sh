@@ -101,6 +101,8 @@ held_peer() { # the portal's peer address of the held session's (only) connectio
   lab_exec "grep -o '{[^}]*}' $GUEST_STATE/portal/connections.json | \
     grep '\"initiator\":\"$IB\"' | grep -o '\"peer\":\"[^\"]*\"'" | tr '\n' ' ' | sed 's/ $//'
 }
+held_listed() { [ -n "$(held_peer)" ]; }
+wait_until 5 held_listed  # the portal writes connections.json at most once a second
 peer_before=$(held_peer)
 echo "held session's connection: $peer_before"
 check "held session is one relayed connection" [ "$(wc -w <<<"$peer_before")" = 1 ]

@@ -46,7 +46,7 @@ check "and both are torn down" wait_until 60 guest_configfs_clean
 #    one's data is gone once it logged out.
 pattern_bg -c a=$V "$url" a:w:0:128:11 a:w:131000:72:11 wait a:r:0:128:11 a:r:131000:72:11
 check "first process logged in and wrote" pattern_at_wait
-check "while it is logged in, each connection has its own ACL and overlay; connections.json names the client's InitiatorName and is not world-readable" lab_exec "
+check "while it is logged in, each connection has its own ACL and overlay; connections.json names the client's InitiatorName and is not world-readable" wait_until 5 lab_exec "
   [ \$(ls $TPG/acls | grep -c '^iqn\.2025-01\.pub\.scsipub:anon\.[0-9a-f]\{32\}\$') -eq 1 ] &&
   grep -q '\"initiator\":\"$V\"' $CONNS && grep -q '\"lio_initiator\":\"iqn.2025-01.pub.scsipub:anon.' $CONNS &&
   [ \$(stat -c %a $CONNS) = 640 ] && [ \$(stat -c %a \$(dirname $CONNS)) = 750 ]"
@@ -100,6 +100,7 @@ check "a provisioned target s.stprobe exists" \
   lab_exec "$CTL session-create $GUEST_STATE stprobe user1 secret-123456 blank:8M"
 pattern_bg -c a=$V "$url" a:w:0:8:5 wait a:r:0:8:5
 check "an anonymous session is live" pattern_at_wait
+wait_until 5 lab_exec "grep -q '\"initiator\":\"$V\"' $CONNS"  # written at most once a second
 lio_name=$(lab_exec "$PROBE lio-name $CONNS $V")
 echo "the live session's LIO name: $lio_name"
 direct=$(lab_exec "$PROBE sendtargets 3262 $lio_name $BLANK_IQN" 2>&1)

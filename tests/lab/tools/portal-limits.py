@@ -330,8 +330,9 @@ def cmd_halfopen(port, src, initiator, target, conns, acl_dir, tag=""):
     t0 = time.monotonic()
     say("logged_in", tag)
     # An anonymous connection's ACL is named after the identity the portal gave it
-    # (connections.json "lio_initiator"), not after the name we sent (issue 8).
-    if not os.path.isdir(acl_dir):
+    # (connections.json "lio_initiator"), not after the name we sent (issue 8). The
+    # portal writes the file at most once a second (conntab.h): wait for the entry.
+    while not os.path.isdir(acl_dir) and time.monotonic() - t0 < 5:
         try:
             with open(conns) as f:
                 for e in json.load(f):
@@ -339,6 +340,8 @@ def cmd_halfopen(port, src, initiator, target, conns, acl_dir, tag=""):
                         acl_dir = os.path.join(os.path.dirname(acl_dir), e["lio_initiator"])
         except (OSError, ValueError):
             pass
+        if not os.path.isdir(acl_dir):
+            time.sleep(0.1)
     try:
         with open(os.path.join(acl_dir, "attrib/nopin_timeout")) as f:
             a = f.read().strip()

@@ -63,6 +63,14 @@ static uint64_t num(struct json_object *o, const char *k)
 	return json_object_get_uint64(v);
 }
 
+/* The table's clock in these tests (conntab_set_clock): moved by hand. */
+static int64_t fake_ms = 1000000;
+
+static int64_t fake_clock(void)
+{
+	return fake_ms;
+}
+
 static void test_publish(void **state)
 {
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8], sub[PATH_MAX + 8];
@@ -81,17 +89,36 @@ static void test_publish(void **state)
 
 	t = conntab_new(path);
 	assert_non_null(t);
+	conntab_set_clock(t, fake_clock);
 	assert_int_equal(conntab_publish(t), 0);
 	a = parse_file(path);
 	assert_int_equal(json_object_array_length(a), 0);
 	json_object_put(a);
+	assert_int_equal(conntab_due_ms(t, fake_ms), -1); /* nothing to write */
 
+	/* A tick after the last write, an add is written at once. */
+	fake_ms += CONNTAB_TICK_MS;
 	id1 = conntab_add(t, "192.0.2.7:50123", "iqn.1993-08.org.debian:01:a", NULL,
 			  "iqn.2025-01.pub.scsipub:blank", CONNTAB_ANONYMOUS, 1700000000);
+	a = parse_file(path);
+	assert_int_equal(json_object_array_length(a), 1);
+	json_object_put(a);
+	assert_int_equal(conntab_due_ms(t, fake_ms), -1);
+	/* Within the tick, the next waits for conntab_tick (one write per tick). */
+	fake_ms += CONNTAB_TICK_MS - 1;
 	id2 = conntab_add(t, "[2001:db8::1]:4000", "iqn.x:\"quoted\"", "iqn.lio:x",
 			  "iqn.2025-01.pub.scsipub:s.abc", CONNTAB_PROVISIONED, 1700000005);
 	assert_true(id1 > 0 && id2 > 0 && id1 != id2);
 	assert_int_equal(conntab_count(t), 2);
+	a = parse_file(path);
+	assert_int_equal(json_object_array_length(a), 1);
+	json_object_put(a);
+	assert_int_equal(conntab_due_ms(t, fake_ms), 1);
+	assert_false(conntab_tick(t, fake_ms));
+	fake_ms++;
+	assert_int_equal(conntab_due_ms(t, fake_ms), 0);
+	assert_true(conntab_tick(t, fake_ms));
+	assert_int_equal(conntab_due_ms(t, fake_ms), -1);
 	{
 		struct stat st;
 
@@ -101,7 +128,7 @@ static void test_publish(void **state)
 		assert_int_equal(stat(sub, &st), 0);
 		assert_int_equal(st.st_mode & 07777, 0750);
 	}
-	a = parse_file(path); /* published on add */
+	a = parse_file(path); /* both, written by the tick */
 	assert_int_equal(json_object_array_length(a), 2);
 	e = json_object_array_get_idx(a, 0); /* oldest first */
 	assert_string_equal(str(e, "peer"), "192.0.2.7:50123");
@@ -119,30 +146,29 @@ static void test_publish(void **state)
 	assert_string_equal(str(e, "peer"), "[2001:db8::1]:4000");
 	json_object_put(a);
 
-	/* Byte counts: not written at once; the tick writes them, at most once a second. */
+	/* Byte counts: not written at once; the tick writes them, at most once a tick. */
 	conntab_bytes(t, id2, 1000, 2000000);
 	a = parse_file(path);
 	assert_int_equal(num(json_object_array_get_idx(a, 1), "bytes_in"), 0);
 	json_object_put(a);
-	assert_true(conntab_tick(t, INT64_MAX / 2));
+	assert_false(conntab_tick(t, fake_ms)); /* within the tick of the last write */
+	fake_ms += CONNTAB_TICK_MS;
+	assert_true(conntab_tick(t, fake_ms));
 	a = parse_file(path);
 	assert_int_equal(num(json_object_array_get_idx(a, 1), "bytes_in"), 1000);
 	assert_int_equal(num(json_object_array_get_idx(a, 1), "bytes_out"), 2000000);
 	json_object_put(a);
-	assert_false(conntab_tick(t, INT64_MAX / 2)); /* nothing changed */
+	fake_ms += CONNTAB_TICK_MS;
+	assert_false(conntab_tick(t, fake_ms)); /* nothing changed */
 	conntab_bytes(t, id2, 1000, 2000000);
-	assert_false(conntab_tick(t, INT64_MAX / 2)); /* same values */
+	assert_false(conntab_tick(t, fake_ms)); /* same values */
 	conntab_bytes(t, id1, 5, 6);
-	{
-		struct timespec now;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		assert_false(conntab_tick(t, now.tv_sec - 5)); /* within the tick of the last write */
-	}
+	assert_false(conntab_tick(t, fake_ms - CONNTAB_TICK_MS + 1)); /* within the tick */
 	conntab_bytes(t, 0, 1, 1);    /* unknown ids are ignored */
 	conntab_bytes(t, 999, 1, 1);
 
-	/* Remove publishes; no temporary file is left. */
+	/* A remove a tick after the last write is written at once (with the counters
+	 * waiting); no temporary file is left. */
 	conntab_remove(t, id1);
 	conntab_remove(t, 999);
 	a = parse_file(path);
