@@ -176,11 +176,13 @@ static int store_and_lun(struct cfs *c, const struct anon_cfg *cfg, const char *
 	return r;
 }
 
-/* Remove TPG LUN lun of target and backstore name, then its files. */
+/* Remove TPG LUN lun of target and backstore name, then its files. acl_gone: the only
+ * ACL mapping the LUN was removed (no look at the other ACLs, cfs_lun_remove_unmapped). */
 static void remove_lun_store(struct cfs *c, const struct anon_cfg *cfg, const char *target,
-			     const char *name, uint64_t lun, bool force)
+			     const char *name, uint64_t lun, bool force, bool acl_gone)
 {
-	if (cfs_lun_remove(c, target, lun) < 0)
+	if ((acl_gone ? cfs_lun_remove_unmapped(c, target, lun)
+		      : cfs_lun_remove(c, target, lun)) < 0)
 		plog("%s: removing lun_%llu of %s: %s", name, (unsigned long long)lun, target,
 		     cfs_error(c));
 	if (cfs_backstore_remove(c, name) < 0)
@@ -282,7 +284,7 @@ static void export_release(struct cfs *c, const struct anon_cfg *cfg, struct ano
 	if (!e || --e->sessions)
 		return;
 	*pp = e->next;
-	remove_lun_store(c, cfg, target, e->backstore, e->lun, true);
+	remove_lun_store(c, cfg, target, e->backstore, e->lun, true, false);
 	plog("shared export %s: last session gone, backstore %s removed", target, e->backstore);
 	free(e);
 }
@@ -305,7 +307,9 @@ static void remove_if_idle(struct cfs *c, const char *target)
 static void teardown(struct cfs *c, const struct anon_cfg *cfg, struct anon_exports *ex,
 		     const struct anon_session *s)
 {
-	if (cfs_acl_remove(c, s->target, s->initiator) < 0)
+	bool acl_gone = cfs_acl_remove(c, s->target, s->initiator) == 0;
+
+	if (!acl_gone)
 		plog("session %s: removing ACL %s: %s", s->backstore, s->initiator, cfs_error(c));
 	if (s->kind == ANONTARGET_SHARED_RO) {
 		if (s->n_luns)
@@ -313,7 +317,8 @@ static void teardown(struct cfs *c, const struct anon_cfg *cfg, struct anon_expo
 		return;
 	}
 	for (unsigned i = 0; i < s->n_luns; i++)
-		remove_lun_store(c, cfg, s->target, s->luns[i].backstore, s->luns[i].lun, false);
+		remove_lun_store(c, cfg, s->target, s->luns[i].backstore, s->luns[i].lun, false,
+				 acl_gone);
 	if (s->kind == ANONTARGET_ACCOUNT)
 		remove_if_idle(c, s->target);
 }

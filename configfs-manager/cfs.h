@@ -50,6 +50,16 @@ int cfs_load_modules(char *err, size_t errlen);
  */
 int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal);
 /*
+ * A target that cfs_target_ensure (or _ro, _auth) fully verified less than
+ * CFS_ENSURE_TTL_MS ago through this struct cfs, with the same portal, is taken as
+ * it is if its TPG directory still exists (one stat instead of about 60 system
+ * calls: a burst of sessions on one target verifies it once a second).
+ * cfs_target_remove forgets it. cfs_set_ensure_ttl_ms changes the interval;
+ * 0 verifies every call.
+ */
+#define CFS_ENSURE_TTL_MS 1000
+void cfs_set_ensure_ttl_ms(struct cfs *c, unsigned ttl_ms);
+/*
  * cfs_target_ensure for a read-only export: the same, but prod_mode_write_protect=1,
  * so every mapped LUN of an explicit ACL is read-only from the moment it is linked
  * (K:target_fabric_mappedlun_link); LIO then refuses commands that carry data to the
@@ -101,8 +111,13 @@ int cfs_backstore_path(struct cfs *c, const char *name, char *path, size_t pathl
 
 /* Add a TPG LUN (lowest free lun_N of tpgt_1) linked to backstore `name`; N in *lun. */
 int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun);
-/* Remove TPG LUN N of tpgt_1 (its link, then the dir). */
+/* Remove TPG LUN N of tpgt_1 (its link, then the dir); -EBUSY, nothing changed, while
+ * a mapped LUN of any ACL links to it (a look at every ACL: O(ACLs)). 0 when absent. */
 int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun);
+/* cfs_lun_remove without the look at the ACLs, for a caller that has just removed the
+ * only ACL mapping it (an anonymous session's private LUN, anon.h): O(1) whatever the
+ * number of sessions. Were one still mapped, LIO would drop that mapping with it. */
+int cfs_lun_remove_unmapped(struct cfs *c, const char *iqn, uint64_t lun);
 
 /*
  * Ensure ACL `initiator` in tpgt_1 with mapped LUN `mapped_lun` -> TPG lun `tpg_lun`.

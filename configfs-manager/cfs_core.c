@@ -56,6 +56,7 @@ struct cfs *cfs_open(const char *root)
 	while (n > 1 && c->root[n - 1] == '/')
 		c->root[--n] = '\0';
 	c->mode = CFS_MODE_UNKNOWN;
+	c->ensure_ttl_ms = CFS_ENSURE_TTL_MS;
 	return c;
 }
 

@@ -106,7 +106,8 @@ static int lun_mapped(struct cfs *c, const char *tpg, uint64_t lun)
 	return r;
 }
 
-int cfs_lun_remove_at(struct cfs *c, const char *tpg, uint64_t lun)
+/* Remove tpg's lun_<lun>; first -EBUSY if an ACL maps it, when check_mapped. */
+static int lun_remove_at(struct cfs *c, const char *tpg, uint64_t lun, bool check_mapped)
 {
 	char rel[PATH_MAX];
 	int r;
@@ -116,13 +117,18 @@ int cfs_lun_remove_at(struct cfs *c, const char *tpg, uint64_t lun)
 		return r;
 	if (!cfs_is_dir(c, "%s", rel))
 		return 0;
-	r = lun_mapped(c, tpg, lun);
+	r = check_mapped ? lun_mapped(c, tpg, lun) : 0;
 	/* Unlinking the backstore waits for the LUN's in-flight I/O (transport_clear_lun_ref). */
 	if (!r)
 		r = cfs_unlink_links(c, rel);
 	if (!r)
 		r = cfs_rmdir_obj(c, rel, cfs_no_groups);
 	return r;
+}
+
+int cfs_lun_remove_at(struct cfs *c, const char *tpg, uint64_t lun)
+{
+	return lun_remove_at(c, tpg, lun, true);
 }
 
 int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun)
@@ -133,7 +139,18 @@ int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun)
 	r = cfs_tpg_path(c, iqn, false, tpg);
 	if (r)
 		return r;
-	return cfs_lun_remove_at(c, tpg, lun);
+	return lun_remove_at(c, tpg, lun, true);
+}
+
+int cfs_lun_remove_unmapped(struct cfs *c, const char *iqn, uint64_t lun)
+{
+	char tpg[PATH_MAX];
+	int r;
+
+	r = cfs_tpg_path(c, iqn, false, tpg);
+	if (r)
+		return r;
+	return lun_remove_at(c, tpg, lun, false);
 }
 
 int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64_t lun)

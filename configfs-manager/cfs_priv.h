@@ -32,6 +32,7 @@
 #define CFS_TPG_FMT "iscsi/%s/tpgt_1"
 #define CFS_LUN_MAX 65535u       /* rtslib/targetcli cap TPG LUNs at 0-65535 */
 #define CFS_PORTAL_MAX 64        /* "[v6 address]:port" */
+#define CFS_ENSURED_MAX 8        /* targets whose last verification is remembered */
 /* Small per-device TCMU areas (K:target_core_user.c defaults are 1024 MiB data area
  * and an 8 MiB eagerly vzalloc'd ring; see lio-tcmu-facts.md §1.2 and §4). */
 #define CFS_MAX_DATA_AREA_MB 16
@@ -62,6 +63,14 @@ struct cfs {
 	char err[1024];
 	struct cfs_hint *hints;  /* backstore locations, unordered */
 	size_t n_hints, cap_hints;
+	/* Targets cfs_target_ensure* verified lately (cfs_target.c), oldest replaced. */
+	struct cfs_ensured {
+		char iqn[CFS_IQN_MAX + 1];
+		char portal[CFS_PORTAL_MAX + 1];
+		const void *attrs;       /* which ensure (its attribute table) */
+		int64_t at_ms;           /* monotime_ms of the verification */
+	} ensured[CFS_ENSURED_MAX];
+	unsigned ensure_ttl_ms;  /* cfs_set_ensure_ttl_ms; 0 = verify every time */
 };
 
 /* Default groups the kernel makes under an object (made by mkdir in plain mode). */

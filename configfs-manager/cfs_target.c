@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cfs_priv.h"
+#include "monotime.h"
 
 struct tpg_attr {
 	const char *name;
@@ -187,6 +188,52 @@ int cfs_check_chap(struct cfs *c, const char *user, const char *secret)
 	return r ? r : check_chap(c, "secret", secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX);
 }
 
+void cfs_set_ensure_ttl_ms(struct cfs *c, unsigned ttl_ms)
+{
+	c->ensure_ttl_ms = ttl_ms;
+}
+
+/* The remembered verification of (iqn, portal, attrs) (struct cfs_ensured), or NULL. */
+static struct cfs_ensured *ensured_of(struct cfs *c, const char *iqn, const char *portal,
+				      const void *attrs)
+{
+	for (size_t i = 0; i < CFS_ENSURED_MAX; i++) {
+		struct cfs_ensured *e = &c->ensured[i];
+
+		if (e->attrs == attrs && !strcmp(e->iqn, iqn) && !strcmp(e->portal, portal))
+			return e;
+	}
+	return NULL;
+}
+
+/* Remember that (iqn, portal, attrs) was verified now, in place of the oldest. */
+static void ensured_note(struct cfs *c, const char *iqn, const char *portal,
+			 const void *attrs)
+{
+	struct cfs_ensured *e = ensured_of(c, iqn, portal, attrs);
+
+	if (strlen(iqn) > CFS_IQN_MAX || strlen(portal) > CFS_PORTAL_MAX)
+		return;
+	if (!e) { /* an empty slot (at_ms 0) or the oldest */
+		e = &c->ensured[0];
+		for (size_t i = 1; i < CFS_ENSURED_MAX; i++)
+			if (c->ensured[i].at_ms < e->at_ms)
+				e = &c->ensured[i];
+	}
+	snprintf(e->iqn, sizeof(e->iqn), "%s", iqn);
+	snprintf(e->portal, sizeof(e->portal), "%s", portal);
+	e->attrs = attrs;
+	e->at_ms = monotime_ms();
+}
+
+/* Forget every remembered verification of target iqn. */
+static void ensured_forget(struct cfs *c, const char *iqn)
+{
+	for (size_t i = 0; i < CFS_ENSURED_MAX; i++)
+		if (!strcmp(c->ensured[i].iqn, iqn))
+			c->ensured[i] = (struct cfs_ensured){ 0 };
+}
+
 /* cfs_target_ensure and cfs_target_ensure_demo: attrs[n], then CHAP when user != NULL. */
 static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 			 const struct tpg_attr *attrs, size_t n, const char *user,
@@ -194,6 +241,7 @@ static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 {
 	char tpg[PATH_MAX];
 	bool created = false;
+	struct cfs_ensured *e;
 	size_t i;
 	int r;
 
@@ -202,6 +250,12 @@ static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 		r = check_portal(c, portal);
 	if (r)
 		return r;
+	/* Verified lately with the same settings (CFS_ENSURE_TTL_MS; never with CHAP,
+	 * whose secret is not kept): its TPG still being there is enough. */
+	e = user ? NULL : ensured_of(c, iqn, portal, attrs);
+	if (e && monotime_ms() - e->at_ms < (int64_t)c->ensure_ttl_ms &&
+	    cfs_is_dir(c, "%s", tpg))
+		return 0;
 	r = cfs_mkdir_p(c, NULL, "iscsi");
 	if (!r)
 		r = cfs_mkdir(c, &created, "iscsi/%s", iqn);
@@ -234,6 +288,8 @@ static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 		cfs_target_remove(c, iqn);
 		c->err_hold--;
 	}
+	if (!r && !user)
+		ensured_note(c, iqn, portal, attrs);
 	return r;
 }
 
@@ -405,6 +461,7 @@ int cfs_target_remove(struct cfs *c, const char *iqn)
 		r = cfs_ready(c);
 	if (r)
 		return r;
+	ensured_forget(c, iqn);
 	if (!cfs_is_dir(c, "%s", tgt))
 		return 0;
 	r = cfs_list_indexes(c, tgt, "tpgt_", &tpgts, &n);

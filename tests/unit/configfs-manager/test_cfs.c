@@ -178,6 +178,39 @@ static void test_target_ensure(void **state)
 	assert_true(isdir(P(t, "%s/np/127.0.0.1:3262", TPG)));
 }
 
+/* A target verified lately is taken as it is while its TPG exists
+ * (CFS_ENSURE_TTL_MS); with the interval at 0 every call verifies and repairs. */
+static void test_target_ensure_remembered(void **state)
+{
+	struct t *t = *state;
+	FILE *f;
+
+	cfs_set_ensure_ttl_ms(t->c, UINT_MAX);
+	make_target(t);
+	f = fopen(P(t, "%s/attrib/generate_node_acls", TPG), "w");
+	assert_non_null(f);
+	fputs("1", f);
+	fclose(f);
+	make_target(t); /* remembered: not read again */
+	assert_string_equal(slurp(P(t, "%s/attrib/generate_node_acls", TPG)), "1");
+	/* A read-only ensure of the same target is another verification. */
+	assert_int_equal(cfs_target_ensure_ro(t->c, IQN, "127.0.0.1:3262"), 0);
+	assert_string_equal(slurp(P(t, "%s/attrib/generate_node_acls", TPG)), "0");
+	assert_string_equal(slurp(P(t, "%s/attrib/prod_mode_write_protect", TPG)), "1");
+	/* Gone (a removal elsewhere): made again, whatever was remembered. */
+	assert_int_equal(cfs_target_remove(t->c, IQN), 0);
+	make_target(t);
+	assert_true(isdir(P(t, "%s/np/127.0.0.1:3262", TPG)));
+	assert_string_equal(slurp(P(t, "%s/attrib/prod_mode_write_protect", TPG)), "0");
+	cfs_set_ensure_ttl_ms(t->c, 0);
+	f = fopen(P(t, "%s/attrib/generate_node_acls", TPG), "w");
+	assert_non_null(f);
+	fputs("1", f);
+	fclose(f);
+	make_target(t);
+	assert_string_equal(slurp(P(t, "%s/attrib/generate_node_acls", TPG)), "0");
+}
+
 static void test_target_bad_portal(void **state)
 {
 	struct t *t = *state;
@@ -461,6 +494,16 @@ static void test_removal_order(void **state)
 	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0);
 	assert_false(exists(P(t, "core/user_0")));
 	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0);
+
+	/* After its only ACL went: removed without looking at the other ACLs. */
+	make_bs(t, "sp2");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp2", &lun), 0);
+	assert_int_equal(cfs_acl_map(t->c, IQN, INI, 0, lun), 0);
+	assert_int_equal(cfs_acl_remove(t->c, IQN, INI), 0);
+	assert_int_equal(cfs_lun_remove_unmapped(t->c, IQN, lun), 0);
+	assert_false(exists(P(t, "%s/lun/lun_%llu", TPG, (unsigned long long)lun)));
+	assert_int_equal(cfs_lun_remove_unmapped(t->c, IQN, lun), 0); /* absent: 0 */
+	assert_int_equal(cfs_backstore_remove(t->c, "sp2"), 0);
 	assert_int_equal(cfs_target_remove(t->c, IQN), 0);
 	assert_false(exists(P(t, "iscsi/%s", IQN)));
 }
@@ -917,6 +960,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_target_ensure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_ensure_remembered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_bad_portal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_remove_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_create, setup, teardown),
