@@ -131,26 +131,23 @@ int cfs_lun_remove_at(struct cfs *c, const char *tpg, uint64_t lun)
 	return lun_remove_at(c, tpg, lun, true);
 }
 
-int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun)
+/* lun_remove_at in tpgt_1 of target iqn. */
+static int lun_remove(struct cfs *c, const char *iqn, uint64_t lun, bool check_mapped)
 {
 	char tpg[PATH_MAX];
-	int r;
+	int r = cfs_tpg_path(c, iqn, false, tpg);
 
-	r = cfs_tpg_path(c, iqn, false, tpg);
-	if (r)
-		return r;
-	return lun_remove_at(c, tpg, lun, true);
+	return r ? r : lun_remove_at(c, tpg, lun, check_mapped);
+}
+
+int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun)
+{
+	return lun_remove(c, iqn, lun, true);
 }
 
 int cfs_lun_remove_unmapped(struct cfs *c, const char *iqn, uint64_t lun)
 {
-	char tpg[PATH_MAX];
-	int r;
-
-	r = cfs_tpg_path(c, iqn, false, tpg);
-	if (r)
-		return r;
-	return lun_remove_at(c, tpg, lun, false);
+	return lun_remove(c, iqn, lun, false);
 }
 
 int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64_t lun)

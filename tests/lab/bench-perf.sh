@@ -75,6 +75,7 @@ TGT_IQN=iqn.2025-01.test.scsipub:bench-tgt
 IMAGE_IQN=iqn.2025-01.pub.scsipub:image.bench
 TCMU_ATTRS=hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,cmd_ring_size_mb=1
 OUT=${BENCH_OUT:-$(mktemp -d)}
+mkdir -p "$OUT" || exit 1
 trap 'lab_stop; [ -n "${BENCH_OUT:-}" ] || rm -rf "$OUT"' EXIT
 g() { lab_exec "$@"; }
 die() { echo "bench-perf: $*"; lab_logs; exit 1; }
