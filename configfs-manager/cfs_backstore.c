@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,14 +105,6 @@ static struct cfs_hint *hint_of(struct cfs *c, const char *name)
 	return NULL;
 }
 
-static struct cfs_hint *hint_of_hba(struct cfs *c, const char *hba)
-{
-	for (size_t i = 0; i < c->n_hints; i++)
-		if (!strcmp(c->hints[i].hba, hba))
-			return &c->hints[i];
-	return NULL;
-}
-
 static void hint_drop(struct cfs *c, const char *name)
 {
 	struct cfs_hint *h = hint_of(c, name);
@@ -156,6 +149,7 @@ int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 {
 	struct cfs_names hbas;
 	struct cfs_hint *h = hint_of(c, name);
+	GHashTable *by_hba;
 	size_t i;
 	int r;
 
@@ -171,10 +165,15 @@ int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 	r = cfs_list_hbas(c, &hbas, user_only);
 	if (r)
 		return r;
+	/* The hints by HBA, so the scan is O(HBAs), not O(HBAs x hints). */
+	by_hba = g_hash_table_new(g_str_hash, g_str_equal);
+	for (i = 0; i < c->n_hints; i++)
+		g_hash_table_insert(by_hba, c->hints[i].hba, &c->hints[i]);
 	r = -ENOENT;
 	for (i = 0; i < hbas.n; i++) {
-		const struct cfs_hint *o = hint_of_hba(c, hbas.v[i]);
+		const struct cfs_hint *o = g_hash_table_lookup(by_hba, hbas.v[i]);
 
+		/* An HBA known to hold one other backstore (ours: one per HBA) is skipped. */
 		if (o && o->sole && strcmp(o->name, name))
 			continue;
 		if (!cfs_is_dir(c, "core/%s/%s", hbas.v[i], name))
@@ -188,6 +187,7 @@ int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 		}
 		break;
 	}
+	g_hash_table_destroy(by_hba);
 	cfs_names_free(&hbas);
 	if (r == -ENOENT)
 		return cfs_fail(c, -ENOENT, "backstore %s not found under %s/core", name, c->root);
