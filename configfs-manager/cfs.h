@@ -53,9 +53,10 @@ int cfs_target_ensure(struct cfs *c, const char *iqn, const char *portal);
  * A target that cfs_target_ensure (or _ro, _auth) fully verified less than
  * CFS_ENSURE_TTL_MS ago through this struct cfs, with the same portal, is taken as
  * it is if its TPG directory still exists (one stat instead of about 60 system
- * calls: a burst of sessions on one target verifies it once a second).
- * cfs_target_remove forgets it. cfs_set_ensure_ttl_ms changes the interval;
- * 0 verifies every call.
+ * calls: a burst of sessions on one target verifies it once a second). A
+ * verification with other settings (another portal, or _ro after the plain one), a
+ * failed one and cfs_target_remove forget it. cfs_set_ensure_ttl_ms changes the
+ * interval; 0 verifies every call.
  */
 #define CFS_ENSURE_TTL_MS 1000
 void cfs_set_ensure_ttl_ms(struct cfs *c, unsigned ttl_ms);

@@ -206,20 +206,21 @@ static struct cfs_ensured *ensured_of(struct cfs *c, const char *iqn, const char
 	return NULL;
 }
 
-/* Remember that (iqn, portal, attrs) was verified now, in place of the oldest. */
+static void ensured_forget(struct cfs *c, const char *iqn);
+
+/* Remember that (iqn, portal, attrs) was verified now, in place of the oldest; what was
+ * remembered of iqn with other settings no longer holds. */
 static void ensured_note(struct cfs *c, const char *iqn, const char *portal,
 			 const void *attrs)
 {
-	struct cfs_ensured *e = ensured_of(c, iqn, portal, attrs);
+	struct cfs_ensured *e = &c->ensured[0];
 
+	ensured_forget(c, iqn);
 	if (strlen(iqn) > CFS_IQN_MAX || strlen(portal) > CFS_PORTAL_MAX)
 		return;
-	if (!e) { /* an empty slot (at_ms 0) or the oldest */
-		e = &c->ensured[0];
-		for (size_t i = 1; i < CFS_ENSURED_MAX; i++)
-			if (c->ensured[i].at_ms < e->at_ms)
-				e = &c->ensured[i];
-	}
+	for (size_t i = 1; i < CFS_ENSURED_MAX; i++) /* an empty slot (at_ms 0) or the oldest */
+		if (c->ensured[i].at_ms < e->at_ms)
+			e = &c->ensured[i];
 	snprintf(e->iqn, sizeof(e->iqn), "%s", iqn);
 	snprintf(e->portal, sizeof(e->portal), "%s", portal);
 	e->attrs = attrs;
@@ -290,6 +291,8 @@ static int target_ensure(struct cfs *c, const char *iqn, const char *portal,
 	}
 	if (!r && !user)
 		ensured_note(c, iqn, portal, attrs);
+	else
+		ensured_forget(c, iqn);
 	return r;
 }
 

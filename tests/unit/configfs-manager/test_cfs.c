@@ -197,6 +197,9 @@ static void test_target_ensure_remembered(void **state)
 	assert_int_equal(cfs_target_ensure_ro(t->c, IQN, "127.0.0.1:3262"), 0);
 	assert_string_equal(slurp(P(t, "%s/attrib/generate_node_acls", TPG)), "0");
 	assert_string_equal(slurp(P(t, "%s/attrib/prod_mode_write_protect", TPG)), "1");
+	/* ...which replaces what was remembered of the plain one: back to writable. */
+	make_target(t);
+	assert_string_equal(slurp(P(t, "%s/attrib/prod_mode_write_protect", TPG)), "0");
 	/* Gone (a removal elsewhere): made again, whatever was remembered. */
 	assert_int_equal(cfs_target_remove(t->c, IQN), 0);
 	make_target(t);
