@@ -1026,7 +1026,7 @@ int main(int argc, char **argv)
 		/* Housekeeping at least once a tick, and when the table has a change due. */
 		int64_t due = conntab_due_ms(conn_tab, monotime_ms());
 		int n = poll(p, 3, due >= 0 && due < CONNTAB_TICK_MS ? (int)due : CONNTAB_TICK_MS);
-		int64_t now;
+		int64_t now_ms;
 
 		if (n < 0 && errno != EINTR) {
 			plog("poll: %s", strerror(errno));
@@ -1042,12 +1042,12 @@ int main(int argc, char **argv)
 			if (p[2].revents & POLLIN)
 				accept_one(tls_lfd, true);
 		}
-		conntab_tick(conn_tab, monotime_ms());
-		now = monotime_s();
-		reap_logins(monotime_ms());
-		refuse_summary(monotime_ms());
+		now_ms = monotime_ms(); /* one clock read for the housekeeping below */
+		conntab_tick(conn_tab, now_ms);
+		reap_logins(now_ms);
+		refuse_summary(now_ms);
 		if (tls_srv) /* a changed certificate is picked up without a connection too */
-			tls_server_maybe_reload(tls_srv, now);
+			tls_server_maybe_reload(tls_srv, now_ms / 1000);
 	}
 	plog("stopping: closing connections");
 	close(lfd);
