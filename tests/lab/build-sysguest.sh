@@ -49,11 +49,6 @@ mkdir -p "$repo"
 mountpoint -q "$repo" || mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 repo "$repo" || exit 1
 exec /bin/sh "$repo/tests/lab/guest-agent.sh" "$run"
 EOF
-cat >"$W/files/usleep" <<'EOF'
-#!/bin/sh
-# busybox's usleep for tests/lab/guest-agent.sh: microseconds.
-exec sleep "$(($1 / 1000000)).$(printf %06d $(($1 % 1000000)))"
-EOF
 cat >"$W/files/scsipub-lab-agent.service" <<'EOF'
 [Unit]
 Description=scsipub lab command agent (9p share from the host)
@@ -82,7 +77,6 @@ log "mmdebstrap bookworm (${#DEBIMAGE_PKGS[@]} packages and their dependencies)"
 debimage_build "$W" sysguest \
   --customize-hook='chroot "$1" passwd -d root' \
   --customize-hook="install -m 0755 $W/files/agent \"\$1/usr/local/sbin/scsipub-lab-agent\"" \
-  --customize-hook="install -m 0755 $W/files/usleep \"\$1/usr/local/bin/usleep\"" \
   --customize-hook="install -m 0644 $W/files/scsipub-lab-agent.service \"\$1/etc/systemd/system/\"" \
   --customize-hook="install -m 0644 $W/files/10-lab.network \"\$1/etc/systemd/network/\"" \
   --customize-hook='chroot "$1" systemctl enable scsipub-lab-agent.service systemd-networkd.service' \

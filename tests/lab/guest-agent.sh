@@ -1,53 +1,63 @@
 #!/bin/sh
 # The lab guest's command agent (started by guest-init or the system guest's service
-# with /bin/sh; it runs itself under bash when there is one). The host drops
-# scripts into RUN/cmd/<id>.sh (over the 9p repo share); each runs in the background
-# under bash, output in <id>.out, exit status in <id>.rc (written last, atomically).
-# Writes RUN/ready once the guest is up. Used by tests/lab/lab.sh (lab_exec).
-# The poll between rounds runs in the shell itself under bash (read -t on a FIFO that
-# nobody writes), not as a usleep process, and slows from 50 ms to 250 ms after a
-# second without a new command: each round (a fork and exec, and a directory listing
-# over 9p) cost about 5 ms of a TCG guest's CPU, 7-10 % of it at 20 rounds a second,
-# beside whatever a test measures.
-if [ -z "${BASH_VERSION:-}" ] && [ -x /usr/bin/bash ]; then
+# with /bin/sh; it runs itself under bash). The host drops scripts into
+# RUN/cmd/<id>.sh (over the 9p repo share); the agent runs each one once, in the
+# background, output in <id>.out, then writes its exit status and a newline to
+# <id>.rc. The host removes the three files. Writes RUN/ready once the guest is up.
+# Used by tests/lab/lab.sh (lab_exec). Each lab test makes hundreds of these calls
+# on a TCG guest, so the agent spawns no program of its own per command or per round:
+#  - a script is sourced in a forked subshell rather than run by a new bash: exec'ing
+#    a program from the 9p /usr costs 50-110 ms of a TCG guest, a fork about 5 ms
+#    (and so no mv: the agent remembers which scripts it started, and .rc is written
+#    with the shell's own redirection, its one line telling the host it is whole);
+#  - the poll between rounds is bash's read -t on a FIFO that nobody writes, and
+#    slows from 50 ms to 100 ms after a second without a new command: a round then
+#    costs one directory listing over 9p.
+if [ -z "${BASH_VERSION:-}" ]; then
   exec /usr/bin/bash "$0" "$@"
 fi
-run=$1
-cmd=$run/cmd
-mkdir -p "$cmd"
-tick=
-if [ -n "${BASH_VERSION:-}" ]; then
-  tick=$(mktemp -u /tmp/guest-agent.XXXXXX)
-  if mkfifo -m 0600 "$tick" 2>/dev/null && exec 3<>"$tick"; then
-    rm -f "$tick"
-  else
-    tick=
-  fi
-fi
-idle=0
-pause() { # 50 ms, or 250 ms after 20 rounds without a command
-  local t=0.05 us=50000
-  if [ "$idle" -ge 20 ]; then t=0.25 us=250000; else idle=$((idle + 1)); fi
-  if [ -n "$tick" ]; then
-    read -r -t "$t" -u 3 _ || :
-  else
-    usleep "$us"
-  fi
+agent_run=$1
+agent_cmd=$agent_run/cmd
+mkdir -p "$agent_cmd"
+agent_tick=$(mktemp -u /tmp/guest-agent.XXXXXX)
+mkfifo -m 0600 "$agent_tick" && exec 3<>"$agent_tick" && rm -f "$agent_tick" || exit 1
+agent_idle=0
+declare -A agent_started=() agent_listed=()
+agent_pause() { # 50 ms, or 100 ms after 20 rounds without a command
+  local t=0.05
+  if [ "$agent_idle" -ge 20 ]; then t=0.1; else agent_idle=$((agent_idle + 1)); fi
+  read -r -t "$t" -u 3 _ || :
 }
-echo "$(uname -r)" >"$run/ready.tmp" && mv "$run/ready.tmp" "$run/ready"
-echo "guest-agent: ready ($run)" >/dev/console
+# agent_start ID: source ID.sh in a subshell (the agent's own names unset) with its
+# output in ID.out, then write its exit status to ID.rc.
+agent_start() {
+  (
+    agent_id=$1
+    set --
+    exec 3>&-
+    cd /
+    unset agent_run agent_cmd agent_tick agent_idle agent_f agent_started agent_listed
+    unset -f agent_pause agent_start
+    # shellcheck disable=SC1090
+    ( . "$agent_id.sh" ) >"$agent_id.out" 2>&1 </dev/null
+    echo "$?" >"$agent_id.rc"
+  ) &
+}
+echo "$(uname -r)" >"$agent_run/ready.tmp" && mv "$agent_run/ready.tmp" "$agent_run/ready"
+echo "guest-agent: ready ($agent_run)" >/dev/console
 while :; do
-  for f in "$cmd"/*.sh; do
-    [ -e "$f" ] || continue
-    id=${f%.sh}
-    mv "$f" "$id.run" 2>/dev/null || continue
-    idle=0
-    (
-      exec 3>&-
-      cd /
-      /usr/bin/bash "$id.run" >"$id.out" 2>&1 </dev/null
-      echo $? >"$id.rc.tmp" && mv "$id.rc.tmp" "$id.rc"
-    ) &
+  agent_listed=()
+  for agent_f in "$agent_cmd"/*.sh; do
+    [ -e "$agent_f" ] || continue
+    agent_listed[$agent_f]=1
+    [ -z "${agent_started[$agent_f]:-}" ] || continue
+    agent_started[$agent_f]=1
+    agent_idle=0
+    agent_start "${agent_f%.sh}"
   done
-  pause
+  # Forget the scripts the host has removed.
+  for agent_f in "${!agent_started[@]}"; do
+    [ -n "${agent_listed[$agent_f]:-}" ] || unset "agent_started[$agent_f]"
+  done
+  agent_pause
 done

@@ -99,8 +99,10 @@ lab_exec() {
   LAB_SEQ=$((LAB_SEQ + 1))
   local id="$LAB_RUN/cmd/$(date +%s%N)-$$-$BASHPID-$LAB_SEQ"
   printf '%s\n' "$*" >"$id.tmp" && mv "$id.tmp" "$id.sh"
-  local end=$((SECONDS + LAB_EXEC_TIMEOUT))
-  while [ ! -f "$id.rc" ]; do
+  local end=$((SECONDS + LAB_EXEC_TIMEOUT)) rc=
+  # The agent writes the exit status and a newline to ID.rc when the command ends;
+  # read succeeds only once the line is whole.
+  until [ -f "$id.rc" ] && IFS= read -r rc <"$id.rc"; do
     if [ "$SECONDS" -ge "$end" ] || ! kill -0 "$LAB_PID" 2>/dev/null; then
       echo "lab: command timed out or guest died: $*" >&2
       cat "$id.out" 2>/dev/null
@@ -109,8 +111,7 @@ lab_exec() {
     sleep 0.05
   done
   cat "$id.out"
-  local rc; rc=$(cat "$id.rc")
-  rm -f "$id.run" "$id.out" "$id.rc"
+  rm -f "$id.sh" "$id.out" "$id.rc"
   return "$rc"
 }
 
