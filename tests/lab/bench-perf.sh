@@ -38,7 +38,8 @@
 # /proc/PID/stat utime+stime deltas; the TLS/plain ratio.
 # Login latency (build/tools/login-time, libiscsi, in the guest, to Full Feature
 # Phase): median of LOGINS sequential logins to blank through the portal vs. the same
-# to the pre-made fileio target; p50/p99/max of CONC concurrent logins to blank.
+# to the pre-made fileio target; p50/p99/max of CONC concurrent logins to the fileio
+# target and then to blank.
 #
 # Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
 # LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (all six, space-separated),
@@ -312,6 +313,10 @@ spaced_median "$OUT/sp-lio" >"$OUT/login-sp-lio"
 spaced_median "$OUT/sp-portal" >"$OUT/login-sp-portal"
 # With PORTAL_ARGS=--verbose: where the portal's time of each spaced login went.
 g "grep 'sp-portal.*in Full Feature Phase' /var/log/scsipub-portal.log" | sed 's/^.*: in Full/  spaced login: in Full/'
+# The same burst to the pre-made LIO target first: LIO's own login path (iscsi_np takes
+# logins one at a time) and this client under the same load, the peer of the next one.
+g "ulimit -n 65536; $LT 127.0.0.1:3263 $FILEIO_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc-lio" \
+  >"$OUT/login-conc-lio" || echo "  (some concurrent LIO logins failed)"
 g "ulimit -n 65536; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc" \
   >"$OUT/login-conc" || echo "  (some concurrent portal logins failed)"
 grep -h 'failed' "$OUT"/login-* | grep -v '^logins' | head -n 5
@@ -393,6 +398,8 @@ echo "  $SPACED logins 1 s apart (pool: $POOL): LIO median $(lg "$OUT/login-sp-l
   "($(lg "$OUT/login-sp-portal" ok) ok)"
 awk -v a="$(lg "$OUT/login-sp-portal" median_ms)" -v b="$(lg "$OUT/login-sp-lio" median_ms)" \
   'BEGIN{ if (b > 0) printf "  ratio, 1 s apart: %.2fx\n", a / b }'
+echo "  LIO fileio target, $CONC concurrent: p50 $(lg "$OUT/login-conc-lio" p50_ms) ms, p99 $(lg "$OUT/login-conc-lio" p99_ms) ms," \
+  "max $(lg "$OUT/login-conc-lio" max_ms) ms ($(lg "$OUT/login-conc-lio" ok)/$CONC ok)"
 echo "  portal blank, $CONC concurrent: p50 $(lg "$OUT/login-conc" p50_ms) ms, p99 $(lg "$OUT/login-conc" p99_ms) ms," \
   "max $(lg "$OUT/login-conc" max_ms) ms ($(lg "$OUT/login-conc" ok)/$CONC ok)"
 echo "bench-perf: done in $SECONDS s"
