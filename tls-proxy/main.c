@@ -833,6 +833,16 @@ static void accept_one(int lfd, bool tls)
 	pthread_attr_destroy(&attr);
 }
 
+/*
+ * Connections the kernel completes and queues for accept() on each listener. With
+ * 128, a burst of 200 logins (a Pi rack powered on together) overflowed the queue and
+ * the overflow waited out TCP's 1 s SYN retransmission before the portal saw it;
+ * LIO's own listener queues 256. The kernel caps this at net.core.somaxconn (4096 by
+ * default); half-open connections are bounded separately (tcp_max_syn_backlog, SYN
+ * cookies), and each accepted one by the portal's per-address limits.
+ */
+#define PORTAL_LISTEN_BACKLOG 1024
+
 static int open_listener(const char *addr)
 {
 	struct sockaddr_storage ss;
@@ -845,7 +855,7 @@ static int open_listener(const char *addr)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, PORTAL_LISTEN_BACKLOG) < 0) {
 		int e = errno;
 
 		close(fd);
