@@ -398,8 +398,10 @@ echo "  $SPACED logins 1 s apart (pool: $POOL): LIO median $(lg "$OUT/login-sp-l
   "($(lg "$OUT/login-sp-portal" ok) ok)"
 awk -v a="$(lg "$OUT/login-sp-portal" median_ms)" -v b="$(lg "$OUT/login-sp-lio" median_ms)" \
   'BEGIN{ if (b > 0) printf "  ratio, 1 s apart: %.2fx\n", a / b }'
-echo "  LIO fileio target, $CONC concurrent: p50 $(lg "$OUT/login-conc-lio" p50_ms) ms, p99 $(lg "$OUT/login-conc-lio" p99_ms) ms," \
-  "max $(lg "$OUT/login-conc-lio" max_ms) ms ($(lg "$OUT/login-conc-lio" ok)/$CONC ok)"
-echo "  portal blank, $CONC concurrent: p50 $(lg "$OUT/login-conc" p50_ms) ms, p99 $(lg "$OUT/login-conc" p99_ms) ms," \
-  "max $(lg "$OUT/login-conc" max_ms) ms ($(lg "$OUT/login-conc" ok)/$CONC ok)"
+conc_summary() { # LABEL FILE: one line for a burst of CONC concurrent logins
+  echo "  $1, $CONC concurrent: p50 $(lg "$2" p50_ms) ms, p99 $(lg "$2" p99_ms) ms," \
+    "max $(lg "$2" max_ms) ms ($(lg "$2" ok)/$CONC ok)"
+}
+conc_summary "LIO fileio target" "$OUT/login-conc-lio"
+conc_summary "portal blank" "$OUT/login-conc"
 echo "bench-perf: done in $SECONDS s"
