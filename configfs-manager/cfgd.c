@@ -72,10 +72,12 @@ static const struct optable_opt table[] = {
 	  "the two catalog images (blank or image names) behind the multi target's LUN 0 and "
 	  "LUN 1; empty = the first two images of the catalog (give the portal the same, "
 	  "e.g. in [common])", false },
-	{ "pool", NULL, OPTABLE_STR, F(pool), "", "TARGET=COUNT,...", 0, 0,
+	{ "pool", NULL, OPTABLE_STR, F(pool), "", "TARGET=COUNT[:MAX],...", 0, 0,
 	  "keep COUNT sessions of each TARGET (blank, image.<name>, multi) made in advance, "
-	  "so a login to it changes no configfs object; each costs a user backstore (4 "
-	  "descriptors, its TCMU ring) while it waits; empty = none", false },
+	  "so a login to it changes no configfs object; with MAX, as many as the largest "
+	  "burst of logins in 10 s had (up to MAX) until no such burst came for 10 min; "
+	  "each costs a user backstore (4 descriptors, its TCMU ring) while it waits; "
+	  "empty = none", false },
 	{ "private-images", NULL, OPTABLE_STR, F(private_images), "", "DIR", 0, 0,
 	  "the API's private images (provisioned LUNs may use files under it or --images) "
 	  "(default: STATE/images)", false },

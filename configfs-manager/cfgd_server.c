@@ -27,6 +27,7 @@
 #include "prov.h"
 #include "provtarget.h"
 #include "monotime.h"
+#include "poolsize.h"
 
 /* An anonymous session: live (owner set), pre-made (in a pool: owner NULL, not counted
  * in n_sessions), or retiring (in the teardown queue, owner as it was; reply_to, when
@@ -56,6 +57,8 @@ struct pool {
 	struct poolspec spec;
 	struct sess *ready, **tail;   /* pre-made sessions, owner NULL, oldest first */
 	unsigned n_ready;
+	struct poolsize size;         /* how many to keep ready now (grows with bursts) */
+	unsigned logged;              /* the size last logged as reached */
 	double retry_at;              /* after a failed make: not before (monotime_sec); 0 = none */
 	double refill_at;             /* after a take that left some ready: not before; 0 = none */
 };
@@ -119,6 +122,9 @@ struct cfgd_server *cfgd_server_new(const struct cfgd_server_cfg *cfg)
 	for (unsigned i = 0; i < s->n_pools; i++) {
 		s->pools[i].spec = cfg->pool[i];
 		s->pools[i].tail = &s->pools[i].ready;
+		poolsize_init(&s->pools[i].size, cfg->pool[i].count, cfg->pool[i].max,
+			      cfg->pool_keep_s);
+		s->pools[i].logged = cfg->pool[i].count;
 	}
 	s->cfg = *cfg;
 	s->cfg.pool = NULL;
@@ -268,8 +274,9 @@ static json_object *ok(void)
 
 /*
  * A pre-made session of t's pool for a login, or NULL (no pool for t, or none ready).
- * Sessions made for another version of t (its image's size changed) are moved to
- * *stale for teardown. Caller holds s->mu.
+ * The login counts in the pool's burst (poolsize.h); the worker is told when that
+ * grows the pool. Sessions made for another version of t (its image's size changed)
+ * are moved to *stale for teardown. Caller holds s->mu.
  */
 static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
 			      struct sess **stale)
@@ -277,10 +284,13 @@ static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
 	for (unsigned i = 0; i < s->n_pools; i++) {
 		struct pool *p = &s->pools[i];
 		struct sess *x = p->ready;
+		unsigned before = p->size.target;
 		bool same;
 
 		if (strcmp(p->spec.iqn, t->iqn))
 			continue;
+		if (poolsize_login(&p->size, monotime_sec()) > before)
+			pthread_cond_signal(&s->work_cv);
 		if (!x)
 			return NULL;
 		same = x->a.n_luns == t->n_luns;
@@ -302,18 +312,33 @@ static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
 	return NULL;
 }
 
+/* Earlier of *next and at (0 = none). */
+static void earliest(double *next, double at)
+{
+	if (at && (!*next || at < *next))
+		*next = at;
+}
+
 /* A pool short of sessions and not waiting out a failure or a refill delay
  * (POOL_REFILL_DELAY_S: none while it is empty), or NULL; *next_retry is the earliest
- * time a waiting one may go on (0: none waits). Caller holds s->mu. */
+ * time a waiting one may go on or a grown one shrinks (0: none). Caller holds s->mu. */
 static struct pool *pool_short(struct cfgd_server *s, double now, double *next_retry)
 {
 	*next_retry = 0;
 	for (unsigned i = 0; i < s->n_pools; i++) {
 		struct pool *p = &s->pools[i];
-		double at = p->retry_at;
+		double at = p->retry_at, shrink_at;
+		unsigned want = poolsize_target(&p->size, now, &shrink_at);
 
-		if (p->n_ready >= p->spec.count) {
+		earliest(next_retry, shrink_at);
+		if (p->n_ready >= want) {
 			p->refill_at = 0;
+			if (want != p->logged) {
+				plog("pool %s: keeping %u ready (%s)", p->spec.iqn, want,
+				     want > p->spec.count ? "grown for a burst of logins"
+							 : "no burst needed more lately");
+				p->logged = want;
+			}
 			continue;
 		}
 		if (p->n_ready && p->refill_at > at)
@@ -322,10 +347,29 @@ static struct pool *pool_short(struct cfgd_server *s, double now, double *next_r
 			p->refill_at = 0;
 			return p;
 		}
-		if (!*next_retry || at < *next_retry)
-			*next_retry = at;
+		earliest(next_retry, at);
 	}
 	return NULL;
+}
+
+/* Queue the oldest pre-made sessions of every pool beyond its size now (a grown pool
+ * shrinking back, poolsize.h) for teardown. Caller holds s->mu; the worker runs. */
+static void pool_trim(struct cfgd_server *s, double now)
+{
+	for (unsigned i = 0; i < s->n_pools; i++) {
+		struct pool *p = &s->pools[i];
+		unsigned want = poolsize_target(&p->size, now, NULL);
+
+		while (p->n_ready > want) {
+			struct sess *x = p->ready;
+
+			p->ready = x->next;
+			if (!p->ready)
+				p->tail = &p->ready;
+			p->n_ready--;
+			sess_enqueue(s, x, "its pool shrank");
+		}
+	}
 }
 
 /* Make one session for pool p (the worker; holds neither mutex). */
@@ -419,6 +463,9 @@ static void *worker_main(void *arg)
 			pthread_mutex_lock(&s->mu);
 			continue;
 		}
+		pool_trim(s, monotime_sec());
+		if (s->queue)
+			continue;
 		p = pool_short(s, monotime_sec(), &next);
 		if (p) {
 			pthread_mutex_unlock(&s->mu);

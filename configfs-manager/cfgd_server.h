@@ -20,14 +20,17 @@
  *
  * Bounds: cfg.max_clients connections, cfg.max_sessions anonymous sessions in all, of
  * every kind (EMFILE beyond; a session counts until its teardown is done),
- * CFGD_MSG_MAX bytes per message, the pools' sizes (poolspec.h) in pre-made sessions.
+ * CFGD_MSG_MAX bytes per message, the pools' MAX sizes (poolspec.h) in pre-made
+ * sessions.
  *
  * Threads (cfgd_server_serve): the serve loop answers every connection (poll, one
  * request per ready connection per round, two message buffers in all; the portal holds
  * a connection per anonymous session, so a thread per connection would cost ~100 KiB
  * of memory per session for nothing). A worker thread does what no login waits for:
  * it tears down released sessions in order (the anon_destroy response is sent when
- * the teardown is done; that connection is not read meanwhile), and refills the pools.
+ * the teardown is done; that connection is not read meanwhile), refills the pools to
+ * their size of the moment (poolsize.h: a burst of logins grows a pool set with a MAX),
+ * and removes the oldest pre-made sessions a pool that shrank back no longer keeps.
  * A login to a pooled target takes its oldest pre-made session, with no configfs change;
  * otherwise the serve loop makes it, waiting at most for the worker's current step.
  * Without cfgd_server_serve (cfgd_server_handle alone) everything happens in the
@@ -64,6 +67,8 @@ struct cfgd_server_cfg {
 	unsigned n_allow_uids;
 	const struct poolspec *pool; /* targets with pre-made sessions (copied); may be NULL */
 	unsigned n_pool;
+	double pool_keep_s;         /* how long a pool grown by a burst keeps its size
+				       (poolsize.h), seconds; 0 = POOLSIZE_KEEP_S */
 };
 
 struct cfgd_server;

@@ -29,17 +29,27 @@ int poolspec_parse(const char *text, struct poolspec out[POOLSPEC_TARGETS_MAX], 
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(t, '='), *end, iqn[CATALOG_IQN_MAX + 2];
 		enum anontarget_kind k;
-		unsigned long v;
+		unsigned long v, vmax;
 		int len;
 
 		if (!eq || eq == t)
-			return bad(err, errlen, "pool: '%s' is not TARGET=COUNT", t);
+			return bad(err, errlen, "pool: '%s' is not TARGET=COUNT[:MAX]", t);
 		*eq = '\0';
 		errno = 0;
 		v = strtoul(eq + 1, &end, 10);
-		if (errno || *end || end == eq + 1 || eq[1] == '-' || v == 0 ||
+		if (errno || (*end && *end != ':') || end == eq + 1 || eq[1] == '-' || v == 0 ||
 		    v > POOLSPEC_TOTAL_MAX)
 			return bad(err, errlen, "pool: %s: COUNT must be 1..1024", t);
+		vmax = v;
+		if (*end == ':') {
+			char *m = end + 1;
+
+			errno = 0;
+			vmax = strtoul(m, &end, 10);
+			if (errno || *end || end == m || *m == '-' || vmax < v ||
+			    vmax > POOLSPEC_TOTAL_MAX)
+				return bad(err, errlen, "pool: %s: MAX must be COUNT..1024", t);
+		}
 		if (!strncmp(t, CATALOG_IQN_PREFIX, strlen(CATALOG_IQN_PREFIX)))
 			len = snprintf(iqn, sizeof(iqn), "%s", t);
 		else
@@ -55,11 +65,12 @@ int poolspec_parse(const char *text, struct poolspec out[POOLSPEC_TARGETS_MAX], 
 				return bad(err, errlen, "pool: %s named twice", t);
 		if (*n == POOLSPEC_TARGETS_MAX)
 			return bad(err, errlen, "pool: at most %s targets", "8");
-		total += (unsigned)v;
+		total += (unsigned)vmax;
 		if (total > POOLSPEC_TOTAL_MAX)
-			return bad(err, errlen, "pool: counts add up to more than %s", "1024");
+			return bad(err, errlen, "pool: sizes add up to more than %s", "1024");
 		memcpy(out[*n].iqn, iqn, (size_t)len + 1);
 		out[*n].count = (unsigned)v;
+		out[*n].max = (unsigned)vmax;
 		(*n)++;
 	}
 	return 0;

@@ -34,6 +34,7 @@
 #                         anonymous logins 0x0302               (the programs' 512 MiB)
 #   SCSIPUB_POOL          scsipub-cfgd --pool: anonymous sessions made in advance per
 #                         target, so those logins change no configfs object;
+#                         TARGET=COUNT:MAX grows with bursts of logins up to MAX;
 #                         empty = none                                    (blank=4)
 #   SCSIPUB_IO_THREADS    scsipub-tcmu --io-threads: threads running SCSI commands for
 #                         every device; 0 = one command at a time per device   (0)

@@ -23,6 +23,8 @@ static const char *cfgd_test_multi_images;
 /* The daemon's --pool for the next daemon_start_at (none by default). */
 static const struct poolspec *cfgd_test_pool;
 static unsigned cfgd_test_n_pool;
+/* The pools' keep time (cfgd_server_cfg.pool_keep_s) for the next daemon_start_at. */
+static double cfgd_test_pool_keep_s;
 
 struct daemon {
 	struct cfs *c;
@@ -69,6 +71,7 @@ static void daemon_start_at(struct daemon *d, const char *sock, const char *root
 	sc.max_sessions = 2;
 	sc.pool = cfgd_test_pool;
 	sc.n_pool = cfgd_test_n_pool;
+	sc.pool_keep_s = cfgd_test_pool_keep_s;
 	d->srv = cfgd_server_new(&sc);
 	assert_non_null(d->srv);
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", d->sock);

@@ -9,6 +9,8 @@
  *  - anon_destroy is answered only when the teardown is done (the ACL is gone when the
  *    response arrives), and the same connection is served again afterwards;
  *  - --max-sessions still bounds live sessions while pre-made ones wait;
+ *  - a pool set with a MAX grows to the size of a burst of logins, and after the keep
+ *    time shrinks back, its surplus pre-made sessions removed;
  *  - a connection that ends leaves nothing of its sessions; shutdown removes the pool.
  */
 #include <stdarg.h>
@@ -50,6 +52,14 @@ static void test_poolspec(void **state)
 	assert_string_equal(ps[1].iqn, CATALOG_IMAGE_PREFIX "deb12");
 	assert_int_equal(ps[1].count, 2);
 	assert_string_equal(ps[2].iqn, ANONTARGET_MULTI_IQN);
+	assert_int_equal(ps[0].max, 4);  /* no MAX: the size never changes */
+	assert_int_equal(poolspec_parse("blank=4:200,image.deb12=1:1", ps, &n, err, sizeof(err)),
+			 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ps[0].count, 4);
+	assert_int_equal(ps[0].max, 200);
+	assert_int_equal(ps[1].count, 1);
+	assert_int_equal(ps[1].max, 1);
 	static const char *const bad[] = {
 		"blank", "blank=", "=3", "blank=0", "blank=-1", "blank=2x", "blank=1025",
 		"ro.deb12=2",                 /* shared export: not poolable */
@@ -57,6 +67,9 @@ static void test_poolspec(void **state)
 		"s.abc=1", "image.=1",        /* no anonymous target */
 		"blank=1,blank=2",            /* twice */
 		"blank=600,multi=600",        /* more than 1024 in all */
+		"blank=1:600,multi=1:600",    /* MAXes: more than 1024 in all */
+		"blank=4:", "blank=4:3", "blank=4:1025", "blank=4:x", "blank=4:-5",
+		"blank=:4", "blank=4:5:6",
 		"image.a=1,image.b=1,image.c=1,image.d=1,image.e=1,image.f=1,image.g=1,"
 		"image.h=1,image.i=1",        /* nine targets */
 	};
@@ -92,7 +105,7 @@ static bool named(char names[][CFGD_NAME_MAX + 1], int n, const char *x)
 
 static void test_pool_sessions(void **state)
 {
-	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 2 } };
+	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 2, 2 } };
 	char root[128], st[128], images[128], sock[100], err[512] = "";
 	char pre[8][CFGD_NAME_MAX + 1], ini[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
 	char ini2[CFGD_NAME_MAX + 1], bs2[CFGD_BACKSTORE_MAX + 1];
@@ -175,11 +188,66 @@ static void test_pool_sessions(void **state)
 	}
 }
 
+/* Poll (1 ms apart, at most 20 s; not a timing assertion) until blank has want ACLs. */
+static int wait_acls_long(const char *root, int want)
+{
+	for (int i = 0; i < 20000 && acls(root, NULL) != want; i++)
+		usleep(1000);
+	return acls(root, NULL);
+}
+
+static void test_pool_grows(void **state)
+{
+	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 1, 2 } };
+	char root[128], st[128], images[128], sock[100], err[512] = "";
+	char ini[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
+	char ini2[CFGD_NAME_MAX + 1], bs2[CFGD_BACKSTORE_MAX + 1];
+	char names[8][CFGD_NAME_MAX + 1];
+	struct daemon d;
+	int fd;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/grow-configfs", tmp);
+	snprintf(st, sizeof(st), "%s/grow-state", tmp);
+	snprintf(images, sizeof(images), "%s/grow-images", tmp);
+	snprintf(sock, sizeof(sock), "%s/grow.sock", tmp);
+	assert_int_equal(mkdir(images, 0755), 0);
+	cfgd_test_pool = ps;
+	cfgd_test_n_pool = 1;
+	cfgd_test_pool_keep_s = 3;  /* the grown size holds 3 s after the burst */
+	daemon_start_at(&d, sock, root, st, images, NULL, 0);
+	cfgd_test_pool = NULL;
+	cfgd_test_n_pool = 0;
+	cfgd_test_pool_keep_s = 0;
+
+	/* blank=1:2: one waits; a burst of two logins grows the pool to two. */
+	assert_int_equal(wait_acls(root, 1), 1);
+	fd = cfgd_connect(sock, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:a", "192.0.2.1", ini, bs,
+					  err, sizeof(err)), 0);
+	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:b", "192.0.2.2", ini2,
+					  bs2, err, sizeof(err)), 0);
+	assert_int_equal(wait_acls(root, 4), 4);  /* 2 live + the pool grown to 2 */
+
+	/* The keep time passes: the pool shrinks back to one, the live sessions stay. */
+	assert_int_equal(wait_acls_long(root, 3), 3);
+	assert_int_equal(acls(root, names), 3);
+	assert_true(named(names, 3, ini));
+	assert_true(named(names, 3, ini2));
+	assert_int_equal(cfgd_server_sessions(d.srv), 2);
+
+	close(fd);
+	daemon_stop(&d);
+	assert_int_equal(acls(root, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_poolspec),
 		cmocka_unit_test(test_pool_sessions),
+		cmocka_unit_test(test_pool_grows),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
