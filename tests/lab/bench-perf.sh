@@ -44,7 +44,9 @@
 # Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
 # LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (all six, space-separated),
 # WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below), POOL
-# (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none), SPACED (9 logins one
+# (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none; blank=COUNT:MAX grows
+# with bursts), BURSTS (1: how many times the concurrent burst is sent through the
+# portal, each after the last one's sessions are gone), SPACED (9 logins one
 # second apart, each alone: the pool has refilled), IO_THREADS (scsipub-tcmu
 # --io-threads; unset: its default, 0 = one command at a time per device), PORTAL_ARGS
 # (more scsipub-portal options, e.g. --verbose: each login's steps in its log), BENCH_OUT
@@ -56,7 +58,7 @@ export LAB_MEM=${LAB_MEM:-3072}
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/targetcli.sh"
 ROUNDS=${ROUNDS:-1} RUNTIME=${RUNTIME:-5} RAMP=${RAMP:-1} SIZE_MB=${SIZE:-256}
-LOGINS=${LOGINS:-20} CONC=${CONC:-50} SPACED=${SPACED:-9} POOL=${POOL-blank=4}
+LOGINS=${LOGINS:-20} CONC=${CONC:-50} SPACED=${SPACED:-9} POOL=${POOL-blank=4} BURSTS=${BURSTS:-1}
 BACKSTORES=${BACKSTORES:-fileio portal tls direct runner tgt}
 WORKLOADS=${WORKLOADS:-seqwrite seqread randwrite randread lat fresh}
 SIZE_B=$((SIZE_MB * 1048576)) HALF_B=$((SIZE_MB * 1048576 / 2))
@@ -292,9 +294,16 @@ g "$LT 127.0.0.1:3263 $FILEIO_IQN $LOGINS 1 iqn.2025-01.test.scsipub:lt-lio" >"$
 g "$LT 127.0.0.1:$LAB_PORT $BLANK_IQN $LOGINS 1 iqn.2025-01.test.scsipub:lt-seq" >"$OUT/login-seq" ||
   echo "  (some sequential portal logins failed)"
 # Torn down, and the pool (its sessions' ACLs wait in the same TPG) refilled.
-POOL_BLANK=$(tr ',' '\n' <<<"$POOL" | sed -n 's/^blank=//p')
-g "for i in \$(seq 300); do [ \"\$(ls $CFS/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l)\" = ${POOL_BLANK:-0} ] && exit 0; sleep 0.2; done" ||
-  echo "  (sessions of the sequential logins still being torn down)"
+POOL_BLANK=$(tr ',' '\n' <<<"$POOL" | sed -n 's/^blank=//p' | cut -d: -f1)
+# The pool's ACLs (only they remain once the logins' sessions are torn down) settled:
+# at least its COUNT and unchanged for 2 s (a pool with a MAX may have grown). Prints
+# how many.
+pool_settled() {
+  g "p=-1 s=0; for i in \$(seq 900); do n=\$(ls $CFS/iscsi/$BLANK_IQN/tpgt_1/acls | wc -l)
+       if [ \$n = \$p ] && [ \$n -ge ${POOL_BLANK:-0} ]; then s=\$((s + 1)); else s=0; fi
+       [ \$s -ge 10 ] && { echo \$n; exit 0; }; p=\$n; sleep 0.2; done; exit 1"
+}
+pool_settled >"$OUT/pool-before-1" || echo "  (sessions of the sequential logins still being torn down)"
 # Logins that arrive one at a time with an idle second before each (the pool, if any,
 # has made its replacements), to LIO and through the portal in turn so that drift hits
 # both alike: the median of SPACED of each.
@@ -319,6 +328,14 @@ g "ulimit -n 65536; $LT 127.0.0.1:3263 $FILEIO_IQN $CONC $CONC iqn.2025-01.test.
   >"$OUT/login-conc-lio" || echo "  (some concurrent LIO logins failed)"
 g "ulimit -n 65536; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc" \
   >"$OUT/login-conc" || echo "  (some concurrent portal logins failed)"
+# BURSTS > 1: the same burst again once the last one's sessions are gone and the pool
+# has settled (a pool set as blank=COUNT:MAX has grown to the burst by then).
+for ((i = 2; i <= BURSTS; i++)); do
+  ready=$(pool_settled) || ready="not settled"
+  echo "$ready" >"$OUT/pool-before-$i"
+  g "ulimit -n 65536; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc$i" \
+    >"$OUT/login-conc-$i" || echo "  (some concurrent portal logins of burst $i failed)"
+done
 grep -h 'failed' "$OUT"/login-* | grep -v '^logins' | head -n 5
 # With PORTAL_ARGS=--verbose: the concurrent logins' steps, one line each.
 g "grep 'lt-conc.*in Full Feature Phase' /var/log/scsipub-portal.log" >"$OUT/login-conc-steps"
@@ -403,5 +420,8 @@ conc_summary() { # LABEL FILE: one line for a burst of CONC concurrent logins
     "max $(lg "$2" max_ms) ms ($(lg "$2" ok)/$CONC ok)"
 }
 conc_summary "LIO fileio target" "$OUT/login-conc-lio"
-conc_summary "portal blank" "$OUT/login-conc"
+conc_summary "portal blank ($(cat "$OUT/pool-before-1") sessions ready before the spaced logins)" "$OUT/login-conc"
+for ((i = 2; i <= BURSTS; i++)); do
+  conc_summary "portal blank, burst $i ($(cat "$OUT/pool-before-$i") sessions ready)" "$OUT/login-conc-$i"
+done
 echo "bench-perf: done in $SECONDS s"
