@@ -103,10 +103,32 @@ static bool named(char names[][CFGD_NAME_MAX + 1], int n, const char *x)
 	return false;
 }
 
+/* A daemon with the one pool ps (keep_s: its keep time, 0 = the default) on a plain
+ * tree, its files under tmp named after tag; root and sock (128 bytes each) get its
+ * configfs root and socket. */
+static void pool_daemon_start(struct daemon *d, const char *tag, const struct poolspec *ps,
+			      double keep_s, char *root, char *sock)
+{
+	char st[128], images[128];
+
+	snprintf(root, 128, "%s/%s-configfs", tmp, tag);
+	snprintf(st, sizeof(st), "%s/%s-state", tmp, tag);
+	snprintf(images, sizeof(images), "%s/%s-images", tmp, tag);
+	snprintf(sock, 128, "%s/%s.sock", tmp, tag);
+	assert_int_equal(mkdir(images, 0755), 0);
+	cfgd_test_pool = ps;
+	cfgd_test_n_pool = 1;
+	cfgd_test_pool_keep_s = keep_s;
+	daemon_start_at(d, sock, root, st, images, NULL, 0);
+	cfgd_test_pool = NULL;
+	cfgd_test_n_pool = 0;
+	cfgd_test_pool_keep_s = 0;
+}
+
 static void test_pool_sessions(void **state)
 {
 	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 2, 2 } };
-	char root[128], st[128], images[128], sock[100], err[512] = "";
+	char root[128], sock[128], err[512] = "";
 	char pre[8][CFGD_NAME_MAX + 1], ini[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
 	char ini2[CFGD_NAME_MAX + 1], bs2[CFGD_BACKSTORE_MAX + 1];
 	char ini3[CFGD_NAME_MAX + 1], bs3[CFGD_BACKSTORE_MAX + 1];
@@ -114,16 +136,7 @@ static void test_pool_sessions(void **state)
 	int fd, fd2, n;
 
 	(void)state;
-	snprintf(root, sizeof(root), "%s/configfs", tmp);
-	snprintf(st, sizeof(st), "%s/state", tmp);
-	snprintf(images, sizeof(images), "%s/images", tmp);
-	snprintf(sock, sizeof(sock), "%s/cfgd.sock", tmp);
-	assert_int_equal(mkdir(images, 0755), 0);
-	cfgd_test_pool = ps;
-	cfgd_test_n_pool = 1;
-	daemon_start_at(&d, sock, root, st, images, NULL, 0);
-	cfgd_test_pool = NULL;
-	cfgd_test_n_pool = 0;
+	pool_daemon_start(&d, "fixed", ps, 0, root, sock);
 
 	/* The worker fills the pool: two ACLs wait, no session is counted. */
 	assert_int_equal(wait_acls(root, 2), 2);
@@ -144,7 +157,7 @@ static void test_pool_sessions(void **state)
 	/* anon_destroy is answered when the teardown is done; the connection is served
 	 * again after it. */
 	assert_int_equal(cfgd_anon_destroy(fd, bs, err, sizeof(err)), 0);
-	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	assert_false(exists("%s/fixed-configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
 	assert_int_equal(cfgd_server_sessions(d.srv), 0);
 	assert_int_equal(cfgd_anon_destroy(fd, bs, err, sizeof(err)), -ENOENT);
 	n = acls(root, pre);
@@ -170,7 +183,7 @@ static void test_pool_sessions(void **state)
 		usleep(1000);
 	assert_int_equal(cfgd_server_sessions(d.srv), 1);
 	assert_int_equal(wait_acls(root, 3), 3);
-	assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini2));
+	assert_false(exists("%s/fixed-configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini2));
 
 	/* Shutdown: the live session and the pool are removed. */
 	close(fd);
@@ -199,7 +212,7 @@ static int wait_acls_long(const char *root, int want)
 static void test_pool_grows(void **state)
 {
 	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 1, 2 } };
-	char root[128], st[128], images[128], sock[100], err[512] = "";
+	char root[128], sock[128], err[512] = "";
 	char ini[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
 	char ini2[CFGD_NAME_MAX + 1], bs2[CFGD_BACKSTORE_MAX + 1];
 	char names[8][CFGD_NAME_MAX + 1];
@@ -207,18 +220,7 @@ static void test_pool_grows(void **state)
 	int fd;
 
 	(void)state;
-	snprintf(root, sizeof(root), "%s/grow-configfs", tmp);
-	snprintf(st, sizeof(st), "%s/grow-state", tmp);
-	snprintf(images, sizeof(images), "%s/grow-images", tmp);
-	snprintf(sock, sizeof(sock), "%s/grow.sock", tmp);
-	assert_int_equal(mkdir(images, 0755), 0);
-	cfgd_test_pool = ps;
-	cfgd_test_n_pool = 1;
-	cfgd_test_pool_keep_s = 3;  /* the grown size holds 3 s after the burst */
-	daemon_start_at(&d, sock, root, st, images, NULL, 0);
-	cfgd_test_pool = NULL;
-	cfgd_test_n_pool = 0;
-	cfgd_test_pool_keep_s = 0;
+	pool_daemon_start(&d, "grow", ps, 3, root, sock);  /* keeps its size 3 s */
 
 	/* blank=1:2: one waits; a burst of two logins grows the pool to two. */
 	assert_int_equal(wait_acls(root, 1), 1);
