@@ -101,6 +101,17 @@ void pdufilter_skip(struct pdufilter *f, enum pf_dir d, uint64_t n)
 	s->skip -= n <= s->skip ? n : s->skip;
 }
 
+size_t pdufilter_header_left(const struct pdufilter *f, enum pf_dir d)
+{
+	const struct pf_stream *s = &f->s[d];
+	/* Before the BHS is in, its AHS length is unknown: the BHS and the digest. */
+	size_t need = s->hdr_need ? s->hdr_need : PDU_BHS_LEN + (f->hd ? PDU_DIGEST_LEN : 0);
+
+	if (s->hold || s->skip)
+		return 0;
+	return need > s->hdr_have ? need - s->hdr_have : 0;
+}
+
 void pdufilter_digests(const struct pdufilter *f, int *header, int *data)
 {
 	*header = f->hd;

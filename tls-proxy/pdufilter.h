@@ -77,6 +77,14 @@ uint64_t pdufilter_opaque(const struct pdufilter *f, enum pf_dir d);
 /* n bytes (at most pdufilter_opaque(f, d)) of direction d went on unread. */
 void pdufilter_skip(struct pdufilter *f, enum pf_dir d, uint64_t n);
 
+/*
+ * Bytes of direction d that are header for certain (RFC 7143 §11.2: the BHS, then
+ * its AHS and header digest) when the filter is collecting a PDU's header, else 0
+ * (inside a data segment, or holding a whole PDU). A relay that reads no more than
+ * this never reads past the header into the data segment, so it can splice that.
+ */
+size_t pdufilter_header_left(const struct pdufilter *f, enum pf_dir d);
+
 /* Whether digests are in effect (after the Login Phase), for tests. */
 void pdufilter_digests(const struct pdufilter *f, int *header, int *data);
 /* Whether LIO's final Login Response (T=1, NSG 3, status 0) has gone through: the

@@ -33,6 +33,9 @@ struct dir {
 	int pipe[2];
 	size_t piped;
 	bool no_splice;     /* the pipe could not be made: copy only */
+	/* Filtered: the last PDU seen had a data segment worth splicing, so the next
+	 * read at a PDU boundary takes its header only (relay.h). */
+	bool big;
 };
 
 /* Bytes read from src and not yet written to dst. */
@@ -51,7 +54,8 @@ static int splice_step(struct dir *d, bool *tried, bool *progress)
 	if (!d->eof && held(d) == 0 && !d->no_splice) {
 		uint64_t op = d->filter ? pdufilter_opaque(d->filter, d->way) : RELAY_PIPE_BYTES;
 
-		if (op >= RELAY_SPLICE_MIN) {
+		/* The tail of a large PDU's segment goes the same way, however short. */
+		if (op >= RELAY_SPLICE_MIN || (op && d->big)) {
 			ssize_t n;
 
 			if (d->pipe[0] < 0 && pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -104,8 +108,13 @@ static int pump(struct dir *d)
 				return r;
 		}
 		if (!d->eof && held(d) == 0 && !tried) {
-			ssize_t n = d->src->read(d->src, d->filter ? d->in : d->buf, RELAY_BUF_SIZE);
+			size_t want = RELAY_BUF_SIZE, h;
+			ssize_t n;
 
+			if (d->filter && d->big && d->src_fd >= 0 && !d->no_splice &&
+			    (h = pdufilter_header_left(d->filter, d->way)) > 0)
+				want = h;
+			n = d->src->read(d->src, d->filter ? d->in : d->buf, want);
 			if (n > 0 && d->filter) {
 				int r;
 
@@ -113,6 +122,7 @@ static int pump(struct dir *d)
 				r = pdufilter_feed(d->filter, d->way, d->in, (size_t)n, &d->out);
 				if (r < 0)
 					return r;
+				d->big = pdufilter_opaque(d->filter, d->way) >= RELAY_SPLICE_MIN;
 				d->buf = d->out.data;
 				d->off = 0;
 				d->len = d->out.len;

@@ -30,7 +30,13 @@ struct pdufilter;
  * to user space (unfiltered: every byte); the kernel encrypts what it sends on a
  * kernel-TLS socket. Small PDUs (4 KiB commands) keep the copy path, and so does
  * everything a user-space TLS end reads or writes. The pipe of a direction is
- * made at its first such run (two more descriptors per connection then).
+ * made at its first such run (two more descriptors per connection then). After a
+ * PDU with such a data segment, the next read at a PDU boundary of that direction
+ * takes the header only (pdufilter_header_left), and the tail of such a segment is
+ * spliced however short it is, so that a stream of large PDUs
+ * (1 MiB I/O: Data-Out, Data-In, immediate data) has every data segment spliced,
+ * not its first 64 KiB copied; after a small one, reads take what is there again
+ * (RELAY_BUF_SIZE), so small PDUs cost no extra read.
  */
 #define RELAY_SPLICE_MIN 16384
 #define RELAY_PIPE_BYTES 65536

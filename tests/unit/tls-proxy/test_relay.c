@@ -275,6 +275,42 @@ static void test_filtered_pdus(void **state)
 }
 
 /*
+ * Filtered, a stream of large PDUs both ways (1 MiB I/O: 256 KiB Data-Out / Data-In
+ * one after the other): after the first one, each read at a PDU boundary takes the
+ * header only, and a segment's tail goes by splice however short, so every later data
+ * segment goes by splice; what was copied is at most one read buffer and the headers
+ * per direction.
+ */
+static void test_large_pdus_spliced(void **state)
+{
+	enum { N = 16, LEN = 262144 };
+	size_t cap = N * (48 + LEN) + 48, nu = 0, nd = 0;
+	uint8_t *up = malloc(cap), *down = malloc(cap);
+	struct rig g;
+
+	(void)state;
+	assert_non_null(up);
+	assert_non_null(down);
+	rig_start(&g, true);
+	memset(down, 0, 48);  /* the final Login Response: Full Feature Phase, no digests */
+	down[0] = 0x23;
+	down[1] = 0x87;
+	nd = 48;
+	for (int i = 0; i < N; i++) {
+		nu += mkpdu(up + nu, 0x05, LEN, (uint32_t)i);
+		nd += mkpdu(down + nd, 0x25, LEN, (uint32_t)(i + 500));
+	}
+	both_ways(&g, up, nu, down, nd);
+	rig_end(&g);
+	assert_int_equal(g.rc, 0);
+	assert_int_equal(g.st.to_lio, nu);
+	assert_int_equal(g.st.to_client, nd);
+	assert_true(nu + nd - g.st.spliced <= 2 * (RELAY_BUF_SIZE + (N + 1) * 48));
+	free(up);
+	free(down);
+}
+
+/*
  * An initiator end that can only be spliced into (kernel TLS sends, user-space TLS
  * receives): LIO → initiator goes by splice, initiator → LIO by copy; every byte
  * arrives once and in order both ways.
@@ -306,6 +342,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unfiltered),
 		cmocka_unit_test(test_filtered_pdus),
+		cmocka_unit_test(test_large_pdus_spliced),
 		cmocka_unit_test(test_send_only_splice),
 	};
 
