@@ -4,6 +4,7 @@
 #include "poolspec.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,15 @@ static int bad(char *err, size_t errlen, const char *fmt, const char *what)
 {
 	snprintf(err, errlen, fmt, what);
 	return -EINVAL;
+}
+
+/* A decimal number at s (no minus sign) into *v, *end after its digits; false when
+ * there is no digit, a minus sign, or it overflows. */
+static bool number_at(const char *s, char **end, unsigned long *v)
+{
+	errno = 0;
+	*v = strtoul(s, end, 10);
+	return !errno && *end != s && *s != '-';
 }
 
 int poolspec_parse(const char *text, struct poolspec out[POOLSPEC_TARGETS_MAX], unsigned *n,
@@ -35,21 +45,13 @@ int poolspec_parse(const char *text, struct poolspec out[POOLSPEC_TARGETS_MAX], 
 		if (!eq || eq == t)
 			return bad(err, errlen, "pool: '%s' is not TARGET=COUNT[:MAX]", t);
 		*eq = '\0';
-		errno = 0;
-		v = strtoul(eq + 1, &end, 10);
-		if (errno || (*end && *end != ':') || end == eq + 1 || eq[1] == '-' || v == 0 ||
+		if (!number_at(eq + 1, &end, &v) || (*end && *end != ':') || v == 0 ||
 		    v > POOLSPEC_TOTAL_MAX)
 			return bad(err, errlen, "pool: %s: COUNT must be 1..1024", t);
 		vmax = v;
-		if (*end == ':') {
-			char *m = end + 1;
-
-			errno = 0;
-			vmax = strtoul(m, &end, 10);
-			if (errno || *end || end == m || *m == '-' || vmax < v ||
-			    vmax > POOLSPEC_TOTAL_MAX)
-				return bad(err, errlen, "pool: %s: MAX must be COUNT..1024", t);
-		}
+		if (*end == ':' && (!number_at(end + 1, &end, &vmax) || *end || vmax < v ||
+				    vmax > POOLSPEC_TOTAL_MAX))
+			return bad(err, errlen, "pool: %s: MAX must be COUNT..1024", t);
 		if (!strncmp(t, CATALOG_IQN_PREFIX, strlen(CATALOG_IQN_PREFIX)))
 			len = snprintf(iqn, sizeof(iqn), "%s", t);
 		else
