@@ -234,6 +234,19 @@ static struct sess *take_pool(struct pool *p)
 	return list;
 }
 
+/* The oldest pre-made session of pool p (not empty), out of it. Caller holds s->mu. */
+static struct sess *pool_pop(struct pool *p)
+{
+	struct sess *x = p->ready;
+
+	p->ready = x->next;
+	if (!p->ready)
+		p->tail = &p->ready;
+	p->n_ready--;
+	x->next = NULL;
+	return x;
+}
+
 /* ---- responses --------------------------------------------------------------------- */
 
 /* Finish response o into out. */
@@ -300,11 +313,7 @@ static struct sess *pool_take(struct cfgd_server *s, const struct anontarget *t,
 			*stale = take_pool(p);
 			return NULL;
 		}
-		p->ready = x->next;
-		if (!p->ready)
-			p->tail = &p->ready;
-		p->n_ready--;
-		x->next = NULL;
+		pool_pop(p);
 		if (!p->refill_at)  /* the first take of a burst sets when to refill */
 			p->refill_at = monotime_sec() + POOL_REFILL_DELAY_S;
 		return x;
@@ -360,15 +369,8 @@ static void pool_trim(struct cfgd_server *s, double now)
 		struct pool *p = &s->pools[i];
 		unsigned want = poolsize_target(&p->size, now, NULL);
 
-		while (p->n_ready > want) {
-			struct sess *x = p->ready;
-
-			p->ready = x->next;
-			if (!p->ready)
-				p->tail = &p->ready;
-			p->n_ready--;
-			sess_enqueue(s, x, "its pool shrank");
-		}
+		while (p->n_ready > want)
+			sess_enqueue(s, pool_pop(p), "its pool shrank");
 	}
 }
 
