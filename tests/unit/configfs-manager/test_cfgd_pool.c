@@ -87,12 +87,19 @@ static int acls(const char *root, char names[][CFGD_NAME_MAX + 1])
 			   CFGD_NAME_MAX + 1, 8);
 }
 
-/* Poll (1 ms apart, at most 10 s; not a timing assertion) until blank has want ACLs. */
-static int wait_acls(const char *root, int want)
+/* Poll (1 ms apart, at most seconds s; not a timing assertion) until blank has want
+ * ACLs. */
+static int wait_acls_for(const char *root, int want, int seconds)
 {
-	for (int i = 0; i < 10000 && acls(root, NULL) != want; i++)
+	for (int i = 0; i < seconds * 1000 && acls(root, NULL) != want; i++)
 		usleep(1000);
 	return acls(root, NULL);
+}
+
+/* wait_acls_for at most 10 s. */
+static int wait_acls(const char *root, int want)
+{
+	return wait_acls_for(root, want, 10);
 }
 
 static bool named(char names[][CFGD_NAME_MAX + 1], int n, const char *x)
@@ -201,14 +208,6 @@ static void test_pool_sessions(void **state)
 	}
 }
 
-/* Poll (1 ms apart, at most 20 s; not a timing assertion) until blank has want ACLs. */
-static int wait_acls_long(const char *root, int want)
-{
-	for (int i = 0; i < 20000 && acls(root, NULL) != want; i++)
-		usleep(1000);
-	return acls(root, NULL);
-}
-
 static void test_pool_grows(void **state)
 {
 	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 1, 2 } };
@@ -233,7 +232,7 @@ static void test_pool_grows(void **state)
 	assert_int_equal(wait_acls(root, 4), 4);  /* 2 live + the pool grown to 2 */
 
 	/* The keep time passes: the pool shrinks back to one, the live sessions stay. */
-	assert_int_equal(wait_acls_long(root, 3), 3);
+	assert_int_equal(wait_acls_for(root, 3, 20), 3);  /* past the keep time */
 	assert_int_equal(acls(root, names), 3);
 	assert_true(named(names, 3, ini));
 	assert_true(named(names, 3, ini2));
