@@ -322,19 +322,21 @@ spaced_median "$OUT/sp-lio" >"$OUT/login-sp-lio"
 spaced_median "$OUT/sp-portal" >"$OUT/login-sp-portal"
 # With PORTAL_ARGS=--verbose: where the portal's time of each spaced login went.
 g "grep 'sp-portal.*in Full Feature Phase' /var/log/scsipub-portal.log" | sed 's/^.*: in Full/  spaced login: in Full/'
+conc_burst() { # ADDR IQN NAME FILE WHAT: CONC logins at once, initiator names NAME.*
+  g "ulimit -n 65536; $LT $1 $2 $CONC $CONC iqn.2025-01.test.scsipub:$3" >"$4" ||
+    echo "  (some concurrent $5 failed)"
+}
 # The same burst to the pre-made LIO target first: LIO's own login path (iscsi_np takes
 # logins one at a time) and this client under the same load, the peer of the next one.
-g "ulimit -n 65536; $LT 127.0.0.1:3263 $FILEIO_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc-lio" \
-  >"$OUT/login-conc-lio" || echo "  (some concurrent LIO logins failed)"
-g "ulimit -n 65536; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc" \
-  >"$OUT/login-conc" || echo "  (some concurrent portal logins failed)"
+conc_burst 127.0.0.1:3263 "$FILEIO_IQN" lt-conc-lio "$OUT/login-conc-lio" "LIO logins"
+conc_burst "127.0.0.1:$LAB_PORT" "$BLANK_IQN" lt-conc "$OUT/login-conc" "portal logins"
 # BURSTS > 1: the same burst again once the last one's sessions are gone and the pool
 # has settled (a pool set as blank=COUNT:MAX has grown to the burst by then).
 for ((i = 2; i <= BURSTS; i++)); do
   ready=$(pool_settled) || ready="not settled"
   echo "$ready" >"$OUT/pool-before-$i"
-  g "ulimit -n 65536; $LT 127.0.0.1:$LAB_PORT $BLANK_IQN $CONC $CONC iqn.2025-01.test.scsipub:lt-conc$i" \
-    >"$OUT/login-conc-$i" || echo "  (some concurrent portal logins of burst $i failed)"
+  conc_burst "127.0.0.1:$LAB_PORT" "$BLANK_IQN" "lt-conc$i" "$OUT/login-conc-$i" \
+    "portal logins of burst $i"
 done
 grep -h 'failed' "$OUT"/login-* | grep -v '^logins' | head -n 5
 # With PORTAL_ARGS=--verbose: the concurrent logins' steps, one line each.
