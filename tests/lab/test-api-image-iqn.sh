@@ -86,7 +86,8 @@ out=$("$PATTERN" -c a=$I "$(url "$CU%$NS")" a:cap:16777216 2>&1); rc=$?
 echo "$out"
 check "a login to the deleted image is refused: target not found (0x0203)" \
   bash -c '[ "$1" != 0 ] && grep -qi "target not found" <<<"$2"' _ "$rc" "$out"
-check "nothing left: no target, no backstore, no overlay, no image file" lab_exec \
+# The last session's teardown runs in scsipub-cfgd's worker after its release: wait for it.
+check "nothing left: no target, no backstore, no overlay, no image file" wait_until 30 lab_exec \
   "[ ! -e /sys/kernel/config/target/iscsi/$IQN ] && \
    ! ls -d /sys/kernel/config/target/core/user_*/sp* 2>/dev/null | grep -q . && \
    [ -z \"\$(ls -A $GUEST_STATE/overlays)\" ] && ! ls $GUEST_STATE/images/*/ci-pi-abc123.img 2>/dev/null"
