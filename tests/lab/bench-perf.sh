@@ -39,7 +39,7 @@
 # Login latency (build/tools/login-time, libiscsi, in the guest, to Full Feature
 # Phase): median of LOGINS sequential logins to blank through the portal vs. the same
 # to the pre-made fileio target; p50/p99/max of CONC concurrent logins to the fileio
-# target and then to blank.
+# target, then to blank, then to ro.bench (the image's read-only shared export).
 #
 # Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
 # LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (all six, space-separated),
@@ -76,6 +76,7 @@ DIRECT_IQN=iqn.2025-01.test.scsipub:bench-direct
 RUNNER_IQN=iqn.2025-01.test.scsipub:bench-runner
 TGT_IQN=iqn.2025-01.test.scsipub:bench-tgt
 IMAGE_IQN=iqn.2025-01.pub.scsipub:image.bench
+RO_IQN=iqn.2025-01.pub.scsipub:ro.bench # the same image, read-only and shared
 TCMU_ATTRS=hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,cmd_ring_size_mb=1
 OUT=${BENCH_OUT:-$(mktemp -d)}
 mkdir -p "$OUT" || exit 1
@@ -338,6 +339,11 @@ for ((i = 2; i <= BURSTS; i++)); do
   conc_burst "127.0.0.1:$LAB_PORT" "$BLANK_IQN" "lt-conc$i" "$OUT/login-conc-$i" \
     "portal logins of burst $i"
 done
+# The same burst to the read-only shared export of the catalog image (the cluster-boot
+# case): one backstore for all, so each login makes only its write-protected ACL. Sent
+# once the last burst's sessions are gone.
+pool_settled >/dev/null || echo "  (sessions of the last burst still being torn down)"
+conc_burst "127.0.0.1:$LAB_PORT" "$RO_IQN" lt-conc-ro "$OUT/login-conc-ro" "ro.bench logins"
 grep -h 'failed' "$OUT"/login-* | grep -v '^logins' | head -n 5
 # With PORTAL_ARGS=--verbose: the concurrent logins' steps, one line each.
 g "grep 'lt-conc.*in Full Feature Phase' /var/log/scsipub-portal.log" >"$OUT/login-conc-steps"
@@ -426,4 +432,5 @@ conc_summary "portal blank ($(cat "$OUT/pool-before-1") sessions ready before th
 for ((i = 2; i <= BURSTS; i++)); do
   conc_summary "portal blank, burst $i ($(cat "$OUT/pool-before-$i") sessions ready)" "$OUT/login-conc-$i"
 done
+conc_summary "portal ro.bench (read-only shared export)" "$OUT/login-conc-ro"
 echo "bench-perf: done in $SECONDS s"
