@@ -28,6 +28,7 @@
 #include "provtarget.h"
 #include "monotime.h"
 #include "poolsize.h"
+#include "loginfirst.h"
 
 /* An anonymous session: live (owner set), pre-made (in a pool: owner NULL, not counted
  * in n_sessions), or retiring (in the teardown queue, owner as it was; reply_to, when
@@ -37,6 +38,7 @@ struct sess {
 	struct cfgd_client *owner;
 	struct cfgd_client *reply_to;
 	const char *why;              /* a string literal: why it is torn down */
+	double queued_at;             /* when it was queued for teardown (monotime_sec) */
 	struct anon_session a;
 	char client[CFGD_NAME_MAX + 1];
 	char peer[CFGD_PEER_MAX + 1];
@@ -80,6 +82,7 @@ struct cfgd_server {
 	bool worker_on, stopping;
 	int wake[2];             /* worker -> serve loop: a busy client is free again */
 	struct sess *queue, **queue_tail;  /* sessions waiting for teardown, in order */
+	struct loginfirst lf;    /* logins being handled: teardowns wait (loginfirst.h) */
 	struct pool pools[POOLSPEC_TARGETS_MAX];
 	unsigned n_pools;
 	struct cfgd_server_cfg cfg;
@@ -174,6 +177,7 @@ static void sess_teardown(struct cfgd_server *s, struct sess *x)
 static void sess_enqueue(struct cfgd_server *s, struct sess *x, const char *why)
 {
 	x->why = why;
+	x->queued_at = monotime_sec();
 	x->next = NULL;
 	*s->queue_tail = x;
 	s->queue_tail = &x->next;
@@ -436,11 +440,25 @@ static void reply_done(struct cfgd_server *s, struct cfgd_client *c)
 		plog("waking the serve loop: %s", strerror(errno));
 }
 
+/* Whether the worker may tear x, the oldest queued session, down at now (loginfirst.h:
+ * not while logins arrive, unless it waited its longest or the session limit is
+ * reached); else *wake is when to look again (0: when told). Caller holds s->mu. */
+static bool teardown_may_run(struct cfgd_server *s, const struct sess *x, double now,
+			     double *wake)
+{
+	double deadline = s->n_sessions >= s->cfg.max_sessions
+				  ? now
+				  : x->queued_at + LOGINFIRST_MAX_WAIT_S;
+
+	return loginfirst_may_run(&s->lf, now, deadline, wake);
+}
+
 /*
  * The worker thread: tears down queued sessions in order (answering the anon_destroy
- * of each that has a waiting client), and when none is queued, refills the pools one
- * session at a time. Each step holds cfs_mu only for its own configfs sequence, so a
- * login whose pool is empty waits for one step at most.
+ * of each that has a waiting client) once no login is arriving, and refills the pools
+ * one session at a time meanwhile and when none is queued. Each step holds cfs_mu only
+ * for its own configfs sequence, so a login whose pool is empty waits for one step at
+ * most.
  */
 static void *worker_main(void *arg)
 {
@@ -450,9 +468,9 @@ static void *worker_main(void *arg)
 	while (!s->stopping) {
 		struct sess *x = s->queue;
 		struct pool *p;
-		double next;
+		double now = monotime_sec(), next, wake = 0;
 
-		if (x) {
+		if (x && teardown_may_run(s, x, now, &wake)) {
 			struct cfgd_client *c = x->reply_to;
 
 			s->queue = x->next;
@@ -465,16 +483,19 @@ static void *worker_main(void *arg)
 			pthread_mutex_lock(&s->mu);
 			continue;
 		}
-		pool_trim(s, monotime_sec());
-		if (s->queue)
-			continue;
-		p = pool_short(s, monotime_sec(), &next);
+		if (!x) {
+			pool_trim(s, now);
+			if (s->queue)
+				continue;
+		}
+		p = pool_short(s, now, &next);
 		if (p) {
 			pthread_mutex_unlock(&s->mu);
 			pool_make(s, p);
 			pthread_mutex_lock(&s->mu);
 			continue;
 		}
+		earliest(&next, wake);
 		if (next) {
 			struct timespec ts = { .tv_sec = (time_t)next,
 					       .tv_nsec = (long)((next - (double)(time_t)next) * 1e9) };
@@ -601,8 +622,8 @@ void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c)
 	free(c);
 }
 
-static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
-			      const struct cfgd_req *q, char *out, size_t outlen)
+static size_t anon_create_do(struct cfgd_server *s, struct cfgd_client *c,
+			     const struct cfgd_req *q, char *out, size_t outlen)
 {
 	struct anontarget t;
 	struct catalog cat;
@@ -693,6 +714,23 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 	json_object_object_add(o, "luns", json_object_new_int((int)x->a.n_luns));
 	json_object_object_add(o, "kind", json_object_new_string(anontarget_kind_name(x->a.kind)));
 	return emit(o, out, outlen);
+}
+
+/* A login's session (anon_create_do); queued teardowns wait for it (loginfirst.h). */
+static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
+			      const struct cfgd_req *q, char *out, size_t outlen)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	loginfirst_begin(&s->lf);
+	pthread_mutex_unlock(&s->mu);
+	n = anon_create_do(s, c, q, out, outlen);
+	pthread_mutex_lock(&s->mu);
+	loginfirst_end(&s->lf, monotime_sec());
+	pthread_cond_signal(&s->work_cv);  /* a teardown may wait for this end */
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 /* With the worker running (may_defer), the teardown is queued and its response sent
