@@ -27,8 +27,9 @@
  * request per ready connection per round, two message buffers in all; the portal holds
  * a connection per anonymous session, so a thread per connection would cost ~100 KiB
  * of memory per session for nothing). A worker thread does what no login waits for:
- * it tears down released sessions in order (the anon_destroy response is sent when
- * the teardown is done; that connection is not read meanwhile), refills the pools to
+ * it tears down released sessions in order once no login is arriving (loginfirst.h:
+ * at most 10 s later, at once at the session limit; the anon_destroy response is sent
+ * when the teardown is done; that connection is not read meanwhile), refills the pools to
  * their size of the moment (poolsize.h: a burst of logins grows a pool set with a MAX),
  * and removes the oldest pre-made sessions a pool that shrank back no longer keeps.
  * A login to a pooled target takes its oldest pre-made session, with no configfs change;
