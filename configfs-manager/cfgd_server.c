@@ -728,7 +728,8 @@ static size_t anon_create_req(struct cfgd_server *s, struct cfgd_client *c,
 	n = anon_create_do(s, c, q, out, outlen);
 	pthread_mutex_lock(&s->mu);
 	loginfirst_end(&s->lf, monotime_sec());
-	pthread_cond_signal(&s->work_cv);  /* a teardown may wait for this end */
+	if (s->queue)  /* a queued teardown may wait for this end */
+		pthread_cond_signal(&s->work_cv);
 	pthread_mutex_unlock(&s->mu);
 	return n;
 }
