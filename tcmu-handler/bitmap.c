@@ -183,6 +183,21 @@ static int load(struct bitmap *b, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Set bits in the n bytes at bits, eight bytes to a word. */
+static uint64_t count_bits(const uint8_t *bits, size_t n)
+{
+	uint64_t count = 0, w;
+	size_t i = 0;
+
+	for (; n - i >= sizeof(w); i += sizeof(w)) {
+		memcpy(&w, bits + i, sizeof(w));
+		count += (uint64_t)__builtin_popcountll(w);
+	}
+	for (; i < n; i++)
+		count += (uint64_t)__builtin_popcount(bits[i]);
+	return count;
+}
+
 /*
  * Open (or create) the durable file behind b and load it into b->bits. *created
  * tells whether this call made the file. 0 or -errno with err filled.
@@ -389,8 +404,8 @@ struct bitmap *bitmap_open(const char *path, const char *mirror_dir, uint64_t nb
 		errno = -rc;
 		return NULL;
 	}
-	for (size_t i = 0; i < b->nbytes; i++)
-		b->count += (uint64_t)__builtin_popcount(b->bits[i]);
+	if (!created) /* a file made just now holds no set bit */
+		b->count = count_bits(b->bits, b->nbytes);
 	return b;
 
 nomem:
