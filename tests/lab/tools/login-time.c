@@ -9,7 +9,9 @@
  * connect() until the final Login Response with T=1 has arrived. A thread logs out
  * (RFC 7143 §11.14) only after every thread has finished its current login (a
  * barrier), so with COUNT == CONCURRENCY all sessions are in Full Feature Phase at
- * the same time, as when many initiators boot together. InitiatorName is
+ * the same time, as when many initiators boot together. A login may take
+ * LOGIN_TIMEOUT_S, a logout LOGOUT_TIMEOUT_S; a dropped connection is not reconnected
+ * (a session the target ended while the thread waited is just closed). InitiatorName is
  * NAME_PREFIX.<n> (default iqn.2025-01.test.scsipub:login-time).
  *
  * Prints one line "login <n> <ms>" per successful login, then
@@ -25,6 +27,9 @@
 #include <time.h>
 
 #include "latency.h"
+
+#define LOGIN_TIMEOUT_S 120  /* seconds a login may take before it counts as failed */
+#define LOGOUT_TIMEOUT_S 30  /* seconds a logout may take; then the connection is dropped */
 
 struct run {
 	const char *portal, *target, *prefix;
@@ -57,6 +62,10 @@ static double one_login(struct run *r, int n, struct iscsi_context **out)
 	iscsi_set_targetname(c, r->target);
 	iscsi_set_session_type(c, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(c, ISCSI_HEADER_DIGEST_NONE);
+	/* A session the target dropped (e.g. its NOP-In went unanswered while this
+	 * thread waited at the barrier) ends here: no reconnect, no endless logout. */
+	iscsi_set_noautoreconnect(c, 1);
+	iscsi_set_timeout(c, LOGIN_TIMEOUT_S);
 	t0 = lat_now_ms();
 	if (iscsi_connect_sync(c, r->portal) || iscsi_login_sync(c)) {
 		fprintf(stderr, "login %d: %s\n", n, iscsi_get_error(c));
@@ -81,6 +90,7 @@ static void *work(void *arg)
 			r->ms[n] = one_login(r, n, &c);
 		pthread_barrier_wait(&r->bar);
 		if (c) {
+			iscsi_set_timeout(c, LOGOUT_TIMEOUT_S);
 			iscsi_logout_sync(c);
 			iscsi_disconnect(c);
 			iscsi_destroy_context(c);
