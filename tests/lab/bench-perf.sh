@@ -46,7 +46,7 @@
 # WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below), POOL
 # (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none; blank=COUNT:MAX grows
 # with bursts), BURSTS (1: how many times the concurrent burst is sent through the
-# portal, each after the last one's sessions are gone), SPACED (9 logins one
+# portal, each after the last one's sessions are gone), SPACED (15 logins one
 # second apart, each alone: the pool has refilled), IO_THREADS (scsipub-tcmu
 # --io-threads; unset: its default, 0 = one command at a time per device), PORTAL_ARGS
 # (more scsipub-portal options, e.g. --verbose: each login's steps in its log), BENCH_OUT
@@ -58,7 +58,7 @@ export LAB_MEM=${LAB_MEM:-3072}
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/targetcli.sh"
 ROUNDS=${ROUNDS:-1} RUNTIME=${RUNTIME:-5} RAMP=${RAMP:-1} SIZE_MB=${SIZE:-256}
-LOGINS=${LOGINS:-20} CONC=${CONC:-50} SPACED=${SPACED:-9} POOL=${POOL-blank=4} BURSTS=${BURSTS:-1}
+LOGINS=${LOGINS:-20} CONC=${CONC:-50} SPACED=${SPACED:-15} POOL=${POOL-blank=4} BURSTS=${BURSTS:-1}
 BACKSTORES=${BACKSTORES:-fileio portal tls direct runner tgt}
 WORKLOADS=${WORKLOADS:-seqwrite seqread randwrite randread lat fresh}
 SIZE_B=$((SIZE_MB * 1048576)) HALF_B=$((SIZE_MB * 1048576 / 2))
