@@ -508,14 +508,15 @@ static uint64_t clip(const struct bitmap *b, uint64_t start, uint64_t n)
 
 uint64_t bitmap_count_range(const struct bitmap *b, uint64_t start, uint64_t n)
 {
-	uint64_t i = start, end, count = 0;
+	uint64_t i = start, end, bytes, count = 0;
 
 	n = clip(b, start, n);
 	end = start + n;
 	while (i < end && (i & 7))
 		count += (uint64_t)get_bit(b->bits, i++);
-	for (; end - i >= 8; i += 8)
-		count += (uint64_t)__builtin_popcount(b->bits[i >> 3]);
+	bytes = (end - i) / 8; /* the whole bytes between */
+	count += count_bits(b->bits + (i >> 3), (size_t)bytes);
+	i += bytes * 8;
 	while (i < end)
 		count += (uint64_t)get_bit(b->bits, i++);
 	return count;
