@@ -109,11 +109,14 @@ static int pump(struct dir *d)
 		}
 		if (!d->eof && held(d) == 0 && !tried) {
 			size_t want = RELAY_BUF_SIZE, h;
+			bool header_only = false;
 			ssize_t n;
 
 			if (d->filter && d->big && d->src_fd >= 0 && !d->no_splice &&
-			    (h = pdufilter_header_left(d->filter, d->way)) > 0)
+			    (h = pdufilter_header_left(d->filter, d->way)) > 0) {
 				want = h;
+				header_only = true;
+			}
 			n = d->src->read(d->src, d->filter ? d->in : d->buf, want);
 			if (n > 0 && d->filter) {
 				int r;
@@ -122,7 +125,9 @@ static int pump(struct dir *d)
 				r = pdufilter_feed(d->filter, d->way, d->in, (size_t)n, &d->out);
 				if (r < 0)
 					return r;
-				d->big = pdufilter_opaque(d->filter, d->way) >= RELAY_SPLICE_MIN;
+				/* A short read of the header: the rest of it, alone, next. */
+				d->big = (header_only && (size_t)n < want) ||
+					 pdufilter_opaque(d->filter, d->way) >= RELAY_SPLICE_MIN;
 				d->buf = d->out.data;
 				d->off = 0;
 				d->len = d->out.len;

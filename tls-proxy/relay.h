@@ -32,7 +32,8 @@ struct pdufilter;
  * everything a user-space TLS end reads or writes. The pipe of a direction is
  * made at its first such run (two more descriptors per connection then). After a
  * PDU with such a data segment, the next read at a PDU boundary of that direction
- * takes the header only (pdufilter_header_left), and the tail of such a segment is
+ * takes the header only (pdufilter_header_left; when a read brings part of it, the
+ * next takes the rest of it only), and the tail of such a segment is
  * spliced however short it is, so that a stream of large PDUs
  * (1 MiB I/O: Data-Out, Data-In, immediate data) has every data segment spliced,
  * not its first 64 KiB copied; after a small one, reads take what is there again
