@@ -61,13 +61,22 @@ static const struct tpg_attr auth_attrs[] = EXPLICIT_ACL_ATTRS(1, 0);
  * TPG parameters (param/, K:iscsi/iscsi_target_configfs.c DEF_TPG_PARAM) for every
  * target we make: CRC32C header and data digests offered (RFC 7143 §13.1), None still
  * accepted; one connection per session (MaxConnections=1, §13.2): an anonymous
- * session is private to its connection (tls-proxy/session.h). These are LIO's
- * defaults; writing them keeps them whatever the kernel's.
+ * session is private to its connection (tls-proxy/session.h).
+ * Write bursts: unsolicited data allowed (InitialR2T=No, §13.10) up to 256 KiB per
+ * command, immediate data included (FirstBurstLength, §13.14), and up to 1 MiB per R2T
+ * (MaxBurstLength, §13.13), so a write of up to 1 MiB (the backstores' hw_max_sectors)
+ * takes at most one R2T round trip, through the portal's relay, instead of LIO's
+ * default of one per 256 KiB (InitialR2T=Yes, 64 KiB, 256 KiB). They are offers: the
+ * initiator's InitialR2T=Yes or smaller lengths win. LIO allocates a command's whole
+ * data buffer from its CDB either way, so unsolicited data adds no memory.
  */
 static const struct tpg_attr tpg_params[] = {
 	{ "HeaderDigest", "CRC32C,None" },
 	{ "DataDigest", "CRC32C,None" },
 	{ "MaxConnections", "1" },
+	{ "InitialR2T", "No" },
+	{ "MaxBurstLength", "1048576" },
+	{ "FirstBurstLength", "262144" },
 };
 
 /*

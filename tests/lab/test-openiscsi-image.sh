@@ -29,6 +29,20 @@ check "a write through the filesystem succeeds and reads back" lab_exec "
   head -c 262144 /dev/urandom >/tmp/new.bin && cp /tmp/new.bin /mnt/t/new.bin && sync &&
   umount /mnt/t && mount -t ext4 /dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}') /mnt/t &&
   cmp /tmp/new.bin /mnt/t/new.bin && umount /mnt/t"
+# Write bursts as cfgd offers them (cfs_target.c; RFC 7143 §13.10, §13.13, §13.14),
+# negotiated through the portal, and 1 MiB writes that use them (256 KiB immediate
+# data, then one R2T) landing intact.
+check "negotiated InitialR2T=No, FirstBurstLength 262144, MaxBurstLength 1048576" lab_exec "
+  s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
+  echo \$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len)
+  [ \"\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')\" = '0 262144 1048576 ' ]"
+check "4 MiB of 1 MiB direct writes at the disk's end read back the same" lab_exec "
+  dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
+  mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - 4))
+  head -c 4194304 /dev/urandom >/tmp/burst.bin &&
+  dd if=/tmp/burst.bin of=\$dev bs=1M seek=\$mb oflag=direct status=none &&
+  dd if=\$dev of=/tmp/burst.back bs=1M skip=\$mb count=4 iflag=direct status=none &&
+  cmp /tmp/burst.bin /tmp/burst.back"
 check "the writes landed in the session's overlay (bitmap has set bits)" lab_exec "
   b=\$(ls $GUEST_STATE/overlays/*.bitmap) && od -An -tx1 \$b | grep -q '[1-9a-f]'"
 check "open-iscsi logs out" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout"

@@ -170,6 +170,10 @@ static void test_target_ensure(void **state)
 		assert_string_equal(slurp(P(t, "%s/param/HeaderDigest", TPG)), "CRC32C,None");
 		assert_string_equal(slurp(P(t, "%s/param/DataDigest", TPG)), "CRC32C,None");
 		assert_string_equal(slurp(P(t, "%s/param/MaxConnections", TPG)), "1");
+		/* Write bursts: at most one R2T for a 1 MiB write. */
+		assert_string_equal(slurp(P(t, "%s/param/InitialR2T", TPG)), "No");
+		assert_string_equal(slurp(P(t, "%s/param/MaxBurstLength", TPG)), "1048576");
+		assert_string_equal(slurp(P(t, "%s/param/FirstBurstLength", TPG)), "262144");
 		assert_string_equal(slurp(P(t, "%s/enable", TPG)), "1");
 	}
 	/* A second portal, IPv6 in brackets, joins the first. */
