@@ -69,6 +69,8 @@ static const struct tpg_attr auth_attrs[] = EXPLICIT_ACL_ATTRS(1, 0);
  * default of one per 256 KiB (InitialR2T=Yes, 64 KiB, 256 KiB). They are offers: the
  * initiator's InitialR2T=Yes or smaller lengths win. LIO allocates a command's whole
  * data buffer from its CDB either way, so unsolicited data adds no memory.
+ * MaxBurstLength is written before FirstBurstLength, so the first never drops below
+ * the second (§13.14) on the way from LIO's defaults.
  */
 static const struct tpg_attr tpg_params[] = {
 	{ "HeaderDigest", "CRC32C,None" },

@@ -34,8 +34,8 @@ check "a write through the filesystem succeeds and reads back" lab_exec "
 # data, then one R2T) landing intact.
 check "negotiated InitialR2T=No, FirstBurstLength 262144, MaxBurstLength 1048576" lab_exec "
   s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
-  echo \$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len)
-  [ \"\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')\" = '0 262144 1048576 ' ]"
+  v=\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')
+  echo \"\$v\"; [ \"\$v\" = '0 262144 1048576 ' ]"
 check "4 MiB of 1 MiB direct writes at the disk's end read back the same" lab_exec "
   dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
   mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - 4))
