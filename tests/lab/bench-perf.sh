@@ -18,7 +18,8 @@
 #           fallocate(ZERO_RANGE), which tmpfs refuses)
 #   tgt     Debian's tgt (tgtd, rdwr backing store: buffered) on a copy of bench.img
 # The TCMU backstores (direct, runner; the portal's are made by scsipub-cfgd) have the
-# same attributes: hw_max_sectors=2048, max_data_area_mb=16, cmd_ring_size_mb=1.
+# same attributes: hw_max_sectors=2048, max_data_area_mb=16, cmd_ring_size_mb=1
+# (TCMU_ATTRS overrides them for direct and runner, not for the portal's).
 #
 # Workloads, fio libaio direct=1 through open-iscsi inside the guest; the first half of
 # each LUN is written once before the rounds (so reads of it hit written data, and COW
@@ -50,7 +51,11 @@
 # second apart, each alone: the pool has refilled), IO_THREADS (scsipub-tcmu
 # --io-threads; unset: its default, 0 = one command at a time per device), PORTAL_ARGS
 # (more scsipub-portal options, e.g. --verbose: each login's steps in its log), BENCH_OUT
-# (a directory for the raw results, kept; default a temporary one, removed). Long
+# (a directory for the raw results, kept; default a temporary one, removed), PERF_FREQ
+# (unset: off; a rate in Hz: every fio run under `perf record -a`, each run's share of
+# CPU per process and our daemons' heaviest functions in BENCH_OUT/prof-*: a profile,
+# its figures are not comparable with runs without it; PERF_TOP lines per daemon, as
+# shares of that daemon's samples; their call chains in BENCH_OUT/prof-*.chains). Long
 # form: ROUNDS=3 RUNTIME=15 CONC=200. The short default took 474 s under TCG (2026-12-02).
 # Usage: flock /tmp/scsipub-lab.lock bash tests/lab/bench-perf.sh
 set -uo pipefail
@@ -77,7 +82,7 @@ RUNNER_IQN=iqn.2025-01.test.scsipub:bench-runner
 TGT_IQN=iqn.2025-01.test.scsipub:bench-tgt
 IMAGE_IQN=iqn.2025-01.pub.scsipub:image.bench
 RO_IQN=iqn.2025-01.pub.scsipub:ro.bench # the same image, read-only and shared
-TCMU_ATTRS=hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,cmd_ring_size_mb=1
+TCMU_ATTRS=${TCMU_ATTRS:-hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,cmd_ring_size_mb=1}
 OUT=${BENCH_OUT:-$(mktemp -d)}
 mkdir -p "$OUT" || exit 1
 trap 'lab_stop; [ -n "${BENCH_OUT:-}" ] || rm -rf "$OUT"' EXIT
@@ -255,17 +260,36 @@ fio_args() { # WORKLOAD → fio options
   esac
 }
 
+# With PERF_FREQ: the fio run's profile (perf.data stays in the guest's /tmp): the share
+# of all samples per process name, and each of our daemons' heaviest functions (self).
+profile_report() { # GUEST_PREFIX NAME
+  g "perf script -i $1.data -F comm 2>/dev/null | sort | uniq -c | sort -rn
+     for c in scsipub-portal scsipub-tcmu; do echo \"== \$c\"
+       perf report -i $1.data --comm \$c --no-children -g none --percentage relative --sort dso,sym --stdio \
+         2>/dev/null | grep -E '^ +[0-9]' | head -${PERF_TOP:-15}; done" >"$OUT/prof-$2"
+  g "for c in scsipub-portal scsipub-tcmu; do echo \"== \$c\"
+       perf report -i $1.data --comm \$c --no-children -G --percentage relative --sort sym \
+         --stdio 2>/dev/null | grep -v '^#' | grep -v '^\$' | head -300; done" >"$OUT/prof-$2.chains"
+  echo "  profile $2, share of all samples:"
+  awk '/^ *[0-9]+ / && !done {t += $1; c[$2] = $1}
+    /^==/ {done = 1} END {for (k in c) if (c[k] >= t / 100) printf "    %-16s %5.1f %%\n", k, 100 * c[k] / t}' \
+    "$OUT/prof-$2" | sort -k2 -rn
+}
+
 # One fio run in the guest (its JSON report goes to the shared run directory and is
 # read on the host: python3 over 9p under TCG takes seconds to start); prints
 # "MiBps clat_mean_us MiB user_ms sys_ms ..." (a pair per line of PIDS).
 run_one() { # BACKSTORE WORKLOAD ROUND
-  local js=$LAB_RUN/fio-$3-$2-$1.json cpu
+  local js=$LAB_RUN/fio-$3-$2-$1.json cpu pd=/tmp/perf-$3-$2-$1 pre=
+  [ -n "${PERF_FREQ:-}" ] &&
+    pre="perf record -q -o $pd.data -a -g -e cpu-clock -F $PERF_FREQ --"
   cpu=$(g "cpu() { for p in $(echo "$PIDS" | awk '{print $2}' | tr '\n' ' '); do
         [ \$p = 0 ] && { printf '0 0 '; continue; }; read -r -a s </proc/\$p/stat 2>/dev/null &&
         printf '%d %d ' \${s[13]} \${s[14]} || printf '0 0 '; done; }
      a=\$(cpu)
-     fio --name=$2 --filename=/dev/${DEV[$1]} $(fio_args "$2") --output-format=json --output=$js >/dev/null || exit 1
+     $pre fio --name=$2 --filename=/dev/${DEV[$1]} $(fio_args "$2") --output-format=json --output=$js >/dev/null 2>$pd.err || exit 1
      echo \"\$a|\$(cpu)\"") || return 1
+  [ -n "${PERF_FREQ:-}" ] && profile_report "$pd" "$3-$2-$1" >&2
   python3 - "$js" "$cpu" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
