@@ -71,6 +71,9 @@ make -s -C "$TOP" all tools >/dev/null || exit 1
 for t in fio tgtd stunnel tcmu-runner qemu-img; do
   command -v "$t" >/dev/null || { echo "bench-perf: $t missing (scripts/deps.sh)"; exit 1; }
 done
+# The guest runs the host's perf (the lab's root is the host's).
+[ -z "${PERF_FREQ:-}" ] || command -v perf >/dev/null ||
+  { echo "bench-perf: PERF_FREQ needs perf (apt-get install linux-perf)"; exit 1; }
 
 CFS=/sys/kernel/config/target
 B=$GUEST_STATE/bench
@@ -260,8 +263,9 @@ fio_args() { # WORKLOAD → fio options
   esac
 }
 
-# With PERF_FREQ: the fio run's profile (perf.data stays in the guest's /tmp): the share
-# of all samples per process name, and each of our daemons' heaviest functions (self).
+# With PERF_FREQ: the fio run's profile, read in the guest and then removed there: the
+# samples per process name (the share of each above 1 % printed), and each of our
+# daemons' heaviest functions (self time) and the call chains that reach them.
 profile_report() { # GUEST_PREFIX NAME
   g "perf script -i $1.data -F comm 2>/dev/null | sort | uniq -c | sort -rn
      for c in scsipub-portal scsipub-tcmu; do echo \"== \$c\"
@@ -269,7 +273,8 @@ profile_report() { # GUEST_PREFIX NAME
          2>/dev/null | grep -E '^ +[0-9]' | head -${PERF_TOP:-15}; done" >"$OUT/prof-$2"
   g "for c in scsipub-portal scsipub-tcmu; do echo \"== \$c\"
        perf report -i $1.data --comm \$c --no-children -G --percentage relative --sort sym \
-         --stdio 2>/dev/null | grep -v '^#' | grep -v '^\$' | head -300; done" >"$OUT/prof-$2.chains"
+         --stdio 2>/dev/null | grep -v '^#' | grep -v '^\$' | head -300; done
+     rm -f $1.data" >"$OUT/prof-$2.chains"
   echo "  profile $2, share of all samples:"
   awk '/^ *[0-9]+ / && !done {t += $1; c[$2] = $1}
     /^==/ {done = 1} END {for (k in c) if (c[k] >= t / 100) printf "    %-16s %5.1f %%\n", k, 100 * c[k] / t}' \
@@ -287,7 +292,8 @@ run_one() { # BACKSTORE WORKLOAD ROUND
         [ \$p = 0 ] && { printf '0 0 '; continue; }; read -r -a s </proc/\$p/stat 2>/dev/null &&
         printf '%d %d ' \${s[13]} \${s[14]} || printf '0 0 '; done; }
      a=\$(cpu)
-     $pre fio --name=$2 --filename=/dev/${DEV[$1]} $(fio_args "$2") --output-format=json --output=$js >/dev/null 2>$pd.err || exit 1
+     $pre fio --name=$2 --filename=/dev/${DEV[$1]} $(fio_args "$2") --output-format=json --output=$js >/dev/null 2>$pd.err ||
+       { cat $pd.err >&2; exit 1; }
      echo \"\$a|\$(cpu)\"") || return 1
   [ -n "${PERF_FREQ:-}" ] && profile_report "$pd" "$3-$2-$1" >&2
   python3 - "$js" "$cpu" <<'PY'
