@@ -341,7 +341,7 @@ restart-control)
   pkill -TERM -x scsipub-portal 2>/dev/null || true
   pkill -TERM -x scsipub-api 2>/dev/null || true
   pkill -TERM -x scsipub-prstore 2>/dev/null || true
-  for i in $(seq 100); do pgrep -x 'scsipub-portal|scsipub-api|scsipub-prstore' >/dev/null || break; sleep 0.1; done
+  for i in $(seq 100); do pidof scsipub-portal scsipub-api scsipub-prstore >/dev/null || break; sleep 0.1; done
   tls_files
   start_api
   start_prstore

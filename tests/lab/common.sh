@@ -10,6 +10,9 @@ BLANK_IQN=iqn.2025-01.pub.scsipub:blank
 PATTERN=$TOP/build/tools/iscsi-pattern
 GUEST_STATE=/var/lib/scsipub
 IMAGES=$TOP/build/lab/images
+# A fresh PostgreSQL cluster, made by the first start_stack with STACK_API=1 and
+# unpacked by the later ones (scripts/pg-local.sh: initdb takes 47 s under TCG).
+PG_TEMPLATE=$TOP/build/lab/pg-template-$(/usr/lib/postgresql/15/bin/postgres --version 2>/dev/null | awk '{print $3}').tar
 
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
@@ -90,7 +93,8 @@ start_stack() {
     SCSIPUB_DISK_RESERVE=${STACK_DISK_RESERVE:-} SCSIPUB_FETCH_ALLOW=${STACK_FETCH_ALLOW:-} \
     SCSIPUB_API_HTTPS_PORT=${LAB_HTTPS_PORT:-8443} SCSIPUB_API_ARGS='${STACK_API_ARGS:-}' \
     SCSIPUB_POOL='${STACK_POOL:-}' SCSIPUB_IO_THREADS='${STACK_IO_THREADS:-}' \
-    SCSIPUB_API_LISTEN=0.0.0.0:${LAB_API_PORT:-8080} $TOP/vagrant/provision.sh start" || return 1
+    SCSIPUB_API_LISTEN=0.0.0.0:${LAB_API_PORT:-8080} PG_TEMPLATE=$PG_TEMPLATE \
+    $TOP/vagrant/provision.sh start" || return 1
   wait_until 60 lab_exec "grep -q ':$(printf '%04X' "$LAB_PORT") 00000000:0000 0A' /proc/net/tcp" >/dev/null
 }
 

@@ -21,7 +21,7 @@ check "plant a leaked pv backstore and overlay directory" lab_exec "
   mkdir -p $GUEST_STATE/sessions/deadbeef && touch $GUEST_STATE/sessions/deadbeef/lun0.ovl"
 check "kill -9 scsipub-api and scsipub-portal mid-session" lab_exec \
   "pkill -9 -x scsipub-api; pkill -9 -x scsipub-portal
-   while pgrep -x 'scsipub-api|scsipub-portal' >/dev/null; do sleep 0.1; done"
+   while pidof scsipub-api scsipub-portal >/dev/null; do sleep 0.1; done"
 kill "$PAT_PID" 2>/dev/null; pattern_join >/dev/null   # its connection died with the portal
 # Lose the session's configfs objects too (as a reboot would); overlay files stay.
 check "remove the session's target and backstore from configfs" lab_exec "

@@ -57,7 +57,7 @@ same() { local s; s=$(snap); [ "$s" = "$S0" ] || { echo "differs:"; echo "$s"; r
 # sessions re-login through the new portal).
 check "kill -9 scsipub-tcmu, -api, -prstore, -portal and PostgreSQL" lab_exec "
   pkill -9 -x 'scsipub-tcmu|scsipub-api|scsipub-prstore|scsipub-portal'; pkill -9 -x postgres
-  while pgrep -x 'scsipub-tcmu|scsipub-api|scsipub-prstore|scsipub-portal|postgres' >/dev/null; do sleep 0.1; done"
+  while pidof scsipub-tcmu scsipub-api scsipub-prstore scsipub-portal postgres >/dev/null; do sleep 0.1; done"
 check "restart everything" start_stack
 check "(a) after kill -9 + restart: READ KEYS / READ RESERVATION identical" wait_until 90 same
 check "(a) restored semantics: B writes, C conflicts" acts
@@ -66,7 +66,7 @@ check "(a) restored semantics: B writes, C conflicts" acts
 # LIO setup); the API restores them, PR state included, before the portal opens.
 check "(b) kill -9 api/prstore/portal, remove target + backstore" lab_exec "
   pkill -9 -x 'scsipub-api|scsipub-prstore|scsipub-portal'
-  while pgrep -x 'scsipub-api|scsipub-prstore|scsipub-portal' >/dev/null; do sleep 0.1; done
+  while pidof scsipub-api scsipub-prstore scsipub-portal >/dev/null; do sleep 0.1; done
   $TOP/build/configfs-manager/scsipub-ctl target-remove $IQN &&
   $TOP/build/configfs-manager/scsipub-ctl backstore-remove pv${SID}l0"
 check "(b) restart the control plane" lab_exec "
