@@ -10,9 +10,6 @@ BLANK_IQN=iqn.2025-01.pub.scsipub:blank
 PATTERN=$TOP/build/tools/iscsi-pattern
 GUEST_STATE=/var/lib/scsipub
 IMAGES=$TOP/build/lab/images
-# A fresh PostgreSQL cluster, made by the first start_stack with STACK_API=1 and
-# unpacked by the later ones (scripts/pg-local.sh: initdb takes 47 s under TCG).
-PG_TEMPLATE=$TOP/build/lab/pg-template-$(/usr/lib/postgresql/15/bin/postgres --version 2>/dev/null | awk '{print $3}').tar
 
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
@@ -85,7 +82,9 @@ make_test_image() {
 # is the API's --fetch-allow-net (SCSIPUB_FETCH_ALLOW; unset: public addresses only).
 # STACK_POOL is scsipub-cfgd's --pool (unset: none, so that every session object seen
 # in configfs is a live session's). STACK_IO_THREADS is scsipub-tcmu's --io-threads
-# (unset: its default).
+# (unset: its default). PostgreSQL's fresh cluster is made by the first start with
+# STACK_API=1 and unpacked by the later ones (PG_TEMPLATE_DIR, scripts/pg-local.sh:
+# initdb takes 47 s under TCG).
 start_stack() {
   lab_exec "SCSIPUB_PORT=$LAB_PORT SCSIPUB_PUBLIC=127.0.0.1:$LAB_PORT SCSIPUB_IMAGES=$IMAGES \
     SCSIPUB_TLS_PORT=${LAB_TLS_PORT:-3261} \
@@ -93,7 +92,7 @@ start_stack() {
     SCSIPUB_DISK_RESERVE=${STACK_DISK_RESERVE:-} SCSIPUB_FETCH_ALLOW=${STACK_FETCH_ALLOW:-} \
     SCSIPUB_API_HTTPS_PORT=${LAB_HTTPS_PORT:-8443} SCSIPUB_API_ARGS='${STACK_API_ARGS:-}' \
     SCSIPUB_POOL='${STACK_POOL:-}' SCSIPUB_IO_THREADS='${STACK_IO_THREADS:-}' \
-    SCSIPUB_API_LISTEN=0.0.0.0:${LAB_API_PORT:-8080} PG_TEMPLATE=$PG_TEMPLATE \
+    SCSIPUB_API_LISTEN=0.0.0.0:${LAB_API_PORT:-8080} PG_TEMPLATE_DIR=$TOP/build/lab \
     $TOP/vagrant/provision.sh start" || return 1
   wait_until 60 lab_exec "grep -q ':$(printf '%04X' "$LAB_PORT") 00000000:0000 0A' /proc/net/tcp" >/dev/null
 }
