@@ -16,7 +16,7 @@ PKGS=(
   clang libclang-rt-dev llvm
   systemd debhelper lintian fakeroot
   iproute2 procps
-  fio tgt
+  fio tgt tcpdump
   mmdebstrap vagrant vagrant-libvirt
 )
 missing=()
