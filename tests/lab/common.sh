@@ -25,6 +25,23 @@ finish() {
   [ "$FAILED" -eq 0 ]
 }
 
+# For the by-hand profiles (tests/lab/prof-*.sh): prof_boot NAME sets OUT (PROF_OUT, kept;
+# else a temporary directory, removed at exit), g (lab_exec) and die (NAME: message, the
+# guest's logs, exit 1), makes the test image, and boots the lab VM with the portal on a
+# free port (LAB_PORT), stopped at exit.
+prof_boot() {
+  PROF_NAME=$1
+  OUT=${PROF_OUT:-$(mktemp -d)}
+  mkdir -p "$OUT" || exit 1
+  g() { lab_exec "$@"; }
+  die() { echo "$PROF_NAME: $*"; lab_logs; exit 1; }
+  make_test_image >/dev/null
+  LAB_EXEC_TIMEOUT=600
+  LAB_PORT=$(free_port); export LAB_PORT
+  lab_boot || die "lab VM did not boot"
+  trap 'lab_stop; [ -n "${PROF_OUT:-}" ] || rm -rf "$OUT"' EXIT
+}
+
 # A TCP port that nothing on the host listens on, for the forwarded portal.
 free_port() {
   local p i

@@ -29,16 +29,7 @@ make -s -C "$TOP" all tools >/dev/null || exit 1
 # perf runs in the guest from the host's /usr (the lab's root is the host's).
 command -v perf >/dev/null || apt-get install -y -q linux-perf >/dev/null ||
   { echo "prof-login-burst: perf missing (apt-get install linux-perf)"; exit 1; }
-OUT=${PROF_OUT:-$(mktemp -d)}
-mkdir -p "$OUT" || exit 1
-g() { lab_exec "$@"; }
-die() { echo "prof-login-burst: $*"; lab_logs; exit 1; }
-
-make_test_image >/dev/null
-LAB_EXEC_TIMEOUT=600
-LAB_PORT=$(free_port); export LAB_PORT
-lab_boot || die "lab VM did not boot"
-trap 'lab_stop; [ -n "${PROF_OUT:-}" ] || rm -rf "$OUT"' EXIT
+prof_boot prof-login-burst
 NCPU=$(g nproc | tr -d '\n')
 
 STACK_POOL=$POOL STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 \

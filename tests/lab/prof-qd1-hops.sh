@@ -34,16 +34,7 @@ make -s -C "$TOP" all >/dev/null || exit 1
 for t in fio tcpdump; do
   command -v "$t" >/dev/null || { echo "prof-qd1-hops: $t missing (scripts/deps.sh)"; exit 1; }
 done
-OUT=${PROF_OUT:-$(mktemp -d)}
-mkdir -p "$OUT" || exit 1
-g() { lab_exec "$@"; }
-die() { echo "prof-qd1-hops: $*"; lab_logs; exit 1; }
-
-make_test_image >/dev/null
-LAB_EXEC_TIMEOUT=600
-LAB_PORT=$(free_port); export LAB_PORT
-lab_boot || die "lab VM did not boot"
-trap 'lab_stop; [ -n "${PROF_OUT:-}" ] || rm -rf "$OUT"' EXIT
+prof_boot prof-qd1-hops
 
 STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-per-net4 0 \
   --net-login-rate 0 --disk-reserve 0 --nopin-interval 30 --nopin-timeout 30 ||
