@@ -62,6 +62,7 @@ set -uo pipefail
 export LAB_MEM=${LAB_MEM:-3072}
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/targetcli.sh"
+source "$(dirname "$0")/peers.sh"
 ROUNDS=${ROUNDS:-1} RUNTIME=${RUNTIME:-5} RAMP=${RAMP:-1} SIZE_MB=${SIZE:-256}
 LOGINS=${LOGINS:-20} CONC=${CONC:-50} SPACED=${SPACED:-15} POOL=${POOL-blank=4} BURSTS=${BURSTS:-1}
 BACKSTORES=${BACKSTORES:-fileio portal tls direct runner tgt}
@@ -75,7 +76,6 @@ done
 [ -z "${PERF_FREQ:-}" ] || command -v perf >/dev/null ||
   { echo "bench-perf: PERF_FREQ needs perf (apt-get install linux-perf)"; exit 1; }
 
-CFS=/sys/kernel/config/target
 B=$GUEST_STATE/bench
 IMAGES=$GUEST_STATE/catalog # the catalog on the guest's tmpfs, not the 9p repo
 BASE=$IMAGES/bench.img
@@ -133,12 +133,7 @@ fi
 
 # --- LIO fileio (buffered) on 3263 ------------------------------------------------------
 lio_target() { # IQN PORT BACKSTORE_DIR
-  echo "T=$CFS/iscsi/$1/tpgt_1; mkdir -p \$T/lun/lun_0 \$T/np/127.0.0.1:$2
-    ln -s $3 \$T/lun/lun_0/bs
-    echo 1 >\$T/attrib/generate_node_acls; echo 0 >\$T/attrib/demo_mode_write_protect
-    echo 0 >\$T/attrib/authentication; echo 0 >\$T/attrib/cache_dynamic_acls
-    $(lio_params "\$T")
-    echo 1 >\$T/enable"
+  peer_lio_target "$1" "$2" "$3" "echo 0 >\$T/attrib/cache_dynamic_acls; $(lio_params "\$T")"
 }
 # Always made: also the peer of the login latency.
 g "set -e; modprobe target_core_file
@@ -149,12 +144,7 @@ g "set -e; modprobe target_core_file
 
 # --- ours straight to LIO on 3264 -------------------------------------------------------
 if [[ " $BACKSTORES " == *" direct "* ]]; then
-  g "set -e; D=$CFS/core/user_90/direct; mkdir -p \$D
-     echo -n 'dev_size=$SIZE_B,dev_config=cow/size=$SIZE_B;overlay=$B/direct.ovl;bitmap=$B/direct.bm;base=$BASE,$TCMU_ATTRS,nl_reply_supported=-1' >\$D/control
-     echo bench-direct >\$D/wwn/vpd_unit_serial
-     echo 1 >\$D/enable
-     for i in \$(seq 100); do grep -q direct /sys/class/uio/uio*/name 2>/dev/null && break; sleep 0.1; done
-     sleep 1
+  g "set -e; $(peer_cow_backstore direct "$B" "$SIZE_B" "$BASE" "$TCMU_ATTRS")
      $(lio_target $DIRECT_IQN 3264 "$CFS/core/user_90/direct")" || die "direct target setup failed"
 fi
 
@@ -209,20 +199,8 @@ declare -A IQN PORT DEV
 IQN=([fileio]=$FILEIO_IQN [portal]=$IMAGE_IQN [tls]=$IMAGE_IQN [direct]=$DIRECT_IQN
   [runner]=$RUNNER_IQN [tgt]=$TGT_IQN)
 PORT=([fileio]=3263 [portal]=$LAB_PORT [tls]=3270 [direct]=3264 [runner]=3266 [tgt]=3265)
-g "pgrep -x iscsid >/dev/null || iscsid" || die "iscsid did not start"
 for b in $BACKSTORES; do
-  dev=$(g "set -e
-    iscsiadm -m node -o new -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} >/dev/null
-    iscsiadm -m node -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} -o update -n node.session.timeo.replacement_timeout -v 10
-    iscsiadm -m node -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} --login >/dev/null
-    for i in \$(seq 150); do
-      for s in /sys/class/iscsi_session/session*; do
-        c=\$(ls -d \$s/device/connection*/iscsi_connection/connection* | head -n1)
-        [ \"\$(cat \$s/targetname)\" = ${IQN[$b]} ] && [ \"\$(cat \$c/persistent_port)\" = ${PORT[$b]} ] || continue
-        d=\$(ls \$s/device/target*/*/block 2>/dev/null | head -n1)
-        [ -n \"\$d\" ] && [ -b /dev/\$d ] && { echo \$d; exit 0; }
-      done; sleep 0.2
-    done; exit 1") || die "open-iscsi login to $b (${IQN[$b]} at ${PORT[$b]}) failed"
+  dev=$(peer_login "${IQN[$b]}" "${PORT[$b]}") || die "open-iscsi login to $b (${IQN[$b]} at ${PORT[$b]}) failed"
   DEV[$b]=$dev
   say "$b: /dev/$dev ($(g "cat /sys/block/$dev/size /sys/block/$dev/queue/max_sectors_kb \
     /sys/block/$dev/queue/scheduler /sys/block/$dev/device/queue_depth" | tr '\n' ' '))"

@@ -20,9 +20,9 @@
 set -uo pipefail
 export LAB_MEM=${LAB_MEM:-3072}
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/peers.sh"
 CONC=${CONC:-200} TARGET=${TARGET:-blank} POOL=${POOL-blank=4} FREQ=${FREQ:-999}
 P=iqn.2025-01.pub.scsipub
-CFS=/sys/kernel/config/target
 LIO_IQN=iqn.2025-01.test.scsipub:prof-lio
 LT=$TOP/build/tools/login-time
 make -s -C "$TOP" all tools >/dev/null || exit 1
@@ -37,10 +37,7 @@ STACK_POOL=$POOL STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-ra
   --nopin-timeout 30 ${PORTAL_ARGS:-} || die "our stack did not start"
 # The peer: a ramdisk LUN on a LIO target of its own (port 3263), any initiator.
 g "set -e; D=$CFS/core/rd_mcp_90/prof; mkdir -p \$D; echo rd_pages=16384 >\$D/control
-   echo 1 >\$D/enable; T=$CFS/iscsi/$LIO_IQN/tpgt_1
-   mkdir -p \$T/lun/lun_0 \$T/np/127.0.0.1:3263; ln -s \$D \$T/lun/lun_0/bs
-   echo 1 >\$T/attrib/generate_node_acls; echo 0 >\$T/attrib/demo_mode_write_protect
-   echo 0 >\$T/attrib/authentication; echo 1 >\$T/enable" || die "the LIO peer target"
+   echo 1 >\$D/enable; $(peer_lio_target $LIO_IQN 3263 "\$D")" || die "the LIO peer target"
 # The pool filled (its ACLs wait in the target's TPG): at least its count for TARGET.
 want=$(tr ',' '\n' <<<"$POOL" | sed -n "s/^$TARGET=//p" | cut -d: -f1)
 g "for i in \$(seq 300); do n=\$(ls $CFS/iscsi/$P:$TARGET/tpgt_1/acls 2>/dev/null | wc -l)

@@ -25,8 +25,8 @@
 set -uo pipefail
 export LAB_MEM=${LAB_MEM:-3072}
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/peers.sh"
 ROUNDS=${ROUNDS:-2} RUNTIME=${RUNTIME:-8} CAPTURE=${CAPTURE:-3}
-CFS=/sys/kernel/config/target
 BLANK=iqn.2025-01.pub.scsipub:blank
 DIRECT_IQN=iqn.2025-01.test.scsipub:hops-direct
 H=$GUEST_STATE/hops
@@ -43,31 +43,15 @@ STACK_DISK_RESERVE=0 start_stack --max-conn-per-ip 0 --login-rate 0 --max-conn-p
 # random data), exported on port 3263 to any initiator.
 SIZE=67108864
 g "set -e; mkdir -p $H; dd if=/dev/urandom of=$H/base.img bs=1M count=64 status=none
-   D=$CFS/core/user_90/hops; mkdir -p \$D
-   echo -n 'dev_size=$SIZE,dev_config=cow/size=$SIZE;overlay=$H/d.ovl;bitmap=$H/d.bm;base=$H/base.img,hw_block_size=512,nl_reply_supported=-1' >\$D/control
-   echo hops-direct >\$D/wwn/vpd_unit_serial; echo 1 >\$D/attrib/emulate_write_cache
-   echo 0 >\$D/attrib/alua_support; echo 1 >\$D/enable
-   for i in \$(seq 100); do grep -q hops /sys/class/uio/uio*/name 2>/dev/null && break; sleep 0.1; done
-   T=$CFS/iscsi/$DIRECT_IQN/tpgt_1; mkdir -p \$T/lun/lun_0 \$T/np/127.0.0.1:3263
-   ln -s \$D \$T/lun/lun_0/bs
-   echo 1 >\$T/attrib/generate_node_acls; echo 0 >\$T/attrib/demo_mode_write_protect
-   echo 0 >\$T/attrib/authentication; echo 1 >\$T/enable" || die "the direct target"
+   $(peer_cow_backstore hops "$H" $SIZE "$H/base.img" hw_block_size=512 \
+     "echo 1 >\$D/attrib/emulate_write_cache; echo 0 >\$D/attrib/alua_support")
+   $(peer_lio_target $DIRECT_IQN 3263 "$CFS/core/user_90/hops")" || die "the direct target"
 
 declare -A IQN PORT DEV
 IQN=([portal]=$BLANK [direct]=$DIRECT_IQN)
 PORT=([portal]=$LAB_PORT [direct]=3263)
-g "pgrep -x iscsid >/dev/null || iscsid" || die "iscsid did not start"
 for b in portal direct; do
-  DEV[$b]=$(g "set -e
-    iscsiadm -m node -o new -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} >/dev/null
-    iscsiadm -m node -T ${IQN[$b]} -p 127.0.0.1:${PORT[$b]} --login >/dev/null
-    for i in \$(seq 150); do
-      for s in /sys/class/iscsi_session/session*; do
-        [ \"\$(cat \$s/targetname)\" = ${IQN[$b]} ] || continue
-        d=\$(ls \$s/device/target*/*/block 2>/dev/null | head -n1)
-        [ -n \"\$d\" ] && [ -b /dev/\$d ] && { echo \$d; exit 0; }
-      done; sleep 0.2
-    done; exit 1") || die "open-iscsi login to $b failed"
+  DEV[$b]=$(peer_login "${IQN[$b]}" "${PORT[$b]}") || die "open-iscsi login to $b failed"
   g "fio --name=fill --filename=/dev/${DEV[$b]} --ioengine=libaio --direct=1 --rw=write \
      --bs=1M --iodepth=8 --size=16M --output=/dev/null" || die "$b: the first 16 MiB"
 done
