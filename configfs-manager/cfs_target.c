@@ -71,6 +71,14 @@ static const struct tpg_attr auth_attrs[] = EXPLICIT_ACL_ATTRS(1, 0);
  * data buffer from its CDB either way, so unsolicited data adds no memory.
  * MaxBurstLength is written before FirstBurstLength, so the first never drops below
  * the second (§13.14) on the way from LIO's defaults.
+ * Data segments: LIO declares MaxRecvDataSegmentLength 8192 unless told (§13.12), so
+ * an initiator sends immediate data and Data-Out in 8 KiB PDUs: 128 of them per
+ * 1 MiB write, each header read by the portal's PDU filter and each segment too short
+ * for the relay to splice (relay.h, RELAY_SPLICE_MIN). 256 KiB (open-iscsi's own
+ * default for the other direction) makes a 1 MiB write four PDUs whose segments go
+ * socket to socket. LIO receives them straight into the command's data buffer; a
+ * PDU it has to hold (a Text Request) it refuses beyond this length, and the portal's
+ * filter beyond PDUFILTER_HOLD_MAX.
  */
 static const struct tpg_attr tpg_params[] = {
 	{ "HeaderDigest", "CRC32C,None" },
@@ -79,6 +87,7 @@ static const struct tpg_attr tpg_params[] = {
 	{ "InitialR2T", "No" },
 	{ "MaxBurstLength", "1048576" },
 	{ "FirstBurstLength", "262144" },
+	{ "MaxRecvDataSegmentLength", "262144" },
 };
 
 /*

@@ -115,13 +115,15 @@ g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && ex
   die "the portal's TLS listener (3261) is not up"
 
 # --- LIO_PARAMS: iSCSI TPG parameters for every LIO target of this run ------------------
-# Unset: the write-burst offers scsipub-cfgd makes on its own targets (cfs_target.c:
-# InitialR2T=No FirstBurstLength=262144 MaxBurstLength=1048576), so every LIO target of
-# the run negotiates the same bursts; LIO_PARAMS= (empty) leaves LIO's defaults on the
-# others. The portal's image.bench TPG is made here before the first login with these
-# parameters; scsipub-cfgd then finds it and sets what it ensures (its attributes,
-# HeaderDigest/DataDigest, MaxConnections and the write bursts) over them.
-LIO_PARAMS=${LIO_PARAMS-InitialR2T=No FirstBurstLength=262144 MaxBurstLength=1048576}
+# Unset: the write-burst and segment offers scsipub-cfgd makes on its own targets
+# (cfs_target.c: InitialR2T=No FirstBurstLength=262144 MaxBurstLength=1048576
+# MaxRecvDataSegmentLength=262144), so every LIO target of the run negotiates the same
+# bursts and PDU sizes; LIO_PARAMS= (empty) leaves LIO's defaults on the others. The
+# portal's image.bench TPG is made here before the first login with these parameters;
+# scsipub-cfgd then finds it and sets what it ensures (its attributes,
+# HeaderDigest/DataDigest, MaxConnections, the write bursts and the segment length)
+# over them.
+LIO_PARAMS=${LIO_PARAMS-InitialR2T=No FirstBurstLength=262144 MaxBurstLength=1048576 MaxRecvDataSegmentLength=262144}
 lio_params() { # TPG_DIR (a shell word for the guest) → commands
   local kv
   for kv in ${LIO_PARAMS:-}; do echo "echo ${kv#*=} >$1/param/${kv%%=*};"; done

@@ -36,6 +36,11 @@ check "negotiated InitialR2T=No, FirstBurstLength 262144, MaxBurstLength 1048576
   s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
   v=\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')
   echo \"\$v\"; [ \"\$v\" = '0 262144 1048576 ' ]"
+# The target's MaxRecvDataSegmentLength (§13.12) is what the initiator may send per
+# PDU: 256 KiB, so immediate data and Data-Out come in segments the relay splices.
+check "negotiated: the initiator sends data segments of up to 262144 bytes" lab_exec "
+  c=\$(ls -d /sys/class/iscsi_connection/connection* | head -n1)
+  v=\$(cat \$c/max_xmit_dlength); echo \"\$v\"; [ \"\$v\" = 262144 ]"
 check "4 MiB of 1 MiB direct writes at the disk's end read back the same" lab_exec "
   dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
   mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - 4))
