@@ -76,9 +76,11 @@ static const struct tpg_attr auth_attrs[] = EXPLICIT_ACL_ATTRS(1, 0);
  * 1 MiB write, each header read by the portal's PDU filter and each segment too short
  * for the relay to splice (relay.h, RELAY_SPLICE_MIN). 256 KiB (open-iscsi's own
  * default for the other direction) makes a 1 MiB write four PDUs whose segments go
- * socket to socket. LIO receives them straight into the command's data buffer; a
- * PDU it has to hold (a Text Request) it refuses beyond this length, and the portal's
- * filter beyond PDUFILTER_HOLD_MAX.
+ * socket to socket. LIO receives them straight into the command's data buffer (sized
+ * from the CDB, at most hw_max_sectors). The PDUs that are held whole are unchanged:
+ * LIO bounds a Text Request by its MaxXmitDataSegmentLength (262144) either way
+ * (K:iscsi/iscsi_target.c, iscsit_setup_text_cmd), the portal's filter by
+ * PDUFILTER_HOLD_MAX.
  */
 static const struct tpg_attr tpg_params[] = {
 	{ "HeaderDigest", "CRC32C,None" },
