@@ -7,11 +7,12 @@
  * Accepts initiators (a thread per connection), reads each connection's leading
  * Login Request and either answers the whole discovery session itself
  * (discovery.c: LIO would advertise its loopback portal) or has scsipub-cfgd make the
- * initiator's copy-on-write LUN (session.c) and relays the
- * connection, starting with the buffered Login Request, to LIO's loopback portal
- * (relay.c). A Normal login to a provisioned target (iqn...:s.<id>, made by the
- * api-server) is relayed without provisioning when LIO has that target, else answered
- * 0x0203 (provtarget.h). A second listener (--tls-listen, port 3261) terminates TLS
+ * initiator's copy-on-write LUN (session.c) and relays the connection, starting with
+ * the buffered Login Request, to LIO's loopback portal (relay.c); once LIO sends in
+ * Full Feature Phase, the connection's thread moves to the CPU of LIO's threads for
+ * that connection (placement.h). A Normal login to a provisioned target (iqn...:s.<id>,
+ * made by the api-server) is relayed without provisioning when LIO has that target,
+ * else answered 0x0203 (provtarget.h). A second listener (--tls-listen, port 3261) terminates TLS
  * 1.2/1.3 (tls.h) in the connection thread and then serves the decrypted stream
  * through exactly the same path; its SendTargets advertise --tls-public, and its
  * certificate is reloaded when the files change (the handshake is part of the
@@ -63,6 +64,7 @@
 #include "privdrop.h"
 #include "pdu.h"
 #include "pdufilter.h"
+#include "placement.h"
 #include "pio.h"
 #include "prov.h"
 #include "provtarget.h"
@@ -321,7 +323,10 @@ struct relay_watch {
 	const struct conn *c;
 	const struct login_req *req;
 	const struct pdufilter *filter;
+	int lio_fd;
 	bool ffp_logged;
+	uint64_t ffp_to_client;         /* bytes to the initiator when FFP began */
+	bool placed;                    /* placement_follow_socket was tried */
 };
 
 static double ms_between(int64_t from_ns, int64_t to_ns)
@@ -357,8 +362,22 @@ static void on_relay_bytes(void *arg, const struct relay_stats *st)
 	conntab_bytes(conn_tab, w->id, st->to_lio, st->to_client);
 	if (!w->ffp_logged && pdufilter_in_ffp(w->filter)) {
 		w->ffp_logged = true;
+		w->ffp_to_client = st->to_client;
 		if (plog_verbose)
 			log_login_time(w);
+	} else if (w->ffp_logged && !w->placed && st->to_client > w->ffp_to_client) {
+		/* LIO's transmit thread has sent a PDU: run beside it (placement.h). */
+		int cpu = placement_follow_socket(w->lio_fd);
+
+		w->placed = true;
+		if (cpu >= 0)
+			plog_debug("connection from %s (%s) to %s: relaying on CPU %d, LIO's "
+				   "for this connection", w->c->peer, w->req->initiator,
+				   w->req->target, cpu);
+		else
+			plog_debug("connection from %s (%s) to %s: relay thread left where the "
+				   "scheduler puts it: %s", w->c->peer, w->req->initiator,
+				   w->req->target, strerror(-cpu));
 	}
 }
 
@@ -417,6 +436,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 	c->lio_fd = lfd;
 	pthread_mutex_unlock(&conns_mu);
 
+	w.lio_fd = lfd;
 	pio_fd_init(&lio, lfd);
 	r = pio_write_full(&lio.io, login, login_len);
 	c->t_lio_sent = monotime_ns();
