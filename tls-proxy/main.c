@@ -365,7 +365,8 @@ static void on_relay_bytes(void *arg, const struct relay_stats *st)
 		w->ffp_to_client = st->to_client;
 		if (plog_verbose)
 			log_login_time(w);
-	} else if (w->ffp_logged && !w->placed && st->to_client > w->ffp_to_client) {
+	} else if (w->ffp_logged && !w->placed && st->to_client > w->ffp_to_client &&
+		   !opts.relay_any_cpu) {
 		/* LIO's transmit thread has sent a PDU: run beside it (placement.h). */
 		int cpu = placement_follow_socket(w->lio_fd);
 

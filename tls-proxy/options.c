@@ -85,6 +85,9 @@ static const struct optable_opt table[] = {
 	{ "user", NULL, OPTABLE_STR, F(user), "", "USER", 0, 0,
 	  "when started as root: become USER (name, uid or uid:gid; no capabilities) once "
 	  "the listeners are open; empty = keep the starting user", false },
+	{ "relay-any-cpu", NULL, OPTABLE_FLAG, F(relay_any_cpu), "off", "flag", 0, 0,
+	  "leave relay threads where the scheduler puts them; off = each runs on the CPU "
+	  "LIO bound its connection's threads to (placement.h)", false },
 	{ "verbose", NULL, OPTABLE_FLAG, F(verbose), "off", "flag", 0, 0,
 	  "log discovery logins, SendTargets and logouts too", false },
 	{ "config", NULL, OPTABLE_PATH, F(config), SETTINGS_DEFAULT_PATH, "FILE", 0, 0,

@@ -45,6 +45,7 @@ struct portal_options {
 	uint32_t tls_reload_interval;       /* seconds between looks at cert/key */
 	char cfgd_socket[PATH_MAX];          /* scsipub-cfgd's socket */
 	char user[64];                       /* --user: drop root to this user, "" = no */
+	bool relay_any_cpu;                 /* --relay-any-cpu: no placement.h binding */
 	bool verbose;
 	char config[PATH_MAX];              /* settings file (settings.h), read before the
 					       command line by main */

@@ -47,6 +47,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.nopin_interval, 5);
 	assert_int_equal(o.nopin_timeout, 5);
 	assert_false(o.verbose);
+	assert_false(o.relay_any_cpu);
 	/* TLS (issue 4): listener on 3261, advertised with the public host; no cert. */
 	assert_string_equal(o.tls_listen, "0.0.0.0:3261");
 	assert_string_equal(o.tls_public, "pub.example:3261");
@@ -90,12 +91,14 @@ static void test_values(void **state)
 	(void)state;
 	assert_int_equal(PARSE("--listen=192.0.2.1:3261", "--user", "scsipub",
 			       "--max-pdu=8192", "--cfgd-socket=/tmp/c.sock", "--verbose",
-			       "--lio", "[::1]:3262", "--images", "/srv/img"), 0);
+			       "--relay-any-cpu", "--lio", "[::1]:3262", "--images", "/srv/img"),
+			 0);
 	assert_string_equal(o.public_addr, "192.0.2.1:3261"); /* defaults to --listen */
 	assert_string_equal(o.user, "scsipub");
 	assert_int_equal(o.max_pdu, 8192);
 	assert_string_equal(o.cfgd_socket, "/tmp/c.sock");
 	assert_true(o.verbose);
+	assert_true(o.relay_any_cpu);
 	assert_string_equal(o.lio, "[::1]:3262");
 	assert_string_equal(o.images, "/srv/img");
 	/* The anonymous-session policy moved to scsipub-cfgd. */
