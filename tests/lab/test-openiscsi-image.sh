@@ -50,6 +50,16 @@ check "4 MiB of 1 MiB direct writes at the disk's end read back the same" lab_ex
   cmp /tmp/burst.bin /tmp/burst.back"
 check "the writes landed in the session's overlay (bitmap has set bits)" lab_exec "
   b=\$(ls $GUEST_STATE/overlays/*.bitmap) && od -An -tx1 \$b | grep -q '[1-9a-f]'"
+# placement.h: the session's relay thread runs only on the CPU LIO bound its
+# connection's threads to (one LIO connection in this test: the session).
+check "the portal relays the session on the CPU of LIO's threads for its connection" lab_exec "
+  cpus() { taskset -pc \$1 | sed 's/.*: //'; }
+  ttx=\$(pgrep -x iscsi_ttx); [ \$(echo \$ttx | wc -w) = 1 ] || { echo \"iscsi_ttx: \$ttx\"; exit 1; }
+  lio=\$(cpus \$ttx); echo \"LIO's transmit thread: CPU \$lio\"
+  case \$lio in *[,-]*) echo 'not bound to one CPU'; exit 1;; esac
+  one=; for t in /proc/\$(pidof scsipub-portal)/task/*; do
+    c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
+  echo \"portal threads bound to one CPU:\$one\"; [ \"\$one\" = \" \$lio\" ]"
 check "open-iscsi logs out" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout"
 check "session torn down, overlay deleted" wait_until 60 guest_overlays_gone
 after=$(sha256sum "$img" | awk '{print $1}')
