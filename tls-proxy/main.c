@@ -12,11 +12,11 @@
  * Full Feature Phase, the connection's thread moves to the CPU of LIO's threads for
  * that connection (placement.h). A Normal login to a provisioned target (iqn...:s.<id>,
  * made by the api-server) is relayed without provisioning when LIO has that target,
- * else answered 0x0203 (provtarget.h). A second listener (--tls-listen, port 3261) terminates TLS
- * 1.2/1.3 (tls.h) in the connection thread and then serves the decrypted stream
- * through exactly the same path; its SendTargets advertise --tls-public, and its
- * certificate is reloaded when the files change (the handshake is part of the
- * login, under --login-timeout). Live relayed connections are published as
+ * else answered 0x0203 (provtarget.h). A second listener (--tls-listen, port 3261)
+ * terminates TLS 1.2/1.3 (tls.h) in the connection thread and then serves the
+ * decrypted stream through exactly the same path; its SendTargets advertise
+ * --tls-public, and its certificate is reloaded when the files change (the handshake
+ * is part of the login, under --login-timeout). Live relayed connections are published as
  * <state>/portal/connections.json (conntab.h). A crashed portal leaves nothing behind:
  * scsipub-cfgd removes the sessions of a socket connection that closed.
  * SIGTERM/SIGINT stop accepting, close every connection, release every session and
