@@ -326,7 +326,8 @@ struct relay_watch {
 	int lio_fd;
 	bool ffp_logged;
 	uint64_t ffp_to_client;         /* bytes to the initiator when FFP began */
-	bool placed;                    /* placement_follow_socket was tried */
+	bool placed;                    /* placement_follow_socket tried, or off
+					   (--relay-any-cpu) */
 };
 
 static double ms_between(int64_t from_ns, int64_t to_ns)
@@ -365,8 +366,7 @@ static void on_relay_bytes(void *arg, const struct relay_stats *st)
 		w->ffp_to_client = st->to_client;
 		if (plog_verbose)
 			log_login_time(w);
-	} else if (w->ffp_logged && !w->placed && st->to_client > w->ffp_to_client &&
-		   !opts.relay_any_cpu) {
+	} else if (w->ffp_logged && !w->placed && st->to_client > w->ffp_to_client) {
 		/* LIO's transmit thread has sent a PDU: run beside it (placement.h). */
 		int cpu = placement_follow_socket(w->lio_fd);
 
@@ -409,7 +409,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 	};
 	struct pdufilter *filter;
-	struct relay_watch w = { .c = c, .req = req };
+	struct relay_watch w = { .c = c, .req = req, .placed = opts.relay_any_cpu };
 	int r, lfd;
 
 	filter = pdufilter_new(&fc);

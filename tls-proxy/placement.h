@@ -26,7 +26,7 @@
  *   -EAGAIN  nothing received on fd yet (SO_INCOMING_CPU is -1), or not a socket
  *            that records it (AF_UNIX: always -1);
  *   -EPERM   that CPU is outside the thread's current affinity (left unchanged);
- *   -errno   from getsockopt, sched_getaffinity or sched_setaffinity.
+ *   -errno   from getsockopt, pthread_getaffinity_np or pthread_setaffinity_np.
  */
 int placement_follow_socket(int fd);
 
