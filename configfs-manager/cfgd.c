@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -19,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "anon.h"
@@ -34,6 +32,7 @@
 #include "nofile.h"
 #include "settings.h"
 #include "stopsignal.h"
+#include "unixsock.h"
 
 struct cfgd_options {
 	char socket[108];
@@ -148,49 +147,6 @@ static int parse_users(const char *list, struct cfgd_server_cfg *cfg)
 	return 0;
 }
 
-/* Bind and listen on path (a stale socket file is replaced), mode 0660, group. */
-static int open_socket(const char *path, const char *group)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char dir[sizeof(a.sun_path)], *slash;
-	gid_t gid = (gid_t)-1;
-	int fd;
-
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	if (group[0]) {
-		struct group *g = getgrnam(group);
-
-		if (!g) {
-			plog("--socket-group: no group %s", group);
-			return -EINVAL;
-		}
-		gid = g->gr_gid;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
-	strcpy(a.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    chmod(path, 0660) < 0 || (gid != (gid_t)-1 && chown(path, 0, gid) < 0) ||
-	    listen(fd, 128) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
-
 int main(int argc, char **argv)
 {
 	struct cfgd_options o;
@@ -290,9 +246,10 @@ int main(int argc, char **argv)
 		plog("out of memory");
 		return 1;
 	}
-	lfd = open_socket(o.socket, o.socket_group);
+	lfd = unixsock_listen(o.socket, SOCK_SEQPACKET | SOCK_CLOEXEC, o.socket_group, err,
+			      sizeof(err));
 	if (lfd < 0) {
-		plog("cannot listen on %s: %s", o.socket, strerror(-lfd));
+		plog("cannot listen on %s: %s", o.socket, err);
 		cfgd_server_free(srv);
 		cfs_close(cfs);
 		return 1;
