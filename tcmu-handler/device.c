@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,7 @@ struct device {
 	struct cow *cow;
 	struct scsi_lu lu;
 	pthread_t worker;
+	atomic_int worker_tid;    /* its kernel thread id while it runs, else 0 */
 	int worker_started;
 	int stop_fd;              /* eventfd: non-zero = stop */
 	atomic_int write_cache;   /* requested WCE, applied by the worker */
@@ -629,53 +631,61 @@ static int init_locks(struct device *d)
 	return 0;
 }
 
-static void *worker_main(void *arg)
+/* The worker's loop until it stops: 0 when asked to, -1 when the device is gone. */
+static int worker_loop(struct device *d, struct pollfd *p)
 {
-	struct device *d = arg;
-	struct pollfd p[2];
 	int ret;
 
-	p[0].fd = ring_fd(&d->ring);
-	p[0].events = POLLIN;
-	p[1].fd = d->stop_fd;
-	p[1].events = POLLIN;
 	/* Commands queued before we attached (or while the ring was reset). */
-	if (drain(d) < 0) {
-		atomic_store(&d->gone, 1);
-		return NULL;
-	}
+	if (drain(d) < 0)
+		return -1;
 	for (;;) {
 		ret = poll(p, 2, -1);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			plog_at(PLOG_ERROR, "%s: poll: %s", d->label, strerror(errno));
-			atomic_store(&d->gone, 1);
-			return NULL;
+			return -1;
 		}
 		if (p[1].revents) {
 			/* Stop: complete what is already queued, then leave. */
 			ret = ring_ack(&d->ring);
 			if (ret == 0)
 				drain(d);
-			return NULL;
+			return 0;
 		}
 		if (p[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
 			ret = ring_ack(&d->ring);
 			if (ret == -EIO || ret == -ENODEV || (p[0].revents & POLLNVAL)) {
 				plog_at(PLOG_WARN, "%s: uio device went away", d->label);
-				atomic_store(&d->gone, 1);
-				return NULL;
+				return -1;
 			}
 			if (ret < 0)
 				plog_at(PLOG_ERROR, "%s: uio read: %s", d->label,
 					strerror(-ret));
-			if (drain(d) < 0) {
-				atomic_store(&d->gone, 1);
-				return NULL;
-			}
+			if (drain(d) < 0)
+				return -1;
 		}
 	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct device *d = arg;
+	struct pollfd p[2];
+	int gone;
+
+	p[0].fd = ring_fd(&d->ring);
+	p[0].events = POLLIN;
+	p[1].fd = d->stop_fd;
+	p[1].events = POLLIN;
+	atomic_store(&d->worker_tid, (int)gettid());
+	gone = worker_loop(d, p) < 0;
+	/* Cleared first: once device_gone() says 1, device_place() leaves it alone. */
+	atomic_store(&d->worker_tid, 0);
+	if (gone)
+		atomic_store(&d->gone, 1);
+	return NULL;
 }
 
 int device_open(const struct device_env *env, unsigned minor, const char *uio_name,
@@ -862,6 +872,33 @@ const char *device_uio_name(const struct device *d)
 const char *device_label(const struct device *d)
 {
 	return d->label;
+}
+
+const char *device_backstore(const struct device *d)
+{
+	return d->name.dev;
+}
+
+int device_place(struct device *d, int cpu)
+{
+	cpu_set_t mine, want;
+	int r, tid;
+
+	if (cpu < 0 || cpu >= CPU_SETSIZE)
+		return -EPERM;
+	r = pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine);
+	if (r)
+		return -r;
+	if (!CPU_ISSET(cpu, &mine))
+		return -EPERM;
+	/* By kernel thread id, not pthread_setaffinity_np: glibc passes the id of an
+	 * exited thread as 0, which sched_setaffinity takes as the caller. */
+	tid = atomic_load(&d->worker_tid);
+	if (tid <= 0)
+		return -ESRCH;
+	CPU_ZERO(&want);
+	CPU_SET(cpu, &want);
+	return sched_setaffinity(tid, sizeof(want), &want) < 0 ? -errno : 0;
 }
 
 const struct cow_config *device_config(const struct device *d)

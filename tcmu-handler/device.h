@@ -168,6 +168,20 @@ const char *device_uio_name(const struct device *d);
 /* "user_<hba>/<dev>" — how log lines name the device. */
 const char *device_label(const struct device *d);
 
+/* The backstore's configfs name (<dev> of core/user_<hba>/<dev>). */
+const char *device_backstore(const struct device *d);
+
+/*
+ * Run d's worker thread (which reads the command ring and, at queue depth 1, runs
+ * every command) on CPU `cpu` only: where LIO's threads for the connection that uses
+ * the device run (common/placehint.h). Taken only when the calling thread may run on
+ * that CPU itself, so an operator's taskset or cpuset for the daemon stays in force.
+ * Returns 0, -EPERM when the CPU is outside the caller's affinity (nothing changed),
+ * -ESRCH when d's worker is not running, or the -errno of pthread_getaffinity_np or
+ * sched_setaffinity. Call from one thread (the daemon's main loop).
+ */
+int device_place(struct device *d, int cpu);
+
 /*
  * The device's dev_config as device_open parsed it (size in bytes, overlay, bitmap,
  * base, limit): parsed once per device, valid until device_close. Also for a device

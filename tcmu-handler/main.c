@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,8 @@
 #include "netlink.h"
 #include "nofile.h"
 #include "monotime.h"
+#include "placehint.h"
+#include "unixsock.h"
 
 #define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/target"
 #define UIO_SYSFS             "/sys/class/uio"
@@ -67,8 +70,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: scsipub-tcmu [--configfs-root DIR] [--disk-reserve BYTES]"
-		" [--runtime-dir DIR] [--io-threads N] [--verbose] [--config FILE]"
-		" [--help]\n"
+		" [--runtime-dir DIR] [--io-threads N] [--place-socket PATH]"
+		" [--place-group GROUP] [--verbose] [--config FILE] [--help]\n"
 		"Serve LIO user (TCMU) backstores whose dev_config is \"cow/...\".\n"
 		"\n"
 		"  --configfs-root DIR   LIO's configfs directory (default %s)\n"
@@ -86,6 +89,11 @@ static void usage(FILE *f)
 		"                        at once (reads and cached writes overlap; the rest\n"
 		"                        run alone); 0 = each device runs its commands one\n"
 		"                        at a time (default %d, at most %d)\n"
+		"  --place-socket PATH   where scsipub-portal tells which CPU serves a\n"
+		"                        session's LIO connection; the device's worker\n"
+		"                        thread then runs there (default %s; \"\" = none)\n"
+		"  --place-group GROUP   the group that may send to it (scsipub-portal's\n"
+		"                        user's; default none: root only)\n"
 		"  --verbose             log every netlink event and debug detail\n"
 		"  --config FILE         settings file (default " SETTINGS_DEFAULT_PATH "):\n"
 		"                        [common] and [handler] keys are these options'\n"
@@ -97,7 +105,8 @@ static void usage(FILE *f)
 		"The write limit counts whole filesystem blocks of overlay allocation.\n"
 		"Stops on SIGINT/SIGTERM (closing every device).\n",
 		DEFAULT_CONFIGFS_ROOT, (unsigned long long)FSSPACE_DEFAULT_RESERVE,
-		DEFAULT_RUNTIME_DIR, DEFAULT_IO_THREADS, IOPOOL_MAX_THREADS);
+		DEFAULT_RUNTIME_DIR, DEFAULT_IO_THREADS, IOPOOL_MAX_THREADS,
+		PLACEHINT_SOCKET_DEFAULT);
 }
 
 /* A decimal number (digits only, fits in 64 bits) into *out. 0 or -EINVAL. */
@@ -342,6 +351,39 @@ static void set_module_param(const char *name, const char *value)
 		plog_at(PLOG_WARN, "cannot write %s to %s: %s", value, path, strerror(-ret));
 }
 
+/*
+ * The portal's hints (placehint.h): each names a backstore and the CPU of LIO's threads
+ * for the connection that uses it; that device's worker moves there.
+ */
+static void take_hints(struct daemon *dm, int fd)
+{
+	char name[PLACEHINT_NAME_MAX + 1];
+	int cpu, r, n;
+
+	/* A bounded batch per round, so a flood cannot starve netlink or signals. */
+	for (n = 0; n < 64 && (r = placehint_recv(fd, name, sizeof(name), &cpu)) != 0; n++) {
+		size_t i;
+
+		if (r < 0) {
+			plog_at(PLOG_DEBUG, "placement hint: %s", r == -EINVAL ?
+				"malformed, ignored" : strerror(-r));
+			continue;
+		}
+		for (i = 0; i < dm->ndevs; i++) {
+			if (strcmp(device_backstore(dm->devs[i]), name) != 0)
+				continue;
+			r = device_place(dm->devs[i], cpu);
+			if (r < 0)
+				plog_at(PLOG_DEBUG, "%s: worker left where it runs (CPU %d: %s)",
+					device_label(dm->devs[i]), cpu, strerror(-r));
+			else
+				plog_at(PLOG_DEBUG, "%s: worker on CPU %d, LIO's for its "
+					"connection", device_label(dm->devs[i]), cpu);
+			break;
+		}
+	}
+}
+
 static int scan_cb(void *arg, unsigned minor, const char *name)
 {
 	struct daemon *dm = arg;
@@ -361,6 +403,8 @@ int main(int argc, char **argv)
 		{ "disk-reserve", required_argument, NULL, 'r' },
 		{ "runtime-dir", required_argument, NULL, 'R' },
 		{ "io-threads", required_argument, NULL, 't' },
+		{ "place-socket", required_argument, NULL, 'P' },
+		{ "place-group", required_argument, NULL, 'G' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -369,7 +413,9 @@ int main(int argc, char **argv)
 	struct daemon dm = { .env = { DEFAULT_CONFIGFS_ROOT, UIO_SYSFS, DEV_DIR,
 				      FSSPACE_DEFAULT_RESERVE, DEFAULT_RUNTIME_DIR } };
 	struct signalfd_siginfo si;
-	struct pollfd p[2];
+	struct pollfd p[3];
+	const char *place_socket = PLACEHINT_SOCKET_DEFAULT, *place_group = "";
+	int place_fd = -1;
 	char err[512] = "";
 	sigset_t mask;
 	int c, sfd, ret, stop = 0;
@@ -382,7 +428,7 @@ int main(int argc, char **argv)
 		plog("%s", err);
 		return 2;
 	}
-	while ((c = getopt_long(argc, argv, "c:r:R:t:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:R:t:P:G:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C': /* read by settings_apply */
 			break;
@@ -397,6 +443,12 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			dm.env.mirror_dir = optarg;
+			break;
+		case 'P':
+			place_socket = optarg;
+			break;
+		case 'G':
+			place_group = optarg;
 			break;
 		case 't':
 			if (parse_u64(optarg, &io_threads) < 0 ||
@@ -472,6 +524,15 @@ int main(int argc, char **argv)
 	ret = device_scan(dm.env.uio_sysfs, scan_cb, &dm);
 	if (ret < 0)
 		plog_at(PLOG_WARN, "cannot scan %s: %s", dm.env.uio_sysfs, strerror(-ret));
+	if (place_socket[0]) {
+		place_fd = unixsock_listen(place_socket, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+					   place_group, err, sizeof(err));
+		if (place_fd < 0)
+			plog_at(PLOG_WARN, "no placement hints from the portal: %s", err);
+		else
+			plog_at(PLOG_INFO, "placement hints on %s (group %s)", place_socket,
+				place_group[0] ? place_group : "root");
+	}
 	/* After the re-attach: what is left belongs to no device that still exists. */
 	sweep_mirrors(&dm, 1);
 	plog_at(PLOG_INFO, "ready (%zu device%s, configfs %s, disk reserve %llu bytes, "
@@ -488,7 +549,9 @@ int main(int argc, char **argv)
 		p[0].events = POLLIN;
 		p[1].fd = sfd;
 		p[1].events = POLLIN;
-		ret = poll(p, 2, 1000);
+		p[2].fd = place_fd;   /* -1: ignored by poll */
+		p[2].events = POLLIN;
+		ret = poll(p, 3, 1000);
 		if (ret < 0 && errno != EINTR) {
 			plog_at(PLOG_ERROR, "poll: %s", strerror(errno));
 			break;
@@ -501,6 +564,8 @@ int main(int argc, char **argv)
 		}
 		if (ret > 0 && (p[0].revents & (POLLIN | POLLERR)))
 			tcmu_nl_dispatch(dm.nl);
+		if (ret > 0 && (p[2].revents & POLLIN))
+			take_hints(&dm, place_fd);
 		/* Devices whose uio vanished without a REMOVED_DEVICE (netlink was blocked). */
 		for (i = 0; i < dm.ndevs;) {
 			if (device_gone(dm.devs[i]))
@@ -520,6 +585,10 @@ int main(int argc, char **argv)
 		plog_at(PLOG_WARN, "cannot turn netlink replies off: %s", strerror(-ret));
 	tcmu_nl_close(dm.nl);
 	dbus_service_stop();
+	if (place_fd >= 0) {
+		close(place_fd);
+		unlink(place_socket);
+	}
 	close(sfd);
 	plog_at(PLOG_INFO, "stopped");
 	return stop ? 0 : 1;

@@ -65,6 +65,7 @@
 #include "pdu.h"
 #include "pdufilter.h"
 #include "placement.h"
+#include "placehint.h"
 #include "pio.h"
 #include "prov.h"
 #include "provtarget.h"
@@ -328,6 +329,8 @@ struct relay_watch {
 	uint64_t ffp_to_client;         /* bytes to the initiator when FFP began */
 	bool placed;                    /* placement_follow_socket tried, or off
 					   (--relay-any-cpu) */
+	const char *place_dev;          /* the backstore scsipub-tcmu is told the CPU
+					   of (placehint.h), or NULL */
 };
 
 static double ms_between(int64_t from_ns, int64_t to_ns)
@@ -356,6 +359,17 @@ static void log_login_time(const struct relay_watch *w)
 		   ms_between(c->t_accept, c->t_lio_sent), ms_between(c->t_lio_sent, now));
 }
 
+/* The session's disk is served best on LIO's CPU too (placehint.h); never waits. */
+static void tell_handler(const struct relay_watch *w, int cpu)
+{
+	int r = placehint_send(opts.tcmu_place_socket, w->place_dev, cpu);
+
+	if (r < 0)
+		plog_debug("connection from %s (%s) to %s: scsipub-tcmu not told CPU %d for "
+			   "%s: %s", w->c->peer, w->req->initiator, w->req->target, cpu,
+			   w->place_dev, strerror(-r));
+}
+
 static void on_relay_bytes(void *arg, const struct relay_stats *st)
 {
 	struct relay_watch *w = arg;
@@ -371,11 +385,13 @@ static void on_relay_bytes(void *arg, const struct relay_stats *st)
 		int cpu = placement_follow_socket(w->lio_fd);
 
 		w->placed = true;
-		if (cpu >= 0)
+		if (cpu >= 0) {
 			plog_debug("connection from %s (%s) to %s: relaying on CPU %d, LIO's "
 				   "for this connection", w->c->peer, w->req->initiator,
 				   w->req->target, cpu);
-		else
+			if (w->place_dev && opts.tcmu_place_socket[0])
+				tell_handler(w, cpu);
+		} else
 			plog_debug("connection from %s (%s) to %s: relay thread left where the "
 				   "scheduler puts it: %s", w->c->peer, w->req->initiator,
 				   w->req->target, strerror(-cpu));
@@ -399,7 +415,7 @@ static void peer_port_str(const struct conn *c, char *out, size_t len)
  */
 static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const uint8_t *login, size_t login_len, const struct login_req *req,
-			 const char *lio_initiator, enum conntab_kind kind)
+			 const char *lio_initiator, const char *place_dev, enum conntab_kind kind)
 {
 	struct pio_fd lio;
 	struct relay_stats st = { 0 };
@@ -409,7 +425,8 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 	};
 	struct pdufilter *filter;
-	struct relay_watch w = { .c = c, .req = req, .placed = opts.relay_any_cpu };
+	struct relay_watch w = { .c = c, .req = req, .placed = opts.relay_any_cpu,
+				 .place_dev = place_dev };
 	int r, lfd;
 
 	filter = pdufilter_new(&fc);
@@ -486,7 +503,7 @@ static void relay_provisioned(struct conn *c, struct pio *cio, const struct pdu 
 	char err[512] = "";
 	int r = provsweep_enter(sweeper, req->target, req->initiator);
 
-	relay_to_lio(c, cio, p, p->raw, p->raw_len, req, NULL, CONNTAB_PROVISIONED);
+	relay_to_lio(c, cio, p, p->raw, p->raw_len, req, NULL, NULL, CONNTAB_PROVISIONED);
 	if (r == 0 && provsweep_leave(sweeper, req->target, req->initiator, err,
 				      sizeof(err)) < 0)
 		plog("after the login from %s (%s) to %s: freeing its dynamic ACL: %s", c->peer,
@@ -633,7 +650,9 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		     req->initiator, req->target, strerror(-r));
 		reject(cio, p, LOGIN_TARGET_ERROR);
 	} else {
+		/* A shared export's session handle names no backstore of its own. */
 		relay_to_lio(c, cio, p, login, login_len, req, session_lio_initiator(s),
+			     t.kind == ANONTARGET_SHARED_RO ? NULL : session_backstore(s),
 			     CONNTAB_ANONYMOUS);
 	}
 	free(login);

@@ -7,6 +7,7 @@
 #include "fsspace.h"
 #include "optable.h"
 #include "cfgd_proto.h"
+#include "placehint.h"
 #include "reason.h"
 
 #include <arpa/inet.h>
@@ -88,6 +89,10 @@ static const struct optable_opt table[] = {
 	{ "relay-any-cpu", NULL, OPTABLE_FLAG, F(relay_any_cpu), "off", "flag", 0, 0,
 	  "leave relay threads where the scheduler puts them; off = each runs on the CPU "
 	  "LIO bound its connection's threads to (placement.h)", false },
+	{ "tcmu-place-socket", NULL, OPTABLE_STR, F(tcmu_place_socket), PLACEHINT_SOCKET_DEFAULT,
+	  "PATH", 0, 0,
+	  "scsipub-tcmu's placement socket: an anonymous session's disk is served on the CPU "
+	  "its relay thread follows (placehint.h); \"\" = do not tell", false },
 	{ "verbose", NULL, OPTABLE_FLAG, F(verbose), "off", "flag", 0, 0,
 	  "log discovery logins, SendTargets and logouts too", false },
 	{ "config", NULL, OPTABLE_PATH, F(config), SETTINGS_DEFAULT_PATH, "FILE", 0, 0,

@@ -46,6 +46,7 @@ struct portal_options {
 	char cfgd_socket[PATH_MAX];          /* scsipub-cfgd's socket */
 	char user[64];                       /* --user: drop root to this user, "" = no */
 	bool relay_any_cpu;                 /* --relay-any-cpu: no placement.h binding */
+	char tcmu_place_socket[PATH_MAX];   /* scsipub-tcmu's hint socket ("" = none) */
 	bool verbose;
 	char config[PATH_MAX];              /* settings file (settings.h), read before the
 					       command line by main */

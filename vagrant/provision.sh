@@ -98,6 +98,7 @@ start_handler() {
   : >"$LOGDIR/scsipub-tcmu.log"
   setsid "$BIN/tcmu-handler/scsipub-tcmu" ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} \
     ${SCSIPUB_IO_THREADS:+--io-threads "$SCSIPUB_IO_THREADS"} \
+    ${SVC_USER:+--place-group "$SVC_USER"} \
     >>"$LOGDIR/scsipub-tcmu.log" 2>&1 </dev/null &
   wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
 }

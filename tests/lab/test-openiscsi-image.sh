@@ -60,6 +60,15 @@ check "the portal relays the session on the CPU of LIO's threads for its connect
   one=; for t in /proc/\$(pidof scsipub-portal)/task/*; do
     c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
   echo \"portal threads bound to one CPU:\$one\"; [ \"\$one\" = \" \$lio\" ]"
+# placehint.h: the portal told scsipub-tcmu that CPU, and the thread that reads the
+# session's command ring (the only device here) runs there too.
+check "scsipub-tcmu serves the session's disk on the CPU of LIO's threads for it" lab_exec "
+  cpus() { taskset -pc \$1 | sed 's/.*: //'; }
+  lio=\$(cpus \$(pgrep -x iscsi_ttx))
+  one=; for t in /proc/\$(pidof scsipub-tcmu)/task/*; do
+    c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
+  echo \"LIO: CPU \$lio; scsipub-tcmu threads bound to one CPU:\$one\"
+  [ \"\$one\" = \" \$lio\" ]"
 check "open-iscsi logs out" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout"
 check "session torn down, overlay deleted" wait_until 60 guest_overlays_gone
 after=$(sha256sum "$img" | awk '{print $1}')

@@ -479,6 +479,24 @@ static void test_open_close(void **state)
 	for (i = 0; i < 500 && !device_gone(d); i++)
 		usleep(10000);
 	assert_int_equal(device_gone(d), 1);
+	assert_string_equal(device_backstore(d), "disk1");
+	/* A placement hint for a worker that has stopped changes nobody's affinity (the
+	 * caller's least: glibc names an exited thread as 0, sched_setaffinity's "me"). */
+	{
+		cpu_set_t before, after;
+		int cpu = -1;
+
+		assert_int_equal(sched_getaffinity(0, sizeof(before), &before), 0);
+		for (i = 0; i < CPU_SETSIZE && cpu < 0; i++)
+			if (CPU_ISSET(i, &before))
+				cpu = i;
+		assert_true(cpu >= 0);
+		assert_int_equal(device_place(d, cpu), -ESRCH);
+		assert_int_equal(device_place(d, -1), -EPERM);
+		assert_int_equal(device_place(d, CPU_SETSIZE), -EPERM);
+		assert_int_equal(sched_getaffinity(0, sizeof(after), &after), 0);
+		assert_true(CPU_EQUAL(&before, &after));
+	}
 	device_close(d);
 	device_close(NULL);
 }

@@ -48,6 +48,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.nopin_timeout, 5);
 	assert_false(o.verbose);
 	assert_false(o.relay_any_cpu);
+	assert_string_equal(o.tcmu_place_socket, "/run/scsipub/tcmu-place.sock");
 	/* TLS (issue 4): listener on 3261, advertised with the public host; no cert. */
 	assert_string_equal(o.tls_listen, "0.0.0.0:3261");
 	assert_string_equal(o.tls_public, "pub.example:3261");
@@ -91,8 +92,10 @@ static void test_values(void **state)
 	(void)state;
 	assert_int_equal(PARSE("--listen=192.0.2.1:3261", "--user", "scsipub",
 			       "--max-pdu=8192", "--cfgd-socket=/tmp/c.sock", "--verbose",
-			       "--relay-any-cpu", "--lio", "[::1]:3262", "--images", "/srv/img"),
+			       "--relay-any-cpu", "--lio", "[::1]:3262", "--images", "/srv/img",
+			       "--tcmu-place-socket="),
 			 0);
+	assert_string_equal(o.tcmu_place_socket, "");  /* "" = do not tell the handler */
 	assert_string_equal(o.public_addr, "192.0.2.1:3261"); /* defaults to --listen */
 	assert_string_equal(o.user, "scsipub");
 	assert_int_equal(o.max_pdu, 8192);
