@@ -25,6 +25,7 @@
 #include "cow_config.h"
 #include "device.h"
 #include "iopool.h"
+#include "pinpolicy.h"
 #include "log.h"
 #include "ring.h"
 #include "scsi.h"
@@ -256,11 +257,13 @@ struct device {
 	struct cow *cow;
 	struct scsi_lu lu;
 	pthread_t worker;
-	atomic_int worker_tid;    /* its kernel thread id while it runs, else 0 */
 	int worker_started;
 	int stop_fd;              /* eventfd: non-zero = stop */
 	atomic_int write_cache;   /* requested WCE, applied by the worker */
 	atomic_int gone;
+	atomic_int hint_cpu;      /* LIO's CPU for the device's connection, or -1 */
+	struct pinpolicy pin;     /* the worker's: on hint_cpu now or not */
+	cpu_set_t free_cpus;      /* the worker's affinity when not on hint_cpu */
 	uint64_t disk_reserve;    /* env->disk_reserve, for the log line */
 	char unusable[256];       /* why the cow store could not open; "" = served */
 	struct iopool *pool;      /* env->pool: where commands run; NULL = the worker */
@@ -571,11 +574,53 @@ static void apply_write_cache(struct device *d)
  * is told to the kernel with one kick at the end (pool threads kick for their own).
  * Returns 0, or -1 when the device must stop (gone or broken).
  */
+/* Bytes of data a command carries (its data-out or data-in buffers). */
+static size_t req_bytes(const struct ring_req *q)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < q->iov_cnt; i++)
+		n += q->iov[i].iov_len;
+	return n;
+}
+
+/*
+ * The worker's CPU after a wakeup that brought cmds commands, the largest of max_bytes
+ * (pinpolicy.h): on the hinted CPU while commands come one small one at a time,
+ * anywhere it may run otherwise.
+ */
+static void place_worker(struct device *d, unsigned cmds, size_t max_bytes)
+{
+	int hint = atomic_load(&d->hint_cpu);
+	cpu_set_t one;
+
+	switch (pinpolicy_wake(&d->pin, hint, cmds, max_bytes)) {
+	case PINPOLICY_BIND:
+		CPU_ZERO(&one);
+		CPU_SET(hint, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) < 0) {
+			plog_at(PLOG_DEBUG, "%s: cannot run on CPU %d: %s", d->label, hint,
+				strerror(errno));
+			pinpolicy_init(&d->pin);
+		}
+		break;
+	case PINPOLICY_FREE:
+		if (sched_setaffinity(0, sizeof(d->free_cpus), &d->free_cpus) < 0)
+			plog_at(PLOG_DEBUG, "%s: cannot leave CPU %d: %s", d->label, hint,
+				strerror(errno));
+		break;
+	case PINPOLICY_KEEP:
+		break;
+	}
+}
+
 static int drain(struct device *d)
 {
 	struct ring_req *q, *held = NULL;
 	char err[256] = "";
 	int n, answered = 0;
+	unsigned cmds = 0;
+	size_t max_bytes = 0;
 
 	apply_write_cache(d);
 	/*
@@ -583,10 +628,13 @@ static int drain(struct device *d)
 	 * which saves a handoff, and all of it when commands come one at a time (QD1).
 	 */
 	while ((n = ring_next(&d->ring, &q, err, sizeof(err))) > 0) {
+		cmds++;
 		if (!q) {
 			answered = 1; /* consumed here, or answered at once */
 			continue;
 		}
+		if (req_bytes(q) > max_bytes)
+			max_bytes = req_bytes(q);
 		if (held && !dispatch(d, held))
 			answered = 1;
 		held = q;
@@ -595,6 +643,7 @@ static int drain(struct device *d)
 		ring_run(held, &d->ring, exec_locked, d);
 		answered = 1;
 	}
+	place_worker(d, cmds, max_bytes);
 	if (err[0] && n >= 0)
 		plog_at(PLOG_ERROR, "%s: %s", d->label, err);
 	if (answered && kick(d) < 0)
@@ -631,61 +680,56 @@ static int init_locks(struct device *d)
 	return 0;
 }
 
-/* The worker's loop until it stops: 0 when asked to, -1 when the device is gone. */
-static int worker_loop(struct device *d, struct pollfd *p)
+static void *worker_main(void *arg)
 {
+	struct device *d = arg;
+	struct pollfd p[2];
 	int ret;
 
+	p[0].fd = ring_fd(&d->ring);
+	p[0].events = POLLIN;
+	p[1].fd = d->stop_fd;
+	p[1].events = POLLIN;
+	if (sched_getaffinity(0, sizeof(d->free_cpus), &d->free_cpus) < 0)
+		for (int i = 0; i < CPU_SETSIZE; i++)  /* the kernel keeps what is allowed */
+			CPU_SET(i, &d->free_cpus);
 	/* Commands queued before we attached (or while the ring was reset). */
-	if (drain(d) < 0)
-		return -1;
+	if (drain(d) < 0) {
+		atomic_store(&d->gone, 1);
+		return NULL;
+	}
 	for (;;) {
 		ret = poll(p, 2, -1);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			plog_at(PLOG_ERROR, "%s: poll: %s", d->label, strerror(errno));
-			return -1;
+			atomic_store(&d->gone, 1);
+			return NULL;
 		}
 		if (p[1].revents) {
 			/* Stop: complete what is already queued, then leave. */
 			ret = ring_ack(&d->ring);
 			if (ret == 0)
 				drain(d);
-			return 0;
+			return NULL;
 		}
 		if (p[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
 			ret = ring_ack(&d->ring);
 			if (ret == -EIO || ret == -ENODEV || (p[0].revents & POLLNVAL)) {
 				plog_at(PLOG_WARN, "%s: uio device went away", d->label);
-				return -1;
+				atomic_store(&d->gone, 1);
+				return NULL;
 			}
 			if (ret < 0)
 				plog_at(PLOG_ERROR, "%s: uio read: %s", d->label,
 					strerror(-ret));
-			if (drain(d) < 0)
-				return -1;
+			if (drain(d) < 0) {
+				atomic_store(&d->gone, 1);
+				return NULL;
+			}
 		}
 	}
-}
-
-static void *worker_main(void *arg)
-{
-	struct device *d = arg;
-	struct pollfd p[2];
-	int gone;
-
-	p[0].fd = ring_fd(&d->ring);
-	p[0].events = POLLIN;
-	p[1].fd = d->stop_fd;
-	p[1].events = POLLIN;
-	atomic_store(&d->worker_tid, (int)gettid());
-	gone = worker_loop(d, p) < 0;
-	/* Cleared first: once device_gone() says 1, device_place() leaves it alone. */
-	atomic_store(&d->worker_tid, 0);
-	if (gone)
-		atomic_store(&d->gone, 1);
-	return NULL;
 }
 
 int device_open(const struct device_env *env, unsigned minor, const char *uio_name,
@@ -719,6 +763,8 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	if (!d) {
 		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	}
+	atomic_store(&d->hint_cpu, -1);
+	pinpolicy_init(&d->pin);
 	d->stop_fd = -1;
 	d->ring.fd = -1;
 	d->minor = minor;
@@ -881,8 +927,8 @@ const char *device_backstore(const struct device *d)
 
 int device_place(struct device *d, int cpu)
 {
-	cpu_set_t mine, want;
-	int r, tid;
+	cpu_set_t mine;
+	int r;
 
 	if (cpu < 0 || cpu >= CPU_SETSIZE)
 		return -EPERM;
@@ -891,14 +937,8 @@ int device_place(struct device *d, int cpu)
 		return -r;
 	if (!CPU_ISSET(cpu, &mine))
 		return -EPERM;
-	/* By kernel thread id, not pthread_setaffinity_np: glibc passes the id of an
-	 * exited thread as 0, which sched_setaffinity takes as the caller. */
-	tid = atomic_load(&d->worker_tid);
-	if (tid <= 0)
-		return -ESRCH;
-	CPU_ZERO(&want);
-	CPU_SET(cpu, &want);
-	return sched_setaffinity(tid, sizeof(want), &want) < 0 ? -errno : 0;
+	atomic_store(&d->hint_cpu, cpu);
+	return 0;
 }
 
 const struct cow_config *device_config(const struct device *d)

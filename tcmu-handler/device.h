@@ -172,13 +172,14 @@ const char *device_label(const struct device *d);
 const char *device_backstore(const struct device *d);
 
 /*
- * Run d's worker thread (which reads the command ring and, at queue depth 1, runs
- * every command) on CPU `cpu` only: where LIO's threads for the connection that uses
- * the device run (common/placehint.h). Taken only when the calling thread may run on
- * that CPU itself, so an operator's taskset or cpuset for the daemon stays in force.
- * Returns 0, -EPERM when the CPU is outside the caller's affinity (nothing changed),
- * -ESRCH when d's worker is not running, or the -errno of pthread_getaffinity_np or
- * sched_setaffinity. Call from one thread (the daemon's main loop).
+ * Hint that d is used by a connection whose LIO threads run on CPU `cpu`
+ * (common/placehint.h). d's worker thread (which reads the command ring and, at
+ * queue depth 1, runs every command) then runs on that CPU while its commands come
+ * one small one at a time, and anywhere the daemon may run otherwise (pinpolicy.h);
+ * it applies the hint itself at its next wakeups. A CPU the calling thread may not
+ * run on is refused, so an operator's taskset or cpuset for the daemon stays in force.
+ * Returns 0, -EPERM for such a CPU or one out of range (nothing changed), or the
+ * -errno of pthread_getaffinity_np. Any thread may call it.
  */
 int device_place(struct device *d, int cpu);
 

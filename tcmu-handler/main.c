@@ -374,11 +374,11 @@ static void take_hints(struct daemon *dm, int fd)
 				continue;
 			r = device_place(dm->devs[i], cpu);
 			if (r < 0)
-				plog_at(PLOG_DEBUG, "%s: worker left where it runs (CPU %d: %s)",
+				plog_at(PLOG_DEBUG, "%s: hint CPU %d not taken: %s",
 					device_label(dm->devs[i]), cpu, strerror(-r));
 			else
-				plog_at(PLOG_DEBUG, "%s: worker on CPU %d, LIO's for its "
-					"connection", device_label(dm->devs[i]), cpu);
+				plog_at(PLOG_DEBUG, "%s: LIO's CPU for its connection is %d",
+					device_label(dm->devs[i]), cpu);
 			break;
 		}
 	}

@@ -60,15 +60,24 @@ check "the portal relays the session on the CPU of LIO's threads for its connect
   one=; for t in /proc/\$(pidof scsipub-portal)/task/*; do
     c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
   echo \"portal threads bound to one CPU:\$one\"; [ \"\$one\" = \" \$lio\" ]"
-# placehint.h: the portal told scsipub-tcmu that CPU, and the thread that reads the
-# session's command ring (the only device here) runs there too.
-check "scsipub-tcmu serves the session's disk on the CPU of LIO's threads for it" lab_exec "
+# placehint.h, pinpolicy.h: the portal told scsipub-tcmu that CPU; the thread that reads
+# the session's command ring (the only device here) runs there while commands come one
+# small one at a time, and anywhere while they come large or several at once.
+handler_bound() { # what "scsipub-tcmu threads bound to one CPU" must read
+  lab_exec "
   cpus() { taskset -pc \$1 | sed 's/.*: //'; }
   lio=\$(cpus \$(pgrep -x iscsi_ttx))
+  dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
+  dd if=\$dev of=/dev/null $1 iflag=direct status=none
   one=; for t in /proc/\$(pidof scsipub-tcmu)/task/*; do
     c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
-  echo \"LIO: CPU \$lio; scsipub-tcmu threads bound to one CPU:\$one\"
-  [ \"\$one\" = \" \$lio\" ]"
+  echo \"after dd $1: LIO on CPU \$lio; scsipub-tcmu threads bound to one CPU:\${one:- none}\"
+  want=\"$2\"; [ \"\$want\" = lio ] && want=\" \$lio\"; [ \"\$one\" = \"\$want\" ]"
+}
+check "scsipub-tcmu serves 4 KiB reads at QD1 on the CPU of LIO's threads for the session" \
+  handler_bound "bs=4k count=64" lio
+check "...and 1 MiB reads on any CPU" handler_bound "bs=1M count=16" ""
+check "...and 4 KiB reads at QD1 on LIO's CPU again" handler_bound "bs=4k count=64 skip=64" lio
 check "open-iscsi logs out" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout"
 check "session torn down, overlay deleted" wait_until 60 guest_overlays_gone
 after=$(sha256sum "$img" | awk '{print $1}')

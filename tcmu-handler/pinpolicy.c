@@ -1,0 +1,46 @@
+/*
+ * pinpolicy.c — when a ring thread runs on LIO's CPU (see pinpolicy.h).
+ */
+#include "pinpolicy.h"
+
+void pinpolicy_init(struct pinpolicy *p)
+{
+	p->bound = false;
+	p->cpu = -1;
+	p->calm = 0;
+	p->busy = 0;
+}
+
+enum pinpolicy_action pinpolicy_wake(struct pinpolicy *p, int hint, unsigned cmds,
+				     size_t max_bytes)
+{
+	bool calm = cmds == 1 && max_bytes <= PINPOLICY_SMALL_BYTES;
+
+	if (hint < 0) {
+		if (!p->bound)
+			return PINPOLICY_KEEP;
+		pinpolicy_init(p);
+		return PINPOLICY_FREE;
+	}
+	if (p->bound && hint != p->cpu) {
+		p->cpu = hint;
+		return PINPOLICY_BIND;
+	}
+	if (cmds == 0)
+		return PINPOLICY_KEEP;
+	if (!p->bound) {
+		p->calm = calm ? p->calm + 1 : 0;
+		if (p->calm < PINPOLICY_CALM_WAKES)
+			return PINPOLICY_KEEP;
+		p->bound = true;
+		p->cpu = hint;
+		p->calm = 0;
+		p->busy = 0;
+		return PINPOLICY_BIND;
+	}
+	p->busy = calm ? 0 : p->busy + 1;
+	if (p->busy < PINPOLICY_BUSY_WAKES)
+		return PINPOLICY_KEEP;
+	pinpolicy_init(p);
+	return PINPOLICY_FREE;
+}
