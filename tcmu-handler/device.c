@@ -584,6 +584,9 @@ static size_t req_bytes(const struct ring_req *q)
 	return n;
 }
 
+/* Largest command of a calm wakeup (pinpolicy.h): a readahead-sized read still is. */
+#define PLACE_SMALL_BYTES (128u * 1024)
+
 /*
  * The worker's CPU after a wakeup that brought cmds commands, the largest of max_bytes
  * (pinpolicy.h): on the hinted CPU while commands come one small one at a time,
@@ -592,9 +595,11 @@ static size_t req_bytes(const struct ring_req *q)
 static void place_worker(struct device *d, unsigned cmds, size_t max_bytes)
 {
 	int hint = atomic_load(&d->hint_cpu);
+	enum pinpolicy_wake w = !cmds ? PINPOLICY_IDLE :
+		cmds == 1 && max_bytes <= PLACE_SMALL_BYTES ? PINPOLICY_CALM : PINPOLICY_BUSY;
 	cpu_set_t one;
 
-	switch (pinpolicy_wake(&d->pin, hint, cmds, max_bytes)) {
+	switch (pinpolicy_wake(&d->pin, hint, w)) {
 	case PINPOLICY_BIND:
 		CPU_ZERO(&one);
 		CPU_SET(hint, &one);

@@ -175,7 +175,7 @@ const char *device_backstore(const struct device *d);
  * Hint that d is used by a connection whose LIO threads run on CPU `cpu`
  * (common/placehint.h). d's worker thread (which reads the command ring and, at
  * queue depth 1, runs every command) then runs on that CPU while its commands come
- * one small one at a time, and anywhere the daemon may run otherwise (pinpolicy.h);
+ * one small one at a time, and anywhere the daemon may run otherwise (common/pinpolicy.h);
  * it applies the hint itself at its next wakeups. A CPU the calling thread may not
  * run on is refused, so an operator's taskset or cpuset for the daemon stays in force.
  * Returns 0, -EPERM for such a CPU or one out of range (nothing changed), or the

@@ -64,6 +64,7 @@
 #include "privdrop.h"
 #include "pdu.h"
 #include "pdufilter.h"
+#include "pinpolicy.h"
 #include "placement.h"
 #include "placehint.h"
 #include "pio.h"
@@ -327,8 +328,13 @@ struct relay_watch {
 	int lio_fd;
 	bool ffp_logged;
 	uint64_t ffp_to_client;         /* bytes to the initiator when FFP began */
-	bool placed;                    /* placement_follow_socket tried, or off
-					   (--relay-any-cpu) */
+	bool learnt;                    /* LIO's CPU asked for (placement.h) */
+	int lio_cpu;                    /* LIO's CPU for the connection, or -1 */
+	bool pin;                       /* bind the relay thread there (not
+					   --relay-any-cpu) and have free_cpus */
+	struct pinpolicy policy;        /* when (pinpolicy.h) */
+	cpu_set_t free_cpus;            /* the thread's affinity when not bound */
+	uint64_t spliced;               /* st->spliced at the last round */
 	const char *place_dev;          /* the backstore scsipub-tcmu is told the CPU
 					   of (placehint.h), or NULL */
 };
@@ -370,6 +376,33 @@ static void tell_handler(const struct relay_watch *w, int cpu)
 			   w->place_dev, strerror(-r));
 }
 
+/*
+ * The relay thread's CPU after a round (pinpolicy.h): on LIO's while the rounds are
+ * calm, i.e. spliced no large data segment (relay.h: RELAY_SPLICE_MIN).
+ */
+static void place_relay(struct relay_watch *w, const struct relay_stats *st)
+{
+	enum pinpolicy_wake k = st->spliced > w->spliced ? PINPOLICY_BUSY : PINPOLICY_CALM;
+	int r = 0;
+
+	w->spliced = st->spliced;
+	switch (pinpolicy_wake(&w->policy, w->lio_cpu, k)) {
+	case PINPOLICY_BIND:
+		r = placement_bind(w->lio_cpu);
+		if (r < 0)
+			pinpolicy_init(&w->policy);
+		break;
+	case PINPOLICY_FREE:
+		r = placement_restore(&w->free_cpus);
+		break;
+	case PINPOLICY_KEEP:
+		break;
+	}
+	if (r < 0)
+		plog_debug("connection from %s (%s) to %s: relay thread placement: %s",
+			   w->c->peer, w->req->initiator, w->req->target, strerror(-r));
+}
+
 static void on_relay_bytes(void *arg, const struct relay_stats *st)
 {
 	struct relay_watch *w = arg;
@@ -380,22 +413,25 @@ static void on_relay_bytes(void *arg, const struct relay_stats *st)
 		w->ffp_to_client = st->to_client;
 		if (plog_verbose)
 			log_login_time(w);
-	} else if (w->ffp_logged && !w->placed && st->to_client > w->ffp_to_client) {
-		/* LIO's transmit thread has sent a PDU: run beside it (placement.h). */
-		int cpu = placement_follow_socket(w->lio_fd);
+	} else if (w->ffp_logged && !w->learnt && st->to_client > w->ffp_to_client) {
+		/* LIO's transmit thread has sent a PDU: its CPU (placement.h). */
+		int cpu = placement_socket_cpu(w->lio_fd);
 
-		w->placed = true;
+		w->learnt = true;
 		if (cpu >= 0) {
-			plog_debug("connection from %s (%s) to %s: relaying on CPU %d, LIO's "
-				   "for this connection", w->c->peer, w->req->initiator,
-				   w->req->target, cpu);
+			w->lio_cpu = cpu;
+			plog_debug("connection from %s (%s) to %s: LIO's threads for it run on "
+				   "CPU %d", w->c->peer, w->req->initiator, w->req->target, cpu);
 			if (w->place_dev && opts.tcmu_place_socket[0])
 				tell_handler(w, cpu);
-		} else
-			plog_debug("connection from %s (%s) to %s: relay thread left where the "
-				   "scheduler puts it: %s", w->c->peer, w->req->initiator,
-				   w->req->target, strerror(-cpu));
+		} else {
+			plog_debug("connection from %s (%s) to %s: LIO's CPU for it not known: "
+				   "%s", w->c->peer, w->req->initiator, w->req->target,
+				   strerror(-cpu));
+		}
 	}
+	if (w->pin && w->lio_cpu >= 0)
+		place_relay(w, st);
 }
 
 /* "ip:port" ("[v6]:port") of the initiator into out. */
@@ -425,8 +461,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 	};
 	struct pdufilter *filter;
-	struct relay_watch w = { .c = c, .req = req, .placed = opts.relay_any_cpu,
-				 .place_dev = place_dev };
+	struct relay_watch w = { .c = c, .req = req, .lio_cpu = -1, .place_dev = place_dev };
 	int r, lfd;
 
 	filter = pdufilter_new(&fc);
@@ -435,6 +470,9 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		return;
 	}
 	w.filter = filter;
+	pinpolicy_init(&w.policy);
+	w.pin = !opts.relay_any_cpu &&
+		pthread_getaffinity_np(pthread_self(), sizeof(w.free_cpus), &w.free_cpus) == 0;
 	lfd = connect_lio();
 	c->t_lio_connect = monotime_ns();
 	if (lfd < 0) {

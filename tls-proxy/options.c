@@ -88,7 +88,8 @@ static const struct optable_opt table[] = {
 	  "the listeners are open; empty = keep the starting user", false },
 	{ "relay-any-cpu", NULL, OPTABLE_FLAG, F(relay_any_cpu), "off", "flag", 0, 0,
 	  "leave relay threads where the scheduler puts them; off = each runs on the CPU "
-	  "LIO bound its connection's threads to (placement.h)", false },
+	  "LIO bound its connection's threads to while no large data moves (placement.h, "
+	  "pinpolicy.h)", false },
 	{ "tcmu-place-socket", NULL, OPTABLE_STR, F(tcmu_place_socket), PLACEHINT_SOCKET_DEFAULT,
 	  "PATH", 0, 0,
 	  "scsipub-tcmu's placement socket: an anonymous session's disk is served on the CPU "

@@ -5,12 +5,11 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/socket.h>
 
-int placement_follow_socket(int fd)
+int placement_socket_cpu(int fd)
 {
-	cpu_set_t now, want;
+	cpu_set_t now;
 	socklen_t len;
 	int cpu = -1, r;
 
@@ -22,12 +21,29 @@ int placement_follow_socket(int fd)
 	r = pthread_getaffinity_np(pthread_self(), sizeof(now), &now);
 	if (r)
 		return -r;
-	if (!CPU_ISSET(cpu, &now))
-		return -EPERM;
+	return CPU_ISSET(cpu, &now) ? cpu : -EPERM;
+}
+
+int placement_bind(int cpu)
+{
+	cpu_set_t want;
+
 	CPU_ZERO(&want);
 	CPU_SET(cpu, &want);
-	r = pthread_setaffinity_np(pthread_self(), sizeof(want), &want);
-	if (r)
-		return -r;
-	return cpu;
+	return -pthread_setaffinity_np(pthread_self(), sizeof(want), &want);
+}
+
+int placement_restore(const cpu_set_t *cpus)
+{
+	return -pthread_setaffinity_np(pthread_self(), sizeof(*cpus), cpus);
+}
+
+int placement_follow_socket(int fd)
+{
+	int cpu = placement_socket_cpu(fd), r;
+
+	if (cpu < 0)
+		return cpu;
+	r = placement_bind(cpu);
+	return r < 0 ? r : cpu;
 }

@@ -1,6 +1,6 @@
 /*
  * placement.h — run a connection's relay thread on the CPU that serves its LIO
- * connection.
+ * connection, while that helps.
  *
  * LIO binds each iSCSI connection's receive and transmit threads (iscsi_trx,
  * iscsi_ttx) to one CPU, chosen per connection at login
@@ -9,7 +9,8 @@
  * thread that the scheduler wakes on another CPU adds a cross-CPU wakeup to both
  * hops of every command (README "Performance": at queue depth 1 in the lab VM, a
  * 4 KiB read through the portal took about 2.0 ms with the relay on LIO's CPU and
- * 3.0–3.8 ms without).
+ * 3.0–3.8 ms without). When the session streams large data the two CPUs do better
+ * apart; when to bind and when to let go is common/pinpolicy.h's.
  *
  * The CPU is learnt from the LIO socket's SO_INCOMING_CPU (socket(7)): the CPU that
  * processed the last segment received on it, which over loopback is the CPU of the
@@ -19,14 +20,29 @@
 #ifndef SCSIPUB_PLACEMENT_H
 #define SCSIPUB_PLACEMENT_H
 
+#include <sched.h>
+
 /*
- * Bind the calling thread to the CPU that received the last segment on socket fd.
- * Only a CPU the thread may already run on is taken (an operator's taskset or
- * cpuset stays in force). Returns the CPU (>= 0) on success, or:
+ * The CPU that received the last segment on socket fd, if the calling thread may run
+ * on it. Returns the CPU (>= 0), or:
  *   -EAGAIN  nothing received on fd yet (SO_INCOMING_CPU is -1), or not a socket
  *            that records it (AF_UNIX: always -1);
- *   -EPERM   that CPU is outside the thread's current affinity (left unchanged);
- *   -errno   from getsockopt, pthread_getaffinity_np or pthread_setaffinity_np.
+ *   -EPERM   that CPU is outside the thread's current affinity (an operator's taskset
+ *            or cpuset stays in force);
+ *   -errno   from getsockopt or pthread_getaffinity_np.
+ */
+int placement_socket_cpu(int fd);
+
+/* Bind the calling thread to CPU cpu only. 0 or the -errno of pthread_setaffinity_np. */
+int placement_bind(int cpu);
+
+/* Set the calling thread's affinity to *cpus (what it was before placement_bind).
+ * 0 or the -errno of pthread_setaffinity_np. */
+int placement_restore(const cpu_set_t *cpus);
+
+/*
+ * placement_socket_cpu, then placement_bind to that CPU: returns the CPU or the first
+ * error (the affinity is unchanged then).
  */
 int placement_follow_socket(int fd);
 

@@ -50,34 +50,32 @@ check "4 MiB of 1 MiB direct writes at the disk's end read back the same" lab_ex
   cmp /tmp/burst.bin /tmp/burst.back"
 check "the writes landed in the session's overlay (bitmap has set bits)" lab_exec "
   b=\$(ls $GUEST_STATE/overlays/*.bitmap) && od -An -tx1 \$b | grep -q '[1-9a-f]'"
-# placement.h: the session's relay thread runs only on the CPU LIO bound its
-# connection's threads to (one LIO connection in this test: the session).
-check "the portal relays the session on the CPU of LIO's threads for its connection" lab_exec "
-  cpus() { taskset -pc \$1 | sed 's/.*: //'; }
-  ttx=\$(pgrep -x iscsi_ttx); [ \$(echo \$ttx | wc -w) = 1 ] || { echo \"iscsi_ttx: \$ttx\"; exit 1; }
-  lio=\$(cpus \$ttx); echo \"LIO's transmit thread: CPU \$lio\"
-  case \$lio in *[,-]*) echo 'not bound to one CPU'; exit 1;; esac
-  one=; for t in /proc/\$(pidof scsipub-portal)/task/*; do
-    c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
-  echo \"portal threads bound to one CPU:\$one\"; [ \"\$one\" = \" \$lio\" ]"
-# placehint.h, pinpolicy.h: the portal told scsipub-tcmu that CPU; the thread that reads
-# the session's command ring (the only device here) runs there while commands come one
-# small one at a time, and anywhere while they come large or several at once.
-handler_bound() { # what "scsipub-tcmu threads bound to one CPU" must read
+# placement.h, placehint.h, pinpolicy.h: the session's relay thread, and scsipub-tcmu's
+# thread that reads its disk's command ring (the only device here), run on the CPU LIO
+# bound its connection's threads to while commands come one small one at a time, and
+# anywhere while large data moves. bound_to WANT DD-ARGS: after a direct dd read with
+# DD-ARGS, the threads of each daemon bound to one CPU are WANT ("lio": exactly one,
+# on the CPU of LIO's transmit thread; "": none).
+bound_to() {
   lab_exec "
   cpus() { taskset -pc \$1 | sed 's/.*: //'; }
-  lio=\$(cpus \$(pgrep -x iscsi_ttx))
+  ttx=\$(pgrep -x iscsi_ttx); [ \$(echo \$ttx | wc -w) = 1 ] || { echo \"iscsi_ttx: \$ttx\"; exit 1; }
+  lio=\$(cpus \$ttx)
+  case \$lio in *[,-]*) echo \"LIO's transmit thread not bound to one CPU: \$lio\"; exit 1;; esac
   dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
-  dd if=\$dev of=/dev/null $1 iflag=direct status=none
-  one=; for t in /proc/\$(pidof scsipub-tcmu)/task/*; do
-    c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
-  echo \"after dd $1: LIO on CPU \$lio; scsipub-tcmu threads bound to one CPU:\${one:- none}\"
-  want=\"$2\"; [ \"\$want\" = lio ] && want=\" \$lio\"; [ \"\$one\" = \"\$want\" ]"
+  dd if=\$dev of=/dev/null $2 iflag=direct status=none
+  want=\"$1\"; [ \"\$want\" = lio ] && want=\" \$lio\"; ok=0
+  for d in scsipub-portal scsipub-tcmu; do
+    one=; for t in /proc/\$(pidof \$d)/task/*; do
+      c=\$(cpus \${t##*/}); case \$c in *[,-]*) ;; *) one=\"\$one \$c\";; esac; done
+    echo \"after dd $2: LIO's threads on CPU \$lio; \$d threads bound to one CPU:\${one:- none}\"
+    [ \"\$one\" = \"\$want\" ] || ok=1
+  done; exit \$ok"
 }
-check "scsipub-tcmu serves 4 KiB reads at QD1 on the CPU of LIO's threads for the session" \
-  handler_bound "bs=4k count=64" lio
-check "...and 1 MiB reads on any CPU" handler_bound "bs=1M count=16" ""
-check "...and 4 KiB reads at QD1 on LIO's CPU again" handler_bound "bs=4k count=64 skip=64" lio
+check "4 KiB reads at QD1: the relay and the handler on the CPU of LIO's threads" \
+  bound_to lio "bs=4k count=64"
+check "1 MiB reads: the relay and the handler on any CPU" bound_to "" "bs=1M count=16"
+check "4 KiB reads at QD1 again: both on LIO's CPU again" bound_to lio "bs=4k count=64 skip=64"
 check "open-iscsi logs out" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout"
 check "session torn down, overlay deleted" wait_until 60 guest_overlays_gone
 after=$(sha256sum "$img" | awk '{print $1}')

@@ -1,7 +1,9 @@
 /*
- * test_placement.c — unit tests for tls-proxy/placement.c: a thread is bound to the
- * CPU that received the last segment on a loopback TCP socket, and to nothing when
- * no CPU is known (AF_UNIX) or when that CPU is outside its current affinity.
+ * test_placement.c — unit tests for tls-proxy/placement.c: the CPU that received the
+ * last segment on a loopback TCP socket is found without touching the thread's
+ * affinity, and a thread is bound to it, and to nothing when no CPU is known (AF_UNIX)
+ * or when that CPU is outside its current affinity; a bound thread gets its affinity
+ * back.
  * Each case runs in a thread of its own, so the test runner's affinity is unchanged.
  */
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -75,6 +78,8 @@ static void pin_self(int cpu)
 struct follow_case {
 	int send_cpu, own_cpu;
 	int result, seen, bound;
+	int asked;          /* placement_socket_cpu's result, before following */
+	bool asked_kept;    /* ...which left the thread's affinity as it was */
 };
 
 static void *follow_thread(void *arg)
@@ -96,6 +101,10 @@ static void *follow_thread(void *arg)
 		assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(start), &start),
 				 0);
 	assert_int_equal(getsockopt(b, SOL_SOCKET, SO_INCOMING_CPU, &fc->seen, &len), 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(start), &start), 0);
+	fc->asked = placement_socket_cpu(b);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	fc->asked_kept = CPU_EQUAL(&set, &start);
 	fc->result = placement_follow_socket(b);
 	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
 	fc->bound = -1;
@@ -128,6 +137,8 @@ static void test_follows_sender_cpu(void **state)
 
 		run_case(&fc);
 		assert_int_equal(fc.seen, cpu);
+		assert_int_equal(fc.asked, cpu);
+		assert_true(fc.asked_kept);
 		assert_int_equal(fc.result, cpu);
 		assert_int_equal(fc.bound, cpu);
 	}
@@ -146,6 +157,7 @@ static void test_outside_affinity_refused(void **state)
 	fc = (struct follow_case){ .send_cpu = hi, .own_cpu = lo };
 	run_case(&fc);
 	assert_int_equal(fc.seen, hi);
+	assert_int_equal(fc.asked, -EPERM);
 	assert_int_equal(fc.result, -EPERM);
 	assert_int_equal(fc.bound, lo);
 }
@@ -169,12 +181,41 @@ static void test_unknown_cpu(void **state)
 	assert_int_equal(placement_follow_socket(-1), -EBADF);
 }
 
+/* Bound to one CPU, then back to the affinity it had (pinpolicy.h's FREE). */
+static void *bind_restore_thread(void *arg)
+{
+	cpu_set_t start, set;
+	int lo, hi;
+
+	(void)arg;
+	cpu_bounds(&lo, &hi);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(start), &start), 0);
+	assert_int_equal(placement_bind(hi), 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 1);
+	assert_true(CPU_ISSET(hi, &set));
+	assert_int_equal(placement_restore(&start), 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	assert_true(CPU_EQUAL(&set, &start));
+	return NULL;
+}
+
+static void test_bind_and_restore(void **state)
+{
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, bind_restore_thread, NULL), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_follows_sender_cpu),
 		cmocka_unit_test(test_outside_affinity_refused),
 		cmocka_unit_test(test_unknown_cpu),
+		cmocka_unit_test(test_bind_and_restore),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

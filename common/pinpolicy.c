@@ -1,5 +1,5 @@
 /*
- * pinpolicy.c — when a ring thread runs on LIO's CPU (see pinpolicy.h).
+ * pinpolicy.c — when a thread runs on LIO's CPU for its connection (see pinpolicy.h).
  */
 #include "pinpolicy.h"
 
@@ -11,11 +11,8 @@ void pinpolicy_init(struct pinpolicy *p)
 	p->busy = 0;
 }
 
-enum pinpolicy_action pinpolicy_wake(struct pinpolicy *p, int hint, unsigned cmds,
-				     size_t max_bytes)
+enum pinpolicy_action pinpolicy_wake(struct pinpolicy *p, int hint, enum pinpolicy_wake w)
 {
-	bool calm = cmds == 1 && max_bytes <= PINPOLICY_SMALL_BYTES;
-
 	if (hint < 0) {
 		if (!p->bound)
 			return PINPOLICY_KEEP;
@@ -26,10 +23,10 @@ enum pinpolicy_action pinpolicy_wake(struct pinpolicy *p, int hint, unsigned cmd
 		p->cpu = hint;
 		return PINPOLICY_BIND;
 	}
-	if (cmds == 0)
+	if (w == PINPOLICY_IDLE)
 		return PINPOLICY_KEEP;
 	if (!p->bound) {
-		p->calm = calm ? p->calm + 1 : 0;
+		p->calm = w == PINPOLICY_CALM ? p->calm + 1 : 0;
 		if (p->calm < PINPOLICY_CALM_WAKES)
 			return PINPOLICY_KEEP;
 		p->bound = true;
@@ -38,7 +35,7 @@ enum pinpolicy_action pinpolicy_wake(struct pinpolicy *p, int hint, unsigned cmd
 		p->busy = 0;
 		return PINPOLICY_BIND;
 	}
-	p->busy = calm ? 0 : p->busy + 1;
+	p->busy = w == PINPOLICY_BUSY ? p->busy + 1 : 0;
 	if (p->busy < PINPOLICY_BUSY_WAKES)
 		return PINPOLICY_KEEP;
 	pinpolicy_init(p);
