@@ -335,6 +335,7 @@ struct relay_watch {
 	struct pinpolicy policy;        /* when (pinpolicy.h) */
 	cpu_set_t free_cpus;            /* the thread's affinity when not bound */
 	uint64_t spliced;               /* st->spliced at the last round */
+	unsigned since_splice;          /* rounds since one spliced (saturates) */
 	const char *place_dev;          /* the backstore scsipub-tcmu is told the CPU
 					   of (placehint.h), or NULL */
 };
@@ -376,15 +377,27 @@ static void tell_handler(const struct relay_watch *w, int cpu)
 			   w->place_dev, strerror(-r));
 }
 
+/* Rounds after one that spliced that still belong to its stream (see place_relay). */
+#define RELAY_STREAM_ROUNDS 4
+
 /*
  * The relay thread's CPU after a round (pinpolicy.h): on LIO's while the rounds are
- * calm, i.e. spliced no large data segment (relay.h: RELAY_SPLICE_MIN).
+ * calm, i.e. splice no large data segment (relay.h: RELAY_SPLICE_MIN). The few rounds
+ * right after one that spliced count for nothing: a large I/O also has rounds that
+ * move a PDU header, its command or its response only (relay.h reads the header after
+ * a large segment alone), and those are part of the stream.
  */
 static void place_relay(struct relay_watch *w, const struct relay_stats *st)
 {
-	enum pinpolicy_wake k = st->spliced > w->spliced ? PINPOLICY_BUSY : PINPOLICY_CALM;
+	enum pinpolicy_wake k;
 	int r = 0;
 
+	if (st->spliced > w->spliced)
+		w->since_splice = 0;
+	else if (w->since_splice <= RELAY_STREAM_ROUNDS)
+		w->since_splice++;
+	k = w->since_splice == 0 ? PINPOLICY_BUSY :
+		w->since_splice <= RELAY_STREAM_ROUNDS ? PINPOLICY_IDLE : PINPOLICY_CALM;
 	w->spliced = st->spliced;
 	switch (pinpolicy_wake(&w->policy, w->lio_cpu, k)) {
 	case PINPOLICY_BIND:
@@ -461,7 +474,8 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 	};
 	struct pdufilter *filter;
-	struct relay_watch w = { .c = c, .req = req, .lio_cpu = -1, .place_dev = place_dev };
+	struct relay_watch w = { .c = c, .req = req, .lio_cpu = -1, .place_dev = place_dev,
+				 .since_splice = RELAY_STREAM_ROUNDS + 1 };
 	int r, lfd;
 
 	filter = pdufilter_new(&fc);

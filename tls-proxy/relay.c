@@ -209,7 +209,8 @@ int relay_run_filtered(struct pio *client, struct pio *lio, struct pdufilter *fi
 		if ((r = pump(&up)) < 0 || (r = pump(&down)) < 0)
 			break;
 		if (fn && up.bytes + down.bytes != seen) {
-			struct relay_stats now = { .to_lio = up.bytes, .to_client = down.bytes };
+			struct relay_stats now = { .to_lio = up.bytes, .to_client = down.bytes,
+						   .spliced = up.spliced + down.spliced };
 
 			seen = up.bytes + down.bytes;
 			fn(arg, &now);
