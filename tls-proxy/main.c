@@ -459,8 +459,10 @@ static void peer_port_str(const struct conn *c, char *out, size_t len)
  * inside the session names its own target at our public address only; later Login
  * Requests cannot change its identity), listing the connection in the connection
  * table meanwhile (shown_initiator: the name the client sent; lio_initiator: the one
- * LIO knows, or NULL when the same). Answers the initiator with a target error when
- * LIO cannot be reached. Returns when done.
+ * LIO knows, or NULL when the same). Once LIO's CPU for the connection is known, the
+ * relay thread follows pinpolicy.h and scsipub-tcmu is told the CPU for place_dev
+ * (the session's own backstore; NULL: none to tell). Answers the initiator with a
+ * target error when LIO cannot be reached. Returns when done.
  */
 static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const uint8_t *login, size_t login_len, const struct login_req *req,

@@ -37,13 +37,3 @@ int placement_restore(const cpu_set_t *cpus)
 {
 	return -pthread_setaffinity_np(pthread_self(), sizeof(*cpus), cpus);
 }
-
-int placement_follow_socket(int fd)
-{
-	int cpu = placement_socket_cpu(fd), r;
-
-	if (cpu < 0)
-		return cpu;
-	r = placement_bind(cpu);
-	return r < 0 ? r : cpu;
-}

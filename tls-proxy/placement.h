@@ -40,10 +40,4 @@ int placement_bind(int cpu);
  * 0 or the -errno of pthread_setaffinity_np. */
 int placement_restore(const cpu_set_t *cpus);
 
-/*
- * placement_socket_cpu, then placement_bind to that CPU: returns the CPU or the first
- * error (the affinity is unchanged then).
- */
-int placement_follow_socket(int fd);
-
 #endif
