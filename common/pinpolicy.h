@@ -16,11 +16,14 @@
  * So a thread takes the hinted CPU after PINPOLICY_CALM_WAKES calm wakeups in a row,
  * and leaves it after PINPOLICY_BUSY_WAKES busy ones in a row; what makes a wakeup
  * calm is the caller's to say (one small command; a relay round that spliced no large
- * data segment). Pure logic: the caller applies the decision to its own thread.
+ * data segment). pinpolicy_wake is pure logic; pinpolicy_apply carries its decision
+ * out on the calling thread, and pinpolicy_may_run_on is the check both callers make
+ * before they take a CPU as the hint.
  */
 #ifndef SCSIPUB_PINPOLICY_H
 #define SCSIPUB_PINPOLICY_H
 
+#include <sched.h>
 #include <stdbool.h>
 
 #define PINPOLICY_CALM_WAKES 8
@@ -56,5 +59,20 @@ void pinpolicy_init(struct pinpolicy *p);
  * at once.
  */
 enum pinpolicy_action pinpolicy_wake(struct pinpolicy *p, int hint, enum pinpolicy_wake w);
+
+/*
+ * Carry out action a (pinpolicy_wake's) on the calling thread: BIND binds it to
+ * p->cpu only, FREE sets its affinity to *free_cpus (what it had before), KEEP does
+ * nothing. Returns 0 or the -errno of pthread_setaffinity_np; after a failed BIND, p is
+ * free again (pinpolicy_init), so a later run of calm wakeups tries once more.
+ */
+int pinpolicy_apply(struct pinpolicy *p, enum pinpolicy_action a, const cpu_set_t *free_cpus);
+
+/*
+ * 0 when the calling thread may run on CPU cpu (an operator's taskset or cpuset stays
+ * in force), -EPERM when it may not or cpu is out of range (0..CPU_SETSIZE-1), or the
+ * -errno of pthread_getaffinity_np.
+ */
+int pinpolicy_may_run_on(int cpu);
 
 #endif

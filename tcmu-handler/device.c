@@ -569,11 +569,6 @@ static void apply_write_cache(struct device *d)
 	pthread_rwlock_unlock(&d->lu_lock);
 }
 
-/*
- * Read every command queued on the ring and dispatch it; what completed on this thread
- * is told to the kernel with one kick at the end (pool threads kick for their own).
- * Returns 0, or -1 when the device must stop (gone or broken).
- */
 /* Bytes of data a command carries (its data-out or data-in buffers). */
 static size_t req_bytes(const struct ring_req *q)
 {
@@ -597,35 +592,25 @@ static void place_worker(struct device *d, unsigned cmds, size_t max_bytes)
 	int hint = atomic_load(&d->hint_cpu);
 	enum pinpolicy_wake w = !cmds ? PINPOLICY_IDLE :
 		cmds == 1 && max_bytes <= PLACE_SMALL_BYTES ? PINPOLICY_CALM : PINPOLICY_BUSY;
-	cpu_set_t one;
+	int r = pinpolicy_apply(&d->pin, pinpolicy_wake(&d->pin, hint, w), &d->free_cpus);
 
-	switch (pinpolicy_wake(&d->pin, hint, w)) {
-	case PINPOLICY_BIND:
-		CPU_ZERO(&one);
-		CPU_SET(hint, &one);
-		if (sched_setaffinity(0, sizeof(one), &one) < 0) {
-			plog_at(PLOG_DEBUG, "%s: cannot run on CPU %d: %s", d->label, hint,
-				strerror(errno));
-			pinpolicy_init(&d->pin);
-		}
-		break;
-	case PINPOLICY_FREE:
-		if (sched_setaffinity(0, sizeof(d->free_cpus), &d->free_cpus) < 0)
-			plog_at(PLOG_DEBUG, "%s: cannot leave CPU %d: %s", d->label, hint,
-				strerror(errno));
-		break;
-	case PINPOLICY_KEEP:
-		break;
-	}
+	if (r < 0)
+		plog_at(PLOG_DEBUG, "%s: worker placement (LIO's CPU %d): %s", d->label, hint,
+			strerror(-r));
 }
 
+/*
+ * Read every command queued on the ring and dispatch it; what completed on this thread
+ * is told to the kernel with one kick at the end (pool threads kick for their own).
+ * Returns 0, or -1 when the device must stop (gone or broken).
+ */
 static int drain(struct device *d)
 {
 	struct ring_req *q, *held = NULL;
 	char err[256] = "";
 	int n, answered = 0;
 	unsigned cmds = 0;
-	size_t max_bytes = 0;
+	size_t bytes, max_bytes = 0;
 
 	apply_write_cache(d);
 	/*
@@ -638,8 +623,9 @@ static int drain(struct device *d)
 			answered = 1; /* consumed here, or answered at once */
 			continue;
 		}
-		if (req_bytes(q) > max_bytes)
-			max_bytes = req_bytes(q);
+		bytes = req_bytes(q);
+		if (bytes > max_bytes)
+			max_bytes = bytes;
 		if (held && !dispatch(d, held))
 			answered = 1;
 		held = q;
@@ -932,18 +918,11 @@ const char *device_backstore(const struct device *d)
 
 int device_place(struct device *d, int cpu)
 {
-	cpu_set_t mine;
-	int r;
+	int r = pinpolicy_may_run_on(cpu);
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE)
-		return -EPERM;
-	r = pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine);
-	if (r)
-		return -r;
-	if (!CPU_ISSET(cpu, &mine))
-		return -EPERM;
-	atomic_store(&d->hint_cpu, cpu);
-	return 0;
+	if (r == 0)
+		atomic_store(&d->hint_cpu, cpu);
+	return r;
 }
 
 const struct cow_config *device_config(const struct device *d)

@@ -390,7 +390,7 @@ static void tell_handler(const struct relay_watch *w, int cpu)
 static void place_relay(struct relay_watch *w, const struct relay_stats *st)
 {
 	enum pinpolicy_wake k;
-	int r = 0;
+	int r;
 
 	if (st->spliced > w->spliced)
 		w->since_splice = 0;
@@ -399,18 +399,7 @@ static void place_relay(struct relay_watch *w, const struct relay_stats *st)
 	k = w->since_splice == 0 ? PINPOLICY_BUSY :
 		w->since_splice <= RELAY_STREAM_ROUNDS ? PINPOLICY_IDLE : PINPOLICY_CALM;
 	w->spliced = st->spliced;
-	switch (pinpolicy_wake(&w->policy, w->lio_cpu, k)) {
-	case PINPOLICY_BIND:
-		r = placement_bind(w->lio_cpu);
-		if (r < 0)
-			pinpolicy_init(&w->policy);
-		break;
-	case PINPOLICY_FREE:
-		r = placement_restore(&w->free_cpus);
-		break;
-	case PINPOLICY_KEEP:
-		break;
-	}
+	r = pinpolicy_apply(&w->policy, pinpolicy_wake(&w->policy, w->lio_cpu, k), &w->free_cpus);
 	if (r < 0)
 		plog_debug("connection from %s (%s) to %s: relay thread placement: %s",
 			   w->c->peer, w->req->initiator, w->req->target, strerror(-r));

@@ -1,15 +1,16 @@
 /*
- * placement.c — bind a relay thread to its LIO connection's CPU (see placement.h).
+ * placement.c — which CPU serves a relay thread's LIO connection (see placement.h).
  */
 #include "placement.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
+
+#include "pinpolicy.h"
 
 int placement_socket_cpu(int fd)
 {
-	cpu_set_t now;
 	socklen_t len;
 	int cpu = -1, r;
 
@@ -18,22 +19,6 @@ int placement_socket_cpu(int fd)
 		return -errno;
 	if (cpu < 0 || cpu >= CPU_SETSIZE)
 		return -EAGAIN;
-	r = pthread_getaffinity_np(pthread_self(), sizeof(now), &now);
-	if (r)
-		return -r;
-	return CPU_ISSET(cpu, &now) ? cpu : -EPERM;
-}
-
-int placement_bind(int cpu)
-{
-	cpu_set_t want;
-
-	CPU_ZERO(&want);
-	CPU_SET(cpu, &want);
-	return -pthread_setaffinity_np(pthread_self(), sizeof(want), &want);
-}
-
-int placement_restore(const cpu_set_t *cpus)
-{
-	return -pthread_setaffinity_np(pthread_self(), sizeof(*cpus), cpus);
+	r = pinpolicy_may_run_on(cpu);
+	return r < 0 ? r : cpu;
 }

@@ -20,8 +20,6 @@
 #ifndef SCSIPUB_PLACEMENT_H
 #define SCSIPUB_PLACEMENT_H
 
-#include <sched.h>
-
 /*
  * The CPU that received the last segment on socket fd, if the calling thread may run
  * on it. Returns the CPU (>= 0), or:
@@ -32,12 +30,5 @@
  *   -errno   from getsockopt or pthread_getaffinity_np.
  */
 int placement_socket_cpu(int fd);
-
-/* Bind the calling thread to CPU cpu only. 0 or the -errno of pthread_setaffinity_np. */
-int placement_bind(int cpu);
-
-/* Set the calling thread's affinity to *cpus (what it was before placement_bind).
- * 0 or the -errno of pthread_setaffinity_np. */
-int placement_restore(const cpu_set_t *cpus);
 
 #endif

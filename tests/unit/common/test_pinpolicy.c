@@ -1,6 +1,9 @@
 /*
  * test_pinpolicy.c — when a thread runs on LIO's CPU for its connection (pinpolicy.h).
  */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,6 +108,47 @@ static void test_hint_changes(void **state)
 	assert_int_equal(pinpolicy_wake(&p, -1, IDLE), PINPOLICY_KEEP);
 }
 
+/* Bound to one CPU, then back to the affinity it had; KEEP changes nothing. */
+static void *apply_thread(void *arg)
+{
+	struct pinpolicy p;
+	cpu_set_t start, set;
+	int hi = -1;
+
+	(void)arg;
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(start), &start), 0);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &start))
+			hi = i;
+	assert_true(hi >= 0);
+	pinpolicy_init(&p);
+	assert_int_equal(pinpolicy_apply(&p, wakes(&p, hi, PINPOLICY_CALM_WAKES, CALM), &start), 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 1);
+	assert_true(CPU_ISSET(hi, &set));
+	assert_int_equal(pinpolicy_apply(&p, PINPOLICY_KEEP, &start), 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 1);
+	assert_int_equal(pinpolicy_apply(&p, wakes(&p, hi, PINPOLICY_BUSY_WAKES, BUSY), &start), 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	assert_true(CPU_EQUAL(&set, &start));
+	/* The check made before a CPU is taken as the hint. */
+	assert_int_equal(pinpolicy_may_run_on(hi), 0);
+	assert_int_equal(pinpolicy_may_run_on(-1), -EPERM);
+	assert_int_equal(pinpolicy_may_run_on(CPU_SETSIZE), -EPERM);
+	return NULL;
+}
+
+/* In a thread of its own, so the test runner's affinity is unchanged. */
+static void test_apply(void **state)
+{
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, apply_thread, NULL), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_busy_wake_resets_the_calm_count),
 		cmocka_unit_test(test_streams_free_it),
 		cmocka_unit_test(test_hint_changes),
+		cmocka_unit_test(test_apply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,8 @@
  * test_placement.c — unit tests for tls-proxy/placement.c: the CPU that received the
  * last segment on a loopback TCP socket is found without touching the thread's
  * affinity, and a thread is bound to it, and to nothing when no CPU is known (AF_UNIX)
- * or when that CPU is outside its current affinity; a bound thread gets its affinity
- * back.
+ * or when that CPU is outside its current affinity (binding and letting go:
+ * test_pinpolicy.c).
  * Each case runs in a thread of its own, so the test runner's affinity is unchanged.
  */
 #include <stdarg.h>
@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pinpolicy.h"
 #include "placement.h"
 
 /* A connected loopback TCP pair: *a the client end, *b the accepted one. */
@@ -79,9 +80,22 @@ struct follow_case {
 	int seen;           /* SO_INCOMING_CPU as the test reads it */
 	int asked;          /* placement_socket_cpu's result */
 	bool asked_kept;    /* ...which left the thread's affinity as it was */
-	int bind;           /* placement_bind's result (not called: 1) */
+	int bind;           /* pinpolicy_apply's result binding there (not called: 1) */
 	int bound;          /* the thread's only CPU afterwards, or -1: several */
 };
+
+/* The relay's way to a CPU: calm wakeups until pinpolicy says BIND, then apply it. */
+static int bind_calm(int cpu, const cpu_set_t *free_cpus)
+{
+	struct pinpolicy p;
+	enum pinpolicy_action a = PINPOLICY_KEEP;
+
+	pinpolicy_init(&p);
+	for (int i = 0; i < PINPOLICY_CALM_WAKES; i++)
+		a = pinpolicy_wake(&p, cpu, PINPOLICY_CALM);
+	assert_int_equal(a, PINPOLICY_BIND);
+	return pinpolicy_apply(&p, a, free_cpus);
+}
 
 static void *follow_thread(void *arg)
 {
@@ -106,7 +120,7 @@ static void *follow_thread(void *arg)
 	fc->asked = placement_socket_cpu(b);
 	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
 	fc->asked_kept = CPU_EQUAL(&set, &start);
-	fc->bind = fc->asked >= 0 ? placement_bind(fc->asked) : 1;
+	fc->bind = fc->asked >= 0 ? bind_calm(fc->asked, &start) : 1;
 	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
 	fc->bound = -1;
 	if (CPU_COUNT(&set) == 1)
@@ -183,41 +197,12 @@ static void test_unknown_cpu(void **state)
 	assert_int_equal(placement_socket_cpu(-1), -EBADF);
 }
 
-/* Bound to one CPU, then back to the affinity it had (pinpolicy.h's FREE). */
-static void *bind_restore_thread(void *arg)
-{
-	cpu_set_t start, set;
-	int lo, hi;
-
-	(void)arg;
-	cpu_bounds(&lo, &hi);
-	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(start), &start), 0);
-	assert_int_equal(placement_bind(hi), 0);
-	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
-	assert_int_equal(CPU_COUNT(&set), 1);
-	assert_true(CPU_ISSET(hi, &set));
-	assert_int_equal(placement_restore(&start), 0);
-	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
-	assert_true(CPU_EQUAL(&set, &start));
-	return NULL;
-}
-
-static void test_bind_and_restore(void **state)
-{
-	pthread_t th;
-
-	(void)state;
-	assert_int_equal(pthread_create(&th, NULL, bind_restore_thread, NULL), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_follows_sender_cpu),
 		cmocka_unit_test(test_outside_affinity_refused),
 		cmocka_unit_test(test_unknown_cpu),
-		cmocka_unit_test(test_bind_and_restore),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
