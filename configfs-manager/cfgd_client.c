@@ -128,22 +128,50 @@ static void printable(char *out, const char *s)
 		strcpy(out, "-");
 }
 
+/* anon_create's "disks" into out (a missing key: none). 0 or -EPROTO. */
+static int get_disks(json_object *o, struct cfgd_anon *out)
+{
+	json_object *a;
+	size_t n;
+
+	out->n_disks = 0;
+	if (!json_object_object_get_ex(o, "disks", &a))
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return -EPROTO;
+	n = json_object_array_length(a);
+	if (n > CFGD_DISKS_MAX)
+		return -EPROTO;
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+		const char *s = json_object_is_type(v, json_type_string) ?
+				json_object_get_string(v) : NULL;
+
+		if (!s || !s[0] || strlen(s) > CFGD_BACKSTORE_MAX)
+			return -EPROTO;
+		strcpy(out->disks[i], s);
+	}
+	out->n_disks = (unsigned)n;
+	return 0;
+}
+
 int cfgd_anon_create(int fd, const char *target, const char *client, const char *peer,
-		     char initiator[CFGD_NAME_MAX + 1], char backstore[CFGD_BACKSTORE_MAX + 1],
-		     char *err, size_t errlen)
+		     struct cfgd_anon *out, char *err, size_t errlen)
 {
 	struct cfgd_req q = { .op = CFGD_OP_ANON_CREATE };
 	json_object *o;
 	int r;
 
+	memset(out, 0, sizeof(*out));
 	snprintf(q.target, sizeof(q.target), "%s", target);
 	printable(q.client, client);
 	snprintf(q.peer, sizeof(q.peer), "%s", peer);
 	r = cfgd_call(fd, &q, &o, err, errlen);
 	if (r < 0)
 		return r;
-	if (get_str(o, "initiator", initiator, CFGD_NAME_MAX + 1) ||
-	    get_str(o, "backstore", backstore, CFGD_BACKSTORE_MAX + 1))
+	if (get_str(o, "initiator", out->initiator, sizeof(out->initiator)) ||
+	    get_str(o, "backstore", out->backstore, sizeof(out->backstore)) ||
+	    get_disks(o, out))
 		r = reason_fail(err, errlen, -EPROTO, "anon_create: malformed response");
 	json_object_put(o);
 	return r;

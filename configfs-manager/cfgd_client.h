@@ -26,17 +26,26 @@ int cfgd_connect(const char *path, char *err, size_t errlen);
 int cfgd_call(int fd, const struct cfgd_req *q, struct json_object **resp, char *err,
 	      size_t errlen);
 
+/* What anon_create made for one connection. */
+struct cfgd_anon {
+	char initiator[CFGD_NAME_MAX + 1];      /* the LIO name the relayed login carries */
+	char backstore[CFGD_BACKSTORE_MAX + 1]; /* the session's handle (cfgd_anon_destroy) */
+	/* The backstores only this session uses, LUN order (none for ro.<name>, or from a
+	 * daemon that does not send them): the disks scsipub-tcmu may place (placehint.h). */
+	char disks[CFGD_DISKS_MAX][CFGD_BACKSTORE_MAX + 1];
+	unsigned n_disks;
+};
+
 /*
- * anon_create: a private disk for one connection to anonymous target `target`; client
- * (the InitiatorName sent; bytes outside printable ASCII become '?', longer than
- * CFGD_NAME_MAX is cut) and peer are for the daemon's logs. The LIO initiator name
- * the relayed login must carry goes to initiator, the backstore name (the session's
- * handle for cfgd_anon_destroy) to backstore. The session lives until
- * cfgd_anon_destroy or until fd is closed.
+ * anon_create: the disks of one connection to anonymous target `target` into *out;
+ * client (the InitiatorName sent; bytes outside printable ASCII become '?', longer
+ * than CFGD_NAME_MAX is cut) and peer are for the daemon's logs. The session lives
+ * until cfgd_anon_destroy or until fd is closed. -EPROTO when a name in the answer is
+ * missing, empty or too long, or "disks" is not an array of at most CFGD_DISKS_MAX of
+ * them.
  */
 int cfgd_anon_create(int fd, const char *target, const char *client, const char *peer,
-		     char initiator[CFGD_NAME_MAX + 1], char backstore[CFGD_BACKSTORE_MAX + 1],
-		     char *err, size_t errlen);
+		     struct cfgd_anon *out, char *err, size_t errlen);
 
 /* anon_count: the daemon's live sessions on target (any connection's), or -errno. */
 int cfgd_anon_count(int fd, const char *target, char *err, size_t errlen);

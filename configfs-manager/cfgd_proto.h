@@ -22,7 +22,7 @@
  * Requests (op, fields; all strings printable ASCII, no control characters):
  *   hello                                   -> {"v": 1, "max_msg": N}
  *   anon_create  target  client  peer       -> {"initiator", "backstore", "lun",
- *                                               "luns", "kind"}
+ *                                               "luns", "kind", "disks"}
  *        the session of one connection to anonymous target `target`
  *        (common/anontarget.h, resolved against the daemon's own catalog and
  *        --multi-images): blank and image.<name> get one private COW LUN, multi two,
@@ -30,8 +30,11 @@
  *        the InitiatorName the initiator sent and `peer` its address, both for logs
  *        only. Answer: the LIO initiator name the login must carry, the session's
  *        handle ("backstore": sp + 16 hex digits, LUN 0's backstore for private
- *        targets), LUN 0's TPG LUN, the number of LUNs and the kind ("private",
- *        "multi", "ro"). The session belongs to the socket connection that made it:
+ *        targets), LUN 0's TPG LUN, the number of LUNs, the kind ("private",
+ *        "multi", "ro") and "disks": the backstores only this session uses, in LUN
+ *        order (one per LUN; none for ro.<name>, whose one backstore every session
+ *        shares; added after version 1 shipped, so a client takes a missing key as
+ *        none). The session belongs to the socket connection that made it:
  *        anon_destroy or the connection's end removes it (anon.h).
  *   anon_destroy backstore                  -> {}
  *        one of this connection's sessions, by its handle.
@@ -72,6 +75,7 @@
 #define CFGD_NAME_MAX 223          /* IQN length limit (RFC 7143 §4.2.7.1) */
 #define CFGD_PEER_MAX 63           /* "[v6addr]:port" */
 #define CFGD_BACKSTORE_MAX 31
+#define CFGD_DISKS_MAX 2           /* anon_create's "disks" (ANONTARGET_LUNS_MAX) */
 
 enum cfgd_op {
 	CFGD_OP_HELLO = 1,

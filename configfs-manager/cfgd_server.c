@@ -622,6 +622,8 @@ void cfgd_server_client_end(struct cfgd_server *s, struct cfgd_client *c)
 	free(c);
 }
 
+_Static_assert(CFGD_DISKS_MAX >= ANONTARGET_LUNS_MAX, "anon_create's disks must fit");
+
 static size_t anon_create_do(struct cfgd_server *s, struct cfgd_client *c,
 			     const struct cfgd_req *q, char *out, size_t outlen)
 {
@@ -629,7 +631,7 @@ static size_t anon_create_do(struct cfgd_server *s, struct cfgd_client *c,
 	struct catalog cat;
 	struct sess *x, *stale = NULL;
 	char err[512] = "";
-	json_object *o;
+	json_object *o, *disks;
 	bool premade;
 	int r;
 
@@ -713,6 +715,10 @@ static size_t anon_create_do(struct cfgd_server *s, struct cfgd_client *c,
 	json_object_object_add(o, "lun", json_object_new_int64((int64_t)x->a.luns[0].lun));
 	json_object_object_add(o, "luns", json_object_new_int((int)x->a.n_luns));
 	json_object_object_add(o, "kind", json_object_new_string(anontarget_kind_name(x->a.kind)));
+	disks = json_object_new_array();
+	for (unsigned i = 0; x->a.kind != ANONTARGET_SHARED_RO && i < x->a.n_luns; i++)
+		json_object_array_add(disks, json_object_new_string(x->a.luns[i].backstore));
+	json_object_object_add(o, "disks", disks);
 	return emit(o, out, outlen);
 }
 

@@ -336,8 +336,9 @@ struct relay_watch {
 	cpu_set_t free_cpus;            /* the thread's affinity when not bound */
 	uint64_t spliced;               /* st->spliced at the last round */
 	unsigned since_splice;          /* rounds since one spliced (saturates) */
-	const char *place_dev;          /* the backstore scsipub-tcmu is told the CPU
-					   of (placehint.h), or NULL */
+	const struct session *own;      /* the anonymous session whose disks
+					   scsipub-tcmu is told the CPU of
+					   (placehint.h), or NULL */
 };
 
 static double ms_between(int64_t from_ns, int64_t to_ns)
@@ -366,15 +367,19 @@ static void log_login_time(const struct relay_watch *w)
 		   ms_between(c->t_accept, c->t_lio_sent), ms_between(c->t_lio_sent, now));
 }
 
-/* The session's disk is served best on LIO's CPU too (placehint.h); never waits. */
+/* The session's own disks are served best on LIO's CPU too (placehint.h); never
+ * waits. */
 static void tell_handler(const struct relay_watch *w, int cpu)
 {
-	int r = placehint_send(opts.tcmu_place_socket, w->place_dev, cpu);
+	for (unsigned i = 0; i < session_disk_count(w->own); i++) {
+		const char *disk = session_disk(w->own, i);
+		int r = placehint_send(opts.tcmu_place_socket, disk, cpu);
 
-	if (r < 0)
-		plog_debug("connection from %s (%s) to %s: scsipub-tcmu not told CPU %d for "
-			   "%s: %s", w->c->peer, w->req->initiator, w->req->target, cpu,
-			   w->place_dev, strerror(-r));
+		if (r < 0)
+			plog_debug("connection from %s (%s) to %s: scsipub-tcmu not told CPU "
+				   "%d for %s: %s", w->c->peer, w->req->initiator,
+				   w->req->target, cpu, disk, strerror(-r));
+	}
 }
 
 /* Rounds after one that spliced that still belong to its stream (see place_relay). */
@@ -424,7 +429,7 @@ static void on_relay_bytes(void *arg, const struct relay_stats *st)
 			w->lio_cpu = cpu;
 			plog_debug("connection from %s (%s) to %s: LIO's threads for it run on "
 				   "CPU %d", w->c->peer, w->req->initiator, w->req->target, cpu);
-			if (w->place_dev && opts.tcmu_place_socket[0])
+			if (w->own && opts.tcmu_place_socket[0])
 				tell_handler(w, cpu);
 		} else {
 			plog_debug("connection from %s (%s) to %s: LIO's CPU for it not known: "
@@ -449,13 +454,15 @@ static void peer_port_str(const struct conn *c, char *out, size_t len)
  * Requests cannot change its identity), listing the connection in the connection
  * table meanwhile (shown_initiator: the name the client sent; lio_initiator: the one
  * LIO knows, or NULL when the same). Once LIO's CPU for the connection is known, the
- * relay thread follows pinpolicy.h and scsipub-tcmu is told the CPU for place_dev
- * (the session's own backstore; NULL: none to tell). Answers the initiator with a
+ * relay thread follows pinpolicy.h and scsipub-tcmu is told the CPU for the disks of
+ * own (session.h: session_disk; NULL for a provisioned target, whose LUNs may serve
+ * connections on other CPUs). Answers the initiator with a
  * target error when LIO cannot be reached. Returns when done.
  */
 static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const uint8_t *login, size_t login_len, const struct login_req *req,
-			 const char *lio_initiator, const char *place_dev, enum conntab_kind kind)
+			 const char *lio_initiator, const struct session *own,
+			 enum conntab_kind kind)
 {
 	struct pio_fd lio;
 	struct relay_stats st = { 0 };
@@ -465,7 +472,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 	};
 	struct pdufilter *filter;
-	struct relay_watch w = { .c = c, .req = req, .lio_cpu = -1, .place_dev = place_dev,
+	struct relay_watch w = { .c = c, .req = req, .lio_cpu = -1, .own = own,
 				 .since_splice = RELAY_STREAM_ROUNDS + 1 };
 	int r, lfd;
 
@@ -693,9 +700,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 		     req->initiator, req->target, strerror(-r));
 		reject(cio, p, LOGIN_TARGET_ERROR);
 	} else {
-		/* A shared export's session handle names no backstore of its own. */
-		relay_to_lio(c, cio, p, login, login_len, req, session_lio_initiator(s),
-			     t.kind == ANONTARGET_SHARED_RO ? NULL : session_backstore(s),
+		relay_to_lio(c, cio, p, login, login_len, req, session_lio_initiator(s), s,
 			     CONNTAB_ANONYMOUS);
 	}
 	free(login);

@@ -92,7 +92,7 @@ static const struct optable_opt table[] = {
 	  "pinpolicy.h)", false },
 	{ "tcmu-place-socket", NULL, OPTABLE_STR, F(tcmu_place_socket), PLACEHINT_SOCKET_DEFAULT,
 	  "PATH", 0, 0,
-	  "scsipub-tcmu's placement socket: an anonymous session's disk is served on the CPU "
+	  "scsipub-tcmu's placement socket: an anonymous session's own disks are served on the CPU "
 	  "its relay thread follows (placehint.h); \"\" = do not tell", false },
 	{ "verbose", NULL, OPTABLE_FLAG, F(verbose), "off", "flag", 0, 0,
 	  "log discovery logins, SendTargets and logouts too", false },

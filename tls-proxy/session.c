@@ -17,8 +17,7 @@
 struct session {
 	struct session *next;
 	int fd;                                   /* this session's connection to cfgd */
-	char backstore[CFGD_BACKSTORE_MAX + 1];
-	char initiator[CFGD_NAME_MAX + 1];        /* the LIO name (ACL) */
+	struct cfgd_anon a;                       /* names, handle, disks */
 	char target[CFGD_NAME_MAX + 1];
 };
 
@@ -60,8 +59,7 @@ int session_acquire(struct session_mgr *m, const char *client_initiator, const c
 		free(s);
 		return r;
 	}
-	r = cfgd_anon_create(s->fd, target, client_initiator, peer, s->initiator, s->backstore,
-			     err, errlen);
+	r = cfgd_anon_create(s->fd, target, client_initiator, peer, &s->a, err, errlen);
 	if (r < 0) {
 		close(s->fd);
 		free(s);
@@ -73,7 +71,7 @@ int session_acquire(struct session_mgr *m, const char *client_initiator, const c
 	m->count++;
 	pthread_mutex_unlock(&m->mu);
 	plog("session create: initiator %s (as %s) peer %s target %s backstore %s",
-	     client_initiator, s->initiator, peer, target, s->backstore);
+	     client_initiator, s->a.initiator, peer, target, s->a.backstore);
 	*out = s;
 	return 0;
 }
@@ -95,12 +93,12 @@ static void destroy(struct session *s, const char *peer)
 {
 	char err[512];
 
-	if (cfgd_anon_destroy(s->fd, s->backstore, err, sizeof(err)) < 0)
+	if (cfgd_anon_destroy(s->fd, s->a.backstore, err, sizeof(err)) < 0)
 		plog("session %s: destroy: %s (the daemon removes it when the connection "
-		     "closes)", s->backstore, err);
+		     "closes)", s->a.backstore, err);
 	close(s->fd);
-	plog("session destroy: (as %s) peer %s target %s backstore %s", s->initiator, peer,
-	     s->target, s->backstore);
+	plog("session destroy: (as %s) peer %s target %s backstore %s", s->a.initiator, peer,
+	     s->target, s->a.backstore);
 	free(s);
 }
 
@@ -116,12 +114,22 @@ void session_release(struct session_mgr *m, struct session *s, const char *peer)
 
 const char *session_backstore(const struct session *s)
 {
-	return s->backstore;
+	return s->a.backstore;
+}
+
+unsigned session_disk_count(const struct session *s)
+{
+	return s->a.n_disks;
+}
+
+const char *session_disk(const struct session *s, unsigned i)
+{
+	return i < s->a.n_disks ? s->a.disks[i] : NULL;
 }
 
 const char *session_lio_initiator(const struct session *s)
 {
-	return s->initiator;
+	return s->a.initiator;
 }
 
 size_t session_count(struct session_mgr *m)

@@ -43,8 +43,15 @@ int session_acquire(struct session_mgr *m, const char *client_initiator, const c
 /* The connection ended: the daemon tears the session down (NULL is ignored). */
 void session_release(struct session_mgr *m, struct session *s, const char *peer);
 
-/* The backstore name of a session (valid until session_release). */
+/* The session's handle: LUN 0's backstore name for a private target (valid until
+ * session_release). */
 const char *session_backstore(const struct session *s);
+/* How many backstores only this session uses (its LUNs, 0..CFGD_DISKS_MAX: 0 for
+ * ro.<name>, whose one backstore every session shares). */
+unsigned session_disk_count(const struct session *s);
+/* The backstore of its LUN i (i < session_disk_count; NULL beyond), valid until
+ * session_release. */
+const char *session_disk(const struct session *s, unsigned i);
 /* The initiator name LIO knows the session by (valid until session_release). */
 const char *session_lio_initiator(const struct session *s);
 /* Number of live sessions. */

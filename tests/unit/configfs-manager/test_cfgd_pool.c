@@ -136,9 +136,8 @@ static void test_pool_sessions(void **state)
 {
 	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 2, 2 } };
 	char root[128], sock[128], err[512] = "";
-	char pre[8][CFGD_NAME_MAX + 1], ini[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
-	char ini2[CFGD_NAME_MAX + 1], bs2[CFGD_BACKSTORE_MAX + 1];
-	char ini3[CFGD_NAME_MAX + 1], bs3[CFGD_BACKSTORE_MAX + 1];
+	char pre[8][CFGD_NAME_MAX + 1];
+	struct cfgd_anon a, a2, a3;
 	struct daemon d;
 	int fd, fd2, n;
 
@@ -155,32 +154,35 @@ static void test_pool_sessions(void **state)
 	assert_int_equal(cfgd_anon_count(fd, CATALOG_BLANK_IQN, err, sizeof(err)), 0);
 
 	/* A login takes one of them; the worker makes its replacement. */
-	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:a", "192.0.2.1", ini, bs,
+	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:a", "192.0.2.1", &a,
 					  err, sizeof(err)), 0);
-	assert_true(named(pre, n, ini));
+	assert_true(named(pre, n, a.initiator));
+	assert_int_equal(a.n_disks, 1);   /* a pre-made session's one disk is its own */
+	assert_string_equal(a.disks[0], a.backstore);
 	assert_int_equal(cfgd_anon_count(fd, CATALOG_BLANK_IQN, err, sizeof(err)), 1);
 	assert_int_equal(wait_acls(root, 3), 3);
 
 	/* anon_destroy is answered when the teardown is done; the connection is served
 	 * again after it. */
-	assert_int_equal(cfgd_anon_destroy(fd, bs, err, sizeof(err)), 0);
-	assert_false(exists("%s/fixed-configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini));
+	assert_int_equal(cfgd_anon_destroy(fd, a.backstore, err, sizeof(err)), 0);
+	assert_false(exists("%s/fixed-configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN,
+			    a.initiator));
 	assert_int_equal(cfgd_server_sessions(d.srv), 0);
-	assert_int_equal(cfgd_anon_destroy(fd, bs, err, sizeof(err)), -ENOENT);
+	assert_int_equal(cfgd_anon_destroy(fd, a.backstore, err, sizeof(err)), -ENOENT);
 	n = acls(root, pre);
 	assert_int_equal(n, 2);
-	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:a", "192.0.2.1", ini, bs,
+	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:a", "192.0.2.1", &a,
 					  err, sizeof(err)), 0);
-	assert_true(named(pre, n, ini));
+	assert_true(named(pre, n, a.initiator));
 
 	/* --max-sessions (2 here) bounds live sessions, pre-made ones waiting or not. */
 	fd2 = cfgd_connect(sock, err, sizeof(err));
 	assert_true(fd2 >= 0);
-	assert_int_equal(cfgd_anon_create(fd2, CATALOG_BLANK_IQN, "iqn.x:b", "192.0.2.2", ini2,
-					  bs2, err, sizeof(err)), 0);
-	assert_string_not_equal(ini, ini2);
-	assert_int_equal(cfgd_anon_create(fd2, CATALOG_BLANK_IQN, "iqn.x:c", "192.0.2.3", ini3,
-					  bs3, err, sizeof(err)), -EMFILE);
+	assert_int_equal(cfgd_anon_create(fd2, CATALOG_BLANK_IQN, "iqn.x:b", "192.0.2.2", &a2,
+					  err, sizeof(err)), 0);
+	assert_string_not_equal(a.initiator, a2.initiator);
+	assert_int_equal(cfgd_anon_create(fd2, CATALOG_BLANK_IQN, "iqn.x:c", "192.0.2.3", &a3,
+					  err, sizeof(err)), -EMFILE);
 	assert_non_null(strstr(err, "max-sessions"));
 	assert_int_equal(wait_acls(root, 4), 4);  /* 2 live + the pool of 2 */
 
@@ -190,7 +192,8 @@ static void test_pool_sessions(void **state)
 		usleep(1000);
 	assert_int_equal(cfgd_server_sessions(d.srv), 1);
 	assert_int_equal(wait_acls(root, 3), 3);
-	assert_false(exists("%s/fixed-configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini2));
+	assert_false(exists("%s/fixed-configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN,
+			    a2.initiator));
 
 	/* Shutdown: the live session and the pool are removed. */
 	close(fd);
@@ -212,8 +215,7 @@ static void test_pool_grows(void **state)
 {
 	struct poolspec ps[1] = { { CATALOG_BLANK_IQN, 1, 2 } };
 	char root[128], sock[128], err[512] = "";
-	char ini[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
-	char ini2[CFGD_NAME_MAX + 1], bs2[CFGD_BACKSTORE_MAX + 1];
+	struct cfgd_anon a, a2;
 	char names[8][CFGD_NAME_MAX + 1];
 	struct daemon d;
 	int fd;
@@ -225,17 +227,17 @@ static void test_pool_grows(void **state)
 	assert_int_equal(wait_acls(root, 1), 1);
 	fd = cfgd_connect(sock, err, sizeof(err));
 	assert_true(fd >= 0);
-	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:a", "192.0.2.1", ini, bs,
+	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:a", "192.0.2.1", &a,
 					  err, sizeof(err)), 0);
-	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:b", "192.0.2.2", ini2,
-					  bs2, err, sizeof(err)), 0);
+	assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:b", "192.0.2.2", &a2,
+					  err, sizeof(err)), 0);
 	assert_int_equal(wait_acls(root, 4), 4);  /* 2 live + the pool grown to 2 */
 
 	/* The keep time passes: the pool shrinks back to one, the live sessions stay. */
 	assert_int_equal(wait_acls_for(root, 3, 20), 3);  /* past the keep time */
 	assert_int_equal(acls(root, names), 3);
-	assert_true(named(names, 3, ini));
-	assert_true(named(names, 3, ini2));
+	assert_true(named(names, 3, a.initiator));
+	assert_true(named(names, 3, a2.initiator));
 	assert_int_equal(cfgd_server_sessions(d.srv), 2);
 
 	close(fd);

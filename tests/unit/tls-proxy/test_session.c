@@ -90,6 +90,10 @@ static void test_provision_and_teardown(void **state)
 	assert_string_not_equal(lio1, ini);
 	assert_int_equal(anon_backstore_name(lio1, CATALOG_BLANK_IQN, want), 0);
 	assert_string_equal(name, want);
+	/* Its one disk is its own: scsipub-tcmu may be told where to serve it. */
+	assert_int_equal(session_disk_count(s1), 1);
+	assert_string_equal(session_disk(s1, 0), name);
+	assert_null(session_disk(s1, 1));
 	snprintf(name1, sizeof(name1), "%s", name);
 	snprintf(ovl, sizeof(ovl), "%s/overlays/%s.ovl", state_dir, want);
 	snprintf(bmp, sizeof(bmp), "%s/overlays/%s.bitmap", state_dir, want);
@@ -172,18 +176,19 @@ static void test_provision_and_teardown(void **state)
 	/* A client connection that ends without anon_destroy (a portal that died): the
 	 * daemon removes what it owned. */
 	{
-		char ini2[CFGD_NAME_MAX + 1], bs[CFGD_BACKSTORE_MAX + 1];
+		struct cfgd_anon a;
 		int fd = cfgd_connect(d.sock, err, sizeof(err));
 
 		assert_true(fd >= 0);
 		assert_int_equal(cfgd_anon_create(fd, CATALOG_BLANK_IQN, "iqn.x:\x01odd name", "p",
-						  ini2, bs, err, sizeof(err)), 0);
-		assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini2));
+						  &a, err, sizeof(err)), 0);
+		assert_true(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN,
+				   a.initiator));
 		/* Another connection cannot destroy it. */
 		{
 			int fd2 = cfgd_connect(d.sock, err, sizeof(err));
 
-			assert_int_equal(cfgd_anon_destroy(fd2, bs, err, sizeof(err)), -ENOENT);
+			assert_int_equal(cfgd_anon_destroy(fd2, a.backstore, err, sizeof(err)), -ENOENT);
 			close(fd2);
 		}
 		close(fd);
@@ -192,7 +197,8 @@ static void test_provision_and_teardown(void **state)
 		for (int i = 0; i < 10000 && cfgd_server_sessions(d.srv); i++)
 			usleep(1000);
 		assert_int_equal(cfgd_server_sessions(d.srv), 0);
-		assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN, ini2));
+		assert_false(exists("%s/configfs/iscsi/%s/tpgt_1/acls/%s", CATALOG_BLANK_IQN,
+				   a.initiator));
 	}
 
 	/* A session still open at shutdown is torn down by session_mgr_free. */
@@ -269,6 +275,12 @@ static void test_multi_and_ro(void **state)
 	assert_true(exists("%s/configfsm/iscsi/" ANONTARGET_MULTI_IQN "/tpgt_1/acls/%s/lun_1%s",
 			   session_lio_initiator(a), ""));
 	assert_int_equal(count_backstores(d.c, ANON_BACKSTORE_PREFIX), 4);
+	/* Both LUNs' backstores are the connection's own, LUN 0's first. */
+	assert_int_equal(session_disk_count(a), 2);
+	assert_string_equal(session_disk(a, 0), session_backstore(a));
+	assert_string_not_equal(session_disk(a, 1), session_disk(a, 0));
+	assert_string_not_equal(session_disk(a, 1), session_disk(b, 1));
+	assert_int_equal(cfs_backstore_path(d.c, session_disk(a, 1), wp, sizeof(wp)), 0);
 	session_release(m, a, "p");
 	session_release(m, b, "p");
 	assert_int_equal(count_dir(root, ANONTARGET_MULTI_IQN, "lun"), 0);
@@ -279,6 +291,8 @@ static void test_multi_and_ro(void **state)
 	assert_int_equal(session_acquire(m, ini, ro, "p", &a, err, sizeof(err)), 0);
 	assert_int_equal(session_acquire(m, ini, ro, "p", &b, err, sizeof(err)), 0);
 	assert_string_not_equal(session_backstore(a), session_backstore(b));
+	assert_int_equal(session_disk_count(a), 0);   /* the shared backstore is nobody's */
+	assert_null(session_disk(a, 0));
 	assert_int_equal(count_backstores(d.c, ANON_SHARED_PREFIX), 1);
 	assert_int_equal(count_backstores(d.c, ANON_BACKSTORE_PREFIX), 1);
 	assert_int_equal(count_dir(root, ro, "lun"), 1);
