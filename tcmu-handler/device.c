@@ -920,9 +920,9 @@ int device_place(struct device *d, int cpu)
 {
 	int r = pinpolicy_may_run_on(cpu);
 
-	if (r == 0)
-		atomic_store(&d->hint_cpu, cpu);
-	return r;
+	if (r < 0)
+		return r;
+	return atomic_exchange(&d->hint_cpu, cpu) != cpu;
 }
 
 const struct cow_config *device_config(const struct device *d)

@@ -376,9 +376,9 @@ static void take_hints(struct daemon *dm, int fd)
 			if (r < 0)
 				plog_at(PLOG_DEBUG, "%s: hint CPU %d not taken: %s",
 					device_label(dm->devs[i]), cpu, strerror(-r));
-			else
-				plog_at(PLOG_DEBUG, "%s: LIO's CPU for its connection is %d",
-					device_label(dm->devs[i]), cpu);
+			else  /* once per device and CPU: at most a line per session */
+				plog_at(r ? PLOG_INFO : PLOG_DEBUG, "%s: LIO's CPU for its "
+					"connection is %d", device_label(dm->devs[i]), cpu);
 			break;
 		}
 	}

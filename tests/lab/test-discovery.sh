@@ -9,8 +9,8 @@
 # write-protected ACL each; multi is not listed with one catalog image (the default
 # needs two); after a restart with --multi-images testfs,blank it is, and two
 # connections with one InitiatorName get LUN 0 (testfs) and LUN 1 (blank) privately
-# (writes on either LUN invisible to the other); after logout nothing of either kind
-# is left.
+# (writes on either LUN invisible to the other), and scsipub-tcmu learns LIO's CPU for
+# all four disks; after logout nothing of either kind is left.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -96,6 +96,12 @@ check "multi: two connections with one InitiatorName: REPORT LUNS lists 2, LUN 0
     a:luns:2 b:luns:2 a:file:0:2048:"$IMG" a:w:0:16:3 b:file:0:2048:"$IMG" b:w:100:16:5 \
     a:file:100:16:"$IMG" a:r:0:16:3 a:lun:1 a:wp:0 a:cap:67108864 a:w:0:16:4 b:lun:1 b:z:0:16 \
     b:w:200:8:6 a:z:200:8 a:r:0:16:4 b:r:200:8:6 b:lun:0 b:r:100:16:5 b:file:0:16:"$IMG"
+# placehint.h: the portal tells scsipub-tcmu LIO's CPU for each disk a connection owns,
+# LUN 1's too (its log since the restart: the two multi connections only).
+check "multi: scsipub-tcmu was told LIO's CPU for all four disks of the two connections" \
+  lab_exec "grep \"LIO's CPU for its connection is\" /var/log/scsipub-tcmu.log |
+    awk '{for (i = 1; i <= NF; i++) if (\$i ~ /^user_[0-9]+\\/sp/) print \$i}' | sort -u |
+    tee /dev/stderr | wc -l | grep -qx 4"
 multi_gone() {
   lab_exec "[ -z \"\$(ls $CFS/iscsi/$P:multi/tpgt_1/acls)\" ] && \
     [ -z \"\$(ls $CFS/iscsi/$P:multi/tpgt_1/lun)\" ] && \

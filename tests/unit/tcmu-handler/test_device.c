@@ -491,7 +491,8 @@ static void test_open_close(void **state)
 			if (CPU_ISSET(i, &before))
 				cpu = i;
 		assert_true(cpu >= 0);
-		assert_int_equal(device_place(d, cpu), 0);
+		assert_int_equal(device_place(d, cpu), 1);   /* new */
+		assert_int_equal(device_place(d, cpu), 0);   /* the same again */
 		assert_int_equal(device_place(d, -1), -EPERM);
 		assert_int_equal(device_place(d, CPU_SETSIZE), -EPERM);
 		assert_int_equal(sched_getaffinity(0, sizeof(after), &after), 0);
