@@ -101,19 +101,29 @@ int cfgd_call(int fd, const struct cfgd_req *q, struct json_object **resp, char 
 	return 0;
 }
 
-/* The string member key of o into out (len bytes). 0 or -EPROTO. */
-static int get_str(json_object *o, const char *key, char *out, size_t len)
+/* The non-empty JSON string v into out (len bytes); anything else (a JSON null, a
+ * number, too long) is -EPROTO. */
+static int copy_str(json_object *v, char *out, size_t len)
 {
-	json_object *v;
 	const char *s;
 
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!json_object_is_type(v, json_type_string))
 		return -EPROTO;
 	s = json_object_get_string(v);
 	if (!s[0] || strlen(s) >= len)
 		return -EPROTO;
 	strcpy(out, s);
 	return 0;
+}
+
+/* The string member key of o into out (len bytes). 0 or -EPROTO. */
+static int get_str(json_object *o, const char *key, char *out, size_t len)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return -EPROTO;
+	return copy_str(v, out, len);
 }
 
 /* Copy s into out (CFGD_NAME_MAX + 1 bytes) as the protocol's printable ASCII. */
@@ -142,15 +152,10 @@ static int get_disks(json_object *o, struct cfgd_anon *out)
 	n = json_object_array_length(a);
 	if (n > CFGD_DISKS_MAX)
 		return -EPROTO;
-	for (size_t i = 0; i < n; i++) {
-		json_object *v = json_object_array_get_idx(a, i);
-		const char *s = json_object_is_type(v, json_type_string) ?
-				json_object_get_string(v) : NULL;
-
-		if (!s || !s[0] || strlen(s) > CFGD_BACKSTORE_MAX)
+	for (size_t i = 0; i < n; i++)
+		if (copy_str(json_object_array_get_idx(a, i), out->disks[i],
+			     sizeof(out->disks[i])))
 			return -EPROTO;
-		strcpy(out->disks[i], s);
-	}
 	out->n_disks = (unsigned)n;
 	return 0;
 }
