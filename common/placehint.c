@@ -23,6 +23,12 @@ int placehint_parse(const char *msg, size_t len, char *name, size_t namelen, int
 	if (n == 0 || n > PLACEHINT_NAME_MAX || n + 1 > namelen || n + 1 >= len || msg[n] != ' ')
 		return -EINVAL;
 	i = n + 1;
+	if (len - i == 1 && msg[i] == '-') {
+		memcpy(name, msg, n);
+		name[n] = '\0';
+		*cpu = PLACEHINT_NONE;
+		return 0;
+	}
 	if (len - i > 4 || (msg[i] == '0' && len - i > 1))
 		return -EINVAL;
 	for (; i < len; i++) {
@@ -44,7 +50,8 @@ int placehint_send(const char *path, const char *name, int cpu)
 	char msg[PLACEHINT_MSG_MAX], check[PLACEHINT_NAME_MAX + 1];
 	int n, fd, r = 0, c;
 
-	n = snprintf(msg, sizeof(msg), "%s %d\n", name, cpu);
+	n = cpu == PLACEHINT_NONE ? snprintf(msg, sizeof(msg), "%s -\n", name) :
+		snprintf(msg, sizeof(msg), "%s %d\n", name, cpu);
 	if (n < 0 || (size_t)n >= sizeof(msg) || placehint_parse(msg, (size_t)n, check,
 								  sizeof(check), &c) < 0)
 		return -EINVAL;

@@ -14,9 +14,11 @@
  *
  * The hint is one datagram on a Unix socket of the handler: "<backstore> <cpu>\n",
  * the backstore's configfs name ([a-z0-9], 1..PLACEHINT_NAME_MAX) and the CPU's number
- * in decimal (0..CPU_SETSIZE-1). It is advice, not an order: the handler binds the
- * device's worker only to a CPU it may run on itself, and a hint for a device it does
- * not serve changes nothing. The sender never waits for the handler.
+ * in decimal (0..CPU_SETSIZE-1), or "<backstore> -\n" to withdraw an earlier hint (a
+ * provisioned target's LUN that now serves connections on several CPUs,
+ * tls-proxy/provplace.h). It is advice, not an order: the handler binds the device's
+ * worker only to a CPU it may run on itself, and a hint for a device it does not serve
+ * changes nothing. The sender never waits for the handler.
  */
 #ifndef SCSIPUB_PLACEHINT_H
 #define SCSIPUB_PLACEHINT_H
@@ -24,21 +26,23 @@
 #include <stddef.h>
 
 #define PLACEHINT_SOCKET_DEFAULT "/run/scsipub/tcmu-place.sock"
-#define PLACEHINT_NAME_MAX 31       /* as scsipub-cfgd's backstore names */
-#define PLACEHINT_MSG_MAX 48        /* longest datagram read, bytes */
+#define PLACEHINT_NAME_MAX 63       /* > scsipub-cfgd's backstore names (sp..., pv<id>l<N>) */
+#define PLACEHINT_MSG_MAX 72        /* longest datagram read, bytes */
+#define PLACEHINT_NONE (-1)         /* the CPU of a withdrawn hint: "<backstore> -" */
 
 /*
  * Parse one hint datagram (msg, len bytes; a trailing newline is optional). Returns 0
  * with the backstore name in name (namelen bytes, at least PLACEHINT_NAME_MAX + 1) and
- * the CPU in *cpu, or -EINVAL for anything else (empty, too long, other characters, a
- * CPU number out of range or with leading zeros or a sign). Pure.
+ * the CPU in *cpu (PLACEHINT_NONE for "-", a withdrawn hint), or -EINVAL for anything
+ * else (empty, too long, other characters, a CPU number out of range or with leading
+ * zeros or a sign). Pure.
  */
 int placehint_parse(const char *msg, size_t len, char *name, size_t namelen, int *cpu);
 
 /*
- * Send the hint "name runs best on cpu" to the handler's socket at path, without
- * waiting (MSG_DONTWAIT; a full socket drops the hint). Returns 0, -EINVAL for a name
- * or CPU placehint_parse would refuse, or the -errno of socket or sendto (-ENOENT or
+ * Send the hint "name runs best on cpu" to the handler's socket at path, or withdraw
+ * an earlier one (cpu PLACEHINT_NONE), without waiting (MSG_DONTWAIT; a full socket
+ * drops the hint). Returns 0, -EINVAL for a name or CPU placehint_parse would refuse, or the -errno of socket or sendto (-ENOENT or
  * -ECONNREFUSED: no handler listening there; -EACCES: not in the socket's group).
  */
 int placehint_send(const char *path, const char *name, int cpu);

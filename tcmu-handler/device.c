@@ -26,6 +26,7 @@
 #include "device.h"
 #include "iopool.h"
 #include "pinpolicy.h"
+#include "placehint.h"
 #include "log.h"
 #include "ring.h"
 #include "scsi.h"
@@ -918,7 +919,7 @@ const char *device_backstore(const struct device *d)
 
 int device_place(struct device *d, int cpu)
 {
-	int r = pinpolicy_may_run_on(cpu);
+	int r = cpu == PLACEHINT_NONE ? 0 : pinpolicy_may_run_on(cpu);
 
 	if (r < 0)
 		return r;

@@ -178,7 +178,10 @@ const char *device_backstore(const struct device *d);
  * one small one at a time, and anywhere the daemon may run otherwise (common/pinpolicy.h);
  * it applies the hint itself at its next wakeups. A CPU the calling thread may not
  * run on is refused, so an operator's taskset or cpuset for the daemon stays in force.
- * Returns 1 when the hint is new or another CPU than before, 0 when it is the same,
+ * cpu PLACEHINT_NONE withdraws the hint: the worker goes back to where the daemon may
+ * run at its next wakeup (connections on several CPUs share d).
+ * Returns 1 when the hint is new or another CPU than before (or newly withdrawn), 0
+ * when it is the same,
  * -EPERM for a CPU it may not run on or one out of range (nothing changed), or the
  * -errno of pthread_getaffinity_np. Any thread may call it.
  */

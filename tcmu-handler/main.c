@@ -353,7 +353,8 @@ static void set_module_param(const char *name, const char *value)
 
 /*
  * The portal's hints (placehint.h): each names a backstore and the CPU of LIO's threads
- * for the connection that uses it; that device's worker moves there.
+ * for the connections that use it, and that device's worker moves there; or withdraws
+ * the hint, and the worker goes back to any CPU.
  */
 static void take_hints(struct daemon *dm, int fd)
 {
@@ -376,7 +377,10 @@ static void take_hints(struct daemon *dm, int fd)
 			if (r < 0)
 				plog_at(PLOG_DEBUG, "%s: hint CPU %d not taken: %s",
 					device_label(dm->devs[i]), cpu, strerror(-r));
-			else  /* once per device and CPU: at most a line per session */
+			else if (cpu == PLACEHINT_NONE)  /* once per change, as below */
+				plog_at(r ? PLOG_INFO : PLOG_DEBUG, "%s: its connections run on "
+					"several CPUs: no CPU hint", device_label(dm->devs[i]));
+			else  /* once per device and CPU: at most a line per connection */
 				plog_at(r ? PLOG_INFO : PLOG_DEBUG, "%s: LIO's CPU for its "
 					"connection is %d", device_label(dm->devs[i]), cpu);
 			break;

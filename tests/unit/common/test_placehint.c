@@ -20,6 +20,8 @@
 #include "test_tmpdir.h"
 #include "unixsock.h"
 
+#define NAME63 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0"
+
 static int parse(const char *msg, char *name, int *cpu)
 {
 	return placehint_parse(msg, strlen(msg), name, PLACEHINT_NAME_MAX + 1, cpu);
@@ -39,9 +41,16 @@ static void test_parse_good(void **state)
 	assert_int_equal(cpu, 0);
 	assert_int_equal(parse("x 1023", name, &cpu), 0);  /* CPU_SETSIZE - 1 */
 	assert_int_equal(cpu, CPU_SETSIZE - 1);
-	/* PLACEHINT_NAME_MAX characters exactly */
-	assert_int_equal(parse("abcdefghijklmnopqrstuvwxyz01234 7", name, &cpu), 0);
+	/* PLACEHINT_NAME_MAX characters exactly (a provisioned LUN's pv<id>l<N> fits) */
+	assert_int_equal(parse(NAME63 " 7", name, &cpu), 0);
 	assert_int_equal(strlen(name), PLACEHINT_NAME_MAX);
+	assert_int_equal(parse("pv0123456789abcdef0123456789abcdefl255 1", name, &cpu), 0);
+	/* A withdrawn hint. */
+	assert_int_equal(parse("pvabcl0 -\n", name, &cpu), 0);
+	assert_string_equal(name, "pvabcl0");
+	assert_int_equal(cpu, PLACEHINT_NONE);
+	assert_int_equal(parse("x -", name, &cpu), 0);
+	assert_int_equal(cpu, PLACEHINT_NONE);
 }
 
 static void test_parse_bad(void **state)
@@ -49,7 +58,7 @@ static void test_parse_bad(void **state)
 	static const char *bad[] = {
 		"", "\n", " 1", "sp", "sp ", "sp \n", "sp 1 ", "sp  1", "sp 01", "sp -1",
 		"sp +1", "sp 1x", "sp 1024", "sp 99999", "SP 1", "s.p 1", "s/p 1", "sp\t1",
-		"sp 1\n\n", "abcdefghijklmnopqrstuvwxyz012345 1",
+		"sp 1\n\n", NAME63 "1 1", "sp --", "sp - ", "sp -\n\n", "sp -0", "- 1", "sp 1-",
 	};
 	char name[PLACEHINT_NAME_MAX + 1] = "unchanged";
 	int cpu = -7;
@@ -92,7 +101,8 @@ static void test_send_recv(void **state)
 	/* What the sender refuses never leaves it. */
 	assert_int_equal(placehint_send(path, "sp/../x", 0), -EINVAL);
 	assert_int_equal(placehint_send(path, "spabc", CPU_SETSIZE), -EINVAL);
-	assert_int_equal(placehint_send(path, "spabc", -1), -EINVAL);
+	assert_int_equal(placehint_send(path, "spabc", -2), -EINVAL);
+	assert_int_equal(placehint_send(path, NAME63 "1", 0), -EINVAL);
 	assert_int_equal(placehint_recv(fd, name, sizeof(name), &cpu), 0);
 
 	/* A malformed or oversized datagram from anyone else is consumed and refused;
@@ -116,6 +126,11 @@ static void test_send_recv(void **state)
 	assert_int_equal(placehint_recv(fd, name, sizeof(name), &cpu), 1);
 	assert_string_equal(name, "spdef");
 	assert_int_equal(cpu, 0);
+	/* A withdrawal travels as "-". */
+	assert_int_equal(placehint_send(path, "pvabcl1", PLACEHINT_NONE), 0);
+	assert_int_equal(placehint_recv(fd, name, sizeof(name), &cpu), 1);
+	assert_string_equal(name, "pvabcl1");
+	assert_int_equal(cpu, PLACEHINT_NONE);
 
 	/* A second listener replaces the stale socket file. */
 	close(fd);

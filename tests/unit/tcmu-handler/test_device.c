@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "placehint.h"
 #include "ring.h"
 
 /* ---- helpers --------------------------------------------------------------------- */
@@ -493,8 +494,12 @@ static void test_open_close(void **state)
 		assert_true(cpu >= 0);
 		assert_int_equal(device_place(d, cpu), 1);   /* new */
 		assert_int_equal(device_place(d, cpu), 0);   /* the same again */
-		assert_int_equal(device_place(d, -1), -EPERM);
+		assert_int_equal(device_place(d, -2), -EPERM);
 		assert_int_equal(device_place(d, CPU_SETSIZE), -EPERM);
+		/* Withdrawn (connections on several CPUs), then withdrawn again. */
+		assert_int_equal(device_place(d, PLACEHINT_NONE), 1);
+		assert_int_equal(device_place(d, PLACEHINT_NONE), 0);
+		assert_int_equal(device_place(d, cpu), 1);
 		assert_int_equal(sched_getaffinity(0, sizeof(after), &after), 0);
 		assert_true(CPU_EQUAL(&before, &after));
 	}
