@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#define PROVTARGET_DISK_LEN 64     /* a backstore name provtarget_disks reports, with NUL */
+
 /* True when iqn is PROV_IQN_PREFIX followed by a valid session id ([a-z0-9]{1,32}). */
 bool provtarget_name(const char *iqn);
 
@@ -19,5 +21,19 @@ bool provtarget_name(const char *iqn);
  * Reads configfs directly (stat), so any thread may call it without the cfs lock.
  */
 int provtarget_exists(const char *configfs_root, const char *iqn);
+
+/*
+ * The user (TCMU) backstores behind the TPG LUNs of provisioned target iqn: for each
+ * <configfs_root>/iscsi/<iqn>/tpgt_1/lun/lun_N, the name <dev> of the
+ * core/user_K/<dev> its symlink points at. Fills disk[0..] (at most max names, in
+ * directory order) and returns how many; a LUN whose link is missing, points at
+ * another kind of backstore or names a backstore longer than PROVTARGET_DISK_LEN - 1
+ * or with characters other than [a-z0-9] is skipped, as is a target without LUNs or
+ * TPG (0). -EINVAL when iqn is not a provisioned target name, -ENAMETOOLONG for a
+ * configfs_root too long, another -errno of opendir. Reads configfs directly (for the
+ * portal's hints to scsipub-tcmu, tls-proxy/provplace.h); any thread may call it.
+ */
+int provtarget_disks(const char *configfs_root, const char *iqn,
+		     char (*disk)[PROVTARGET_DISK_LEN], unsigned max);
 
 #endif

@@ -68,6 +68,84 @@ static void test_exists(void **state)
 	assert_int_equal(rmdir(root), 0);
 }
 
+/* LUN dir lun_<n> of SIQN under root, linked to `to` (NULL: no link). */
+static void make_lun(const char *root, int n, const char *to)
+{
+	char p[PATH_MAX + 128];
+
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/lun/lun_%d", root, SIQN, n);
+	assert_int_equal(mkdir(p, 0755), 0);
+	if (!to)
+		return;
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/lun/lun_%d/5f3c1a2b9e", root, SIQN, n);
+	assert_int_equal(symlink(to, p), 0);
+}
+
+static int has(char (*disk)[PROVTARGET_DISK_LEN], int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(disk[i], name))
+			return 1;
+	return 0;
+}
+
+#define NAME63 "pv0123456789abcdef0123456789abcdefl0123456789abcdef0123456789ab"
+
+static void test_disks(void **state)
+{
+	char root[PATH_MAX], p[PATH_MAX + 128];
+	char (*disk)[PROVTARGET_DISK_LEN] = calloc(8, PROVTARGET_DISK_LEN);
+	const char *up = "../../../../../../target/core";
+
+	(void)state;
+	assert_non_null(disk);
+	assert_int_equal(strlen(NAME63), PROVTARGET_DISK_LEN - 1);
+	assert_non_null(test_mkdtemp(root, sizeof(root), "test_provtarget"));
+	assert_int_equal(provtarget_disks(root, SIQN, disk, 8), 0);  /* no target */
+	snprintf(p, sizeof(p), "%s/iscsi", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/iscsi/%s", root, SIQN);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1", root, SIQN);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(provtarget_disks(root, SIQN, disk, 8), 0);  /* no lun/ yet */
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/lun", root, SIQN);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(provtarget_disks(root, SIQN, disk, 8), 0);  /* no LUNs */
+
+	snprintf(p, sizeof(p), "%s/user_3/pvabc123l0", up);
+	make_lun(root, 0, p);
+	snprintf(p, sizeof(p), "%s/user_4/pvabc123l1/", up);        /* trailing '/' */
+	make_lun(root, 1, p);
+	snprintf(p, sizeof(p), "%s/fileio_1/fbs", up);               /* not TCMU: skipped */
+	make_lun(root, 2, p);
+	make_lun(root, 3, NULL);                                      /* no link: skipped */
+	snprintf(p, sizeof(p), "%s/user_5/Bad.Name", up);            /* skipped */
+	make_lun(root, 4, p);
+	snprintf(p, sizeof(p), "%s/user_6/%sc", up, NAME63);         /* too long: skipped */
+	make_lun(root, 5, p);
+	snprintf(p, sizeof(p), "%s/user_7/%s", up, NAME63);          /* longest taken */
+	make_lun(root, 6, p);
+	make_lun(root, 7, "pvabc123l7");                             /* no parent: skipped */
+	snprintf(p, sizeof(p), "%s/iscsi/%s/tpgt_1/lun/other", root, SIQN);
+	assert_int_equal(mkdir(p, 0755), 0);                         /* not lun_N */
+
+	memset(disk, 0, 8 * PROVTARGET_DISK_LEN);
+	assert_int_equal(provtarget_disks(root, SIQN, disk, 8), 3);
+	assert_true(has(disk, 3, "pvabc123l0"));
+	assert_true(has(disk, 3, "pvabc123l1"));
+	assert_true(has(disk, 3, NAME63));
+	/* The caller's count bounds it. */
+	memset(disk, 0, 8 * PROVTARGET_DISK_LEN);
+	assert_int_equal(provtarget_disks(root, SIQN, disk, 1), 1);
+	assert_int_equal(disk[1][0], '\0');
+	assert_int_equal(provtarget_disks(root, "iqn.2025-01.pub.scsipub:blank", disk, 8),
+			 -EINVAL);
+	assert_int_equal(provtarget_disks(NULL, SIQN, disk, 8), -EINVAL);
+	assert_int_equal(test_rmtree(root), 0);
+	free(disk);
+}
+
 struct relay_arg {
 	int client, lio;
 	struct relay_stats st, last;
@@ -151,6 +229,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_exists),
+		cmocka_unit_test(test_disks),
 		cmocka_unit_test(test_relay_progress),
 	};
 
