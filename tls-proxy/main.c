@@ -10,9 +10,11 @@
  * initiator's copy-on-write LUN (session.c) and relays the connection, starting with
  * the buffered Login Request, to LIO's loopback portal (relay.c); once LIO sends in
  * Full Feature Phase, the connection's thread moves to the CPU of LIO's threads for
- * that connection (placement.h). A Normal login to a provisioned target (iqn...:s.<id>,
+ * that connection (placement.h), and scsipub-tcmu is told that CPU for the session's
+ * disks (placehint.h). A Normal login to a provisioned target (iqn...:s.<id>,
  * made by the api-server) is relayed without provisioning when LIO has that target,
- * else answered 0x0203 (provtarget.h). A second listener (--tls-listen, port 3261)
+ * else answered 0x0203 (provtarget.h); its disks get a CPU hint while all of its
+ * connections are on one CPU (provplace.h). A second listener (--tls-listen, port 3261)
  * terminates TLS 1.2/1.3 (tls.h) in the connection thread and then serves the
  * decrypted stream through exactly the same path; its SendTargets advertise
  * --tls-public, and its certificate is reloaded when the files change (the handshake
@@ -70,6 +72,7 @@
 #include "pio.h"
 #include "prov.h"
 #include "provtarget.h"
+#include "provplace.h"
 #include "provsweep.h"
 #include "ratelog.h"
 #include "relay.h"
@@ -105,6 +108,7 @@ static struct conntab *conn_tab;
 static struct iplimit *limits;       /* per-address admission (accept loop) */
 static struct ratelog *refuse_log;   /* refused and timed-out connections */
 static struct provsweep *sweeper;    /* dynamic ACLs of ended s.<id> relays */
+static struct provplace *placer;     /* s.<id> targets' CPU hints; NULL: none sent */
 static struct tls_server *tls_srv;   /* NULL: no TLS listener */
 static char images_dir[PATH_MAX];
 
@@ -339,6 +343,8 @@ struct relay_watch {
 	const struct session *own;      /* the anonymous session whose disks
 					   scsipub-tcmu is told the CPU of
 					   (placehint.h), or NULL */
+	bool prov;                      /* to a provisioned target (provplace.h) */
+	bool entered;                   /* in placer's table */
 };
 
 static double ms_between(int64_t from_ns, int64_t to_ns)
@@ -380,6 +386,56 @@ static void tell_handler(const struct relay_watch *w, int cpu)
 				   "%d for %s: %s", w->c->peer, w->req->initiator,
 				   w->req->target, cpu, disk, strerror(-r));
 	}
+}
+
+/*
+ * provplace.h's tell: a provisioned target's hint changed (its connections now on
+ * one CPU, or on several); logged once per change, so at most twice per connection.
+ */
+static void tell_prov(void *arg, const char *target, int cpu,
+		      const char (*disks)[PROVTARGET_DISK_LEN], unsigned n_disks, unsigned conns)
+{
+	unsigned told = 0;
+
+	(void)arg;
+	for (unsigned i = 0; i < n_disks; i++) {
+		int r = placehint_send(opts.tcmu_place_socket, disks[i], cpu);
+
+		if (r < 0)
+			plog_debug("%s: scsipub-tcmu not told about %s: %s", target, disks[i],
+				   strerror(-r));
+		else
+			told++;
+	}
+	if (cpu == PLACEHINT_NONE)
+		plog("%s: its %u connections run on several CPUs: CPU hint withdrawn for "
+		     "%u of its %u disks", target, conns, told, n_disks);
+	else
+		plog("%s: LIO's threads for its %u connection%s run on CPU %d: scsipub-tcmu "
+		     "told for %u of its %u disks", target, conns, conns == 1 ? "" : "s", cpu,
+		     told, n_disks);
+}
+
+/*
+ * A connection to a provisioned target has learnt LIO's CPU: its target's disks as
+ * configfs has them now go into placer's table with it (heap: up to PROV_LUNS_MAX
+ * names).
+ */
+static void enter_prov(struct relay_watch *w, int cpu)
+{
+	char (*disks)[PROVTARGET_DISK_LEN] = malloc(PROV_LUNS_MAX * sizeof(*disks));
+	int n = disks ? provtarget_disks(opts.configfs, w->req->target, disks,
+					  PROV_LUNS_MAX) : -ENOMEM;
+
+	if (n >= 0)
+		n = provplace_enter(placer, w->req->target, w, cpu,
+				    (const char (*)[PROVTARGET_DISK_LEN])disks, (unsigned)n);
+	free(disks);
+	if (n < 0)
+		plog_debug("connection from %s (%s) to %s: no CPU hint for its disks: %s",
+			   w->c->peer, w->req->initiator, w->req->target, strerror(-n));
+	else
+		w->entered = true;
 }
 
 /* Rounds after one that spliced that still belong to its stream (see place_relay). */
@@ -431,6 +487,8 @@ static void on_relay_bytes(void *arg, const struct relay_stats *st)
 				   "CPU %d", w->c->peer, w->req->initiator, w->req->target, cpu);
 			if (w->own && opts.tcmu_place_socket[0])
 				tell_handler(w, cpu);
+			else if (w->prov && placer)
+				enter_prov(w, cpu);
 		} else {
 			plog_debug("connection from %s (%s) to %s: LIO's CPU for it not known: "
 				   "%s", w->c->peer, w->req->initiator, w->req->target,
@@ -455,8 +513,9 @@ static void peer_port_str(const struct conn *c, char *out, size_t len)
  * table meanwhile (shown_initiator: the name the client sent; lio_initiator: the one
  * LIO knows, or NULL when the same). Once LIO's CPU for the connection is known, the
  * relay thread follows pinpolicy.h and scsipub-tcmu is told the CPU for the disks of
- * own (session.h: session_disk; NULL for a provisioned target, whose LUNs may serve
- * connections on other CPUs). Answers the initiator with a
+ * own (session.h: session_disk), or, for a provisioned target (kind
+ * CONNTAB_PROVISIONED, own NULL), for its LUNs' backstores while its connections
+ * agree on a CPU (provplace.h). Answers the initiator with a
  * target error when LIO cannot be reached. Returns when done.
  */
 static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
@@ -473,6 +532,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 	};
 	struct pdufilter *filter;
 	struct relay_watch w = { .c = c, .req = req, .lio_cpu = -1, .own = own,
+				 .prov = kind == CONNTAB_PROVISIONED,
 				 .since_splice = RELAY_STREAM_ROUNDS + 1 };
 	int r, lfd;
 
@@ -522,6 +582,8 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		     req->initiator, req->target, strerror(-r));
 	}
 	conntab_remove(conn_tab, w.id);
+	if (w.entered)
+		provplace_leave(placer, req->target, &w);
 	plog_debug("connection from %s (%s) to %s ended (%s): %llu bytes to LIO, %llu to "
 		   "the initiator", c->peer, req->initiator, req->target,
 		   r < 0 ? strerror(-r) : "closed", (unsigned long long)st.to_lio,
@@ -1070,7 +1132,9 @@ int main(int argc, char **argv)
 		limits = iplimit_new(&lc);
 	}
 	sweeper = provsweep_new_remote(opts.cfgd_socket);
-	if (!sweeper) {
+	if (opts.tcmu_place_socket[0])
+		placer = provplace_new(tell_prov, NULL);
+	if (!sweeper || (opts.tcmu_place_socket[0] && !placer)) {
 		plog("out of memory");
 		return 1;
 	}
@@ -1158,6 +1222,7 @@ int main(int argc, char **argv)
 	ratelog_free(refuse_log);
 	iplimit_free(limits);
 	provsweep_free(sweeper);
+	provplace_free(placer);
 	tls_server_free(tls_srv); /* after the connections: none uses it any more */
 	conntab_clear(conn_tab);
 	conntab_free(conn_tab);

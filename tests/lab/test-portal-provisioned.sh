@@ -6,11 +6,14 @@
 # refused; an s.<id> that configfs lacks gets 0x0203; SendTargets never lists s.*;
 # the live connection shows up in <state>/portal/connections.json as "provisioned";
 # session-destroy and the janitor leave configfs and the state directory clean.
+# scsipub-tcmu is told LIO's CPU for the target's two disks while its connections
+# agree on one, and the hint is withdrawn while they do not (provplace.h).
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 
 lab_up
-check "stack starts in the lab" start_stack
+# --verbose: the portal logs LIO's CPU for each connection (the placement checks).
+check "stack starts in the lab" start_stack --verbose
 
 CTL=$TOP/build/configfs-manager/scsipub-ctl
 IMG=$(make_test_image)
@@ -40,6 +43,42 @@ check "connections.json lists the live provisioned connection" wait_until 5 lab_
    grep -q '\"kind\":\"provisioned\"' $GUEST_STATE/portal/connections.json && \
    grep -q '\"initiator\":\"$I\"' $GUEST_STATE/portal/connections.json"
 check "session-conns counts the initiator" lab_exec "[ \$($CTL session-conns $ID) = 1 ]"
+
+# Placement (provplace.h). LIO's CPU for a connection, as the portal logged it.
+lio_cpu() {
+  lab_exec "cat /var/log/scsipub-portal.log" |
+    sed -n "s/.*($1) to $IQN: LIO's threads for it run on CPU \([0-9]*\)$/\1/p" | tail -1
+}
+# The target's hints as the portal gave them, and as scsipub-tcmu took them for disk $1
+# (each once per change): "<cpu>" or "-" (withdrawn), in order.
+portal_hints() {
+  lab_exec "cat /var/log/scsipub-portal.log" | sed -n \
+    -e "s/.*$IQN: LIO's threads for its [0-9]* connections\{0,1\} run on CPU \([0-9]*\):.*/\1/p" \
+    -e "s/.*$IQN: its [0-9]* connections run on several CPUs:.*/-/p" | xargs
+}
+handler_hints() {
+  lab_exec "cat /var/log/scsipub-tcmu.log" | grep "/$1: " | sed -n \
+    -e "s/.*LIO's CPU for its connection is \([0-9]*\)$/\1/p" \
+    -e "s/.*its connections run on several CPUs: no CPU hint$/-/p" | xargs
+}
+# The portal's hints and both disks' records are all $1, and $1 is not empty.
+hints_are() {
+  [ -n "$1" ] && [ "$(portal_hints)" = "$1" ] && [ "$(handler_hints pv${ID}l0)" = "$1" ] &&
+    [ "$(handler_hints pv${ID}l1)" = "$1" ]
+}
+CPU_A=$(lio_cpu "$I")
+check "one connection: the portal told scsipub-tcmu its CPU ('$CPU_A') for both disks" \
+  wait_until 10 hints_are "$CPU_A"
+I2=iqn.2025-01.test.scsipub:prov2
+check "a second connection (another initiator) reads what the first wrote" \
+  "$PATTERN" -c b=$I2 "$(url "$U%$S")" b:r:0:8:3
+CPU_B=$(lio_cpu "$I2")
+# Both on one CPU: the hint stands. On two: withdrawn while both lived, then given
+# again for the one left.
+if [ "$CPU_A" = "$CPU_B" ]; then WANT=$CPU_A; else WANT="$CPU_A - $CPU_A"; fi
+two_hints() { [ -n "$CPU_B" ] && wait_until 30 hints_are "$WANT"; }
+check "two connections, LIO's CPUs '$CPU_A' and '$CPU_B': hints '$WANT' from the portal and in scsipub-tcmu for both disks" \
+  two_hints
 pattern_resume
 check "the session kept working and logged out" pattern_join
 check "connections.json is empty again" wait_until 30 lab_exec \
