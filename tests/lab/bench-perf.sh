@@ -6,6 +6,11 @@
 #   fileio  LIO fileio, buffered (fd_buffered_io=1): the kernel-only ceiling, = 1.00
 #   portal  ours through the portal, plain TCP (image.bench: a COW overlay per
 #           connection over the base image bench.img)
+#   prov    ours through the portal to a provisioned target (iqn...:s.bench, made with
+#           scsipub-ctl session-create as the API would: one COW LUN over bench.img,
+#           one-way CHAP; the portal tells scsipub-tcmu LIO's CPU while its one
+#           connection is the target's only one, tls-proxy/provplace.h). Not in the
+#           default set: it is the portal column's path with another kind of target
 #   tls     ours through the portal's TLS listener; open-iscsi has no TLS, so it goes
 #           through stunnel4 in client mode inside the guest (stunnel's CPU is paid by
 #           the same 2 vCPUs: this is what a real initiator behind stunnel costs)
@@ -43,7 +48,8 @@
 # target, then to blank, then to ro.bench (the image's read-only shared export).
 #
 # Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
-# LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (all six, space-separated),
+# LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (the six above but prov,
+# space-separated; prov added by name),
 # WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below), POOL
 # (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none; blank=COUNT:MAX grows
 # with bursts), BURSTS (1: how many times the concurrent burst is sent through the
@@ -84,6 +90,7 @@ DIRECT_IQN=iqn.2025-01.test.scsipub:bench-direct
 RUNNER_IQN=iqn.2025-01.test.scsipub:bench-runner
 TGT_IQN=iqn.2025-01.test.scsipub:bench-tgt
 IMAGE_IQN=iqn.2025-01.pub.scsipub:image.bench
+PROV_IQN=iqn.2025-01.pub.scsipub:s.bench PROV_USER=benchuser PROV_SECRET=bench-secret-1
 RO_IQN=iqn.2025-01.pub.scsipub:ro.bench # the same image, read-only and shared
 TCMU_ATTRS=${TCMU_ATTRS:-hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,cmd_ring_size_mb=1}
 OUT=${BENCH_OUT:-$(mktemp -d)}
@@ -131,6 +138,12 @@ lio_params() { # TPG_DIR (a shell word for the guest) → commands
 if [ -n "${LIO_PARAMS:-}" ]; then
   g "set -e; T=$CFS/iscsi/$IMAGE_IQN/tpgt_1; mkdir -p \$T; $(lio_params "\$T")" ||
     die "LIO_PARAMS on the portal's target failed"
+fi
+
+# --- a provisioned target (scsipub-ctl, as the API makes them) through the portal -------
+if [[ " $BACKSTORES " == *" prov "* ]]; then
+  g "$TOP/build/configfs-manager/scsipub-ctl session-create $GUEST_STATE bench $PROV_USER \
+       $PROV_SECRET $BASE" >/dev/null || die "provisioned target setup failed"
 fi
 
 # --- LIO fileio (buffered) on 3263 ------------------------------------------------------
@@ -197,12 +210,15 @@ EOF
 fi
 
 # --- open-iscsi logins -----------------------------------------------------------------
-declare -A IQN PORT DEV
+declare -A IQN PORT DEV CHAP
 IQN=([fileio]=$FILEIO_IQN [portal]=$IMAGE_IQN [tls]=$IMAGE_IQN [direct]=$DIRECT_IQN
-  [runner]=$RUNNER_IQN [tgt]=$TGT_IQN)
-PORT=([fileio]=3263 [portal]=$LAB_PORT [tls]=3270 [direct]=3264 [runner]=3266 [tgt]=3265)
+  [runner]=$RUNNER_IQN [tgt]=$TGT_IQN [prov]=$PROV_IQN)
+PORT=([fileio]=3263 [portal]=$LAB_PORT [tls]=3270 [direct]=3264 [runner]=3266 [tgt]=3265
+  [prov]=$LAB_PORT)
+CHAP=([prov]="$PROV_USER $PROV_SECRET")
 for b in $BACKSTORES; do
-  dev=$(peer_login "${IQN[$b]}" "${PORT[$b]}") || die "open-iscsi login to $b (${IQN[$b]} at ${PORT[$b]}) failed"
+  # shellcheck disable=SC2086 # CHAP: user and secret, or nothing
+  dev=$(peer_login "${IQN[$b]}" "${PORT[$b]}" ${CHAP[$b]:-}) || die "open-iscsi login to $b (${IQN[$b]} at ${PORT[$b]}) failed"
   DEV[$b]=$dev
   say "$b: /dev/$dev ($(g "cat /sys/block/$dev/size /sys/block/$dev/queue/max_sectors_kb \
     /sys/block/$dev/queue/scheduler /sys/block/$dev/device/queue_depth" | tr '\n' ' '))"
@@ -225,6 +241,11 @@ for b in $BACKSTORES; do
      --bs=1M --iodepth=8 --size=$HALF_B --output=/dev/null" || die "$b: prefill failed"
   say "$b: first half written ($((HALF_B / 1048576)) MiB, $((SECONDS - t0)) s)"
 done
+
+# Where the portal placed the disks' ring threads (common/placehint.h; provisioned
+# targets: tls-proxy/provplace.h), as the portal and scsipub-tcmu logged it.
+g "grep -h \"LIO's threads for its\|LIO's CPU for its connection is\|several CPUs\" \
+     /var/log/scsipub-portal.log /var/log/scsipub-tcmu.log" | sed 's/^/  placement: /'
 
 # Daemon pids for the CPU figures (processes, all threads: /proc/PID/stat).
 PIDS=$(g "for n in scsipub-portal scsipub-tcmu tcmu-runner tgtd stunnel; do

@@ -13,9 +13,10 @@
 #       TPG 1 of IQN on 127.0.0.1:PORT, LUN 0 = BACKSTORE_DIR, open to any initiator
 #       (generate_node_acls=1, writable, no authentication); MORE: more commands run
 #       before the TPG is enabled, with T set to the TPG's directory.
-#   peer_login IQN PORT
-#       open-iscsi (iscsid started if needed) logs in to IQN at 127.0.0.1:PORT; prints
-#       the block device's name (sdX) once it exists, or returns 1 within 30 s.
+#   peer_login IQN PORT [CHAP_USER CHAP_SECRET]
+#       open-iscsi (iscsid started if needed) logs in to IQN at 127.0.0.1:PORT (with
+#       one-way CHAP when given); prints the block device's name (sdX) once it exists,
+#       or returns 1 within 30 s.
 CFS=/sys/kernel/config/target
 
 peer_cow_backstore() {
@@ -41,6 +42,9 @@ peer_login() {
   lab_exec "set -e; pgrep -x iscsid >/dev/null || iscsid
     iscsiadm -m node -o new -T $1 -p 127.0.0.1:$2 >/dev/null
     iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.timeo.replacement_timeout -v 10
+    ${3:+iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.auth.authmethod -v CHAP
+    iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.auth.username -v $3
+    iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.auth.password -v $4}
     iscsiadm -m node -T $1 -p 127.0.0.1:$2 --login >/dev/null
     for i in \$(seq 150); do
       for s in /sys/class/iscsi_session/session*; do
