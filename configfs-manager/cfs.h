@@ -167,6 +167,19 @@ typedef int (*cfs_name_cb)(const char *name, void *arg);
 int cfs_list_backstores(struct cfs *c, cfs_name_cb cb, void *arg);
 /* Every ACL initiator IQN of target iqn/tpgt_1 (-ENOENT when the TPG is missing). */
 int cfs_list_acls(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg);
+/*
+ * Callback for cfs_list_lun_backstores: TPG LUN lun links backstore core/<hba>/<dev>.
+ * Return 0 to continue, non-zero to stop (the list call then still returns 0). The
+ * strings are valid during the call only.
+ */
+typedef int (*cfs_lun_cb)(void *arg, uint64_t lun, const char *hba, const char *dev);
+/*
+ * Every TPG LUN lun_N of target iqn/tpgt_1 that links a backstore, in LUN order
+ * (a lun_N without a link is skipped; a missing target, TPG or lun/ lists nothing).
+ * Only reads configfs: no privilege needed. Returns 0, or -errno with a reason (a bad
+ * IQN, configfs unreadable).
+ */
+int cfs_list_lun_backstores(struct cfs *c, const char *iqn, cfs_lun_cb cb, void *arg);
 
 /*
  * Additions to the contract above.

@@ -270,37 +270,38 @@ static bool names_node(const char *text, const char *initiator)
 	return false;
 }
 
+struct holds_arg {
+	struct cfs *c;
+	const char *initiator;
+	bool holds;
+	char text[8192];
+};
+
+/* cfs_lun_cb: stop at the first device whose registrations name the initiator. */
+static int lun_holds(void *arg, uint64_t lun, const char *hba, const char *dev)
+{
+	struct holds_arg *h = arg;
+	int r;
+
+	(void)lun;
+	/* No PR file (plain mode): nothing held there. */
+	h->c->err_hold++;
+	r = cfs_read(h->c, h->text, sizeof(h->text), "core/%s/%s/pr/res_pr_registered_i_pts",
+		     hba, dev);
+	h->c->err_hold--;
+	h->holds = !r && names_node(h->text, h->initiator);
+	return h->holds;
+}
+
 /* *holds: initiator has a PR registration on the device behind a TPG LUN of tpg. */
 static int holds_registration(struct cfs *c, const char *tpg, const char *initiator,
 			      bool *holds)
 {
-	struct cfs_names luns;
-	char rel[PATH_MAX], lun[PATH_MAX], hba[CFS_NAME_MAX + 1], dev[CFS_NAME_MAX + 1];
-	char text[8192];
-	int r;
+	struct holds_arg h = { .c = c, .initiator = initiator };
+	int r = cfs_tpg_lun_backstores(c, tpg, lun_holds, &h);
 
-	*holds = false;
-	r = cfs_rel(c, rel, sizeof(rel), "%s/lun", tpg);
-	if (!r)
-		r = cfs_list(c, &luns, CFS_DIRS, rel);
-	if (r)
-		return r;
-	for (size_t i = 0; !*holds && i < luns.n; i++) {
-		bool none;
-
-		if (cfs_rel(c, lun, sizeof(lun), "%s/%s", rel, luns.v[i]))
-			continue;
-		/* No backstore link, or no PR file (plain mode): nothing held there. */
-		c->err_hold++;
-		none = cfs_link_tail(c, lun, hba, sizeof(hba), dev, sizeof(dev)) ||
-		       cfs_read(c, text, sizeof(text), "core/%s/%s/pr/res_pr_registered_i_pts",
-				hba, dev);
-		c->err_hold--;
-		if (!none)
-			*holds = names_node(text, initiator);
-	}
-	cfs_names_free(&luns);
-	return 0;
+	*holds = h.holds;
+	return r;
 }
 
 int cfs_acl_sweep_dynamic(struct cfs *c, const char *iqn, const char *initiator)

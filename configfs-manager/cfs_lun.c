@@ -197,3 +197,40 @@ int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64
 	}
 	return r;
 }
+
+int cfs_tpg_lun_backstores(struct cfs *c, const char *tpg, cfs_lun_cb cb, void *arg)
+{
+	struct cfs_names luns;
+	char rel[PATH_MAX], lun[PATH_MAX], hba[CFS_NAME_MAX + 1], dev[CFS_NAME_MAX + 1];
+	bool stop = false;
+	uint64_t n;
+	int r;
+
+	r = cfs_rel(c, rel, sizeof(rel), "%s/lun", tpg);
+	if (!r)
+		r = cfs_list(c, &luns, CFS_DIRS, rel);
+	if (r)
+		return r;
+	for (size_t i = 0; !stop && i < luns.n; i++) {
+		int linked;
+
+		if (cfs_parse_index(luns.v[i], "lun_", &n) ||
+		    cfs_rel(c, lun, sizeof(lun), "%s/%s", rel, luns.v[i]))
+			continue;
+		c->err_hold++;  /* a LUN without a link is no error here */
+		linked = cfs_link_tail(c, lun, hba, sizeof(hba), dev, sizeof(dev)) == 0;
+		c->err_hold--;
+		if (linked)
+			stop = cb(arg, n, hba, dev) != 0;
+	}
+	cfs_names_free(&luns);
+	return 0;
+}
+
+int cfs_list_lun_backstores(struct cfs *c, const char *iqn, cfs_lun_cb cb, void *arg)
+{
+	char tpg[PATH_MAX];
+	int r = cfs_tpg_path(c, iqn, false, tpg);
+
+	return r ? r : cfs_tpg_lun_backstores(c, tpg, cb, arg);
+}

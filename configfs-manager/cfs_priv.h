@@ -113,6 +113,8 @@ bool cfs_has_prefix(const char *name, const char *prefix);
  * the IQN as a name. must_exist: -ENOENT with a reason when the TPG is missing.
  */
 int cfs_tpg_path(struct cfs *c, const char *iqn, bool must_exist, char *tpg);
+/* cfs_list_lun_backstores for the TPG dir tpg (relative, as cfs_tpg_path gives it). */
+int cfs_tpg_lun_backstores(struct cfs *c, const char *tpg, cfs_lun_cb cb, void *arg);
 
 
 /* ---- cfs_fs.c: filesystem operations ---- */

@@ -25,13 +25,14 @@ int provtarget_exists(const char *configfs_root, const char *iqn);
 /*
  * The user (TCMU) backstores behind the TPG LUNs of provisioned target iqn: for each
  * <configfs_root>/iscsi/<iqn>/tpgt_1/lun/lun_N, the name <dev> of the
- * core/user_K/<dev> its symlink points at. Fills disk[0..] (at most max names, in
- * directory order) and returns how many; a LUN whose link is missing, points at
- * another kind of backstore or names a backstore longer than PROVTARGET_DISK_LEN - 1
- * or with characters other than [a-z0-9] is skipped, as is a target without LUNs or
- * TPG (0). -EINVAL when iqn is not a provisioned target name, -ENAMETOOLONG for a
- * configfs_root too long, another -errno of opendir. Reads configfs directly (for the
- * portal's hints to scsipub-tcmu, tls-proxy/provplace.h); any thread may call it.
+ * core/user_K/<dev> its symlink points at (cfs_list_lun_backstores). Fills disk[0..]
+ * (at most max names, in LUN order) and returns how many; a LUN whose link is
+ * missing, points at another kind of backstore or names a backstore longer than
+ * PROVTARGET_DISK_LEN - 1 or with characters other than [a-z0-9] is skipped, as is a
+ * target without LUNs or TPG (0). -EINVAL when iqn is not a provisioned target name,
+ * another -errno when configfs_root is too long or cannot be read. Only reads configfs,
+ * through its own struct cfs (for the portal's hints to scsipub-tcmu,
+ * tls-proxy/provplace.h); any thread may call it.
  */
 int provtarget_disks(const char *configfs_root, const char *iqn,
 		     char (*disk)[PROVTARGET_DISK_LEN], unsigned max);

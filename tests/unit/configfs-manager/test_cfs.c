@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -393,6 +394,53 @@ static void test_lun_add(void **state)
 	assert_int_equal(cfs_lun_add(t->c, "iqn.2025-01.x:none", "sp1", &lun), -ENOENT);
 	assert_non_null(strstr(cfs_error(t->c), "iqn.2025-01.x:none"));
 	assert_int_equal(cfs_lun_remove(t->c, "iqn.2025-01.x:none", 0), 0);
+}
+
+/* What cfs_list_lun_backstores reported, one "<lun>=<hba>/<dev>" each. */
+struct lun_seen {
+	char v[8][64];
+	unsigned n, stop_at;
+};
+
+static int see_lun(void *arg, uint64_t lun, const char *hba, const char *dev)
+{
+	struct lun_seen *s = arg;
+
+	assert_true(s->n < 8);
+	snprintf(s->v[s->n++], sizeof(s->v[0]), "%" PRIu64 "=%s/%s", lun, hba, dev);
+	return s->n == s->stop_at;
+}
+
+static void test_lun_backstores(void **state)
+{
+	struct t *t = *state;
+	struct lun_seen s = { .n = 0 };
+	uint64_t lun;
+
+	make_target(t);
+	assert_int_equal(cfs_list_lun_backstores(t->c, IQN, see_lun, &s), 0);
+	assert_int_equal(s.n, 0);  /* no LUNs yet */
+	make_bs(t, "sp1");
+	make_bs(t, "sp2");
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp2", &lun), 0);
+	/* A lun_N without its link, and a directory that is no LUN: skipped. */
+	assert_int_equal(mkdir(P(t, "%s/lun/lun_7", TPG), 0755), 0);
+	assert_int_equal(mkdir(P(t, "%s/lun/other", TPG), 0755), 0);
+	assert_int_equal(cfs_list_lun_backstores(t->c, IQN, see_lun, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.v[0], "0=user_0/sp1");
+	assert_string_equal(s.v[1], "1=user_1/sp2");
+	/* The callback stops it. */
+	s = (struct lun_seen){ .stop_at = 1 };
+	assert_int_equal(cfs_list_lun_backstores(t->c, IQN, see_lun, &s), 0);
+	assert_int_equal(s.n, 1);
+	/* A missing target lists nothing; a bad IQN is refused. */
+	s = (struct lun_seen){ .n = 0 };
+	assert_int_equal(cfs_list_lun_backstores(t->c, "iqn.2025-01.x:none", see_lun, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_true(cfs_list_lun_backstores(t->c, "bad/iqn", see_lun, &s) < 0);
+	assert_int_equal(s.n, 0);
 }
 
 /* ---- ACLs ---- */
@@ -975,6 +1023,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backstore_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lun_backstores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lun_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_nopin, setup, teardown),
