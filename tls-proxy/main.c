@@ -373,19 +373,27 @@ static void log_login_time(const struct relay_watch *w)
 		   ms_between(c->t_accept, c->t_lio_sent), ms_between(c->t_lio_sent, now));
 }
 
-/* The session's own disks are served best on LIO's CPU too (placehint.h); never
- * waits. */
+/* Tell scsipub-tcmu cpu (or PLACEHINT_NONE) for disk, on behalf of `who` (for the
+ * debug line when it cannot be told); never waits. True when sent. */
+static bool hint_disk(const char *who, const char *disk, int cpu)
+{
+	int r = placehint_send(opts.tcmu_place_socket, disk, cpu);
+
+	if (r < 0)
+		plog_debug("%s: scsipub-tcmu not told CPU %d for %s: %s", who, cpu, disk,
+			   strerror(-r));
+	return r == 0;
+}
+
+/* The session's own disks are served best on LIO's CPU too (placehint.h). */
 static void tell_handler(const struct relay_watch *w, int cpu)
 {
-	for (unsigned i = 0; i < session_disk_count(w->own); i++) {
-		const char *disk = session_disk(w->own, i);
-		int r = placehint_send(opts.tcmu_place_socket, disk, cpu);
+	char who[512];
 
-		if (r < 0)
-			plog_debug("connection from %s (%s) to %s: scsipub-tcmu not told CPU "
-				   "%d for %s: %s", w->c->peer, w->req->initiator,
-				   w->req->target, cpu, disk, strerror(-r));
-	}
+	snprintf(who, sizeof(who), "connection from %s (%s) to %s", w->c->peer,
+		 w->req->initiator, w->req->target);
+	for (unsigned i = 0; i < session_disk_count(w->own); i++)
+		hint_disk(who, session_disk(w->own, i), cpu);
 }
 
 /*
@@ -398,15 +406,8 @@ static void tell_prov(void *arg, const char *target, int cpu,
 	unsigned told = 0;
 
 	(void)arg;
-	for (unsigned i = 0; i < n_disks; i++) {
-		int r = placehint_send(opts.tcmu_place_socket, disks[i], cpu);
-
-		if (r < 0)
-			plog_debug("%s: scsipub-tcmu not told about %s: %s", target, disks[i],
-				   strerror(-r));
-		else
-			told++;
-	}
+	for (unsigned i = 0; i < n_disks; i++)
+		told += hint_disk(target, disks[i], cpu);
 	if (cpu == PLACEHINT_NONE)
 		plog("%s: its %u connections run on several CPUs: CPU hint withdrawn for "
 		     "%u of its %u disks", target, conns, told, n_disks);
