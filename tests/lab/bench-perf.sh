@@ -40,9 +40,10 @@
 # backstore order rotated per round, so drift hits all alike. Printed: workload x
 # backstore as ratio to fileio in the same round (throughput: ratio; latency: x fileio),
 # mean and min-max over rounds; absolute fileio figures; pairs measured in the same round
-# (ours straight to LIO / tcmu-runner, portal / straight to LIO, straight to LIO / tgt:
-# the geometric mean of the per-round ratios, and in how many rounds the first did
-# better); CPU ms per MiB of the portal,
+# (tools/bench-pairs.py: ours straight to LIO and through the portal / tcmu-runner,
+# portal / straight to LIO, straight to LIO / tgt: the geometric mean of the per-round
+# ratios, its 95 % interval, and in how many rounds the first did better; it pools the
+# results of several runs given by hand); CPU ms per MiB of the portal,
 # scsipub-tcmu, tcmu-runner, tgtd (and stunnel) on the 1 MiB workloads, from
 # /proc/PID/stat utime+stime deltas; the TLS/plain ratio.
 # Login latency (build/tools/login-time, libiscsi, in the guest, to Full Feature
@@ -392,7 +393,7 @@ echo "=== bench-perf: $(date -u +%F) ${SIZE_MB} MiB LUNs on tmpfs, $ROUNDS round
   "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
   "kernel $(g 'uname -r' | tr -d '\n'), scsipub-tcmu --io-threads ${IO_THREADS:-0}${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
 python3 - "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS" <<'EOF'
-import sys, collections, math
+import sys, collections
 rows = [l.split() for l in open(sys.argv[1])]
 bs = sys.argv[2].split(); ws = sys.argv[3].split()
 pidnames = [l.split()[0] for l in sys.argv[4].splitlines() if l.strip()]
@@ -432,29 +433,6 @@ if "tls" in bs and "portal" in bs:
                                     val[(w, "portal")][r][0 if w != "lat" else 1]
                                     for r in val[(w, "tls")]) / len(val[(w, "tls")]))
                     for w in ws if val[(w, "tls")] and val[(w, "portal")]))
-# Pairs measured in the same round, one right after the other in the rotation: the
-# ratio of the two cancels the drift that moves fileio's own figure between rounds.
-pairs = [(a, b) for a, b in (("direct", "runner"), ("portal", "direct"), ("direct", "tgt"))
-         if a in bs and b in bs]
-if pairs:
-    print()
-    print("pairs in the same round: A / B per round, geometric mean (min-max), rounds A did better")
-    print("(throughput: A / B, higher is A better; latency: A / B, lower is A better)")
-    print("| workload | " + " | ".join("%s / %s" % p for p in pairs) + " |")
-    print("|---|" + "---|" * len(pairs))
-    for w in ws:
-        cells = []
-        for a, b in pairs:
-            k = 1 if w == "lat" else 0
-            xs = [val[(w, a)][r][k] / val[(w, b)][r][k] for r in val[(w, a)]
-                  if r in val[(w, b)] and val[(w, b)][r][k] > 0]
-            if not xs:
-                cells.append("-"); continue
-            gm = math.exp(sum(math.log(x) for x in xs) / len(xs))
-            won = sum(1 for x in xs if (x < 1 if w == "lat" else x > 1))
-            cells.append(("%.2fx" if w == "lat" else "%.2f") % gm +
-                         " (%.2f-%.2f), %d of %d" % (min(xs), max(xs), won, len(xs)))
-        print("| %s | %s |" % (label[w], " | ".join(cells)))
 print()
 print("CPU ms per MiB moved, 1 MiB workloads: utime+stime of the whole process (10 ms ticks), in")
 print("brackets the share that is system time (the kernel: socket copies, loopback TCP)")
@@ -471,6 +449,9 @@ for b in bs:
             ("%.2f" % ((u + s) / mib) + (" (%d%%)" % (100 * s / (u + s)) if u + s >= 100 else ""))
             if mib else "-" for u, s in us)))
 EOF
+# Pairs measured in the same round (tools/bench-pairs.py; it pools several runs too).
+echo
+python3 "$TOP/tests/lab/tools/bench-pairs.py" "$OUT/results"
 echo
 lg() { awk -v k="$2" '/^logins=/{for(i=1;i<=NF;i++){split($i,a,"=");if(a[1]==k)print a[2]}}' "$1"; }
 echo "login latency to Full Feature Phase (libiscsi in the guest, connect + login):"
