@@ -62,12 +62,13 @@ static const struct tpg_attr auth_attrs[] = EXPLICIT_ACL_ATTRS(1, 0);
  * target we make: CRC32C header and data digests offered (RFC 7143 §13.1), None still
  * accepted; one connection per session (MaxConnections=1, §13.2): an anonymous
  * session is private to its connection (tls-proxy/session.h).
- * Write bursts: unsolicited data allowed (InitialR2T=No, §13.10) up to 256 KiB per
+ * Write bursts: unsolicited data allowed (InitialR2T=No, §13.10) up to 1 MiB per
  * command, immediate data included (FirstBurstLength, §13.14), and up to 1 MiB per R2T
- * (MaxBurstLength, §13.13), so a write of up to 1 MiB (the backstores' hw_max_sectors)
- * takes at most one R2T round trip, through the portal's relay, instead of LIO's
- * default of one per 256 KiB (InitialR2T=Yes, 64 KiB, 256 KiB). They are offers: the
- * initiator's InitialR2T=Yes or smaller lengths win. LIO allocates a command's whole
+ * (MaxBurstLength, §13.13). A write of up to 1 MiB (the backstores' hw_max_sectors)
+ * then takes no R2T round trip through the portal's relay when the initiator offers
+ * 1 MiB too, and one with open-iscsi's default of 256 KiB, instead of LIO's default
+ * of one per 256 KiB (InitialR2T=Yes, 64 KiB, 256 KiB). They are offers: the
+ * initiator's InitialR2T=Yes or smaller lengths win (the lesser is negotiated). LIO allocates a command's whole
  * data buffer from its CDB either way, so unsolicited data adds no memory.
  * MaxBurstLength is written before FirstBurstLength, so the first never drops below
  * the second (§13.14) on the way from LIO's defaults.
@@ -88,7 +89,7 @@ static const struct tpg_attr tpg_params[] = {
 	{ "MaxConnections", "1" },
 	{ "InitialR2T", "No" },
 	{ "MaxBurstLength", "1048576" },
-	{ "FirstBurstLength", "262144" },
+	{ "FirstBurstLength", "1048576" },
 	{ "MaxRecvDataSegmentLength", "262144" },
 };
 

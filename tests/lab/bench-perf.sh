@@ -54,7 +54,10 @@
 # Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
 # LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (the six above but prov,
 # space-separated; prov added by name),
-# WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below), POOL
+# WORKLOADS (all six), LIO_PARAMS (iSCSI parameters of every LIO TPG, below),
+# PEER_NODE_PARAMS (open-iscsi node settings of every login, peers.sh; unset: its
+# defaults, e.g. FirstBurstLength 262144: "node.session.iscsi.FirstBurstLength=1048576"
+# lets a 1 MiB write go without an R2T), POOL
 # (scsipub-cfgd --pool, as provision.sh: blank=4; empty = none; blank=COUNT:MAX grows
 # with bursts), BURSTS (1: how many times the concurrent burst is sent through the
 # portal, each after the last one's sessions are gone), SPACED (15 logins one
@@ -127,14 +130,14 @@ g "for i in \$(seq 100); do grep -q ':0CBD 00000000:0000 0A' /proc/net/tcp && ex
 
 # --- LIO_PARAMS: iSCSI TPG parameters for every LIO target of this run ------------------
 # Unset: the write-burst and segment offers scsipub-cfgd makes on its own targets
-# (cfs_target.c: InitialR2T=No FirstBurstLength=262144 MaxBurstLength=1048576
+# (cfs_target.c: InitialR2T=No FirstBurstLength=1048576 MaxBurstLength=1048576
 # MaxRecvDataSegmentLength=262144), so every LIO target of the run negotiates the same
 # bursts and PDU sizes; LIO_PARAMS= (empty) leaves LIO's defaults on the others. The
 # portal's image.bench TPG is made here before the first login with these parameters;
 # scsipub-cfgd then finds it and sets what it ensures (its attributes,
 # HeaderDigest/DataDigest, MaxConnections, the write bursts and the segment length)
 # over them.
-LIO_PARAMS=${LIO_PARAMS-InitialR2T=No FirstBurstLength=262144 MaxBurstLength=1048576 MaxRecvDataSegmentLength=262144}
+LIO_PARAMS=${LIO_PARAMS-InitialR2T=No FirstBurstLength=1048576 MaxBurstLength=1048576 MaxRecvDataSegmentLength=262144}
 lio_params() { # TPG_DIR (a shell word for the guest) → commands
   local kv
   for kv in ${LIO_PARAMS:-}; do echo "echo ${kv#*=} >$1/param/${kv%%=*};"; done

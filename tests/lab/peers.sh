@@ -15,8 +15,9 @@
 #       before the TPG is enabled, with T set to the TPG's directory.
 #   peer_login IQN PORT [CHAP_USER CHAP_SECRET]
 #       open-iscsi (iscsid started if needed) logs in to IQN at 127.0.0.1:PORT (with
-#       one-way CHAP when given); prints the block device's name (sdX) once it exists,
-#       or returns 1 within 30 s.
+#       one-way CHAP when given; with the node settings of PEER_NODE_PARAMS, e.g.
+#       "node.session.iscsi.FirstBurstLength=1048576", space-separated NAME=VALUE);
+#       prints the block device's name (sdX) once it exists, or returns 1 within 30 s.
 CFS=/sys/kernel/config/target
 
 peer_cow_backstore() {
@@ -42,6 +43,8 @@ peer_login() {
   lab_exec "set -e; pgrep -x iscsid >/dev/null || iscsid
     iscsiadm -m node -o new -T $1 -p 127.0.0.1:$2 >/dev/null
     iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.timeo.replacement_timeout -v 10
+    $(for kv in ${PEER_NODE_PARAMS:-}; do
+      echo "iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n ${kv%%=*} -v ${kv#*=}"; done)
     ${3:+iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.auth.authmethod -v CHAP
     iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.auth.username -v $3
     iscsiadm -m node -T $1 -p 127.0.0.1:$2 -o update -n node.session.auth.password -v $4}

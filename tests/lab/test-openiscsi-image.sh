@@ -30,8 +30,9 @@ check "a write through the filesystem succeeds and reads back" lab_exec "
   umount /mnt/t && mount -t ext4 /dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}') /mnt/t &&
   cmp /tmp/new.bin /mnt/t/new.bin && umount /mnt/t"
 # Write bursts as cfgd offers them (cfs_target.c; RFC 7143 §13.10, §13.13, §13.14),
-# negotiated through the portal, and 1 MiB writes that use them (256 KiB immediate
-# data, then one R2T) landing intact.
+# negotiated through the portal: cfgd offers FirstBurstLength 1 MiB, open-iscsi's
+# default of 256 KiB is the lesser and wins; 1 MiB writes that use them (256 KiB
+# immediate data, then one R2T) land intact.
 check "negotiated InitialR2T=No, FirstBurstLength 262144, MaxBurstLength 1048576" lab_exec "
   s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
   v=\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')
@@ -50,6 +51,28 @@ check "4 MiB of 1 MiB direct writes at the disk's end read back the same" lab_ex
   cmp /tmp/burst.bin /tmp/burst.back"
 check "the writes landed in the session's overlay (bitmap has set bits)" lab_exec "
   b=\$(ls $GUEST_STATE/overlays/*.bitmap) && od -An -tx1 \$b | grep -q '[1-9a-f]'"
+# An initiator that offers FirstBurstLength 1 MiB too (§13.14, the lesser offer wins)
+# sends a whole 1 MiB write unsolicited: 256 KiB of immediate data and three
+# unsolicited Data-Out PDUs, no R2T. A new login gets a new overlay (the old one goes
+# with the old session).
+check "open-iscsi offering FirstBurstLength 1048576 logs in again and negotiates it" lab_exec "
+  iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout >/dev/null
+  iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.iscsi.FirstBurstLength -v 1048576
+  iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --login >/dev/null
+  for i in \$(seq 100); do
+    dev=\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
+    [ -n \"\$dev\" ] && [ -b /dev/\$dev ] && break; sleep 0.2
+  done
+  s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
+  v=\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')
+  echo \"\$v\"; [ \"\$v\" = '0 1048576 1048576 ' ]"
+check "4 MiB of 1 MiB writes sent unsolicited read back the same" lab_exec "
+  dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
+  mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - 8))
+  head -c 4194304 /dev/urandom >/tmp/burst2.bin &&
+  dd if=/tmp/burst2.bin of=\$dev bs=1M seek=\$mb oflag=direct status=none &&
+  dd if=\$dev of=/tmp/burst2.back bs=1M skip=\$mb count=4 iflag=direct status=none &&
+  cmp /tmp/burst2.bin /tmp/burst2.back"
 # placement.h, placehint.h, pinpolicy.h: the session's relay thread, and scsipub-tcmu's
 # thread that reads its disk's command ring (the only device here), run on the CPU LIO
 # bound its connection's threads to while commands come one small one at a time, and

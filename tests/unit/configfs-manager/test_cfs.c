@@ -174,7 +174,7 @@ static void test_target_ensure(void **state)
 		/* Write bursts: at most one R2T for a 1 MiB write. */
 		assert_string_equal(slurp(P(t, "%s/param/InitialR2T", TPG)), "No");
 		assert_string_equal(slurp(P(t, "%s/param/MaxBurstLength", TPG)), "1048576");
-		assert_string_equal(slurp(P(t, "%s/param/FirstBurstLength", TPG)), "262144");
+		assert_string_equal(slurp(P(t, "%s/param/FirstBurstLength", TPG)), "1048576");
 		/* Data segments of 256 KiB from the initiator, not LIO's 8 KiB. */
 		assert_string_equal(slurp(P(t, "%s/param/MaxRecvDataSegmentLength", TPG)), "262144");
 		assert_string_equal(slurp(P(t, "%s/enable", TPG)), "1");
