@@ -42,13 +42,18 @@ check "negotiated InitialR2T=No, FirstBurstLength 262144, MaxBurstLength 1048576
 check "negotiated: the initiator sends data segments of up to 262144 bytes" lab_exec "
   c=\$(ls -d /sys/class/iscsi_connection/connection* | head -n1)
   v=\$(cat \$c/max_xmit_dlength); echo \"\$v\"; [ \"\$v\" = 262144 ]"
-check "4 MiB of 1 MiB direct writes at the disk's end read back the same" lab_exec "
+# 4 MiB of random data written as four 1 MiB direct writes, MIB_FROM_END MiB before the
+# session's disk ends, read back and compared.
+writes_read_back() { # MIB_FROM_END
+  lab_exec "
   dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
-  mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - 4))
+  mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - $1))
   head -c 4194304 /dev/urandom >/tmp/burst.bin &&
   dd if=/tmp/burst.bin of=\$dev bs=1M seek=\$mb oflag=direct status=none &&
   dd if=\$dev of=/tmp/burst.back bs=1M skip=\$mb count=4 iflag=direct status=none &&
   cmp /tmp/burst.bin /tmp/burst.back"
+}
+check "4 MiB of 1 MiB direct writes at the disk's end read back the same" writes_read_back 4
 check "the writes landed in the session's overlay (bitmap has set bits)" lab_exec "
   b=\$(ls $GUEST_STATE/overlays/*.bitmap) && od -An -tx1 \$b | grep -q '[1-9a-f]'"
 # An initiator that offers FirstBurstLength 1 MiB too (§13.14, the lesser offer wins)
@@ -66,13 +71,7 @@ check "open-iscsi offering FirstBurstLength 1048576 logs in again and negotiates
   s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
   v=\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')
   echo \"\$v\"; [ \"\$v\" = '0 1048576 1048576 ' ]"
-check "4 MiB of 1 MiB writes sent unsolicited read back the same" lab_exec "
-  dev=/dev/\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
-  mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - 8))
-  head -c 4194304 /dev/urandom >/tmp/burst2.bin &&
-  dd if=/tmp/burst2.bin of=\$dev bs=1M seek=\$mb oflag=direct status=none &&
-  dd if=\$dev of=/tmp/burst2.back bs=1M skip=\$mb count=4 iflag=direct status=none &&
-  cmp /tmp/burst2.bin /tmp/burst2.back"
+check "4 MiB of 1 MiB writes sent unsolicited read back the same" writes_read_back 8
 # placement.h, placehint.h, pinpolicy.h: the session's relay thread, and scsipub-tcmu's
 # thread that reads its disk's command ring (the only device here), run on the CPU LIO
 # bound its connection's threads to while commands come one small one at a time, and
