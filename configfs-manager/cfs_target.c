@@ -68,8 +68,9 @@ static const struct tpg_attr auth_attrs[] = EXPLICIT_ACL_ATTRS(1, 0);
  * then takes no R2T round trip through the portal's relay when the initiator offers
  * 1 MiB too, and one with open-iscsi's default of 256 KiB, instead of LIO's default
  * of one per 256 KiB (InitialR2T=Yes, 64 KiB, 256 KiB). They are offers: the
- * initiator's InitialR2T=Yes or smaller lengths win (the lesser is negotiated). LIO allocates a command's whole
- * data buffer from its CDB either way, so unsolicited data adds no memory.
+ * initiator's InitialR2T=Yes or smaller lengths win (the lesser is negotiated). LIO
+ * allocates a command's whole data buffer from its CDB either way, so unsolicited data
+ * adds no memory.
  * MaxBurstLength is written before FirstBurstLength, so the first never drops below
  * the second (§13.14) on the way from LIO's defaults.
  * Data segments: LIO declares MaxRecvDataSegmentLength 8192 unless told (§13.12), so

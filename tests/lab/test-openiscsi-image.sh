@@ -33,10 +33,15 @@ check "a write through the filesystem succeeds and reads back" lab_exec "
 # negotiated through the portal: cfgd offers FirstBurstLength 1 MiB, open-iscsi's
 # default of 256 KiB is the lesser and wins; 1 MiB writes that use them (256 KiB
 # immediate data, then one R2T) land intact.
-check "negotiated InitialR2T=No, FirstBurstLength 262144, MaxBurstLength 1048576" lab_exec "
+# The session's negotiated InitialR2T, FirstBurstLength and MaxBurstLength are WANT.
+bursts_are() { # WANT ("0 262144 1048576")
+  lab_exec "
   s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
   v=\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')
-  echo \"\$v\"; [ \"\$v\" = '0 262144 1048576 ' ]"
+  echo \"\$v\"; [ \"\$v\" = '$1 ' ]"
+}
+check "negotiated InitialR2T=No, FirstBurstLength 262144, MaxBurstLength 1048576" \
+  bursts_are "0 262144 1048576"
 # The target's MaxRecvDataSegmentLength (§13.12) is what the initiator may send per
 # PDU: 256 KiB, so immediate data and Data-Out come in segments the relay splices.
 check "negotiated: the initiator sends data segments of up to 262144 bytes" lab_exec "
@@ -60,17 +65,18 @@ check "the writes landed in the session's overlay (bitmap has set bits)" lab_exe
 # sends a whole 1 MiB write unsolicited: 256 KiB of immediate data and three
 # unsolicited Data-Out PDUs, no R2T. A new login gets a new overlay (the old one goes
 # with the old session).
-check "open-iscsi offering FirstBurstLength 1048576 logs in again and negotiates it" lab_exec "
+relogin_first_burst_1m() {
+  lab_exec "
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout >/dev/null
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.iscsi.FirstBurstLength -v 1048576
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --login >/dev/null
   for i in \$(seq 100); do
     dev=\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
     [ -n \"\$dev\" ] && [ -b /dev/\$dev ] && break; sleep 0.2
-  done
-  s=\$(ls -d /sys/class/iscsi_session/session* | head -n1)
-  v=\$(cat \$s/initial_r2t \$s/first_burst_len \$s/max_burst_len | tr '\\n' ' ')
-  echo \"\$v\"; [ \"\$v\" = '0 1048576 1048576 ' ]"
+  done" && bursts_are "0 1048576 1048576"
+}
+check "open-iscsi offering FirstBurstLength 1048576 logs in again and negotiates it" \
+  relogin_first_burst_1m
 check "4 MiB of 1 MiB writes sent unsolicited read back the same" writes_read_back 8
 # placement.h, placehint.h, pinpolicy.h: the session's relay thread, and scsipub-tcmu's
 # thread that reads its disk's command ring (the only device here), run on the CPU LIO
