@@ -395,63 +395,7 @@ echo
 echo "=== bench-perf: $(date -u +%F) ${SIZE_MB} MiB LUNs on tmpfs, $ROUNDS round(s) x ${RUNTIME} s (+${RAMP} s ramp)," \
   "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
   "kernel $(g 'uname -r' | tr -d '\n'), scsipub-tcmu --io-threads ${IO_THREADS:-0}${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
-python3 - "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS" <<'EOF'
-import sys, collections
-rows = [l.split() for l in open(sys.argv[1])]
-bs = sys.argv[2].split(); ws = sys.argv[3].split()
-pidnames = [l.split()[0] for l in sys.argv[4].splitlines() if l.strip()]
-val = collections.defaultdict(dict)   # (w, b) -> {round: (mibps, lat_us, mib, cpu[])}
-for r in rows:
-    rnd, w, b = r[0], r[1], r[2]
-    val[(w, b)][rnd] = (float(r[3]), float(r[4]), float(r[5]), [int(x) for x in r[6:]])  # cpu: user, sys per pid
-label = {"seqwrite": "1 MiB seq write QD8", "seqread": "1 MiB seq read QD8",
-         "randwrite": "4 KiB rand write QD32", "randread": "4 KiB rand read QD32",
-         "lat": "4 KiB QD1 read latency", "fresh": "1 MiB read never-written"}
-def ratio(w, b, rnd):
-    if "fileio" not in bs: return None
-    v, f = val[(w, b)].get(rnd), val[(w, "fileio")].get(rnd)
-    if not v or not f: return None
-    return v[1] / f[1] if w == "lat" else v[0] / f[0]
-def fmt(xs, lat):
-    if not xs: return "-"
-    m = sum(xs) / len(xs); s = ("%.2fx" if lat else "%.2f") % m
-    if len(xs) > 1: s += " (%.2f-%.2f)" % (min(xs), max(xs))
-    return s
-cols = [b for b in bs if b != "fileio"]
-print("ratio to LIO fileio (throughput: higher is better; latency: x fileio, lower is better)")
-print("| workload | fileio (abs) | " + " | ".join(cols) + " |")
-print("|---|---|" + "---|" * len(cols))
-for w in ws:
-    f = [v[1] if w == "lat" else v[0] for v in val[(w, "fileio")].values()] if "fileio" in bs else []
-    fa = ("%.0f us" % (sum(f) / len(f)) if w == "lat" else "%.1f MiB/s" % (sum(f) / len(f))) if f else "-"
-    cells = []
-    for b in cols:
-        xs = [x for x in (ratio(w, b, rnd) for rnd in val[(w, b)]) if x is not None]
-        cells.append(fmt(xs, w == "lat"))
-    print("| %s | %s | %s |" % (label[w], fa, " | ".join(cells)))
-if "tls" in bs and "portal" in bs:
-    print()
-    print("TLS (via stunnel in the guest) / plain portal (throughput ratio; lat: x plain):",
-          ", ".join("%s %.2f" % (w, sum(val[(w, "tls")][r][0 if w != "lat" else 1] /
-                                    val[(w, "portal")][r][0 if w != "lat" else 1]
-                                    for r in val[(w, "tls")]) / len(val[(w, "tls")]))
-                    for w in ws if val[(w, "tls")] and val[(w, "portal")]))
-print()
-print("CPU ms per MiB moved, 1 MiB workloads: utime+stime of the whole process (10 ms ticks), in")
-print("brackets the share that is system time (the kernel: socket copies, loopback TCP)")
-print("| backstore | workload | " + " | ".join(pidnames) + " |")
-print("|---|---|" + "---|" * len(pidnames))
-for b in bs:
-    for w in ("seqwrite", "seqread", "fresh"):
-        if w not in ws or not val[(w, b)]: continue
-        n = len(val[(w, b)])
-        mib = sum(v[2] for v in val[(w, b)].values())
-        us = [(sum(v[3][2 * i] for v in val[(w, b)].values()),
-               sum(v[3][2 * i + 1] for v in val[(w, b)].values())) for i in range(len(pidnames))]
-        print("| %s | %s | %s |" % (b, w, " | ".join(
-            ("%.2f" % ((u + s) / mib) + (" (%d%%)" % (100 * s / (u + s)) if u + s >= 100 else ""))
-            if mib else "-" for u, s in us)))
-EOF
+python3 "$TOP/tests/lab/tools/bench-table.py" "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS"
 # Pairs measured in the same round (tools/bench-pairs.py; it pools several runs too).
 echo
 python3 "$TOP/tests/lab/tools/bench-pairs.py" "$OUT/results"

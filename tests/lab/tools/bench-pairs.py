@@ -20,10 +20,9 @@ import collections
 import math
 import sys
 
+from bench_workloads import label
+
 PAIRS = (("direct", "runner"), ("portal", "runner"), ("portal", "direct"), ("direct", "tgt"))
-LABEL = {"seqwrite": "1 MiB seq write QD8", "seqread": "1 MiB seq read QD8",
-         "randwrite": "4 KiB rand write QD32", "randread": "4 KiB rand read QD32",
-         "lat": "4 KiB QD1 read latency", "fresh": "1 MiB read never-written"}
 # Student's t, two-sided 95 %, by degrees of freedom (1-30); 1.96 beyond.
 T975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16,
         2.14, 2.13, 2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06,
@@ -79,7 +78,7 @@ def main(paths):
             va, vb = val.get((w, a), {}), val.get((w, b), {})
             xs = [va[r][k] / vb[r][k] for r in va if r in vb and vb[r][k] > 0 and va[r][k] > 0]
             cells.append(cell(xs, w == "lat") if xs else "-")
-        print("| %s | %s |" % (LABEL.get(w, w), " | ".join(cells)))
+        print("| %s | %s |" % (label(w), " | ".join(cells)))
     return 0
 
 
