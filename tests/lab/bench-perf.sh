@@ -50,6 +50,9 @@
 # Phase): median of LOGINS sequential logins to blank through the portal vs. the same
 # to the pre-made fileio target; p50/p99/max of CONC concurrent logins to the fileio
 # target, then to blank, then to ro.bench (the image's read-only shared export).
+# With SESSIONS, last, the session ramp of goal 3 (tests/lab/test-ramp.sh, RAMP=SESSIONS,
+# in a VM of its own): its time, login p50/p99, guest memory per session, the
+# read-only shared export's ramp, and its checks' count.
 #
 # Environment: ROUNDS (1), RUNTIME (s per fio run, 5), RAMP (s, 1), SIZE (MiB, 256),
 # LOGINS (20), CONC (50), LAB_MEM (MiB, 3072), BACKSTORES (the six above but prov,
@@ -68,8 +71,10 @@
 # (unset: off; a rate in Hz: every fio run under `perf record -a`, each run's share of
 # CPU per process and our daemons' heaviest functions in BENCH_OUT/prof-*: a profile,
 # its figures are not comparable with runs without it; PERF_TOP lines per daemon, as
-# shares of that daemon's samples; their call chains in BENCH_OUT/prof-*.chains). Long
-# form: ROUNDS=3 RUNTIME=15 CONC=200. The short default took 474 s under TCG (2026-12-02).
+# shares of that daemon's samples; their call chains in BENCH_OUT/prof-*.chains),
+# SESSIONS (0: no session ramp; goal 3's is 1000), SESSIONS_MEM (MiB, 2048),
+# SESSIONS_CONC (logins in flight during the ramp, 50). Long form: ROUNDS=3 RUNTIME=15
+# CONC=200 SESSIONS=1000. The short default took 474 s under TCG (2026-12-02).
 # Usage: flock /tmp/scsipub-lab.lock bash tests/lab/bench-perf.sh
 set -uo pipefail
 export LAB_MEM=${LAB_MEM:-3072}
@@ -421,4 +426,19 @@ for ((i = 2; i <= BURSTS; i++)); do
   conc_summary "portal blank, burst $i ($(cat "$OUT/pool-before-$i") sessions ready)" "$OUT/login-conc-$i"
 done
 conc_summary "portal ro.bench (read-only shared export)" "$OUT/login-conc-ro"
+
+# The session ramp (goal 3): tests/lab/test-ramp.sh with RAMP=SESSIONS in a lab VM of its
+# own (SESSIONS_MEM MiB, the goal's 2 GiB), booted once this one is down (one VM at a
+# time). Its RAMP and CONC are not this script's (fio's ramp, the concurrent burst).
+if [ "${SESSIONS:-0}" -gt 0 ]; then
+  lab_stop
+  echo
+  echo "session ramp (tests/lab/test-ramp.sh RAMP=$SESSIONS, ${SESSIONS_CONC:-50} logging in" \
+    "at a time, its own lab VM: 2 vCPU ${SESSIONS_MEM:-2048} MiB):"
+  env -u LAB_PORT -u LAB_TLS_PORT -u LAB_API_PORT -u LAB_HTTPS_PORT -u STACK_POOL \
+    LAB_MEM="${SESSIONS_MEM:-2048}" RAMP="$SESSIONS" CONC="${SESSIONS_CONC:-50}" \
+    bash "$TOP/tests/lab/test-ramp.sh" >"$OUT/session-ramp" 2>&1
+  grep -E '^(ramp:|memory with|ro\.testfs with|[0-9]+ passed, [0-9]+ failed)' "$OUT/session-ramp" |
+    sed 's/^/  /'
+fi
 echo "bench-perf: done in $SECONDS s"
