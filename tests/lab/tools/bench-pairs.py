@@ -20,7 +20,7 @@ import collections
 import math
 import sys
 
-from bench_workloads import label
+from bench_workloads import figure, is_latency, label
 
 PAIRS = (("direct", "runner"), ("portal", "runner"), ("portal", "direct"), ("direct", "tgt"))
 # Student's t, two-sided 95 %, by degrees of freedom (1-30); 1.96 beyond.
@@ -72,12 +72,12 @@ def main(paths):
     print("| workload | " + " | ".join("%s / %s" % p for p in pairs) + " |")
     print("|---|" + "---|" * len(pairs))
     for w in order:
-        k = 1 if w == "lat" else 0
         cells = []
         for a, b in pairs:
             va, vb = val.get((w, a), {}), val.get((w, b), {})
-            xs = [va[r][k] / vb[r][k] for r in va if r in vb and vb[r][k] > 0 and va[r][k] > 0]
-            cells.append(cell(xs, w == "lat") if xs else "-")
+            xs = [figure(w, va[r]) / figure(w, vb[r]) for r in va
+                  if r in vb and figure(w, vb[r]) > 0 and figure(w, va[r]) > 0]
+            cells.append(cell(xs, is_latency(w)) if xs else "-")
         print("| %s | %s |" % (label(w), " | ".join(cells)))
     return 0
 

@@ -15,7 +15,7 @@ watched process spent per MiB moved on the 1 MiB workloads.
 import collections
 import sys
 
-from bench_workloads import label
+from bench_workloads import figure, is_latency, label
 
 rows = [l.split() for l in open(sys.argv[1])]
 bs = sys.argv[2].split(); ws = sys.argv[3].split()
@@ -28,7 +28,7 @@ def ratio(w, b, rnd):
     if "fileio" not in bs: return None
     v, f = val[(w, b)].get(rnd), val[(w, "fileio")].get(rnd)
     if not v or not f: return None
-    return v[1] / f[1] if w == "lat" else v[0] / f[0]
+    return figure(w, v) / figure(w, f)
 def fmt(xs, lat):
     if not xs: return "-"
     m = sum(xs) / len(xs); s = ("%.2fx" if lat else "%.2f") % m
@@ -39,19 +39,19 @@ print("ratio to LIO fileio (throughput: higher is better; latency: x fileio, low
 print("| workload | fileio (abs) | " + " | ".join(cols) + " |")
 print("|---|---|" + "---|" * len(cols))
 for w in ws:
-    f = [v[1] if w == "lat" else v[0] for v in val[(w, "fileio")].values()] if "fileio" in bs else []
-    fa = ("%.0f us" % (sum(f) / len(f)) if w == "lat" else "%.1f MiB/s" % (sum(f) / len(f))) if f else "-"
+    f = [figure(w, v) for v in val[(w, "fileio")].values()] if "fileio" in bs else []
+    fa = ("%.0f us" % (sum(f) / len(f)) if is_latency(w) else "%.1f MiB/s" % (sum(f) / len(f))) if f else "-"
     cells = []
     for b in cols:
         xs = [x for x in (ratio(w, b, rnd) for rnd in val[(w, b)]) if x is not None]
-        cells.append(fmt(xs, w == "lat"))
+        cells.append(fmt(xs, is_latency(w)))
     print("| %s | %s | %s |" % (label(w), fa, " | ".join(cells)))
 if "tls" in bs and "portal" in bs:
     print()
     print("TLS (via stunnel in the guest) / plain portal (throughput ratio; lat: x plain):",
-          ", ".join("%s %.2f" % (w, sum(val[(w, "tls")][r][0 if w != "lat" else 1] /
-                                    val[(w, "portal")][r][0 if w != "lat" else 1]
-                                    for r in val[(w, "tls")]) / len(val[(w, "tls")]))
+          ", ".join("%s %.2f" % (w, sum(figure(w, val[(w, "tls")][r]) /
+                                        figure(w, val[(w, "portal")][r])
+                                        for r in val[(w, "tls")]) / len(val[(w, "tls")]))
                     for w in ws if val[(w, "tls")] and val[(w, "portal")]))
 print()
 print("CPU ms per MiB moved, 1 MiB workloads: utime+stime of the whole process (10 ms ticks), in")
@@ -61,7 +61,6 @@ print("|---|---|" + "---|" * len(pidnames))
 for b in bs:
     for w in ("seqwrite", "seqread", "fresh"):
         if w not in ws or not val[(w, b)]: continue
-        n = len(val[(w, b)])
         mib = sum(v[2] for v in val[(w, b)].values())
         us = [(sum(v[3][2 * i] for v in val[(w, b)].values()),
                sum(v[3][2 * i + 1] for v in val[(w, b)].values())) for i in range(len(pidnames))]
