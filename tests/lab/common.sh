@@ -10,6 +10,10 @@ BLANK_IQN=iqn.2025-01.pub.scsipub:blank
 PATTERN=$TOP/build/tools/iscsi-pattern
 GUEST_STATE=/var/lib/scsipub
 IMAGES=$TOP/build/lab/images
+# Prefix for a guest command that needs session_disk / session_disk_wait
+# (tests/lab/disk-guest.sh): lab_exec "$GUEST_DISK
+#   dev=\$(session_disk) ...".
+GUEST_DISK="source $TOP/tests/lab/disk-guest.sh"
 
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }

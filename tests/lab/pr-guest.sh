@@ -3,13 +3,14 @@
 # ifaces with their own InitiatorNames log in to one provisioned target; sg_persist and
 # sg_raw act through each. Sourced inside the guest (lab_exec "source .../pr-guest.sh; ...").
 #   pr_login IFACE INITIATOR IQN PORTAL USER SECRET   iface + node record + CHAP + login
-#   pr_dev IFACE                   /dev/sdX of that iface's session (first LUN)
+#   (session_disk IFACE, from disk-guest.sh: /dev/sdX of that iface's session, first LUN)
 #   pr_logout IFACE IQN PORTAL
 #   pr_io IFACE read|write         READ(10)/WRITE(10) of LBA 0 through sg_raw: prints
 #                                  "ok", "conflict" (RESERVATION CONFLICT) or "error:N";
 #                                  a pending UNIT ATTENTION is consumed and retried.
 #   pr_out IFACE ARGS...           sg_persist --out ARGS on that iface's disk
 #   pr_keys IFACE / pr_resv IFACE  sg_persist --read-keys / --read-reservation output
+source "$(dirname "${BASH_SOURCE[0]}")/disk-guest.sh"
 pgrep -x iscsid >/dev/null || iscsid
 
 pr_login() { # IFACE INITIATOR IQN PORTAL USER SECRET
@@ -21,22 +22,14 @@ pr_login() { # IFACE INITIATOR IQN PORTAL USER SECRET
   iscsiadm -m node -T "$t" -p "$p" -I "$i" -o update -n node.session.auth.username -v "$u" &&
   iscsiadm -m node -T "$t" -p "$p" -I "$i" -o update -n node.session.auth.password -v "$s" &&
   iscsiadm -m node -T "$t" -p "$p" -I "$i" --login >/dev/null || return 1
-  local k
-  for k in $(seq 100); do [ -n "$(pr_dev "$i")" ] && return 0; sleep 0.1; done
-  return 1
+  session_disk_wait "$i"
 }
 
 pr_logout() { iscsiadm -m node -T "$2" -p "$3" -I "$1" --logout >/dev/null; }
 
-pr_dev() { # IFACE → /dev/sdX
-  iscsiadm -m session -P3 2>/dev/null | awk -v want="$1" '
-    /Iface Name:/ { cur = $3 }
-    /Attached scsi disk/ && cur == want { print "/dev/" $4; exit }'
-}
-
 pr_io() { # IFACE read|write
   local d rc try
-  d=$(pr_dev "$1")
+  d=$(session_disk "$1")
   [ -n "$d" ] || { echo "error:nodev"; return; }
   head -c 512 /dev/zero >/tmp/pr-block
   for try in 1 2 3 4; do
@@ -57,7 +50,7 @@ pr_io() { # IFACE read|write
 
 pr_sgp() { # IFACE ARGS... (UNIT ATTENTION retried)
   local d i rc
-  d=$(pr_dev "$1"); shift
+  d=$(session_disk "$1"); shift
   for i in 1 2 3 4; do
     sg_persist "$@" "$d"; rc=$?
     [ "$rc" = 6 ] || return $rc

@@ -60,12 +60,9 @@ check "open-iscsi logs in with CHAP" lab_exec "
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.auth.username -v '$CU' &&
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.auth.password -v '$CS' &&
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --login"
-check "the image mounts and its files read" lab_exec "
-  for i in \$(seq 100); do
-    dev=\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
-    [ -n \"\$dev\" ] && [ -b /dev/\$dev ] && break; sleep 0.2
-  done
-  mkdir -p /mnt/p && mount -t ext4 /dev/\$dev /mnt/p && grep -qx 'hello from the scsipub base image' /mnt/p/hello.txt"
+check "the image mounts and its files read" lab_exec "$GUEST_DISK
+  session_disk_wait; dev=\$(session_disk)
+  mkdir -p /mnt/p && mount -t ext4 \$dev /mnt/p && grep -qx 'hello from the scsipub base image' /mnt/p/hello.txt"
 api DELETE /api/images/ci-raw
 check "DELETE /api/images while mounted → 409" [ "$API_CODE" = 409 ]
 check "unmount and log out" lab_exec "umount /mnt/p && iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout"

@@ -84,16 +84,14 @@ check "session suspended" wait_until 30 state_is suspended
 
 # open-iscsi in the guest as the second initiator, with the session's CHAP.
 second_login() {
-  lab_exec "pgrep -x iscsid >/dev/null || iscsid
+  lab_exec "$GUEST_DISK
+    pgrep -x iscsid >/dev/null || iscsid
     iscsiadm -m node -o new -T $IQN -p 127.0.0.1:$LAB_PORT >/dev/null &&
     iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.auth.authmethod -v CHAP &&
     iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.auth.username -v '$CU' &&
     iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.auth.password -v '$CS' &&
     iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --login >/dev/null &&
-    for i in \$(seq 100); do
-      d=\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
-      [ -n \"\$d\" ] && [ -b /dev/\$d ] && echo /dev/\$d && exit 0; sleep 0.2
-    done; exit 1"
+    session_disk_wait && session_disk"
 }
 second_logout() { lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout >/dev/null"; }
 

@@ -11,30 +11,20 @@ before=$(sha256sum "$img" | awk '{print $1}')
 lab_up
 check "stack starts in the lab" start_stack
 IQN=iqn.2025-01.pub.scsipub:image.testfs
-# Guest shell functions for the checks below: disk prints the session's disk (/dev/sdX;
-# open-iscsi has one session here), disk_ready waits for it to appear as a block
-# device, for at most 20 s (0 when it did).
-DISK=$(cat <<'EOF'
-disk() { iscsiadm -m session -P3 | awk '/Attached scsi disk/{print "/dev/" $4; exit}'; }
-disk_ready() {
-  local i; for i in $(seq 100); do [ -b "$(disk)" ] && return 0; sleep 0.2; done; return 1
-}
-EOF
-)
 
 check "open-iscsi discovery (sendtargets) lists the image at the public address" lab_exec "
   pgrep -x iscsid >/dev/null || iscsid
   iscsiadm -m discovery -t sendtargets -p 127.0.0.1:$LAB_PORT | tee /tmp/st.txt
   grep -q '^127.0.0.1:$LAB_PORT,1 $IQN\$' /tmp/st.txt"
 check "open-iscsi logs in" lab_exec "iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --login"
-check "the disk appears and mounts as ext4; its files read correctly" lab_exec "$DISK
-  disk_ready; dev=\$(disk)
+check "the disk appears and mounts as ext4; its files read correctly" lab_exec "$GUEST_DISK
+  session_disk_wait; dev=\$(session_disk)
   echo disk=\$dev; mkdir -p /mnt/t && mount -t ext4 \$dev /mnt/t &&
   grep -qx 'hello from the scsipub base image' /mnt/t/hello.txt &&
   [ \"\$(sha256sum /mnt/t/random.bin | cut -d' ' -f1)\" = \"\$(cat /mnt/t/random.sha256)\" ]"
-check "a write through the filesystem succeeds and reads back" lab_exec "$DISK
+check "a write through the filesystem succeeds and reads back" lab_exec "$GUEST_DISK
   head -c 262144 /dev/urandom >/tmp/new.bin && cp /tmp/new.bin /mnt/t/new.bin && sync &&
-  umount /mnt/t && mount -t ext4 \$(disk) /mnt/t &&
+  umount /mnt/t && mount -t ext4 \$(session_disk) /mnt/t &&
   cmp /tmp/new.bin /mnt/t/new.bin && umount /mnt/t"
 # Write bursts as cfgd offers them (cfs_target.c; RFC 7143 §13.10, §13.13, §13.14),
 # negotiated through the portal: cfgd offers FirstBurstLength 1 MiB, open-iscsi's
@@ -57,8 +47,8 @@ check "negotiated: the initiator sends data segments of up to 262144 bytes" lab_
 # 4 MiB of random data written as four 1 MiB direct writes, MIB_FROM_END MiB before the
 # session's disk ends, read back and compared.
 writes_read_back() { # MIB_FROM_END
-  lab_exec "$DISK
-  dev=\$(disk)
+  lab_exec "$GUEST_DISK
+  dev=\$(session_disk)
   mb=\$((\$(blockdev --getsize64 \$dev) / 1048576 - $1))
   head -c 4194304 /dev/urandom >/tmp/burst.bin &&
   dd if=/tmp/burst.bin of=\$dev bs=1M seek=\$mb oflag=direct status=none &&
@@ -73,11 +63,11 @@ check "the writes landed in the session's overlay (bitmap has set bits)" lab_exe
 # unsolicited Data-Out PDUs, no R2T. A new login gets a new overlay (the old one goes
 # with the old session).
 relogin_first_burst_1m() {
-  lab_exec "$DISK
+  lab_exec "$GUEST_DISK
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --logout >/dev/null
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT -o update -n node.session.iscsi.FirstBurstLength -v 1048576
   iscsiadm -m node -T $IQN -p 127.0.0.1:$LAB_PORT --login >/dev/null
-  disk_ready" && bursts_are "0 1048576 1048576"
+  session_disk_wait" && bursts_are "0 1048576 1048576"
 }
 check "open-iscsi offering FirstBurstLength 1048576 logs in again and negotiates it" \
   relogin_first_burst_1m
@@ -89,12 +79,12 @@ check "4 MiB of 1 MiB writes sent unsolicited read back the same" writes_read_ba
 # DD-ARGS, the threads of each daemon bound to one CPU are WANT ("lio": exactly one,
 # on the CPU of LIO's transmit thread; "": none).
 bound_to() {
-  lab_exec "$DISK
+  lab_exec "$GUEST_DISK
   cpus() { taskset -pc \$1 | sed 's/.*: //'; }
   ttx=\$(pgrep -x iscsi_ttx); [ \$(echo \$ttx | wc -w) = 1 ] || { echo \"iscsi_ttx: \$ttx\"; exit 1; }
   lio=\$(cpus \$ttx)
   case \$lio in *[,-]*) echo \"LIO's transmit thread not bound to one CPU: \$lio\"; exit 1;; esac
-  dd if=\$(disk) of=/dev/null $2 iflag=direct status=none
+  dd if=\$(session_disk) of=/dev/null $2 iflag=direct status=none
   want=\"$1\"; [ \"\$want\" = lio ] && want=\" \$lio\"; ok=0
   for d in scsipub-portal scsipub-tcmu; do
     one=; for t in /proc/\$(pidof \$d)/task/*; do

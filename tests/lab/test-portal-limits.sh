@@ -94,14 +94,11 @@ check "open-iscsi: a node with HeaderDigest=CRC32C, DataDigest=CRC32C logs in" l
 out=$(lab_exec "cat /tmp/session.txt"); echo "$out" | grep -i digest
 check "the session negotiated CRC32C header and data digests" \
   bash -c "grep -q 'HeaderDigest: CRC32C' <<<'$out' && grep -q 'DataDigest: CRC32C' <<<'$out'"
-check "dd writes a 4 MiB pattern and reads it back with digests on" lab_exec "
-  for i in \$(seq 100); do
-    dev=\$(iscsiadm -m session -P3 | awk '/Attached scsi disk/{print \$4; exit}')
-    [ -n \"\$dev\" ] && [ -b /dev/\$dev ] && break; sleep 0.2
-  done
+check "dd writes a 4 MiB pattern and reads it back with digests on" lab_exec "$GUEST_DISK
+  session_disk_wait; dev=\$(session_disk)
   head -c 4194304 /dev/urandom >/tmp/pat &&
-  dd if=/tmp/pat of=/dev/\$dev bs=1M oflag=direct status=none &&
-  dd if=/dev/\$dev of=/tmp/back bs=1M count=4 iflag=direct status=none && cmp /tmp/pat /tmp/back"
+  dd if=/tmp/pat of=\$dev bs=1M oflag=direct status=none &&
+  dd if=\$dev of=/tmp/back bs=1M count=4 iflag=direct status=none && cmp /tmp/pat /tmp/back"
 check "no digest errors counted by LIO" lab_exec \
   "for f in $TPG/acls/*/fabric_statistics/iscsi_sess_stats/conn_digest_errors; do
      [ -e \"\$f\" ] || continue; [ \"\$(cat \$f)\" = 0 ] || exit 1; done"

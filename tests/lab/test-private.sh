@@ -79,10 +79,9 @@ check "open-iscsi: two ifaces with the same InitiatorName log in to blank" lab_e
     iscsiadm -m node -T $BLANK_IQN -p 127.0.0.1:$LAB_PORT -I \$i --login >/dev/null || exit 1
   done
   [ \$(iscsiadm -m session | grep -c $BLANK_IQN) -eq 2 ]"
-check "open-iscsi: the two disks are private (each reads back its own pattern, zeros elsewhere)" lab_exec "
-  dev() { iscsiadm -m session -P3 | awk -v w=\$1 '/Iface Name:/{c=\$3} /Attached scsi disk/ && c==w {print \"/dev/\" \$4; exit}'; }
-  for k in \$(seq 100); do [ -b \"\$(dev same1)\" ] && [ -b \"\$(dev same2)\" ] && break; sleep 0.2; done
-  d1=\$(dev same1); d2=\$(dev same2); echo \"same1=\$d1 same2=\$d2\"; [ \"\$d1\" != \"\$d2\" ] || exit 1
+check "open-iscsi: the two disks are private (each reads back its own pattern, zeros elsewhere)" lab_exec "$GUEST_DISK
+  session_disk_wait same1 same2
+  d1=\$(session_disk same1); d2=\$(session_disk same2); echo \"same1=\$d1 same2=\$d2\"; [ \"\$d1\" != \"\$d2\" ] || exit 1
   head -c 1048576 /dev/urandom >/tmp/p1; head -c 1048576 /dev/urandom >/tmp/p2
   dd if=/tmp/p1 of=\$d1 bs=1M oflag=direct status=none && dd if=/tmp/p2 of=\$d2 bs=1M oflag=direct status=none &&
   dd if=\$d1 of=/tmp/r1 bs=1M count=1 iflag=direct status=none && cmp /tmp/r1 /tmp/p1 &&
