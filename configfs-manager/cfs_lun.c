@@ -11,10 +11,31 @@
 
 #include "cfs_priv.h"
 
+/*
+ * Link the TPG LUN lunrel (just made by the caller) to the backstore devrel (both
+ * relative to the configfs root); when the link fails, remove lunrel again and
+ * return the link's error.
+ */
+static int link_dev(struct cfs *c, const char *lunrel, const char *devrel)
+{
+	char link[PATH_MAX], alias[CFS_ALIAS_LEN + 1];
+	int r;
+
+	cfs_alias(devrel, alias);
+	r = cfs_rel(c, link, sizeof(link), "%s/%s", lunrel, alias);
+	if (!r)
+		r = cfs_symlink(c, devrel, link);
+	if (r) {
+		c->err_hold++;
+		cfs_rmdir_obj(c, lunrel, cfs_no_groups);
+		c->err_hold--;
+	}
+	return r;
+}
+
 int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun)
 {
-	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], link[PATH_MAX];
-	char hba[CFS_NAME_MAX + 1], alias[CFS_ALIAS_LEN + 1];
+	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], hba[CFS_NAME_MAX + 1];
 	uint64_t *idx = NULL, k;
 	size_t n = 0, i;
 	bool made = false;
@@ -50,16 +71,7 @@ int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t 
 	free(idx);
 	if (r)
 		return r;
-	cfs_alias(devrel, alias);
-	r = cfs_rel(c, link, sizeof(link), "%s/%s", lunrel, alias);
-	if (!r)
-		r = cfs_symlink(c, devrel, link);
-	if (r) {
-		c->err_hold++;
-		cfs_rmdir_obj(c, lunrel, cfs_no_groups);
-		c->err_hold--;
-	}
-	return r;
+	return link_dev(c, lunrel, devrel);
 }
 
 /* -EBUSY when a mapped LUN of any ACL of tpg links to lun_<lun> (checked before the
@@ -152,8 +164,7 @@ int cfs_lun_remove_unmapped(struct cfs *c, const char *iqn, uint64_t lun)
 
 int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64_t lun)
 {
-	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], link[PATH_MAX];
-	char hba[CFS_NAME_MAX + 1], alias[CFS_ALIAS_LEN + 1];
+	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], hba[CFS_NAME_MAX + 1];
 	char parent[CFS_NAME_MAX + 1], leaf[CFS_NAME_MAX + 1];
 	bool made = false;
 	int r;
@@ -186,16 +197,7 @@ int cfs_lun_add_at(struct cfs *c, const char *iqn, const char *backstore, uint64
 		return cfs_fail(c, -EEXIST, "TPG LUN %s/%s exists without a backstore link",
 				c->root, lunrel);
 	}
-	cfs_alias(devrel, alias);
-	r = cfs_rel(c, link, sizeof(link), "%s/%s", lunrel, alias);
-	if (!r)
-		r = cfs_symlink(c, devrel, link);
-	if (r) {
-		c->err_hold++;
-		cfs_rmdir_obj(c, lunrel, cfs_no_groups);
-		c->err_hold--;
-	}
-	return r;
+	return link_dev(c, lunrel, devrel);
 }
 
 int cfs_tpg_lun_backstores(struct cfs *c, const char *tpg, cfs_lun_cb cb, void *arg)
