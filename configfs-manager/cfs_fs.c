@@ -180,13 +180,49 @@ int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 	return 0;
 }
 
+/* Read up to len bytes of the file abs into buf as they are; *got of them read. */
+static int read_abs(struct cfs *c, const char *abs, char *buf, size_t len, size_t *got)
+{
+	ssize_t n;
+	int fd, r;
+
+	*got = 0;
+	fd = open(abs, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cfs_fail(c, -errno, "open %s: %s", abs, strerror(errno));
+	while (*got < len) {
+		n = read(fd, buf + *got, len - *got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			close(fd);
+			return cfs_fail(c, r, "read %s: %s", abs, strerror(-r));
+		}
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+int cfs_read_raw(struct cfs *c, const char *rel, char *buf, size_t len, size_t *got)
+{
+	char abs[PATH_MAX];
+	int r;
+
+	*got = 0;
+	r = cfs_abs(c, abs, rel);
+	return r ? r : read_abs(c, abs, buf, len, got);
+}
+
 int cfs_read(struct cfs *c, char *buf, size_t len, const char *fmt, ...)
 {
 	char rel[PATH_MAX], abs[PATH_MAX];
 	size_t got = 0;
-	ssize_t n;
 	va_list ap;
-	int fd, r;
+	int r;
 
 	if (!len)
 		return cfs_fail(c, -EINVAL, "read: empty buffer");
@@ -199,23 +235,9 @@ int cfs_read(struct cfs *c, char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 	if (r)
 		return r;
-	fd = open(abs, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cfs_fail(c, -errno, "open %s: %s", abs, strerror(errno));
-	while (got < len - 1) {
-		n = read(fd, buf + got, len - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			close(fd);
-			return cfs_fail(c, r, "read %s: %s", abs, strerror(-r));
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
+	r = read_abs(c, abs, buf, len - 1, &got);
+	if (r)
+		return r;
 	buf[got] = '\0';
 	/* configfs show() output may hold NULs (dynamic_sessions); stop at the first. */
 	got = strlen(buf);

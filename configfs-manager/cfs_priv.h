@@ -137,6 +137,12 @@ int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 int cfs_read(struct cfs *c, char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /*
+ * Read the attribute rel as it is, NULs included (dynamic_sessions holds them), into
+ * buf: at most len bytes, *got of them read (no terminator added). 0, or -errno of
+ * open/read with a reason naming the path.
+ */
+int cfs_read_raw(struct cfs *c, const char *rel, char *buf, size_t len, size_t *got);
+/*
  * Remove the object directory rel: missing is success; plain mode first deletes
  * regular files in it and in its default groups (and those groups). -EBUSY (a link
  * points at it) and -ENOTEMPTY (children left) come with a reason naming the path.

@@ -4,12 +4,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cfs_priv.h"
 #include "monotime.h"
@@ -349,40 +347,6 @@ int cfs_target_ensure_demo(struct cfs *c, const char *iqn, const char *portal,
 			     sizeof(demo_attrs) / sizeof(demo_attrs[0]), chap_user, chap_secret);
 }
 
-/*
- * Read the whole dynamic_sessions attribute raw (it holds NULs: each entry is
- * "<iqn>\n\0", K:target_show_dynamic_sessions; the kernel caps it at one page).
- */
-static int read_raw(struct cfs *c, const char *rel, char *buf, size_t len, size_t *got)
-{
-	char abs[PATH_MAX];
-	ssize_t n;
-	int fd, r;
-
-	*got = 0;
-	r = cfs_abs(c, abs, rel);
-	if (r)
-		return r;
-	fd = open(abs, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cfs_fail(c, -errno, "open %s: %s", abs, strerror(errno));
-	while (*got < len) {
-		n = read(fd, buf + *got, len - *got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			close(fd);
-			return cfs_fail(c, r, "read %s: %s", abs, strerror(-r));
-		}
-		if (n == 0)
-			break;
-		*got += (size_t)n;
-	}
-	close(fd);
-	return 0;
-}
-
 int cfs_target_sessions(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg)
 {
 	char tpg[PATH_MAX], rel[PATH_MAX], buf[8192];
@@ -395,7 +359,8 @@ int cfs_target_sessions(struct cfs *c, const char *iqn, cfs_name_cb cb, void *ar
 	if (r)
 		return r;
 	c->err_hold++;
-	r = read_raw(c, rel, buf, sizeof(buf) - 1, &got);
+	/* Each entry is "<iqn>\n\0" (K:target_show_dynamic_sessions; at most a page). */
+	r = cfs_read_raw(c, rel, buf, sizeof(buf) - 1, &got);
 	c->err_hold--;
 	/* Plain mode: no file means no sessions (the kernel always has it). */
 	if (r == -ENOENT && cfs_plain(c))
