@@ -4,8 +4,6 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lab/lab.sh
 source "$TOP/tests/lab/lab.sh"
 
-PASSED=0
-FAILED=0
 BLANK_IQN=iqn.2025-01.pub.scsipub:blank
 PATTERN=$TOP/build/tools/iscsi-pattern
 GUEST_STATE=/var/lib/scsipub
@@ -15,19 +13,9 @@ IMAGES=$TOP/build/lab/images
 #   dev=\$(session_disk) ...".
 GUEST_DISK="source $TOP/tests/lab/disk-guest.sh"
 
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-
-# check DESC CMD...: run CMD, pass if it exits 0.
-check() {
-  local desc=$1; shift
-  if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-
-finish() {
-  echo "$PASSED passed, $FAILED failed"
-  [ "$FAILED" -eq 0 ]
-}
+# check, pass, fail, finish and the counters.
+# shellcheck source=tests/check.sh
+source "$TOP/tests/check.sh"
 
 # For the by-hand profiles (tests/lab/prof-*.sh): prof_boot NAME sets OUT (PROF_OUT, kept;
 # else a temporary directory, removed at exit), g (lab_exec) and die (NAME: message, the

@@ -1,17 +1,7 @@
-# Host-side packaging tests (no VM): counters and the closing "N passed, M failed"
-# line that scripts/run-tests.sh reads, as in tests/lab/common.sh.
-PASSED=0 FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-# check DESC CMD...: run CMD, pass if it exits 0.
-check() {
-  local desc=$1; shift
-  if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-finish() {
-  echo "$PASSED passed, $FAILED failed"
-  [ "$FAILED" -eq 0 ]
-}
+# Host-side packaging tests (no VM): the checks and counters of tests/check.sh, and
+# helpers of their own. Sourced as tests/pkg/common.sh from the repository's top.
+# shellcheck source=tests/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../check.sh"
 # The installed units with /usr/sbin/ pointed at ROOT's copies, in a new directory
 # (printed): systemd-analyze verify checks that ExecStart= programs exist on the
 # host, and --root= would need a whole system tree.
