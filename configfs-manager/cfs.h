@@ -346,7 +346,7 @@ int cfs_acl_sweep_dynamic(struct cfs *c, const char *iqn, const char *initiator)
 /*
  * One-way CHAP credentials as LIO takes them: user 1..CFS_CHAP_USER_MAX and secret
  * CFS_CHAP_SECRET_MIN..CFS_CHAP_SECRET_MAX printable ASCII without spaces. 0, or
- * -EINVAL with a reason naming the user or the secret (cfs_target.c).
+ * -EINVAL with a reason naming the user or the secret (cfs_core.c).
  */
 int cfs_check_chap(struct cfs *c, const char *user, const char *secret);
 

@@ -1,6 +1,6 @@
 /*
- * cfs_core.c — the manager object, failure reasons, mode detection and the name
- * checks every other module relies on.
+ * cfs_core.c — the manager object, failure reasons, mode detection and the checks
+ * of names and CHAP credentials every other module relies on.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -128,6 +128,31 @@ int cfs_check_name(struct cfs *c, const char *what, const char *s, size_t max)
 			return cfs_fail(c, -EINVAL, "%s contains a control character (0x%02x)",
 					what, *p);
 	return 0;
+}
+
+/* CHAP user name or secret: min..max printable ASCII characters, no spaces. */
+static int check_chap(struct cfs *c, const char *what, const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return cfs_fail(c, -EINVAL, "CHAP %s is missing", what);
+	n = strlen(s);
+	if (n < min || n > max)
+		return cfs_fail(c, -EINVAL, "CHAP %s must be %zu-%zu characters (got %zu)", what,
+				min, max, n);
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return cfs_fail(c, -EINVAL, "CHAP %s: only printable ASCII without spaces",
+					what);
+	return 0;
+}
+
+int cfs_check_chap(struct cfs *c, const char *user, const char *secret)
+{
+	int r = check_chap(c, "user", user, 1, CFS_CHAP_USER_MAX);
+
+	return r ? r : check_chap(c, "secret", secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX);
 }
 
 int cfs_rel(struct cfs *c, char *buf, size_t len, const char *fmt, ...)

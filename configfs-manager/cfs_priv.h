@@ -108,14 +108,14 @@ bool cfs_hba_index(const char *name, uint64_t *index);
 /* True when name starts with prefix. */
 bool cfs_has_prefix(const char *name, const char *prefix);
 
+/* ---- cfs_tpg.c: finding a TPG ---- */
 /*
  * The TPG dir of target iqn (CFS_TPG_FMT) into tpg (PATH_MAX bytes), after checking
  * the IQN as a name. must_exist: -ENOENT with a reason when the TPG is missing.
  */
 int cfs_tpg_path(struct cfs *c, const char *iqn, bool must_exist, char *tpg);
-/* cfs_list_lun_backstores for the TPG dir tpg (relative, as cfs_tpg_path gives it). */
+/* (cfs_lun.c) cfs_list_lun_backstores for the TPG dir tpg (relative, as cfs_tpg_path gives it). */
 int cfs_tpg_lun_backstores(struct cfs *c, const char *tpg, cfs_lun_cb cb, void *arg);
-
 
 /* ---- cfs_fs.c: filesystem operations ---- */
 

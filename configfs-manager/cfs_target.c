@@ -1,6 +1,8 @@
 /*
  * cfs_target.c — iSCSI targets, their TPG (tpgt_1), network portals and TPG attributes
- * (iscsi/<iqn>/tpgt_1; lio-tcmu-facts.md §3.1, K:iscsi/iscsi_target_configfs.c).
+ * (iscsi/<iqn>/tpgt_1; lio-tcmu-facts.md §3.1, K:iscsi/iscsi_target_configfs.c): made,
+ * listed and removed (with the TPG's LUNs and ACLs). Finding a TPG and reading its
+ * sessions is cfs_tpg.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -107,22 +109,6 @@ static const struct tpg_attr demo_attrs[] = {
 	{ "authentication", "1" },
 };
 
-int cfs_tpg_path(struct cfs *c, const char *iqn, bool must_exist, char *tpg)
-{
-	int r = cfs_check_name(c, "target IQN", iqn, CFS_IQN_MAX);
-
-	if (!r)
-		r = cfs_rel(c, tpg, PATH_MAX, CFS_TPG_FMT, iqn);
-	if (!r)
-		r = cfs_ready(c);
-	if (r)
-		return r;
-	if (must_exist && !cfs_is_dir(c, "%s", tpg))
-		return cfs_fail(c, -ENOENT, "target %s has no TPG (%s/%s missing)", iqn, c->root,
-				tpg);
-	return 0;
-}
-
 /* "A.B.C.D:PORT" or "[v6]:PORT", port 1-65535, as the np mkdir parses it. */
 static int check_portal(struct cfs *c, const char *portal)
 {
@@ -183,31 +169,6 @@ static int ensure_attr(struct cfs *c, const char *tpg, const char *attr, const c
 	if (!r && !strcmp(cur, val))
 		return 0;
 	return cfs_write(c, val, "%s/%s", tpg, attr);
-}
-
-/* CHAP user name or secret: min..max printable ASCII characters, no spaces. */
-static int check_chap(struct cfs *c, const char *what, const char *s, size_t min, size_t max)
-{
-	size_t n;
-
-	if (!s)
-		return cfs_fail(c, -EINVAL, "CHAP %s is missing", what);
-	n = strlen(s);
-	if (n < min || n > max)
-		return cfs_fail(c, -EINVAL, "CHAP %s must be %zu-%zu characters (got %zu)", what,
-				min, max, n);
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return cfs_fail(c, -EINVAL, "CHAP %s: only printable ASCII without spaces",
-					what);
-	return 0;
-}
-
-int cfs_check_chap(struct cfs *c, const char *user, const char *secret)
-{
-	int r = check_chap(c, "user", user, 1, CFS_CHAP_USER_MAX);
-
-	return r ? r : check_chap(c, "secret", secret, CFS_CHAP_SECRET_MIN, CFS_CHAP_SECRET_MAX);
 }
 
 void cfs_set_ensure_ttl_ms(struct cfs *c, unsigned ttl_ms)
@@ -345,42 +306,6 @@ int cfs_target_ensure_demo(struct cfs *c, const char *iqn, const char *portal,
 		return r;
 	return target_ensure(c, iqn, portal, demo_attrs,
 			     sizeof(demo_attrs) / sizeof(demo_attrs[0]), chap_user, chap_secret);
-}
-
-int cfs_target_sessions(struct cfs *c, const char *iqn, cfs_name_cb cb, void *arg)
-{
-	char tpg[PATH_MAX], rel[PATH_MAX], buf[8192];
-	size_t got, i = 0;
-	int r;
-
-	r = cfs_tpg_path(c, iqn, true, tpg);
-	if (!r)
-		r = cfs_rel(c, rel, sizeof(rel), "%s/dynamic_sessions", tpg);
-	if (r)
-		return r;
-	c->err_hold++;
-	/* Each entry is "<iqn>\n\0" (K:target_show_dynamic_sessions; at most a page). */
-	r = cfs_read_raw(c, rel, buf, sizeof(buf) - 1, &got);
-	c->err_hold--;
-	/* Plain mode: no file means no sessions (the kernel always has it). */
-	if (r == -ENOENT && cfs_plain(c))
-		return 0;
-	if (r)
-		return cfs_fail(c, r, "read %s/%s: %s", c->root, rel, strerror(-r));
-	buf[got] = '\0';
-	/* Separators are '\n' and '\0' alike; empty entries are skipped. */
-	while (i < got) {
-		char *e = buf + i;
-		size_t n = strcspn(e, "\n");
-
-		i += n + 1;
-		e[n] = '\0';
-		while (n && (e[n - 1] == ' ' || e[n - 1] == '\r'))
-			e[--n] = '\0';
-		if (n && cb(e, arg))
-			break;
-	}
-	return 0;
 }
 
 /* Tear down one TPG dir: disable, ACLs, LUNs, portals, then the TPG itself. */
