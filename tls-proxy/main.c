@@ -10,8 +10,8 @@
  * initiator's copy-on-write LUN (session.c) and relays the connection, starting with
  * the buffered Login Request, to LIO's loopback portal (relay.c); once LIO sends in
  * Full Feature Phase, the connection's thread moves to the CPU of LIO's threads for
- * that connection (placement.h), and scsipub-tcmu is told that CPU for the session's
- * disks (placehint.h). A Normal login to a provisioned target (iqn...:s.<id>,
+ * that connection, and scsipub-tcmu is told that CPU for the session's disks
+ * (relaywatch.h). A Normal login to a provisioned target (iqn...:s.<id>,
  * made by the api-server) is relayed without provisioning when LIO has that target,
  * else answered 0x0203 (provtarget.h); its disks get a CPU hint while all of its
  * connections are on one CPU (provplace.h). A second listener (--tls-listen, port 3261)
@@ -66,16 +66,13 @@
 #include "privdrop.h"
 #include "pdu.h"
 #include "pdufilter.h"
-#include "pinpolicy.h"
-#include "placement.h"
-#include "placehint.h"
 #include "pio.h"
-#include "prov.h"
 #include "provplace.h"
 #include "provsweep.h"
 #include "provtarget.h"
 #include "ratelog.h"
 #include "relay.h"
+#include "relaywatch.h"
 #include "nofile.h"
 #include "session.h"
 #include "stopsignal.h"
@@ -96,9 +93,9 @@ struct conn {
 	int64_t login_deadline_ms; /* CLOCK_MONOTONIC ms; 0 once the login is done */
 	int64_t login_paused_ms;   /* != 0: since then waiting on our own provisioning */
 	bool tls;        /* accepted on the TLS listener */
-	/* Where the time of a login went (CLOCK_MONOTONIC ns; 0 = not reached), for the
-	 * --verbose line logged when LIO's final Login Response has gone through. */
-	int64_t t_accept, t_thread, t_first_pdu, t_session, t_lio_connect, t_lio_sent;
+	/* For the --verbose line logged once LIO's final Login Response has gone
+	 * through (relaywatch.h). */
+	struct login_times t;
 };
 
 static struct portal_options opts;
@@ -109,6 +106,7 @@ static struct iplimit *limits;       /* per-address admission (accept loop) */
 static struct ratelog *refuse_log;   /* refused and timed-out connections */
 static struct provsweep *sweeper;    /* dynamic ACLs of ended s.<id> relays */
 static struct provplace *placer;     /* s.<id> targets' CPU hints; NULL: none sent */
+static struct relaywatch_cfg watch_cfg; /* every relay's watch (relaywatch.h) */
 static struct tls_server *tls_srv;   /* NULL: no TLS listener */
 static char images_dir[PATH_MAX];
 
@@ -323,183 +321,6 @@ static void reject(struct pio *io, const struct pdu *p, uint16_t st)
 	login_send_reject(io, p->bhs, st, random32());
 }
 
-/* What the relay's progress callback needs. */
-struct relay_watch {
-	uint64_t id;                    /* the connection table's entry */
-	const struct conn *c;
-	const struct login_req *req;
-	const struct pdufilter *filter;
-	int lio_fd;
-	bool ffp_logged;
-	uint64_t ffp_to_client;         /* bytes to the initiator when FFP began */
-	bool learnt;                    /* LIO's CPU asked for (placement.h) */
-	int lio_cpu;                    /* LIO's CPU for the connection, or -1 */
-	bool pin;                       /* bind the relay thread there (not
-					   --relay-any-cpu) and have free_cpus */
-	struct pinpolicy policy;        /* when (pinpolicy.h) */
-	cpu_set_t free_cpus;            /* the thread's affinity when not bound */
-	uint64_t spliced;               /* st->spliced at the last round */
-	unsigned since_splice;          /* rounds since one spliced (saturates) */
-	const struct session *own;      /* the anonymous session whose disks
-					   scsipub-tcmu is told the CPU of
-					   (placehint.h), or NULL */
-	bool prov;                      /* to a provisioned target (provplace.h) */
-	bool entered;                   /* in placer's table */
-};
-
-static double ms_between(int64_t from_ns, int64_t to_ns)
-{
-	return from_ns && to_ns ? (double)(to_ns - from_ns) / 1e6 : -1;
-}
-
-/*
- * --verbose: where the time of a relayed login went, from accept to the moment LIO's
- * final Login Response went to the initiator (-1: a step this login did not take,
- * e.g. no provisioning for a provisioned target).
- */
-static void log_login_time(const struct relay_watch *w)
-{
-	const struct conn *c = w->c;
-	int64_t now = monotime_ns();
-
-	plog_debug("login from %s (%s) to %s: in Full Feature Phase %.1f ms after the accept "
-		   "(its thread running %.1f, first PDU read %.1f, session ready %.1f, "
-		   "connected to LIO %.1f, login sent to LIO %.1f, LIO's login answered %.1f ms "
-		   "later)", c->peer,
-		   w->req->initiator, w->req->target, ms_between(c->t_accept, now),
-		   ms_between(c->t_accept, c->t_thread), ms_between(c->t_accept, c->t_first_pdu),
-		   ms_between(c->t_accept, c->t_session),
-		   ms_between(c->t_accept, c->t_lio_connect),
-		   ms_between(c->t_accept, c->t_lio_sent), ms_between(c->t_lio_sent, now));
-}
-
-/* Tell scsipub-tcmu cpu (or PLACEHINT_NONE) for disk, on behalf of `who` (for the
- * debug line when it cannot be told); never waits. True when sent. */
-static bool hint_disk(const char *who, const char *disk, int cpu)
-{
-	int r = placehint_send(opts.tcmu_place_socket, disk, cpu);
-
-	if (r < 0)
-		plog_debug("%s: scsipub-tcmu not told CPU %d for %s: %s", who, cpu, disk,
-			   strerror(-r));
-	return r == 0;
-}
-
-/* The session's own disks are served best on LIO's CPU too (placehint.h). */
-static void tell_handler(const struct relay_watch *w, int cpu)
-{
-	char who[512];
-
-	snprintf(who, sizeof(who), "connection from %s (%s) to %s", w->c->peer,
-		 w->req->initiator, w->req->target);
-	for (unsigned i = 0; i < session_disk_count(w->own); i++)
-		hint_disk(who, session_disk(w->own, i), cpu);
-}
-
-/*
- * provplace.h's tell: a provisioned target's hint changed (its connections now on
- * one CPU, or on several); logged once per change, so at most twice per connection.
- */
-static void tell_prov(void *arg, const char *target, int cpu,
-		      const char (*disks)[PROVTARGET_DISK_LEN], unsigned n_disks, unsigned conns)
-{
-	unsigned told = 0;
-
-	(void)arg;
-	for (unsigned i = 0; i < n_disks; i++)
-		told += hint_disk(target, disks[i], cpu);
-	if (cpu == PLACEHINT_NONE)
-		plog("%s: its %u connections run on several CPUs: CPU hint withdrawn for "
-		     "%u of its %u disks", target, conns, told, n_disks);
-	else
-		plog("%s: LIO's threads for its %u connection%s run on CPU %d: scsipub-tcmu "
-		     "told for %u of its %u disks", target, conns, conns == 1 ? "" : "s", cpu,
-		     told, n_disks);
-}
-
-/*
- * A connection to a provisioned target has learnt LIO's CPU: its target's disks as
- * configfs has them now go into placer's table with it (heap: up to PROV_LUNS_MAX
- * names).
- */
-static void enter_prov(struct relay_watch *w, int cpu)
-{
-	char (*disks)[PROVTARGET_DISK_LEN] = malloc(PROV_LUNS_MAX * sizeof(*disks));
-	int n = disks ? provtarget_disks(opts.configfs, w->req->target, disks,
-					  PROV_LUNS_MAX) : -ENOMEM;
-
-	if (n >= 0)
-		n = provplace_enter(placer, w->req->target, w, cpu,
-				    (const char (*)[PROVTARGET_DISK_LEN])disks, (unsigned)n);
-	free(disks);
-	if (n < 0)
-		plog_debug("connection from %s (%s) to %s: no CPU hint for its disks: %s",
-			   w->c->peer, w->req->initiator, w->req->target, strerror(-n));
-	else
-		w->entered = true;
-}
-
-/* Rounds after one that spliced that still belong to its stream (see place_relay). */
-#define RELAY_STREAM_ROUNDS 4
-
-/*
- * The relay thread's CPU after a round (pinpolicy.h): on LIO's while the rounds are
- * calm, i.e. splice no large data segment (relay.h: RELAY_SPLICE_MIN). The few rounds
- * right after one that spliced count for nothing: a large I/O also has rounds that
- * move a PDU header, its command or its response only (relay.h reads the header after
- * a large segment alone), and those are part of the stream.
- */
-static void place_relay(struct relay_watch *w, const struct relay_stats *st)
-{
-	enum pinpolicy_wake k;
-	int r;
-
-	if (st->spliced > w->spliced)
-		w->since_splice = 0;
-	else if (w->since_splice <= RELAY_STREAM_ROUNDS)
-		w->since_splice++;
-	k = w->since_splice == 0 ? PINPOLICY_BUSY :
-		w->since_splice <= RELAY_STREAM_ROUNDS ? PINPOLICY_IDLE : PINPOLICY_CALM;
-	w->spliced = st->spliced;
-	r = pinpolicy_apply(&w->policy, pinpolicy_wake(&w->policy, w->lio_cpu, k), &w->free_cpus);
-	if (r < 0)
-		plog_debug("connection from %s (%s) to %s: relay thread placement: %s",
-			   w->c->peer, w->req->initiator, w->req->target, strerror(-r));
-}
-
-static void on_relay_bytes(void *arg, const struct relay_stats *st)
-{
-	struct relay_watch *w = arg;
-
-	conntab_bytes(conn_tab, w->id, st->to_lio, st->to_client);
-	if (!w->ffp_logged && pdufilter_in_ffp(w->filter)) {
-		w->ffp_logged = true;
-		w->ffp_to_client = st->to_client;
-		if (plog_verbose)
-			log_login_time(w);
-	} else if (w->ffp_logged && !w->learnt && st->to_client > w->ffp_to_client) {
-		/* LIO's transmit thread has sent a PDU: its CPU (placement.h). */
-		int cpu = placement_socket_cpu(w->lio_fd);
-
-		w->learnt = true;
-		if (cpu >= 0) {
-			w->lio_cpu = cpu;
-			plog_debug("connection from %s (%s) to %s: LIO's threads for it run on "
-				   "CPU %d", w->c->peer, w->req->initiator, w->req->target, cpu);
-			if (w->own && opts.tcmu_place_socket[0])
-				tell_handler(w, cpu);
-			else if (w->prov && placer)
-				enter_prov(w, cpu);
-		} else {
-			plog_debug("connection from %s (%s) to %s: LIO's CPU for it not known: "
-				   "%s", w->c->peer, w->req->initiator, w->req->target,
-				   strerror(-cpu));
-		}
-	}
-	if (w->pin && w->lio_cpu >= 0)
-		place_relay(w, st);
-}
-
 /* "ip:port" ("[v6]:port") of the initiator into out. */
 static void peer_port_str(const struct conn *c, char *out, size_t len)
 {
@@ -512,12 +333,12 @@ static void peer_port_str(const struct conn *c, char *out, size_t len)
  * inside the session names its own target at our public address only; later Login
  * Requests cannot change its identity), listing the connection in the connection
  * table meanwhile (shown_initiator: the name the client sent; lio_initiator: the one
- * LIO knows, or NULL when the same). Once LIO's CPU for the connection is known, the
- * relay thread follows pinpolicy.h and scsipub-tcmu is told the CPU for the disks of
- * own (session.h: session_disk), or, for a provisioned target (kind
- * CONNTAB_PROVISIONED, own NULL), for its LUNs' backstores while its connections
- * agree on a CPU (provplace.h). Answers the initiator with a
- * target error when LIO cannot be reached. Returns when done.
+ * LIO knows, or NULL when the same). A relaywatch.h watch follows the relay: the
+ * table's byte counts, LIO's CPU for the connection, the CPU hints for the disks of
+ * own (session.h: session_disk) or, for a provisioned target (kind
+ * CONNTAB_PROVISIONED, own NULL), of its LUNs' backstores, and the relay thread's
+ * placement. Answers the initiator with a target error when LIO cannot be reached.
+ * Returns when done.
  */
 static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 			 const uint8_t *login, size_t login_len, const struct login_req *req,
@@ -532,9 +353,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		.public_addr = c->tls ? opts.tls_public : opts.public_addr,
 	};
 	struct pdufilter *filter;
-	struct relay_watch w = { .c = c, .req = req, .lio_cpu = -1, .own = own,
-				 .prov = kind == CONNTAB_PROVISIONED,
-				 .since_splice = RELAY_STREAM_ROUNDS + 1 };
+	struct relay_watch w;
 	int r, lfd;
 
 	filter = pdufilter_new(&fc);
@@ -542,12 +361,10 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		reject(cio, p, LOGIN_OUT_OF_RESOURCES);
 		return;
 	}
-	w.filter = filter;
-	pinpolicy_init(&w.policy);
-	w.pin = !opts.relay_any_cpu &&
-		pthread_getaffinity_np(pthread_self(), sizeof(w.free_cpus), &w.free_cpus) == 0;
+	relaywatch_init(&w, &watch_cfg, c->peer, &c->t, req, filter, own,
+			kind == CONNTAB_PROVISIONED);
 	lfd = connect_lio();
-	c->t_lio_connect = monotime_ns();
+	c->t.lio_connect = monotime_ns();
 	if (lfd < 0) {
 		plog("login from %s (%s) to %s: cannot connect to LIO at %s: %s", c->peer,
 		     req->initiator, req->target, opts.lio, strerror(-lfd));
@@ -568,7 +385,7 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 	w.lio_fd = lfd;
 	pio_fd_init(&lio, lfd);
 	r = pio_write_full(&lio.io, login, login_len);
-	c->t_lio_sent = monotime_ns();
+	c->t.lio_sent = monotime_ns();
 	/* Listed (a file rewrite) while LIO works on the login, not before sending it. */
 	peer_port_str(c, peer, sizeof(peer));
 	w.id = conntab_add(conn_tab, peer, req->initiator, lio_initiator, req->target, kind,
@@ -577,14 +394,13 @@ static void relay_to_lio(struct conn *c, struct pio *cio, const struct pdu *p,
 		set_timeouts(c->fd, 0);
 		set_timeouts(lfd, 0);
 		if ((r = pio_set_nonblock(cio, 1)) == 0 && (r = pio_fd_set_nonblock(&lio, 1)) == 0)
-			r = relay_run_filtered(cio, &lio.io, filter, &st, on_relay_bytes, &w);
+			r = relay_run_filtered(cio, &lio.io, filter, &st, relaywatch_bytes, &w);
 	} else {
 		plog("login from %s (%s) to %s: forwarding the login to LIO: %s", c->peer,
 		     req->initiator, req->target, strerror(-r));
 	}
 	conntab_remove(conn_tab, w.id);
-	if (w.entered)
-		provplace_leave(placer, req->target, &w);
+	relaywatch_end(&w);
 	plog_debug("connection from %s (%s) to %s ended (%s): %llu bytes to LIO, %llu to "
 		   "the initiator", c->peer, req->initiator, req->target,
 		   r < 0 ? strerror(-r) : "closed", (unsigned long long)st.to_lio,
@@ -726,7 +542,7 @@ static void serve_normal(struct conn *c, struct pio *cio, const struct pdu *p,
 	login_pause(c);
 	r = session_acquire(mgr, req->initiator, t.iqn, c->peer, &s, err, sizeof(err));
 	login_resume(c);
-	c->t_session = monotime_ns();
+	c->t.session = monotime_ns();
 	if (r == -EMFILE) {
 		/* The configured session limit (scsipub-cfgd --max-sessions): the target has
 		 * insufficient session resources, RFC 7143 §11.13.5 status 0x0302. Anyone can
@@ -827,7 +643,7 @@ static void serve_stream(struct conn *c, struct pio *cio)
 	int r;
 
 	r = pdu_read(cio, opts.max_pdu, &p);
-	c->t_first_pdu = monotime_ns();
+	c->t.first_pdu = monotime_ns();
 	if (r == -EMSGSIZE) {
 		plog("connection from %s: first PDU data segment of %u bytes is over %u",
 		     c->peer, pdu_data_len(p.bhs), opts.max_pdu);
@@ -879,7 +695,7 @@ static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
 
-	c->t_thread = monotime_ns();
+	c->t.thread = monotime_ns();
 	serve(c);
 	pthread_mutex_lock(&conns_mu);
 	for (struct conn **pp = &conns; *pp; pp = &(*pp)->next)
@@ -932,7 +748,7 @@ static void accept_one(int lfd, bool tls)
 		close(fd);
 		return;
 	}
-	c->t_accept = monotime_ns();
+	c->t.accept = monotime_ns();
 	c->fd = fd;
 	c->lio_fd = -1;
 	c->tls = tls;
@@ -1134,7 +950,7 @@ int main(int argc, char **argv)
 	}
 	sweeper = provsweep_new_remote(opts.cfgd_socket);
 	if (opts.tcmu_place_socket[0])
-		placer = provplace_new(tell_prov, NULL);
+		placer = provplace_new(relaywatch_tell_prov, &watch_cfg);
 	if (!sweeper || (opts.tcmu_place_socket[0] && !placer)) {
 		plog("out of memory");
 		return 1;
@@ -1155,6 +971,9 @@ int main(int argc, char **argv)
 		plog("out of memory");
 		return 1;
 	}
+	watch_cfg = (struct relaywatch_cfg){ .tcmu_place_socket = opts.tcmu_place_socket,
+					     .configfs = opts.configfs, .placer = placer,
+					     .tab = conn_tab, .relay_any_cpu = opts.relay_any_cpu };
 	atomic_store(&tsih_counter, random32());
 
 	lfd = open_listener(opts.listen);
