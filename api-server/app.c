@@ -68,6 +68,15 @@ uint64_t app_uptime(const struct app *a)
 	return (uint64_t)(monotime_s() - a->started_s);
 }
 
+/* budget.h's `used`: the account's ready images' bytes, from the database. */
+static int ready_bytes(void *arg, int64_t account_id, uint64_t *used, char *err,
+		       size_t errlen)
+{
+	struct app *a = arg;
+
+	return db_image_used(a->db, account_id, used, err, errlen);
+}
+
 int app_init(struct app *a, const struct api_options *o, struct db *db, char *err,
 	     size_t errlen)
 {
@@ -78,7 +87,7 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 	pthread_mutex_init(&a->watch_mu, NULL);
 	pthread_mutex_init(&a->stop_mu, NULL);
 	pthread_cond_init(&a->stop_cv, NULL);
-	pthread_mutex_init(&a->resv_mu, NULL);
+	budget_init(&a->budget, ready_bytes, a);
 	a->started = time(NULL);
 	a->started_s = monotime_s();
 	if (o->catalog[0])
@@ -130,9 +139,7 @@ void app_fini(struct app *a)
 	free(a->w);
 	a->w = NULL;
 	a->nw = 0;
-	free(a->resv);
-	a->resv = NULL;
-	a->nresv = 0;
+	budget_fini(&a->budget);
 	if (a->cfgd_fd >= 0)
 		close(a->cfgd_fd);
 	a->cfgd_fd = -1;
@@ -230,134 +237,6 @@ int app_account_chap(struct app *a, const struct db_account *acct, bool rotate, 
 	return 0;
 }
 
-/* ---- image budget reservations (see app_image_create in app.h) ---------------- */
-
-/* Minimum a fetch reserves when it starts: the smallest image there is. */
-#define RESV_START 512
-
-/* used + reserved + need <= budget, without overflowing. */
-static bool resv_fits(uint64_t used, uint64_t reserved, uint64_t need, uint64_t budget)
-{
-	return used <= budget && reserved <= budget - used && need <= budget - used - reserved;
-}
-
-/* The entry of account id, or NULL. Called with resv_mu held. */
-static struct app_resv *resv_find(struct app *a, int64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < a->nresv; i++)
-		if (a->resv[i].account_id == id)
-			return &a->resv[i];
-	return NULL;
-}
-
-/* Drop entry e when no fetch holds it any more. Called with resv_mu held. */
-static void resv_drop_idle(struct app *a, struct app_resv *e)
-{
-	if (e->fetches)
-		return;
-	*e = a->resv[--a->nresv];
-}
-
-/*
- * A fetch of account id starts and holds RESV_START bytes of budget. The account's
- * entry is made on its first fetch with its ready images' bytes from the database.
- * 0; -EDQUOT when even that does not fit; -errno (database, memory). Reason in err.
- */
-static int resv_begin(struct app *a, int64_t id, uint64_t budget, char *err, size_t errlen)
-{
-	struct app_resv *e;
-	int rc = 0;
-
-	pthread_mutex_lock(&a->resv_mu);
-	e = resv_find(a, id);
-	if (!e) {
-		uint64_t used = 0;
-		struct app_resv *v;
-
-		rc = db_image_used(a->db, id, &used, err, errlen);
-		if (rc < 0)
-			goto out;
-		v = realloc(a->resv, (a->nresv + 1) * sizeof(*v));
-		if (!v) {
-			rc = -ENOMEM;
-			reason_fail(err, errlen, rc, "out of memory");
-			goto out;
-		}
-		a->resv = v;
-		e = &a->resv[a->nresv++];
-		*e = (struct app_resv){ .account_id = id, .used = used };
-	}
-	if (!resv_fits(e->used, e->reserved, RESV_START, budget)) {
-		rc = -EDQUOT;
-		reason_fail(err, errlen, rc,
-			    "image budget exceeded: the account's images use %" PRIu64
-			    " and its fetches in progress hold %" PRIu64 " of its %" PRIu64
-			    " bytes", e->used, e->reserved, budget);
-		resv_drop_idle(a, e);
-		goto out;
-	}
-	e->reserved += RESV_START;
-	e->fetches++;
-out:
-	pthread_mutex_unlock(&a->resv_mu);
-	return rc;
-}
-
-/*
- * The fetch holding *held bytes of account id needs `need` in total: grow *held to it
- * if the account's images and all its fetches' reservations stay within budget,
- * else -EDQUOT with the reason in err.
- */
-static int resv_grow(struct app *a, int64_t id, uint64_t budget, uint64_t *held,
-		     uint64_t need, char *err, size_t errlen)
-{
-	struct app_resv *e;
-	int rc = 0;
-
-	pthread_mutex_lock(&a->resv_mu);
-	e = resv_find(a, id);
-	if (!e || need <= *held) {
-		rc = e ? 0 : -EIO;
-		if (!e)
-			reason_fail(err, errlen, rc, "internal error: no budget reservation");
-	} else if (!resv_fits(e->used, e->reserved - *held, need, budget)) {
-		rc = -EDQUOT;
-		reason_fail(err, errlen, rc,
-			    "image budget exceeded: the image needs at least %" PRIu64
-			    " bytes; the account's images use %" PRIu64
-			    " and its other fetches in progress hold %" PRIu64
-			    " of its %" PRIu64 " bytes", need, e->used, e->reserved - *held,
-			    budget);
-	} else {
-		e->reserved += need - *held;
-		*held = need;
-	}
-	pthread_mutex_unlock(&a->resv_mu);
-	return rc;
-}
-
-/*
- * The fetch holding `held` bytes of account id ended; `committed` bytes of it became
- * a ready image (0 when it failed). Called after db_image_ready, so that the bytes are
- * counted in the database or in the reservation at every moment.
- */
-static void resv_end(struct app *a, int64_t id, uint64_t held, uint64_t committed)
-{
-	struct app_resv *e;
-
-	pthread_mutex_lock(&a->resv_mu);
-	e = resv_find(a, id);
-	if (e) {
-		e->reserved -= held <= e->reserved ? held : e->reserved;
-		e->used += committed;
-		e->fetches--;
-		resv_drop_idle(a, e);
-	}
-	pthread_mutex_unlock(&a->resv_mu);
-}
-
 /* One fetch, shared by the worker and the waiting request (refcounted). */
 struct job {
 	pthread_mutex_t mu;
@@ -372,7 +251,7 @@ struct job {
 	char path[PATH_MAX];
 	uint64_t cap;                /* --max-image-bytes */
 	uint64_t budget;             /* the account's image budget */
-	uint64_t held;               /* bytes reserved (resv_*), worker thread only */
+	uint64_t held;               /* bytes held (budget.h), worker thread only */
 	/* results */
 	struct app_image_result res;
 };
@@ -403,7 +282,8 @@ static int on_reserve(void *arg, uint64_t bytes, char *err, size_t errlen)
 {
 	struct job *j = arg;
 
-	return resv_grow(j->a, j->account_id, j->budget, &j->held, bytes, err, errlen);
+	return budget_grow(&j->a->budget, j->account_id, j->budget, &j->held, bytes, err,
+			   errlen);
 }
 
 static void *fetch_worker(void *arg)
@@ -431,7 +311,7 @@ static void *fetch_worker(void *arg)
 			unlink(j->path);
 		}
 	}
-	resv_end(j->a, j->account_id, j->held, rc == 0 ? size : 0);
+	budget_end(&j->a->budget, j->account_id, j->held, rc == 0 ? size : 0);
 	if (rc == -EBADMSG || rc == -EFBIG || rc == -EDQUOT || (rc < 0 && rc != -ENOENT &&
 	    rc != -EACCES && rc != -EIO && rc != -EPROTO && rc != -EINVAL)) {
 		/* nothing registered: mismatch, too big, or a local failure */
@@ -537,7 +417,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 		return;
 	}
 	/* the budget is reserved before the row exists: a refusal registers nothing */
-	rc = resv_begin(a, acct->id, j->budget, err, sizeof(err));
+	rc = budget_begin(&a->budget, acct->id, j->budget, &j->held, err, sizeof(err));
 	if (rc < 0) {
 		res->status = rc == -EDQUOT ? 413 : 500;
 		snprintf(res->error, sizeof(res->error), "%s%.480s", rc == -EDQUOT ? "" :
@@ -545,10 +425,9 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 		job_put(j);
 		return;
 	}
-	j->held = RESV_START;
 	rc = db_image_begin(a->db, acct->id, name, url, sha256, err, sizeof(err));
 	if (rc < 0) {
-		resv_end(a, acct->id, j->held, 0);
+		budget_end(&a->budget, acct->id, j->held, 0);
 		res->status = rc == -EEXIST ? 409 : 500;
 		snprintf(res->error, sizeof(res->error), "%.500s", err);
 		job_put(j);
@@ -561,7 +440,7 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	pthread_attr_destroy(&attr);
 	if (rc) {
 		db_image_delete(a->db, acct->id, name, false, NULL, 0);
-		resv_end(a, acct->id, j->held, 0);
+		budget_end(&a->budget, acct->id, j->held, 0);
 		res->status = 503;
 		snprintf(res->error, sizeof(res->error), "cannot start a fetch: %s", strerror(rc));
 		j->refs = 1;

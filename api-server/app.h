@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "apiopt.h"
+#include "budget.h"
 #include "db.h"
 
 #define APP_VERSION "0.3.0"
@@ -25,17 +26,6 @@
 #define APP_SESSION_ID_LEN 16      /* hex digits */
 #define APP_TTL_MAX 2592000        /* seconds (30 days) */
 #define APP_RESTORE_GRACE_S 120    /* seconds a restored live session may stay unconnected */
-
-/*
- * Image budget held by one account's fetches in progress (app_image_create). used is
- * the account's ready images (from the database when the first fetch began, plus what
- * fetches finished since); reserved is the sum of what its running fetches hold.
- */
-struct app_resv {
-	int64_t account_id;
-	uint64_t used, reserved;
-	unsigned fetches;
-};
 
 /* What the watcher remembers about one session between ticks. */
 struct app_watch {
@@ -68,9 +58,7 @@ struct app {
 	pthread_t watcher, janitor;
 	bool threads;
 
-	pthread_mutex_t resv_mu;       /* guards resv, nresv */
-	struct app_resv *resv;         /* accounts with fetches in progress */
-	size_t nresv;
+	struct budget budget;          /* held by fetches in progress (budget.h) */
 };
 
 /*
@@ -117,7 +105,7 @@ struct app_image_result {
  * mismatch or a URL leading to a non-public address outside --fetch-allow-net
  * (nothing registered), or an unusable source (row kept as failed); 500 local
  * failures. name, url and sha256 must be validated by the caller.
- * Budget: a fetch reserves its bytes in a->resv from the start (512, then the
+ * Budget: a fetch holds its bytes in a->budget (budget.h) from the start (512, then the
  * Content-Length, the bytes downloaded and decompressed as they grow) and keeps them
  * until its image is registered or it failed; a reservation that would take the
  * account's ready images plus its fetches' reservations over its budget fails the
