@@ -1,8 +1,9 @@
 /*
  * test_relaywatch.c — the relay's watch (relaywatch.h): the connection table's byte
- * counts follow the relay's rounds; nothing is learnt before Full Feature Phase; a
- * provisioned target's hint goes to scsipub-tcmu's socket once per disk; a watch that
- * never entered the placer's table leaves nothing behind.
+ * counts follow the relay's rounds; nothing is learnt before Full Feature Phase, and
+ * after it LIO's CPU is read once, from the first PDU LIO sends in it; a provisioned
+ * target's hint goes to scsipub-tcmu's socket once per disk; a watch that never
+ * entered the placer's table leaves nothing behind.
  */
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +23,10 @@
 #include "test_tmpdir.h"
 
 #include "conntab.h"
+#include "log.h"
+#include "monotime.h"
+#include "pdu.h"
+#include "placement.h"
 #include "placehint.h"
 #include "provplace.h"
 #include "relaywatch.h"
@@ -93,6 +100,86 @@ static void test_bytes_before_ffp(void **state)
 	conntab_free(tab);
 }
 
+/* A connected loopback TCP pair: *a LIO's end, *b the portal's (the watch's lio_fd). */
+static void tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(l >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*a >= 0);
+	assert_int_equal(connect(*a, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	*b = accept(l, NULL, NULL);
+	assert_true(*b >= 0);
+	close(l);
+}
+
+static void test_cpu_learnt_once_in_ffp(void **state)
+{
+	struct conntab *tab = conntab_new(NULL);
+	struct pdufilter_cfg fc = { .target = TGT, .public_addr = "192.0.2.1:3260",
+				    .peer = "198.51.100.7" };
+	struct pdufilter *f = pdufilter_new(&fc);
+	struct relaywatch_cfg cfg = { .tcmu_place_socket = "", .configfs = "/nonexistent",
+				      .tab = tab, .relay_any_cpu = true };
+	int64_t now = monotime_ns();
+	struct login_times t = { .accept = now - 5000000, .lio_sent = now - 2000000 };
+	struct relay_watch w;
+	struct relay_stats st = { .to_lio = 48 };
+	struct pf_buf out = { 0 };
+	uint8_t rsp[48] = { 0x23, 0x87 }; /* final Login Response: T, CSG 1, NSG 3 */
+	char byte = 'x';
+	int lio, fd, cpu, verbose = plog_verbose;
+
+	(void)state;
+	assert_non_null(tab);
+	assert_non_null(f);
+	tcp_pair(&lio, &fd);
+	assert_int_equal(write(lio, &byte, 1), 1);
+	assert_int_equal(read(fd, &byte, 1), 1);
+	cpu = placement_socket_cpu(fd);
+	assert_true(cpu >= 0);
+
+	relaywatch_init(&w, &cfg, "198.51.100.7", &t, &req, f, NULL, false);
+	w.lio_fd = fd;
+	w.id = conntab_add(tab, "198.51.100.7:40000", INI, NULL, TGT, CONNTAB_ANONYMOUS, 0);
+	plog_verbose = 1; /* the login-time line is written (stderr) */
+	/* LIO's final Login Response passes: Full Feature Phase, its bytes the mark */
+	assert_int_equal(pdufilter_feed(f, PF_TO_INITIATOR, rsp, sizeof(rsp), &out), 0);
+	assert_true(pdufilter_in_ffp(f));
+	st.to_client = 48;
+	relaywatch_bytes(&w, &st);
+	assert_true(w.ffp_logged);
+	assert_int_equal(w.ffp_to_client, 48);
+	assert_false(w.learnt);       /* the Login Response is not a PDU of the session */
+	st.to_lio = 96;
+	relaywatch_bytes(&w, &st);    /* nothing from LIO since */
+	assert_false(w.learnt);
+	st.to_client = 96;            /* LIO's first PDU in the session */
+	relaywatch_bytes(&w, &st);
+	assert_true(w.learnt);
+	assert_int_equal(w.lio_cpu, cpu);
+	/* asked once: a closed socket later changes nothing */
+	close(fd);
+	st.to_client = 144;
+	relaywatch_bytes(&w, &st);
+	assert_int_equal(w.lio_cpu, cpu);
+	plog_verbose = verbose;
+
+	relaywatch_end(&w);
+	conntab_remove(tab, w.id);
+	close(lio);
+	pf_buf_free(&out);
+	pdufilter_free(f);
+	conntab_free(tab);
+}
+
 static void test_tell_prov(void **state)
 {
 	char dir[PATH_MAX], sock[PATH_MAX + 16], err[256], name[PLACEHINT_NAME_MAX + 1];
@@ -137,6 +224,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bytes_before_ffp),
+		cmocka_unit_test(test_cpu_learnt_once_in_ffp),
 		cmocka_unit_test(test_tell_prov),
 	};
 
