@@ -21,28 +21,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "test_tcp.h"
+
 #include "pinpolicy.h"
 #include "placement.h"
-
-/* A connected loopback TCP pair: *a the client end, *b the accepted one. */
-static void tcp_pair(int *a, int *b)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(l >= 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(l, 1), 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
-	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(*a >= 0);
-	assert_int_equal(connect(*a, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	*b = accept(l, NULL, NULL);
-	assert_true(*b >= 0);
-	close(l);
-}
 
 /* The CPUs the calling thread may run on, lowest and highest. */
 static void cpu_bounds(int *lo, int *hi)
@@ -106,7 +88,7 @@ static void *follow_thread(void *arg)
 	int a, b;
 
 	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(start), &start), 0);
-	tcp_pair(&a, &b);
+	assert_int_equal(test_tcp_pair(&a, &b), 0);
 	pin_self(fc->send_cpu);
 	assert_int_equal(write(a, &c, 1), 1);
 	assert_int_equal(read(b, &c, 1), 1);

@@ -13,19 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "test_tcp.h"
 #include "test_tmpdir.h"
 
 #include "conntab.h"
 #include "log.h"
 #include "monotime.h"
-#include "pdu.h"
 #include "placement.h"
 #include "placehint.h"
 #include "provplace.h"
@@ -53,22 +51,50 @@ static void counters(struct conntab *t, long long *in, long long *out)
 	free(j);
 }
 
-static void test_bytes_before_ffp(void **state)
+/* What each watch test relays through: a connection table, an anonymous session's
+ * PDU filter, the portal's settings (no hints sent, the relay thread never bound). */
+struct fix {
+	struct conntab *tab;
+	struct pdufilter *f;
+	struct relaywatch_cfg cfg;
+};
+
+static int setup(void **state)
 {
-	struct conntab *tab = conntab_new(NULL);
 	struct pdufilter_cfg fc = { .target = TGT, .public_addr = "192.0.2.1:3260",
 				    .peer = "198.51.100.7" };
-	struct pdufilter *f = pdufilter_new(&fc);
-	struct relaywatch_cfg cfg = { .tcmu_place_socket = "", .configfs = "/nonexistent",
-				      .tab = tab, .relay_any_cpu = true };
+	struct fix *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	x->tab = conntab_new(NULL);
+	x->f = pdufilter_new(&fc);
+	assert_non_null(x->tab);
+	assert_non_null(x->f);
+	x->cfg = (struct relaywatch_cfg){ .tcmu_place_socket = "", .configfs = "/nonexistent",
+					  .tab = x->tab, .relay_any_cpu = true };
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *x = *state;
+
+	pdufilter_free(x->f);
+	conntab_free(x->tab);
+	free(x);
+	return 0;
+}
+
+static void test_bytes_before_ffp(void **state)
+{
+	struct fix *x = *state;
+	struct conntab *tab = x->tab;
 	struct relay_watch w;
 	struct relay_stats st = { .to_lio = 48, .to_client = 0 };
 	long long in, out;
 
-	(void)state;
-	assert_non_null(tab);
-	assert_non_null(f);
-	relaywatch_init(&w, &cfg, "198.51.100.7", &times, &req, f, NULL, true);
+	relaywatch_init(&w, &x->cfg, "198.51.100.7", &times, &req, x->f, NULL, true);
 	assert_false(w.pin);          /* relay_any_cpu */
 	assert_int_equal(w.lio_cpu, -1);
 	assert_int_equal(w.lio_fd, -1);
@@ -96,38 +122,12 @@ static void test_bytes_before_ffp(void **state)
 	assert_false(w.entered);
 	conntab_remove(tab, w.id);
 	assert_int_equal(conntab_count(tab), 0);
-	pdufilter_free(f);
-	conntab_free(tab);
-}
-
-/* A connected loopback TCP pair: *a LIO's end, *b the portal's (the watch's lio_fd). */
-static void tcp_pair(int *a, int *b)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(l >= 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(l, 1), 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
-	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(*a >= 0);
-	assert_int_equal(connect(*a, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	*b = accept(l, NULL, NULL);
-	assert_true(*b >= 0);
-	close(l);
 }
 
 static void test_cpu_learnt_once_in_ffp(void **state)
 {
-	struct conntab *tab = conntab_new(NULL);
-	struct pdufilter_cfg fc = { .target = TGT, .public_addr = "192.0.2.1:3260",
-				    .peer = "198.51.100.7" };
-	struct pdufilter *f = pdufilter_new(&fc);
-	struct relaywatch_cfg cfg = { .tcmu_place_socket = "", .configfs = "/nonexistent",
-				      .tab = tab, .relay_any_cpu = true };
+	struct fix *x = *state;
+	struct conntab *tab = x->tab;
 	int64_t now = monotime_ns();
 	struct login_times t = { .accept = now - 5000000, .lio_sent = now - 2000000 };
 	struct relay_watch w;
@@ -137,22 +137,19 @@ static void test_cpu_learnt_once_in_ffp(void **state)
 	char byte = 'x';
 	int lio, fd, cpu, verbose = plog_verbose;
 
-	(void)state;
-	assert_non_null(tab);
-	assert_non_null(f);
-	tcp_pair(&lio, &fd);
+	assert_int_equal(test_tcp_pair(&lio, &fd), 0); /* LIO's end, the portal's */
 	assert_int_equal(write(lio, &byte, 1), 1);
 	assert_int_equal(read(fd, &byte, 1), 1);
 	cpu = placement_socket_cpu(fd);
 	assert_true(cpu >= 0);
 
-	relaywatch_init(&w, &cfg, "198.51.100.7", &t, &req, f, NULL, false);
+	relaywatch_init(&w, &x->cfg, "198.51.100.7", &t, &req, x->f, NULL, false);
 	w.lio_fd = fd;
 	w.id = conntab_add(tab, "198.51.100.7:40000", INI, NULL, TGT, CONNTAB_ANONYMOUS, 0);
 	plog_verbose = 1; /* the login-time line is written (stderr) */
 	/* LIO's final Login Response passes: Full Feature Phase, its bytes the mark */
-	assert_int_equal(pdufilter_feed(f, PF_TO_INITIATOR, rsp, sizeof(rsp), &out), 0);
-	assert_true(pdufilter_in_ffp(f));
+	assert_int_equal(pdufilter_feed(x->f, PF_TO_INITIATOR, rsp, sizeof(rsp), &out), 0);
+	assert_true(pdufilter_in_ffp(x->f));
 	st.to_client = 48;
 	relaywatch_bytes(&w, &st);
 	assert_true(w.ffp_logged);
@@ -176,8 +173,6 @@ static void test_cpu_learnt_once_in_ffp(void **state)
 	conntab_remove(tab, w.id);
 	close(lio);
 	pf_buf_free(&out);
-	pdufilter_free(f);
-	conntab_free(tab);
 }
 
 static void test_tell_prov(void **state)
@@ -223,8 +218,8 @@ static void test_tell_prov(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bytes_before_ffp),
-		cmocka_unit_test(test_cpu_learnt_once_in_ffp),
+		cmocka_unit_test_setup_teardown(test_bytes_before_ffp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_learnt_once_in_ffp, setup, teardown),
 		cmocka_unit_test(test_tell_prov),
 	};
 
