@@ -1,6 +1,6 @@
 /*
- * relaywatch.c — see relaywatch.h. Moved out of the portal's main.c: the relay's
- * progress callback and what it sets off (log line, CPU hints, relay placement).
+ * relaywatch.c — see relaywatch.h: the relay's progress callback and what it sets
+ * off (the login-time line, CPU hints, the relay thread's placement).
  */
 #include "relaywatch.h"
 
