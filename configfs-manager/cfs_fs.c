@@ -31,6 +31,14 @@ static int vpath(struct cfs *c, char *abs, char *rel, const char *fmt, va_list a
 	return cfs_abs(c, abs, rel);
 }
 
+/* cfs_ready, then vpath: what every call that acts on the tree first does. */
+static int ready_vpath(struct cfs *c, char *abs, char *rel, const char *fmt, va_list ap)
+{
+	int r = cfs_ready(c);
+
+	return r ? r : vpath(c, abs, rel, fmt, ap);
+}
+
 bool cfs_is_dir(struct cfs *c, const char *fmt, ...)
 {
 	char rel[PATH_MAX], abs[PATH_MAX];
@@ -74,11 +82,8 @@ int cfs_mkdir(struct cfs *c, bool *created, const char *fmt, ...)
 
 	if (created)
 		*created = false;
-	r = cfs_ready(c);
-	if (r)
-		return r;
 	va_start(ap, fmt);
-	r = vpath(c, abs, rel, fmt, ap);
+	r = ready_vpath(c, abs, rel, fmt, ap);
 	va_end(ap);
 	if (r)
 		return r;
@@ -95,11 +100,8 @@ int cfs_mkdir_p(struct cfs *c, bool *created, const char *fmt, ...)
 
 	if (created)
 		*created = false;
-	r = cfs_ready(c);
-	if (r)
-		return r;
 	va_start(ap, fmt);
-	r = vpath(c, abs, rel, fmt, ap);
+	r = ready_vpath(c, abs, rel, fmt, ap);
 	va_end(ap);
 	if (r)
 		return r;
@@ -137,11 +139,8 @@ int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 	va_list ap;
 	int fd, r;
 
-	r = cfs_ready(c);
-	if (r)
-		return r;
 	va_start(ap, fmt);
-	r = vpath(c, abs, rel, fmt, ap);
+	r = ready_vpath(c, abs, rel, fmt, ap);
 	va_end(ap);
 	if (r)
 		return r;
@@ -227,11 +226,8 @@ int cfs_read(struct cfs *c, char *buf, size_t len, const char *fmt, ...)
 	if (!len)
 		return cfs_fail(c, -EINVAL, "read: empty buffer");
 	buf[0] = '\0';
-	r = cfs_ready(c);
-	if (r)
-		return r;
 	va_start(ap, fmt);
-	r = vpath(c, abs, rel, fmt, ap);
+	r = ready_vpath(c, abs, rel, fmt, ap);
 	va_end(ap);
 	if (r)
 		return r;
