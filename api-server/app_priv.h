@@ -25,16 +25,16 @@ int app_cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen);
 
 /* Run CALL (an expression using fd) on the daemon connection under cfgd_mu, once
  * more on a new connection when the daemon restarted; rc gets its result. */
-#define CFGD_DO(a, rc, err, errlen, CALL)                                            \
-	do {                                                                         \
-		pthread_mutex_lock(&(a)->cfgd_mu);                                   \
-		for (int try_ = 0; try_ < 2; try_++) {                               \
-			int fd = app_cfgd_fd((a), try_ > 0, (err), (errlen));             \
-			(rc) = fd < 0 ? fd : (CALL);                                 \
-			if (!app_cfgd_gone(rc) && fd >= 0)                               \
-				break;                                               \
-		}                                                                    \
-		pthread_mutex_unlock(&(a)->cfgd_mu);                                 \
+#define CFGD_DO(a, rc, err, errlen, CALL)                                               \
+	do {                                                                            \
+		pthread_mutex_lock(&(a)->cfgd_mu);                                      \
+		for (int try_ = 0; try_ < 2; try_++) {                                  \
+			int fd = app_cfgd_fd((a), try_ > 0, (err), (errlen));           \
+			(rc) = fd < 0 ? fd : (CALL);                                    \
+			if (!app_cfgd_gone(rc) && fd >= 0)                              \
+				break;                                                  \
+		}                                                                       \
+		pthread_mutex_unlock(&(a)->cfgd_mu);                                    \
 	} while (0)
 
 #endif
