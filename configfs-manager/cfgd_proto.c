@@ -1,6 +1,6 @@
 /*
  * cfgd_proto.c — scsipub-cfgd's request messages (see cfgd_proto.h), parsed with
- * json-c and validated field by field.
+ * json-c and validated field by field, and its responses.
  */
 #include "cfgd_proto.h"
 
@@ -473,4 +473,37 @@ int cfgd_req_format(const struct cfgd_req *req, char *buf, size_t len)
 	memcpy(buf, s, n);
 	json_object_put(o);
 	return (int)n;
+}
+
+json_object *cfgd_resp_ok(void)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+size_t cfgd_resp_emit(json_object *o, char *out, size_t outlen)
+{
+	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t n = strlen(t);
+
+	if (n >= outlen) { /* cannot happen for our responses; say so rather than cut */
+		n = (size_t)snprintf(out, outlen, "{\"ok\":false,\"errno\":%d,\"error\":\"response too "
+				     "large\"}", E2BIG);
+	} else {
+		memcpy(out, t, n + 1);
+	}
+	json_object_put(o);
+	return n;
+}
+
+size_t cfgd_resp_fail(int r, const char *msg, char *out, size_t outlen)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "errno", json_object_new_int(r < 0 ? -r : r));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return cfgd_resp_emit(o, out, outlen);
 }

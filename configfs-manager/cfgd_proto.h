@@ -1,7 +1,8 @@
 /*
  * cfgd_proto.h — the request set of scsipub-cfgd, the configfs manager daemon
  * (cfgd.h), version 1. Both sides use this module: clients format requests
- * (cfgd_req_format), the daemon parses each one as untrusted input (cfgd_req_parse).
+ * (cfgd_req_format), the daemon parses each one as untrusted input (cfgd_req_parse)
+ * and builds its responses (cfgd_resp_ok, cfgd_resp_fail, cfgd_resp_emit).
  *
  * Transport: a Unix SOCK_SEQPACKET socket (default CFGD_SOCKET_DEFAULT); one message
  * is one request or one response, at most CFGD_MSG_MAX bytes, a JSON object (json-c).
@@ -151,5 +152,22 @@ int cfgd_req_format(const struct cfgd_req *req, char *buf, size_t len);
 
 /* The op's name ("anon_create"...), or "?" */
 const char *cfgd_op_name(enum cfgd_op op);
+
+struct json_object;
+
+/* A new success response, {"ok": true}, for the caller to add its result keys to and
+ * pass to cfgd_resp_emit (which frees it). NULL only when json-c is out of memory. */
+struct json_object *cfgd_resp_ok(void);
+
+/*
+ * Write response o as one message into out (outlen bytes, NUL-terminated) and free o
+ * (json_object_put). The message's length in bytes, NUL not counted. A response that
+ * does not fit is replaced by {"ok": false, "errno": E2BIG, ...}, never cut short.
+ */
+size_t cfgd_resp_emit(struct json_object *o, char *out, size_t outlen);
+
+/* The failure response {"ok": false, "errno": E, "error": msg} into out, as
+ * cfgd_resp_emit; E is r as a positive errno value (r may be -E or E). */
+size_t cfgd_resp_fail(int r, const char *msg, char *out, size_t outlen);
 
 #endif

@@ -5,7 +5,10 @@
  * provisioned-target logins. Requests (cfgd_proto.h) arrive on a Unix
  * SOCK_SEQPACKET socket from unprivileged clients (the portal; scsipub-ctl); each is
  * untrusted input: parsed and validated, then checked against the daemon's own state
- * (its catalog, the sessions the asking connection owns).
+ * (its catalog, the sessions the asking connection owns). Inside, this module is
+ * its life and connection loop (cfgd_server.c), one request (cfgd_requests.h) and
+ * the pools, teardowns and their worker thread (cfgd_worker.h), over the state they
+ * share (cfgd_state.h).
  *
  * Peer credentials: at accept the peer's uid comes from SO_PEERCRED; root and the uids
  * given in cfg.allow_uids may talk to the daemon, others are closed at once (logged).
@@ -47,30 +50,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "anon.h"
-#include "poolspec.h"
-
-struct cfs;
-
-#define CFGD_ALLOW_UIDS_MAX 8
-
-struct cfgd_server_cfg {
-	struct cfs *cfs;            /* used under the server's mutex only; not owned */
-	const char *images_dir;     /* the anonymous catalog (catalog.h) */
-	const char *multi_images;   /* the multi target's images (anontarget.h; NULL or
-				       "" = the first two catalog images); copied */
-	const char *private_dir;    /* the API's private images; prov_create serves base
-				       images under images_dir or private_dir only */
-	struct anon_cfg anon;       /* strings copied */
-	unsigned max_clients;       /* connections at once */
-	unsigned max_sessions;      /* anonymous sessions at once */
-	uid_t allow_uids[CFGD_ALLOW_UIDS_MAX]; /* besides root */
-	unsigned n_allow_uids;
-	const struct poolspec *pool; /* targets with pre-made sessions (copied); may be NULL */
-	unsigned n_pool;
-	double pool_keep_s;         /* how long a pool grown by a burst keeps its size
-				       (poolsize.h), seconds; 0 = POOLSIZE_KEEP_S */
-};
+#include "cfgd_config.h"
 
 struct cfgd_server;
 struct cfgd_client;

@@ -1,6 +1,6 @@
 /*
  * test_cfgd_pool.c — scsipub-cfgd's pre-made sessions (--pool, poolspec.h) and its
- * worker thread (cfgd_server.h), served on a temporary Unix socket by a thread over a
+ * worker thread (cfgd_worker.h), served on a temporary Unix socket by a thread over a
  * plain configfs tree:
  *  - the --pool syntax: short and whole target names, counts, and every refusal;
  *  - the worker fills the pool; a login takes a pre-made session (its ACL existed
