@@ -165,12 +165,66 @@ const char *db_server_version(struct db *d)
 	return d ? d->version : "";
 }
 
+/*
+ * Apply migration m, number v (from 1), in a transaction of its own unless
+ * schema_version has it already; a lock makes two daemons starting together take
+ * turns. 1 when it was there already, 0 when applied now, or -EIO with a reason in
+ * err (rolled back). Caller holds d->mu.
+ */
+static int migrate_one(struct db *d, const struct db_migration *m, size_t v, char *err,
+		       size_t errlen)
+{
+	char num[24];
+	const char *p[2] = { num, m->name };
+	PGresult *r;
+	int rc;
+
+	snprintf(num, sizeof(num), "%zu", v);
+	if ((rc = exec_simple(d, false, "BEGIN", err, errlen)))
+		return rc;
+	r = run(d, true, "SELECT pg_advisory_xact_lock(73757369)", 0, NULL);
+	if (!ok(r)) {
+		rc = reason_fail(err, errlen, -EIO, "migration lock: %s", pqmsg(d->conn, r));
+		goto abort_tx;
+	}
+	PQclear(r);
+	r = run(d, true, "SELECT 1 FROM schema_version WHERE version = $1::integer", 1, p);
+	if (!ok(r)) {
+		rc = reason_fail(err, errlen, -EIO, "schema_version: %s", pqmsg(d->conn, r));
+		goto abort_tx;
+	}
+	if (PQntuples(r) == 1) {
+		rc = 1;  /* applied before: the transaction only read */
+		goto abort_tx;
+	}
+	PQclear(r);
+	r = PQexec(d->conn, m->sql); /* several statements: simple query protocol */
+	if (!ok(r)) {
+		rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m->name,
+				 pqmsg(d->conn, r));
+		goto abort_tx;
+	}
+	PQclear(r);
+	r = run(d, true, "INSERT INTO schema_version (version, name) VALUES ($1::integer, $2)",
+		2, p);
+	if (!ok(r)) {
+		rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m->name,
+				 pqmsg(d->conn, r));
+		goto abort_tx;
+	}
+	PQclear(r);
+	return exec_simple(d, true, "COMMIT", err, errlen);
+abort_tx:
+	PQclear(r);
+	rollback(d);
+	return rc;
+}
+
 int db_migrate(struct db *d, const struct db_migration *m, size_t n, int *version,
 	       char *err, size_t errlen)
 {
 	size_t i;
 	int rc = 0, have = 0;
-	PGresult *r;
 
 	pthread_mutex_lock(&d->mu);
 	rc = exec_simple(d, false,
@@ -179,58 +233,11 @@ int db_migrate(struct db *d, const struct db_migration *m, size_t n, int *versio
 			 " applied_at timestamptz NOT NULL DEFAULT now())",
 			 err, errlen);
 	for (i = 0; rc == 0 && i < n; i++) {
-		char v[24];
-		const char *p[2] = { v, m[i].name };
-
-		snprintf(v, sizeof(v), "%zu", i + 1);
-		rc = exec_simple(d, false, "BEGIN", err, errlen);
-		if (rc)
-			break;
-		/* One migrator at a time (two daemons starting together). */
-		r = run(d, true, "SELECT pg_advisory_xact_lock(73757369)", 0, NULL);
-		if (!ok(r)) {
-			rc = reason_fail(err, errlen, -EIO, "migration lock: %s", pqmsg(d->conn, r));
-			PQclear(r);
-			rollback(d);
-			break;
-		}
-		PQclear(r);
-		r = run(d, true, "SELECT 1 FROM schema_version WHERE version = $1::integer", 1, p);
-		if (!ok(r)) {
-			rc = reason_fail(err, errlen, -EIO, "schema_version: %s", pqmsg(d->conn, r));
-			PQclear(r);
-			rollback(d);
-			break;
-		}
-		if (PQntuples(r) == 1) {
-			PQclear(r);
-			rollback(d);
+		rc = migrate_one(d, &m[i], i + 1, err, errlen);
+		if (rc >= 0) {
 			have = (int)(i + 1);
-			continue;
+			rc = 0;
 		}
-		PQclear(r);
-		r = PQexec(d->conn, m[i].sql); /* several statements: simple query protocol */
-		if (!ok(r)) {
-			rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m[i].name,
-				  pqmsg(d->conn, r));
-			PQclear(r);
-			rollback(d);
-			break;
-		}
-		PQclear(r);
-		r = run(d, true, "INSERT INTO schema_version (version, name) VALUES ($1::integer, $2)",
-			2, p);
-		if (!ok(r)) {
-			rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m[i].name,
-				  pqmsg(d->conn, r));
-			PQclear(r);
-			rollback(d);
-			break;
-		}
-		PQclear(r);
-		rc = exec_simple(d, true, "COMMIT", err, errlen);
-		if (rc == 0)
-			have = (int)(i + 1);
 	}
 	pthread_mutex_unlock(&d->mu);
 	if (version)
@@ -413,23 +420,20 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 	if (!ok(r) || PQntuples(r) != 1) {
 		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "account %s: %s", acct,
 			  ok(r) ? "gone" : pqmsg(d->conn, r));
-		PQclear(r);
-		rollback(d);
-		goto out;
+		goto abort_tx;
 	}
 	budget = (uint64_t)col_i64(r, 0, 0);
 	others = (uint64_t)col_i64(r, 0, 1);
-	PQclear(r);
 	if (used)
 		*used = others;
 	if (others > budget || size_bytes > budget - others) {
-		rollback(d);
 		rc = reason_fail(err, errlen, -EDQUOT,
 			  "image budget exceeded: the image is %" PRIu64 " bytes, the account's"
 			  " other images use %" PRIu64 " of its %" PRIu64 " bytes",
 			  size_bytes, others, budget);
-		goto out;
+		goto abort_tx;
 	}
+	PQclear(r);
 	r = run(d, true,
 		"UPDATE images SET state = 'ready', sha256 = lower($3), size_bytes = $4::bigint,"
 		" bytes_done = greatest(bytes_done, bytes_total), error = NULL"
@@ -438,12 +442,14 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 	if (!ok(r) || strcmp(PQcmdTuples(r), "1")) {
 		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "image %s: %s", name,
 			  ok(r) ? "no longer fetching" : pqmsg(d->conn, r));
-		PQclear(r);
-		rollback(d);
-		goto out;
+		goto abort_tx;
 	}
 	PQclear(r);
 	rc = exec_simple(d, true, "COMMIT", err, errlen);
+	goto out;
+abort_tx:
+	PQclear(r);
+	rollback(d);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return rc;
@@ -485,9 +491,7 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 	if (!ok(r) || PQntuples(r) != 1) {
 		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s", ok(r) ? "no image " : "",
 			  ok(r) ? name : pqmsg(d->conn, r));
-		PQclear(r);
-		rollback(d);
-		goto out;
+		goto abort_tx;
 	}
 	PQclear(r);
 	if (if_unused) {
@@ -497,29 +501,28 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 			" AND l.kind = 'private'", 2, p);
 		if (!ok(r)) {
 			rc = reason_fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
-			PQclear(r);
-			rollback(d);
-			goto out;
+			goto abort_tx;
 		}
 		used = col_i64(r, 0, 0);
-		PQclear(r);
 		if (used) {
-			rollback(d);
 			rc = reason_fail(err, errlen, -EBUSY,
 				  "image %s is in use by %" PRId64 " LUN(s) of live or suspended"
 				  " sessions", name, used);
-			goto out;
+			goto abort_tx;
 		}
+		PQclear(r);
 	}
 	r = run(d, true, "DELETE FROM images WHERE account_id = $1::bigint AND name = $2", 2, p);
 	if (!ok(r)) {
 		rc = reason_fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
-		PQclear(r);
-		rollback(d);
-		goto out;
+		goto abort_tx;
 	}
 	PQclear(r);
 	rc = exec_simple(d, true, "COMMIT", err, errlen);
+	goto out;
+abort_tx:
+	PQclear(r);
+	rollback(d);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return rc;
@@ -680,9 +683,7 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 	if (!ok(r)) {
 		rc = !strcmp(sqlstate(r), "23505") ? -EEXIST : -EIO;
 		reason_fail(err, errlen, rc, "session %s: %s", s->id, pqmsg(d->conn, r));
-		PQclear(r);
-		rollback(d);
-		goto out;
+		goto abort_tx;
 	}
 	PQclear(r);
 	for (i = 0; i < s->n_luns; i++) {
@@ -699,9 +700,7 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 				rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s",
 					  ok(r) ? "no ready image " : "",
 					  ok(r) ? l->image_name : pqmsg(d->conn, r));
-				PQclear(r);
-				rollback(d);
-				goto out;
+				goto abort_tx;
 			}
 			PQclear(r);
 		}
@@ -711,13 +710,15 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 			4, (const char *const[]){ q[0], q[1], q[2], db_lun_kind_name(l->kind) });
 		if (!ok(r)) {
 			rc = reason_fail(err, errlen, -EIO, "LUN %u: %s", l->lun, pqmsg(d->conn, r));
-			PQclear(r);
-			rollback(d);
-			goto out;
+			goto abort_tx;
 		}
 		PQclear(r);
 	}
 	rc = exec_simple(d, true, "COMMIT", err, errlen);
+	goto out;
+abort_tx:
+	PQclear(r);
+	rollback(d);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return rc;
