@@ -112,6 +112,29 @@ int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *
 	return optable_split_hostport(s, host, hostlen, port);
 }
 
+int options_sockaddr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[OPTIONS_ADDR_MAX];
+	uint16_t port;
+
+	if (options_split_hostport(hostport, host, sizeof(host), &port) < 0)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int options_parse(int argc, char **argv, struct portal_options *po, char *err, size_t errlen)
 {
 	char host[OPTIONS_ADDR_MAX];

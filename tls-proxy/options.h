@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #define OPTIONS_ADDR_MAX 300
 
@@ -71,5 +72,11 @@ void options_each(const struct portal_options *o, void (*emit)(const char *line,
  * 0 or -EINVAL.
  */
 int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+/*
+ * The socket address of a numeric "HOST:PORT" or "[V6]:PORT" option value (--listen,
+ * --lio, --tls-listen: no name lookup) into *ss, its length into *len. 0 or -EINVAL.
+ */
+int options_sockaddr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -2,7 +2,7 @@
  * fuzz_login.c — libFuzzer harness for the portal's leading-login path (issue 4).
  *
  * One input is the byte stream an initiator sends on a new connection. It goes
- * through the same steps as serve() in tls-proxy/main.c, over an in-memory pio:
+ * through the same steps as serve_stream() in tls-proxy/serve.c, over an in-memory pio:
  *  1. pdu_read with a bounded data segment (RFC 7143 §11.2: BHS, AHS, padded data);
  *     a segment over the bound is answered with a Login reject, as the portal does;
  *  2. the text-key parser (tk_parse, §6.1) directly on the data segment, with a
