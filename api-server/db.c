@@ -90,6 +90,21 @@ static void rollback(struct db *d)
 	PQclear(PQexec(d->conn, "ROLLBACK"));
 }
 
+/*
+ * End the transaction a db_* call began (BEGIN; the caller holds d->mu): clear last
+ * (the result of its last statement, failed or not; NULL when none is held), then
+ * COMMIT when rc is 0, else ROLLBACK. Returns rc, or COMMIT's -EIO with the reason
+ * in err.
+ */
+static int tx_end(struct db *d, int rc, PGresult *last, char *err, size_t errlen)
+{
+	PQclear(last);
+	if (rc == 0)
+		return exec_simple(d, true, "COMMIT", err, errlen);
+	rollback(d);
+	return rc;
+}
+
 static int64_t col_i64(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
@@ -185,24 +200,24 @@ static int migrate_one(struct db *d, const struct db_migration *m, size_t v, cha
 	r = run(d, true, "SELECT pg_advisory_xact_lock(73757369)", 0, NULL);
 	if (!ok(r)) {
 		rc = reason_fail(err, errlen, -EIO, "migration lock: %s", pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
 	PQclear(r);
 	r = run(d, true, "SELECT 1 FROM schema_version WHERE version = $1::integer", 1, p);
 	if (!ok(r)) {
 		rc = reason_fail(err, errlen, -EIO, "schema_version: %s", pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
 	if (PQntuples(r) == 1) {
 		rc = 1;  /* applied before: the transaction only read */
-		goto abort_tx;
+		goto end_tx;
 	}
 	PQclear(r);
 	r = PQexec(d->conn, m->sql); /* several statements: simple query protocol */
 	if (!ok(r)) {
 		rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m->name,
 				 pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
 	PQclear(r);
 	r = run(d, true, "INSERT INTO schema_version (version, name) VALUES ($1::integer, $2)",
@@ -210,14 +225,10 @@ static int migrate_one(struct db *d, const struct db_migration *m, size_t v, cha
 	if (!ok(r)) {
 		rc = reason_fail(err, errlen, -EIO, "migration %s: %s", m->name,
 				 pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
-	PQclear(r);
-	return exec_simple(d, true, "COMMIT", err, errlen);
-abort_tx:
-	PQclear(r);
-	rollback(d);
-	return rc;
+end_tx:
+	return tx_end(d, rc, r, err, errlen);
 }
 
 int db_migrate(struct db *d, const struct db_migration *m, size_t n, int *version,
@@ -420,7 +431,7 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 	if (!ok(r) || PQntuples(r) != 1) {
 		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "account %s: %s", acct,
 			  ok(r) ? "gone" : pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
 	budget = (uint64_t)col_i64(r, 0, 0);
 	others = (uint64_t)col_i64(r, 0, 1);
@@ -431,7 +442,7 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 			  "image budget exceeded: the image is %" PRIu64 " bytes, the account's"
 			  " other images use %" PRIu64 " of its %" PRIu64 " bytes",
 			  size_bytes, others, budget);
-		goto abort_tx;
+		goto end_tx;
 	}
 	PQclear(r);
 	r = run(d, true,
@@ -442,14 +453,10 @@ int db_image_ready(struct db *d, int64_t account_id, const char *name, const cha
 	if (!ok(r) || strcmp(PQcmdTuples(r), "1")) {
 		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "image %s: %s", name,
 			  ok(r) ? "no longer fetching" : pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
-	PQclear(r);
-	rc = exec_simple(d, true, "COMMIT", err, errlen);
-	goto out;
-abort_tx:
-	PQclear(r);
-	rollback(d);
+end_tx:
+	rc = tx_end(d, rc, r, err, errlen);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return rc;
@@ -491,7 +498,7 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 	if (!ok(r) || PQntuples(r) != 1) {
 		rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s", ok(r) ? "no image " : "",
 			  ok(r) ? name : pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
 	PQclear(r);
 	if (if_unused) {
@@ -501,28 +508,24 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 			" AND l.kind = 'private'", 2, p);
 		if (!ok(r)) {
 			rc = reason_fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
-			goto abort_tx;
+			goto end_tx;
 		}
 		used = col_i64(r, 0, 0);
 		if (used) {
 			rc = reason_fail(err, errlen, -EBUSY,
 				  "image %s is in use by %" PRId64 " LUN(s) of live or suspended"
 				  " sessions", name, used);
-			goto abort_tx;
+			goto end_tx;
 		}
 		PQclear(r);
 	}
 	r = run(d, true, "DELETE FROM images WHERE account_id = $1::bigint AND name = $2", 2, p);
 	if (!ok(r)) {
 		rc = reason_fail(err, errlen, -EIO, "%s", pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
-	PQclear(r);
-	rc = exec_simple(d, true, "COMMIT", err, errlen);
-	goto out;
-abort_tx:
-	PQclear(r);
-	rollback(d);
+end_tx:
+	rc = tx_end(d, rc, r, err, errlen);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return rc;
@@ -683,15 +686,16 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 	if (!ok(r)) {
 		rc = !strcmp(sqlstate(r), "23505") ? -EEXIST : -EIO;
 		reason_fail(err, errlen, rc, "session %s: %s", s->id, pqmsg(d->conn, r));
-		goto abort_tx;
+		goto end_tx;
 	}
-	PQclear(r);
+	/* Each result is cleared when the next statement runs, the last by tx_end. */
 	for (i = 0; i < s->n_luns; i++) {
 		const struct db_lun *l = &s->luns[i];
 		const char *q[4] = { s->id, lun, l->image_name, acct };
 
 		snprintf(lun, sizeof(lun), "%u", l->lun);
 		if (l->kind == DB_LUN_PRIVATE) {
+			PQclear(r);
 			r = run(d, true,
 				"SELECT 1 FROM images WHERE account_id = $1::bigint AND name = $2"
 				" AND state = 'ready' FOR SHARE",
@@ -700,25 +704,21 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 				rc = reason_fail(err, errlen, ok(r) ? -ENOENT : -EIO, "%s%s",
 					  ok(r) ? "no ready image " : "",
 					  ok(r) ? l->image_name : pqmsg(d->conn, r));
-				goto abort_tx;
+				goto end_tx;
 			}
-			PQclear(r);
 		}
+		PQclear(r);
 		r = run(d, true,
 			"INSERT INTO luns (session_id, lun, image_name, kind)"
 			" VALUES ($1, $2::integer, $3, $4)",
 			4, (const char *const[]){ q[0], q[1], q[2], db_lun_kind_name(l->kind) });
 		if (!ok(r)) {
 			rc = reason_fail(err, errlen, -EIO, "LUN %u: %s", l->lun, pqmsg(d->conn, r));
-			goto abort_tx;
+			goto end_tx;
 		}
-		PQclear(r);
 	}
-	rc = exec_simple(d, true, "COMMIT", err, errlen);
-	goto out;
-abort_tx:
-	PQclear(r);
-	rollback(d);
+end_tx:
+	rc = tx_end(d, rc, r, err, errlen);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return rc;
