@@ -47,8 +47,10 @@ void connlist_free(struct connlist *cl);
  * connections are in the list (c is not added; the caller closes and frees it). */
 int connlist_add(struct connlist *cl, struct conn *c);
 
-/* Take c out of the list (its thread, when done with it; c is the caller's to close
- * and free) and wake connlist_shutdown. */
+/* Take c out of the list (its thread, when done with it) and wake connlist_shutdown.
+ * c is then the caller's to close and free. Close c->fd only after this: while c is
+ * listed, connlist_reap and connlist_shutdown may shut its fd down, and a closed fd's
+ * number may already belong to another socket. */
 void connlist_remove(struct connlist *cl, struct conn *c);
 
 /* The login of c is done, or handed to LIO (whose own login timer bounds the rest):

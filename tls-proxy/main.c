@@ -157,8 +157,8 @@ static void *conn_thread(void *arg)
 	c->t.thread = monotime_ns();
 	serve_conn(&serving, c);
 	iplimit_release(limits, c->peer);  /* before leaving the list: main frees limits */
-	close(c->fd);
 	connlist_remove(serving.conns, c);
+	close(c->fd);  /* only now: a listed connection's fd may be shut down */
 	free(c);
 	return NULL;
 }
