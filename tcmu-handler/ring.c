@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "device_uio.h"
 #include "ring.h"
 #include "sense.h"
 #include "reason.h"
@@ -96,23 +97,13 @@ int ring_init_mem(struct ring *r, void *map, size_t map_len, char *err, size_t e
 static int read_u64_file(const char *path, uint64_t *out)
 {
 	char buf[64], *end;
-	ssize_t n;
-	int fd, e;
+	ssize_t n = device_read_small(path, buf, sizeof(buf));
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = read(fd, buf, sizeof(buf) - 1);
-	} while (n < 0 && errno == EINTR);
-	e = errno;
-	close(fd);
 	if (n < 0)
-		return e ? -e : -EIO;
-	buf[n] = '\0';
+		return (int)n;
 	errno = 0;
 	*out = strtoull(buf, &end, 0);
-	if (errno || end == buf || (*end && *end != '\n'))
+	if (errno || end == buf || *end)
 		return -EINVAL;
 	return 0;
 }
