@@ -56,8 +56,10 @@ int connlist_add(struct connlist *cl, struct conn *c)
 	return 0;
 }
 
-void connlist_remove(struct connlist *cl, struct conn *c)
+void connlist_remove(struct conn *c)
 {
+	struct connlist *cl = c->list;
+
 	pthread_mutex_lock(&cl->mu);
 	for (struct conn **pp = &cl->head; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -108,8 +110,9 @@ void connlist_reap(struct connlist *cl, int64_t now_ms,
 	pthread_mutex_unlock(&cl->mu);
 }
 
-bool connlist_set_lio(struct connlist *cl, struct conn *c, int lio_fd)
+bool connlist_set_lio(struct conn *c, int lio_fd)
 {
+	struct connlist *cl = c->list;
 	bool ok;
 
 	pthread_mutex_lock(&cl->mu);

@@ -47,11 +47,11 @@ void connlist_free(struct connlist *cl);
  * connections are in the list (c is not added; the caller closes and frees it). */
 int connlist_add(struct connlist *cl, struct conn *c);
 
-/* Take c out of the list (its thread, when done with it) and wake connlist_shutdown.
+/* Take c out of its list (its thread, when done with it) and wake connlist_shutdown.
  * c is then the caller's to close and free. Close c->fd only after this: while c is
  * listed, connlist_reap and connlist_shutdown may shut its fd down, and a closed fd's
  * number may already belong to another socket. */
-void connlist_remove(struct connlist *cl, struct conn *c);
+void connlist_remove(struct conn *c);
 
 /* The login of c is done, or handed to LIO (whose own login timer bounds the rest):
  * its deadline no longer applies. Takes void * for discovery_cfg.logged_in. */
@@ -75,7 +75,7 @@ void connlist_reap(struct connlist *cl, int64_t now_ms,
 /* Record c's socket to LIO (lio_fd >= 0) so that connlist_shutdown shuts it down
  * too, or forget it (-1). false when the list is shutting down: nothing recorded, and
  * the caller closes lio_fd and ends the connection. */
-bool connlist_set_lio(struct connlist *cl, struct conn *c, int lio_fd);
+bool connlist_set_lio(struct conn *c, int lio_fd);
 
 /* Stop: shut down every connection's sockets (initiator and LIO) and wait up to
  * wait_s seconds for their threads to remove them. Returns how many are still in the

@@ -157,7 +157,7 @@ static void *conn_thread(void *arg)
 	c->t.thread = monotime_ns();
 	serve_conn(&serving, c);
 	iplimit_release(limits, c->peer);  /* before leaving the list: main frees limits */
-	connlist_remove(serving.conns, c);
+	connlist_remove(c);
 	close(c->fd);  /* only now: a listed connection's fd may be shut down */
 	free(c);
 	return NULL;
@@ -230,7 +230,7 @@ static void accept_one(int lfd, bool tls)
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	if (pthread_create(&th, &attr, conn_thread, c) != 0) {
 		plog("connection from %s: cannot start a thread", c->peer);
-		connlist_remove(serving.conns, c);
+		connlist_remove(c);
 		iplimit_release(limits, c->peer);
 		close(fd);
 		free(c);

@@ -166,7 +166,7 @@ static void relay_to_lio(struct serve_cfg *cfg, struct conn *c, struct pio *cio,
 		pdufilter_free(filter);
 		return;
 	}
-	if (!connlist_set_lio(cfg->conns, c, lfd)) {  /* the portal is stopping */
+	if (!connlist_set_lio(c, lfd)) {  /* the portal is stopping */
 		close(lfd);
 		pdufilter_free(filter);
 		return;
@@ -195,7 +195,7 @@ static void relay_to_lio(struct serve_cfg *cfg, struct conn *c, struct pio *cio,
 		   "the initiator", c->peer, req->initiator, req->target,
 		   r < 0 ? strerror(-r) : "closed", (unsigned long long)st.to_lio,
 		   (unsigned long long)st.to_client);
-	connlist_set_lio(cfg->conns, c, -1);
+	connlist_set_lio(c, -1);
 	close(lfd);
 	pdufilter_free(filter);
 }

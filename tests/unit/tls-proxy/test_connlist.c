@@ -61,10 +61,10 @@ static void test_bounded(void **state)
 	assert_ptr_equal(a.list, cl);
 	assert_int_equal(connlist_add(cl, &b), 0);
 	assert_int_equal(connlist_add(cl, &c), -EMFILE);
-	connlist_remove(cl, &a);
+	connlist_remove(&a);
 	assert_int_equal(connlist_add(cl, &c), 0);
-	connlist_remove(cl, &b);
-	connlist_remove(cl, &c);
+	connlist_remove(&b);
+	connlist_remove(&c);
 	assert_int_equal(connlist_shutdown(cl, 0), 0);
 	connlist_free(cl);
 	conn_close(&a, fa);
@@ -126,8 +126,8 @@ static void test_deadlines(void **state)
 	connlist_reap(cl, INT64_MAX, expired, &e);  /* once only; b never */
 	assert_int_equal(e.n, 1);
 
-	connlist_remove(cl, &a);
-	connlist_remove(cl, &b);
+	connlist_remove(&a);
+	connlist_remove(&b);
 	connlist_free(cl);
 	conn_close(&a, fa);
 	conn_close(&b, fb);
@@ -159,7 +159,7 @@ static void test_shutdown(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lio), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lio2), 0);
 	assert_int_equal(connlist_add(cl, &a), 0);
-	assert_true(connlist_set_lio(cl, &a, lio[0]));
+	assert_true(connlist_set_lio(&a, lio[0]));
 	assert_int_equal(a.lio_fd, lio[0]);
 
 	/* A connection that does not leave: shutdown gives up and says so. */
@@ -167,14 +167,14 @@ static void test_shutdown(void **state)
 	assert_true(is_shut(fa));
 	assert_true(is_shut(lio[1]));
 	/* Stopping: no new LIO socket is recorded, forgetting one still is. */
-	assert_false(connlist_set_lio(cl, &a, lio2[0]));
+	assert_false(connlist_set_lio(&a, lio2[0]));
 	assert_int_equal(a.lio_fd, lio[0]);
-	assert_true(connlist_set_lio(cl, &a, -1));
+	assert_true(connlist_set_lio(&a, -1));
 	assert_int_equal(a.lio_fd, -1);
 
 	/* Shutdown waits until the connection's thread (here: this one) has left. */
 	assert_int_equal(pthread_create(&th, NULL, stop_thread, &s), 0);
-	connlist_remove(cl, &a);
+	connlist_remove(&a);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(s.left, 0);
 
