@@ -31,6 +31,7 @@
 #include "settings.h"
 #include "db.h"
 #include "fetch.h"
+#include "fetchunpack.h"
 #include "http.h"
 #include "https_cert.h"
 #include "statelayout.h"

@@ -42,6 +42,7 @@
 #include "test_tmpdir.h"
 
 #include "fetch.h"
+#include "fetchunpack.h"
 
 #define RAW_LEN 3000 /* not a multiple of 512: padded to 3072 */
 

@@ -48,6 +48,7 @@
 #include "cfs.h"
 #include "db.h"
 #include "fetch.h"
+#include "fetchunpack.h"
 #include "http.h"
 #include "https_cert.h"
 #include "pg_test.h"
