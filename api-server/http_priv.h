@@ -50,6 +50,22 @@ void http_error(struct http_resp *r, unsigned status, const char *fmt, ...)
 /* r = status with a malloc'd text body (taken over) of a content type. */
 void http_text(struct http_resp *r, unsigned status, const char *ctype, char *body, size_t len);
 
+/*
+ * The /api routes (http_api.c), for the caller q->acct: each answers in r, with 400
+ * for a bad body or parameter, 404 for what the account does not have, and the status
+ * docs/provisioned.md gives for each route.
+ */
+void http_images_list(struct http_req *q, struct http_resp *r);    /* GET /api/images */
+void http_images_post(struct http_req *q, struct http_resp *r);    /* POST /api/images */
+void http_image_get(struct http_req *q, struct http_resp *r);      /* GET /api/images/<name> */
+void http_image_delete(struct http_req *q, struct http_resp *r);   /* DELETE /api/images/<name> */
+void http_iscsi_get(struct http_req *q, struct http_resp *r);      /* GET /api/account/iscsi */
+void http_iscsi_post(struct http_req *q, struct http_resp *r);     /* POST /api/account/iscsi */
+void http_sessions_list(struct http_req *q, struct http_resp *r);  /* GET /api/sessions */
+void http_sessions_post(struct http_req *q, struct http_resp *r);  /* POST /api/sessions */
+void http_session_get(struct http_req *q, struct http_resp *r);    /* GET /api/sessions/<id> */
+void http_session_delete(struct http_req *q, struct http_resp *r); /* DELETE /api/sessions/<id> */
+
 /* GET /status, GET /metrics, GET /admin (http_status.c). */
 void http_status(struct http_req *q, struct http_resp *r);
 void http_metrics(struct http_req *q, struct http_resp *r);
