@@ -1,7 +1,8 @@
 /*
- * app_priv.h — what the service core's own files (app.c, app_image.c) share beyond
- * app.h: where private images live, and the connection to scsipub-cfgd
- * (cfgd_client.h), one per process, that every request for LIO objects goes through.
+ * app_priv.h — what the service core's own files (app.c, app_image.c, app_session.c,
+ * app_watch.c) share beyond app.h: where private images live, the connection to
+ * scsipub-cfgd (cfgd_client.h), one per process, that every request for LIO objects
+ * goes through, and the watch list of provisioned sessions.
  */
 #ifndef SCSIPUB_APP_PRIV_H
 #define SCSIPUB_APP_PRIV_H
@@ -22,6 +23,20 @@ bool app_cfgd_gone(int rc);
 /* a's connection to scsipub-cfgd, made when missing (fresh: made anew). Caller holds
  * a->cfgd_mu. The fd, or -errno with a reason in err. */
 int app_cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen);
+
+/*
+ * The watch list (app_watch.c; under a->watch_mu, taken here): what the watcher knows
+ * of each provisioned session it watches.
+ *  - app_watch_add: watch session id (again: every field but its login counter reset);
+ *    had: it had a connection before; zero_ticks: ticks it has been without one so far
+ *    (negative: a grace period in ticks). Out of memory: not watched, nothing said.
+ *  - app_watch_logins_from_zero: id's target was just made by this process, so its
+ *    login counter starts from 0.
+ *  - app_watch_del: id is no longer watched (nothing when it was not).
+ */
+void app_watch_add(struct app *a, const char *id, bool had, int zero_ticks);
+void app_watch_logins_from_zero(struct app *a, const char *id);
+void app_watch_del(struct app *a, const char *id);
 
 /* Run CALL (an expression using fd) on the daemon connection under cfgd_mu, once
  * more on a new connection when the daemon restarted; rc gets its result. */
