@@ -25,8 +25,8 @@ bool app_cfgd_gone(int rc);
 int app_cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen);
 
 /*
- * The watch list (app_watch.c; under a->watch_mu, taken here): what the watcher knows
- * of each provisioned session it watches.
+ * The watch list (app_watchlist.c; under a->watch_mu, taken here): what the watcher
+ * knows of each provisioned session it watches.
  *  - app_watch_add: watch session id (again: every field but its login counter reset);
  *    had: it had a connection before; zero_ticks: ticks it has been without one so far
  *    (negative: a grace period in ticks). Out of memory: not watched, nothing said.
@@ -37,6 +37,17 @@ int app_cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen);
 void app_watch_add(struct app *a, const char *id, bool had, int zero_ticks);
 void app_watch_logins_from_zero(struct app *a, const char *id);
 void app_watch_del(struct app *a, const char *id);
+
+/*
+ * One tick's look at session id (the watcher): conns, its connections now (-1
+ * unknown); logins, LIO's login counter of its target (-1 unknown). A connection, or a
+ * login counter past the last one seen, marks it as having had a connection
+ * (*relogin for the counter: a login that was over before dynamic_sessions showed
+ * it); a tick without one, after it had one, counts toward zero_ticks. *out gets the
+ * entry as it is now. False (nothing changed) when id is not watched.
+ */
+bool app_watch_observe(struct app *a, const char *id, int conns, int64_t logins,
+		       struct app_watch *out, bool *relogin);
 
 /* Run CALL (an expression using fd) on the daemon connection under cfgd_mu, once
  * more on a new connection when the daemon restarted; rc gets its result. */

@@ -14,84 +14,6 @@
 #include "log.h"
 #include "prov.h"
 
-/* ---- the watch list -------------------------------------------------------- */
-
-void app_watch_add(struct app *a, const char *id, bool had, int zero_ticks)
-{
-	struct app_watch *w;
-	size_t i;
-
-	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id))
-			break;
-	if (i == a->nw) {
-		w = realloc(a->w, (a->nw + 1) * sizeof(*w));
-		if (!w) {
-			pthread_mutex_unlock(&a->watch_mu);
-			return;
-		}
-		a->w = w;
-		a->nw++;
-		memset(&a->w[i], 0, sizeof(a->w[i]));
-	}
-	{
-		/* the login counter's baseline survives a reset of the other fields */
-		uint64_t logins = a->w[i].logins;
-		bool known = a->w[i].logins_known;
-
-		memset(&a->w[i], 0, sizeof(a->w[i]));
-		a->w[i].logins = logins;
-		a->w[i].logins_known = known;
-	}
-	snprintf(a->w[i].id, sizeof(a->w[i].id), "%s", id);
-	a->w[i].had_conn = had;
-	a->w[i].zero_ticks = zero_ticks;
-	a->w[i].connections = -1;
-	pthread_mutex_unlock(&a->watch_mu);
-}
-
-void app_watch_logins_from_zero(struct app *a, const char *id)
-{
-	size_t i;
-
-	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id)) {
-			a->w[i].logins = 0;
-			a->w[i].logins_known = true;
-		}
-	pthread_mutex_unlock(&a->watch_mu);
-}
-
-void app_watch_del(struct app *a, const char *id)
-{
-	size_t i;
-
-	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id)) {
-			a->w[i] = a->w[--a->nw];
-			break;
-		}
-	pthread_mutex_unlock(&a->watch_mu);
-}
-
-int app_session_connections(struct app *a, const char *id)
-{
-	int c = -1;
-	size_t i;
-
-	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id))
-			c = a->w[i].connections;
-	pthread_mutex_unlock(&a->watch_mu);
-	return c;
-}
-
-/* ---- watcher, janitor ------------------------------------------------------- */
-
 static void evict(struct app *a, const struct db_session *s, const char *why)
 {
 	char err[512];
@@ -119,48 +41,18 @@ void app_watch_tick(struct app *a, time_t now)
 		struct db_session *s = &v[i];
 		struct app_watch w = { .connections = -1 };
 		bool relogin = false;
-		uint64_t logins = 0, written = 0;
+		uint64_t written = 0;
 		int64_t lg = -1;
-		int conns = -1, lr, rc;
+		int conns = -1, rc;
 		char why[256];
-		size_t k;
 
 		/* The daemon unreachable: conns stays -1, nothing is judged this tick. */
 		CFGD_DO(a, rc, why, sizeof(why),
 			cfgd_prov_status(fd, s->id, &conns, &lg, &written, why, sizeof(why)));
 		if (rc < 0)
 			conns = -1;
-		lr = rc == 0 && lg >= 0 ? 0 : -1;
-		logins = lg > 0 ? (uint64_t)lg : 0;
-		pthread_mutex_lock(&a->watch_mu);
-		for (k = 0; k < a->nw && strcmp(a->w[k].id, s->id); k++)
-			;
-		if (k < a->nw) {
-			struct app_watch *e = &a->w[k];
-
-			e->connections = conns;
-			/*
-			 * A login since the last tick counts as a connection even when it
-			 * was over before dynamic_sessions could show it.
-			 */
-			if (lr == 0) {
-				if (e->logins_known && logins > e->logins) {
-					e->had_conn = true;
-					relogin = true;
-				}
-				e->logins = logins;
-				e->logins_known = true;
-			}
-			if (conns > 0) {
-				e->had_conn = true;
-				e->zero_ticks = 0;
-			} else if (conns == 0 && e->had_conn) {
-				e->zero_ticks++;
-			}
-			w = *e;
-		}
-		pthread_mutex_unlock(&a->watch_mu);
-		if (k == a->nw) {
+		if (!app_watch_observe(a, s->id, conns, rc == 0 && lg >= 0 ? lg : -1, &w,
+				       &relogin)) {
 			/* a row made by another process (or before a failed restore) */
 			app_watch_add(a, s->id, false, 0);
 			continue;
