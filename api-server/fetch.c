@@ -190,12 +190,13 @@ static bool scheme_ok(const char *url)
 	return false;
 }
 
-static int download(const char *url, int fd, struct fetch_budget *b, uint64_t max,
-		    fetch_progress_fn fn, void *arg, unsigned char digest[32], uint64_t *got,
-		    char *err, size_t errlen)
+/* url into fd, connecting only where allow lets it (fetch_addr_allowed). */
+static int download(const char *url, int fd, const struct fetch_nets *allow,
+		    struct fetch_budget *b, uint64_t max, fetch_progress_fn fn, void *arg,
+		    unsigned char digest[32], uint64_t *got, char *err, size_t errlen)
 {
 	struct dl d = { .fd = fd, .max = max, .fn = fn, .arg = arg, .budget = b, .err = err,
-			.errlen = errlen, .allow = b->pol ? b->pol->allow : NULL };
+			.errlen = errlen, .allow = allow };
 	char host[256];
 	char *eff = NULL;
 	unsigned int dlen = 0;
@@ -332,7 +333,8 @@ int fetch_image(const char *url, const char *dest_path, const struct fetch_polic
 		const char *sha256_hex, uint64_t max_bytes, fetch_progress_fn fn, void *arg,
 		char out_sha256[65], uint64_t *size_bytes, char *err, size_t errlen)
 {
-	struct fetch_budget b = { .pol = pol };
+	struct fetch_budget b = { .reserve = pol ? pol->reserve : NULL,
+				  .arg = pol ? pol->reserve_arg : NULL };
 	char dl[PATH_MAX], part[PATH_MAX], hex[65];
 	unsigned char digest[32];
 	uint64_t got = 0, size = 0;
@@ -356,7 +358,8 @@ int fetch_image(const char *url, const char *dest_path, const struct fetch_polic
 	dfd = open(dl, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return reason_fail(err, errlen, -errno, "create %s: %s", dl, strerror(errno));
-	r = download(url, dfd, &b, max_bytes, fn, arg, digest, &got, err, errlen);
+	r = download(url, dfd, pol ? pol->allow : NULL, &b, max_bytes, fn, arg, digest, &got,
+		     err, errlen);
 	if (r)
 		goto out;
 	for (i = 0; i < 32; i++)

@@ -26,24 +26,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "fetchbudget.h"
 #include "fetchnet.h"
 
 #define FETCH_MAX_REDIRS 5
 
-/*
- * Budget reservation callback: the fetch needs `bytes` of the caller's budget so far
- * (the largest of the announced Content-Length, the bytes downloaded, the bytes
- * decompressed, a qcow2's virtual size and the final padded size; it only grows).
- * Called from the fetching thread, possibly for every chunk. Return 0 to go on, or a
- * negative errno (e.g. -EDQUOT) with a one-line reason in err to stop: fetch_image
- * then fails with that errno and reason.
- */
-typedef int (*fetch_reserve_fn)(void *arg, uint64_t bytes, char *err, size_t errlen);
-
 /* What a fetch may do beyond the defaults; every field may be NULL / zero. */
 struct fetch_policy {
 	const struct fetch_nets *allow; /* networks allowed besides global addresses */
-	fetch_reserve_fn reserve;       /* budget reservation (NULL: none) */
+	fetch_reserve_fn reserve;       /* budget reservation (fetchbudget.h; NULL: none) */
 	void *reserve_arg;
 };
 

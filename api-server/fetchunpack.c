@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,6 @@
 #include <lzma.h>
 #include <zlib.h>
 
-#include "fetch.h"
 #include "reason.h"
 
 extern char **environ;
@@ -42,8 +42,7 @@ struct unpack_msg {
 };
 
 /*
- * The decoder program's reserve callback (struct fetch_policy): the budget is its
- * parent's, asked over the socket at *(int *)arg. 0, or the parent's negative errno
+ * The decoder program's reserve callback (fetchbudget.h): the budget is its parent's, asked over the socket at *(int *)arg. 0, or the parent's negative errno
  * and reason.
  */
 static int ask_parent(void *arg, uint64_t n, char *err, size_t errlen)
@@ -420,8 +419,7 @@ static const char *fmt_name(enum fetch_format f)
 int fetch_unpack_main(int argc, char **argv)
 {
 	static const int parent = FETCH_UNPACK_FD;
-	const struct fetch_policy pol = { .reserve = ask_parent, .reserve_arg = (void *)&parent };
-	struct fetch_budget cb = { .pol = &pol };
+	struct fetch_budget cb = { .reserve = ask_parent, .arg = (void *)&parent };
 	struct unpack_msg m = { .kind = 'R' };
 	enum fetch_format f;
 	uint64_t max;
