@@ -1,5 +1,6 @@
 /*
- * http_priv.h — what the route handlers of http.c and http_status.c share.
+ * http_priv.h — what the HTTP server (http.c) and its route handlers (http_api.c,
+ * http_status.c) share.
  */
 #ifndef SCSIPUB_HTTP_PRIV_H
 #define SCSIPUB_HTTP_PRIV_H
