@@ -8,76 +8,75 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The entry of id, or NULL. Caller holds a->watch_mu. Ids are unique in the list. */
+static struct app_watch *find(struct app *a, const char *id)
+{
+	for (size_t i = 0; i < a->nw; i++)
+		if (!strcmp(a->w[i].id, id))
+			return &a->w[i];
+	return NULL;
+}
+
 void app_watch_add(struct app *a, const char *id, bool had, int zero_ticks)
 {
-	struct app_watch *w;
-	size_t i;
+	struct app_watch *e, *v, keep = { 0 };
 
 	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id))
-			break;
-	if (i == a->nw) {
-		w = realloc(a->w, (a->nw + 1) * sizeof(*w));
-		if (!w) {
+	e = find(a, id);
+	if (!e) {
+		v = realloc(a->w, (a->nw + 1) * sizeof(*v));
+		if (!v) {
 			pthread_mutex_unlock(&a->watch_mu);
 			return;
 		}
-		a->w = w;
-		a->nw++;
-		memset(&a->w[i], 0, sizeof(a->w[i]));
+		a->w = v;
+		e = &a->w[a->nw++];
+	} else {
+		keep = *e;
 	}
-	{
-		/* the login counter's baseline survives a reset of the other fields */
-		uint64_t logins = a->w[i].logins;
-		bool known = a->w[i].logins_known;
-
-		memset(&a->w[i], 0, sizeof(a->w[i]));
-		a->w[i].logins = logins;
-		a->w[i].logins_known = known;
-	}
-	snprintf(a->w[i].id, sizeof(a->w[i].id), "%s", id);
-	a->w[i].had_conn = had;
-	a->w[i].zero_ticks = zero_ticks;
-	a->w[i].connections = -1;
+	/* every field anew but the login counter's baseline */
+	memset(e, 0, sizeof(*e));
+	e->logins = keep.logins;
+	e->logins_known = keep.logins_known;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->had_conn = had;
+	e->zero_ticks = zero_ticks;
+	e->connections = -1;
 	pthread_mutex_unlock(&a->watch_mu);
 }
 
 void app_watch_logins_from_zero(struct app *a, const char *id)
 {
-	size_t i;
+	struct app_watch *e;
 
 	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id)) {
-			a->w[i].logins = 0;
-			a->w[i].logins_known = true;
-		}
+	e = find(a, id);
+	if (e) {
+		e->logins = 0;
+		e->logins_known = true;
+	}
 	pthread_mutex_unlock(&a->watch_mu);
 }
 
 void app_watch_del(struct app *a, const char *id)
 {
-	size_t i;
+	struct app_watch *e;
 
 	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id)) {
-			a->w[i] = a->w[--a->nw];
-			break;
-		}
+	e = find(a, id);
+	if (e)
+		*e = a->w[--a->nw];
 	pthread_mutex_unlock(&a->watch_mu);
 }
 
 int app_session_connections(struct app *a, const char *id)
 {
-	int c = -1;
-	size_t i;
+	const struct app_watch *e;
+	int c;
 
 	pthread_mutex_lock(&a->watch_mu);
-	for (i = 0; i < a->nw; i++)
-		if (!strcmp(a->w[i].id, id))
-			c = a->w[i].connections;
+	e = find(a, id);
+	c = e ? e->connections : -1;
 	pthread_mutex_unlock(&a->watch_mu);
 	return c;
 }
@@ -85,14 +84,11 @@ int app_session_connections(struct app *a, const char *id)
 bool app_watch_observe(struct app *a, const char *id, int conns, int64_t logins,
 		       struct app_watch *out, bool *relogin)
 {
-	struct app_watch *e = NULL;
-	size_t k;
+	struct app_watch *e;
 
 	*relogin = false;
 	pthread_mutex_lock(&a->watch_mu);
-	for (k = 0; k < a->nw && !e; k++)
-		if (!strcmp(a->w[k].id, id))
-			e = &a->w[k];
+	e = find(a, id);
 	if (e) {
 		e->connections = conns;
 		/*
