@@ -103,15 +103,18 @@ static int write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
-static int read_some(int fd, void *buf, size_t n, size_t *got)
+/* The decoders' next input: up to FETCH_BUF bytes of the download into buf (0 at its
+ * end). 0, or -errno with the reason. */
+static int read_input(int fd, unsigned char *buf, size_t *got, char *err, size_t errlen)
 {
 	ssize_t r;
 
 	do
-		r = read(fd, buf, n);
+		r = read(fd, buf, FETCH_BUF);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return -errno;
+		return reason_fail(err, errlen, -errno, "reading the download: %s",
+				   strerror(errno));
 	*got = (size_t)r;
 	return 0;
 }
@@ -158,11 +161,9 @@ static int unxz(int in, int out, uint64_t max, struct fetch_budget *b, char *err
 		if (!s.avail_in && act == LZMA_RUN) {
 			size_t got = 0;
 
-			r = read_some(in, ib, FETCH_BUF, &got);
-			if (r) {
-				reason_fail(err, errlen, r, "reading the download: %s", strerror(-r));
+			r = read_input(in, ib, &got, err, errlen);
+			if (r)
 				break;
-			}
 			s.next_in = ib;
 			s.avail_in = got;
 			if (!got)
@@ -217,11 +218,9 @@ static int ungz(int in, int out, uint64_t max, struct fetch_budget *b, char *err
 		if (!z.avail_in && !eof) {
 			size_t got = 0;
 
-			r = read_some(in, ib, FETCH_BUF, &got);
-			if (r) {
-				reason_fail(err, errlen, r, "reading the download: %s", strerror(-r));
+			r = read_input(in, ib, &got, err, errlen);
+			if (r)
 				break;
-			}
 			z.next_in = ib;
 			z.avail_in = (uInt)got;
 			eof = !got;
