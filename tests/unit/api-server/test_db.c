@@ -1,5 +1,6 @@
 /*
- * test_db.c — db.c against a throwaway PostgreSQL cluster (scripts/pg-local.sh):
+ * test_db.c — the store (db.h: db.c, db_image.c, db_session.c) against a throwaway
+ * PostgreSQL cluster (scripts/pg-local.sh):
  * migrations (idempotent, a failing one rolled back), accounts and hashed keys,
  * image lifecycle with the budget check, sessions with LUNs, the in-use check.
  */
