@@ -128,6 +128,14 @@ PGresult *db_query(struct db *d, const char *sql, int n, const char *const *p, c
 	return NULL;
 }
 
+int db_command(struct db *d, const char *sql, int n, const char *const *p)
+{
+	int rc;
+
+	PQclear(db_query(d, sql, n, p, NULL, 0, &rc));
+	return rc;
+}
+
 int db_query_rows(struct db *d, const char *sql, int np, const char *const *p,
 		  size_t size, void (*row)(const PGresult *, int, void *), void **out,
 		  char *err, size_t errlen)

@@ -43,18 +43,14 @@ int db_image_progress(struct db *d, int64_t account_id, const char *name,
 {
 	char acct[24], done[24], total[24];
 	const char *p[4] = { acct, name, done, total };
-	PGresult *r;
-	int rc;
 
 	db_i64s(acct, sizeof(acct), account_id);
 	db_u64s(done, sizeof(done), bytes_done);
 	db_u64s(total, sizeof(total), bytes_total);
-	r = db_query(d,
-		     "UPDATE images SET bytes_done = $3::bigint, bytes_total = $4::bigint"
-		     " WHERE account_id = $1::bigint AND name = $2 AND state = 'fetching'",
-		     4, p, NULL, 0, &rc);
-	PQclear(r);
-	return rc;
+	return db_command(d,
+			  "UPDATE images SET bytes_done = $3::bigint, bytes_total = $4::bigint"
+			  " WHERE account_id = $1::bigint AND name = $2 AND state = 'fetching'",
+			  4, p);
 }
 
 int db_image_ready(struct db *d, int64_t account_id, const char *name, const char *sha256,
@@ -114,16 +110,12 @@ int db_image_fail(struct db *d, int64_t account_id, const char *name, const char
 {
 	char acct[24];
 	const char *p[3] = { acct, name, error };
-	PGresult *r;
-	int rc;
 
 	db_i64s(acct, sizeof(acct), account_id);
-	r = db_query(d,
-		     "UPDATE images SET state = 'failed', error = $3"
-		     " WHERE account_id = $1::bigint AND name = $2",
-		     3, p, NULL, 0, &rc);
-	PQclear(r);
-	return rc;
+	return db_command(d,
+			  "UPDATE images SET state = 'failed', error = $3"
+			  " WHERE account_id = $1::bigint AND name = $2",
+			  3, p);
 }
 
 int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_unused,

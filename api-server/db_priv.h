@@ -62,6 +62,10 @@ int db_tx_end(struct db *d, int rc, PGresult *last, char *err, size_t errlen);
 PGresult *db_query(struct db *d, const char *sql, int n, const char *const *p, char *err,
 		   size_t errlen, int *rc);
 
+/* A statement whose result is not needed (an UPDATE): db_query without a reason.
+ * 0, -EEXIST or -EIO. */
+int db_command(struct db *d, const char *sql, int n, const char *const *p);
+
 /*
  * Run sql (db_query) and decode every row into a calloc'd array of (rows + 1) elements
  * of size bytes each, row(r, i, element) filling one. *out gets the array (NULL on

@@ -204,29 +204,21 @@ int db_session_get(struct db *d, const char *id, int64_t account_id, struct db_s
 int db_session_set_state(struct db *d, const char *id, enum db_session_state st)
 {
 	const char *p[2] = { id, db_session_state_name(st) };
-	PGresult *r;
-	int rc;
 
-	r = db_query(d,
-		     "UPDATE sessions SET state = $2, suspended_at ="
-		     " CASE WHEN $2 = 'suspended' THEN now() ELSE NULL END WHERE id = $1",
-		     2, p, NULL, 0, &rc);
-	PQclear(r);
-	return rc;
+	return db_command(d,
+			  "UPDATE sessions SET state = $2, suspended_at ="
+			  " CASE WHEN $2 = 'suspended' THEN now() ELSE NULL END WHERE id = $1",
+			  2, p);
 }
 
 int db_session_set_written(struct db *d, const char *id, uint64_t bytes)
 {
 	char b[24];
 	const char *p[2] = { id, b };
-	PGresult *r;
-	int rc;
 
 	db_u64s(b, sizeof(b), bytes);
-	r = db_query(d, "UPDATE sessions SET bytes_written_hint = $2::bigint WHERE id = $1", 2, p,
-		     NULL, 0, &rc);
-	PQclear(r);
-	return rc;
+	return db_command(d, "UPDATE sessions SET bytes_written_hint = $2::bigint WHERE id = $1",
+			  2, p);
 }
 
 int db_session_delete(struct db *d, const char *id, char *err, size_t errlen)
