@@ -1,6 +1,8 @@
 # The lab VM (sourced by the lab tests and scripts/run-service.sh).
-#   lab_boot    boot Debian 12's kernel under QEMU with the host /usr and the repo
-#               over 9p; the guest's port LAB_PORT (and LAB_API_PORT, LAB_TLS_PORT,
+#   lab_boot    bring the build up to date (make all tools: the guest runs what the
+#               host built, so a test run by hand on a fresh checkout needs nothing
+#               built first), then boot Debian 12's kernel under QEMU with the host
+#               /usr and the repo over 9p; the guest's port LAB_PORT (and LAB_API_PORT, LAB_TLS_PORT,
 #               LAB_HTTPS_PORT when set) is forwarded to the host's LAB_HOST:LAB_PORT
 #               (LAB_HOST defaults to 127.0.0.1; LAB_API_HOST, when set, is the host
 #               address of the plain API port only). Waits (bounded)
@@ -34,6 +36,7 @@ lab_accel_args() {
 
 lab_boot() {
   local g verdict
+  make -s -C "$LAB_TOP" all tools >&2 || { echo "lab: the build failed" >&2; return 1; }
   g=$("$LAB_TOP/tests/lab/build-guest.sh") || { echo "lab: guest build failed" >&2; return 1; }
   verdict=$(cat "$g/accel" 2>/dev/null || true)
   case "${LAB_KVM:-auto}" in
