@@ -1,8 +1,8 @@
 /*
  * app_priv.h — what the service core's own files (app.c, app_image.c, app_session.c,
- * app_watch.c) share beyond app.h: where private images live, the connection to
- * scsipub-cfgd (cfgd_client.h), one per process, that every request for LIO objects
- * goes through, and the watch list of provisioned sessions.
+ * app_watch.c, app_watchlist.c) share beyond app.h: where private images live, the
+ * connection to scsipub-cfgd (cfgd_client.h), one per process, that every request for
+ * LIO objects goes through, and the watch list of provisioned sessions.
  */
 #ifndef SCSIPUB_APP_PRIV_H
 #define SCSIPUB_APP_PRIV_H
@@ -37,6 +37,9 @@ int app_cfgd_fd(struct app *a, bool fresh, char *err, size_t errlen);
 void app_watch_add(struct app *a, const char *id, bool had, int zero_ticks);
 void app_watch_logins_from_zero(struct app *a, const char *id);
 void app_watch_del(struct app *a, const char *id);
+
+/* Forget every watched session that is not among v[0..n) (the rows of the store). */
+void app_watch_retain(struct app *a, const struct db_session *v, size_t n);
 
 /*
  * One tick's look at session id (the watcher): conns, its connections now (-1

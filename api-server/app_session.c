@@ -1,8 +1,8 @@
 /*
  * app_session.c — provisioned sessions (see app.h): their LUN images resolved
- * (private first, then the catalog), made and destroyed through scsipub-cfgd, the
- * watch list the watcher reads, and their restore at start with their Persistent
- * Reservation state.
+ * (private first, then the catalog), made and destroyed through scsipub-cfgd (and
+ * put on or taken off the watch list, app_watchlist.c), and their restore at start
+ * with their Persistent Reservation state.
  */
 #include "app_priv.h"
 

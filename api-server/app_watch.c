@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cfgd_client.h"
 #include "log.h"
@@ -93,19 +92,7 @@ void app_watch_tick(struct app *a, time_t now)
 		if (tick % 10 == 0) /* this tick's prov_status answer (conns >= 0 here) */
 			db_session_set_written(a->db, s->id, written);
 	}
-	/* forget sessions whose rows are gone */
-	pthread_mutex_lock(&a->watch_mu);
-	for (size_t k = 0; k < a->nw;) {
-		bool found = false;
-
-		for (i = 0; i < n && !found; i++)
-			found = !strcmp(v[i].id, a->w[k].id);
-		if (found)
-			k++;
-		else
-			a->w[k] = a->w[--a->nw];
-	}
-	pthread_mutex_unlock(&a->watch_mu);
+	app_watch_retain(a, v, (size_t)n);  /* forget sessions whose rows are gone */
 	db_sessions_free(v, (size_t)n);
 }
 

@@ -81,6 +81,22 @@ int app_session_connections(struct app *a, const char *id)
 	return c;
 }
 
+void app_watch_retain(struct app *a, const struct db_session *v, size_t n)
+{
+	pthread_mutex_lock(&a->watch_mu);
+	for (size_t k = 0; k < a->nw;) {
+		bool found = false;
+
+		for (size_t i = 0; i < n && !found; i++)
+			found = !strcmp(v[i].id, a->w[k].id);
+		if (found)
+			k++;
+		else
+			a->w[k] = a->w[--a->nw];
+	}
+	pthread_mutex_unlock(&a->watch_mu);
+}
+
 bool app_watch_observe(struct app *a, const char *id, int conns, int64_t logins,
 		       struct app_watch *out, bool *relogin)
 {
