@@ -54,11 +54,11 @@ bool db_ok(const PGresult *r)
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
-const char *db_sqlstate(const PGresult *r)
+int db_errno(const PGresult *r)
 {
 	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	return s ? s : "";
+	return s && !strcmp(s, "23505") ? -EEXIST : -EIO;
 }
 
 int db_exec_simple(struct db *d, bool in_tx, const char *sql, char *err, size_t errlen)
@@ -122,7 +122,7 @@ PGresult *db_query(struct db *d, const char *sql, int n, const char *const *p, c
 		*rc = 0;
 		return r;
 	}
-	*rc = !strcmp(db_sqlstate(r), "23505") ? -EEXIST : -EIO;
+	*rc = db_errno(r);
 	reason_fail(err, errlen, *rc, "%s", db_pqmsg(d->conn, r));
 	PQclear(r);
 	return NULL;

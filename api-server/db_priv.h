@@ -39,8 +39,9 @@ PGresult *db_run(struct db *d, bool in_tx, const char *sql, int n, const char *c
 /* True when r is a success (a command or rows). */
 bool db_ok(const PGresult *r);
 
-/* SQLSTATE of a failed result ("" when none), e.g. "23505" unique_violation. */
-const char *db_sqlstate(const PGresult *r);
+/* The errno for failed result r: -EEXIST for a unique violation (SQLSTATE 23505),
+ * else -EIO. */
+int db_errno(const PGresult *r);
 
 /* A statement without parameters or rows (BEGIN, COMMIT): 0 or -EIO with the reason.
  * Caller holds d->mu. */

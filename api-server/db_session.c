@@ -35,7 +35,7 @@ int db_session_insert(struct db *d, const struct db_session *s, char *err, size_
 		   " VALUES ($1, $2::bigint, $3, $4, $5::boolean, $6::integer, 'live')",
 		   6, p);
 	if (!db_ok(r)) {
-		rc = !strcmp(db_sqlstate(r), "23505") ? -EEXIST : -EIO;
+		rc = db_errno(r);
 		reason_fail(err, errlen, rc, "session %s: %s", s->id, db_pqmsg(d->conn, r));
 		goto end_tx;
 	}
