@@ -1,8 +1,7 @@
 /*
  * fetchbudget.h — how much of the caller's image budget one fetch holds. The bytes a
- * fetch needs only grow (the announced Content-Length, the bytes downloaded, the bytes
- * decoded, a qcow2's virtual size, the final padded size); each time they pass what
- * was granted, the reserve callback (fetch.h: struct fetch_policy) is asked for the new
+ * fetch needs only grow (fetch_reserve_fn below); each time they pass what was
+ * granted, the reserve callback (fetch.h: struct fetch_policy) is asked for the new
  * total. In the decoder program that callback asks its parent (fetchunpack.h).
  */
 #ifndef SCSIPUB_FETCHBUDGET_H

@@ -2,10 +2,11 @@
 #   lab_boot    bring the build up to date (make all tools: the guest runs what the
 #               host built, so a test run by hand on a fresh checkout needs nothing
 #               built first), then boot Debian 12's kernel under QEMU with the host
-#               /usr and the repo over 9p; the guest's port LAB_PORT (and LAB_API_PORT, LAB_TLS_PORT,
-#               LAB_HTTPS_PORT when set) is forwarded to the host's LAB_HOST:LAB_PORT
-#               (LAB_HOST defaults to 127.0.0.1; LAB_API_HOST, when set, is the host
-#               address of the plain API port only). Waits (bounded)
+#               /usr and the repo over 9p; the guest's port LAB_PORT (and
+#               LAB_API_PORT, LAB_TLS_PORT, LAB_HTTPS_PORT when set) is forwarded
+#               to the host's LAB_HOST:LAB_PORT (LAB_HOST defaults to 127.0.0.1;
+#               LAB_API_HOST, when set, is the host address of the plain API port
+#               only). Waits (bounded)
 #               until the guest agent is ready. A guest that does not come up
 #               within LAB_BOOT_TIMEOUT seconds (TCG has been seen, rarely, to hang
 #               before the kernel reaches /init) is powered off and booted again, up
