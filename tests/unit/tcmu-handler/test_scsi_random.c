@@ -50,6 +50,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_rng.h"
 #include "test_tmpdir.h"
 
 #include <fcntl.h>
@@ -68,48 +69,18 @@
 #define DEFAULT_SEED 0x5c5109ull
 #define CDB_MAX 264                              /* 0x7f: 8 + 255 additional bytes */
 
-/* ---- a seeded generator (splitmix64) ------------------------------------------- */
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* A number in [0, n). */
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-/* 1 with probability pct percent. */
-static int chance(unsigned pct)
-{
-	return below(100) < pct;
-}
+/* ---- random data ---------------------------------------------------------------- */
 
 static void rnd_fill(uint8_t *p, size_t n)
 {
 	while (n) {
-		uint64_t v = rnd();
+		uint64_t v = test_rnd();
 		size_t k = n < 8 ? n : 8;
 
 		memcpy(p, &v, k);
 		p += k;
 		n -= k;
 	}
-}
-
-static uint64_t seed_from_env(void)
-{
-	const char *s = getenv("SCSIPUB_TEST_SEED");
-
-	return s && *s ? strtoull(s, NULL, 0) : DEFAULT_SEED;
 }
 
 /* ---- the logical unit and its model --------------------------------------------- */
@@ -163,8 +134,8 @@ static struct fx *fx_new(int write_cache, int write_protect, uint64_t limit_byte
 	fx->lu.max_xfer_blocks = MAX_XFER;
 	fx->lu.write_cache = write_cache;
 	fx->lu.write_protect = write_protect;
-	fx->seed = seed_from_env();
-	rng = fx->seed;
+	fx->seed = test_seed_from_env(DEFAULT_SEED);
+	test_rng_seed(fx->seed);
 	return fx;
 }
 
@@ -284,25 +255,25 @@ static int in_range(uint64_t lba, uint64_t n)
 /* An LBA near the edges: mostly inside the medium, sometimes at or past its end. */
 static uint64_t pick_lba(void)
 {
-	switch (below(10)) {
+	switch (test_below(10)) {
 	case 0: return 0;
-	case 1: return below(BASE_BLOCKS + 8);             /* around the base's end */
-	case 2: return DEV_BLOCKS - 1 - below(16);
-	case 3: return DEV_BLOCKS + below(3) - 1;            /* last, capacity, past */
-	case 4: return chance(50) ? UINT64_MAX - below(4) : 0xffffffffull - below(4);
-	default: return below(DEV_BLOCKS);
+	case 1: return test_below(BASE_BLOCKS + 8);             /* around the base's end */
+	case 2: return DEV_BLOCKS - 1 - test_below(16);
+	case 3: return DEV_BLOCKS + test_below(3) - 1;            /* last, capacity, past */
+	case 4: return test_chance(50) ? UINT64_MAX - test_below(4) : 0xffffffffull - test_below(4);
+	default: return test_below(DEV_BLOCKS);
 	}
 }
 
 /* A transfer length in blocks: mostly small, sometimes at or past the limits. */
 static uint32_t pick_len(void)
 {
-	switch (below(12)) {
+	switch (test_below(12)) {
 	case 0: return 0;
-	case 1: return MAX_XFER + (uint32_t)below(3) - 1;
-	case 2: return chance(50) ? 0xffff : 0xffffffffu;
-	case 3: case 4: return 1 + (uint32_t)below(256);
-	default: return 1 + (uint32_t)below(16);
+	case 1: return MAX_XFER + (uint32_t)test_below(3) - 1;
+	case 2: return test_chance(50) ? 0xffff : 0xffffffffu;
+	case 3: case 4: return 1 + (uint32_t)test_below(256);
+	default: return 1 + (uint32_t)test_below(16);
 	}
 }
 
@@ -318,26 +289,26 @@ static void fill_data(const struct fx *fx, const uint8_t *c, uint8_t *d, size_t 
 	case OP_COMPARE_AND_WRITE: /* verify half from the medium, so it may match */
 		lba = get_be64(c + 2);
 		half = (size_t)c[13] * BS;
-		if (chance(60) && lba < DEV_BLOCKS && half <= DEV_BYTES - lba * BS) {
+		if (test_chance(60) && lba < DEV_BLOCKS && half <= DEV_BYTES - lba * BS) {
 			off = (size_t)lba * BS;
 			memcpy(d, fx->model + off, half < len ? half : len);
-			if (chance(20) && half && half <= len)
-				d[below(half)] ^= (uint8_t)(1 + below(255)); /* a miscompare */
+			if (test_chance(20) && half && half <= len)
+				d[test_below(half)] ^= (uint8_t)(1 + test_below(255)); /* a miscompare */
 		}
 		break;
 	case OP_VERIFY_10: case OP_VERIFY_12: case OP_VERIFY_16:
 		get_lba_len(c, &lba, &n);
-		if (chance(60) && lba < DEV_BLOCKS) {
+		if (test_chance(60) && lba < DEV_BLOCKS) {
 			off = (size_t)lba * BS;
 			memcpy(d, fx->model + off, len < DEV_BYTES - off ? len : DEV_BYTES - off);
 		}
 		break;
 	case OP_WRITE_SAME_10: case OP_WRITE_SAME_16:
-		if (chance(40))
+		if (test_chance(40))
 			memset(d, 0, len);
 		break;
 	case OP_UNMAP: /* a header that agrees with the list, mostly */
-		if (len >= 8 && chance(80)) {
+		if (len >= 8 && test_chance(80)) {
 			size_t count = (len - 8) / 16;
 
 			put_be16(d, (uint16_t)(len - 2));
@@ -347,7 +318,7 @@ static void fill_data(const struct fx *fx, const uint8_t *c, uint8_t *d, size_t 
 				uint8_t *p = d + 8 + i * 16;
 
 				put_be64(p, pick_lba());
-				put_be32(p + 8, chance(80) ? (uint32_t)below(64) : pick_len());
+				put_be32(p + 8, test_chance(80) ? (uint32_t)test_below(64) : pick_len());
 				memset(p + 12, 0, 4);
 			}
 		}
@@ -379,12 +350,12 @@ static size_t pick_data_len(const uint8_t *c)
 	} else if (c[0] == OP_UNMAP) {
 		want = get_be16(c + 7);
 	} else {
-		want = below(600);
+		want = test_below(600);
 	}
-	switch (below(10)) {
+	switch (test_below(10)) {
 	case 0: return 0;
-	case 1: return want ? below(want) : below(64);                 /* short */
-	case 2: return want + 1 + below(BS);                            /* long */
+	case 1: return want ? test_below(want) : test_below(64);                 /* short */
+	case 2: return want + 1 + test_below(BS);                            /* long */
 	default: return want;
 	}
 }
@@ -409,32 +380,32 @@ static void gen_cmd(const struct fx *fx, struct gen *g)
 
 	memset(g, 0, sizeof(*g));
 	/* Half READ and WRITE (the model's reads), most of the rest the table's. */
-	if (chance(50)) {
-		op = scsi_op_find(rw[below(sizeof(rw))], 0, NULL);
+	if (test_chance(50)) {
+		op = scsi_op_find(rw[test_below(sizeof(rw))], 0, NULL);
 		c[0] = op->opcode;
-	} else if (chance(70)) {
-		op = &scsi_ops[below(scsi_ops_count)];
+	} else if (test_chance(70)) {
+		op = &scsi_ops[test_below(scsi_ops_count)];
 		c[0] = op->opcode;
 	} else {
-		c[0] = (uint8_t)rnd();
+		c[0] = (uint8_t)test_rnd();
 	}
-	c[7] = (uint8_t)rnd(); /* 0x7f's ADDITIONAL CDB LENGTH, a field for the rest */
+	c[7] = (uint8_t)test_rnd(); /* 0x7f's ADDITIONAL CDB LENGTH, a field for the rest */
 	g->cdb_len = cdb_size(c[0], c[7]);
-	if (op && chance(85)) {
+	if (op && test_chance(85)) {
 		g->valid_fields = 1;
 		/* The bits the command evaluates, random; the rest zero. */
 		for (size_t i = 1; i < g->cdb_len && i < op->cdb_len; i++)
-			c[i] = chance(30) ? (uint8_t)(rnd() & op->usage[i]) : 0;
+			c[i] = test_chance(30) ? (uint8_t)(test_rnd() & op->usage[i]) : 0;
 		if (op->has_sa)
 			c[1] = (uint8_t)((c[1] & 0xe0) | op->sa);
 		if (lba_layout(c[0]))
 			put_lba_len(c, pick_lba(), pick_len());
 		else if (c[0] == OP_COMPARE_AND_WRITE) {
 			put_be64(c + 2, pick_lba());
-			c[13] = chance(80) ? (uint8_t)below(8) : (uint8_t)rnd();
+			c[13] = test_chance(80) ? (uint8_t)test_below(8) : (uint8_t)test_rnd();
 		} else if (c[0] == OP_UNMAP) {
-			put_be16(c + 7, (uint16_t)(chance(80) ? 8 + 16 * below(6)
-							      : below(300 * 16)));
+			put_be16(c + 7, (uint16_t)(test_chance(80) ? 8 + 16 * test_below(6)
+							      : test_below(300 * 16)));
 		}
 	} else {
 		rnd_fill(c + 1, g->cdb_len - 1);
@@ -452,11 +423,11 @@ static void gen_cmd(const struct fx *fx, struct gen *g)
 	if (!g->len)
 		return;
 	/* One to four iovecs, each its own allocation of exactly its length. */
-	g->iov_cnt = 1 + (int)below(4);
+	g->iov_cnt = 1 + (int)test_below(4);
 	cut[0] = 0;
 	cut[g->iov_cnt] = g->len;
 	for (int i = 1; i < g->iov_cnt; i++)
-		cut[i] = below(g->len + 1);
+		cut[i] = test_below(g->len + 1);
 	for (int i = 1; i < g->iov_cnt; i++) /* sort the inner cuts */
 		for (int j = i + 1; j < g->iov_cnt; j++)
 			if (cut[j] < cut[i]) {

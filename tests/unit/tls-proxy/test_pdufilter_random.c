@@ -34,6 +34,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_rng.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,44 +51,16 @@
 #define DEFAULT_SEED 0xf117e5ull
 #define STREAMS 400
 
-/* ---- a seeded generator (splitmix64) ------------------------------------------- */
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static int chance(unsigned pct)
-{
-	return below(100) < pct;
-}
+/* ---- random data ---------------------------------------------------------------- */
 
 /* Random bytes that never spell a key the checks look for ('=' and NUL excluded). */
 static void rnd_bytes(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		p[i] = (uint8_t)rnd();
+		p[i] = (uint8_t)test_rnd();
 		if (p[i] == '=' || p[i] == 0)
 			p[i] = 'x';
 	}
-}
-
-static uint64_t seed_from_env(void)
-{
-	const char *s = getenv("SCSIPUB_TEST_SEED");
-
-	return s && *s ? strtoull(s, NULL, 0) : DEFAULT_SEED;
 }
 
 static uint64_t cur_seed;   /* the run's seed and stream, for failure messages */
@@ -177,14 +151,14 @@ static void key(struct pf_buf *b, const char *k, const char *v)
 
 static void foreign_name(char *buf, size_t len)
 {
-	snprintf(buf, len, FOREIGN "t%u", (unsigned)below(1000));
+	snprintf(buf, len, FOREIGN "t%u", (unsigned)test_below(1000));
 }
 
 /* The Login Phase: requests and responses, the last response final (T, NSG 3). */
 static void login_phase(struct stream *s)
 {
-	unsigned rounds = 1 + (unsigned)below(3);
-	int hd = chance(50), dd = chance(50);
+	unsigned rounds = 1 + (unsigned)test_below(3);
+	int hd = test_chance(50), dd = test_chance(50);
 
 	for (unsigned r = 0; r < rounds; r++) {
 		struct pf_buf k = { 0 };
@@ -192,7 +166,7 @@ static void login_phase(struct stream *s)
 
 		key(&k, "HeaderDigest", "CRC32C,None");
 		key(&k, "MaxRecvDataSegmentLength", "262144");
-		switch (below(40)) { /* now and then what the filter refuses */
+		switch (test_below(40)) { /* now and then what the filter refuses */
 		case 0: key(&k, "InitiatorName", "iqn.2099-01.test:spoof"); break;
 		case 1: key(&k, "TargetName", FOREIGN "x"); break;
 		case 2: flags |= PDU_CONTINUE; break;
@@ -225,16 +199,16 @@ static void text_request(struct stream *s)
 	uint8_t flags = PDU_FINAL;
 
 	foreign_name(name, sizeof(name));
-	switch (below(4)) {
+	switch (test_below(4)) {
 	case 0: key(&k, "SendTargets", "All"); break;
 	case 1: key(&k, "SendTargets", name); break;
 	case 2: /* the key's start, to be continued (C bit, RFC 7143 §11.10.2) */
-		add(&k, "SendTargets=All", 1 + below(15));
+		add(&k, "SendTargets=All", 1 + test_below(15));
 		flags = PDU_CONTINUE;
 		break;
 	default: key(&k, "SendTargets", OWN); break;
 	}
-	if (chance(10))
+	if (test_chance(10))
 		flags |= PDU_CONTINUE;
 	pdu(s, PF_TO_TARGET, PDU_OP_TEXT_REQ | PDU_IMMEDIATE, flags, PDU_RESERVED_TAG, 0,
 	    k.data, k.len);
@@ -246,11 +220,11 @@ static void text_request(struct stream *s)
 static void text_response(struct stream *s)
 {
 	struct pf_buf k = { 0 };
-	unsigned n = (unsigned)below(5);
+	unsigned n = (unsigned)test_below(5);
 	char name[64];
 
 	for (unsigned i = 0; i < n; i++) {
-		if (chance(30)) {
+		if (test_chance(30)) {
 			key(&k, "TargetName", OWN);
 			key(&k, "TargetAddress", "127.0.0.1:3262,1");
 		} else {
@@ -259,9 +233,9 @@ static void text_response(struct stream *s)
 			key(&k, "TargetAddress", FOREIGN "addr:3260,1");
 		}
 	}
-	if (chance(10) && k.len > 4)
-		k.len -= 1 + below(k.len / 2); /* cut inside a pair (a C-bit tail) */
-	pdu(s, PF_TO_INITIATOR, PDU_OP_TEXT_RSP, chance(20) ? PDU_CONTINUE : PDU_FINAL,
+	if (test_chance(10) && k.len > 4)
+		k.len -= 1 + test_below(k.len / 2); /* cut inside a pair (a C-bit tail) */
+	pdu(s, PF_TO_INITIATOR, PDU_OP_TEXT_RSP, test_chance(20) ? PDU_CONTINUE : PDU_FINAL,
 	    PDU_RESERVED_TAG, 0, k.data, k.len);
 	pf_buf_free(&k);
 	s->texts++;
@@ -273,28 +247,28 @@ static void other_pdu(struct stream *s)
 	static const uint8_t to_target[] = { 0x00, 0x01, 0x02, 0x05, 0x06 };
 	static const uint8_t to_initiator[] = { 0x20, 0x21, 0x22, 0x25, 0x26, 0x31, 0x32,
 						0x3f };
-	enum pf_dir dir = chance(50) ? PF_TO_TARGET : PF_TO_INITIATOR;
-	uint8_t op = dir == PF_TO_TARGET ? to_target[below(sizeof(to_target))]
-					 : to_initiator[below(sizeof(to_initiator))];
-	size_t len = chance(20) ? below(70000) : below(600);
+	enum pf_dir dir = test_chance(50) ? PF_TO_TARGET : PF_TO_INITIATOR;
+	uint8_t op = dir == PF_TO_TARGET ? to_target[test_below(sizeof(to_target))]
+					 : to_initiator[test_below(sizeof(to_initiator))];
+	size_t len = test_chance(20) ? test_below(70000) : test_below(600);
 	uint8_t *d = malloc(len ? len : 1);
 
 	assert_non_null(d);
 	rnd_bytes(d, len);
-	pdu(s, dir, op, (uint8_t)rnd(), (uint32_t)rnd(), chance(10) ? 1 + (unsigned)below(3) : 0,
+	pdu(s, dir, op, (uint8_t)test_rnd(), (uint32_t)test_rnd(), test_chance(10) ? 1 + (unsigned)test_below(3) : 0,
 	    d, len);
 	free(d);
 }
 
 static void gen_stream(struct stream *s, int with_texts)
 {
-	unsigned n = 4 + (unsigned)below(30);
+	unsigned n = 4 + (unsigned)test_below(30);
 
 	memset(s, 0, sizeof(*s));
 	login_phase(s);
 	for (unsigned i = 0; i < n; i++) {
-		if (with_texts && chance(25)) {
-			if (chance(50))
+		if (with_texts && test_chance(25)) {
+			if (test_chance(50))
 				text_request(s);
 			else
 				text_response(s);
@@ -321,8 +295,8 @@ static int feed_run(struct pdufilter *f, enum pf_dir d, const uint8_t *p, size_t
 		size_t k;
 		int r;
 
-		if (opaque && chance(50)) {
-			k = (size_t)(1 + below(opaque));
+		if (opaque && test_chance(50)) {
+			k = (size_t)(1 + test_below(opaque));
 			if (k > len - at)
 				k = len - at;
 			add(&out[d], p + at, k);
@@ -330,7 +304,7 @@ static int feed_run(struct pdufilter *f, enum pf_dir d, const uint8_t *p, size_t
 			at += k;
 			continue;
 		}
-		k = chance(30) ? 1 + (size_t)below(8) : 1 + (size_t)below(len - at);
+		k = test_chance(30) ? 1 + (size_t)test_below(8) : 1 + (size_t)test_below(len - at);
 		if (k > len - at)
 			k = len - at;
 		r = pdufilter_feed(f, d, p + at, k, &out[d]);
@@ -443,10 +417,10 @@ static int has(const struct pf_buf *b, const char *s)
 
 static void run_streams(int with_texts)
 {
-	uint64_t seed = seed_from_env() + (uint64_t)with_texts;
+	uint64_t seed = test_seed_from_env(DEFAULT_SEED) + (uint64_t)with_texts;
 	unsigned whole = 0, texts = 0;
 
-	rng = seed;
+	test_rng_seed(seed);
 	for (unsigned i = 0; i < STREAMS; i++) {
 		struct stream s;
 		struct pf_buf out[2] = { { 0 } }, in[2] = { { 0 } };
