@@ -1,0 +1,336 @@
+/*
+ * test_login_random.c — the portal's reading of a connection's leading Login Request
+ * (tls-proxy/login.c: login_parse, login_check_leading, login_rewrite_initiator)
+ * under seeded random requests, against what LIO will make of the rewritten one.
+ *
+ * This is the first thing the portal parses from anyone on the internet, and the
+ * identity it settles is the one LIO must see: an anonymous connection's InitiatorName
+ * is replaced by a name of its own (anon.h), so a client can neither share another
+ * connection's disks nor end its session. The requests have random header fields
+ * (mostly a valid Login Request) and 1 to 8 text pairs drawn from the identity keys,
+ * their near misses as LIO's prefix scan would read them ("InitiatorNameX",
+ * "SessionTypeX", "TargetName2"), other operational keys, empty and over-long values,
+ * names with characters iSCSI names may not hold, entries without '=' or without
+ * their NUL, and random bytes.
+ *
+ * Checked for every request that login_parse and login_check_leading accept:
+ *  - InitiatorName is present and a valid iSCSI name; a Normal session names a
+ *    valid TargetName;
+ *  - login_rewrite_initiator succeeds, and its output read back through login_parse
+ *    and login_check_leading is accepted with the new InitiatorName, the same
+ *    TargetName and session type, and every other pair unchanged and in order; its
+ *    BHS is the request's but for DataSegmentLength (RFC 7143 §11.12: no AHS);
+ *  - LIO's own scan of the rewritten data (as login.h describes it, from
+ *    iscsi_target_locate_portal in Linux 6.1: every pair needs '=', a key that starts
+ *    with InitiatorName, SessionType or TargetName counts as it, the last one wins,
+ *    and a SessionType value that starts with "Discovery" makes a discovery session)
+ *    sees exactly the new InitiatorName, our TargetName and our session type.
+ * Every request, accepted or not, runs under AddressSanitizer; the run must accept
+ * and refuse a fair share of them. The seed is SCSIPUB_TEST_SEED or a fixed one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_rng.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "login.h"
+#include "pdu.h"
+
+#define DEFAULT_SEED 0x10915ull
+#define REQUESTS 20000
+#define NEW_NAME "iqn.2025-01.pub.scsipub:anon.0123456789abcdef0123456789abcdef"
+
+/* ---- random Login Requests ------------------------------------------------------- */
+
+static const char *const keys[] = {
+	"InitiatorName", "InitiatorName", "TargetName", "TargetName", "SessionType",
+	"InitiatorNameX", "InitiatorName2", "TargetNameFoo", "SessionTypeX",
+	"initiatorname", "InitiatorAlias", "TargetAlias", "HeaderDigest", "DataDigest",
+	"MaxRecvDataSegmentLength", "AuthMethod", "X-com.example.key", "",
+};
+
+static const char *const values[] = {
+	"iqn.2099-01.test.client:one", "iqn.2025-01.pub.scsipub:blank",
+	"iqn.2025-01.pub.scsipub:image.pi-arm64", "eui.0123456789abcdef", "Discovery",
+	"Normal", "DiscoveryX", "", "None", "CRC32C,None", "8192", "iqn.bad/name",
+	"iqn.bad name", "iqn.\xff\xfe",
+};
+
+/* Keys that change nothing of the identity. */
+static const char *const benign[] = {
+	"InitiatorAlias", "TargetAlias", "HeaderDigest", "DataDigest",
+	"MaxRecvDataSegmentLength", "AuthMethod", "X-com.example.key",
+};
+
+#define PICK(a) (a)[test_below(sizeof(a) / sizeof((a)[0]))]
+
+/* Append "key=value\0" (k, v) to d (*n bytes of cap used); with mangle, now and then
+ * without '=' or (last) without its NUL. */
+static void put_pair(uint8_t *d, size_t *n, size_t cap, const char *k, const char *v,
+		     int mangle, int last)
+{
+	size_t kl = strlen(k), vl = strlen(v);
+
+	if (*n + kl + vl + 2 > cap)
+		return;
+	memcpy(d + *n, k, kl);
+	*n += kl;
+	if (!(mangle && test_chance(3)))
+		d[(*n)++] = '=';
+	memcpy(d + *n, v, vl);
+	*n += vl;
+	if (!(mangle && last && test_chance(5)))
+		d[(*n)++] = '\0';
+}
+
+/* A random value into v (300 bytes): a listed one, a long name or random bytes. */
+static const char *random_value(char *v)
+{
+	size_t vl;
+
+	switch (test_below(12)) {
+	case 0: /* a long name: 223 bytes is the most an iSCSI name may have */
+		memset(v, 'a', 300);
+		memcpy(v, "iqn.2099-01.test:", 17);
+		v[200 + test_below(40)] = '\0';
+		return v;
+	case 1: /* random printable bytes, and some that are not */
+		vl = test_below(40);
+		for (size_t i = 0; i < vl; i++)
+			v[i] = (char)(test_chance(90) ? 33 + test_below(94) : 1 + test_below(255));
+		v[vl] = '\0';
+		return v;
+	default:
+		return PICK(values);
+	}
+}
+
+/*
+ * The text pairs: mostly a valid identity (InitiatorName, then TargetName or
+ * SessionType=Discovery, in either order) among other pairs, a third of which may be
+ * anything of keys[]; else 1 to 8 pairs of keys[] with random values.
+ */
+static size_t gen_pairs(uint8_t *d, size_t cap)
+{
+	char v[300];
+	size_t n = 0;
+	unsigned extra = (unsigned)test_below(5);
+
+	if (test_chance(40)) {
+		unsigned pairs = 1 + (unsigned)test_below(8);
+
+		for (unsigned i = 0; i < pairs; i++)
+			put_pair(d, &n, cap, PICK(keys), random_value(v), 1, i + 1 == pairs);
+		return n;
+	}
+	for (unsigned i = 0; i <= extra + 1; i++) {
+		if (i == 0)
+			put_pair(d, &n, cap, "InitiatorName", test_chance(90) ? values[0]
+								: random_value(v), 0, 0);
+		else if (i == 1 && test_chance(70))
+			put_pair(d, &n, cap, "TargetName", test_chance(90) ? PICK(values)
+							       : random_value(v), 0, 0);
+		else if (i == 1)
+			put_pair(d, &n, cap, "SessionType", "Discovery", 0, 0);
+		else if (test_chance(70))
+			put_pair(d, &n, cap, PICK(benign), PICK(values), 0, 0);
+		else
+			put_pair(d, &n, cap, PICK(keys), random_value(v), 1, i == extra + 1);
+	}
+	return n;
+}
+
+/* A Login Request in wire (BHS + data), as a struct pdu over it. */
+static struct pdu gen_request(uint8_t *wire, size_t cap)
+{
+	static const uint8_t flags[] = { 0x81, 0x87, 0x83, 0x01, 0x00, 0xc1 };
+	struct pdu p;
+	size_t n;
+
+	memset(wire, 0, PDU_BHS_LEN);
+	wire[0] = test_chance(95) ? 0x43 : (uint8_t)test_rnd();
+	wire[1] = test_chance(90) ? PICK(flags) : (uint8_t)test_rnd();
+	wire[3] = test_chance(95) ? 0 : (uint8_t)test_rnd();                 /* Version-min */
+	wire[4] = test_chance(97) ? 0 : (uint8_t)(1 + test_below(3));        /* AHS */
+	for (int i = 8; i < 14; i++)                                         /* ISID */
+		wire[i] = (uint8_t)test_rnd();
+	if (test_chance(5))
+		pdu_put16(wire + 14, (uint16_t)test_rnd());                  /* TSIH */
+	pdu_put32(wire + 16, (uint32_t)test_rnd());                          /* ITT */
+	pdu_put32(wire + 24, (uint32_t)test_rnd());                          /* CmdSN */
+	n = gen_pairs(wire + PDU_BHS_LEN, cap - PDU_BHS_LEN);
+	pdu_put24(wire + 5, (uint32_t)n);
+	memset(&p, 0, sizeof(p));
+	p.raw = p.bhs = wire;
+	p.raw_len = PDU_BHS_LEN + n;
+	p.data = wire + PDU_BHS_LEN;
+	p.data_len = (uint32_t)n;
+	return p;
+}
+
+/* ---- LIO's reading of the identity keys ----------------------------------------------- */
+
+struct lio_view {
+	const char *initiator, *target, *session_type;
+};
+
+/*
+ * The identity keys as LIO's first-PDU scan takes them from data (len bytes): 0, or
+ * -1 when LIO would refuse the login (a pair without '=').
+ */
+static int lio_scan(char *data, size_t len, struct lio_view *v)
+{
+	size_t i = 0;
+
+	memset(v, 0, sizeof(*v));
+	while (i < len) {
+		char *e = data + i, *eq;
+		size_t el = strnlen(e, len - i);
+
+		if (el == len - i)
+			return -1; /* no NUL: not a pair */
+		eq = memchr(e, '=', el);
+		if (!eq)
+			return -1;
+		if (!strncmp(e, "InitiatorName", 13))
+			v->initiator = eq + 1;
+		else if (!strncmp(e, "SessionType", 11))
+			v->session_type = eq + 1;
+		else if (!strncmp(e, "TargetName", 10))
+			v->target = eq + 1;
+		i += el + 1;
+	}
+	return 0;
+}
+
+/* ---- the checks ---------------------------------------------------------------------- */
+
+static uint64_t seed;
+static unsigned index_now;
+
+static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void failf(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	print_error("seed 0x%llx, request %u: %s\n", (unsigned long long)seed, index_now, msg);
+	fail();
+}
+
+/* An iSCSI name as login.h states the rule (RFC 7143 §4.2.7.1: at most 223 bytes;
+ * here letters, digits, '.', ':', '-', '_'), said here, not by the code under test. */
+static int name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 223 || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-_") == n;
+}
+
+static int same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* An accepted request r (from p): the rewrite and what LIO reads of it. */
+static void check_rewrite(const struct pdu *p, const struct login_req *r)
+{
+	struct login_req r2;
+	struct lio_view v;
+	struct pdu q;
+	uint8_t *raw;
+	size_t raw_len, j = 0;
+	char why[256];
+
+	if (!r->initiator || !name_valid(r->initiator))
+		failf("accepted without a valid InitiatorName");
+	if (!r->discovery && (!r->target || !name_valid(r->target)))
+		failf("a Normal session accepted without a valid TargetName");
+	if (login_rewrite_initiator(p, NEW_NAME, &raw, &raw_len))
+		failf("the accepted request was not rewritten");
+	memset(&q, 0, sizeof(q));
+	q.raw = q.bhs = raw;
+	q.raw_len = raw_len;
+	q.data = raw + PDU_BHS_LEN;
+	q.data_len = pdu_data_len(raw);
+	if (raw_len != PDU_BHS_LEN + pdu_pad4(q.data_len) || memcmp(raw, p->bhs, 4) ||
+	    memcmp(raw + 8, p->bhs + 8, PDU_BHS_LEN - 8))
+		failf("the rewritten BHS differs beyond DataSegmentLength");
+	if (login_parse(&q, &r2, why, sizeof(why)) != LOGIN_OK ||
+	    login_check_leading(&r2, why, sizeof(why)) != LOGIN_OK)
+		failf("the rewritten request was refused: %s", why);
+	if (!same(r2.initiator, NEW_NAME) || !same(r2.target, r->target) ||
+	    r2.discovery != r->discovery || r2.keys.n != r->keys.n)
+		failf("the rewritten request says something else");
+	for (size_t i = 0; i < r->keys.n; i++, j++)
+		if (strcmp(r->keys.pairs[i].key, r2.keys.pairs[j].key) ||
+		    (strcmp(r->keys.pairs[i].key, "InitiatorName") &&
+		     strcmp(r->keys.pairs[i].value, r2.keys.pairs[j].value)))
+			failf("pair %zu changed in the rewrite", i);
+	if (lio_scan((char *)q.data, q.data_len, &v))
+		failf("LIO would refuse the rewritten request");
+	if (!same(v.initiator, NEW_NAME) || !same(v.target, r->target) ||
+	    (v.session_type && !strncmp(v.session_type, "Discovery", 9)) != r->discovery)
+		failf("LIO reads another identity: %s, %s, %s",
+		      v.initiator ? v.initiator : "-", v.target ? v.target : "-",
+		      v.session_type ? v.session_type : "-");
+	login_req_free(&r2);
+	free(raw);
+}
+
+static void test_random_leading_requests(void **state)
+{
+	static uint8_t wire[PDU_BHS_LEN + 2048];
+	unsigned accepted = 0, normal = 0, refused = 0;
+
+	(void)state;
+	seed = test_seed_from_env(DEFAULT_SEED);
+	test_rng_seed(seed);
+	for (index_now = 0; index_now < REQUESTS; index_now++) {
+		struct pdu p = gen_request(wire, sizeof(wire));
+		struct login_req r;
+		char why[256];
+		uint16_t st = login_parse(&p, &r, why, sizeof(why));
+
+		if (st == LOGIN_OK)
+			st = login_check_leading(&r, why, sizeof(why));
+		if (st == LOGIN_OK) {
+			check_rewrite(&p, &r);
+			accepted++;
+			normal += !r.discovery;
+		} else {
+			if ((st >> 8) != 2 && (st >> 8) != 3)
+				failf("refused with status 0x%04x, not an error class", st);
+			refused++;
+		}
+		login_req_free(&r);
+	}
+	print_message("seed 0x%llx: %u requests, %u accepted (%u Normal), %u refused\n",
+		      (unsigned long long)seed, REQUESTS, accepted, normal, refused);
+	assert_true(accepted > REQUESTS / 50);
+	assert_true(normal > 0 && normal < accepted);
+	assert_true(refused > REQUESTS / 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_leading_requests),
+	};
+
+	plog_quiet = 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
