@@ -4,7 +4,9 @@
  * version (EPROTO), unknown ops and keys, missing fields, characters outside a field's
  * set ('/' in names, control bytes), oversize fields and messages, trailing bytes,
  * prov_create with no LUNs, a size not a multiple of 512, a relative base path, a zero
- * PR key, more registrations than CFGD_PR_REGS_MAX.
+ * PR key, more registrations than CFGD_PR_REGS_MAX; and seeded random mutations of
+ * valid requests, each refused cleanly or accepted with only what the protocol allows
+ * (test_mutated).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 
 #include "aptpl.h"
 #include "cfgd_proto.h"
+#include "test_rng.h"
 
 static int parse(const char *s, struct cfgd_req *q)
 {
@@ -27,38 +30,41 @@ static int parse(const char *s, struct cfgd_req *q)
 	return cfgd_req_parse(s, strlen(s), q, err, sizeof(err));
 }
 
+/* One valid request of every op (prov_create with a PR registration). */
+static const char *const ok[] = {
+	"{\"v\":1,\"op\":\"hello\"}",
+	"{\"v\":1,\"op\":\"list\"}",
+	"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:blank\","
+	"\"client\":\"iqn.X:Y\",\"peer\":\"[::1]:3260\"}",
+	"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:multi\","
+	"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
+	"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:ro.deb-12\","
+	"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
+	"{\"v\":1,\"op\":\"anon_destroy\",\"backstore\":\"sp0123456789abcdef\"}",
+	"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:p.7.ci-pi\","
+	"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
+	"{\"v\":1,\"op\":\"anon_count\",\"target\":\"iqn.2025-01.pub.scsipub:p.7.ci-pi\"}",
+	"{\"v\":1,\"op\":\"acl_sweep\",\"target\":\"iqn.2025-01.pub.scsipub:s.a\","
+	"\"initiator\":\"iqn.A:B\"}",
+	"{\"v\":1,\"op\":\"prov_destroy\",\"id\":\"abc\"}",
+	"{\"v\":1,\"op\":\"prov_status\",\"id\":\"abc\"}",
+	"{\"v\":1,\"op\":\"prov_list\"}",
+	"{\"v\":1,\"op\":\"prov_list\",\"after\":\"abc\"}",
+	"{\"v\":1,\"op\":\"prov_create\",\"id\":\"abc\",\"chap_user\":\"u\",\"chap_secret\":"
+	"\"secretsecret12\",\"write_limit\":0,\"luns\":[{\"base\":\"\",\"size\":1048576,"
+	"\"generation\":3,\"pr\":[{\"initiator\":\"iqn.1994-05.com.example:a\",\"isid\":"
+	"\"0x23d000000\",\"key\":\"18446744073709551615\",\"holder\":true,\"type\":1,"
+	"\"scope\":0,\"all_tg_pt\":false,\"mapped_lun\":0,\"target\":"
+	"\"iqn.2025-01.pub.scsipub:s.abc\",\"tpgt\":1,\"target_lun\":0}]}]}",
+};
+#define NOK (sizeof(ok) / sizeof(ok[0]))
+
 static void test_ops_round_trip(void **state)
 {
-	static const char *const ok[] = {
-		"{\"v\":1,\"op\":\"hello\"}",
-		"{\"v\":1,\"op\":\"list\"}",
-		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:blank\","
-		"\"client\":\"iqn.X:Y\",\"peer\":\"[::1]:3260\"}",
-		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:multi\","
-		"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
-		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:ro.deb-12\","
-		"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
-		"{\"v\":1,\"op\":\"anon_destroy\",\"backstore\":\"sp0123456789abcdef\"}",
-		"{\"v\":1,\"op\":\"anon_create\",\"target\":\"iqn.2025-01.pub.scsipub:p.7.ci-pi\","
-		"\"client\":\"iqn.X:Y\",\"peer\":\"192.0.2.1:1\"}",
-		"{\"v\":1,\"op\":\"anon_count\",\"target\":\"iqn.2025-01.pub.scsipub:p.7.ci-pi\"}",
-		"{\"v\":1,\"op\":\"acl_sweep\",\"target\":\"iqn.2025-01.pub.scsipub:s.a\","
-		"\"initiator\":\"iqn.A:B\"}",
-		"{\"v\":1,\"op\":\"prov_destroy\",\"id\":\"abc\"}",
-		"{\"v\":1,\"op\":\"prov_status\",\"id\":\"abc\"}",
-		"{\"v\":1,\"op\":\"prov_list\"}",
-		"{\"v\":1,\"op\":\"prov_list\",\"after\":\"abc\"}",
-		"{\"v\":1,\"op\":\"prov_create\",\"id\":\"abc\",\"chap_user\":\"u\",\"chap_secret\":"
-		"\"secretsecret12\",\"write_limit\":0,\"luns\":[{\"base\":\"\",\"size\":1048576,"
-		"\"generation\":3,\"pr\":[{\"initiator\":\"iqn.1994-05.com.example:a\",\"isid\":"
-		"\"0x23d000000\",\"key\":\"18446744073709551615\",\"holder\":true,\"type\":1,"
-		"\"scope\":0,\"all_tg_pt\":false,\"mapped_lun\":0,\"target\":"
-		"\"iqn.2025-01.pub.scsipub:s.abc\",\"tpgt\":1,\"target_lun\":0}]}]}",
-	};
 	char buf[CFGD_MSG_MAX];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+	for (size_t i = 0; i < NOK; i++) {
 		struct cfgd_req q, q2;
 		int n;
 
@@ -171,12 +177,195 @@ static void test_limits(void **state)
 	free(big);
 }
 
+/* ---- mutated requests ---------------------------------------------------------------- */
+
+#define MUTANTS 30000
+#define MUT_SEED 0xcf9d0ull
+
+/* JSON fragments a mutation may insert: other types, escapes, deep nesting, big
+ * numbers, extra keys. */
+static const char *const frags[] = {
+	"\"x\":1,", "\\u0000", "\\u00e9", "\\u002f", "99999999999999999999", "-1", "1.5",
+	"1e9", "true", "null", "[[[[[", "{\"a\":{\"b\":{\"c\":{}}}}", "\"", "\\", ",", ":",
+	"{", "}", "[", "]", "\"v\":2,", "\"op\":\"hello\",", "..", "/", "A", " ", "\t",
+	"\"luns\":[],", "\"pr\":[{}],", "\"size\":513,", "\"key\":\"0\",",
+};
+
+/* Apply one random mutation to m (*n bytes of cap). */
+static void mutate(char *m, size_t *n, size_t cap)
+{
+	size_t at = (size_t)test_below(*n + 1), k;
+	const char *f;
+
+	switch (test_below(6)) {
+	case 0: /* a byte changed */
+		if (*n)
+			m[test_below(*n)] = (char)test_rnd();
+		break;
+	case 1: /* a run deleted */
+		k = 1 + (size_t)test_below(8);
+		if (at + k > *n)
+			k = *n - at;
+		memmove(m + at, m + at + k, *n - at - k);
+		*n -= k;
+		break;
+	case 2: /* a fragment inserted */
+		f = frags[test_below(sizeof(frags) / sizeof(frags[0]))];
+		k = strlen(f);
+		if (*n + k <= cap) {
+			memmove(m + at + k, m + at, *n - at);
+			memcpy(m + at, f, k);
+			*n += k;
+		}
+		break;
+	case 3: /* a long run of one character inserted */
+		k = 200 + (size_t)test_below(100);
+		if (*n + k <= cap) {
+			memmove(m + at + k, m + at, *n - at);
+			memset(m + at, test_chance(50) ? 'a' : (char)test_rnd(), k);
+			*n += k;
+		}
+		break;
+	case 4: /* cut short */
+		*n = at;
+		break;
+	default: /* cut here and the tail of a request put after it */
+		f = ok[test_below(NOK)];
+		k = strlen(f);
+		k -= (size_t)test_below(k + 1);
+		if (at + k <= cap) {
+			memcpy(m + at, f + strlen(f) - k, k);
+			*n = at + k;
+		}
+		break;
+	}
+}
+
+/* Whether every character of s is in set. */
+static int chars_in(const char *s, const char *set)
+{
+	return strspn(s, set) == strlen(s);
+}
+
+#define LOWER "abcdefghijklmnopqrstuvwxyz0123456789"
+#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+/* What cfgd_proto.h promises of an accepted request, checked here on its own terms. */
+static void check_accepted(const struct cfgd_req *q, const char *what)
+{
+	const char *printable = "!\"#$%&'()*+,-./0123456789:;<=>?@" UPPER "[\\]^_`" LOWER "{|}~";
+
+	if (q->op < CFGD_OP_HELLO || q->op > CFGD_OP_ANON_COUNT)
+		fail_msg("%s: op %d", what, q->op);
+	if (!chars_in(q->target, LOWER ".-:") || !chars_in(q->initiator, LOWER UPPER ".-:") ||
+	    !chars_in(q->backstore, LOWER) || !chars_in(q->id, LOWER) ||
+	    !chars_in(q->after, LOWER) || !chars_in(q->client, printable) ||
+	    !chars_in(q->peer, printable))
+		fail_msg("%s: a field with a character outside its set", what);
+	if (q->op != CFGD_OP_PROV_CREATE) {
+		if (q->prov)
+			fail_msg("%s: a prov payload on op %d", what, q->op);
+		return;
+	}
+	if (!q->prov || !q->prov->n_luns || q->prov->n_luns > CFGD_LUNS_MAX)
+		fail_msg("%s: prov_create with %u LUNs", what, q->prov ? q->prov->n_luns : 0);
+	for (unsigned i = 0; i < q->prov->n_luns; i++) {
+		const struct cfgd_prov_lun *l = &q->prov->luns[i];
+
+		if (!l->size_bytes || l->size_bytes % 512 || (l->base[0] && l->base[0] != '/'))
+			fail_msg("%s: LUN %u: size %llu, base \"%s\"", what, i,
+				 (unsigned long long)l->size_bytes, l->base);
+		if (l->pr && l->pr->n > CFGD_PR_REGS_MAX)
+			fail_msg("%s: LUN %u: %zu registrations", what, i, l->pr->n);
+		for (size_t j = 0; l->pr && j < l->pr->n; j++)
+			if (!l->pr->regs[j].key)
+				fail_msg("%s: LUN %u: a zero PR key", what, i);
+	}
+}
+
+/* a and b say the same. */
+static void check_same(const struct cfgd_req *a, const struct cfgd_req *b, const char *what)
+{
+	int same = a->op == b->op && !strcmp(a->target, b->target) &&
+		   !strcmp(a->initiator, b->initiator) && !strcmp(a->client, b->client) &&
+		   !strcmp(a->peer, b->peer) && !strcmp(a->backstore, b->backstore) &&
+		   !strcmp(a->id, b->id) && !strcmp(a->after, b->after) && !a->prov == !b->prov;
+
+	if (same && a->prov) {
+		same = !strcmp(a->prov->chap_user, b->prov->chap_user) &&
+		       !strcmp(a->prov->chap_secret, b->prov->chap_secret) &&
+		       a->prov->write_limit == b->prov->write_limit &&
+		       a->prov->n_luns == b->prov->n_luns;
+		for (unsigned i = 0; same && i < a->prov->n_luns; i++) {
+			const struct cfgd_prov_lun *x = &a->prov->luns[i], *y = &b->prov->luns[i];
+
+			same = !strcmp(x->base, y->base) && x->size_bytes == y->size_bytes &&
+			       !x->pr == !y->pr && (!x->pr || aptpl_state_equal(x->pr, y->pr));
+		}
+	}
+	if (!same)
+		fail_msg("%s: formatted and parsed again, it says something else", what);
+}
+
+/*
+ * scsipub-cfgd runs as root and parses what the portal (unprivileged, and the part that
+ * faces the network) sends it. Seeded random mutations of the valid requests above:
+ * every one is accepted or refused with -EINVAL / -EPROTO (nothing to free then), under
+ * AddressSanitizer; an accepted one holds only what cfgd_proto.h promises (fields in
+ * their character sets, 1..CFGD_LUNS_MAX LUNs, sizes multiples of 512, absolute base
+ * paths, non-zero PR keys) and formats to a message that parses to the same request.
+ * Seed: SCSIPUB_TEST_SEED or a fixed one.
+ */
+static void test_mutated(void **state)
+{
+	static char m[CFGD_MSG_MAX + 4096], again[CFGD_MSG_MAX];
+	uint64_t seed = test_seed_from_env(MUT_SEED);
+	unsigned accepted = 0, refused = 0;
+
+	(void)state;
+	test_rng_seed(seed);
+	for (unsigned i = 0; i < MUTANTS; i++) {
+		const char *base = ok[test_below(NOK)];
+		size_t n = strlen(base);
+		struct cfgd_req q, q2;
+		char what[64];
+		int r, len;
+
+		memcpy(m, base, n);
+		for (unsigned k = 1 + (unsigned)test_below(3); k; k--)
+			mutate(m, &n, sizeof(m));
+		snprintf(what, sizeof(what), "seed 0x%llx, mutant %u", (unsigned long long)seed, i);
+		r = cfgd_req_parse(m, n, &q, NULL, 0);
+		if (r == -EINVAL || r == -EPROTO) {
+			if (q.prov)
+				fail_msg("%s: refused but holds a prov payload", what);
+			refused++;
+			continue;
+		}
+		if (r)
+			fail_msg("%s: cfgd_req_parse returned %d", what, r);
+		check_accepted(&q, what);
+		len = cfgd_req_format(&q, again, sizeof(again));
+		if (len <= 0 || cfgd_req_parse(again, (size_t)len, &q2, NULL, 0))
+			fail_msg("%s: an accepted request does not format and parse again", what);
+		check_same(&q, &q2, what);
+		cfgd_req_clear(&q);
+		cfgd_req_clear(&q2);
+		accepted++;
+	}
+	print_message("seed 0x%llx: %u mutants, %u accepted, %u refused\n",
+		      (unsigned long long)seed, MUTANTS, accepted, refused);
+	assert_true(accepted > MUTANTS / 50);
+	assert_true(refused > MUTANTS / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_round_trip),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_mutated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
