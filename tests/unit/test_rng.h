@@ -1,13 +1,17 @@
 /*
  * test_rng.h — a seeded pseudo-random stream for the randomized unit tests
- * (test_scsi_random, test_pdufilter_random): splitmix64, so a seed replays the same
- * stream on every machine. Not for anything but tests.
+ * (test_scsi_random, test_pdufilter_random, test_login_random, test_bot_random,
+ * test_cfgd_proto): splitmix64, so a seed replays the same stream on every machine,
+ * and a failure that names its seed. Not for anything but tests. Include after
+ * <cmocka.h>.
  */
 #ifndef SCSIPUB_TEST_RNG_H
 #define SCSIPUB_TEST_RNG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +53,25 @@ static inline uint64_t test_seed_from_env(uint64_t def)
 	const char *s = getenv("SCSIPUB_TEST_SEED");
 
 	return s && *s ? strtoull(s, NULL, 0) : def;
+}
+
+/*
+ * Fail the running test with "seed 0x<seed>, <what> <index>: <message>" (printf
+ * format), so the failing input can be replayed with SCSIPUB_TEST_SEED.
+ */
+static void test_seed_fail(uint64_t seed, const char *what, unsigned index, const char *fmt,
+			   ...) __attribute__((format(printf, 4, 5), unused));
+static void test_seed_fail(uint64_t seed, const char *what, unsigned index, const char *fmt,
+			   ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	print_error("seed 0x%llx, %s %u: %s\n", (unsigned long long)seed, what, index, msg);
+	fail();
 }
 
 #endif

@@ -72,18 +72,7 @@ static void rig_init(struct rig *g, uint32_t ra_blocks)
 	test_rng_seed(g->seed + ra_blocks);
 }
 
-static void failf(const struct rig *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void failf(const struct rig *g, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	print_error("seed 0x%llx, command %u: %s\n", (unsigned long long)g->seed, g->index, msg);
-	fail();
-}
+#define failf(g, ...) test_seed_fail((g)->seed, "command", (g)->index, __VA_ARGS__)
 
 /* ---- one random command ------------------------------------------------------------ */
 

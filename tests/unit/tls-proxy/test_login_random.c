@@ -216,18 +216,7 @@ static int lio_scan(char *data, size_t len, struct lio_view *v)
 static uint64_t seed;
 static unsigned index_now;
 
-static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void failf(const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	print_error("seed 0x%llx, request %u: %s\n", (unsigned long long)seed, index_now, msg);
-	fail();
-}
+#define failf(...) test_seed_fail(seed, "request", index_now, __VA_ARGS__)
 
 /* An iSCSI name as login.h states the rule (RFC 7143 §4.2.7.1: at most 223 bytes;
  * here letters, digits, '.', ':', '-', '_'), said here, not by the code under test. */

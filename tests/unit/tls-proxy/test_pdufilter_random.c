@@ -66,20 +66,7 @@ static void rnd_bytes(uint8_t *p, size_t n)
 static uint64_t cur_seed;   /* the run's seed and stream, for failure messages */
 static unsigned cur_stream;
 
-/* Fail the test with the seed and stream that led here (printf format). */
-static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void failf(const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	print_error("seed 0x%llx, stream %u: %s\n", (unsigned long long)cur_seed, cur_stream,
-		    msg);
-	fail();
-}
+#define failf(...) test_seed_fail(cur_seed, "stream", cur_stream, __VA_ARGS__)
 
 /* ---- building PDUs ------------------------------------------------------------------ */
 
