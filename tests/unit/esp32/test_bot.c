@@ -13,34 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot.h"
-#include "fake_bot_io.h"
-#include "fake_transport.h"
+#include "bot_env.h"
 
-extern int bplat_log_level;
-
-struct env {
-	struct fake f;
-	struct bridge b;
-	struct scsi_lu lu;
-	struct fio io;
-	struct bot_io bio;
-	uint8_t buf[4096];
-};
-
-static struct env *env_new(void)
+static struct bot_env *env_new(void)
 {
-	struct env *e = calloc(1, sizeof(*e));
+	struct bot_env *e = malloc(sizeof(*e));
 
 	assert_non_null(e);
-	bplat_log_level = 0;
-	fake_setup(&e->f, &e->b, NULL, 0, 0);
-	scsi_lu_init(&e->lu, &e->b);
-	e->bio = (struct bot_io){ fio_send, fio_recv, fio_stall, &e->io };
+	bot_env_init(e, NULL, 0, 0);
 	return e;
 }
 
-static int run(struct env *e, const uint8_t cbw[31], size_t n)
+static int run(struct bot_env *e, const uint8_t cbw[31], size_t n)
 {
 	return bot_command(&e->lu, cbw, n, &e->bio, e->buf, sizeof(e->buf));
 }
@@ -52,7 +36,7 @@ static const uint8_t inquiry36[6] = { 0x12, 0, 0, 0, 36, 0 };
 
 static void test_wrong_signature_stalls_both(void **state)
 {
-	struct env *e = env_new();
+	struct bot_env *e = env_new();
 	uint8_t cbw[31];
 	struct bot_cbw c;
 
@@ -144,7 +128,7 @@ static void test_thirteen_cases(void **state)
  * nothing read from the target. */
 static void test_cbw_cdb_length_mismatch_read(void **state)
 {
-	struct env *e = env_new();
+	struct bot_env *e = env_new();
 	uint8_t cbw[31];
 	const uint8_t *csw;
 
@@ -165,7 +149,7 @@ static void test_cbw_cdb_length_mismatch_read(void **state)
  * written. */
 static void test_cbw_cdb_length_mismatch_write(void **state)
 {
-	struct env *e = env_new();
+	struct bot_env *e = env_new();
 	uint8_t cbw[31], before[FAKE_NB * FAKE_BS];
 
 	(void)state;
@@ -183,7 +167,7 @@ static void test_cbw_cdb_length_mismatch_write(void **state)
  * group length; CHECK CONDITION 05/24/00, then REQUEST SENSE returns it. */
 static void test_cb_length_shorter_than_cdb(void **state)
 {
-	struct env *e = env_new();
+	struct bot_env *e = env_new();
 	uint8_t cbw[31];
 	static const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
 
@@ -206,7 +190,7 @@ static void test_cb_length_shorter_than_cdb(void **state)
 /* INQUIRY with a 36-byte allocation in a 64-byte data-in: case 5, residue 28. */
 static void test_case5_residue(void **state)
 {
-	struct env *e = env_new();
+	struct bot_env *e = env_new();
 	uint8_t cbw[31];
 
 	(void)state;
@@ -224,7 +208,7 @@ static void test_case5_residue(void **state)
  * residue = dCBWDataTransferLength. */
 static void test_case4_tur(void **state)
 {
-	struct env *e = env_new();
+	struct bot_env *e = env_new();
 	uint8_t cbw[31];
 
 	(void)state;
@@ -239,7 +223,7 @@ static void test_case4_tur(void **state)
 /* A good READ (10) and WRITE (10) move the data, CSW residue 0. */
 static void test_read_write_roundtrip(void **state)
 {
-	struct env *e = env_new();
+	struct bot_env *e = env_new();
 	uint8_t cbw[31], data[2 * FAKE_BS];
 
 	(void)state;

@@ -34,23 +34,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot.h"
-#include "fake_bot_io.h"
-#include "fake_transport.h"
+#include "bot_env.h"
 
 #define DEFAULT_SEED 0xb07ull
 #define COMMANDS 20000
 #define DISK (FAKE_NB * FAKE_BS)
 
-extern int bplat_log_level;
-
 struct rig {
-	struct fake f;
-	struct bridge b;
-	struct scsi_lu lu;
-	struct fio io;
-	struct bot_io bio;
-	uint8_t buf[4096];
+	struct bot_env e;
 	uint8_t ra[8 * FAKE_BS];
 	uint8_t model[DISK];
 	uint8_t out[16384];   /* what the host sends in a data-out phase */
@@ -62,12 +53,9 @@ struct rig {
 static void rig_init(struct rig *g, uint32_t ra_blocks)
 {
 	memset(g, 0, sizeof(*g));
-	bplat_log_level = 0;
-	fake_setup(&g->f, &g->b, ra_blocks ? g->ra : NULL, ra_blocks ? sizeof(g->ra) : 0,
-		   ra_blocks);
-	scsi_lu_init(&g->lu, &g->b);
-	g->bio = (struct bot_io){ fio_send, fio_recv, fio_stall, &g->io };
-	memcpy(g->model, g->f.disk, DISK);
+	bot_env_init(&g->e, ra_blocks ? g->ra : NULL, ra_blocks ? sizeof(g->ra) : 0,
+		     ra_blocks);
+	memcpy(g->model, g->e.f.disk, DISK);
 	g->seed = test_seed_from_env(DEFAULT_SEED);
 	test_rng_seed(g->seed + ra_blocks);
 }
@@ -195,37 +183,37 @@ static int run_and_check(struct rig *g, const struct cmd *c)
 	const uint8_t *csw;
 	int r;
 
-	g->io.in_len = 0;
-	g->io.out = g->out;
-	g->io.out_len = c->in ? 0 : c->data_len;
-	g->io.out_pos = 0;
-	g->io.stall_in = g->io.stall_out = false;
-	r = bot_command(&g->lu, c->cbw, c->cbw_len, &g->bio, g->buf, sizeof(g->buf));
+	g->e.io.in_len = 0;
+	g->e.io.out = g->out;
+	g->e.io.out_len = c->in ? 0 : c->data_len;
+	g->e.io.out_pos = 0;
+	g->e.io.stall_in = g->e.io.stall_out = false;
+	r = bot_command(&g->e.lu, c->cbw, c->cbw_len, &g->e.bio, g->e.buf, sizeof(g->e.buf));
 	if (!c->valid) {
-		if (r != 1 || g->io.in_len || g->io.out_pos || !g->io.stall_in || !g->io.stall_out)
+		if (r != 1 || g->e.io.in_len || g->e.io.out_pos || !g->e.io.stall_in || !g->e.io.stall_out)
 			failf(g, "a CBW not valid or meaningful was acted on (%d)", r);
 		return -1;
 	}
 	if (r != 0)
 		failf(g, "bot_command returned %d for a valid CBW", r);
-	if (g->io.in_len < BOT_CSW_LEN)
+	if (g->e.io.in_len < BOT_CSW_LEN)
 		failf(g, "no CSW");
-	csw = last_csw(&g->io);
-	sent = g->io.in_len - BOT_CSW_LEN;
-	moved = sent + g->io.out_pos;
+	csw = last_csw(&g->e.io);
+	sent = g->e.io.in_len - BOT_CSW_LEN;
+	moved = sent + g->e.io.out_pos;
 	residue = csw_residue(csw);
 	if (le32_at(csw) != BOT_CSW_SIGNATURE || le32_at(csw + 4) != le32_at(c->cbw + 4) ||
 	    csw[12] > BOT_CSW_PHASE_ERROR)
 		failf(g, "a CSW with another signature, tag or status %u", csw[12]);
-	if ((sent && !c->in) || (g->io.out_pos && c->in) || moved > c->data_len)
+	if ((sent && !c->in) || (g->e.io.out_pos && c->in) || moved > c->data_len)
 		failf(g, "%u bytes in and %u out against a CBW of %u bytes %s", sent,
-		      g->io.out_pos, c->data_len, c->in ? "in" : "out");
+		      g->e.io.out_pos, c->data_len, c->in ? "in" : "out");
 	if (residue != c->data_len - moved)
 		failf(g, "residue %u for %u of %u bytes moved", residue, moved, c->data_len);
 	if (csw[12] == BOT_CSW_PHASE_ERROR && moved)
 		failf(g, "a phase error after %u bytes", moved);
 	if (c->data_len && moved < c->data_len && csw[12] != BOT_CSW_PHASE_ERROR &&
-	    !(c->in ? g->io.stall_in : g->io.stall_out))
+	    !(c->in ? g->e.io.stall_in : g->e.io.stall_out))
 		failf(g, "a short data phase (%u of %u) without a stall", moved, c->data_len);
 	return csw[12];
 }
@@ -245,7 +233,7 @@ static void model_apply(struct rig *g, const struct cmd *c, uint32_t moved)
 	}
 	if (moved != n)
 		failf(g, "a READ/WRITE of %zu bytes passed after moving %u", n, moved);
-	if (is_read(op) && memcmp(g->io.in, g->model + off, n))
+	if (is_read(op) && memcmp(g->e.io.in, g->model + off, n))
 		failf(g, "READ returned other data than the model's");
 	if (is_write(op))
 		memcpy(g->model + off, g->out, n);
@@ -265,7 +253,7 @@ static void run(uint32_t ra_blocks)
 		gen(g, &c);
 		st = run_and_check(g, &c);
 		if (st == BOT_CSW_PASSED) {
-			uint32_t moved = g->io.in_len - BOT_CSW_LEN + g->io.out_pos;
+			uint32_t moved = g->e.io.in_len - BOT_CSW_LEN + g->e.io.out_pos;
 
 			model_apply(g, &c, moved);
 			reads += is_read(c.cdb[0]);
@@ -275,7 +263,7 @@ static void run(uint32_t ra_blocks)
 		failed += st == BOT_CSW_FAILED;
 		phase += st == BOT_CSW_PHASE_ERROR;
 		invalid += st < 0;
-		if (memcmp(g->f.disk, g->model, DISK))
+		if (memcmp(g->e.f.disk, g->model, DISK))
 			failf(g, "the disk differs from the model");
 	}
 	print_message("seed 0x%llx, read-ahead %u blocks: %u commands: %u passed (%u READ, %u "
