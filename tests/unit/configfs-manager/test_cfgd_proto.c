@@ -21,6 +21,7 @@
 
 #include "aptpl.h"
 #include "cfgd_proto.h"
+#include "cfgd_req_check.h"
 #include "test_rng.h"
 
 static int parse(const char *s, struct cfgd_req *q)
@@ -241,79 +242,13 @@ static void mutate(char *m, size_t *n, size_t cap)
 	}
 }
 
-/* Whether every character of s is in set. */
-static int chars_in(const char *s, const char *set)
-{
-	return strspn(s, set) == strlen(s);
-}
-
-#define LOWER "abcdefghijklmnopqrstuvwxyz0123456789"
-#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-/* What cfgd_proto.h promises of an accepted request, checked here on its own terms. */
-static void check_accepted(const struct cfgd_req *q, const char *what)
-{
-	const char *printable = "!\"#$%&'()*+,-./0123456789:;<=>?@" UPPER "[\\]^_`" LOWER "{|}~";
-
-	if (q->op < CFGD_OP_HELLO || q->op > CFGD_OP_ANON_COUNT)
-		fail_msg("%s: op %d", what, q->op);
-	if (!chars_in(q->target, LOWER ".-:") || !chars_in(q->initiator, LOWER UPPER ".-:") ||
-	    !chars_in(q->backstore, LOWER) || !chars_in(q->id, LOWER) ||
-	    !chars_in(q->after, LOWER) || !chars_in(q->client, printable) ||
-	    !chars_in(q->peer, printable))
-		fail_msg("%s: a field with a character outside its set", what);
-	if (q->op != CFGD_OP_PROV_CREATE) {
-		if (q->prov)
-			fail_msg("%s: a prov payload on op %d", what, q->op);
-		return;
-	}
-	if (!q->prov || !q->prov->n_luns || q->prov->n_luns > CFGD_LUNS_MAX)
-		fail_msg("%s: prov_create with %u LUNs", what, q->prov ? q->prov->n_luns : 0);
-	for (unsigned i = 0; i < q->prov->n_luns; i++) {
-		const struct cfgd_prov_lun *l = &q->prov->luns[i];
-
-		if (!l->size_bytes || l->size_bytes % 512 || (l->base[0] && l->base[0] != '/'))
-			fail_msg("%s: LUN %u: size %llu, base \"%s\"", what, i,
-				 (unsigned long long)l->size_bytes, l->base);
-		if (l->pr && l->pr->n > CFGD_PR_REGS_MAX)
-			fail_msg("%s: LUN %u: %zu registrations", what, i, l->pr->n);
-		for (size_t j = 0; l->pr && j < l->pr->n; j++)
-			if (!l->pr->regs[j].key)
-				fail_msg("%s: LUN %u: a zero PR key", what, i);
-	}
-}
-
-/* a and b say the same. */
-static void check_same(const struct cfgd_req *a, const struct cfgd_req *b, const char *what)
-{
-	int same = a->op == b->op && !strcmp(a->target, b->target) &&
-		   !strcmp(a->initiator, b->initiator) && !strcmp(a->client, b->client) &&
-		   !strcmp(a->peer, b->peer) && !strcmp(a->backstore, b->backstore) &&
-		   !strcmp(a->id, b->id) && !strcmp(a->after, b->after) && !a->prov == !b->prov;
-
-	if (same && a->prov) {
-		same = !strcmp(a->prov->chap_user, b->prov->chap_user) &&
-		       !strcmp(a->prov->chap_secret, b->prov->chap_secret) &&
-		       a->prov->write_limit == b->prov->write_limit &&
-		       a->prov->n_luns == b->prov->n_luns;
-		for (unsigned i = 0; same && i < a->prov->n_luns; i++) {
-			const struct cfgd_prov_lun *x = &a->prov->luns[i], *y = &b->prov->luns[i];
-
-			same = !strcmp(x->base, y->base) && x->size_bytes == y->size_bytes &&
-			       !x->pr == !y->pr && (!x->pr || aptpl_state_equal(x->pr, y->pr));
-		}
-	}
-	if (!same)
-		fail_msg("%s: formatted and parsed again, it says something else", what);
-}
-
 /*
  * scsipub-cfgd runs as root and parses what the portal (unprivileged, and the part that
  * faces the network) sends it. Seeded random mutations of the valid requests above:
  * every one is accepted or refused with -EINVAL / -EPROTO (nothing to free then), under
- * AddressSanitizer; an accepted one holds only what cfgd_proto.h promises (fields in
- * their character sets, 1..CFGD_LUNS_MAX LUNs, sizes multiples of 512, absolute base
- * paths, non-zero PR keys) and formats to a message that parses to the same request.
+ * AddressSanitizer; an accepted one holds only what cfgd_proto.h promises
+ * (cfgd_req_check, shared with the libFuzzer harness tests/fuzz/fuzz_cfgd.c) and
+ * formats to a message that parses to the same request (cfgd_req_same).
  * Seed: SCSIPUB_TEST_SEED or a fixed one.
  */
 static void test_mutated(void **state)
@@ -328,6 +263,7 @@ static void test_mutated(void **state)
 		const char *base = ok[test_below(NOK)];
 		size_t n = strlen(base);
 		struct cfgd_req q, q2;
+		const char *broken;
 		char what[64];
 		int r, len;
 
@@ -344,11 +280,13 @@ static void test_mutated(void **state)
 		}
 		if (r)
 			fail_msg("%s: cfgd_req_parse returned %d", what, r);
-		check_accepted(&q, what);
+		if ((broken = cfgd_req_check(&q)))
+			fail_msg("%s: accepted with %s", what, broken);
 		len = cfgd_req_format(&q, again, sizeof(again));
 		if (len <= 0 || cfgd_req_parse(again, (size_t)len, &q2, NULL, 0))
 			fail_msg("%s: an accepted request does not format and parse again", what);
-		check_same(&q, &q2, what);
+		if (!cfgd_req_same(&q, &q2))
+			fail_msg("%s: formatted and parsed again, it says something else", what);
 		cfgd_req_clear(&q);
 		cfgd_req_clear(&q2);
 		accepted++;
