@@ -9,7 +9,9 @@
  *     round-trip check: a list it accepts, rebuilt with tk_buf_add, is byte for byte
  *     the input (the strict grammar has exactly one spelling per list);
  *  3. login_parse (§11.12) and login_check_leading (§6.3, §13.5-13.7), with the
- *     invariants login.h promises about a decoded request;
+ *     invariants login.h promises about a decoded request, and for an accepted one
+ *     those of the InitiatorName rewrite the portal relays to LIO, also as LIO's
+ *     first-PDU scan reads it (login_accept_check, shared with test_login_random);
  *  4. a failed login gets login_send_reject (§11.13); a discovery login runs
  *     discovery_run over the rest of the stream (§6 Login Phase, then Text
  *     SendTargets §11.10/§11.11, NOP-Out §11.18, Logout §11.14, Reject §11.17)
@@ -35,6 +37,7 @@
 #include "discovery.h"
 #include "log.h"
 #include "login.h"
+#include "login_accept_check.h"
 #include "pdu.h"
 #include "pio.h"
 #include "textkeys.h"
@@ -43,6 +46,8 @@
  * 8192-byte value limit of textkeys.h so over-long values stay reachable. */
 #define FUZZ_MAX_PDU 16384u
 #define FUZZ_PUBLIC "203.0.113.7:3260"
+/* The name the portal gives an anonymous connection (anon.h: prefix + 32 hex digits). */
+#define FUZZ_LIO_NAME "iqn.2025-01.pub.scsipub:anon.00112233445566778899aabbccddeeff"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -320,10 +325,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st == LOGIN_OK) {
 		check_req(&req, p.data_len);
 		st = login_check_leading(&req, why, sizeof(why));
-		if (st == LOGIN_OK &&
-		    (!req.initiator || !login_name_ok(req.initiator) ||
-		     (!req.discovery && (!req.target || !login_name_ok(req.target)))))
-			die("login_check_leading accepted a bad name");
+		if (st == LOGIN_OK) {
+			const char *broken = login_accept_check(&p, &req, FUZZ_LIO_NAME);
+
+			if (broken)
+				die(broken);
+		}
 	} else if (req.keys.buf || req.keys.n || req.initiator || !why[0]) {
 		die("a rejected login left keys behind or gave no reason");
 	}
