@@ -60,7 +60,7 @@ static void usage(FILE *out)
 }
 
 /* Make sure db is connected (reset once if not). */
-static int db_ok(PGconn *db)
+static int db_connected(PGconn *db)
 {
 	if (PQstatus(db) == CONNECTION_OK)
 		return 1;
@@ -77,7 +77,7 @@ static void capture_one(struct prcap *cap, PGconn *db, const char *name)
 	char err[512] = "";
 	int r;
 
-	if (!db_ok(db)) {
+	if (!db_connected(db)) {
 		plog("database unreachable; %s captured by the next scan", name);
 		return;
 	}
@@ -94,7 +94,7 @@ static int scan(struct prcap *cap, PGconn *db)
 	unsigned saved = 0;
 	int r;
 
-	if (!db_ok(db)) {
+	if (!db_connected(db)) {
 		plog("database unreachable: %s", PQerrorMessage(db));
 		return -EIO;
 	}
