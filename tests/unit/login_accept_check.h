@@ -23,7 +23,8 @@ static inline int login_check_name(const char *s)
 
 	if (!n || n > 223 || !strcmp(s, ".") || !strcmp(s, ".."))
 		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-_") == n;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz" "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789.:-_") == n;
 }
 
 /* The identity keys as LIO takes them from the first Login Request's data. */

@@ -200,8 +200,11 @@ static void mutate(char *m, size_t *n, size_t cap)
 
 	switch (test_below(6)) {
 	case 0: /* a byte changed */
-		if (*n)
-			m[test_below(*n)] = (char)test_rnd();
+		if (*n) {
+			char ch = (char)test_rnd(); /* then where: a defined order */
+
+			m[test_below(*n)] = ch;
+		}
 		break;
 	case 1: /* a run deleted */
 		k = 1 + (size_t)test_below(8);
@@ -270,7 +273,8 @@ static void test_mutated(void **state)
 		memcpy(m, base, n);
 		for (unsigned k = 1 + (unsigned)test_below(3); k; k--)
 			mutate(m, &n, sizeof(m));
-		snprintf(what, sizeof(what), "seed 0x%llx, mutant %u", (unsigned long long)seed, i);
+		snprintf(what, sizeof(what), "seed 0x%llx, mutant %u", (unsigned long long)seed,
+			 i);
 		r = cfgd_req_parse(m, n, &q, NULL, 0);
 		if (r == -EINVAL || r == -EPROTO) {
 			if (q.prov)

@@ -106,7 +106,8 @@ static void gen(struct rig *g, struct cmd *c)
 	 * or any opcode. */
 	uint8_t op = test_chance(67) ? rw[test_below(sizeof(rw))]
 		     : test_chance(80) ? ops[test_below(sizeof(ops))] : (uint8_t)test_rnd();
-	uint32_t len;
+	uint32_t len, tag;
+	uint8_t cb_len;
 
 	memset(c, 0, sizeof(*c));
 	c->cdb[0] = op;
@@ -154,14 +155,17 @@ static void gen(struct rig *g, struct cmd *c)
 	c->in = is_write(op) ? test_chance(10) : !test_chance(10);
 	c->valid = 1;
 	c->cbw_len = 31;
-	mk_cbw(c->cbw, (uint32_t)test_rnd(), len, c->in, c->cdb,
-	       test_chance(95) ? c->cdb_len : (uint8_t)(1 + test_below(16)));
+	cb_len = test_chance(95) ? c->cdb_len : (uint8_t)(1 + test_below(16));
+	tag = (uint32_t)test_rnd(); /* after cb_len: a defined order */
+	mk_cbw(c->cbw, tag, len, c->in, c->cdb, cb_len);
 	switch (test_below(40)) { /* now and then a CBW the device must not act on */
 	case 0: c->cbw_len = test_chance(50) ? 30 : 32; c->valid = 0; break;
 	case 1: c->cbw[1] = 'T'; c->valid = 0; break;
 	case 2: c->cbw[12] |= (uint8_t)(1 + test_below(0x7f)); c->valid = 0; break;
 	case 3: c->cbw[13] = (uint8_t)(1 + test_below(255)); c->valid = 0; break;
-	case 4: c->cbw[14] = test_chance(50) ? 0 : (uint8_t)(17 + test_below(239)); c->valid = 0;
+	case 4:
+		c->cbw[14] = test_chance(50) ? 0 : (uint8_t)(17 + test_below(239));
+		c->valid = 0;
 		break;
 	default: break;
 	}
@@ -190,7 +194,8 @@ static int run_and_check(struct rig *g, const struct cmd *c)
 	g->e.io.stall_in = g->e.io.stall_out = false;
 	r = bot_command(&g->e.lu, c->cbw, c->cbw_len, &g->e.bio, g->e.buf, sizeof(g->e.buf));
 	if (!c->valid) {
-		if (r != 1 || g->e.io.in_len || g->e.io.out_pos || !g->e.io.stall_in || !g->e.io.stall_out)
+		if (r != 1 || g->e.io.in_len || g->e.io.out_pos || !g->e.io.stall_in ||
+		    !g->e.io.stall_out)
 			failf(g, "a CBW not valid or meaningful was acted on (%d)", r);
 		return -1;
 	}

@@ -260,7 +260,8 @@ static uint64_t pick_lba(void)
 	case 1: return test_below(BASE_BLOCKS + 8);             /* around the base's end */
 	case 2: return DEV_BLOCKS - 1 - test_below(16);
 	case 3: return DEV_BLOCKS + test_below(3) - 1;            /* last, capacity, past */
-	case 4: return test_chance(50) ? UINT64_MAX - test_below(4) : 0xffffffffull - test_below(4);
+	case 4: /* the ends of the 64-bit and the 32-bit LBA fields */
+		return test_chance(50) ? UINT64_MAX - test_below(4) : 0xffffffffull - test_below(4);
 	default: return test_below(DEV_BLOCKS);
 	}
 }
@@ -292,8 +293,11 @@ static void fill_data(const struct fx *fx, const uint8_t *c, uint8_t *d, size_t 
 		if (test_chance(60) && lba < DEV_BLOCKS && half <= DEV_BYTES - lba * BS) {
 			off = (size_t)lba * BS;
 			memcpy(d, fx->model + off, half < len ? half : len);
-			if (test_chance(20) && half && half <= len)
-				d[test_below(half)] ^= (uint8_t)(1 + test_below(255)); /* a miscompare */
+			if (test_chance(20) && half && half <= len) { /* a miscompare */
+				uint8_t flip = (uint8_t)(1 + test_below(255));
+
+				d[test_below(half)] ^= flip;
+			}
 		}
 		break;
 	case OP_VERIFY_10: case OP_VERIFY_12: case OP_VERIFY_16:
@@ -318,7 +322,8 @@ static void fill_data(const struct fx *fx, const uint8_t *c, uint8_t *d, size_t 
 				uint8_t *p = d + 8 + i * 16;
 
 				put_be64(p, pick_lba());
-				put_be32(p + 8, test_chance(80) ? (uint32_t)test_below(64) : pick_len());
+				put_be32(p + 8, test_chance(80) ? (uint32_t)test_below(64)
+								: pick_len());
 				memset(p + 12, 0, 4);
 			}
 		}
@@ -398,9 +403,12 @@ static void gen_cmd(const struct fx *fx, struct gen *g)
 			c[i] = test_chance(30) ? (uint8_t)(test_rnd() & op->usage[i]) : 0;
 		if (op->has_sa)
 			c[1] = (uint8_t)((c[1] & 0xe0) | op->sa);
-		if (lba_layout(c[0]))
-			put_lba_len(c, pick_lba(), pick_len());
-		else if (c[0] == OP_COMPARE_AND_WRITE) {
+		if (lba_layout(c[0])) {
+			uint32_t n = pick_len(); /* length, then LBA: a defined order */
+			uint64_t lba = pick_lba();
+
+			put_lba_len(c, lba, n);
+		} else if (c[0] == OP_COMPARE_AND_WRITE) {
 			put_be64(c + 2, pick_lba());
 			c[13] = test_chance(80) ? (uint8_t)test_below(8) : (uint8_t)test_rnd();
 		} else if (c[0] == OP_UNMAP) {

@@ -123,14 +123,18 @@ static const char *random_value(char *v)
 static size_t gen_pairs(uint8_t *d, size_t cap)
 {
 	char v[300];
+	const char *key, *val; /* drawn value first, then key: a defined order */
 	size_t n = 0;
 	unsigned extra = (unsigned)test_below(5);
 
 	if (test_chance(40)) {
 		unsigned pairs = 1 + (unsigned)test_below(8);
 
-		for (unsigned i = 0; i < pairs; i++)
-			put_pair(d, &n, cap, PICK(keys), random_value(v), 1, i + 1 == pairs);
+		for (unsigned i = 0; i < pairs; i++) {
+			val = random_value(v);
+			key = PICK(keys);
+			put_pair(d, &n, cap, key, val, 1, i + 1 == pairs);
+		}
 		return n;
 	}
 	for (unsigned i = 0; i <= extra + 1; i++) {
@@ -142,10 +146,15 @@ static size_t gen_pairs(uint8_t *d, size_t cap)
 							       : random_value(v), 0, 0);
 		else if (i == 1)
 			put_pair(d, &n, cap, "SessionType", "Discovery", 0, 0);
-		else if (test_chance(70))
-			put_pair(d, &n, cap, PICK(benign), PICK(values), 0, 0);
-		else
-			put_pair(d, &n, cap, PICK(keys), random_value(v), 1, i == extra + 1);
+		else if (test_chance(70)) {
+			val = PICK(values);
+			key = PICK(benign);
+			put_pair(d, &n, cap, key, val, 0, 0);
+		} else {
+			val = random_value(v);
+			key = PICK(keys);
+			put_pair(d, &n, cap, key, val, 1, i == extra + 1);
+		}
 	}
 	return n;
 }

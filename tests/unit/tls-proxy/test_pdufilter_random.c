@@ -240,10 +240,17 @@ static void other_pdu(struct stream *s)
 	size_t len = test_chance(20) ? test_below(70000) : test_below(600);
 	uint8_t *d = malloc(len ? len : 1);
 
+	unsigned ahs_words;
+	uint32_t ttt;
+	uint8_t flags;
+
 	assert_non_null(d);
 	rnd_bytes(d, len);
-	pdu(s, dir, op, (uint8_t)test_rnd(), (uint32_t)test_rnd(), test_chance(10) ? 1 + (unsigned)test_below(3) : 0,
-	    d, len);
+	/* One draw at a time, in a defined order (arguments have none). */
+	ahs_words = test_chance(10) ? 1 + (unsigned)test_below(3) : 0;
+	ttt = (uint32_t)test_rnd();
+	flags = (uint8_t)test_rnd();
+	pdu(s, dir, op, flags, ttt, ahs_words, d, len);
 	free(d);
 }
 
