@@ -182,7 +182,6 @@ static void text_request(struct stream *s)
 {
 	struct pf_buf k = { 0 };
 	char name[64];
-
 	uint8_t flags = PDU_FINAL;
 
 	foreign_name(name, sizeof(name));
@@ -239,7 +238,6 @@ static void other_pdu(struct stream *s)
 					 : to_initiator[test_below(sizeof(to_initiator))];
 	size_t len = test_chance(20) ? test_below(70000) : test_below(600);
 	uint8_t *d = malloc(len ? len : 1);
-
 	unsigned ahs_words;
 	uint32_t ttt;
 	uint8_t flags;
