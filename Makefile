@@ -48,9 +48,9 @@ fuzz fuzz-smoke:
 	$(MAKE) -C tests/fuzz $@
 
 # Test clients used by the lab tests (libiscsi; login-flood: raw sockets; login-time:
-# libiscsi login latency for bench-perf.sh).
+# libiscsi login latency for bench-perf.sh; clock-check: the guest clock across vCPUs).
 tools: $(BUILD)/tools/iscsi-pattern $(BUILD)/tools/login-flood $(BUILD)/tools/login-time \
-	$(BUILD)/tools/session-ramp
+	$(BUILD)/tools/session-ramp $(BUILD)/tools/clock-check
 $(BUILD)/tools/iscsi-pattern: tests/lab/tools/iscsi-pattern.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi
@@ -63,6 +63,9 @@ $(BUILD)/tools/login-time: tests/lab/tools/login-time.c tests/lab/tools/latency.
 $(BUILD)/tools/session-ramp: tests/lab/tools/session-ramp.c tests/lab/tools/latency.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi -pthread
+$(BUILD)/tools/clock-check: tests/lab/tools/clock-check.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -pthread
 
 # ---- install ---------------------------------------------------------------------
 # Debian 12 layout: units in /lib/systemd/system (systemd's systemdsystemunitdir),
