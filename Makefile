@@ -63,9 +63,9 @@ $(BUILD)/tools/login-time: tests/lab/tools/login-time.c tests/lab/tools/latency.
 $(BUILD)/tools/session-ramp: tests/lab/tools/session-ramp.c tests/lab/tools/latency.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi -pthread
-$(BUILD)/tools/clock-check: tests/lab/tools/clock-check.c
+$(BUILD)/tools/clock-check: tests/lab/tools/clock-check.c common/monotime.c common/monotime.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< -pthread
+	$(CC) $(CFLAGS) -Icommon -o $@ $< common/monotime.c -pthread
 
 # ---- install ---------------------------------------------------------------------
 # Debian 12 layout: units in /lib/systemd/system (systemd's systemdsystemunitdir),

@@ -17,27 +17,21 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "monotime.h"
 
 struct relay {
-	_Atomic long long stamp;   /* the last reading, ns */
+	_Atomic int64_t stamp;     /* the last reading, ns (monotime_ns) */
 	_Atomic int turn;          /* whose turn: 0 or 1 */
 	long rounds;               /* handoffs per thread */
 	int cpu[2];
 	long long backwards[2];
 	int err[2];
 };
-
-static long long now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 struct side {
 	struct relay *r;
@@ -54,12 +48,12 @@ static void *pass(void *arg)
 	CPU_SET(r->cpu[s->me], &set);
 	r->err[s->me] = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	for (long i = 0; i < r->rounds; i++) {
-		long long prev, t;
+		int64_t prev, t;
 
 		while (atomic_load(&r->turn) != s->me)
 			;
 		prev = atomic_load(&r->stamp);
-		t = now_ns();
+		t = monotime_ns();
 		if (t < prev)
 			r->backwards[s->me]++;
 		atomic_store(&r->stamp, t);
@@ -87,7 +81,8 @@ int main(int argc, char **argv)
 	struct relay r = { .rounds = 200000 };
 	struct side side[2] = { { &r, 0 }, { &r, 1 } };
 	pthread_t th[2];
-	long long t0, handoff_ns = 0, read_ns, backwards = 0, handoffs = 0;
+	int64_t t0;
+	long long handoff_ns = 0, read_ns, backwards = 0, handoffs = 0;
 	char *end;
 	int rc;
 
@@ -102,7 +97,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (rc == 0) {
-		t0 = now_ns();
+		t0 = monotime_ns();
 		for (int i = 0; i < 2; i++) {
 			rc = pthread_create(&th[i], NULL, pass, &side[i]);
 			if (rc) {
@@ -118,13 +113,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		handoffs = 2 * r.rounds;
-		handoff_ns = (now_ns() - t0) / handoffs;
+		handoff_ns = (monotime_ns() - t0) / handoffs;
 		backwards = r.backwards[0] + r.backwards[1];
 	}
-	t0 = now_ns();
+	t0 = monotime_ns();
 	for (long i = 0; i < r.rounds; i++)
-		(void)now_ns();
-	read_ns = (now_ns() - t0) / r.rounds;
+		(void)monotime_ns();
+	read_ns = (monotime_ns() - t0) / r.rounds;
 	printf("handoffs=%lld backwards=%lld handoff_ns=%lld read_ns=%lld cpus=%d,%d\n",
 	       handoffs, backwards, handoff_ns, read_ns, handoffs ? r.cpu[0] : -1,
 	       handoffs ? r.cpu[1] : -1);
