@@ -115,15 +115,19 @@ lab_boot_with() { # GUEST_DIR ACCEL
 # The guest's clock (LAB_TSC): the TSC chosen (or KVM's paravirtual clock, as cheap to
 # read, which a KVM guest may prefer) and one clock across the vCPUs.
 lab_clock_ok() {
-  local cs out
-  cs=$(lab_exec cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
+  local cs out rc
+  # One round trip: the clocksource's name on the first line, then clock-check's.
+  out=$(lab_exec "cat /sys/devices/system/clocksource/clocksource0/current_clocksource &&
+    $LAB_TOP/build/tools/clock-check")
+  rc=$?
+  cs=${out%%$'\n'*}
   case $cs in
     tsc | tsc-early | kvm-clock) ;;
     *) echo "lab: the guest keeps time with \"$cs\", not the TSC (LAB_TSC=0 to accept it)" >&2
        return 1 ;;
   esac
-  out=$(lab_exec "$LAB_TOP/build/tools/clock-check") && return 0
-  echo "lab: the guest's clock ($cs) is not one clock across its vCPUs: $out (LAB_TSC=0: the kernel's choice)" >&2
+  [ "$rc" = 0 ] && return 0
+  echo "lab: the guest's clock ($cs) is not one clock across its vCPUs: ${out#*$'\n'} (LAB_TSC=0: the kernel's choice)" >&2
   return 1
 }
 
