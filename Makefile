@@ -54,16 +54,18 @@ tools: $(BUILD)/tools/iscsi-pattern $(BUILD)/tools/login-flood $(BUILD)/tools/lo
 $(BUILD)/tools/iscsi-pattern: tests/lab/tools/iscsi-pattern.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -liscsi
-$(BUILD)/tools/login-flood: tests/lab/tools/login-flood.c
+# The tools read the clock with common/monotime.c, compiled in.
+MONOTIME = common/monotime.c common/monotime.h
+$(BUILD)/tools/login-flood: tests/lab/tools/login-flood.c $(MONOTIME)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $<
-$(BUILD)/tools/login-time: tests/lab/tools/login-time.c tests/lab/tools/latency.h
+	$(CC) $(CFLAGS) -Icommon -o $@ $< common/monotime.c
+$(BUILD)/tools/login-time: tests/lab/tools/login-time.c tests/lab/tools/latency.h $(MONOTIME)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< -liscsi -pthread
-$(BUILD)/tools/session-ramp: tests/lab/tools/session-ramp.c tests/lab/tools/latency.h
+	$(CC) $(CFLAGS) -Icommon -o $@ $< common/monotime.c -liscsi -pthread
+$(BUILD)/tools/session-ramp: tests/lab/tools/session-ramp.c tests/lab/tools/latency.h $(MONOTIME)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< -liscsi -pthread
-$(BUILD)/tools/clock-check: tests/lab/tools/clock-check.c common/monotime.c common/monotime.h
+	$(CC) $(CFLAGS) -Icommon -o $@ $< common/monotime.c -liscsi -pthread
+$(BUILD)/tools/clock-check: tests/lab/tools/clock-check.c $(MONOTIME)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icommon -o $@ $< common/monotime.c -pthread
 

@@ -6,15 +6,13 @@
 #define SCSIPUB_LAB_LATENCY_H
 
 #include <stdlib.h>
-#include <time.h>
 
-/* CLOCK_MONOTONIC in milliseconds. */
+#include "monotime.h"
+
+/* CLOCK_MONOTONIC in milliseconds, with their fraction (common/monotime.h). */
 static inline double lat_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)monotime_ns() / 1e6;
 }
 
 static inline int lat_cmp(const void *a, const void *b)
