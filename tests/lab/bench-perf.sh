@@ -398,7 +398,7 @@ g "grep -c 'refus\\|error' /var/log/scsipub-portal.log" | sed 's/^/  portal log 
 # --- the table ----------------------------------------------------------------------------
 echo
 echo "=== bench-perf: $(date -u +%F) ${SIZE_MB} MiB LUNs on tmpfs, $ROUNDS round(s) x ${RUNTIME} s (+${RAMP} s ramp)," \
-  "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
+  "guest $(g 'nproc' | tr -d '\n') vCPU $LAB_MEM MiB, accel $(lab_accel_name)," \
   "kernel $(g 'uname -r' | tr -d '\n'), scsipub-tcmu --io-threads ${IO_THREADS:-0}${LIO_PARAMS:+, LIO_PARAMS: $LIO_PARAMS}"
 python3 "$TOP/tests/lab/tools/bench-table.py" "$OUT/results" "$BACKSTORES" "$WORKLOADS" "$PIDS"
 # Pairs measured in the same round (tools/bench-pairs.py; it pools several runs too).

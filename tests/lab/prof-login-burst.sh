@@ -9,8 +9,9 @@
 # name (ms, and ms per login), the idle share, and the lower bound the burst's CPU puts
 # on its length when spread over every vCPU with no idle time, with and without the
 # client (login-time runs in the same guest; a real initiator does not). For the portal
-# burst, also the heaviest kernel paths of scsipub-cfgd (call chains, inclusive) and the
-# heaviest functions of scsipub-portal and scsipub-tcmu (self time).
+# burst, also the heaviest kernel paths of scsipub-cfgd (call chains, inclusive), and the
+# heaviest functions (self time) and system calls (inclusive) of scsipub-portal and
+# scsipub-tcmu.
 #
 # Environment: CONC (200), TARGET (blank; any anonymous target name after the prefix,
 # e.g. ro.testfs), POOL (scsipub-cfgd --pool, as provision.sh: blank=4), FREQ (perf
@@ -57,10 +58,13 @@ burst() {
        --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 >$d/cfgd-paths
      for c in scsipub-portal scsipub-tcmu; do
        perf report -i $d/perf.data --comm \$c --no-children -g none --sort dso,sym \
-         --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 >$d/\$c-self; done" ||
+         --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 >$d/\$c-self
+       perf report -i $d/perf.data --comm \$c --children -g none --sort sym \
+         --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -200 >$d/\$c-paths; done" ||
     { echo "  (burst $name failed: $(g "cat $d/lt.err" | tail -2))"; return 1; }
   local f
-  for f in lt wall comm cfgd-paths scsipub-portal-self scsipub-tcmu-self; do g "cat $d/$f" >"$OUT/$name.$f"; done
+  for f in lt wall comm cfgd-paths scsipub-portal-self scsipub-tcmu-self \
+    scsipub-portal-paths scsipub-tcmu-paths; do g "cat $d/$f" >"$OUT/$name.$f"; done
   local total wall
   wall=$(cat "$OUT/$name.wall")
   total=$(awk '{s += $1} END {print s + 0}' "$OUT/$name.comm")
@@ -77,7 +81,7 @@ burst() {
         cpus, busy / cpus, (busy - client) / cpus }' "$OUT/$name.comm"
 }
 echo "=== prof-login-burst: $(date -u +%F) $CONC concurrent logins, guest $NCPU vCPU $LAB_MEM MiB," \
-  "accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg), kernel $(g 'uname -r' | tr -d '\n')," \
+  "accel $(lab_accel_name), kernel $(g 'uname -r' | tr -d '\n')," \
   "pool ${POOL:-none}, perf cpu-clock $FREQ Hz"
 burst lio 127.0.0.1:3263 "$LIO_IQN"
 burst portal "127.0.0.1:$LAB_PORT" "$P:$TARGET" && {
@@ -87,6 +91,9 @@ burst portal "127.0.0.1:$LAB_PORT" "$P:$TARGET" && {
   for c in scsipub-portal scsipub-tcmu; do
     echo "  $c's heaviest functions (self, % of every sample of the burst):"
     head -8 "$OUT/portal.$c-self" | awk '{printf "    %-28s %-20s %s\n", $NF, $2, $1}'
+    echo "  $c's heaviest system calls (inclusive, % of every sample of the burst):"
+    grep -E '\] (__x64_sys_|__do_sys_)' "$OUT/portal.$c-paths" | head -10 |
+      awk '{printf "    %-28s %s\n", $NF, $1}'
   done
 }
 echo "raw: $OUT"

@@ -68,7 +68,7 @@ run() { # BACKSTORE ROUND
   tcpdump -r "$LAB_RUN/hops-$1-$2.pcap" -tt -nn -q 2>/dev/null >"$OUT/hops-$1-$2.txt"
 }
 echo "=== prof-qd1-hops: $(date -u +%F), 4 KiB random read QD1, guest $(g nproc | tr -d '\n') vCPU" \
-  "$LAB_MEM MiB, accel $(cat "$TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)," \
+  "$LAB_MEM MiB, accel $(lab_accel_name)," \
   "kernel $(g 'uname -r' | tr -d '\n')"
 for r in $(seq "$ROUNDS"); do
   for b in portal direct; do

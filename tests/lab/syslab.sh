@@ -26,7 +26,7 @@ sys_up() {
   [ -f "$kernel" ] || kernel=$g/vmlinuz
   # No -no-reboot: "systemctl reboot" restarts the guest inside the same QEMU.
   # restrict=on: the guest reaches nothing beyond the forwarded ports (offline).
-  qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$SYS_MEM" -smp 2 -nographic \
+  qemu-system-x86_64 -accel tcg,thread=multi -cpu "$LAB_TCG_CPU" -m "$SYS_MEM" -smp 2 -nographic \
     -kernel "$kernel" -initrd "$g/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 panic=-1 quiet loglevel=4 systemd.show_status=false net.ifnames=0 scsipub.repo=$LAB_TOP scsipub.run=$LAB_RUN" \
     -drive "file=$LAB_RUN/disk.qcow2,format=qcow2,if=virtio,cache=unsafe" \
