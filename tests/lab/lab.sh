@@ -48,18 +48,18 @@ LAB_SEQ=0
 # KVM when /dev/kvm can really run the guest, else TCG. The first boot with a
 # writable /dev/kvm tries KVM (short timeout) and the verdict is cached in
 # build/lab/guest/accel; LAB_KVM=0 forces TCG, LAB_KVM=1 forces KVM.
-# What the last boot ran on, for reports: "kvm", or "tcg (-cpu MODEL)".
-lab_accel_name() {
-  local a
-  a=$(cat "$LAB_TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)
-  [ "$a" = kvm ] && echo kvm || echo "tcg (-cpu $LAB_TCG_CPU)"
-}
-
 lab_accel_args() {
   case $1 in
     kvm) echo "-accel kvm -cpu host" ;;
     *) echo "-accel tcg,thread=multi -cpu $LAB_TCG_CPU" ;;
   esac
+}
+
+# What the last boot ran on, for reports: "kvm", or "tcg (-cpu MODEL)".
+lab_accel_name() {
+  local a
+  a=$(cat "$LAB_TOP/build/lab/guest/accel" 2>/dev/null || echo tcg)
+  [ "$a" = kvm ] && echo kvm || echo "tcg (-cpu $LAB_TCG_CPU)"
 }
 
 lab_boot() {
