@@ -11,18 +11,21 @@
 # client (login-time runs in the same guest; a real initiator does not). For the portal
 # burst, also the heaviest kernel paths of scsipub-cfgd (call chains, inclusive), and the
 # heaviest functions (self time) and system calls (inclusive) of scsipub-portal and
-# scsipub-tcmu.
+# scsipub-tcmu, and with CALLGRAPH=dwarf their heaviest own functions (inclusive).
 #
 # Environment: CONC (200), TARGET (blank; any anonymous target name after the prefix,
 # e.g. ro.testfs), POOL (scsipub-cfgd --pool, as provision.sh: blank=4), FREQ (perf
 # sampling rate per vCPU, Hz: 999), LAB_MEM (MiB, 3072), PORTAL_ARGS (more portal
-# options), PROF_OUT (a directory for the reports, kept; perf.data stays in the guest).
+# options), PROF_OUT (a directory for the reports, kept; perf.data stays in the guest),
+# CALLGRAPH (perf's --call-graph: fp; dwarf names user-space callers through glibc,
+# which has no frame pointers, at a higher sampling cost).
 # Usage: flock /tmp/scsipub-lab.lock bash tests/lab/prof-login-burst.sh
 set -uo pipefail
 export LAB_MEM=${LAB_MEM:-3072}
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/peers.sh"
 CONC=${CONC:-200} TARGET=${TARGET:-blank} POOL=${POOL-blank=4} FREQ=${FREQ:-999}
+CALLGRAPH=${CALLGRAPH:-fp}
 P=iqn.2025-01.pub.scsipub
 LIO_IQN=iqn.2025-01.test.scsipub:prof-lio
 LT=$TOP/build/tools/login-time
@@ -50,7 +53,7 @@ burst() {
   local name=$1 addr=$2 iqn=$3 d=/tmp/prof-$1
   g "set -e; mkdir -p $d; cd $d; ulimit -n 65536
      s=\$(date +%s%N)
-     perf record -q -o $d/perf.data -a -g -e cpu-clock -F $FREQ -- \
+     perf record -q -o $d/perf.data -a --call-graph $CALLGRAPH -e cpu-clock -F $FREQ -- \
        $LT $addr $iqn $CONC $CONC iqn.2025-01.test.scsipub:prof-$name >$d/lt 2>$d/lt.err
      echo \$(( (\$(date +%s%N) - s) / 1000000 )) >$d/wall
      perf script -i $d/perf.data -F comm 2>/dev/null | sort | uniq -c | sort -rn >$d/comm
@@ -59,8 +62,8 @@ burst() {
      for c in scsipub-portal scsipub-tcmu; do
        perf report -i $d/perf.data --comm \$c --no-children -g none --sort dso,sym \
          --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 >$d/\$c-self
-       perf report -i $d/perf.data --comm \$c --children -g none --sort sym \
-         --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -200 >$d/\$c-paths; done" ||
+       perf report -i $d/perf.data --comm \$c --children -g none --sort dso,sym \
+         --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -300 >$d/\$c-paths; done" ||
     { echo "  (burst $name failed: $(g "cat $d/lt.err" | tail -2))"; return 1; }
   local f
   for f in lt wall comm cfgd-paths scsipub-portal-self scsipub-tcmu-self \
@@ -82,7 +85,7 @@ burst() {
 }
 echo "=== prof-login-burst: $(date -u +%F) $CONC concurrent logins, guest $NCPU vCPU $LAB_MEM MiB," \
   "accel $(lab_accel_name), kernel $(g 'uname -r' | tr -d '\n')," \
-  "pool ${POOL:-none}, perf cpu-clock $FREQ Hz"
+  "pool ${POOL:-none}, perf cpu-clock $FREQ Hz, call graph $CALLGRAPH"
 burst lio 127.0.0.1:3263 "$LIO_IQN"
 burst portal "127.0.0.1:$LAB_PORT" "$P:$TARGET" && {
   echo "  scsipub-cfgd's heaviest paths (inclusive, % of every sample of the burst):"
@@ -94,6 +97,12 @@ burst portal "127.0.0.1:$LAB_PORT" "$P:$TARGET" && {
     echo "  $c's heaviest system calls (inclusive, % of every sample of the burst):"
     grep -E '\] (__x64_sys_|__do_sys_)' "$OUT/portal.$c-paths" | head -10 |
       awk '{printf "    %-28s %s\n", $NF, $1}'
+    # Only DWARF unwinding gets from the kernel and glibc back into our own code.
+    [ "$CALLGRAPH" = dwarf ] || continue
+    echo "  $c's heaviest own functions (inclusive, % of every sample of the burst):"
+    awk -v b="$c" '$3 == b && $5 != "main" && $5 != "_start" {
+        f = $5; for (i = 6; i <= NF; i++) f = f " " $i
+        printf "    %-36s %s\n", f, $1 }' "$OUT/portal.$c-paths" | head -14
   done
 }
 echo "raw: $OUT"
