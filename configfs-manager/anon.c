@@ -165,7 +165,8 @@ static int store_and_lun(struct cfs *c, const struct anon_cfg *cfg, const char *
 	}
 	r = cowstore_create(c, &b, err, errlen);
 	if (r == 0) {
-		r = cfs_lun_add(c, target, name, lun);
+		/* Explicit ACLs map each session's own LUN numbers: any free one will do. */
+		r = cfs_lun_add_any(c, target, name, lun);
 		if (r < 0) {
 			reason_fail(err, errlen, r, "LUN for %s: %s", name, cfs_error(c));
 			cfs_backstore_remove(c, name);

@@ -112,6 +112,13 @@ int cfs_backstore_path(struct cfs *c, const char *name, char *path, size_t pathl
 
 /* Add a TPG LUN (lowest free lun_N of tpgt_1) linked to backstore `name`; N in *lun. */
 int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun);
+/*
+ * The same with any free lun_N, for a TPG whose LUN numbers no initiator sees (every
+ * initiator has an ACL mapping its own LUN numbers to them): it tries the number
+ * after the last one this context gave (one mkdir, no listing of lun/; a few more
+ * when taken) and falls back to cfs_lun_add's lowest free. Errors as cfs_lun_add.
+ */
+int cfs_lun_add_any(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun);
 /* Remove TPG LUN N of tpgt_1 (its link, then the dir); -EBUSY, nothing changed, while
  * a mapped LUN of any ACL links to it (a look at every ACL: O(ACLs)). 0 when absent. */
 int cfs_lun_remove(struct cfs *c, const char *iqn, uint64_t lun);

@@ -144,13 +144,44 @@ static void hint_learn(struct cfs *c, const char *name, const char *hba, bool so
  * session removed. A device another program puts into an HBA we made is not seen;
  * our names are random and we never put two devices into one of our HBAs.
  */
+/* name in one of the listed hbas (see cfs_backstore_find); -ENOENT without a reason. */
+static int find_listed(struct cfs *c, const char *name, const struct cfs_names *hbas,
+		       char *hba, size_t hlen)
+{
+	GHashTable *by_hba;
+	size_t i;
+	int r = -ENOENT;
+
+	/* The hints by HBA, so the scan is O(HBAs), not O(HBAs x hints). */
+	by_hba = g_hash_table_new(g_str_hash, g_str_equal);
+	for (i = 0; i < c->n_hints; i++)
+		g_hash_table_insert(by_hba, c->hints[i].hba, &c->hints[i]);
+	for (i = 0; i < hbas->n; i++) {
+		const struct cfs_hint *o = g_hash_table_lookup(by_hba, hbas->v[i]);
+
+		/* An HBA known to hold one other backstore (ours: one per HBA) is skipped. */
+		if (o && o->sole && strcmp(o->name, name))
+			continue;
+		if (!cfs_is_dir(c, "core/%s/%s", hbas->v[i], name))
+			continue;
+		if (strlen(hbas->v[i]) >= hlen)
+			r = cfs_fail(c, -ENAMETOOLONG, "HBA name %s too long", hbas->v[i]);
+		else {
+			strcpy(hba, hbas->v[i]);
+			hint_learn(c, name, hba, false);
+			r = 0;
+		}
+		break;
+	}
+	g_hash_table_destroy(by_hba);
+	return r;
+}
+
 int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 		       char *hba, size_t hlen)
 {
 	struct cfs_names hbas;
 	struct cfs_hint *h = hint_of(c, name);
-	GHashTable *by_hba;
-	size_t i;
 	int r;
 
 	if (h && (!user_only || cfs_has_prefix(h->hba, "user_")) &&
@@ -165,29 +196,7 @@ int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 	r = cfs_list_hbas(c, &hbas, user_only);
 	if (r)
 		return r;
-	/* The hints by HBA, so the scan is O(HBAs), not O(HBAs x hints). */
-	by_hba = g_hash_table_new(g_str_hash, g_str_equal);
-	for (i = 0; i < c->n_hints; i++)
-		g_hash_table_insert(by_hba, c->hints[i].hba, &c->hints[i]);
-	r = -ENOENT;
-	for (i = 0; i < hbas.n; i++) {
-		const struct cfs_hint *o = g_hash_table_lookup(by_hba, hbas.v[i]);
-
-		/* An HBA known to hold one other backstore (ours: one per HBA) is skipped. */
-		if (o && o->sole && strcmp(o->name, name))
-			continue;
-		if (!cfs_is_dir(c, "core/%s/%s", hbas.v[i], name))
-			continue;
-		if (strlen(hbas.v[i]) >= hlen)
-			r = cfs_fail(c, -ENAMETOOLONG, "HBA name %s too long", hbas.v[i]);
-		else {
-			strcpy(hba, hbas.v[i]);
-			hint_learn(c, name, hba, false);
-			r = 0;
-		}
-		break;
-	}
-	g_hash_table_destroy(by_hba);
+	r = find_listed(c, name, &hbas, hba, hlen);
 	cfs_names_free(&hbas);
 	if (r == -ENOENT)
 		return cfs_fail(c, -ENOENT, "backstore %s not found under %s/core", name, c->root);
@@ -232,10 +241,36 @@ static int hba_remove_if_empty(struct cfs *c, const char *hba)
 	return r;
 }
 
+/*
+ * For a new backstore name (under the lock): -EEXIST with a reason when name is
+ * already a user backstore, else the sorted indexes of the user_ HBAs in *idx
+ * (caller frees) and *n, from one listing of core/.
+ */
+static int list_for_create(struct cfs *c, const char *name, uint64_t **idx, size_t *n)
+{
+	char found[CFS_NAME_MAX + 1];
+	struct cfs_names hbas;
+	int r;
+
+	*idx = NULL;
+	*n = 0;
+	r = cfs_list_hbas(c, &hbas, true);
+	if (r)
+		return r;
+	r = find_listed(c, name, &hbas, found, sizeof(found));
+	if (r == 0)
+		r = cfs_fail(c, -EEXIST, "backstore %s already exists in %s/core/%s", name,
+			     c->root, found);
+	else if (r == -ENOENT)
+		r = cfs_names_indexes(c, &hbas, "user_", idx, n);
+	cfs_names_free(&hbas);
+	return r;
+}
+
 int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 			 const char *dev_config, const char *serial)
 {
-	char control[512], hba[32], dev[PATH_MAX], found[CFS_NAME_MAX + 1];
+	char control[512], hba[32], dev[PATH_MAX];
 	bool made_hba = false, made_dev = false;
 	uint64_t *idx = NULL, k;
 	size_t n = 0, i;
@@ -263,22 +298,16 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 		 size_bytes, dev_config, CFS_HW_MAX_SECTORS, CFS_MAX_DATA_AREA_MB,
 		 CFS_CMD_RING_SIZE_MB);
 	r = cfs_ready(c);
-	if (r)
-		return r;
-	c->err_hold++;
-	r = cfs_backstore_find(c, name, true, found, sizeof(found));
-	c->err_hold--;
-	if (r == 0)
-		return cfs_fail(c, -EEXIST, "backstore %s already exists in %s/core/%s", name,
-				c->root, found);
-	r = cfs_mkdir_p(c, NULL, "core");
+	if (!r)
+		r = cfs_mkdir_p(c, NULL, "core");
 	if (r)
 		return r;
 
 	fd = lock_take(c);
 	if (fd < 0)
 		return fd;
-	r = cfs_list_indexes(c, "core", "user_", &idx, &n);
+	/* One listing of core/ under the lock: the name is new, and the HBA indexes. */
+	r = list_for_create(c, name, &idx, &n);
 	/* Lowest free index; skip any that appear between listing and mkdir. */
 	for (k = cfs_lowest_free(idx, n); !r && !made_hba; k++) {
 		for (i = 0; i < n && idx[i] != k; i++)

@@ -158,30 +158,22 @@ int cfs_list_hbas(struct cfs *c, struct cfs_names *out, bool user_only)
 	return r;
 }
 
-int cfs_list_indexes(struct cfs *c, const char *rel, const char *prefix,
-		     uint64_t **out, size_t *n)
+int cfs_names_indexes(struct cfs *c, const struct cfs_names *names, const char *prefix,
+		      uint64_t **out, size_t *n)
 {
-	struct cfs_names names;
 	uint64_t *v;
 	size_t i, k = 0;
-	int r;
 
 	*out = NULL;
 	*n = 0;
-	r = cfs_list(c, &names, CFS_DIRS, rel);
-	if (r)
-		return r;
-	if (!names.n)
+	if (!names->n)
 		return 0;
-	v = calloc(names.n, sizeof(*v));
-	if (!v) {
-		cfs_names_free(&names);
-		return cfs_fail(c, -ENOMEM, "listing %s: %s", rel, strerror(ENOMEM));
-	}
-	for (i = 0; i < names.n; i++)
-		if (cfs_parse_index(names.v[i], prefix, &v[k]) == 0)
+	v = calloc(names->n, sizeof(*v));
+	if (!v)
+		return cfs_fail(c, -ENOMEM, "indexes of %s*: %s", prefix, strerror(ENOMEM));
+	for (i = 0; i < names->n; i++)
+		if (cfs_parse_index(names->v[i], prefix, &v[k]) == 0)
 			k++;
-	cfs_names_free(&names);
 	if (!k) {
 		free(v);
 		return 0;
@@ -190,6 +182,22 @@ int cfs_list_indexes(struct cfs *c, const char *rel, const char *prefix,
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+int cfs_list_indexes(struct cfs *c, const char *rel, const char *prefix,
+		     uint64_t **out, size_t *n)
+{
+	struct cfs_names names;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	r = cfs_list(c, &names, CFS_DIRS, rel);
+	if (r)
+		return r;
+	r = cfs_names_indexes(c, &names, prefix, out, n);
+	cfs_names_free(&names);
+	return r;
 }
 
 uint64_t cfs_lowest_free(const uint64_t *idx, size_t n)

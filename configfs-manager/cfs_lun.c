@@ -33,7 +33,22 @@ static int link_dev(struct cfs *c, const char *lunrel, const char *devrel)
 	return r;
 }
 
-int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun)
+/* Make lun_<k> in tpg: 0 with *made (false: it exists) and the path in lunrel. */
+static int lun_mkdir(struct cfs *c, const char *tpg, uint64_t k, char *lunrel, size_t len,
+		     bool *made)
+{
+	int r = cfs_rel(c, lunrel, len, "%s/lun/lun_%" PRIu64, tpg, k);
+
+	return r ? r : cfs_mkdir(c, made, "%s", lunrel);
+}
+
+/*
+ * Add a LUN to tpg: any free number (cfs_lun_add_any) tries c->lun_next and the few
+ * after it, one mkdir each; otherwise, and when those were taken, the lowest free
+ * number from a listing of lun/, after which c->lun_next points past the highest.
+ */
+static int lun_add(struct cfs *c, const char *iqn, const char *backstore, bool any,
+		   uint64_t *lun)
 {
 	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], hba[CFS_NAME_MAX + 1];
 	uint64_t *idx = NULL, k;
@@ -48,10 +63,20 @@ int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t 
 		r = cfs_backstore_find(c, backstore, true, hba, sizeof(hba));
 	if (!r)
 		r = cfs_rel(c, devrel, sizeof(devrel), "core/%s/%s", hba, backstore);
-	if (!r)
+	for (i = 0; any && !r && !made && i < CFS_LUN_PROBES; i++) {
+		k = c->lun_next;
+		c->lun_next = k >= CFS_LUN_MAX ? 0 : k + 1;
+		r = lun_mkdir(c, tpg, k, lunrel, sizeof(lunrel), &made);
+		if (!r && made)
+			*lun = k;
+	}
+	if (!r && !made)
 		r = cfs_rel(c, lunrel, sizeof(lunrel), "%s/lun", tpg);
-	if (!r)
+	if (!r && !made) {
 		r = cfs_list_indexes(c, lunrel, "lun_", &idx, &n);
+		if (!r && n)
+			c->lun_next = idx[n - 1] >= CFS_LUN_MAX ? 0 : idx[n - 1] + 1;
+	}
 	for (k = cfs_lowest_free(idx, n); !r && !made; k++) {
 		for (i = 0; i < n && idx[i] != k; i++)
 			;
@@ -62,9 +87,7 @@ int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t 
 				     CFS_LUN_MAX);
 			break;
 		}
-		r = cfs_rel(c, lunrel, sizeof(lunrel), "%s/lun/lun_%" PRIu64, tpg, k);
-		if (!r)
-			r = cfs_mkdir(c, &made, "%s", lunrel);
+		r = lun_mkdir(c, tpg, k, lunrel, sizeof(lunrel), &made);
 		if (!r && made)
 			*lun = k;
 	}
@@ -72,6 +95,16 @@ int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t 
 	if (r)
 		return r;
 	return link_dev(c, lunrel, devrel);
+}
+
+int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun)
+{
+	return lun_add(c, iqn, backstore, false, lun);
+}
+
+int cfs_lun_add_any(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun)
+{
+	return lun_add(c, iqn, backstore, true, lun);
 }
 
 /* -EBUSY when a mapped LUN of any ACL of tpg links to lun_<lun> (checked before the

@@ -31,6 +31,7 @@
 #define CFS_ALIAS_LEN 10         /* symlink names, as rtslib's aliases */
 #define CFS_TPG_FMT "iscsi/%s/tpgt_1"
 #define CFS_LUN_MAX 65535u       /* rtslib/targetcli cap TPG LUNs at 0-65535 */
+#define CFS_LUN_PROBES 4u        /* cfs_lun_add_any: mkdirs before it lists lun/ */
 #define CFS_PORTAL_MAX 64        /* "[v6 address]:port" */
 #define CFS_ENSURED_MAX 8        /* targets whose last verification is remembered */
 /* Small per-device TCMU areas (K:target_core_user.c defaults are 1024 MiB data area
@@ -71,6 +72,7 @@ struct cfs {
 		int64_t at_ms;           /* monotime_ms of the verification */
 	} ensured[CFS_ENSURED_MAX];
 	unsigned ensure_ttl_ms;  /* cfs_set_ensure_ttl_ms; 0 = verify every time */
+	uint64_t lun_next;       /* cfs_lun_add_any: the LUN number it tries first */
 };
 
 /* Default groups the kernel makes under an object (made by mkdir in plain mode). */
@@ -177,6 +179,9 @@ int cfs_list_hbas(struct cfs *c, struct cfs_names *out, bool user_only);
 /* Indexes of the "<prefix><N>" directories in rel, sorted ascending; caller frees. */
 int cfs_list_indexes(struct cfs *c, const char *rel, const char *prefix,
 		     uint64_t **out, size_t *n);
+/* The same from names already listed (a listing serving more than one question). */
+int cfs_names_indexes(struct cfs *c, const struct cfs_names *names, const char *prefix,
+		      uint64_t **out, size_t *n);
 /* Lowest index not in the sorted array idx[n]. */
 uint64_t cfs_lowest_free(const uint64_t *idx, size_t n);
 

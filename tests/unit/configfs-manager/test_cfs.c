@@ -290,6 +290,13 @@ static void test_backstore_create(void **state)
 	/* create is not ensure */
 	assert_int_equal(cfs_backstore_create(t->c, "sp1", MIB, "cow/x", NULL), -EEXIST);
 	assert_non_null(strstr(cfs_error(t->c), "user_1"));
+	/* A name another program holds, never looked up through us: refused from the
+	 * same listing that finds the HBA index, and no HBA made for it. */
+	assert_int_equal(mkdir(P(t, "core/user_0/sp9"), 0755), 0);
+	assert_int_equal(cfs_backstore_create(t->c, "sp9", MIB, "cow/x", NULL), -EEXIST);
+	assert_non_null(strstr(cfs_error(t->c), "core/user_0"));
+	assert_false(exists(P(t, "core/user_3")));
+	assert_int_equal(rmdir(P(t, "core/user_0/sp9")), 0);
 
 	/* Removing frees the HBA; the lowest free index is reused. */
 	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0);
@@ -394,6 +401,49 @@ static void test_lun_add(void **state)
 	assert_int_equal(cfs_lun_add(t->c, "iqn.2025-01.x:none", "sp1", &lun), -ENOENT);
 	assert_non_null(strstr(cfs_error(t->c), "iqn.2025-01.x:none"));
 	assert_int_equal(cfs_lun_remove(t->c, "iqn.2025-01.x:none", 0), 0);
+}
+
+/*
+ * Any free LUN number (anon.c: each session's ACL maps its own LUN numbers): the one
+ * after the last it gave, by mkdir alone; taken numbers are stepped over; when every
+ * probe is taken, the lowest free from a listing, and then past the highest.
+ */
+static void test_lun_add_any(void **state)
+{
+	struct t *t = *state;
+	uint64_t lun = 99;
+
+	make_target(t);
+	make_bs(t, "sp1");
+	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 0);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_0", TPG)), P(t, "core/user_0/sp1"));
+	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 1);
+	/* A freed number is not reused at once: the next one after the last. */
+	assert_int_equal(cfs_lun_remove(t->c, IQN, 0), 0);
+	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 2);
+	/* lun_3 made by someone else: stepped over. */
+	assert_int_equal(mkdir(P(t, "%s/lun/lun_3", TPG), 0755), 0);
+	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 4);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_4", TPG)), P(t, "core/user_0/sp1"));
+	/* Every probe taken (5..8): the lowest free (0), then on past the highest (9). */
+	for (int i = 5; i <= 8; i++)
+		assert_int_equal(mkdir(P(t, "%s/lun/lun_%d", TPG, i), 0755), 0);
+	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 0);
+	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 9);
+	/* cfs_lun_add still takes the lowest free. */
+	assert_int_equal(cfs_lun_remove(t->c, IQN, 1), 0);
+	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
+	assert_int_equal(lun, 1);
+	/* Errors as cfs_lun_add, nothing made. */
+	assert_int_equal(cfs_lun_add_any(t->c, IQN, "missing", &lun), -ENOENT);
+	assert_false(exists(P(t, "%s/lun/lun_10", TPG)));
+	assert_int_equal(cfs_lun_add_any(t->c, "iqn.2025-01.x:none", "sp1", &lun), -ENOENT);
 }
 
 /* What cfs_list_lun_backstores reported, one "<lun>=<hba>/<dev>" each. */
@@ -1025,6 +1075,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backstore_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lun_backstores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lun_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lun_add_any, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_nopin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removal_order, setup, teardown),
