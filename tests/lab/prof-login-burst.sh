@@ -11,7 +11,8 @@
 # client (login-time runs in the same guest; a real initiator does not). For the portal
 # burst, also the heaviest kernel paths of scsipub-cfgd (call chains, inclusive), and the
 # heaviest functions (self time) and system calls (inclusive) of scsipub-portal and
-# scsipub-tcmu, and with CALLGRAPH=dwarf their heaviest own functions (inclusive).
+# scsipub-tcmu, and with CALLGRAPH=dwarf the three daemons' heaviest own functions
+# (inclusive).
 #
 # Environment: CONC (200), TARGET (blank; any anonymous target name after the prefix,
 # e.g. ro.testfs), POOL (scsipub-cfgd --pool, as provision.sh: blank=4), FREQ (perf
@@ -57,8 +58,8 @@ burst() {
        $LT $addr $iqn $CONC $CONC iqn.2025-01.test.scsipub:prof-$name >$d/lt 2>$d/lt.err
      echo \$(( (\$(date +%s%N) - s) / 1000000 )) >$d/wall
      perf script -i $d/perf.data -F comm 2>/dev/null | sort | uniq -c | sort -rn >$d/comm
-     perf report -i $d/perf.data --comm scsipub-cfgd --children -g none --sort sym \
-       --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 >$d/cfgd-paths
+     perf report -i $d/perf.data --comm scsipub-cfgd --children -g none --sort dso,sym \
+       --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -300 >$d/cfgd-paths
      for c in scsipub-portal scsipub-tcmu; do
        perf report -i $d/perf.data --comm \$c --no-children -g none --sort dso,sym \
          --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 >$d/\$c-self
@@ -87,22 +88,27 @@ echo "=== prof-login-burst: $(date -u +%F) $CONC concurrent logins, guest $NCPU 
   "accel $(lab_accel_name), kernel $(g 'uname -r' | tr -d '\n')," \
   "pool ${POOL:-none}, perf cpu-clock $FREQ Hz, call graph $CALLGRAPH"
 burst lio 127.0.0.1:3263 "$LIO_IQN"
+# own BINARY FILE: with CALLGRAPH=dwarf (only DWARF unwinding gets from the kernel and
+# glibc back into our own code), BINARY's heaviest own functions in FILE, inclusive.
+own() {
+  [ "$CALLGRAPH" = dwarf ] || return 0
+  echo "  $1's heaviest own functions (inclusive, % of every sample of the burst):"
+  awk -v b="$1" '$3 == b && $5 != "main" && $5 != "_start" {
+      f = $5; for (i = 6; i <= NF; i++) f = f " " $i
+      printf "    %-36s %s\n", f, $1 }' "$2" | head -14
+}
 burst portal "127.0.0.1:$LAB_PORT" "$P:$TARGET" && {
   echo "  scsipub-cfgd's heaviest paths (inclusive, % of every sample of the burst):"
   grep -E '\] (do_syscall_64|vfs_write|configfs_write_iter|tcmu_configure_device|__vmalloc_node|clear_page_erms|do_mkdirat|path_openat|iterate_dir|do_symlinkat|do_rmdir|__uio_register_device|device_add)$' \
     "$OUT/portal.cfgd-paths" | awk '{printf "    %-28s %s\n", $NF, $1}'
+  own scsipub-cfgd "$OUT/portal.cfgd-paths"
   for c in scsipub-portal scsipub-tcmu; do
     echo "  $c's heaviest functions (self, % of every sample of the burst):"
     head -8 "$OUT/portal.$c-self" | awk '{printf "    %-28s %-20s %s\n", $NF, $2, $1}'
     echo "  $c's heaviest system calls (inclusive, % of every sample of the burst):"
     grep -E '\] (__x64_sys_|__do_sys_)' "$OUT/portal.$c-paths" | head -10 |
       awk '{printf "    %-28s %s\n", $NF, $1}'
-    # Only DWARF unwinding gets from the kernel and glibc back into our own code.
-    [ "$CALLGRAPH" = dwarf ] || continue
-    echo "  $c's heaviest own functions (inclusive, % of every sample of the burst):"
-    awk -v b="$c" '$3 == b && $5 != "main" && $5 != "_start" {
-        f = $5; for (i = 6; i <= NF; i++) f = f " " $i
-        printf "    %-36s %s\n", f, $1 }' "$OUT/portal.$c-paths" | head -14
+    own "$c" "$OUT/portal.$c-paths"
   done
 }
 echo "raw: $OUT"
