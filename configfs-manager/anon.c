@@ -147,9 +147,11 @@ static int store_and_lun(struct cfs *c, const struct anon_cfg *cfg, const char *
 			 bool fresh, uint64_t *lun, char *err, size_t errlen)
 {
 	char ovl[PATH_MAX], bmp[PATH_MAX];
+	/* A session's name is random and its files absent (checked below): new by
+	 * construction. A shared export's name is the target's: looked for. */
 	struct cowstore b = { .name = name, .overlay = ovl, .bitmap = bmp, .base = e->path,
 			      .size_bytes = e->size_bytes, .limit_bytes = limit, .serial = name,
-			      .read_only = fresh };
+			      .read_only = fresh, .new_name = !fresh };
 	int r;
 
 	r = store_files(cfg, name, ovl, bmp);

@@ -105,6 +105,15 @@ int cfs_target_remove(struct cfs *c, const char *iqn);
  */
 int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 			 const char *dev_config, const char *serial);
+/*
+ * cfs_backstore_create for a name the caller made unique itself (anon.c: a random
+ * session name whose overlay files it found absent): no listing of core/ looks for
+ * the name in other HBAs, and the HBA is any free user_N, tried first after the last
+ * one this context made (one mkdir each, a few at most) before cfs_backstore_create's
+ * listing and lowest free N. Same arguments, units and errors.
+ */
+int cfs_backstore_create_new(struct cfs *c, const char *name, uint64_t size_bytes,
+			     const char *dev_config, const char *serial);
 /* Remove backstore `name` (wherever its user_N is) and its HBA dir. */
 int cfs_backstore_remove(struct cfs *c, const char *name);
 /* Find backstore `name`: 0 and its configfs path in path, or -ENOENT. */

@@ -193,7 +193,7 @@ int cfs_backstore_find(struct cfs *c, const char *name, bool user_only,
 	}
 	if (h)
 		hint_drop(c, name);
-	r = cfs_list_hbas(c, &hbas, user_only);
+	r = cfs_scan_hbas(c, &hbas, user_only);
 	if (r)
 		return r;
 	r = find_listed(c, name, &hbas, hba, hlen);
@@ -254,7 +254,7 @@ static int list_for_create(struct cfs *c, const char *name, uint64_t **idx, size
 
 	*idx = NULL;
 	*n = 0;
-	r = cfs_list_hbas(c, &hbas, true);
+	r = cfs_scan_hbas(c, &hbas, true);
 	if (r)
 		return r;
 	r = find_listed(c, name, &hbas, found, sizeof(found));
@@ -267,8 +267,9 @@ static int list_for_create(struct cfs *c, const char *name, uint64_t **idx, size
 	return r;
 }
 
-int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
-			 const char *dev_config, const char *serial)
+/* cfs_backstore_create(_new): new_name skips the listing while a probe finds an HBA. */
+static int backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
+			    const char *dev_config, const char *serial, bool new_name)
 {
 	char control[512], hba[32], dev[PATH_MAX];
 	bool made_hba = false, made_dev = false;
@@ -306,8 +307,19 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 	fd = lock_take(c);
 	if (fd < 0)
 		return fd;
-	/* One listing of core/ under the lock: the name is new, and the HBA indexes. */
-	r = list_for_create(c, name, &idx, &n);
+	/* A name new by construction: the HBA index after the last one made, if free. */
+	for (i = 0; new_name && !r && !made_hba && i < CFS_HBA_PROBES; i++) {
+		k = c->hba_next;
+		c->hba_next = k + 1 >= CFS_HBA_INDEX_MAX ? 0 : k + 1;
+		snprintf(hba, sizeof(hba), "user_%" PRIu64, k);
+		r = cfs_mkdir(c, &made_hba, "core/%s", hba);
+	}
+	/* Else one listing of core/: the name is new, and the HBA indexes. */
+	if (!r && !made_hba) {
+		r = list_for_create(c, name, &idx, &n);
+		if (!r && n)
+			c->hba_next = idx[n - 1] + 1 >= CFS_HBA_INDEX_MAX ? 0 : idx[n - 1] + 1;
+	}
 	/* Lowest free index; skip any that appear between listing and mkdir. */
 	for (k = cfs_lowest_free(idx, n); !r && !made_hba; k++) {
 		for (i = 0; i < n && idx[i] != k; i++)
@@ -378,6 +390,18 @@ int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 	if (!r)
 		hint_learn(c, name, hba, made_hba);
 	return r;
+}
+
+int cfs_backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
+			 const char *dev_config, const char *serial)
+{
+	return backstore_create(c, name, size_bytes, dev_config, serial, false);
+}
+
+int cfs_backstore_create_new(struct cfs *c, const char *name, uint64_t size_bytes,
+			     const char *dev_config, const char *serial)
+{
+	return backstore_create(c, name, size_bytes, dev_config, serial, true);
 }
 
 int cfs_backstore_remove(struct cfs *c, const char *name)

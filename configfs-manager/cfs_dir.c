@@ -1,5 +1,6 @@
 /*
- * cfs_dir.c — directory listings: sorted name lists of objects, HBAs and indexes.
+ * cfs_dir.c — directory listings: sorted name lists of objects, HBAs and indexes (and
+ * unsorted HBA lists for lookups).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -63,7 +64,9 @@ int cfs_names_collect(const char *name, void *arg)
 	return cfs_names_add(arg, name, false) != 0;
 }
 
-int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const char *rel)
+/* cfs_list, in readdir's order when !sorted. */
+static int list_dir(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const char *rel,
+		    bool sorted)
 {
 	char abs[PATH_MAX];
 	struct dirent *de;
@@ -104,9 +107,14 @@ int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const cha
 		}
 	}
 	closedir(d);
-	if (out->n)
+	if (sorted && out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cfs_names_cmp);
 	return 0;
+}
+
+int cfs_list(struct cfs *c, struct cfs_names *out, enum cfs_kind kind, const char *rel)
+{
+	return list_dir(c, out, kind, rel, true);
 }
 
 /* Keep only the names for which keep() is true, preserving order. */
@@ -149,12 +157,21 @@ int cfs_list_target_dirs(struct cfs *c, struct cfs_names *out)
 	return r;
 }
 
-int cfs_list_hbas(struct cfs *c, struct cfs_names *out, bool user_only)
+int cfs_scan_hbas(struct cfs *c, struct cfs_names *out, bool user_only)
 {
-	int r = cfs_list(c, out, CFS_DIRS, "core");
+	int r = list_dir(c, out, CFS_DIRS, "core", false);
 
 	if (!r)
 		filter(out, user_only ? is_user_hba : is_hba);
+	return r;
+}
+
+int cfs_list_hbas(struct cfs *c, struct cfs_names *out, bool user_only)
+{
+	int r = cfs_scan_hbas(c, out, user_only);
+
+	if (!r && out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cfs_names_cmp);
 	return r;
 }
 

@@ -32,6 +32,7 @@
 #define CFS_TPG_FMT "iscsi/%s/tpgt_1"
 #define CFS_LUN_MAX 65535u       /* rtslib/targetcli cap TPG LUNs at 0-65535 */
 #define CFS_LUN_PROBES 4u        /* cfs_lun_add_any: mkdirs before it lists lun/ */
+#define CFS_HBA_PROBES 4u        /* cfs_backstore_create_new: mkdirs before it lists core/ */
 #define CFS_PORTAL_MAX 64        /* "[v6 address]:port" */
 #define CFS_ENSURED_MAX 8        /* targets whose last verification is remembered */
 /* Small per-device TCMU areas (K:target_core_user.c defaults are 1024 MiB data area
@@ -73,6 +74,7 @@ struct cfs {
 	} ensured[CFS_ENSURED_MAX];
 	unsigned ensure_ttl_ms;  /* cfs_set_ensure_ttl_ms; 0 = verify every time */
 	uint64_t lun_next;       /* cfs_lun_add_any: the LUN number it tries first */
+	uint64_t hba_next;       /* cfs_backstore_create_new: the HBA index it tries first */
 };
 
 /* Default groups the kernel makes under an object (made by mkdir in plain mode). */
@@ -176,6 +178,9 @@ int cfs_names_cmp(const void *a, const void *b);
 int cfs_list_target_dirs(struct cfs *c, struct cfs_names *out);
 /* HBA directories under core/ ("<plugin>_<index>"); user_only keeps user_* only. */
 int cfs_list_hbas(struct cfs *c, struct cfs_names *out, bool user_only);
+/* The same in readdir's order, for lookups that need no order: sorting in version
+ * order took longer than the listing itself with a thousand HBAs under TCG. */
+int cfs_scan_hbas(struct cfs *c, struct cfs_names *out, bool user_only);
 /* Indexes of the "<prefix><N>" directories in rel, sorted ascending; caller frees. */
 int cfs_list_indexes(struct cfs *c, const char *rel, const char *prefix,
 		     uint64_t **out, size_t *n);

@@ -37,10 +37,13 @@ int cowstore_create(struct cfs *c, const struct cowstore *b, char *err, size_t e
 		return reason_fail(err, errlen, r, "backstore %s: dev_config does not fit (%s): "
 				   "shorten the state directory or the base image path", b->name,
 				   strerror(-r));
-	r = cfs_backstore_create(c, b->name, b->size_bytes, devcfg, b->serial);
+	r = (b->new_name ? cfs_backstore_create_new : cfs_backstore_create)(
+		c, b->name, b->size_bytes, devcfg, b->serial);
 	if (r < 0) {
 		reason_fail(err, errlen, r, "backstore %s: %s", b->name, cfs_error(c));
-		cfs_backstore_remove(c, b->name); /* a half-made one (e.g. handler refused) */
+		/* A half-made one (e.g. handler refused); -EEXIST: another's, left alone. */
+		if (r != -EEXIST)
+			cfs_backstore_remove(c, b->name);
 	}
 	return r;
 }

@@ -22,12 +22,14 @@ struct cowstore {
 	uint64_t limit_bytes;    /* bytes of overlay data the device may allocate; 0 = none */
 	bool read_only;          /* a write-protected LU (dev_config ro=1, cow_config.h) */
 	const char *serial;      /* unit serial (VPD 0x80); NULL = LIO's default */
+	bool new_name;           /* name unique by construction: cfs_backstore_create_new */
 };
 
 /*
- * Create backstore b->name with the dev_config cow_config_format makes of b. On
- * failure a half-made backstore is removed again and a reason is left in err (errlen
- * bytes). 0, -ENAMETOOLONG when a path does not fit the 255-character dev_config (keep
+ * Create backstore b->name with the dev_config cow_config_format makes of b
+ * (cfs_backstore_create, or cfs_backstore_create_new when b->new_name). On failure a
+ * half-made backstore is removed again (one that already existed, -EEXIST, is not)
+ * and a reason is left in err (errlen bytes). 0, -ENAMETOOLONG when a path does not fit the 255-character dev_config (keep
  * the state directory and base paths short), -EINVAL for a bad size, or the -errno of
  * cfs_backstore_create (e.g. the handler refused the device).
  */

@@ -24,6 +24,7 @@
 
 #include "cfs.h"
 #include "cfs_priv.h"
+#include "cowstore.h"
 
 #define IQN "iqn.2025-01.pub.scsipub:blank"
 #define INI "iqn.1993-08.org.debian:01:abc"
@@ -305,6 +306,77 @@ static void test_backstore_create(void **state)
 	make_bs(t, "sp3");
 	assert_true(isdir(P(t, "core/user_1/sp3")));
 	assert_int_equal(cfs_backstore_remove(t->c, "sp1"), 0); /* already gone */
+}
+
+/*
+ * A name new by construction (anon.c's random session names): the HBA after the last
+ * one made, by mkdir alone, taken ones stepped over; every probe taken -> the listing
+ * (lowest free, the name looked for), then past the highest. The device is made as by
+ * cfs_backstore_create, and found and removed the same way.
+ */
+static void test_backstore_create_new(void **state)
+{
+	struct t *t = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(mkdir(P(t, "core"), 0755), 0);
+	assert_int_equal(mkdir(P(t, "core/user_0"), 0755), 0); /* targetcli's HBA */
+	assert_int_equal(cfs_backstore_create_new(t->c, "sn1", 64 * MIB, "cow/size=67108864",
+						  "SER-1"), 0);
+	assert_true(isdir(P(t, "core/user_1/sn1")));
+	assert_string_equal(slurp(P(t, "core/user_1/sn1/control")),
+			    "dev_size=67108864,dev_config=cow/size=67108864,"
+			    "hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,"
+			    "cmd_ring_size_mb=1,nl_reply_supported=-1");
+	assert_string_equal(slurp(P(t, "core/user_1/sn1/wwn/vpd_unit_serial")), "SER-1");
+	assert_string_equal(slurp(P(t, "core/user_1/sn1/enable")), "1");
+	assert_int_equal(cfs_backstore_create_new(t->c, "sn2", MIB, "cow/x", NULL), 0);
+	assert_true(isdir(P(t, "core/user_2/sn2")));
+	/* A freed index is not reused at once. */
+	assert_int_equal(cfs_backstore_remove(t->c, "sn1"), 0);
+	assert_false(exists(P(t, "core/user_1")));
+	assert_int_equal(cfs_backstore_create_new(t->c, "sn3", MIB, "cow/x", NULL), 0);
+	assert_true(isdir(P(t, "core/user_3/sn3")));
+	/* Every probe taken (user_4..7): the lowest free, then past the highest. */
+	for (int i = 4; i <= 7; i++)
+		assert_int_equal(mkdir(P(t, "core/user_%d", i), 0755), 0);
+	assert_int_equal(cfs_backstore_create_new(t->c, "sn4", MIB, "cow/x", NULL), 0);
+	assert_true(isdir(P(t, "core/user_1/sn4")));
+	assert_int_equal(cfs_backstore_create_new(t->c, "sn5", MIB, "cow/x", NULL), 0);
+	assert_true(isdir(P(t, "core/user_8/sn5")));
+	/* Found where they are; the listing path still refuses a name that exists. */
+	assert_int_equal(cfs_backstore_path(t->c, "sn3", path, sizeof(path)), 0);
+	assert_string_equal(path, P(t, "core/user_3/sn3"));
+	for (int i = 9; i <= 12; i++)
+		assert_int_equal(mkdir(P(t, "core/user_%d", i), 0755), 0);
+	assert_int_equal(cfs_backstore_create_new(t->c, "sn3", MIB, "cow/x", NULL), -EEXIST);
+	assert_non_null(strstr(cfs_error(t->c), "core/user_3"));
+	assert_false(exists(P(t, "core/user_13")));
+	assert_int_equal(cfs_backstore_remove(t->c, "sn5"), 0);
+	assert_false(exists(P(t, "core/user_8")));
+}
+
+/* cowstore_create: b->new_name picks cfs_backstore_create_new; a refused name that
+ * exists (-EEXIST) is another's and stays, a half-made one goes. */
+static void test_cowstore_create(void **state)
+{
+	struct t *t = *state;
+	struct cowstore b = { .name = "sc1", .overlay = "/s/sc1.ovl", .bitmap = "/s/sc1.bmp",
+			      .size_bytes = MIB, .serial = "sc1", .new_name = true };
+	char err[256];
+
+	assert_int_equal(cowstore_create(t->c, &b, err, sizeof(err)), 0);
+	assert_true(isdir(P(t, "core/user_0/sc1")));
+	b.new_name = false;
+	assert_int_equal(cowstore_create(t->c, &b, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "sc1"));
+	assert_true(isdir(P(t, "core/user_0/sc1")));
+	assert_string_equal(slurp(P(t, "core/user_0/sc1/enable")), "1");
+	/* Bad size: refused before anything is made. */
+	b.name = "sc2";
+	b.size_bytes = 1000;
+	assert_true(cowstore_create(t->c, &b, err, sizeof(err)) < 0);
+	assert_false(exists(P(t, "core/user_1")));
 }
 
 /*
@@ -1071,6 +1143,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_target_bad_portal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_remove_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backstore_create_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cowstore_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backstore_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lun_backstores, setup, teardown),
