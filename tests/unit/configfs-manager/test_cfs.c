@@ -258,6 +258,25 @@ static void test_target_remove_full(void **state)
 
 /* ---- backstores ---- */
 
+/* The 64 MiB device dir (relative to the root) as cfs_backstore_create(_new) makes it. */
+static void assert_device_made(struct t *t, const char *dir, const char *dev_config,
+			       const char *serial)
+{
+	char control[512];
+
+	snprintf(control, sizeof(control),
+		 "dev_size=67108864,dev_config=%s,hw_block_size=512,hw_max_sectors=2048,"
+		 "max_data_area_mb=16,cmd_ring_size_mb=1,nl_reply_supported=-1", dev_config);
+	assert_true(isdir(P(t, "%s", dir)));
+	assert_string_equal(slurp(P(t, "%s/control", dir)), control);
+	assert_string_equal(slurp(P(t, "%s/wwn/vpd_unit_serial", dir)), serial);
+	/* WCE = 1 reported by the handler (README "Write caching"), set before enable. */
+	assert_string_equal(slurp(P(t, "%s/attrib/emulate_write_cache", dir)), "1");
+	/* The kernel's ALUA off before enable (no RCU wait when a TPG LUN links it). */
+	assert_string_equal(slurp(P(t, "%s/attrib/alua_support", dir)), "0");
+	assert_string_equal(slurp(P(t, "%s/enable", dir)), "1");
+}
+
 static void test_backstore_create(void **state)
 {
 	struct t *t = *state;
@@ -267,17 +286,8 @@ static void test_backstore_create(void **state)
 	assert_int_equal(mkdir(P(t, "core/user_0"), 0755), 0); /* targetcli's HBA */
 	assert_int_equal(cfs_backstore_create(t->c, "sp1", 64 * MIB,
 					      "cow/size=67108864;overlay=/o;bitmap=/b", "SER-1"), 0);
-	assert_true(isdir(P(t, "core/user_1/sp1")));
-	assert_string_equal(slurp(P(t, "core/user_1/sp1/control")),
-			    "dev_size=67108864,dev_config=cow/size=67108864;overlay=/o;bitmap=/b,"
-			    "hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,"
-			    "cmd_ring_size_mb=1,nl_reply_supported=-1");
-	assert_string_equal(slurp(P(t, "core/user_1/sp1/wwn/vpd_unit_serial")), "SER-1");
-	/* WCE = 1 reported by the handler (README "Write caching"), set before enable. */
-	assert_string_equal(slurp(P(t, "core/user_1/sp1/attrib/emulate_write_cache")), "1");
-	/* The kernel's ALUA off before enable (no RCU wait when a TPG LUN links it). */
-	assert_string_equal(slurp(P(t, "core/user_1/sp1/attrib/alua_support")), "0");
-	assert_string_equal(slurp(P(t, "core/user_1/sp1/enable")), "1");
+	assert_device_made(t, "core/user_1/sp1", "cow/size=67108864;overlay=/o;bitmap=/b",
+			   "SER-1");
 
 	/* NULL serial = the name; next free HBA. */
 	make_bs(t, "sp2");
@@ -323,13 +333,7 @@ static void test_backstore_create_new(void **state)
 	assert_int_equal(mkdir(P(t, "core/user_0"), 0755), 0); /* targetcli's HBA */
 	assert_int_equal(cfs_backstore_create_new(t->c, "sn1", 64 * MIB, "cow/size=67108864",
 						  "SER-1"), 0);
-	assert_true(isdir(P(t, "core/user_1/sn1")));
-	assert_string_equal(slurp(P(t, "core/user_1/sn1/control")),
-			    "dev_size=67108864,dev_config=cow/size=67108864,"
-			    "hw_block_size=512,hw_max_sectors=2048,max_data_area_mb=16,"
-			    "cmd_ring_size_mb=1,nl_reply_supported=-1");
-	assert_string_equal(slurp(P(t, "core/user_1/sn1/wwn/vpd_unit_serial")), "SER-1");
-	assert_string_equal(slurp(P(t, "core/user_1/sn1/enable")), "1");
+	assert_device_made(t, "core/user_1/sn1", "cow/size=67108864", "SER-1");
 	assert_int_equal(cfs_backstore_create_new(t->c, "sn2", MIB, "cow/x", NULL), 0);
 	assert_true(isdir(P(t, "core/user_2/sn2")));
 	/* A freed index is not reused at once. */
@@ -475,6 +479,19 @@ static void test_lun_add(void **state)
 	assert_int_equal(cfs_lun_remove(t->c, "iqn.2025-01.x:none", 0), 0);
 }
 
+/* add (cfs_lun_add or cfs_lun_add_any) gives backstore bs LUN number want, linked to
+ * dev (a path under the root). */
+static void lun_added(struct t *t, int (*add)(struct cfs *, const char *, const char *,
+					      uint64_t *),
+		      const char *bs, uint64_t want, const char *dev)
+{
+	uint64_t lun = 99;
+
+	assert_int_equal(add(t->c, IQN, bs, &lun), 0);
+	assert_int_equal(lun, want);
+	assert_string_equal(only_link(P(t, "%s/lun/lun_%" PRIu64, TPG, want)), P(t, "%s", dev));
+}
+
 /*
  * Any free LUN number (anon.c: each session's ACL maps its own LUN numbers): the one
  * after the last it gave, by mkdir alone; taken numbers are stepped over; when every
@@ -483,35 +500,27 @@ static void test_lun_add(void **state)
 static void test_lun_add_any(void **state)
 {
 	struct t *t = *state;
-	uint64_t lun = 99;
+	const char *dev = "core/user_0/sp1";
+	uint64_t lun;
 
 	make_target(t);
 	make_bs(t, "sp1");
-	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
-	assert_int_equal(lun, 0);
-	assert_string_equal(only_link(P(t, "%s/lun/lun_0", TPG)), P(t, "core/user_0/sp1"));
-	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
-	assert_int_equal(lun, 1);
+	lun_added(t, cfs_lun_add_any, "sp1", 0, dev);
+	lun_added(t, cfs_lun_add_any, "sp1", 1, dev);
 	/* A freed number is not reused at once: the next one after the last. */
 	assert_int_equal(cfs_lun_remove(t->c, IQN, 0), 0);
-	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
-	assert_int_equal(lun, 2);
+	lun_added(t, cfs_lun_add_any, "sp1", 2, dev);
 	/* lun_3 made by someone else: stepped over. */
 	assert_int_equal(mkdir(P(t, "%s/lun/lun_3", TPG), 0755), 0);
-	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
-	assert_int_equal(lun, 4);
-	assert_string_equal(only_link(P(t, "%s/lun/lun_4", TPG)), P(t, "core/user_0/sp1"));
+	lun_added(t, cfs_lun_add_any, "sp1", 4, dev);
 	/* Every probe taken (5..8): the lowest free (0), then on past the highest (9). */
 	for (int i = 5; i <= 8; i++)
 		assert_int_equal(mkdir(P(t, "%s/lun/lun_%d", TPG, i), 0755), 0);
-	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
-	assert_int_equal(lun, 0);
-	assert_int_equal(cfs_lun_add_any(t->c, IQN, "sp1", &lun), 0);
-	assert_int_equal(lun, 9);
+	lun_added(t, cfs_lun_add_any, "sp1", 0, dev);
+	lun_added(t, cfs_lun_add_any, "sp1", 9, dev);
 	/* cfs_lun_add still takes the lowest free. */
 	assert_int_equal(cfs_lun_remove(t->c, IQN, 1), 0);
-	assert_int_equal(cfs_lun_add(t->c, IQN, "sp1", &lun), 0);
-	assert_int_equal(lun, 1);
+	lun_added(t, cfs_lun_add, "sp1", 1, dev);
 	/* Errors as cfs_lun_add, nothing made. */
 	assert_int_equal(cfs_lun_add_any(t->c, IQN, "missing", &lun), -ENOENT);
 	assert_false(exists(P(t, "%s/lun/lun_10", TPG)));
