@@ -310,7 +310,7 @@ static int backstore_create(struct cfs *c, const char *name, uint64_t size_bytes
 	/* A name new by construction: the HBA index after the last one made, if free. */
 	for (i = 0; new_name && !r && !made_hba && i < CFS_HBA_PROBES; i++) {
 		k = c->hba_next;
-		c->hba_next = k + 1 >= CFS_HBA_INDEX_MAX ? 0 : k + 1;
+		c->hba_next = cfs_index_after(k, CFS_HBA_INDEX_MAX - 1);
 		snprintf(hba, sizeof(hba), "user_%" PRIu64, k);
 		r = cfs_mkdir(c, &made_hba, "core/%s", hba);
 	}
@@ -318,7 +318,7 @@ static int backstore_create(struct cfs *c, const char *name, uint64_t size_bytes
 	if (!r && !made_hba) {
 		r = list_for_create(c, name, &idx, &n);
 		if (!r && n)
-			c->hba_next = idx[n - 1] + 1 >= CFS_HBA_INDEX_MAX ? 0 : idx[n - 1] + 1;
+			c->hba_next = cfs_index_after(idx[n - 1], CFS_HBA_INDEX_MAX - 1);
 	}
 	/* Lowest free index; skip any that appear between listing and mkdir. */
 	for (k = cfs_lowest_free(idx, n); !r && !made_hba; k++) {

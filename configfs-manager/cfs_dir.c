@@ -217,6 +217,11 @@ int cfs_list_indexes(struct cfs *c, const char *rel, const char *prefix,
 	return r;
 }
 
+uint64_t cfs_index_after(uint64_t k, uint64_t last)
+{
+	return k >= last ? 0 : k + 1;
+}
+
 uint64_t cfs_lowest_free(const uint64_t *idx, size_t n)
 {
 	uint64_t want = 0;

@@ -65,7 +65,7 @@ static int lun_add(struct cfs *c, const char *iqn, const char *backstore, bool a
 		r = cfs_rel(c, devrel, sizeof(devrel), "core/%s/%s", hba, backstore);
 	for (i = 0; any && !r && !made && i < CFS_LUN_PROBES; i++) {
 		k = c->lun_next;
-		c->lun_next = k >= CFS_LUN_MAX ? 0 : k + 1;
+		c->lun_next = cfs_index_after(k, CFS_LUN_MAX);
 		r = lun_mkdir(c, tpg, k, lunrel, sizeof(lunrel), &made);
 		if (!r && made)
 			*lun = k;
@@ -75,7 +75,7 @@ static int lun_add(struct cfs *c, const char *iqn, const char *backstore, bool a
 	if (!r && !made) {
 		r = cfs_list_indexes(c, lunrel, "lun_", &idx, &n);
 		if (!r && n)
-			c->lun_next = idx[n - 1] >= CFS_LUN_MAX ? 0 : idx[n - 1] + 1;
+			c->lun_next = cfs_index_after(idx[n - 1], CFS_LUN_MAX);
 	}
 	for (k = cfs_lowest_free(idx, n); !r && !made; k++) {
 		for (i = 0; i < n && idx[i] != k; i++)

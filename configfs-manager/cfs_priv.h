@@ -189,6 +189,9 @@ int cfs_names_indexes(struct cfs *c, const struct cfs_names *names, const char *
 		      uint64_t **out, size_t *n);
 /* Lowest index not in the sorted array idx[n]. */
 uint64_t cfs_lowest_free(const uint64_t *idx, size_t n);
+/* The index after k, or 0 once k is last (the largest index allowed): where the
+ * *_any / *_new probes try next. */
+uint64_t cfs_index_after(uint64_t k, uint64_t last);
 
 /* ---- cfs_backstore.c, cfs_lun.c, cfs_acl.c: internals for sweep and ls ---- */
 
