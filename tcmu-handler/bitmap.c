@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <dirent.h>
@@ -96,21 +97,39 @@ static int mirror_path(char *out, size_t len, const char *mirror_dir, const stru
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* This boot's id (BOOT_ID_PATH) into out, NUL padded. 0 or -errno. */
+/*
+ * This boot's id (BOOT_ID_PATH) into out, NUL padded. 0 or -errno. Read once per
+ * process (it cannot change before a reboot); a failed read is tried again next time.
+ */
 static int read_boot_id(char out[40])
 {
-	int fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char text[40];
+	static int loaded;
+	ssize_t n = 1;
+	int fd;
 
 	memset(out, 0, 40);
-	if (fd < 0)
-		return -errno;
-	n = fullio_pread(fd, out, 39, 0);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? (int)n : -EIO;
-	out[strcspn(out, "\n")] = '\0';
-	return 0;
+	pthread_mutex_lock(&mu);
+	if (!loaded) {
+		fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			n = -errno;
+		} else {
+			n = fullio_pread(fd, text, sizeof(text) - 1, 0);
+			close(fd);
+		}
+		if (n > 0) {
+			text[strcspn(text, "\n")] = '\0';
+			loaded = 1;
+		}
+	}
+	if (loaded)
+		memcpy(out, text, sizeof(text));
+	else if (n >= 0)
+		n = -EIO;
+	pthread_mutex_unlock(&mu);
+	return n < 0 ? (int)n : 0;
 }
 
 /*

@@ -600,6 +600,16 @@ static void sync_dir_of(const char *path)
 	close(fd);
 }
 
+/* Whether paths a and b name entries of one directory, by their text up to the last '/'. */
+static int same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+
+	if (!sa || !sb)
+		return !sa && !sb;
+	return sa - a == sb - b && memcmp(a, b, (size_t)(sa - a)) == 0;
+}
+
 static int check_config(const struct cow_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg || !cfg->size_bytes || cfg->size_bytes % SECTOR ||
@@ -660,7 +670,8 @@ struct cow *cow_open(const struct cow_config *cfg, const char *mirror_dir, char 
 	c->spu = c->unit / SECTOR;
 	c->alloc_units = units_in_use(c, 0, (c->nsec + c->spu - 1) / c->spu);
 	sync_dir_of(cfg->overlay);
-	sync_dir_of(cfg->bitmap);
+	if (!same_dir(cfg->overlay, cfg->bitmap))
+		sync_dir_of(cfg->bitmap);
 	return c;
 
 fail:

@@ -5,6 +5,7 @@
  * the device's logical-unit lock.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -87,16 +88,31 @@ static int backstore_path(const struct device_env *env, const struct device_name
 	return len < 0 || (size_t)len >= buflen ? -ENAMETOOLONG : 0;
 }
 
-/* Read an unsigned number from a configfs attribute; -errno when unavailable. */
-static int read_attr_u64(const struct device_env *env, const struct device_name *n,
-			 const char *rel, uint64_t *out)
+/*
+ * The backstore's configfs dir, open O_PATH for device_read_small_at(), or -errno: the
+ * reads through it then fail alike.
+ */
+static int open_backstore_dir(const struct device_env *env, const struct device_name *n)
 {
-	char path[PATH_MAX], buf[64], *end;
+	char path[PATH_MAX];
+	int fd;
+
+	if (backstore_path(env, n, "", path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Read an unsigned number from a configfs attribute of the backstore dir bdir
+ * (open_backstore_dir); -errno when unavailable. */
+static int read_attr_u64(int bdir, const char *rel, uint64_t *out)
+{
+	char buf[64], *end;
 	ssize_t len;
 
-	if (backstore_path(env, n, rel, path, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	len = device_read_small(path, buf, sizeof(buf));
+	if (bdir < 0)
+		return bdir;
+	len = device_read_small_at(bdir, rel, buf, sizeof(buf));
 	if (len < 0)
 		return (int)len;
 	errno = 0;
@@ -106,17 +122,16 @@ static int read_attr_u64(const struct device_env *env, const struct device_name 
 	return 0;
 }
 
-int device_reply_awaited(const struct device_env *env, const char *uio_name)
+/* attrib/nl_reply_supported > 0 under the backstore dir bdir (unreadable: 1). */
+static int reply_awaited_at(int bdir)
 {
-	struct device_name n;
-	char path[PATH_MAX], buf[32], *end;
+	char buf[32], *end;
 	ssize_t len;
 	long v;
 
-	if (device_parse_uio_name(uio_name, &n) < 0 ||
-	    backstore_path(env, &n, "attrib/nl_reply_supported", path, sizeof(path)) < 0)
+	if (bdir < 0)
 		return 1;
-	len = device_read_small(path, buf, sizeof(buf));
+	len = device_read_small_at(bdir, "attrib/nl_reply_supported", buf, sizeof(buf));
 	if (len <= 0)
 		return 1;
 	errno = 0;
@@ -124,6 +139,20 @@ int device_reply_awaited(const struct device_env *env, const char *uio_name)
 	if (errno || end == buf)
 		return 1;
 	return v > 0;
+}
+
+int device_reply_awaited(const struct device_env *env, const char *uio_name)
+{
+	struct device_name n;
+	int bdir, v;
+
+	if (device_parse_uio_name(uio_name, &n) < 0)
+		return 1;
+	bdir = open_backstore_dir(env, &n);
+	v = reply_awaited_at(bdir);
+	if (bdir >= 0)
+		close(bdir);
+	return v;
 }
 
 int device_awaits_reply(const struct device *d)
@@ -150,16 +179,14 @@ static void write_action(const struct device_env *env, const struct device_name 
  * The unit serial: wwn/vpd_unit_serial reads "T10 VPD Unit Serial Number: <serial>";
  * empty or unreadable → the backstore name.
  */
-static void fill_serial(const struct device_env *env, const struct device_name *n,
-			char *serial, size_t len)
+static void fill_serial(int bdir, const struct device_name *n, char *serial, size_t len)
 {
 	static const char tag[] = "T10 VPD Unit Serial Number:";
-	char path[PATH_MAX], buf[512];
+	char buf[512];
 	const char *s = "";
 	size_t copy;
 
-	if (backstore_path(env, n, "wwn/vpd_unit_serial", path, sizeof(path)) == 0 &&
-	    device_read_small(path, buf, sizeof(buf)) >= 0) {
+	if (bdir >= 0 && device_read_small_at(bdir, "wwn/vpd_unit_serial", buf, sizeof(buf)) >= 0) {
 		s = buf;
 		if (strncmp(s, tag, sizeof(tag) - 1) == 0)
 			s += sizeof(tag) - 1;
@@ -514,7 +541,7 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	char sysname[sizeof(((struct device *)0)->uio_name)];
 	char cerr[256] = "";
 	struct device *d;
-	int blocked = 0;
+	int blocked = 0, bdir = -1;
 	uint64_t v;
 	int ret;
 
@@ -571,7 +598,8 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		goto fail;
 	}
 	/* The SCSI layer speaks 512-byte blocks; the kernel must agree. */
-	if (read_attr_u64(env, &d->name, "attrib/hw_block_size", &v) == 0 &&
+	bdir = open_backstore_dir(env, &d->name);
+	if (read_attr_u64(bdir, "attrib/hw_block_size", &v) == 0 &&
 	    v != SCSI_BLOCK_SIZE) {
 		ret = reason_fail(err, errlen, -EINVAL, "%s: hw_block_size %" PRIu64
 				  " is not supported (only %u)", d->label, v, SCSI_BLOCK_SIZE);
@@ -588,7 +616,7 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 		reason_fail(err, errlen, ret, "%s: %s", d->label, cerr);
 		goto fail;
 	}
-	d->reply_awaited = device_reply_awaited(env, uio_name);
+	d->reply_awaited = reply_awaited_at(bdir);
 	d->cow = cow_open(&d->cfg, env->mirror_dir, cerr, sizeof(cerr));
 	if (!d->cow) {
 		ret = errno ? -errno : -EIO;
@@ -604,14 +632,17 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 
 	d->lu.cow = d->cow;
 	d->lu.write_protect = d->cfg.read_only;
-	fill_serial(env, &d->name, d->lu.serial, sizeof(d->lu.serial));
-	if (read_attr_u64(env, &d->name, "attrib/hw_max_sectors", &v) == 0 && v > 0 &&
+	fill_serial(bdir, &d->name, d->lu.serial, sizeof(d->lu.serial));
+	if (read_attr_u64(bdir, "attrib/hw_max_sectors", &v) == 0 && v > 0 &&
 	    v <= UINT32_MAX)
 		d->lu.max_xfer_blocks = (uint32_t)v;
 	else
 		d->lu.max_xfer_blocks = 128;
-	if (read_attr_u64(env, &d->name, "attrib/emulate_write_cache", &v) == 0)
+	if (read_attr_u64(bdir, "attrib/emulate_write_cache", &v) == 0)
 		atomic_store(&d->write_cache, v ? 1 : 0);
+	if (bdir >= 0)
+		close(bdir);
+	bdir = -1;
 	d->lu.write_cache = atomic_load(&d->write_cache);
 
 	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -633,6 +664,8 @@ int device_open(const struct device_env *env, unsigned minor, const char *uio_na
 	return 0;
 
 fail:
+	if (bdir >= 0)
+		close(bdir);
 	if (blocked)
 		write_action(env, &d->name, "action/block_dev", "0");
 	device_close(d);

@@ -124,12 +124,17 @@ int device_write_attr(const char *path, const char *value)
 
 ssize_t device_read_small(const char *path, char *buf, size_t buflen)
 {
+	return device_read_small_at(AT_FDCWD, path, buf, buflen);
+}
+
+ssize_t device_read_small_at(int dirfd, const char *path, char *buf, size_t buflen)
+{
 	char tmp[4096 + 1];
 	size_t len = 0;
 	ssize_t n;
 	int fd, e = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	while (len < sizeof(tmp) - 1) {

@@ -64,6 +64,13 @@ int device_read_uio_name(const char *uio_sysfs, unsigned minor, char *buf, size_
 ssize_t device_read_small(const char *path, char *buf, size_t buflen);
 
 /*
+ * device_read_small() of path relative to the directory open at dirfd (openat(2);
+ * AT_FDCWD for the working directory), so reads of several attributes of one configfs
+ * object walk its long path once. The same returns.
+ */
+ssize_t device_read_small_at(int dirfd, const char *path, char *buf, size_t buflen);
+
+/*
  * Call cb(arg, minor, name) for every <uio_sysfs>/uio<N> whose name starts with
  * DEVICE_UIO_PREFIX, in directory order. A non-zero return from cb stops the scan and
  * is returned. Returns 0, or a negative errno when uio_sysfs cannot be read (a

@@ -194,13 +194,19 @@ static void sweep_mirrors(struct daemon *dm, int force)
 		plog_at(PLOG_DEBUG, "removed %d stale bitmap mirror%s", n, n == 1 ? "" : "s");
 }
 
-/* Open minor and add it to the list; returns 0 or a negative errno (logged). */
-static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int reattach)
+/*
+ * Open minor and add it to the list; returns 0 or a negative errno (logged). *out (when
+ * not NULL) gets the device, or NULL.
+ */
+static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int reattach,
+		    struct device **out)
 {
 	struct device *d;
 	char err[512] = "";
 	int ret;
 
+	if (out)
+		*out = NULL;
 	ret = device_open(&dm->env, minor, uio_name, reattach, &d, err, sizeof(err));
 	if (ret < 0) {
 		plog_at(PLOG_ERROR, "cannot serve uio%u: %s", minor, err);
@@ -222,25 +228,39 @@ static int open_dev(struct daemon *dm, unsigned minor, const char *uio_name, int
 			dev_size_of(d), device_write_cache(d) ?
 			"write cache on: WCE=1, durable at SYNCHRONIZE CACHE / FUA" :
 			"write cache off: WCE=0, every write durable before GOOD");
+	if (out)
+		*out = d;
 	return 0;
 }
 
 /* ---- netlink events -------------------------------------------------------------- */
 
-static int on_added(struct daemon *dm, const struct tcmu_nl_event *ev)
+/*
+ * *awaited: whether the kernel waits for our reply (attrib/nl_reply_supported > 0), as
+ * the opened device read it, or read here when there is none.
+ */
+static int on_added(struct daemon *dm, const struct tcmu_nl_event *ev, int *awaited)
 {
+	struct device **slot = find_dev(dm, ev->minor);
 	struct device_name n;
+	struct device *d = NULL;
+	int ret;
 
-	if (find_dev(dm, ev->minor)) {
+	if (slot) {
 		/* Already served: the startup scan attached it before this event arrived. */
 		plog_at(PLOG_DEBUG, "uio%u is already served", ev->minor);
+		*awaited = device_awaits_reply(*slot);
 		return 0;
 	}
 	if (device_parse_uio_name(ev->uio_name, &n) < 0) {
 		plog_at(PLOG_ERROR, "ADDED_DEVICE with a bad uio name \"%s\"", ev->uio_name);
-		return -EINVAL;
+		ret = -EINVAL;
+	} else {
+		ret = open_dev(dm, ev->minor, ev->uio_name, 0, &d);
 	}
-	return open_dev(dm, ev->minor, ev->uio_name, 0);
+	*awaited = ret == 0 ? device_awaits_reply(d) :
+		   device_reply_awaited(&dm->env, ev->uio_name);
+	return ret;
 }
 
 static int on_removed(struct daemon *dm, const struct tcmu_nl_event *ev)
@@ -316,13 +336,11 @@ static int on_event(void *arg, const struct tcmu_nl_event *ev)
 	 * manager's devices opt out (-1); answering them would only make the kernel log
 	 * "could not find device" once per event.
 	 */
-	if (ev->cmd == TCMU_CMD_ADDED_DEVICE)
-		awaited = device_reply_awaited(&dm->env, ev->uio_name);
-	else
+	if (ev->cmd != TCMU_CMD_ADDED_DEVICE)
 		awaited = (slot = find_dev(dm, ev->minor)) ? device_awaits_reply(*slot) : 1;
 	switch (ev->cmd) {
 	case TCMU_CMD_ADDED_DEVICE:
-		ret = on_added(dm, ev);
+		ret = on_added(dm, ev, &awaited);
 		break;
 	case TCMU_CMD_REMOVED_DEVICE:
 		ret = on_removed(dm, ev);
@@ -396,7 +414,7 @@ static int scan_cb(void *arg, unsigned minor, const char *name)
 	if (device_parse_uio_name(name, &n) < 0 || strcmp(n.subtype, COW_CONFIG_SUBTYPE) != 0)
 		return 0;
 	if (!find_dev(dm, minor))
-		open_dev(dm, minor, name, 1);
+		open_dev(dm, minor, name, 1, NULL);
 	return 0;
 }
 

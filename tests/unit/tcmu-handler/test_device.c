@@ -471,6 +471,10 @@ static void test_open_close(void **state)
 	/* The cow store was created. */
 	assert_int_equal(stat(tpath("o.ovl"), &st), 0);
 	assert_int_equal(stat(tpath("o.bm"), &st), 0);
+	/* The attributes read through the backstore's dir: emulate_write_cache; no
+	 * nl_reply_supported, so the kernel may wait for a reply. */
+	assert_int_equal(device_write_cache(d), 1);
+	assert_int_equal(device_awaits_reply(d), 1);
 	device_set_write_cache(d, 0);
 
 	/*
@@ -543,6 +547,7 @@ static void test_open_unusable_store(void **state)
 	assert_int_equal(device_open(&env, 8, NULL, 0, &d, err, sizeof(err)), 0);
 	assert_non_null(d);
 	assert_non_null(device_unusable(d));
+	assert_int_equal(device_awaits_reply(d), 0);
 	assert_non_null(strstr(err, "user_3/bad"));
 	/* Its dev_config is known all the same (the handler logs its size). */
 	assert_int_equal(device_config(d)->size_bytes, 4096);
