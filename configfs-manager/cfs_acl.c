@@ -171,7 +171,7 @@ int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
 		{ "nopin_response_timeout", timeout_s },
 		{ "nopin_timeout", interval_s },
 	};
-	char tpg[PATH_MAX], cur[32], val[16];
+	char tpg[PATH_MAX], val[16];
 	int r;
 
 	if (interval_s < CFS_NOPIN_MIN_S || interval_s > CFS_NOPIN_MAX_S ||
@@ -184,13 +184,7 @@ int cfs_acl_set_nopin(struct cfs *c, const char *iqn, const char *initiator,
 		return r;
 	for (size_t i = 0; !r && i < sizeof(set) / sizeof(set[0]); i++) {
 		snprintf(val, sizeof(val), "%u", set[i].val);
-		c->err_hold++;
-		r = cfs_read(c, cur, sizeof(cur), "%s/acls/%s/attrib/%s", tpg, initiator,
-			     set[i].attr);
-		c->err_hold--;
-		if (!r && !strcmp(cur, val))
-			continue;
-		r = cfs_write(c, val, "%s/acls/%s/attrib/%s", tpg, initiator, set[i].attr);
+		r = cfs_ensure(c, val, "%s/acls/%s/attrib/%s", tpg, initiator, set[i].attr);
 	}
 	return r;
 }

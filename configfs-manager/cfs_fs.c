@@ -131,6 +131,21 @@ int cfs_make_groups(struct cfs *c, const char *rel, const char *const *groups)
 	return 0;
 }
 
+/*
+ * The reason for a failed write of val to abs: -errno r, or a short write (r == 0: n
+ * of len bytes). CHAP secrets (auth/password, password_mutual) never reach a log.
+ */
+static int write_failed(struct cfs *c, const char *abs, const char *val, int r, ssize_t n,
+			size_t len)
+{
+	const char *shown = strstr(abs, "/password") ? "(secret)" : val;
+
+	if (r)
+		return cfs_fail(c, r, "write '%.80s' to %s: %s", shown, abs, strerror(-r));
+	return cfs_fail(c, -EIO, "write '%.80s' to %s: short write (%zd of %zu bytes)", shown,
+			abs, n, len);
+}
+
 int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 {
 	char rel[PATH_MAX], abs[PATH_MAX];
@@ -165,45 +180,53 @@ int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 	do
 		n = write(fd, val, len);
 	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		r = -errno;
-		close(fd);
-		/* CHAP secrets (auth/password, password_mutual) never reach a log. */
-		return cfs_fail(c, r, "write '%.80s' to %s: %s",
-				strstr(abs, "/password") ? "(secret)" : val, abs, strerror(-r));
-	}
+	r = n < 0 ? -errno : 0;
 	close(fd);
-	if ((size_t)n != len)
-		return cfs_fail(c, -EIO, "write '%.80s' to %s: short write (%zd of %zu bytes)",
-				val, abs, n, len);
+	return r || (size_t)n != len ? write_failed(c, abs, val, r, n, len) : 0;
+}
+
+/* Read up to len bytes from fd into buf as they are; *got of them read. 0 or -errno. */
+static int read_fd(int fd, char *buf, size_t len, size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	while (*got < len) {
+		n = read(fd, buf + *got, len - *got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
 	return 0;
 }
 
 /* Read up to len bytes of the file abs into buf as they are; *got of them read. */
 static int read_abs(struct cfs *c, const char *abs, char *buf, size_t len, size_t *got)
 {
-	ssize_t n;
 	int fd, r;
 
 	*got = 0;
 	fd = open(abs, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cfs_fail(c, -errno, "open %s: %s", abs, strerror(errno));
-	while (*got < len) {
-		n = read(fd, buf + *got, len - *got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			close(fd);
-			return cfs_fail(c, r, "read %s: %s", abs, strerror(-r));
-		}
-		if (n == 0)
-			break;
-		*got += (size_t)n;
-	}
+	r = read_fd(fd, buf, len, got);
 	close(fd);
-	return 0;
+	return r ? cfs_fail(c, r, "read %s: %s", abs, strerror(-r)) : 0;
+}
+
+/* buf holds got bytes of an attribute's text: end it at the first NUL (configfs show()
+ * output may hold NULs: dynamic_sessions) and strip trailing whitespace. */
+static void trim_value(char *buf, size_t got)
+{
+	buf[got] = '\0';
+	got = strlen(buf);
+	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' ' ||
+			   buf[got - 1] == '\t' || buf[got - 1] == '\r'))
+		buf[--got] = '\0';
 }
 
 int cfs_read_raw(struct cfs *c, const char *rel, char *buf, size_t len, size_t *got)
@@ -234,13 +257,65 @@ int cfs_read(struct cfs *c, char *buf, size_t len, const char *fmt, ...)
 	r = read_abs(c, abs, buf, len - 1, &got);
 	if (r)
 		return r;
-	buf[got] = '\0';
-	/* configfs show() output may hold NULs (dynamic_sessions); stop at the first. */
-	got = strlen(buf);
-	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' ' ||
-			   buf[got - 1] == '\t' || buf[got - 1] == '\r'))
-		buf[--got] = '\0';
+	trim_value(buf, got);
 	return 0;
+}
+
+/* 1 when the attribute open at fd reads val (trailing whitespace stripped). A value
+ * that fills the buffer may go on, so it counts as different. */
+static int reads_as(int fd, const char *val)
+{
+	char cur[CFS_ENSURE_READ_MAX + 1];
+	size_t got;
+
+	if (read_fd(fd, cur, sizeof(cur) - 1, &got) < 0 || got >= sizeof(cur) - 1)
+		return 0;
+	trim_value(cur, got);
+	return !strcmp(cur, val);
+}
+
+int cfs_ensure(struct cfs *c, const char *val, const char *fmt, ...)
+{
+	char rel[PATH_MAX], abs[PATH_MAX];
+	size_t len = strlen(val);
+	ssize_t n;
+	va_list ap;
+	int fd, r, same;
+
+	va_start(ap, fmt);
+	r = ready_vpath(c, abs, rel, fmt, ap);
+	va_end(ap);
+	if (r)
+		return r;
+	/*
+	 * One open for the read and the write: each open of a configfs attribute looks
+	 * its name up among its siblings and makes a dentry and an inode, freed again
+	 * at close. A text attribute's write is its whole new value, wherever the file
+	 * offset stands (fs/configfs/file.c); plain mode truncates first.
+	 */
+	fd = open(abs, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		/* Not writable (then only a different value is an error) or not readable,
+		 * or plain mode's file not made yet: read alone, write alone. */
+		fd = open(abs, O_RDONLY | O_CLOEXEC);
+		same = fd >= 0 && reads_as(fd, val);
+		if (fd >= 0)
+			close(fd);
+		return same ? 0 : cfs_write(c, val, "%s", rel);
+	}
+	if (reads_as(fd, val)) {
+		close(fd);
+		return 0;
+	}
+	n = cfs_plain(c) && ftruncate(fd, 0) < 0 ? -1 : 0;
+	if (n == 0) {
+		do
+			n = pwrite(fd, val, len, 0);
+		while (n < 0 && errno == EINTR);
+	}
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	return r || (size_t)n != len ? write_failed(c, abs, val, r, n, len) : 0;
 }
 
 /*

@@ -140,6 +140,16 @@ int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 /* Read an attribute (trailing whitespace stripped) into buf of len bytes. */
 int cfs_read(struct cfs *c, char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The longest attribute text cfs_ensure() compares, in bytes (longer: written). */
+#define CFS_ENSURE_READ_MAX 511
+/*
+ * Write val to an attribute unless it already reads val (trailing whitespace
+ * stripped), with one open for both (configfs text attributes take a write as the
+ * whole value). Not readable: written as cfs_write() does. 0, or -errno with a reason
+ * naming the path.
+ */
+int cfs_ensure(struct cfs *c, const char *val, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /*
  * Read the attribute rel as it is, NULs included (dynamic_sessions holds them), into
  * buf: at most len bytes, *got of them read (no terminator added). 0, or -errno of

@@ -160,15 +160,7 @@ static int check_portal(struct cfs *c, const char *portal)
  * kernel's -EINVAL for enabling an already active TPG: iscsit_tpg_enable_portal_group). */
 static int ensure_attr(struct cfs *c, const char *tpg, const char *attr, const char *val)
 {
-	char cur[CFS_CHAP_SECRET_MAX + 2];
-	int r;
-
-	c->err_hold++;
-	r = cfs_read(c, cur, sizeof(cur), "%s/%s", tpg, attr);
-	c->err_hold--;
-	if (!r && !strcmp(cur, val))
-		return 0;
-	return cfs_write(c, val, "%s/%s", tpg, attr);
+	return cfs_ensure(c, val, "%s/%s", tpg, attr);
 }
 
 void cfs_set_ensure_ttl_ms(struct cfs *c, unsigned ttl_ms)

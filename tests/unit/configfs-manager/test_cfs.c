@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -996,6 +998,56 @@ static void write_file(const char *p, const void *data, size_t n)
 	fclose(f);
 }
 
+/* The mtime of p, seconds. */
+static time_t mtime_of(const char *p)
+{
+	struct stat st;
+
+	assert_int_equal(stat(p, &st), 0);
+	return st.st_mtim.tv_sec;
+}
+
+/* Set p's times to 2000-01-01, so a write shows as a new mtime. */
+static void age(const char *p)
+{
+	const struct timespec old[2] = { { 946684800, 0 }, { 946684800, 0 } };
+
+	assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
+}
+
+/* cfs_ensure: a value already there is not written; another replaces it whole. */
+static void test_ensure(void **state)
+{
+	struct t *t = *state;
+	char f[PATH_MAX], big[CFS_ENSURE_READ_MAX + 8];
+
+	snprintf(f, sizeof(f), "%s", P(t, "grp/attr"));
+	assert_int_equal(mkdir(P(t, "grp"), 0755), 0);
+	/* Missing (plain mode's file not made yet): written. */
+	assert_int_equal(cfs_ensure(t->c, "5", "grp/attr"), 0);
+	assert_string_equal(slurp(f), "5");
+	/* The same value, shown with a newline as configfs does: left alone. */
+	write_file(f, "5\n", 2);
+	age(f);
+	assert_int_equal(cfs_ensure(t->c, "5", "grp/attr"), 0);
+	assert_int_equal(mtime_of(f), 946684800);
+	assert_string_equal(slurp(f), "5\n");
+	/* Another value, shorter than the one there: replaces it whole. */
+	write_file(f, "12345\n", 6);
+	age(f);
+	assert_int_equal(cfs_ensure(t->c, "7", "grp/attr"), 0);
+	assert_string_equal(slurp(f), "7");
+	assert_true(mtime_of(f) != 946684800);
+	/* A text that fills the read buffer may go on: counted as different, written. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	write_file(f, big, sizeof(big) - 1);
+	big[CFS_ENSURE_READ_MAX] = '\0';
+	age(f);
+	assert_int_equal(cfs_ensure(t->c, big, "grp/attr"), 0);
+	assert_string_equal(slurp(f), big);
+}
+
 static void test_target_sessions(void **state)
 {
 	struct t *t = *state;
@@ -1161,6 +1213,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lun_add_any, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_nopin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ensure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removal_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
