@@ -267,14 +267,50 @@ static int list_for_create(struct cfs *c, const char *name, uint64_t **idx, size
 	return r;
 }
 
+/* An HBA to claim (struct cfs_claim) for backstore `name`: core/user_N, N into hba. */
+struct hba_claim {
+	const char *name;
+	char *hba;
+	size_t len;
+};
+
+/* One listing of core/: the name is new, and the HBA indexes. */
+static int hba_list(struct cfs *c, void *arg, uint64_t **idx, size_t *n)
+{
+	const struct hba_claim *a = arg;
+
+	return list_for_create(c, a->name, idx, n);
+}
+
+static int hba_make(struct cfs *c, void *arg, uint64_t k, bool *made)
+{
+	const struct hba_claim *a = arg;
+
+	snprintf(a->hba, a->len, "user_%" PRIu64, k);
+	return cfs_mkdir(c, made, "core/%s", a->hba);
+}
+
+static int hba_full(struct cfs *c, void *arg)
+{
+	(void)arg;
+	return cfs_fail(c, -ENOSPC, "no free HBA index below %u in %s/core", CFS_HBA_INDEX_MAX,
+			c->root);
+}
+
 /* cfs_backstore_create(_new): new_name skips the listing while a probe finds an HBA. */
 static int backstore_create(struct cfs *c, const char *name, uint64_t size_bytes,
 			    const char *dev_config, const char *serial, bool new_name)
 {
 	char control[512], hba[32], dev[PATH_MAX];
-	bool made_hba = false, made_dev = false;
-	uint64_t *idx = NULL, k;
-	size_t n = 0, i;
+	struct hba_claim a = { .name = name, .hba = hba, .len = sizeof(hba) };
+	/* A name new by construction (new_name): the HBA index after the last one made,
+	 * if free, and no listing. */
+	const struct cfs_claim w = { .next = &c->hba_next, .last = CFS_HBA_INDEX_MAX - 1,
+				     .probes = new_name ? CFS_HBA_PROBES : 0,
+				     .list = hba_list, .make = hba_make, .full = hba_full,
+				     .arg = &a };
+	bool made_hba, made_dev = false;
+	uint64_t k;
 	int r, fd;
 
 	r = cfs_check_name(c, "backstore name", name, CFS_NAME_MAX);
@@ -307,34 +343,8 @@ static int backstore_create(struct cfs *c, const char *name, uint64_t size_bytes
 	fd = lock_take(c);
 	if (fd < 0)
 		return fd;
-	/* A name new by construction: the HBA index after the last one made, if free. */
-	for (i = 0; new_name && !r && !made_hba && i < CFS_HBA_PROBES; i++) {
-		k = c->hba_next;
-		c->hba_next = cfs_index_after(k, CFS_HBA_INDEX_MAX - 1);
-		snprintf(hba, sizeof(hba), "user_%" PRIu64, k);
-		r = cfs_mkdir(c, &made_hba, "core/%s", hba);
-	}
-	/* Else one listing of core/: the name is new, and the HBA indexes. */
-	if (!r && !made_hba) {
-		r = list_for_create(c, name, &idx, &n);
-		if (!r && n)
-			c->hba_next = cfs_index_after(idx[n - 1], CFS_HBA_INDEX_MAX - 1);
-	}
-	/* Lowest free index; skip any that appear between listing and mkdir. */
-	for (k = cfs_lowest_free(idx, n); !r && !made_hba; k++) {
-		for (i = 0; i < n && idx[i] != k; i++)
-			;
-		if (i < n)
-			continue;
-		if (k >= CFS_HBA_INDEX_MAX) {
-			r = cfs_fail(c, -ENOSPC, "no free HBA index below %u in %s/core",
-				     CFS_HBA_INDEX_MAX, c->root);
-			break;
-		}
-		snprintf(hba, sizeof(hba), "user_%" PRIu64, k);
-		r = cfs_mkdir(c, &made_hba, "core/%s", hba);
-	}
-	free(idx);
+	r = cfs_claim_index(c, &w, &k);
+	made_hba = !r;
 	if (!r)
 		r = cfs_rel(c, dev, sizeof(dev), "core/%s/%s", hba, name);
 	if (!r)

@@ -222,6 +222,42 @@ uint64_t cfs_index_after(uint64_t k, uint64_t last)
 	return k >= last ? 0 : k + 1;
 }
 
+int cfs_claim_index(struct cfs *c, const struct cfs_claim *w, uint64_t *out)
+{
+	uint64_t *idx = NULL, k;
+	size_t n = 0, i;
+	bool made = false;
+	int r = 0;
+
+	for (i = 0; !r && !made && i < w->probes; i++) {
+		k = *w->next;
+		*w->next = cfs_index_after(k, w->last);
+		r = w->make(c, w->arg, k, &made);
+		if (!r && made)
+			*out = k;
+	}
+	if (!r && !made) {
+		r = w->list(c, w->arg, &idx, &n);
+		if (!r && n)
+			*w->next = cfs_index_after(idx[n - 1], w->last);
+	}
+	for (k = cfs_lowest_free(idx, n); !r && !made; k++) {
+		for (i = 0; i < n && idx[i] != k; i++)
+			;
+		if (i < n)
+			continue;
+		if (k > w->last) {
+			r = w->full(c, w->arg);
+			break;
+		}
+		r = w->make(c, w->arg, k, &made);
+		if (!r && made)
+			*out = k;
+	}
+	free(idx);
+	return r;
+}
+
 uint64_t cfs_lowest_free(const uint64_t *idx, size_t n)
 {
 	uint64_t want = 0;

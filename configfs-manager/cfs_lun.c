@@ -42,6 +42,37 @@ static int lun_mkdir(struct cfs *c, const char *tpg, uint64_t k, char *lunrel, s
 	return r ? r : cfs_mkdir(c, made, "%s", lunrel);
 }
 
+/* A TPG LUN to claim (struct cfs_claim): lun_N of tpg, its path into lunrel. */
+struct lun_claim {
+	const char *iqn, *tpg;
+	char *lunrel;
+	size_t len;
+};
+
+static int lun_list(struct cfs *c, void *arg, uint64_t **idx, size_t *n)
+{
+	const struct lun_claim *a = arg;
+	char rel[PATH_MAX];
+	int r = cfs_rel(c, rel, sizeof(rel), "%s/lun", a->tpg);
+
+	return r ? r : cfs_list_indexes(c, rel, "lun_", idx, n);
+}
+
+static int lun_make(struct cfs *c, void *arg, uint64_t k, bool *made)
+{
+	const struct lun_claim *a = arg;
+
+	return lun_mkdir(c, a->tpg, k, a->lunrel, a->len, made);
+}
+
+static int lun_full(struct cfs *c, void *arg)
+{
+	const struct lun_claim *a = arg;
+
+	return cfs_fail(c, -ENOSPC, "target %s has no free LUN number (0-%u)", a->iqn,
+			CFS_LUN_MAX);
+}
+
 /*
  * Add a LUN to tpg: any free number (cfs_lun_add_any) tries c->lun_next and the few
  * after it, one mkdir each; otherwise, and when those were taken, the lowest free
@@ -51,9 +82,11 @@ static int lun_add(struct cfs *c, const char *iqn, const char *backstore, bool a
 		   uint64_t *lun)
 {
 	char tpg[PATH_MAX], lunrel[PATH_MAX], devrel[PATH_MAX], hba[CFS_NAME_MAX + 1];
-	uint64_t *idx = NULL, k;
-	size_t n = 0, i;
-	bool made = false;
+	struct lun_claim a = { .iqn = iqn, .tpg = tpg, .lunrel = lunrel,
+			       .len = sizeof(lunrel) };
+	const struct cfs_claim w = { .next = &c->lun_next, .last = CFS_LUN_MAX,
+				     .probes = any ? CFS_LUN_PROBES : 0, .list = lun_list,
+				     .make = lun_make, .full = lun_full, .arg = &a };
 	int r;
 
 	r = cfs_tpg_path(c, iqn, true, tpg);
@@ -63,38 +96,9 @@ static int lun_add(struct cfs *c, const char *iqn, const char *backstore, bool a
 		r = cfs_backstore_find(c, backstore, true, hba, sizeof(hba));
 	if (!r)
 		r = cfs_rel(c, devrel, sizeof(devrel), "core/%s/%s", hba, backstore);
-	for (i = 0; any && !r && !made && i < CFS_LUN_PROBES; i++) {
-		k = c->lun_next;
-		c->lun_next = cfs_index_after(k, CFS_LUN_MAX);
-		r = lun_mkdir(c, tpg, k, lunrel, sizeof(lunrel), &made);
-		if (!r && made)
-			*lun = k;
-	}
-	if (!r && !made)
-		r = cfs_rel(c, lunrel, sizeof(lunrel), "%s/lun", tpg);
-	if (!r && !made) {
-		r = cfs_list_indexes(c, lunrel, "lun_", &idx, &n);
-		if (!r && n)
-			c->lun_next = cfs_index_after(idx[n - 1], CFS_LUN_MAX);
-	}
-	for (k = cfs_lowest_free(idx, n); !r && !made; k++) {
-		for (i = 0; i < n && idx[i] != k; i++)
-			;
-		if (i < n)
-			continue;
-		if (k > CFS_LUN_MAX) {
-			r = cfs_fail(c, -ENOSPC, "target %s has no free LUN number (0-%u)", iqn,
-				     CFS_LUN_MAX);
-			break;
-		}
-		r = lun_mkdir(c, tpg, k, lunrel, sizeof(lunrel), &made);
-		if (!r && made)
-			*lun = k;
-	}
-	free(idx);
-	if (r)
-		return r;
-	return link_dev(c, lunrel, devrel);
+	if (!r)
+		r = cfs_claim_index(c, &w, lun);
+	return r ? r : link_dev(c, lunrel, devrel);
 }
 
 int cfs_lun_add(struct cfs *c, const char *iqn, const char *backstore, uint64_t *lun)

@@ -203,6 +203,31 @@ uint64_t cfs_lowest_free(const uint64_t *idx, size_t n);
  * *_any / *_new probes try next. */
 uint64_t cfs_index_after(uint64_t k, uint64_t last);
 
+/*
+ * How to claim a free "<prefix>N" directory (cfs_claim_index): the probes' next index
+ * and its bound, and the caller's listing, mkdir and refusal.
+ */
+struct cfs_claim {
+	uint64_t *next;   /* where the probes start; moved past each index they try */
+	uint64_t last;    /* the largest index allowed */
+	unsigned probes;  /* mkdirs at *next, one index after another, before any listing */
+	/* The indexes taken, sorted ascending, in *idx (freed by cfs_claim_index), or
+	 * -errno with a reason. */
+	int (*list)(struct cfs *c, void *arg, uint64_t **idx, size_t *n);
+	/* mkdir index k: 0 with *made, 0 without it when k exists, or -errno. */
+	int (*make)(struct cfs *c, void *arg, uint64_t k, bool *made);
+	/* The reason when no index up to last is free (cfs_fail, -ENOSPC). */
+	int (*full)(struct cfs *c, void *arg);
+	void *arg;
+};
+/*
+ * Make the directory of a free index: up to w->probes mkdirs from *w->next on (no
+ * listing while they find one free); otherwise one listing, then the lowest index not
+ * in it, skipping any made in between, and *w->next past the highest listed. The index
+ * made in *out. 0, or the -errno of list, make or full.
+ */
+int cfs_claim_index(struct cfs *c, const struct cfs_claim *w, uint64_t *out);
+
 /* ---- cfs_backstore.c, cfs_lun.c, cfs_acl.c: internals for sweep and ls ---- */
 
 /*
