@@ -998,6 +998,86 @@ static void write_file(const char *p, const void *data, size_t n)
 	fclose(f);
 }
 
+/* A fake index space for cfs_claim_index: taken[k] marks index k (0..7) as made. */
+struct fake_space {
+	bool taken[8];
+	bool appear;     /* index 1 appears between the listing and its mkdir */
+	unsigned lists, makes, fulls;
+};
+
+static int fake_list(struct cfs *c, void *arg, uint64_t **idx, size_t *n)
+{
+	struct fake_space *f = arg;
+
+	(void)c;
+	f->lists++;
+	*idx = calloc(8, sizeof(**idx));
+	assert_non_null(*idx);
+	*n = 0;
+	for (uint64_t k = 0; k < 8; k++)
+		if (f->taken[k])
+			(*idx)[(*n)++] = k;
+	if (f->appear)
+		f->taken[1] = true;
+	return 0;
+}
+
+static int fake_make(struct cfs *c, void *arg, uint64_t k, bool *made)
+{
+	struct fake_space *f = arg;
+
+	(void)c;
+	assert_true(k < 8);
+	f->makes++;
+	*made = !f->taken[k];
+	f->taken[k] = true;
+	return 0;
+}
+
+static int fake_full(struct cfs *c, void *arg)
+{
+	((struct fake_space *)arg)->fulls++;
+	return cfs_fail(c, -ENOSPC, "full");
+}
+
+/* cfs_claim_index: probes first, then the lowest free index after one listing. */
+static void test_claim_index(void **state)
+{
+	struct t *t = *state;
+	struct fake_space f = { .taken = { [0] = true, [2] = true } };
+	uint64_t next = 2, got = 99;
+	struct cfs_claim w = { .next = &next, .last = 3, .probes = 2, .list = fake_list,
+			       .make = fake_make, .full = fake_full, .arg = &f };
+
+	/* Probes: 2 is taken, 3 is free; no listing. */
+	assert_int_equal(cfs_claim_index(t->c, &w, &got), 0);
+	assert_int_equal(got, 3);
+	assert_int_equal(f.lists, 0);
+	assert_int_equal(next, 0); /* past the last index: back to 0 */
+	/* Probes at 0 and 1: 1 is free. */
+	assert_int_equal(cfs_claim_index(t->c, &w, &got), 0);
+	assert_int_equal(got, 1);
+	/* No probes: one listing, the lowest free index, next past the highest listed. */
+	f = (struct fake_space){ .taken = { [0] = true, [3] = true } };
+	w.probes = 0;
+	assert_int_equal(cfs_claim_index(t->c, &w, &got), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(f.lists, 1);
+	assert_int_equal(next, 0);
+	/* An index made between the listing and its mkdir is skipped. */
+	f = (struct fake_space){ .taken = { [0] = true }, .appear = true };
+	assert_int_equal(cfs_claim_index(t->c, &w, &got), 0);
+	assert_int_equal(got, 2);
+	/* Every index up to last taken: the caller's refusal, nothing made. */
+	f = (struct fake_space){ .taken = { true, true, true, true } };
+	w.probes = 1;
+	next = 0;
+	assert_int_equal(cfs_claim_index(t->c, &w, &got), -ENOSPC);
+	assert_int_equal(f.fulls, 1);
+	assert_int_equal(f.makes, 1); /* the probe only */
+	assert_false(f.taken[4]);
+}
+
 /* The mtime of p, seconds. */
 static time_t mtime_of(const char *p)
 {
@@ -1214,6 +1294,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_acl_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acl_nopin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ensure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removal_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
