@@ -4,12 +4,12 @@
 #include "placehint.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 int placehint_parse(const char *msg, size_t len, char *name, size_t namelen, int *cpu)
 {
@@ -44,11 +44,30 @@ int placehint_parse(const char *msg, size_t len, char *name, size_t namelen, int
 	return 0;
 }
 
+/*
+ * The sending socket, made at the first hint and kept: one unbound datagram socket
+ * serves every thread (sendto names the address each time). -errno while it cannot be
+ * made; tried again at the next hint.
+ */
+static int sender(void)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static int fd = -1;
+	int r;
+
+	pthread_mutex_lock(&mu);
+	if (fd < 0)
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	r = fd < 0 ? -errno : fd;
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
 int placehint_send(const char *path, const char *name, int cpu)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	char msg[PLACEHINT_MSG_MAX], check[PLACEHINT_NAME_MAX + 1];
-	int n, fd, r = 0, c;
+	int n, fd, c;
 
 	n = cpu == PLACEHINT_NONE ? snprintf(msg, sizeof(msg), "%s -\n", name) :
 		snprintf(msg, sizeof(msg), "%s %d\n", name, cpu);
@@ -58,13 +77,12 @@ int placehint_send(const char *path, const char *name, int cpu)
 	if (strlen(path) >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(a.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = sender();
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (sendto(fd, msg, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&a, sizeof(a)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+		return -errno;
+	return 0;
 }
 
 int placehint_recv(int fd, char *name, size_t namelen, int *cpu)

@@ -42,7 +42,8 @@ int placehint_parse(const char *msg, size_t len, char *name, size_t namelen, int
 /*
  * Send the hint "name runs best on cpu" to the handler's socket at path, or withdraw
  * an earlier one (cpu PLACEHINT_NONE), without waiting (MSG_DONTWAIT; a full socket
- * drops the hint). Returns 0, -EINVAL for a name or CPU placehint_parse would refuse, or the -errno of socket or sendto (-ENOENT or
+ * drops the hint). Thread-safe; one sending socket per process, made at the first call
+ * and kept open. Returns 0, -EINVAL for a name or CPU placehint_parse would refuse, or the -errno of socket or sendto (-ENOENT or
  * -ECONNREFUSED: no handler listening there; -EACCES: not in the socket's group).
  */
 int placehint_send(const char *path, const char *name, int cpu);
