@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +21,30 @@
 #include "prov.h"
 #include "reason.h"
 
+/* SHA-256 fetched from OpenSSL's providers once (an implicit fetch, as EVP_sha256()
+ * makes, looks it up again at every digest); NULL when the fetch failed. */
+static EVP_MD *sha256;
+
+static void fetch_sha256(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* prefix + 16 hex digits of SHA-256(parts[0] "\n" parts[1] ...) into out. 0 or -EIO. */
 static int hash_name(const char *prefix, const char *const *parts, size_t n, char *out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx;
 	size_t plen = strlen(prefix);
 	int ok;
 
+	pthread_once(&once, fetch_sha256);
+	ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return -EIO;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	ok = EVP_DigestInit_ex(ctx, sha256 ? sha256 : EVP_sha256(), NULL);
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (!i || EVP_DigestUpdate(ctx, "\n", 1)) &&
 		     EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
