@@ -1087,10 +1087,13 @@ static time_t mtime_of(const char *p)
 	return st.st_mtim.tv_sec;
 }
 
-/* Set p's times to 2000-01-01, so a write shows as a new mtime. */
+/* 2000-01-01 in seconds: age() sets it, so a write shows as a new mtime. */
+#define AGED_S 946684800
+
+/* Set p's times to AGED_S. */
 static void age(const char *p)
 {
-	const struct timespec old[2] = { { 946684800, 0 }, { 946684800, 0 } };
+	const struct timespec old[2] = { { AGED_S, 0 }, { AGED_S, 0 } };
 
 	assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
 }
@@ -1110,14 +1113,14 @@ static void test_ensure(void **state)
 	write_file(f, "5\n", 2);
 	age(f);
 	assert_int_equal(cfs_ensure(t->c, "5", "grp/attr"), 0);
-	assert_int_equal(mtime_of(f), 946684800);
+	assert_int_equal(mtime_of(f), AGED_S);
 	assert_string_equal(slurp(f), "5\n");
 	/* Another value, shorter than the one there: replaces it whole. */
 	write_file(f, "12345\n", 6);
 	age(f);
 	assert_int_equal(cfs_ensure(t->c, "7", "grp/attr"), 0);
 	assert_string_equal(slurp(f), "7");
-	assert_true(mtime_of(f) != 946684800);
+	assert_true(mtime_of(f) != AGED_S);
 	/* A text that fills the read buffer may go on: counted as different, written. */
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
