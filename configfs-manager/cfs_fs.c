@@ -146,11 +146,31 @@ static int write_failed(struct cfs *c, const char *abs, const char *val, int r, 
 			abs, n, len);
 }
 
+/*
+ * Write val whole at offset 0 of fd, an attribute open for writing, and close fd. A
+ * configfs text attribute takes a write as its whole value; a plain-mode file is
+ * truncated first when truncate is set. 0, or the reason (write_failed).
+ */
+static int write_value(struct cfs *c, int fd, const char *abs, const char *val,
+		       bool truncate)
+{
+	size_t len = strlen(val);
+	ssize_t n = truncate && ftruncate(fd, 0) < 0 ? -1 : 0;
+	int r;
+
+	if (n == 0) {
+		do
+			n = pwrite(fd, val, len, 0);
+		while (n < 0 && errno == EINTR);
+	}
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	return r || (size_t)n != len ? write_failed(c, abs, val, r, n, len) : 0;
+}
+
 int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 {
 	char rel[PATH_MAX], abs[PATH_MAX];
-	size_t len = strlen(val);
-	ssize_t n;
 	va_list ap;
 	int fd, r;
 
@@ -177,12 +197,7 @@ int cfs_write(struct cfs *c, const char *val, const char *fmt, ...)
 	}
 	if (fd < 0)
 		return cfs_fail(c, -errno, "open %s: %s", abs, strerror(errno));
-	do
-		n = write(fd, val, len);
-	while (n < 0 && errno == EINTR);
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	return r || (size_t)n != len ? write_failed(c, abs, val, r, n, len) : 0;
+	return write_value(c, fd, abs, val, false);  /* plain mode opened it O_TRUNC */
 }
 
 /* Read up to len bytes from fd into buf as they are; *got of them read. 0 or -errno. */
@@ -277,8 +292,6 @@ static int reads_as(int fd, const char *val)
 int cfs_ensure(struct cfs *c, const char *val, const char *fmt, ...)
 {
 	char rel[PATH_MAX], abs[PATH_MAX];
-	size_t len = strlen(val);
-	ssize_t n;
 	va_list ap;
 	int fd, r, same;
 
@@ -307,15 +320,7 @@ int cfs_ensure(struct cfs *c, const char *val, const char *fmt, ...)
 		close(fd);
 		return 0;
 	}
-	n = cfs_plain(c) && ftruncate(fd, 0) < 0 ? -1 : 0;
-	if (n == 0) {
-		do
-			n = pwrite(fd, val, len, 0);
-		while (n < 0 && errno == EINTR);
-	}
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	return r || (size_t)n != len ? write_failed(c, abs, val, r, n, len) : 0;
+	return write_value(c, fd, abs, val, cfs_plain(c));
 }
 
 /*
