@@ -20,7 +20,9 @@
 #include "reason.h"
 
 #define APTPL_FILE_PREFIX "aptpl_"
-#define APTPL_FILE_MAX (1 << 20)   /* bytes: far above 4096 registrations */
+/* bytes: a registration block is under 1 KiB even with two 223-byte IQNs, so this holds
+ * the APTPL_REGS_MAX registrations aptpl_parse accepts */
+#define APTPL_FILE_MAX ((size_t)APTPL_REGS_MAX * 1024)
 #define CAPTURE_TRIES 5            /* generation moved under us: read again */
 
 struct seen {
@@ -85,10 +87,11 @@ static struct seen *seen_get(struct prcap *p, const char *name, bool add)
 }
 
 /* Whole file into a malloc'd NUL-terminated string (the kernel writes a trailing NUL
- * too; it ends the string). NULL with errno set. */
+ * too; it ends the string). NULL with errno set: EFBIG for a file over APTPL_FILE_MAX
+ * bytes (read one byte past the bound to tell), so it is never parsed cut short. */
 static char *slurp(const char *path)
 {
-	char *buf = malloc(APTPL_FILE_MAX + 1);
+	char *buf = malloc(APTPL_FILE_MAX + 2);
 	size_t got = 0;
 	ssize_t k;
 	int fd;
@@ -100,7 +103,8 @@ static char *slurp(const char *path)
 		free(buf);
 		return NULL;
 	}
-	while (got < APTPL_FILE_MAX && (k = read(fd, buf + got, APTPL_FILE_MAX - got)) != 0) {
+	while (got <= APTPL_FILE_MAX &&
+	       (k = read(fd, buf + got, APTPL_FILE_MAX + 1 - got)) != 0) {
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -113,6 +117,11 @@ static char *slurp(const char *path)
 		got += (size_t)k;
 	}
 	close(fd);
+	if (got > APTPL_FILE_MAX) {
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
 	buf[got] = '\0';
 	return buf;
 }
@@ -138,9 +147,16 @@ int prcap_capture(struct prcap *p, const char *name, char *err, size_t errlen)
 		if (cfs_pr_generation(p->cfs, name, &g1) < 0)
 			return 0; /* backstore gone: the file is stale */
 		text = slurp(path);
+		if (!text && errno == ENOENT)
+			return 0;
+		if (!text && errno == EFBIG)
+			return reason_fail(err, errlen, -EFBIG,
+					   "%s: over %zu bytes, more than the %d registrations "
+					   "kept; stored state left as it was", path,
+					   APTPL_FILE_MAX, APTPL_REGS_MAX);
 		if (!text)
-			return errno == ENOENT ? 0 : reason_fail(err, errlen, -errno, "reading %s: %s",
-							    path, strerror(errno));
+			return reason_fail(err, errlen, -errno, "reading %s: %s", path,
+					   strerror(errno));
 		if (cfs_pr_generation(p->cfs, name, &g2) < 0) {
 			free(text);
 			return 0;

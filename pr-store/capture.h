@@ -33,7 +33,8 @@ void prcap_free(struct prcap *p);
  * Capture backstore `name` (a file name "aptpl_<name>" is accepted too). Returns 1 when
  * a new state was saved, 0 when unchanged or not ours (not pv<id>l<N>, backstore or
  * file missing, session row gone), or a negative errno with a reason in err: -EINVAL
- * for a file that does not parse (nothing saved), -EIO for the database (retried by the
+ * for a file that does not parse (nothing saved), -EFBIG for one over 4 MiB (APTPL_REGS_MAX
+ * registrations of under 1 KiB each; nothing saved), -EIO for the database (retried by the
  * next call: the cache only moves after a successful save).
  */
 int prcap_capture(struct prcap *p, const char *name, char *err, size_t errlen);

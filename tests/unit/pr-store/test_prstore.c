@@ -143,6 +143,19 @@ static void set_generation(const char *bs, const char *gen)
 	write_file(p, gen);
 }
 
+/* path holding len bytes of APTPL-looking lines. */
+static void big_file(const char *path, size_t len)
+{
+	static const char line[] = "initiator_fabric=iSCSI\n";
+	FILE *f = fopen(path, "w");
+	size_t i;
+
+	assert_non_null(f);
+	for (i = 0; i < len; i++)
+		fputc(line[i % (sizeof(line) - 1)], f);
+	assert_int_equal(fclose(f), 0);
+}
+
 /* A plain-tree backstore `name` (its dir into bs) with PRgeneration gen, and its APTPL
  * file aptpl_<name> in prdir holding text (path into file). */
 static void plant(struct cfs *c, const char *prdir, const char *name, const char *gen,
@@ -192,6 +205,12 @@ static void test_capture(void **state)
 	/* A file that does not parse is refused; the stored state stays. */
 	write_file(p, "PR_REG_START: 0\n");
 	assert_int_equal(prcap_capture(cap, "aptpl_pvs1l0", err, sizeof(err)), -EINVAL);
+	assert_int_equal(prdb_load(db, "s1", 1, st, err, sizeof(err)), 1);
+	assert_int_equal(st[0].generation, 5);
+	/* A file over the bound is refused whole, never parsed cut short. */
+	big_file(p, (size_t)APTPL_REGS_MAX * 1024 + 1);
+	assert_int_equal(prcap_capture(cap, "aptpl_pvs1l0", err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "registrations"));
 	assert_int_equal(prdb_load(db, "s1", 1, st, err, sizeof(err)), 1);
 	assert_int_equal(st[0].generation, 5);
 	/* Not ours: other names, a missing backstore, a session without a row. */
