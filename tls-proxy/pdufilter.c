@@ -334,6 +334,40 @@ static bool wanted(const struct pdufilter *f, enum pf_dir d, unsigned op)
 	return op == PDU_OP_TEXT_RSP || (!f->ffp && op == PDU_OP_LOGIN_RSP);
 }
 
+#define AHS_TYPE_EXTENDED_CDB 1
+
+/*
+ * The AHS of an initiator's PDU, as LIO would read it (RFC 7143 §11.2.2). Only a SCSI
+ * Command may carry one, and LIO reads only an Extended CDB AHS (§11.2.2.3: AHSLength
+ * = CDB length - 15, counting the reserved byte; its CDB bytes follow the 4-byte
+ * AHS header). Refused: an AHS on any other PDU (LIO does not read a Login Request's,
+ * so keys hidden there would reach it unchecked), and an Extended CDB AHS whose
+ * AHSLength is 0 or runs past the AHS sent (Linux 6.0 and later copy AHSLength - 1
+ * bytes from it without a check: 0 overflows a kernel heap buffer). Another first AHS
+ * type passes: LIO rejects the command itself. 0, or -EPROTO (logged).
+ */
+static int ahs_check(const struct pdufilter *f, const uint8_t *hdr)
+{
+	size_t total = pdu_ahs_len(hdr);
+	const uint8_t *ahs = hdr + PDU_BHS_LEN;
+	unsigned len;
+
+	if (!total)
+		return 0;
+	if (pdu_opcode(hdr) != PDU_OP_SCSI_CMD) {
+		plog("connection from %s closed: PDU 0x%02x with a %zu-byte AHS (only a SCSI "
+		     "Command has one)", f->peer, pdu_opcode(hdr), total);
+		return -EPROTO;
+	}
+	len = (unsigned)ahs[0] << 8 | ahs[1];
+	if (ahs[2] == AHS_TYPE_EXTENDED_CDB && (len == 0 || 3 + (size_t)len > total)) {
+		plog("connection from %s closed: Extended CDB AHS with AHSLength %u in a "
+		     "%zu-byte AHS", f->peer, len, total);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* The header of s is complete: hold the PDU, or pass its header on and skip its body. */
 static int header_done(struct pdufilter *f, enum pf_dir d, struct pf_stream *s,
 		       struct pf_buf *out)
@@ -341,6 +375,9 @@ static int header_done(struct pdufilter *f, enum pf_dir d, struct pf_stream *s,
 	uint32_t dl = pdu_data_len(s->hdr);
 	uint64_t body = pdu_pad4(dl) + (f->dd && dl ? PDU_DIGEST_LEN : 0);
 	int r = 0;
+
+	if (d == PF_TO_TARGET && (r = ahs_check(f, s->hdr)) < 0)
+		return r;
 
 	if (wanted(f, d, pdu_opcode(s->hdr))) {
 		if (dl > PDUFILTER_HOLD_MAX) {

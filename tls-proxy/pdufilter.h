@@ -10,6 +10,10 @@
  * digest, padded data segment, data digest; CRC32C digests are on only after the
  * Login Phase, as the target's Login Responses negotiated them, §13.1) and holds only
  * the PDUs it has to read; every other byte passes unchanged:
+ *  - an AHS from the initiator (RFC 7143 §11.2.2) on anything but a SCSI Command, or an
+ *    Extended CDB AHS whose AHSLength is 0 or longer than the AHS sent: the
+ *    connection is refused (LIO reads no Login Request's AHS, and copies an Extended
+ *    CDB AHS by its AHSLength unchecked);
  *  - Login Requests after the first (which the portal read itself): a key LIO would
  *    read as InitiatorName, SessionType or TargetName (login_check_identity_keys),
  *    keys that do not parse (textkeys.h), or the C bit: the connection is refused;

@@ -3,7 +3,8 @@
  * any split; digests take effect after the final Login Response; a SendTargets Text
  * Request becomes "SendTargets=<own target>" and a Text Response keeps only the own
  * target at the public address, with DataSegmentLength and CRC32C digests made anew;
- * identity keys in later Login Requests end the session.
+ * identity keys in later Login Requests end the session, and so does an AHS LIO would
+ * read otherwise than the filter.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -259,6 +260,76 @@ static void test_later_login_identity(void **state)
 	pdufilter_free(f);
 }
 
+/* A PDU with an AHS of ahs_len bytes (a multiple of 4) and no data into out, with a
+ * header digest when hd. Returns its length. */
+static size_t mkpdu_ahs(uint8_t *out, uint8_t op, uint8_t flags, const uint8_t *ahs,
+			size_t ahs_len, int hd)
+{
+	size_t n = 48 + ahs_len;
+
+	memset(out, 0, 48);
+	out[0] = op;
+	out[1] = flags;
+	out[4] = (uint8_t)(ahs_len / 4);
+	pdu_put32(out + 16, 0x1234);
+	memcpy(out + 48, ahs, ahs_len);
+	if (hd) {
+		le32(out + n, pdu_crc32c(0, out, n));
+		n += 4;
+	}
+	return n;
+}
+
+/*
+ * RFC 7143 §11.2.2: an Extended CDB AHS on a SCSI Command passes when its AHSLength
+ * fits the AHS sent; one of AHSLength 0 or past the AHS (which LIO copies unchecked),
+ * or an AHS on any other PDU (LIO does not read a Login Request's: keys hidden there
+ * would reach it unchecked), ends the session.
+ */
+static void test_ahs(void **state)
+{
+	/* A 32-byte CDB: 16 in the BHS, 16 in the AHS; AHSLength 17 with the reserved byte. */
+	uint8_t ecdb[20] = { 0, 17, 1, 0, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x18 };
+	uint8_t keys[52] = { 0, 49, 0x3f, 0 };
+	struct pf_buf out = { 0 };
+	struct pdufilter *f;
+	uint8_t w[1200];
+	size_t n;
+
+	(void)state;
+	f = mkfilter();
+	to_ffp(f);
+	n = mkpdu_ahs(w, 0x01, 0x80, ecdb, sizeof(ecdb), 1);
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w, n, &out), 0);
+	assert_int_equal(out.len, n);
+	assert_memory_equal(out.data, w, n);
+	ecdb[1] = 18; /* one byte past the AHS */
+	n = mkpdu_ahs(w, 0x01, 0x80, ecdb, sizeof(ecdb), 1);
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w, n, &out), -EPROTO);
+	pdufilter_free(f);
+
+	f = mkfilter();
+	to_ffp(f);
+	ecdb[1] = 0;
+	n = mkpdu_ahs(w, 0x01, 0x80, ecdb, sizeof(ecdb), 1);
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w, n, &out), -EPROTO);
+	pdufilter_free(f);
+
+	f = mkfilter();
+	to_ffp(f);
+	n = mkpdu_ahs(w, 0x00, 0x80, ecdb, sizeof(ecdb), 1); /* a NOP-Out */
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w, n, &out), -EPROTO);
+	pdufilter_free(f);
+
+	/* In the Login Phase: keys in a Login Request's AHS, where only LIO would read them. */
+	f = mkfilter();
+	memcpy(keys + 4, "InitiatorName=iqn.x:victim\0SessionType=Discovery", 48);
+	n = mkpdu_ahs(w, 0x43, 0x87, keys, sizeof(keys), 0);
+	assert_int_equal(pdufilter_feed(f, PF_TO_TARGET, w, n, &out), -EPROTO);
+	pf_buf_free(&out);
+	pdufilter_free(f);
+}
+
 static void test_hold_bound(void **state)
 {
 	struct pdufilter *f = mkfilter();
@@ -281,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_sendtargets_response),
 		cmocka_unit_test(test_later_login_identity),
 		cmocka_unit_test(test_hold_bound),
+		cmocka_unit_test(test_ahs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
