@@ -140,12 +140,16 @@ int db_image_progress(struct db *d, int64_t account_id, const char *name,
  */
 int db_image_ready(struct db *d, int64_t account_id, const char *name, const char *sha256,
 		   uint64_t size_bytes, uint64_t *used, char *err, size_t errlen);
-/* Mark an image failed with a one-line reason. */
+/* Mark a fetching image failed with a one-line reason (a row in another state, or
+ * none, is left as it is). */
 int db_image_fail(struct db *d, int64_t account_id, const char *name, const char *error);
 /*
- * Delete image (account_id, name). With if_unused, refuse with -EBUSY while a live or
- * suspended session has it as a LUN (the check and delete are one statement, ordered
- * against session creation by the image row's lock). -ENOENT when absent.
+ * Delete image (account_id, name). With if_unused (a client's DELETE), refuse with
+ * -EBUSY while it is being fetched (its fetch still writes its files) or while a live
+ * or suspended session has it as a LUN (the check and delete are one statement,
+ * ordered against session creation by the image row's lock). Without it (a fetch
+ * removing its own image), only a row still being fetched is deleted. -ENOENT when
+ * there is no such row.
  */
 int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_unused,
 		    char *err, size_t errlen);

@@ -114,7 +114,7 @@ int db_image_fail(struct db *d, int64_t account_id, const char *name, const char
 	db_i64s(acct, sizeof(acct), account_id);
 	return db_command(d,
 			  "UPDATE images SET state = 'failed', error = $3"
-			  " WHERE account_id = $1::bigint AND name = $2",
+			  " WHERE account_id = $1::bigint AND name = $2 AND state = 'fetching'",
 			  3, p);
 }
 
@@ -125,6 +125,7 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 	const char *p[2] = { acct, name };
 	PGresult *r;
 	int64_t used = 0;
+	bool fetching;
 	int rc;
 
 	db_i64s(acct, sizeof(acct), account_id);
@@ -133,12 +134,25 @@ int db_image_delete(struct db *d, int64_t account_id, const char *name, bool if_
 		goto out;
 	/* Lock the row first: a session insert holding it FOR SHARE commits before we go
 	 * on, and the next statement's snapshot then sees its LUNs. */
-	r = db_run(d, true, "SELECT 1 FROM images WHERE account_id = $1::bigint AND name = $2"
-		   " FOR UPDATE", 2, p);
+	r = db_run(d, true, "SELECT state = 'fetching' FROM images"
+		   " WHERE account_id = $1::bigint AND name = $2 FOR UPDATE", 2, p);
 	if (!db_ok(r) || PQntuples(r) != 1) {
 		rc = reason_fail(err, errlen, db_ok(r) ? -ENOENT : -EIO, "%s%s",
 				 db_ok(r) ? "no image " : "",
 				 db_ok(r) ? name : db_pqmsg(d->conn, r));
+		goto end_tx;
+	}
+	fetching = !strcmp(PQgetvalue(r, 0, 0), "t");
+	if (if_unused && fetching) {
+		/* its fetch still writes the image's files and will update the row */
+		rc = reason_fail(err, errlen, -EBUSY,
+				 "image %s is still being fetched (GET shows its progress); "
+				 "delete it when the fetch has ended", name);
+		goto end_tx;
+	}
+	if (!if_unused && !fetching) {
+		rc = reason_fail(err, errlen, -ENOENT, "image %s is no longer being fetched",
+				 name);
 		goto end_tx;
 	}
 	PQclear(r);

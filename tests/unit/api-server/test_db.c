@@ -178,6 +178,17 @@ static void test_images(void **state)
 	db_images_free(v, (size_t)n);
 	assert_int_equal(db_image_used(d, alice, &used, err, sizeof(err)), 0);
 	assert_int_equal(used, 512);
+	/* a client's delete waits for the fetch; a fetch's own cleanup touches no row
+	 * that is not fetching */
+	assert_int_equal(db_image_delete(d, alice, "bad", true, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "still being fetched"));
+	assert_int_equal(db_image_fail(d, alice, "disk", "late"), 0);
+	assert_int_equal(db_image_delete(d, alice, "disk", false, err, sizeof(err)), -ENOENT);
+	assert_int_equal(db_image_get(d, alice, "disk", &im, err, sizeof(err)), 0);
+	assert_int_equal(im.state, DB_IMAGE_READY);
+	assert_null(im.error);
+	db_image_clear(&im);
+	assert_int_equal(db_image_fail(d, alice, "bad", "HTTP 404"), 0);
 	assert_int_equal(db_image_delete(d, alice, "bad", true, err, sizeof(err)), 0);
 	assert_int_equal(db_image_delete(d, alice, "bad", true, err, sizeof(err)), -ENOENT);
 }

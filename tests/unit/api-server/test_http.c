@@ -1105,6 +1105,12 @@ static void test_images_budget_concurrent(void **st)
 	}
 	assert_true(atoi(field("bytes_done")) > 0);
 	assert_string_equal(field("state"), "fetching");
+	/* Its fetch still writes big's files: a DELETE now is refused, so no second
+	 * fetch of the name can share them; the fetch goes on. */
+	assert_int_equal(call("DELETE", "/api/images/big", AUTH, NULL), 409);
+	assert_non_null(strstr(body(), "still being fetched"));
+	assert_int_equal(call("GET", "/api/images/big", AUTH, NULL), 200);
+	assert_string_equal(field("state"), "fetching");
 
 	/* B: 400 KiB do not fit next to A's 700 KiB: 413 at once, nothing registered */
 	s = post_image("b", srv_test_url(&src, "b400.img", url, sizeof(url)), NULL);
