@@ -313,7 +313,9 @@ static size_t mode_pages(const struct scsi_lu *lu, uint8_t code, uint8_t subpage
 		n = mode_page(lu, MP_CACHING, pc, p);
 		return n + mode_page(lu, MP_CONTROL, pc, p + n);
 	}
-	if (subpage != 0x00)
+	/* Subpage 0xff = the page and all its subpages (SPC-4 mode page code usage):
+	 * with no subpages, the page_0 page alone. */
+	if (subpage != 0x00 && subpage != 0xff)
 		return 0;
 	return mode_page(lu, code, pc, p);
 }
@@ -400,7 +402,7 @@ static int mode_select_check(struct scsi_lu *lu, struct scsi_cmd *cmd, int ten,
 	bdl = ten ? get_be16(d + 6) : d[3];
 	if (hdr + bdl > plen)
 		return param_len_error(cmd);
-	if (d[1] != 0) /* MEDIUM TYPE: only 00h */
+	if (d[ten ? 2 : 1] != 0) /* MEDIUM TYPE (byte 1 of the (6) header, 2 of (10)): 00h */
 		return scsi_invalid_param(cmd);
 	if (bdl) {
 		int longlba = ten && (d[4] & 0x01);

@@ -1138,6 +1138,16 @@ static void test_mode_sense_caching(void **state)
 		     ASC_SAVING_PARAMS_UNSUPPORTED);
 	ms6[2] = 0x1c;
 	assert_check(fx, ms6, d, sizeof(d), SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	/* Subpage FFh of one page: that page and its subpages (it has none); another
+	 * subpage of it does not exist. */
+	ms6[2] = 0x08;
+	ms6[3] = 0xff;
+	assert_int_equal(run(fx, &cmd, ms6, d, sizeof(d)), SCSI_STATUS_GOOD);
+	assert_int_equal(d[0], 3 + 20);
+	assert_int_equal(d[4] & 0x3f, 0x08);
+	ms6[3] = 0x01;
+	assert_check(fx, ms6, d, sizeof(d), SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	ms6[3] = 0;
 	ms6[2] = 0x3f;
 	ms6[4] = 4;
 	assert_int_equal(run(fx, &cmd, ms6, d, sizeof(d)), SCSI_STATUS_GOOD);
@@ -1161,6 +1171,11 @@ static void test_mode_select(void **state)
 	d[0] = d[1] = 0; /* MODE DATA LENGTH is reserved in MODE SELECT */
 	put_be16(sel10 + 7, (uint16_t)len);
 	assert_good(fx, sel10, d, len);
+
+	/* MEDIUM TYPE is byte 2 of the (10) header: only 00h. */
+	d[2] = 0x05;
+	assert_check(fx, sel10, d, len, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
+	d[2] = 0;
 
 	/* Changing WCE is refused. */
 	d[8 + 8 + 2] &= (uint8_t)~0x04;
