@@ -3,7 +3,8 @@
 # target gets a Login Response with status "target not found" (class 2, detail 0x03,
 # RFC 7143 §11.13.5) and is logged once per (IP, target) per 5 minutes; a login whose
 # DataSegmentLength is over the cap gets "initiator error" (0x0200); a first PDU that
-# is not a Login Request, and a connection that closes mid-PDU, are dropped. After all
+# is not a Login Request, and a connection that closes mid-PDU, are dropped; an
+# Extended CDB AHS with AHSLength 0 closes the session before LIO sees it. After all
 # of it the service still answers discovery and serves blank.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
@@ -62,6 +63,22 @@ head -c 30 "$d/unknown" >"$d/short"
 r=$(send_recv "$d/short")
 check "a connection closed mid-PDU is dropped" [ -z "$r" ]
 rm -rf "$d"
+
+# An Extended CDB AHS (RFC 7143 §11.2.2.3) in Full Feature Phase: a well-formed one
+# reaches LIO and the command is answered; one with AHSLength 0, which LIO since
+# Linux 6.0 copies without a check (a kernel heap overflow), never reaches it: the
+# portal closes the connection. Never sent to LIO's own port here.
+PROBE="python3 -S -B $TOP/tests/lab/tools/session-probe.py"
+r=$(lab_exec "$PROBE ahs $LAB_PORT iqn.2025-01.test.scsipub:ahs $BLANK_IQN 17" 2>&1)
+echo "well-formed Extended CDB AHS: $r"
+check "a well-formed Extended CDB AHS passes the portal: SCSI Response (21h)" \
+  grep -q "^opcode=21 " <<<"$r"
+r=$(lab_exec "$PROBE ahs $LAB_PORT iqn.2025-01.test.scsipub:ahs $BLANK_IQN 0" 2>&1)
+echo "AHSLength 0: $r"
+check "an Extended CDB AHS with AHSLength 0 is refused: connection closed" [ "$r" = closed ]
+check "and the portal says why" lab_exec \
+  "grep -q 'Extended CDB AHS with AHSLength 0' /var/log/scsipub-portal.log"
+check "the guest kernel logged no oops" lab_exec "! dmesg | grep -qE 'BUG:|Oops|general protection'"
 
 check "the portal process is still running" lab_exec "pgrep -x scsipub-portal >/dev/null"
 out=$(iscsi-ls -s "iscsi://127.0.0.1:$LAB_PORT" 2>&1)

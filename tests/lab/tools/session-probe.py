@@ -12,6 +12,12 @@ Runs inside the lab guest and reuses the PDU helpers of portal-limits.py.
       Full Feature Phase (§11.10, Appendix C), print every key of the Text Response as
       "key=value" lines, then log out. PORT 3262 talks to LIO's loopback portal
       directly (what LIO itself answers), the portal's port goes through the portal.
+  ahs PORT INITIATOR TARGET AHSLENGTH
+      Log in to TARGET as a Normal session and send a SCSI Command (READ(32), opcode
+      7Fh, on LUN 0) whose 16 CDB bytes past the BHS ride in an Extended CDB AHS
+      (§11.2.2.3) of 20 bytes carrying AHSLength AHSLENGTH (17 is right, 0 is what
+      Linux 6.0+ LIO copies without a check). Print "opcode=XX status=XX" of the PDU
+      that answers, or "closed" when the connection ended unanswered.
   lio-name CONNS_JSON INITIATOR
       Print the lio_initiator of the live connection whose initiator is INITIATOR.
 """
@@ -98,6 +104,28 @@ def cmd_sendtargets(port, initiator, target):
     s.close()
 
 
+def cmd_ahs(port, initiator, target, ahslength):
+    s = pl.connect(port, "127.0.0.1")
+    exp = login(s, initiator, target)
+    cdb = bytes([0x7F, 0, 0, 0, 0, 0, 0, 0x18]) + bytes(8)    # READ(32): 32-byte CDB
+    ahs = struct.pack(">HBB", ahslength, 1, 0) + bytes([0x00, 0x09]) + bytes(14)
+    # SCSI Command, F and R bits, TotalAHSLength 5 words, no data, LUN 0, ITT 7,
+    # Expected Data Transfer Length 512, CmdSN 1 (the login's), ExpStatSN
+    bhs = struct.pack(">BBHB3s8sIIII16s", 0x01, 0xC0, 0, len(ahs) // 4, b"\0\0\0",
+                      bytes(8), 7, 512, 1, exp, cdb)
+    s.sendall(bhs + ahs)
+    try:
+        while True:
+            rbhs, _ = pl.read_pdu(s)
+            if rbhs[0] != 0x25:          # Data-In before the status: read on
+                break
+    except (EOFError, OSError):
+        print("closed")
+        return
+    print("opcode=%02x status=%02x" % (rbhs[0], rbhs[3]))
+    s.close()
+
+
 def cmd_lio_name(conns, initiator):
     with open(conns) as f:
         for e in json.load(f):
@@ -113,6 +141,8 @@ def main():
         cmd_status(int(a[1]), a[2], a[3], a[4])
     elif len(a) == 4 and a[0] == "sendtargets":
         cmd_sendtargets(int(a[1]), a[2], a[3])
+    elif len(a) == 5 and a[0] == "ahs":
+        cmd_ahs(int(a[1]), a[2], a[3], int(a[4]))
     elif len(a) == 3 and a[0] == "lio-name":
         cmd_lio_name(a[1], a[2])
     else:
