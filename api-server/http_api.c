@@ -154,6 +154,16 @@ static void mount_hint(json_object *o, const char *name)
 	json_object_object_add(o, "mount", json_object_new_string(hint));
 }
 
+/* Every byte of url is printable ASCII other than space (RFC 3986 §2: anything else
+ * is percent-encoded); a control byte or a non-UTF-8 one never reaches the database. */
+static bool url_chars_ok(const char *url)
+{
+	for (; *url; url++)
+		if ((unsigned char)*url <= 0x20 || (unsigned char)*url >= 0x7f)
+			return false;
+	return true;
+}
+
 void http_images_post(struct http_req *q, struct http_resp *r)
 {
 	static const char *const allowed[] = { "name", "url", "sha256", NULL };
@@ -171,9 +181,10 @@ void http_images_post(struct http_req *q, struct http_resp *r)
 		goto out;
 	}
 	if (strlen(url) > 2048 || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) ||
-	    strpbrk(url, " \t\r\n")) {
+	    !url_chars_ok(url)) {
 		http_error(r, 400, "url must be an http:// or https:// URL of at most 2048"
-			   " characters");
+			   " characters, printable ASCII without spaces (percent-encode the"
+			   " rest, RFC 3986)");
 		goto out;
 	}
 	if (sha && !hex64(sha)) {

@@ -262,6 +262,10 @@ static void test_errors(void **st)
 		{ "POST", "/api/images", AUTH, "{\"name\":\"..\",\"url\":\"http://x/\"}", 400 },
 		{ "POST", "/api/images", AUTH, "{\"name\":\"ok\",\"url\":\"file:///etc/passwd\"}", 400 },
 		{ "POST", "/api/images", AUTH, "{\"name\":\"ok\",\"url\":5}", 400 },
+		/* a byte that is not printable ASCII: never stored (not UTF-8, a control) */
+		{ "POST", "/api/images", AUTH, "{\"name\":\"ok\",\"url\":\"http://x/\xff\"}", 400 },
+		{ "POST", "/api/images", AUTH, "{\"name\":\"ok\",\"url\":\"http://x/\\u0001\"}", 400 },
+		{ "POST", "/api/images", AUTH, "{\"name\":\"ok\",\"url\":\"http://x/\\u00e9\"}", 400 },
 		{ "POST", "/api/images", AUTH, "{\"name\":\"ok\"}", 400 },
 		{ "POST", "/api/images", AUTH, "{\"name\":\"ok\",\"url\":\"http://x/\",\"sha256\":\"xyz\"}", 400 },
 		{ "GET", "/api/images/..%2f..%2fetc%2fpasswd", AUTH, NULL, 400 },
