@@ -40,6 +40,9 @@ struct api_options {
 	uint64_t lun_write_limit;          /* bytes of overlay data per LUN, 0 = none */
 	uint32_t default_ttl;              /* seconds a suspended session is kept */
 	uint32_t fetch_wait;               /* seconds POST /api/images waits for the fetch */
+	uint32_t fetch_timeout;            /* seconds a fetch may take in all */
+	uint32_t max_fetches;              /* image fetches running at once, all accounts */
+	uint32_t max_account_fetches;      /* image fetches running at once, one account */
 	char fetch_allow_net[APIOPT_NETS_MAX]; /* CIDR list image fetches may reach, "" = none */
 	struct fetch_nets fetch_allow;     /* fetch_allow_net, parsed by apiopt_parse */
 	char config[PATH_MAX];             /* settings file (settings.h), read by main first */

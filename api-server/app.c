@@ -82,6 +82,7 @@ int app_init(struct app *a, const struct api_options *o, struct db *db, char *er
 	pthread_mutex_init(&a->stop_mu, NULL);
 	pthread_cond_init(&a->stop_cv, NULL);
 	budget_init(&a->budget, ready_bytes, a);
+	budget_set_limits(&a->budget, a->o.max_fetches, a->o.max_account_fetches);
 	a->started = time(NULL);
 	a->started_s = monotime_s();
 	if (o->catalog[0])

@@ -109,7 +109,7 @@ static void *fetch_worker(void *arg)
 	struct job *j = arg;
 	struct app_image_result *res = &j->res;
 	struct fetch_policy pol = { .allow = &j->a->o.fetch_allow, .reserve = on_reserve,
-				    .reserve_arg = j };
+				    .reserve_arg = j, .timeout_s = j->a->o.fetch_timeout };
 	char err[512] = "", sha[DB_SHA_HEX + 1] = "";
 	uint64_t size = 0, used = 0;
 	int rc;
@@ -237,8 +237,8 @@ void app_image_create(struct app *a, const struct db_account *acct, const char *
 	/* the budget is reserved before the row exists: a refusal registers nothing */
 	rc = budget_begin(&a->budget, acct->id, j->budget, &j->held, err, sizeof(err));
 	if (rc < 0) {
-		res->status = rc == -EDQUOT ? 413 : 500;
-		snprintf(res->error, sizeof(res->error), "%s%.480s", rc == -EDQUOT ? "" :
+		res->status = rc == -EDQUOT ? 413 : rc == -EAGAIN ? 429 : rc == -EBUSY ? 503 : 500;
+		snprintf(res->error, sizeof(res->error), "%s%.480s", res->status != 500 ? "" :
 			 "database: ", err);
 		job_put(j);
 		return;

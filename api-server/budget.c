@@ -24,6 +24,14 @@ void budget_init(struct budget *b, budget_used_fn used, void *arg)
 	pthread_mutex_init(&b->mu, NULL);
 }
 
+void budget_set_limits(struct budget *b, unsigned total, unsigned per_account)
+{
+	pthread_mutex_lock(&b->mu);
+	b->max_fetches = total;
+	b->max_account_fetches = per_account;
+	pthread_mutex_unlock(&b->mu);
+}
+
 void budget_fini(struct budget *b)
 {
 	free(b->v);
@@ -64,7 +72,18 @@ int budget_begin(struct budget *b, int64_t id, uint64_t limit, uint64_t *held, c
 	int rc = 0;
 
 	pthread_mutex_lock(&b->mu);
+	if (b->max_fetches && b->fetches >= b->max_fetches) {
+		rc = reason_fail(err, errlen, -EBUSY, "the server runs %u image fetches, its "
+				 "limit; try again when one has ended", b->fetches);
+		goto out;
+	}
 	e = find(b, id);
+	if (e && b->max_account_fetches && e->fetches >= b->max_account_fetches) {
+		rc = reason_fail(err, errlen, -EAGAIN, "the account runs %u image fetches, its "
+				 "limit; try again when one has ended (GET /api/images)",
+				 e->fetches);
+		goto out;
+	}
 	if (!e) {
 		uint64_t used = 0;
 		struct budget_entry *v;
@@ -91,6 +110,7 @@ int budget_begin(struct budget *b, int64_t id, uint64_t limit, uint64_t *held, c
 	}
 	e->reserved += BUDGET_START;
 	e->fetches++;
+	b->fetches++;
 	*held = BUDGET_START;
 out:
 	pthread_mutex_unlock(&b->mu);
@@ -134,6 +154,7 @@ void budget_end(struct budget *b, int64_t id, uint64_t held, uint64_t committed)
 		e->reserved -= held <= e->reserved ? held : e->reserved;
 		e->used += committed;
 		e->fetches--;
+		b->fetches--;
 		drop_idle(b, e);
 	}
 	pthread_mutex_unlock(&b->mu);

@@ -9,9 +9,12 @@
  * account's ready images plus all its fetches' holds over the account's budget is
  * refused, so concurrent fetches of one account cannot together exceed it.
  *
+ * It also bounds how many fetches run: in all, and per account (budget_set_limits),
+ * since each holds a thread, a socket and files for as long as its source keeps it.
+ *
  * All sizes are bytes. An account has an entry only while a fetch of it runs (bounded
- * by the fetches, which the API bounds). Thread-safe: one mutex, held across the
- * `used` call too (it runs once per account and fetch burst).
+ * by those limits). Thread-safe: one mutex, held across the `used` call too (it runs
+ * once per account and fetch burst).
  */
 #ifndef SCSIPUB_BUDGET_H
 #define SCSIPUB_BUDGET_H
@@ -35,10 +38,17 @@ struct budget {
 	size_t n;
 	budget_used_fn used;
 	void *used_arg;
+	unsigned fetches;               /* fetches running, all accounts */
+	unsigned max_fetches;           /* 0 = no limit */
+	unsigned max_account_fetches;   /* 0 = no limit */
 };
 
 /* Set up b (caller's storage) with the function that reads an account's ready bytes. */
 void budget_init(struct budget *b, budget_used_fn used, void *arg);
+
+/* At most `total` fetches at once in all and `per_account` of one account (0 = no
+ * limit); budget_begin refuses the next one. Call before fetches start. */
+void budget_set_limits(struct budget *b, unsigned total, unsigned per_account);
 
 /* Free b's entries (no fetch may still use it). */
 void budget_fini(struct budget *b);
@@ -46,7 +56,9 @@ void budget_fini(struct budget *b);
 /*
  * A fetch of account id starts: it holds BUDGET_START bytes (*held is set to that) when
  * the account's ready images and its fetches' holds leave that much of limit. 0;
- * -EDQUOT when they do not; the `used` function's -errno, or -ENOMEM. Reason in err.
+ * -EDQUOT when they do not; -EAGAIN when the account already runs its limit of
+ * fetches, -EBUSY when the server runs its limit in all (budget_set_limits); the
+ * `used` function's -errno, or -ENOMEM. Reason in err.
  */
 int budget_begin(struct budget *b, int64_t id, uint64_t limit, uint64_t *held, char *err,
 		 size_t errlen);

@@ -192,14 +192,16 @@ static bool scheme_ok(const char *url)
 
 /* url into fd, connecting only where allow lets it (fetch_addr_allowed). */
 static int download(const char *url, int fd, const struct fetch_nets *allow,
-		    struct fetch_budget *b, uint64_t max, fetch_progress_fn fn, void *arg,
-		    unsigned char digest[32], uint64_t *got, char *err, size_t errlen)
+		    struct fetch_budget *b, uint64_t max, unsigned timeout_s,
+		    fetch_progress_fn fn, void *arg, unsigned char digest[32], uint64_t *got,
+		    char *err, size_t errlen)
 {
 	struct dl d = { .fd = fd, .max = max, .fn = fn, .arg = arg, .budget = b, .err = err,
 			.errlen = errlen, .allow = allow };
 	char host[256];
 	char *eff = NULL;
 	unsigned int dlen = 0;
+	int64_t start_ms, took_ms;
 	long code = 0;
 	CURLcode rc;
 	CURL *h;
@@ -229,6 +231,7 @@ static int download(const char *url, int fd, const struct fetch_nets *allow,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* < 1 byte/s ... */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);   /* ... for 60 s: give up */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s); /* 0: no limit */
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "scsipub-api/1");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
@@ -237,7 +240,9 @@ static int download(const char *url, int fd, const struct fetch_nets *allow,
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	if (max)
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	start_ms = monotime_ms();
 	rc = curl_easy_perform(h);
+	took_ms = monotime_ms() - start_ms;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	/* the URL of the last hop tried (a redirect's target when it failed there) */
 	if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff) != CURLE_OK)
@@ -262,6 +267,10 @@ static int download(const char *url, int fd, const struct fetch_nets *allow,
 	else if (rc == CURLE_UNSUPPORTED_PROTOCOL)
 		r = reason_fail(err, errlen, -EINVAL, "%.200s: only http and https URLs are "
 				"accepted (also for redirects)", host);
+	else if (rc == CURLE_OPERATION_TIMEDOUT && timeout_s &&
+		 took_ms >= 1000 * (int64_t)timeout_s)
+		r = reason_fail(err, errlen, -EIO, "%.200s: the fetch took longer than the "
+				"server's limit of %u s", host, timeout_s);
 	else if (rc == CURLE_TOO_MANY_REDIRECTS)
 		r = reason_fail(err, errlen, -EIO, "%.200s: more than %d redirects", host,
 				FETCH_MAX_REDIRS);
@@ -358,8 +367,8 @@ int fetch_image(const char *url, const char *dest_path, const struct fetch_polic
 	dfd = open(dl, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return reason_fail(err, errlen, -errno, "create %s: %s", dl, strerror(errno));
-	r = download(url, dfd, pol ? pol->allow : NULL, &b, max_bytes, fn, arg, digest, &got,
-		     err, errlen);
+	r = download(url, dfd, pol ? pol->allow : NULL, &b, max_bytes, pol ? pol->timeout_s : 0,
+		     fn, arg, digest, &got, err, errlen);
 	if (r)
 		goto out;
 	for (i = 0; i < 32; i++)

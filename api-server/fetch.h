@@ -36,6 +36,7 @@ struct fetch_policy {
 	const struct fetch_nets *allow; /* networks allowed besides global addresses */
 	fetch_reserve_fn reserve;       /* budget reservation (fetchbudget.h; NULL: none) */
 	void *reserve_arg;
+	unsigned timeout_s;             /* seconds the whole fetch may take; 0 = no limit */
 };
 
 struct fetch_progress {
@@ -72,7 +73,8 @@ typedef void (*fetch_progress_fn)(void *arg, const struct fetch_progress *p);
  * compressed data, an xz stream needing more than FETCH_XZ_MEMLIMIT, an empty image,
  * a refused qcow2 or a qemu-img failure, the reserve callback's errno, -errno for
  * local file errors. Blocks until done; connect timeout 30 s, gives up when under
- * 1 byte/s for 60 s.
+ * 1 byte/s for 60 s, and after pol->timeout_s seconds in all (-EIO, reason "the fetch
+ * took longer than the server's limit of N s").
  * Thread-safe when curl_global_init has been called once by the program (fetch_init).
  */
 int fetch_image(const char *url, const char *dest_path, const struct fetch_policy *pol,

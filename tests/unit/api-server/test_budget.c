@@ -126,12 +126,49 @@ static void test_used_fails_and_no_wrap(void **state)
 	budget_fini(&b);
 }
 
+/* How many fetches run: per account (-EAGAIN) and in all (-EBUSY); an ended fetch
+ * frees its place. */
+static void test_fetch_limits(void **state)
+{
+	struct ready r = { .bytes = { 0, 0, 0 } };
+	struct budget b;
+	uint64_t h1 = 0, h2 = 0, h3 = 0, h4 = 0;
+	char err[256] = "";
+
+	(void)state;
+	budget_init(&b, ready_used, &r);
+	budget_set_limits(&b, 3, 2);
+	assert_int_equal(budget_begin(&b, 1, 5000, &h1, err, sizeof(err)), 0);
+	assert_int_equal(budget_begin(&b, 1, 5000, &h2, err, sizeof(err)), 0);
+	assert_int_equal(budget_begin(&b, 1, 5000, &h3, err, sizeof(err)), -EAGAIN);
+	assert_non_null(strstr(err, "the account runs 2 image fetches"));
+	assert_int_equal(budget_begin(&b, 2, 5000, &h3, err, sizeof(err)), 0);
+	assert_int_equal(budget_begin(&b, 2, 5000, &h4, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "the server runs 3 image fetches"));
+	budget_end(&b, 1, h1, 0);
+	assert_int_equal(budget_begin(&b, 2, 5000, &h4, err, sizeof(err)), 0);
+	budget_end(&b, 1, h2, 0);
+	budget_end(&b, 2, h3, 0);
+	budget_end(&b, 2, h4, 0);
+	assert_int_equal(budget_accounts(&b), 0);
+	/* 0 = no limit */
+	budget_set_limits(&b, 0, 0);
+	assert_int_equal(budget_begin(&b, 1, 5000, &h1, err, sizeof(err)), 0);
+	assert_int_equal(budget_begin(&b, 1, 5000, &h2, err, sizeof(err)), 0);
+	assert_int_equal(budget_begin(&b, 1, 5000, &h3, err, sizeof(err)), 0);
+	budget_end(&b, 1, h1, 0);
+	budget_end(&b, 1, h2, 0);
+	budget_end(&b, 1, h3, 0);
+	budget_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_fetches_share_the_limit),
 		cmocka_unit_test(test_start_refused_and_accounts_apart),
 		cmocka_unit_test(test_used_fails_and_no_wrap),
+		cmocka_unit_test(test_fetch_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

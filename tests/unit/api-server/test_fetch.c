@@ -382,6 +382,21 @@ static void test_qcow2(void **state)
 	assert_only(t, 6);
 }
 
+/* A source that stalls: the fetch gives up at its time limit, says so, leaves nothing. */
+static void test_timeout(void **state)
+{
+	struct t *t = *state;
+	struct fetch_policy pol = t->pol;
+
+	pol.timeout_s = 1;
+	t->srv.stall_len = 1 << 20;
+	assert_int_equal(fetch_image(URL(t, "stall"), P(t, "out"), &pol, NULL, 0, NULL, NULL, NULL,
+				     NULL, t->err, sizeof(t->err)), -EIO);
+	assert_non_null(strstr(t->err, "took longer than the server's limit of 1 s"));
+	assert_false(exists(P(t, "out")));
+	assert_only(t, 0);
+}
+
 static void test_bad_args(void **state)
 {
 	struct t *t = *state;
@@ -907,6 +922,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xz_memlimit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test(test_sandbox),
 	};
 

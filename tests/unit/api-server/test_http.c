@@ -1116,6 +1116,19 @@ static void test_images_budget_concurrent(void **st)
 	assert_int_equal(call("GET", "/api/images/big", AUTH, NULL), 200);
 	assert_string_equal(field("state"), "fetching");
 
+	/* How many fetches run is bounded: with A running, the account's limit of 1 gives
+	 * 429, the server's limit of 1 gives 503; nothing is registered either way. */
+	budget_set_limits(&a.budget, 16, 1);
+	s = post_image("c", srv_test_url(&src, "c300.img", url, sizeof(url)), NULL);
+	if (s != 429)
+		fail_msg("POST c over the account's fetch limit -> %d %s", s, body());
+	assert_non_null(strstr(body(), "the account runs 1 image fetches"));
+	assert_unregistered("c");
+	budget_set_limits(&a.budget, 1, 0);
+	assert_int_equal(post_image("c", url, NULL), 503);
+	assert_unregistered("c");
+	budget_set_limits(&a.budget, a.o.max_fetches, a.o.max_account_fetches);
+
 	/* B: 400 KiB do not fit next to A's 700 KiB: 413 at once, nothing registered */
 	s = post_image("b", srv_test_url(&src, "b400.img", url, sizeof(url)), NULL);
 	if (s != 413)
