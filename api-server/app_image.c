@@ -112,6 +112,7 @@ static void *fetch_worker(void *arg)
 				    .reserve_arg = j, .timeout_s = j->a->o.fetch_timeout };
 	char err[512] = "", sha[DB_SHA_HEX + 1] = "";
 	uint64_t size = 0, used = 0;
+	bool remote;
 	int rc;
 
 	rc = fetch_image(j->url, j->path, &pol, j->sha_want[0] ? j->sha_want : NULL, j->cap,
@@ -130,13 +131,14 @@ static void *fetch_worker(void *arg)
 		}
 	}
 	budget_end(&j->a->budget, j->account_id, j->held, rc == 0 ? size : 0);
-	if (rc == -EBADMSG || rc == -EFBIG || rc == -EDQUOT || (rc < 0 && rc != -ENOENT &&
-	    rc != -EACCES && rc != -EIO && rc != -EPROTO && rc != -EINVAL)) {
-		/* nothing registered: mismatch, too big, or a local failure */
+	/* The source's failures (fetch.h) keep a failed row the client can read; a
+	 * mismatch, a refusal, too big, or a failure here (files, database) registers
+	 * nothing. */
+	remote = rc == -EREMOTEIO || rc == -EPROTO || rc == -EINVAL;
+	if (rc < 0 && !remote)
 		db_image_delete(j->a->db, j->account_id, j->name, false, NULL, 0);
-	} else if (rc < 0) {
+	else if (rc < 0)
 		db_image_fail(j->a->db, j->account_id, j->name, err);
-	}
 	if (rc == -EBADMSG || rc == -EPERM) { /* sha256 mismatch; a non-public address */
 		res->status = 422;
 		snprintf(res->error, sizeof(res->error), "%.500s", err);
@@ -147,13 +149,16 @@ static void *fetch_worker(void *arg)
 	} else if (rc == -EDQUOT) {
 		res->status = 413;
 		snprintf(res->error, sizeof(res->error), "%.500s", err);
-	} else if (rc == -ENOENT || rc == -EACCES || rc == -EIO || rc == -EPROTO ||
-		   rc == -EINVAL) {
+	} else if (remote) {
 		res->status = 422;
 		snprintf(res->error, sizeof(res->error), "cannot fetch the image: %.400s", err);
 	} else if (rc < 0) {
+		/* the reason may name server paths: it goes to the log only */
 		res->status = 500;
-		snprintf(res->error, sizeof(res->error), "storing the image failed: %.400s", err);
+		snprintf(res->error, sizeof(res->error), "storing the image failed on the "
+			 "server (its log has the reason); nothing was registered");
+		plog("image %s of account %" PRId64 ": storing it failed: %s", j->name,
+		     j->account_id, err);
 	}
 	if (rc < 0)
 		plog("image %s of account %" PRId64 ": %s", j->name, j->account_id,

@@ -261,21 +261,20 @@ static int download(const char *url, int fd, const struct fetch_nets *allow,
 		r = reason_fail(err, errlen, -EPERM, "url: the address of %.200s is not a public "
 				"address", host);
 	else if (rc == CURLE_HTTP_RETURNED_ERROR)
-		r = reason_fail(err, errlen, code == 404 || code == 410 ? -ENOENT
-				      : code == 401 || code == 403 ? -EACCES : -EIO,
-			 "%.200s: HTTP %ld", host, code);
+		r = reason_fail(err, errlen, -EREMOTEIO, "%.200s: HTTP %ld", host, code);
 	else if (rc == CURLE_UNSUPPORTED_PROTOCOL)
 		r = reason_fail(err, errlen, -EINVAL, "%.200s: only http and https URLs are "
 				"accepted (also for redirects)", host);
 	else if (rc == CURLE_OPERATION_TIMEDOUT && timeout_s &&
 		 took_ms >= 1000 * (int64_t)timeout_s)
-		r = reason_fail(err, errlen, -EIO, "%.200s: the fetch took longer than the "
+		r = reason_fail(err, errlen, -EREMOTEIO, "%.200s: the fetch took longer than the "
 				"server's limit of %u s", host, timeout_s);
 	else if (rc == CURLE_TOO_MANY_REDIRECTS)
-		r = reason_fail(err, errlen, -EIO, "%.200s: more than %d redirects", host,
+		r = reason_fail(err, errlen, -EREMOTEIO, "%.200s: more than %d redirects", host,
 				FETCH_MAX_REDIRS);
 	else if (rc != CURLE_OK)
-		r = reason_fail(err, errlen, -EIO, "%.200s: %s", host, curl_easy_strerror(rc));
+		r = reason_fail(err, errlen, -EREMOTEIO, "%.200s: %s", host,
+				curl_easy_strerror(rc));
 	curl_easy_cleanup(h);
 	if (!r && EVP_DigestFinal_ex(d.md, digest, &dlen) != 1)
 		r = reason_fail(err, errlen, -EIO, "SHA-256 failed");

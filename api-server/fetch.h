@@ -67,14 +67,16 @@ typedef void (*fetch_progress_fn)(void *arg, const struct fetch_progress *p);
  * Errors (negative errno, one-line reason in err): -EINVAL bad arguments or scheme,
  * -EPERM the URL or a redirect leads only to addresses that are neither global nor
  * allowed (reason "url: the address of HOST is not a public address"; no connection
- * was made to them), -ENOENT HTTP 404/410, -EACCES HTTP 401/403, -EIO other HTTP
- * >= 400 or transfer error (reason: host and libcurl's fixed error text, never its
- * error buffer), -EBADMSG sha256 mismatch, -EFBIG over max_bytes, -EPROTO corrupt
- * compressed data, an xz stream needing more than FETCH_XZ_MEMLIMIT, an empty image,
- * a refused qcow2 or a qemu-img failure, the reserve callback's errno, -errno for
- * local file errors. Blocks until done; connect timeout 30 s, gives up when under
- * 1 byte/s for 60 s, and after pol->timeout_s seconds in all (-EIO, reason "the fetch
- * took longer than the server's limit of N s").
+ * was made to them), -EREMOTEIO the source failed: HTTP >= 400 (reason "HOST: HTTP
+ * 404"), a transfer error, too many redirects, the time limit (reason: host and
+ * libcurl's fixed error text, never its error buffer), -EBADMSG sha256 mismatch,
+ * -EFBIG over max_bytes, -EPROTO corrupt compressed data, an xz stream needing more
+ * than FETCH_XZ_MEMLIMIT, an empty image, a refused qcow2 or a qemu-img failure, the
+ * reserve callback's errno; any other -errno is a local failure (files, memory, the
+ * decoder process; its reason may name server paths). Blocks until done; connect
+ * timeout 30 s, gives up when under 1 byte/s for 60 s, and after pol->timeout_s
+ * seconds in all (-EREMOTEIO, reason "the fetch took longer than the server's limit
+ * of N s").
  * Thread-safe when curl_global_init has been called once by the program (fetch_init).
  */
 int fetch_image(const char *url, const char *dest_path, const struct fetch_policy *pol,

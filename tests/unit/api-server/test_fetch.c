@@ -391,7 +391,7 @@ static void test_timeout(void **state)
 	pol.timeout_s = 1;
 	t->srv.stall_len = 1 << 20;
 	assert_int_equal(fetch_image(URL(t, "stall"), P(t, "out"), &pol, NULL, 0, NULL, NULL, NULL,
-				     NULL, t->err, sizeof(t->err)), -EIO);
+				     NULL, t->err, sizeof(t->err)), -EREMOTEIO);
 	assert_non_null(strstr(t->err, "took longer than the server's limit of 1 s"));
 	assert_false(exists(P(t, "out")));
 	assert_only(t, 0);
@@ -418,12 +418,12 @@ static void test_bad_args(void **state)
 	assert_int_equal(fetch_image(NULL, P(t, "out"), NULL, NULL, 0, NULL, NULL, NULL, NULL,
 				     t->err, sizeof(t->err)), -EINVAL);
 	assert_int_equal(fetch_image(URL(t, "missing.img"), P(t, "out"), &t->pol, NULL, 0, NULL, NULL,
-				     NULL, NULL, t->err, sizeof(t->err)), -ENOENT);
+				     NULL, NULL, t->err, sizeof(t->err)), -EREMOTEIO);
 	/* An empty file is no image. */
 	put(P(t, "empty.img"), "", 0);
 	assert_int_equal(fetch_image(URL(t, "empty.img"), P(t, "out"), &t->pol, NULL, 0, NULL, NULL, NULL,
 				     NULL, t->err, sizeof(t->err)), -EPROTO);
-	/* Destination directory missing. */
+	/* Destination directory missing: a local failure, not the source's. */
 	put(P(t, "disk.img"), t->raw, RAW_LEN);
 	assert_true(fetch_image(URL(t, "disk.img"), P(t, "nodir/out"), &t->pol, NULL, 0, NULL, NULL, NULL,
 				NULL, t->err, sizeof(t->err)) == -ENOENT);
@@ -494,12 +494,13 @@ static void test_http(void **state)
 	/* The announced length is over the cap: refused before the body. */
 	assert_int_equal(http_fetch(t, head, t->raw, RAW_LEN, "disk.img", 2048), -EFBIG);
 	assert_int_equal(http_fetch(t, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-				       "Connection: close\r\n\r\n", NULL, 0, "x.img", 0), -ENOENT);
+				       "Connection: close\r\n\r\n", NULL, 0, "x.img", 0), -EREMOTEIO);
 	assert_non_null(strstr(t->err, "404"));
 	assert_int_equal(http_fetch(t, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
-				       "Connection: close\r\n\r\n", NULL, 0, "x.img", 0), -EACCES);
+				       "Connection: close\r\n\r\n", NULL, 0, "x.img", 0), -EREMOTEIO);
 	assert_int_equal(http_fetch(t, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n"
-				       "Connection: close\r\n\r\n", NULL, 0, "x.img", 0), -EIO);
+				       "Connection: close\r\n\r\n", NULL, 0, "x.img", 0), -EREMOTEIO);
+	assert_non_null(strstr(t->err, "HTTP 500"));
 	/* A redirect to file:// is not followed. */
 	assert_int_equal(http_fetch(t, "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\n"
 				       "Content-Length: 0\r\nConnection: close\r\n\r\n", NULL, 0,
@@ -723,7 +724,7 @@ static void test_redirect(void **state)
 	/* a redirect loop ends after FETCH_MAX_REDIRS hops */
 	red.redirect = url;
 	assert_int_equal(fetch_image(url, P(t, "out"), &pol, NULL, 0, NULL, NULL, NULL, NULL,
-				     t->err, sizeof(t->err)), -EIO);
+				     t->err, sizeof(t->err)), -EREMOTEIO);
 	assert_non_null(strstr(t->err, "redirects"));
 	srv_test_stop(&red);
 	assert_false(exists(P(t, "out")));

@@ -1077,6 +1077,33 @@ static void put_file(const char *dir, const char *name, size_t len, unsigned cha
 	free(buf);
 }
 
+/* A failure on the server's side (here: the download file cannot be made) is a 500
+ * that names no server path, not the source's 422; nothing is registered. */
+static void test_images_local_failure(void **st)
+{
+	char dir[PATH_MAX], url[300], dl[PATH_MAX + 32];
+	struct srv_test src;
+
+	(void)st;
+	assert_non_null(test_mkdtemp(dir, sizeof(dir), "test_http_src"));
+	put_file(dir, "c300.img", 300 << 10, 0xc3);
+	assert_int_equal(srv_test_start(&src, "127.0.0.1", dir), 0);
+	snprintf(dl, sizeof(dl), "%s/images", state);
+	assert_true(mkdir(dl, 0755) == 0 || errno == EEXIST);
+	snprintf(dl, sizeof(dl), "%s/images/1", state);
+	assert_true(mkdir(dl, 0755) == 0 || errno == EEXIST);
+	snprintf(dl, sizeof(dl), "%s/images/1/loc.img.dl", state);
+	assert_int_equal(mkdir(dl, 0700), 0); /* open(O_RDWR) of it: EISDIR */
+	if (post_image("loc", srv_test_url(&src, "c300.img", url, sizeof(url)), NULL) != 500)
+		fail_msg("POST loc with a local failure -> %s", body());
+	assert_non_null(strstr(body(), "storing the image failed on the server"));
+	assert_null(strstr(body(), state));
+	assert_int_equal(rmdir(dl), 0);
+	assert_unregistered("loc");
+	srv_test_stop(&src);
+	test_rmtree(dir);
+}
+
 static void test_images_budget_concurrent(void **st)
 {
 	/* account 1 ("tester") has a 1 MiB budget (group_setup) and no image now */
@@ -1169,6 +1196,7 @@ int main(void)
 		cmocka_unit_test(test_images_sessions),
 		cmocka_unit_test(test_images_ssrf),
 		cmocka_unit_test(test_images_budget_concurrent),
+		cmocka_unit_test(test_images_local_failure),
 		cmocka_unit_test(test_watcher),
 		cmocka_unit_test(test_status_privacy),
 		cmocka_unit_test(test_https),
