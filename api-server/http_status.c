@@ -358,7 +358,9 @@ void http_metrics(struct http_req *q, struct http_resp *r)
 			live++;
 		else
 			susp++;
-		written += app_session_written(a, v[i].id);
+		/* the watcher's stored figure (every 10 s): this page is public, so it
+		 * costs scsipub-cfgd nothing per session */
+		written += v[i].bytes_written_hint;
 	}
 	db_sessions_free(v, (size_t)n);
 	ni = db_image_list(a->db, -1, &im, err, sizeof(err));
@@ -387,7 +389,7 @@ void http_metrics(struct http_req *q, struct http_resp *r)
 		"# TYPE scsipub_connections gauge\n"
 		"scsipub_connections %zu\n"
 		"# HELP scsipub_bytes_written_total Bytes of overlay data held by provisioned"
-		" sessions.\n"
+		" sessions, as the session watcher last stored them (every 10 s).\n"
 		"# TYPE scsipub_bytes_written_total gauge\n"
 		"scsipub_bytes_written_total %" PRIu64 "\n"
 		"# HELP scsipub_uptime_seconds Seconds since scsipub-api started.\n"

@@ -392,8 +392,12 @@ static void test_images_sessions(void **st)
 	assert_int_equal(call("GET", "/status?format=json", AUTH, NULL), 200);
 	assert_non_null(strstr(body(), "\"uptime_s\""));
 	assert_non_null(strstr(body(), id));
+	/* the public /metrics sums the watcher's stored figures: no scsipub-cfgd round
+	 * trip per session */
+	assert_int_equal(db_session_set_written(a.db, id, 12345), 0);
 	assert_int_equal(call("GET", "/metrics", NULL, NULL), 200);
 	snprintf(metrics, sizeof(metrics), "%s", body());
+	assert_non_null(strstr(metrics, "scsipub_bytes_written_total 12345\n"));
 	assert_non_null(strstr(metrics, "# TYPE scsipub_sessions gauge"));
 	assert_non_null(strstr(metrics, "scsipub_sessions{state=\"live\"} 1"));
 	assert_non_null(strstr(metrics, "scsipub_uptime_seconds "));
