@@ -6,8 +6,9 @@
  * A stream is a Login Phase (Login Requests with random operational keys, now and then
  * an identity key, a C bit or keys that do not parse; Login Responses, the last one
  * final and negotiating random digests, RFC 7143 §13.1) followed by Full Feature
- * Phase PDUs of both directions (RFC 7143 §11.2: random AHS, flags, tags and data
- * segments, digests as negotiated), among them SendTargets Text Requests and Text
+ * Phase PDUs of both directions (RFC 7143 §11.2: random AHS — from the initiator an
+ * Extended CDB AHS on a SCSI Command, rarely one on another PDU, which ends the
+ * session — flags, tags and data segments, digests as negotiated), among them SendTargets Text Requests and Text
  * Responses that name other targets. Consecutive PDUs of one direction are fed as
  * one run cut at random places, so pieces end inside headers, AHS, digests, data and
  * across PDU boundaries.
@@ -106,6 +107,15 @@ static void pdu(struct stream *s, enum pf_dir dir, uint8_t op, uint8_t flags, ui
 	pdu_put24(bhs + 5, (uint32_t)len);
 	pdu_put32(bhs + 20, ttt);
 	rnd_bytes(ahs, sizeof(ahs));
+	if (dir == PF_TO_TARGET && ahs_words) {
+		/* an Extended CDB AHS (RFC 7143 §11.2.2.3) whose AHSLength fits, as the
+		 * filter passes it; other_pdu draws the ones it refuses */
+		unsigned len = 1 + (unsigned)test_below(4 * ahs_words - 3);
+
+		ahs[0] = (uint8_t)(len >> 8);
+		ahs[1] = (uint8_t)len;
+		ahs[2] = 1;
+	}
 	add(&s->bytes, bhs, sizeof(bhs));
 	add(&s->bytes, ahs, 4 * ahs_words);
 	if (s->hd) {
@@ -244,8 +254,12 @@ static void other_pdu(struct stream *s)
 
 	assert_non_null(d);
 	rnd_bytes(d, len);
-	/* One draw at a time, in a defined order (arguments have none). */
+	/* One draw at a time, in a defined order (arguments have none). From the
+	 * initiator only a SCSI Command carries an AHS; now and then one that the filter
+	 * refuses (pdufilter.h) ends the stream. */
 	ahs_words = test_chance(10) ? 1 + (unsigned)test_below(3) : 0;
+	if (dir == PF_TO_TARGET && op != PDU_OP_SCSI_CMD && !test_chance(1))
+		ahs_words = 0;
 	ttt = (uint32_t)test_rnd();
 	flags = (uint8_t)test_rnd();
 	pdu(s, dir, op, flags, ttt, ahs_words, d, len);
