@@ -103,6 +103,13 @@ static int rw_phase(struct scsi_lu *lu, const struct scsi_req *r, uint32_t len,
 	uint32_t bs = lu->b->block_size, chunk = buf_len - buf_len % bs;
 	struct bsense s;
 
+	if (!chunk && *moved < len) {
+		/* a block larger than the buffer: no whole block fits (05/24/00 rather
+		 * than moving nothing for ever) */
+		bsense_invalid_field(&s);
+		scsi_set_pending(lu, &s);
+		return 1;
+	}
 	while (*moved < len) {
 		uint32_t n = len - *moved < chunk ? len - *moved : chunk;
 

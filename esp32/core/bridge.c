@@ -188,6 +188,12 @@ int bridge_read(struct bridge *b, uint64_t lba, uint32_t nblocks, uint8_t *buf,
 		ra_drop(b);
 		b->stats.target_reads++;
 		st = b->ops->read(b->tr, lba, n, b->cfg.ra_buf, sense);
+		if (st == TR_CHECK) {
+			/* the error may lie past the blocks asked for: read just those, so
+			 * the host gets their data or their own sense */
+			b->stats.target_reads++;
+			return finish(b, b->ops->read(b->tr, lba, nblocks, buf, sense), sense);
+		}
 		if (st != TR_OK)
 			return finish(b, st, sense);
 		b->ra_lba = lba;
@@ -200,7 +206,7 @@ int bridge_read(struct bridge *b, uint64_t lba, uint32_t nblocks, uint8_t *buf,
 }
 
 int bridge_write(struct bridge *b, uint64_t lba, uint32_t nblocks, const uint8_t *buf,
-		 bool fua, struct bsense *sense)
+		 struct bsense *sense)
 {
 	if (need_up(b, sense) != 0)
 		return -1;
@@ -212,7 +218,10 @@ int bridge_write(struct bridge *b, uint64_t lba, uint32_t nblocks, const uint8_t
 	 * target's blocks may have changed. */
 	if (b->ra_n && lba < b->ra_lba + b->ra_n && b->ra_lba < lba + nblocks)
 		ra_drop(b);
-	return finish(b, b->ops->write(b->tr, lba, nblocks, buf, fua, sense), sense);
+	/* Always FUA (SBC-3 WRITE (16)): the host was told WCE = 0, so it never asks for
+	 * a flush, while the target may cache (our LUNs report WCE = 1); with FUA its
+	 * SCSI Response means the blocks are on its stable storage. */
+	return finish(b, b->ops->write(b->tr, lba, nblocks, buf, true, sense), sense);
 }
 
 int bridge_flush(struct bridge *b, struct bsense *sense)

@@ -12,7 +12,8 @@
  *
  * While DOWN every command fails with NOT READY / LOGICAL UNIT IS IN PROCESS OF
  * BECOMING READY (02/04/01, SPC-4 Annex D) so the USB host retries it. Writes are
- * write-through: bridge_write returns success only after the target's SCSI Response.
+ * write-through: bridge_write sends each with FUA and returns success only after the
+ * target's SCSI Response, so an acknowledged write is on the target's stable storage.
  * A write cut off by the link returns 02/04/01 too, never success, so the host
  * rewrites it; no acknowledged write is lost.
  *
@@ -112,9 +113,11 @@ int bridge_capacity(struct bridge *b, uint64_t *nblocks, uint32_t *block_size,
 int bridge_read(struct bridge *b, uint64_t lba, uint32_t nblocks, uint8_t *buf,
 		struct bsense *sense);
 
-/* Write-through write; fua is forwarded. Same returns as bridge_read. */
+/* Write-through write, sent to the target with FUA whatever the host asked (the host
+ * sees WCE = 0 and never flushes; the target may cache): success means the blocks are
+ * on the target's stable storage. Same returns as bridge_read. */
 int bridge_write(struct bridge *b, uint64_t lba, uint32_t nblocks, const uint8_t *buf,
-		 bool fua, struct bsense *sense);
+		 struct bsense *sense);
 
 /* Forward SYNCHRONIZE CACHE to the target. Same returns as bridge_read. */
 int bridge_flush(struct bridge *b, struct bsense *sense);

@@ -61,7 +61,9 @@ static int inquiry(const uint8_t *cdb, struct scsi_req *r, uint8_t *d, struct bs
 		return -1;
 	}
 	/* Standard INQUIRY data (SPC-4 §6.6.2): direct access block device,
-	 * removable (a USB stick), SPC-3 version, response format 2. */
+	 * removable (a USB stick), SPC-3 version, response format 2; bytes 5-7 (no
+	 * PROTECT, 3PC, TPGS, CMDQUE...) zero, not what the shared buffer held. */
+	memset(d, 0, 36);
 	d[0] = 0x00;
 	d[1] = 0x80;
 	d[2] = 0x05;
@@ -103,7 +105,7 @@ static int mode_sense(const uint8_t *cdb, bool ten, struct scsi_req *r, uint8_t 
 	/* page 00h (vendor specific, no page format): the header alone, which is what
 	 * hosts ask it for (the WP bit) */
 	n = hdr + (page == 0x00 ? 0 : caching_page(d + hdr));
-	/* Device-specific parameter: WP = 0, DPOFUA = 1 (FUA is forwarded). */
+	/* Device-specific parameter: WP = 0, DPOFUA = 1 (every write goes with FUA). */
 	if (ten) {
 		put16(d, (uint16_t)(n - 2));
 		d[3] = 0x10;
@@ -262,7 +264,7 @@ int scsi_rw(struct scsi_lu *lu, const struct scsi_req *r, uint64_t off, uint8_t 
 	if (r->dir == SCSI_DIR_IN)
 		rc = bridge_read(lu->b, r->lba + off / bs, len / bs, buf, sense);
 	else
-		rc = bridge_write(lu->b, r->lba + off / bs, len / bs, buf, r->fua, sense);
+		rc = bridge_write(lu->b, r->lba + off / bs, len / bs, buf, sense);
 	if (rc)
 		lu->pending = *sense;
 	return rc;

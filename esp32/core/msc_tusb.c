@@ -119,7 +119,7 @@ bool msc_work(struct msc_adapter *a)
 	if (job == MSC_JOB_READ)
 		rc = bridge_read(b, a->lba, a->len / b->block_size, a->buf, &s);
 	else if (job == MSC_JOB_WRITE)
-		rc = bridge_write(b, a->lba, a->len / b->block_size, a->buf, false, &s);
+		rc = bridge_write(b, a->lba, a->len / b->block_size, a->buf, &s);
 	else
 		rc = bridge_flush(b, &s);
 	atomic_store(&a->job, MSC_JOB_NONE);

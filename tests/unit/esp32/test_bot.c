@@ -247,9 +247,41 @@ static void test_read_write_roundtrip(void **state)
 	free(e);
 }
 
+/* A buffer smaller than one block (e.g. --chunk-kb below a 4 KiB sector): the READ
+ * fails with 05/24/00 at once, nothing moved, instead of moving nothing for ever;
+ * INQUIRY bytes 5-7 are zero whatever the shared buffer last held. */
+static void test_small_buffer_and_clean_inquiry(void **state)
+{
+	struct bot_env *e = env_new();
+	static const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
+	uint8_t cbw[31];
+
+	(void)state;
+	mk_cbw(cbw, 8, 8 * FAKE_BS, true, read10_8, 10);
+	assert_int_equal(bot_command(&e->lu, cbw, 31, &e->bio, e->buf, FAKE_BS - 1), 0);
+	assert_int_equal(e->io.in_len, 13);
+	assert_int_equal(last_csw(&e->io)[12], BOT_CSW_FAILED);
+	assert_int_equal(csw_residue(last_csw(&e->io)), 8 * FAKE_BS);
+	e->io.in_len = 0;
+	mk_cbw(cbw, 9, 18, true, rs, 6);
+	assert_int_equal(run(e, cbw, 31), 0);
+	assert_int_equal(e->io.in[2] & 0x0f, 0x05);
+	assert_int_equal(e->io.in[12], 0x24);
+
+	memset(e->buf, 0xff, sizeof(e->buf)); /* what a READ left there */
+	e->io.in_len = 0;
+	mk_cbw(cbw, 10, 36, true, inquiry36, 6);
+	assert_int_equal(run(e, cbw, 31), 0);
+	assert_int_equal(e->io.in[5], 0);
+	assert_int_equal(e->io.in[6], 0);
+	assert_int_equal(e->io.in[7], 0);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_small_buffer_and_clean_inquiry),
 		cmocka_unit_test(test_wrong_signature_stalls_both),
 		cmocka_unit_test(test_wrong_cbw_size_is_invalid),
 		cmocka_unit_test(test_not_meaningful_cbws),

@@ -91,14 +91,14 @@ static void test_write_cut_is_not_acknowledged(void **state)
 	assert_int_equal(bridge_poll(&e->b, 0), BRIDGE_UP);
 	memset(e->buf, 0xee, 2 * FAKE_BS);
 	e->f.cut_after = 0;
-	assert_int_equal(bridge_write(&e->b, 10, 2, e->buf, false, &s), -1);
+	assert_int_equal(bridge_write(&e->b, 10, 2, e->buf, &s), -1);
 	assert_becoming_ready(&s);
 	assert_int_equal(e->b.state, BRIDGE_DOWN);
 	assert_int_equal(e->b.stats.link_losses, 1);
 	assert_int_not_equal(e->f.disk[10 * FAKE_BS], 0xee);
 	/* the host's retry: reconnects at once, writes */
 	assert_int_equal(bridge_retry_in_ms(&e->b), 0);
-	assert_int_equal(bridge_write(&e->b, 10, 2, e->buf, false, &s), 0);
+	assert_int_equal(bridge_write(&e->b, 10, 2, e->buf, &s), 0);
 	assert_int_equal(e->f.connects, 2);
 	assert_memory_equal(e->f.disk + 10 * FAKE_BS, e->buf, 2 * FAKE_BS);
 	/* the portal goes away for good: the login after the next loss fails, the one
@@ -177,11 +177,11 @@ static void test_readahead_invalidation(void **state)
 	assert_int_equal(e->b.stats.ra_hits_blocks, 3);
 	/* write outside the window [4, 12): window kept */
 	memset(nw, 0x11, sizeof(nw));
-	assert_int_equal(bridge_write(&e->b, 12, 1, nw, false, &s), 0);
+	assert_int_equal(bridge_write(&e->b, 12, 1, nw, &s), 0);
 	assert_int_equal(bridge_read(&e->b, 11, 1, e->buf, &s), 0);
 	assert_int_equal(e->f.reads, 1);
 	/* write inside: dropped, the read sees the write */
-	assert_int_equal(bridge_write(&e->b, 7, 1, nw, false, &s), 0);
+	assert_int_equal(bridge_write(&e->b, 7, 1, nw, &s), 0);
 	assert_int_equal(bridge_read(&e->b, 7, 1, e->buf, &s), 0);
 	assert_int_equal(e->f.reads, 2);
 	assert_memory_equal(e->buf, nw, FAKE_BS);
@@ -195,6 +195,23 @@ static void test_readahead_invalidation(void **state)
 	/* the window stops at the end of the LUN */
 	assert_int_equal(bridge_read(&e->b, FAKE_NB - 1, 1, e->buf, &s), 0);
 	assert_int_equal(e->b.ra_n, 1);
+	free(e);
+}
+
+/* A widened read that fails (the error may lie past the blocks asked for) is read
+ * again for just those blocks: the host gets their data, and no window is kept. */
+static void test_readahead_error_outside_the_request(void **state)
+{
+	struct env *e = env_new(8);
+	struct bsense s;
+
+	(void)state;
+	e->f.check_next = true;
+	e->f.sense = (struct bsense){ .key = 0x03, .asc = 0x11, .ascq = 0x00 };
+	assert_int_equal(bridge_read(&e->b, 4, 1, e->buf, &s), 0);
+	assert_memory_equal(e->buf, e->f.disk + 4 * FAKE_BS, FAKE_BS);
+	assert_int_equal(e->f.reads, 1);   /* the exact read; the widened one failed */
+	assert_int_equal(e->b.ra_n, 0);
 	free(e);
 }
 
@@ -278,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_idle_service_notices_loss),
 		cmocka_unit_test(test_capacity_while_down),
 		cmocka_unit_test(test_readahead_invalidation),
+		cmocka_unit_test(test_readahead_error_outside_the_request),
 		cmocka_unit_test(test_msc_adapter_async),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

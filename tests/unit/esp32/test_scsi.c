@@ -165,7 +165,7 @@ static void test_sense_passthrough(void **state)
 		struct bsense s;
 		uint8_t sb[18];
 
-		assert_int_equal(bridge_write(&e->b, 0, 1, buf, false, &s), -1);
+		assert_int_equal(bridge_write(&e->b, 0, 1, buf, &s), -1);
 		assert_sense(&s, BS_DATA_PROTECT, 0x27, 0x07);
 		scsi_set_pending(&e->lu, &s);
 		request_sense(e, sb);
@@ -215,7 +215,7 @@ static void test_capacity_inquiry_mode_sense(void **state)
 }
 
 /* WRITE (10) with FUA: the target has the data, with FUA, when scsi_rw returns;
- * SYNCHRONIZE CACHE (10) reaches the target. */
+ * SYNCHRONIZE CACHE (10) reaches the target; a WRITE without FUA is sent with FUA. */
 static void test_write_through_fua_and_sync(void **state)
 {
 	struct env *e = env_new();
@@ -237,6 +237,14 @@ static void test_write_through_fua_and_sync(void **state)
 	assert_memory_equal(e->f.disk + 3 * FAKE_BS, data, FAKE_BS);
 	assert_int_equal(begin(e, sc10, 10, &r, &s), 0);
 	assert_int_equal(e->f.flushes, 1);
+	/* A WRITE without FUA goes to the target with FUA all the same: the host was told
+	 * WCE = 0 and never flushes, and the target may cache. */
+	static const uint8_t w10_nofua[10] = { 0x2a, 0x00, 0, 0, 0, 4, 0, 0, 1, 0 };
+	assert_int_equal(begin(e, w10_nofua, 10, &r, &s), 0);
+	assert_false(r.fua);
+	assert_int_equal(scsi_rw(&e->lu, &r, 0, data, FAKE_BS, &s), 0);
+	assert_int_equal(e->f.writes, 2);
+	assert_int_equal(e->f.fua_writes, 2);
 	free(e);
 }
 
