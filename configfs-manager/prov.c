@@ -206,15 +206,22 @@ static bool pr_has_state(const struct aptpl_state *st)
 	return st && (st->n || st->generation);
 }
 
-/* Placeholder registrations needed to bring PRgeneration back to st->generation. */
-static unsigned pr_pad_count(const struct aptpl_state *st)
+/* Placeholder registrations that would bring PRgeneration back to st->generation. */
+static uint64_t pr_pad_wanted(const struct aptpl_state *st)
 {
-	uint64_t pad;
+	return st && st->generation > st->n ? st->generation - st->n : 0;
+}
 
-	if (!st || st->generation <= st->n)
+unsigned prov_pr_pad_count(const struct prov_session *s, unsigned lun)
+{
+	uint64_t used = 0, want = pr_pad_wanted(s->luns[lun].pr);
+	unsigned i;
+
+	for (i = 0; i < lun && used < PROV_PR_PAD_MAX; i++)
+		used += pr_pad_wanted(s->luns[i].pr);
+	if (used >= PROV_PR_PAD_MAX)
 		return 0;
-	pad = st->generation - st->n;
-	return pad > PROV_PR_PAD_MAX ? PROV_PR_PAD_MAX : (unsigned)pad;
+	return want > PROV_PR_PAD_MAX - used ? (unsigned)(PROV_PR_PAD_MAX - used) : (unsigned)want;
 }
 
 /*
@@ -223,11 +230,12 @@ static unsigned pr_pad_count(const struct aptpl_state *st)
  * registrations and the reservation persist through a restart).
  */
 static int pr_preload(struct cfs *c, const char *name, const char *iqn,
-		      const struct aptpl_state *st, unsigned lun, char *err, size_t errlen)
+		      const struct prov_session *s, unsigned lun, char *err, size_t errlen)
 {
+	const struct aptpl_state *st = s->luns[lun].pr;
 	struct aptpl_reg pad;
 	char line[APTPL_LINE_MAX];
-	unsigned k, npad = pr_pad_count(st);
+	unsigned k, npad = prov_pr_pad_count(s, lun);
 	size_t j;
 	int r;
 
@@ -282,8 +290,8 @@ static int ensure_backstore(struct cfs *c, const char *dir, const struct prov_se
 	if (r)
 		reason_fail(err, errlen, r, "backstore %s: %s", name, cfs_error(c));
 	else
-		r = pr_preload(c, name, prov_target_iqn(s->id, iqn, sizeof(iqn)), s->luns[i].pr, i,
-			       err, errlen);
+		r = pr_preload(c, name, prov_target_iqn(s->id, iqn, sizeof(iqn)), s, i, err,
+			       errlen);
 	if (r) {
 		cfs_backstore_remove(c, name); /* a half-made one (e.g. handler refused) */
 		return r;
@@ -323,7 +331,7 @@ static int pr_activate(struct cfs *c, const char *iqn, const struct prov_session
 	int r;
 
 	for (i = 0; i < s->n_luns; i++) {
-		if (!pr_pad_count(s->luns[i].pr))
+		if (!prov_pr_pad_count(s, i))
 			continue;
 		r = cfs_acl_map(c, iqn, PROV_PR_PAD_INITIATOR, i, i);
 		if (r)
@@ -393,8 +401,13 @@ static int create_locked(struct cfs *c, const char *state_dir, const char *lio_p
 	m.files = calloc(s->n_luns, sizeof(*m.files));
 	m.luns = calloc(s->n_luns, sizeof(*m.luns));
 	if (!m.bs || !m.files || !m.luns) {
-		r = reason_fail(err, errlen, -ENOMEM, "out of memory");
-		goto out;
+		/* nothing made but maybe the directory: rollback would index these */
+		free(m.bs);
+		free(m.files);
+		free(m.luns);
+		if (m.dir)
+			rmdir(dir);
+		return reason_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < s->n_luns; i++) {
 		m.files[i] = !lun_file(path, sizeof(path), dir, i, "ovl") && !file_exists(path);

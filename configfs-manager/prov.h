@@ -56,7 +56,10 @@ struct prov_lun {
  * counts one per restored registration, so a restore first activates
  * (generation - registrations) placeholder registrations of this initiator on an
  * explicit ACL and removes that ACL again (its registrations go without a generation
- * bump). At most PROV_PR_PAD_MAX placeholders per LUN.
+ * bump). At most PROV_PR_PAD_MAX placeholders per session, given to its LUNs in
+ * order (each is one configfs write, and the kernel holds them all until the ACL
+ * goes: ~10 s and ~40 MiB for 65536 under TCG), so a generation past that restores
+ * lower than it was.
  */
 #define PROV_PR_PAD_INITIATOR "iqn.2025-01.pub.scsipub:pr-generation"
 #define PROV_PR_PAD_MAX 65536
@@ -69,6 +72,10 @@ struct prov_session {
 	unsigned n_luns;               /* 1..PROV_LUNS_MAX */
 	uint64_t write_limit_bytes;    /* per LUN, bytes of overlay data; 0 = none */
 };
+
+/* The PRgeneration placeholders LUN `lun` of s gets (above): its generation minus its
+ * registrations, within what the LUNs before it left of PROV_PR_PAD_MAX. */
+unsigned prov_pr_pad_count(const struct prov_session *s, unsigned lun);
 
 /*
  * Create (or complete) session s: the overlay dir <state_dir>/sessions/<id> (0700),

@@ -493,9 +493,39 @@ static void test_lock(void **state)
 	prov_unlock(-1);
 }
 
+/* PRgeneration placeholders are bounded per session, not per LUN: LUNs take them in
+ * order until PROV_PR_PAD_MAX are given (a 14 KB request asking 256 LUNs x 4 billion
+ * would otherwise mean 16.8 M configfs writes under the daemon's lock). */
+static void test_pr_pad_bound(void **state)
+{
+	struct prov_lun l[4] = { { NULL, MIB, NULL } };
+	struct prov_session s = sess("pad", 4);
+	struct aptpl_state st[4];
+	unsigned i, sum = 0;
+
+	(void)state;
+	memset(st, 0, sizeof(st));
+	for (i = 0; i < 4; i++) {
+		l[i] = (struct prov_lun){ NULL, MIB, &st[i] };
+		st[i].generation = 40000;
+	}
+	st[0].generation = 9;
+	st[0].n = 0;
+	s.luns = l;
+	assert_int_equal(prov_pr_pad_count(&s, 0), 9);
+	assert_int_equal(prov_pr_pad_count(&s, 1), 40000);
+	assert_int_equal(prov_pr_pad_count(&s, 2), PROV_PR_PAD_MAX - 40009);
+	assert_int_equal(prov_pr_pad_count(&s, 3), 0);
+	st[1].generation = UINT32_MAX;
+	for (i = 0; i < 4; i++)
+		sum += prov_pr_pad_count(&s, i);
+	assert_int_equal(sum, PROV_PR_PAD_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pr_pad_bound),
 		cmocka_unit_test(test_iqn_and_ids),
 		cmocka_unit_test_setup_teardown(test_create_destroy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recreate_restores, setup, teardown),
