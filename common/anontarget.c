@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -176,6 +177,20 @@ int anontarget_resolve(const struct catalog *cat, const char *multi_images, cons
 	return -ENOENT;
 }
 
+/* The directory that holds path is a directory, not a symlink to one. */
+static bool real_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return false;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int anontarget_resolve_account(const char *private_dir, const char *iqn,
 			       struct anontarget *out, char *err, size_t errlen)
 {
@@ -195,7 +210,11 @@ int anontarget_resolve_account(const char *private_dir, const char *iqn,
 	if (r < 0)
 		return reason_fail(err, errlen, r, "image %s of account %" PRId64 ": path too "
 				   "long under %s", name, id, private_dir);
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+	/* The API only ever renames a regular file into place, in a directory it made:
+	 * a symlink at either (planted by whoever else runs as the service user) is no
+	 * image, so the root handler is never pointed through one. */
+	if (!real_dir_of(path) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0)
 		return reason_fail(err, errlen, -ENOENT, "account %" PRId64 " has no ready "
 				   "image %s", id, name);
 	/* acctchap_read fills them only on success: "" otherwise (memset above). */

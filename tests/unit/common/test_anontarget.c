@@ -172,7 +172,7 @@ static void test_each(void **state)
 /* p.<account>.<name> against a private image directory laid out as the API makes it. */
 static void test_resolve_account(void **state)
 {
-	char dir[64], p[256], err[256];
+	char dir[64], p[256], q[256], err[256];
 	struct anontarget t;
 	FILE *f;
 
@@ -208,6 +208,18 @@ static void test_resolve_account(void **state)
 	/* Another account's id: not its image. */
 	assert_int_equal(anontarget_resolve_account(dir, P "p.8.ci", &t, err, sizeof(err)),
 			 -ENOENT);
+	/* A symlink in place of the image, or of the account's directory, is no image:
+	 * the root handler is never pointed through one (e.g. at /etc/shadow). */
+	snprintf(q, sizeof(q), "%s/7/evil.img", dir);
+	assert_int_equal(symlink(p, q), 0);
+	assert_int_equal(anontarget_resolve_account(dir, P "p.7.evil", &t, err, sizeof(err)),
+			 -ENOENT);
+	unlink(q);
+	snprintf(q, sizeof(q), "%s/9", dir);
+	assert_int_equal(symlink("7", q), 0);
+	assert_int_equal(anontarget_resolve_account(dir, P "p.9.ci", &t, err, sizeof(err)),
+			 -ENOENT);
+	unlink(q);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/7/" ACCTCHAP_FILE, dir);
 	unlink(p);
