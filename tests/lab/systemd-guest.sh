@@ -175,12 +175,14 @@ pattern_bg -c h=iqn.2025-01.test.scsipub:holder "iscsi://127.0.0.1:$P_PORTAL/$BL
   h:w:0:8:5 wait h:r:0:8:5
 check "an anonymous session held open" pattern_at_wait
 g "echo '  state: '; ls -la $ST $ST/overlays $ST/sessions 2>&1 | sed 's/^/    /'"
-as_unit() { # UNIT CMD: run CMD as the unit's process credentials; 0 = it was refused
+# as_unit UNIT CMD [ns]: run CMD as the unit's process credentials (with ns, inside its
+# mount namespace too: its ProtectSystem/ReadWritePaths view); 0 = it was refused
+as_unit() {
   g "p=\$(systemctl show -p MainPID --value $1.service)
      u=\$(awk '/^Uid:/ {print \$2}' /proc/\$p/status); gr=\$(awk '/^Gid:/ {print \$2}' /proc/\$p/status)
      gs=\$(awk '/^Groups:/ {\$1 = \"\"; gsub(/^ +| +\$/, \"\"); gsub(/ +/, \",\"); print}' /proc/\$p/status)
      if [ -n \"\$gs\" ]; then go=--groups=\$gs; else go=--clear-groups; fi
-     if setpriv --reuid=\$u --regid=\$gr \$go --inh-caps=-all --ambient-caps=-all --bounding-set=-all \
+     if ${3:+nsenter -t \$p -m --} setpriv --reuid=\$u --regid=\$gr \$go --inh-caps=-all --ambient-caps=-all --bounding-set=-all \
           --no-new-privs -- sh -c '$2' 2>/tmp/as_unit.err; then
        echo '  NOT refused: $2'; exit 1
      fi
@@ -204,7 +206,16 @@ for u in scsipub-portal scsipub-api; do
     as_unit_on "$CFGSTATE" $u "echo x >>$CFGSTATE"
   check "$u's user: new file in /run/scsipub (the configfs manager's socket directory) refused" \
     as_unit $u "touch /run/scsipub/evil"
+  check "$u's user: renaming the configfs manager's sessions/ refused (sticky state directory)" \
+    as_unit $u "mv $ST/sessions $ST/sessions.evil"
 done
+# The portal parses internet input: its unit lets it write its own portal/ only, so it
+# cannot plant an image or credentials for the root daemons to follow.
+check "scsipub-portal: new file in images/ refused (it may write portal/ only)" \
+  as_unit scsipub-portal "mkdir -p $ST/images/999 && touch $ST/images/999/x.img" ns
+check "scsipub-portal: it still writes its own portal/ (connections.json's directory)" \
+  g "p=\$(systemctl show -p MainPID --value scsipub-portal.service)
+     nsenter -t \$p -m -- setpriv --reuid=scsipub --regid=scsipub --clear-groups sh -c 'touch $ST/portal/.w && rm $ST/portal/.w'"
 pattern_resume
 check "the held anonymous session still works" pattern_join
 phase "privilege checks done"
