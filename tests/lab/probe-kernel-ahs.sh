@@ -17,13 +17,16 @@ lab_up
 IQN=iqn.2099-01.org.example:ahs-probe
 PROBE="python3 -S -B $TOP/tests/lab/tools/session-probe.py"
 kver=$(lab_exec "uname -r")
-check "an open fileio target at 127.0.0.1:3270" lab_exec "set -e; modprobe iscsi_target_mod
-  modprobe target_core_file; truncate -s 16M /tmp/ahs.img
+check "an open fileio target at 127.0.0.1:3270" lab_exec "set -e
+  modprobe target_core_mod; modprobe iscsi_target_mod; modprobe target_core_file
+  mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+  truncate -s 16M /tmp/ahs.img
   D=$CFS/core/fileio_0/ahs; mkdir -p \$D
   echo fd_dev_name=/tmp/ahs.img,fd_dev_size=16777216 >\$D/control; echo 1 >\$D/enable
   $(peer_lio_target "$IQN" 3270 "\$D")"
 r=$(lab_exec "$PROBE ahs 3270 iqn.2099-01.org.example:probe $IQN 17" 2>&1)
 check "AHSLength 17 is answered ($r)" grep -q "^opcode=21 " <<<"$r"
+[ "$FAILED" -eq 0 ] || { echo "verdict: none (the well-formed case did not work)"; finish; exit 1; }
 r=$(LAB_EXEC_TIMEOUT=60 lab_exec "$PROBE ahs 3270 iqn.2099-01.org.example:probe $IQN 0" 2>&1)
 echo "AHSLength 0 straight to LIO: ${r:-no answer}"
 if LAB_EXEC_TIMEOUT=30 lab_exec "! dmesg | grep -qE 'BUG:|Oops|general protection'" 2>/dev/null; then
