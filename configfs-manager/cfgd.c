@@ -38,6 +38,7 @@ struct cfgd_options {
 	char socket[108];
 	char socket_group[64];
 	char allow_users[256];
+	char portal_users[256];
 	char state[PATH_MAX];
 	char images[PATH_MAX];
 	char private_images[PATH_MAX];
@@ -63,6 +64,9 @@ static const struct optable_opt table[] = {
 	{ "allow-users", NULL, OPTABLE_STR, F(allow_users), "", "USER,...", 0, 0,
 	  "users (names or uids) besides root whose connections are served (SO_PEERCRED)",
 	  false },
+	{ "portal-users", NULL, OPTABLE_STR, F(portal_users), "", "USER,...", 0, 0,
+	  "users served the portal's requests only (anonymous sessions, ACL sweeps): not "
+	  "provisioned sessions or listings", false },
 	{ "state", NULL, OPTABLE_PATH, F(state), "/var/lib/scsipub", "DIR", 0, 0,
 	  "state directory; anonymous overlays live in DIR/overlays", false },
 	{ "images", NULL, OPTABLE_PATH, F(images), "/var/lib/scsipub/images", "DIR", 0, 0,
@@ -117,8 +121,10 @@ static void log_option(const char *line, void *arg)
 	plog("option %s", line);
 }
 
-/* --allow-users into cfg. 0 or -EINVAL (logged). */
-static int parse_users(const char *list, struct cfgd_server_cfg *cfg)
+/* A comma list of user names or uids (option opt) into uids[*n]. 0 or -EINVAL
+ * (logged). */
+static int parse_users(const char *opt, const char *list, uid_t uids[CFGD_ALLOW_UIDS_MAX],
+		       unsigned *n)
 {
 	char buf[256], *save = NULL;
 
@@ -128,21 +134,21 @@ static int parse_users(const char *list, struct cfgd_server_cfg *cfg)
 		char *end;
 		unsigned long v;
 
-		if (cfg->n_allow_uids == CFGD_ALLOW_UIDS_MAX) {
-			plog("--allow-users: at most %d users", CFGD_ALLOW_UIDS_MAX);
+		if (*n == CFGD_ALLOW_UIDS_MAX) {
+			plog("--%s: at most %d users", opt, CFGD_ALLOW_UIDS_MAX);
 			return -EINVAL;
 		}
 		if (pw) {
-			cfg->allow_uids[cfg->n_allow_uids++] = pw->pw_uid;
+			uids[(*n)++] = pw->pw_uid;
 			continue;
 		}
 		errno = 0;
 		v = strtoul(t, &end, 10);
 		if (errno || *end || end == t || v > 0xfffffffeul) {
-			plog("--allow-users: no user %s", t);
+			plog("--%s: no user %s", opt, t);
 			return -EINVAL;
 		}
-		cfg->allow_uids[cfg->n_allow_uids++] = (uid_t)v;
+		uids[(*n)++] = (uid_t)v;
 	}
 	return 0;
 }
@@ -186,7 +192,8 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	optable_each(table, NOPTS, &o, log_option, NULL);
 	memset(&sc, 0, sizeof(sc));
-	if (parse_users(o.allow_users, &sc) < 0)
+	if (parse_users("allow-users", o.allow_users, sc.allow_uids, &sc.n_allow_uids) < 0 ||
+	    parse_users("portal-users", o.portal_users, sc.portal_uids, &sc.n_portal_uids) < 0)
 		return 2;
 	plog("descriptor limit %ld (one per client connection)", nofile_raise());
 	stop_fd = stopsignal_install();

@@ -26,6 +26,9 @@ struct cfgd_server_cfg {
 	unsigned max_sessions;      /* anonymous sessions at once */
 	uid_t allow_uids[CFGD_ALLOW_UIDS_MAX]; /* besides root */
 	unsigned n_allow_uids;
+	uid_t portal_uids[CFGD_ALLOW_UIDS_MAX]; /* served too, but for the portal's
+						    requests only (cfgd_server.h) */
+	unsigned n_portal_uids;
 	const struct poolspec *pool; /* targets with pre-made sessions (copied); may be NULL */
 	unsigned n_pool;
 	double pool_keep_s;         /* how long a pool grown by a burst keeps its size

@@ -15,6 +15,7 @@
 #include "anontarget.h"
 #include "aptpl.h"
 #include "catalog.h"
+#include "cfgd_server.h"
 #include "cfgd_worker.h"
 #include "cfs.h"
 #include "log.h"
@@ -369,6 +370,13 @@ static size_t prov_status_req(struct cfgd_server *s, const struct cfgd_req *q, c
 	return cfgd_resp_emit(o, out, outlen);
 }
 
+/* The requests the portal makes (cfgd_server.h: portal-only uids). */
+static bool portal_op(enum cfgd_op op)
+{
+	return op == CFGD_OP_HELLO || op == CFGD_OP_ANON_CREATE || op == CFGD_OP_ANON_DESTROY ||
+	       op == CFGD_OP_ACL_SWEEP;
+}
+
 size_t cfgd_request_handle(struct cfgd_server *s, struct cfgd_client *c, const char *msg,
 			   size_t len, char *out, size_t outlen, bool may_defer)
 {
@@ -382,6 +390,13 @@ size_t cfgd_request_handle(struct cfgd_server *s, struct cfgd_client *c, const c
 	if (r < 0) {
 		plog("client pid %d uid %u: bad request: %s", (int)c->pid, (unsigned)c->uid, err);
 		return cfgd_resp_fail(r, err, out, outlen);
+	}
+	if (!portal_op(q.op) && cfgd_server_uid_portal_only(s, c->uid)) {
+		snprintf(err, sizeof(err), "uid %u may make the portal's requests only, not "
+			 "this one", (unsigned)c->uid);
+		plog("client pid %d uid %u: refused: %s", (int)c->pid, (unsigned)c->uid, err);
+		cfgd_req_clear(&q);
+		return cfgd_resp_fail(-EPERM, err, out, outlen);
 	}
 	switch (q.op) {
 	case CFGD_OP_HELLO:

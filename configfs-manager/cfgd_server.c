@@ -130,14 +130,24 @@ size_t cfgd_server_sessions(struct cfgd_server *s)
 	return n;
 }
 
-int cfgd_server_uid_allowed(const struct cfgd_server *s, uid_t uid)
+static int uid_in(const uid_t *v, unsigned n, uid_t uid)
 {
-	if (uid == 0)
-		return 1;
-	for (unsigned i = 0; i < s->cfg.n_allow_uids; i++)
-		if (s->cfg.allow_uids[i] == uid)
+	for (unsigned i = 0; i < n; i++)
+		if (v[i] == uid)
 			return 1;
 	return 0;
+}
+
+int cfgd_server_uid_allowed(const struct cfgd_server *s, uid_t uid)
+{
+	return uid == 0 || uid_in(s->cfg.allow_uids, s->cfg.n_allow_uids, uid) ||
+	       uid_in(s->cfg.portal_uids, s->cfg.n_portal_uids, uid);
+}
+
+int cfgd_server_uid_portal_only(const struct cfgd_server *s, uid_t uid)
+{
+	return uid != 0 && !uid_in(s->cfg.allow_uids, s->cfg.n_allow_uids, uid) &&
+	       uid_in(s->cfg.portal_uids, s->cfg.n_portal_uids, uid);
 }
 
 struct cfgd_client *cfgd_server_client_new(struct cfgd_server *s, pid_t pid, uid_t uid)

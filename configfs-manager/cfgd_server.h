@@ -11,7 +11,11 @@
  * share (cfgd_state.h).
  *
  * Peer credentials: at accept the peer's uid comes from SO_PEERCRED; root and the uids
- * given in cfg.allow_uids may talk to the daemon, others are closed at once (logged).
+ * given in cfg.allow_uids or cfg.portal_uids may talk to the daemon, others are closed
+ * at once (logged). A uid in cfg.portal_uids (and not in allow_uids) may make only the
+ * portal's requests: hello, anon_create, anon_destroy and acl_sweep; anything else
+ * (provisioned sessions, listings, counts) is refused with EPERM, so a compromised
+ * portal cannot end or list other people's sessions.
  *
  * Lifetime: an anonymous session belongs to the connection that made it; when that
  * connection ends (its client closed it or died), the session is destroyed, so a
@@ -88,7 +92,11 @@ size_t cfgd_server_handle(struct cfgd_server *s, struct cfgd_client *c, const ch
  * in a pool are not counted). */
 size_t cfgd_server_sessions(struct cfgd_server *s);
 
-/* Whether uid may talk to the daemon (root or cfg.allow_uids). */
+/* Whether uid may talk to the daemon (root, cfg.allow_uids or cfg.portal_uids). */
 int cfgd_server_uid_allowed(const struct cfgd_server *s, uid_t uid);
+
+/* Whether uid may make the portal's requests only (in cfg.portal_uids, not root, not
+ * in cfg.allow_uids). */
+int cfgd_server_uid_portal_only(const struct cfgd_server *s, uid_t uid);
 
 #endif
