@@ -21,9 +21,12 @@
 #                         among them (--keep-overlays, --anon-write-limit, and
 #                         --nopin-interval/--nopin-timeout and --multi-images too) go to
 #                         scsipub-cfgd
-#   SCSIPUB_USER          user the portal runs as (created as a system user if
+#   SCSIPUB_USER          user the API runs as (created as a system user if
 #                         missing; its group may use scsipub-cfgd's socket); empty =
-#                         the portal stays root                          (scsipub)
+#                         the daemons stay root                          (scsipub)
+#   SCSIPUB_PORTAL_USER   user the portal runs as, in SCSIPUB_USER's group (created
+#                         if missing): scsipub-cfgd serves it the portal's requests
+#                         only (--portal-users)                   (scsipub-portal)
 #   SCSIPUB_PORTAL_HARDENING  the portal's per-address limits, login timeout and NOP-In
 #                         keepalive (see scsipub-portal --help)
 #                         ("--max-conn-per-ip 16 --login-rate 10 --login-burst 40
@@ -71,6 +74,7 @@ API_HTTPS_PORT=${SCSIPUB_API_HTTPS_PORT-8443}
 TLS_CERT= TLS_KEY=
 LOGDIR=/var/log
 SVC_USER=${SCSIPUB_USER-scsipub}
+PORTAL_USER=${SVC_USER:+${SCSIPUB_PORTAL_USER-scsipub-portal}}
 CFGD_SOCK=/run/scsipub/cfgd.sock
 say() { echo "provision: $*" >&2; }
 
@@ -103,19 +107,32 @@ start_handler() {
   wait_ready scsipub-tcmu $! 300 grep -q 'ready' "$LOGDIR/scsipub-tcmu.log"
 }
 
-# The unprivileged service user (SVC_USER): a system user, made if missing (useradd,
-# else a passwd/group line: the lab guest has no shadow utilities).
+# The unprivileged service users, made if missing (useradd, else a passwd/group line:
+# the lab guest has no shadow utilities): SVC_USER with its own group, and PORTAL_USER
+# with SVC_USER's group as its primary group (the socket, the TLS files, and
+# connections.json for the API) but a uid of its own, which scsipub-cfgd serves the
+# portal's requests only.
 ensure_user() {
   [ -n "$SVC_USER" ] || return 0
-  getent passwd "$SVC_USER" >/dev/null 2>&1 && return 0
-  if command -v useradd >/dev/null 2>&1; then
-    useradd --system --user-group --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin "$SVC_USER"
-  else
-    grep -q "^$SVC_USER:" /etc/group 2>/dev/null || echo "$SVC_USER:x:64099:" >>/etc/group
-    echo "$SVC_USER:x:64099:64099:scsipub:/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+  if ! getent passwd "$SVC_USER" >/dev/null 2>&1; then
+    if command -v useradd >/dev/null 2>&1; then
+      useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin "$SVC_USER"
+    else
+      grep -q "^$SVC_USER:" /etc/group 2>/dev/null || echo "$SVC_USER:x:64099:" >>/etc/group
+      echo "$SVC_USER:x:64099:64099:scsipub:/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+    fi
+    say "created system user $SVC_USER"
   fi
-  say "created system user $SVC_USER"
+  [ -n "$PORTAL_USER" ] || return 0
+  getent passwd "$PORTAL_USER" >/dev/null 2>&1 && return 0
+  if command -v useradd >/dev/null 2>&1; then
+    useradd --system --gid "$SVC_USER" --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$PORTAL_USER"
+  else
+    echo "$PORTAL_USER:x:64098:$(getent group "$SVC_USER" | cut -d: -f3):scsipub portal:/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+  fi
+  say "created system user $PORTAL_USER (group $SVC_USER)"
 }
 
 # What the unprivileged portal may touch: its own state directory (and the TLS files,
@@ -123,7 +140,7 @@ ensure_user() {
 portal_files() {
   mkdir -p "$STATE/portal"
   [ -n "$SVC_USER" ] || return 0
-  chown "$SVC_USER:$SVC_USER" "$STATE/portal"
+  chown "${PORTAL_USER:-$SVC_USER}:$SVC_USER" "$STATE/portal"
   chmod 0750 "$STATE/portal"
   rm -f "$STATE/portal/connections.json"
 }
@@ -162,6 +179,7 @@ start_cfgd() {
   setsid "$BIN/configfs-manager/scsipub-cfgd" --socket "$CFGD_SOCK" --state "$STATE" \
     --images "$IMAGES" --lio 127.0.0.1:3262 \
     ${SVC_USER:+--socket-group "$SVC_USER" --allow-users "$SVC_USER"} \
+    ${PORTAL_USER:+--portal-users "$PORTAL_USER"} \
     --pool "${SCSIPUB_POOL-blank=4}" "${CFGD_EXTRA[@]}" \
     >>"$LOGDIR/scsipub-cfgd.log" 2>&1 </dev/null &
   wait_ready scsipub-cfgd $! 300 grep -q 'ready: listening' "$LOGDIR/scsipub-cfgd.log"
@@ -273,7 +291,7 @@ portal_argv() {
   split_args "${extra[@]}"
   PORTAL=("$BIN/tls-proxy/scsipub-portal" --listen "0.0.0.0:$PORT" --public "$(public_addr)"
     --lio 127.0.0.1:3262 --images "$IMAGES" --state "$STATE" --cfgd-socket "$CFGD_SOCK"
-    ${SVC_USER:+--user "$SVC_USER"} "${hardening[@]}"
+    ${SVC_USER:+--user "${PORTAL_USER:-$SVC_USER}"} "${hardening[@]}"
     ${SCSIPUB_DISK_RESERVE:+--disk-reserve "$SCSIPUB_DISK_RESERVE"} "${PORTAL_EXTRA[@]}")
   portal_files
 }

@@ -9,8 +9,9 @@
 #     dpkg-buildpackage, in a copy, while the guest boots); our units come up;
 #     anonymous (blank) and provisioned (API, CHAP, persistent) logins work through
 #     the portal; the operator's two targets still serve I/O;
-#   - privilege (acceptance 2): /proc/<pid>/status of the portal and the API shows no
-#     root uid and no capabilities; as their user (setpriv with the uid, gid, groups
+#   - privilege (acceptance 2): /proc/<pid>/status of the portal (user scsipub-portal)
+#     and the API (scsipub) shows no root uid and no capabilities; scsipub-cfgd refuses
+#     the portal's user anything but the portal's requests; as their user (setpriv with the uid, gid, groups
 #     and empty capability sets the live process has) a write to configfs, to a live
 #     session's overlay and to the configfs manager's state is refused;
 #   - reboot: our units, the operator's restored targets and tcmu-runner come back,
@@ -209,13 +210,22 @@ for u in scsipub-portal scsipub-api; do
   check "$u's user: renaming the configfs manager's sessions/ refused (sticky state directory)" \
     as_unit $u "mv $ST/sessions $ST/sessions.evil"
 done
+# The portal has a uid of its own, which scsipub-cfgd serves the portal's requests only.
+check "the portal runs as scsipub-portal, the API as scsipub" \
+  g "[ \$(stat -c %U /proc/\$(systemctl show -p MainPID --value scsipub-portal.service)) = scsipub-portal ] &&
+     [ \$(stat -c %U /proc/\$(systemctl show -p MainPID --value scsipub-api.service)) = scsipub ]"
+check "scsipub-portal's user: listing sessions from scsipub-cfgd refused (its requests only)" \
+  as_unit scsipub-portal "scsipub-ctl list"
+check "scsipub-api's user: listing sessions from scsipub-cfgd works" \
+  g "p=\$(systemctl show -p MainPID --value scsipub-api.service)
+     setpriv --reuid=scsipub --regid=scsipub --init-groups -- scsipub-ctl list >/dev/null"
 # The portal parses internet input: its unit lets it write its own portal/ only, so it
 # cannot plant an image or credentials for the root daemons to follow.
 check "scsipub-portal: new file in images/ refused (it may write portal/ only)" \
   as_unit scsipub-portal "mkdir -p $ST/images/999 && touch $ST/images/999/x.img" ns
 check "scsipub-portal: it still writes its own portal/ (connections.json's directory)" \
   g "p=\$(systemctl show -p MainPID --value scsipub-portal.service)
-     nsenter -t \$p -m -- setpriv --reuid=scsipub --regid=scsipub --clear-groups sh -c 'touch $ST/portal/.w && rm $ST/portal/.w'"
+     nsenter -t \$p -m -- setpriv --reuid=scsipub-portal --regid=scsipub --clear-groups sh -c 'touch $ST/portal/.w && rm $ST/portal/.w'"
 pattern_resume
 check "the held anonymous session still works" pattern_join
 phase "privilege checks done"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 9 acceptance 2 in the lab guest (provision.sh, no systemd): nothing that parses
-# network input runs as root. The portal and the API run as the service user
-# (--user scsipub) with no capabilities; scsipub-cfgd, the configfs manager, is the
+# network input runs as root. The API runs as the service user (--user scsipub), the
+# portal as a user of its own in its group (scsipub-portal), both with no capabilities,
+# and scsipub-cfgd serves the portal's uid the portal's requests only; scsipub-cfgd, the configfs manager, is the
 # root owner of every LIO object and serves them over its socket. As the service user
 # (setpriv with its uid, groups and an empty capability set) a write to configfs, to
 # another session's overlay or to the configfs manager's state is refused, and a user
@@ -69,6 +70,18 @@ check "a user without the socket's group cannot connect" \
 check "a uid scsipub-cfgd does not know is refused even with the group (SO_PEERCRED)" \
   lab_exec "! setpriv --reuid=65534 --regid=65534 --groups=\$(getent group $U | cut -d: -f3) -- $TOP/build/configfs-manager/scsipub-ctl status &&
     grep -q 'connection from pid [0-9]* uid 65534 refused' /var/log/scsipub-cfgd.log"
+# The portal has a uid of its own (provision.sh: scsipub-portal, in the scsipub group),
+# which scsipub-cfgd serves the portal's requests only (--portal-users): a portal taken
+# over could not list or end other people's sessions.
+P=scsipub-portal
+as_portal() { lab_exec "setpriv --reuid=$P --regid=$U --init-groups --inh-caps=-all --bounding-set=-all -- $1"; }
+check "the portal runs as its own user ($P), the API as $U" \
+  lab_exec "[ \$(stat -c %U /proc/\$(pgrep -x scsipub-portal)) = $P ] && [ \$(stat -c %U /proc/\$(pgrep -x scsipub-api)) = $U ]"
+check "scsipub-ctl status as the portal's user reaches scsipub-cfgd" \
+  as_portal "$TOP/build/configfs-manager/scsipub-ctl status"
+check "listing the sessions as the portal's user is refused (its requests only)" \
+  lab_exec "! setpriv --reuid=$P --regid=$U --init-groups -- $TOP/build/configfs-manager/scsipub-ctl list &&
+    grep -q 'uid [0-9]* may make the portal.s requests only' /var/log/scsipub-cfgd.log"
 check "scsipub-ctl list (root) shows no session after the logout" \
   wait_until 30 lab_exec "$TOP/build/configfs-manager/scsipub-ctl list | grep -q '^0 anonymous session'"
 finish
