@@ -160,7 +160,7 @@ static void *fetch_worker(void *arg)
 		plog("image %s of account %" PRId64 ": storing it failed: %s", j->name,
 		     j->account_id, err);
 	}
-	if (rc < 0)
+	if (rc < 0 && res->status != 500) /* a 500's reason is logged above */
 		plog("image %s of account %" PRId64 ": %s", j->name, j->account_id,
 		     res->error);
 	pthread_mutex_lock(&j->mu);
