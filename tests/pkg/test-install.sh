@@ -51,10 +51,16 @@ check "install keeps a changed scsipub.conf" grep -q '^# mine' "$D/etc/scsipub/s
 [ -x "$D/usr/sbin/scsipub-cfgd" ] || { printf '#!/bin/sh\n' >"$D/usr/sbin/scsipub-cfgd"; chmod 755 "$D/usr/sbin/scsipub-cfgd"; }
 V=$(units_for_verify "$D" "$D/lib/systemd/system")
 check "systemd-analyze verify: every unit, no message" verify_units "$V"
-for u in portal api; do
-  check "scsipub-$u runs as User=scsipub without capabilities" \
-    bash -c "grep -qx 'User=scsipub' '$V/scsipub-$u.service' && grep -qx 'CapabilityBoundingSet=' '$V/scsipub-$u.service'"
+# The API as scsipub; the portal as scsipub-portal in group scsipub (scsipub-cfgd
+# serves its uid the portal's requests only: --portal-users in its unit).
+for uu in api:scsipub portal:scsipub-portal; do
+  u=${uu%%:*} user=${uu#*:}
+  check "scsipub-$u runs as User=$user, Group=scsipub, without capabilities" \
+    bash -c "grep -qx 'User=$user' '$V/scsipub-$u.service' && grep -qx 'Group=scsipub' '$V/scsipub-$u.service' &&
+      grep -qx 'CapabilityBoundingSet=' '$V/scsipub-$u.service'"
 done
+check "scsipub-cfgd serves scsipub-portal the portal's requests only" \
+  grep -q -- '--portal-users scsipub-portal' "$V/scsipub-cfgd.service"
 for u in tcmu cfgd api prstore portal; do
   check "scsipub-$u: ProtectSystem=strict, NoNewPrivileges, PrivateTmp, ProtectHome" \
     bash -c "for k in ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes ProtectHome=yes; do grep -qx \"\$k\" '$V/scsipub-$u.service' || exit 1; done"
